@@ -1,0 +1,1 @@
+"""Agents: who sends transactions, and how they react to the block feed."""

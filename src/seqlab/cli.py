@@ -1,0 +1,159 @@
+"""The ``seqlab`` command: parse arguments, call the Python API, print.
+
+Only parsing and printing live here. A user error (``SeqlabError``) becomes one line on
+stderr and exit status 2; with ``--json`` stdout carries exactly one JSON object.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from seqlab.errors import SeqlabError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="seqlab: measure what a rollup's sequencer does to derivatives users.")
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(exc: SeqlabError) -> None:
+    err.print(f"error: {exc.line()}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _print_json(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, sort_keys=True, default=str) + "\n")
+
+
+@contextmanager
+def _progress(enabled: bool, label: str) -> Iterator[Any]:
+    """A simulated-time progress bar on stderr (only on a terminal, never with --json)."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.fields[sim]}"),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=1.0, sim="")
+
+        def update(t_us: int, horizon_us: int) -> None:
+            bar.update(task, completed=t_us / max(horizon_us, 1),
+                       sim=f"{t_us / 3.6e9:.2f}/{horizon_us / 3.6e9:.2f} h simulated")
+
+        yield update
+
+
+def _summary_table(summary: dict[str, Any], title: str) -> Table:
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            value = "  ".join(f"{k}={v:,}" if isinstance(v, (int, float)) else f"{k}={v}"
+                              for k, v in value.items())
+        elif isinstance(value, float):
+            value = f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.2f}"
+        elif isinstance(value, int) and key != "seed":
+            value = f"{value:,}"
+        table.add_row(key, str(value))
+    return table
+
+
+@app.command()
+def run(scenario: Optional[str] = typer.Argument(None, help="Built-in name or TOML file "
+                                                 "(default: the 'default' scenario)."),
+        seed: Optional[int] = typer.Option(None, help="Override the scenario's seed."),
+        out_dir: Optional[Path] = typer.Option(None, "--out", help="Run folder for "
+                                               "results.duckdb, summary.json, report.html."),
+        no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON.")):
+    """Run one scenario and report what happened."""
+    from seqlab.experiments.run import run as run_scenario
+    from seqlab.scenario.loader import load_scenario
+
+    try:
+        loaded = load_scenario(scenario)
+        folder = out_dir or Path("runs") / f"{loaded.scenario.name}-seed{seed or loaded.scenario.seed}"
+        with _progress(not as_json, "simulating") as progress:
+            result = run_scenario(loaded, seed, folder, report=not no_report,
+                                  progress=progress)
+    except SeqlabError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json(result.summary)
+        return
+    out.print(_summary_table(result.summary, f"seqlab run: {result.summary['scenario']}"))
+    if "report" in result.summary:
+        out.print(f"report: {result.summary['report']}")
+
+
+@app.command()
+def validate(scenario: str = typer.Argument(..., help="Built-in name or TOML file."),
+             as_json: bool = typer.Option(False, "--json")):
+    """Check a scenario file; exit status 2 with the offending field if it is invalid."""
+    from seqlab.scenario.loader import load_scenario
+
+    try:
+        loaded = load_scenario(scenario)
+    except SeqlabError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json({"valid": True, "scenario": loaded.scenario.name, "source": loaded.source})
+    else:
+        out.print(f"{loaded.source}: valid ({loaded.scenario.name})")
+
+
+@app.command()
+def scenarios(as_json: bool = typer.Option(False, "--json")):
+    """List the built-in scenarios."""
+    from seqlab.scenario.loader import builtin_scenarios
+
+    found = builtin_scenarios()
+    if as_json:
+        _print_json({"scenarios": found})
+        return
+    table = Table("name", "description")
+    for name, text in found.items():
+        table.add_row(name, text)
+    out.print(table)
+
+
+BENCHMARKS = ("fcfs-reference",)
+
+
+@app.command()
+def bench(workload: str = typer.Argument("fcfs-reference", help="Benchmark workload."),
+          txs: int = typer.Option(1_000_000, help="Transactions in the workload."),
+          seed: int = typer.Option(0),
+          as_json: bool = typer.Option(False, "--json")):
+    """Run a fixed workload through seqlab and through its SimPy reference."""
+    from seqlab.experiments.bench import bench_fcfs_reference
+
+    try:
+        if workload not in BENCHMARKS:
+            raise SeqlabError(f"unknown benchmark '{workload}'", field="workload",
+                              allowed=", ".join(BENCHMARKS))
+        if not as_json:
+            err.print(f"running {workload} with {txs:,} txs (seqlab, then SimPy)…")
+        figures = bench_fcfs_reference(txs, seed)
+    except SeqlabError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json(figures)
+        return
+    out.print(_summary_table(figures, f"seqlab bench: {workload}"))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Running worlds and keeping their results: run, store, bench."""

@@ -1,0 +1,83 @@
+"""Benchmarks: fixed workloads through the normal code path, beside a SimPy reference.
+
+Machines are noisy, so throughput is reported as a ratio against the SimPy model of the
+same workload, run in the same process right after ours.
+"""
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+from types import ModuleType
+
+from seqlab.errors import SeqlabError
+from seqlab.scenario.loader import LoadedScenario, parse_scenario
+from seqlab.world import World
+
+BENCHMARKS_DIR = Path(__file__).resolve().parents[3] / "benchmarks"
+
+
+def fcfs_reference_scenario(txs: int, seed: int = 0) -> LoadedScenario:
+    """The fixed ``fcfs-reference`` workload as an ordinary scenario.
+
+    ``txs`` transactions, Poisson at 200 tx/s from 1,000 accounts; lognormal delay to the
+    sequencer (median 50 ms, sigma 0.5); a block every 250 ms of at most 100 txs, FCFS;
+    each tx adds a signed quantity to its sender's position and pays 0.01 USD.
+    """
+    data = {
+        "name": "fcfs-reference", "seed": seed,
+        "description": "Fixed benchmark workload", "duration": "1s",
+        "oracle": {"enabled": False},
+        "sequencer": {"design": "fcfs", "block_time": "250ms", "max_txs_per_block": 100},
+        "protocol": {"kind": "positions", "positions": {"fee_usd": 0.01, "max_qty": 10}},
+        "agents": {"traders": {"accounts": 1000, "rate_per_s": 200.0, "max_txs": txs,
+                               "latency": {"median": "50ms", "sigma": 0.5}},
+                   "liquidators": []},
+    }
+    return parse_scenario(data, "fcfs-reference")
+
+
+def _simpy_module() -> ModuleType:
+    path = BENCHMARKS_DIR / "simpy_fcfs.py"
+    if not path.exists() or importlib.util.find_spec("simpy") is None:
+        raise SeqlabError("the SimPy reference needs a source checkout with the dev extras "
+                          "(make test installs them)", file=str(path))
+    spec = importlib.util.spec_from_file_location("seqlab_bench_simpy_fcfs", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_seqlab_fcfs(txs: int, seed: int = 0) -> dict:
+    """Our engine on the workload: scenario → design → rollup execution → ledger."""
+    start = time.perf_counter()
+    result = World(fcfs_reference_scenario(txs, seed)).run()
+    wall = time.perf_counter() - start
+    s = result.summary
+    return {"txs": s["included"], "wall_s": wall, "tx_per_s": s["included"] / wall,
+            "mean_latency_ms": s["latency_ms"]["mean"], "digest": s["digest"],
+            "ledger_residual": s["ledger_residual"]}
+
+
+def bench_fcfs_reference(txs: int = 1_000_000, seed: int = 0) -> dict:
+    """Run both models on the same workload; returns the figures ``seqlab bench`` prints."""
+    if txs < 1:
+        raise SeqlabError("must be at least 1", field="--txs")
+    ours = run_seqlab_fcfs(txs, seed)
+    ref = _simpy_module().run_simpy_fcfs(txs, seed=seed)
+    lat_gap = abs(ours["mean_latency_ms"] - ref["mean_latency_ms"]) / ref["mean_latency_ms"]
+    return {
+        "benchmark": "fcfs-reference",
+        "txs": txs,
+        "seqlab_tx_per_s": round(ours["tx_per_s"], 1),
+        "simpy_tx_per_s": round(ref["tx_per_s"], 1),
+        "ratio": round(ours["tx_per_s"] / ref["tx_per_s"], 3),
+        "seqlab_wall_s": round(ours["wall_s"], 4),
+        "simpy_wall_s": round(ref["wall_s"], 4),
+        "seqlab_mean_latency_ms": round(ours["mean_latency_ms"], 3),
+        "simpy_mean_latency_ms": round(ref["mean_latency_ms"], 3),
+        "latency_gap": round(lat_gap, 5),
+        "latency_match": bool(lat_gap <= 0.02),
+        "ledger_residual": ours["ledger_residual"],
+    }

@@ -1,0 +1,34 @@
+"""``seqlab run`` as a function: load a scenario, run it, store and report the result."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from seqlab.experiments.store import write_duckdb, write_json
+from seqlab.result import Result
+from seqlab.scenario.loader import LoadedScenario, load_scenario
+from seqlab.world import Progress, World
+
+
+def run(scenario: str | Path | LoadedScenario | None = None, seed: int | None = None,
+        out: str | Path | None = None, report: bool = True,
+        progress: Progress | None = None) -> Result:
+    """Run one scenario; with ``out``, write ``results.duckdb``, ``summary.json`` and
+    ``report.html`` there. Returns the Result (its summary gains the file paths)."""
+    loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
+    result = World(loaded, seed).run(progress)
+    if out is not None:
+        save(result, Path(out), report=report)
+    return result
+
+
+def save(result: Result, out: Path, report: bool = True) -> None:
+    """Write a Result's files into ``out`` (each one atomically)."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_duckdb(result, out / "results.duckdb")
+    if report:
+        from seqlab.report import write_report
+
+        write_report(result, out / "report.html")
+        result.summary["report"] = str(out / "report.html")
+    result.summary["store"] = str(out / "results.duckdb")
+    write_json(result.summary, out / "summary.json")

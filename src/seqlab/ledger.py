@@ -1,0 +1,123 @@
+"""Integer double-entry ledger in micro-USD.
+
+Every movement of value is a transfer from one account to another with a reason, so the
+sum of all balances is zero at every instant (deposits come from the ``external``
+account, which goes negative). ``check`` proves it at the end of a run in two independent
+ways: the balances sum to zero, and replaying the journal from scratch reproduces every
+balance exactly. A run whose check fails raises ``LedgerImbalance``: never a silent
+result.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+EXTERNAL = 0
+
+
+class LedgerImbalance(AssertionError):
+    """Value was created or destroyed: a bug in seqlab, never a user error."""
+
+
+class Ledger:
+    """Accounts are integer indices; ``balances`` is one int64 array."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = ["external"]
+        self.balances = np.zeros(64, dtype=np.int64)
+        self._reasons: dict[str, int] = {}
+        self._scalar: list[tuple[int, int, int, int]] = []
+        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    # accounts -----------------------------------------------------------------------
+    def open(self, name: str) -> int:
+        """Open one named account; returns its index."""
+        return int(self.open_many(name, 1)[0])
+
+    def open_many(self, prefix: str, n: int) -> np.ndarray:
+        """Open ``n`` accounts named ``prefix[i]``; returns their indices."""
+        start = len(self.names)
+        self.names.extend([prefix] if n == 1 else [f"{prefix}[{i}]" for i in range(n)])
+        if len(self.names) > len(self.balances):
+            grown = np.zeros(max(len(self.names), 2 * len(self.balances)), dtype=np.int64)
+            grown[: len(self.balances)] = self.balances
+            self.balances = grown
+        return np.arange(start, start + n, dtype=np.int64)
+
+    def reason(self, name: str) -> int:
+        code = self._reasons.get(name)
+        if code is None:
+            code = self._reasons[name] = len(self._reasons)
+        return code
+
+    # transfers ----------------------------------------------------------------------
+    def transfer(self, src: int, dst: int, amount: int, reason: str) -> None:
+        """Move ``amount`` (a non-negative int, micro-USD) from ``src`` to ``dst``."""
+        if amount < 0:
+            raise ValueError(f"negative transfer {amount} ({reason})")
+        if amount == 0:
+            return
+        self.balances[src] -= amount
+        self.balances[dst] += amount
+        self._scalar.append((src, dst, amount, self.reason(reason)))
+
+    def transfer_many(self, src: np.ndarray | int, dst: np.ndarray | int,
+                      amounts: np.ndarray | int, reason: str) -> None:
+        """Vectorised transfers (one reason); arrays broadcast against each other."""
+        src_a, dst_a, amt = np.broadcast_arrays(np.asarray(src, np.int64),
+                                                np.asarray(dst, np.int64),
+                                                np.asarray(amounts, np.int64))
+        if amt.size == 0:
+            return
+        if (amt < 0).any():
+            raise ValueError(f"negative transfer in batch ({reason})")
+        self._flush_scalar()
+        np.subtract.at(self.balances, src_a, amt)
+        np.add.at(self.balances, dst_a, amt)
+        code = np.full(amt.size, self.reason(reason), dtype=np.int16)
+        self._chunks.append((src_a.ravel().copy(), dst_a.ravel().copy(), amt.ravel().copy(),
+                             code))
+
+    def _flush_scalar(self) -> None:
+        if self._scalar:
+            arr = np.asarray(self._scalar, dtype=np.int64)
+            self._chunks.append((arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3].astype(np.int16)))
+            self._scalar = []
+
+    # views --------------------------------------------------------------------------
+    def journal(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """All transfers so far as arrays ``(src, dst, amount, reason_code)``."""
+        self._flush_scalar()
+        if not self._chunks:
+            empty = np.empty(0, np.int64)
+            return empty, empty, empty, np.empty(0, np.int16)
+        if len(self._chunks) > 1:
+            self._chunks = [tuple(np.concatenate(c) for c in zip(*self._chunks))]
+        return self._chunks[0]
+
+    def totals_by_reason(self) -> dict[str, int]:
+        """Total micro-USD moved per reason."""
+        _, _, amt, code = self.journal()
+        return {name: int(amt[code == c].sum()) for name, c in self._reasons.items()}
+
+    def balance_of(self, account: int) -> int:
+        return int(self.balances[account])
+
+    def check(self) -> int:
+        """Prove conservation; returns the residual (0) or raises ``LedgerImbalance``."""
+        n = len(self.names)
+        bal = self.balances[:n]
+        residual = int(bal.sum())
+        src, dst, amt, _ = self.journal()
+        replay = np.zeros(n, dtype=np.int64)
+        np.subtract.at(replay, src, amt)
+        np.add.at(replay, dst, amt)
+        mismatch = np.flatnonzero(replay != bal)
+        if residual != 0 or mismatch.size:
+            where = f"; journal disagrees for {self.names[int(mismatch[0])]}" if mismatch.size \
+                else ""
+            raise LedgerImbalance(f"ledger does not balance: residual {residual} micro-USD{where}")
+        negative = np.flatnonzero(bal[1:] < 0)
+        if negative.size:
+            raise LedgerImbalance(f"account {self.names[int(negative[0]) + 1]} is negative: "
+                                  f"{int(bal[negative[0] + 1])} micro-USD")
+        return residual

@@ -1,0 +1,50 @@
+"""Reference price: a model path or a historical replay, read through one interface."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqlab.kernel import Simulation
+from seqlab.scenario.schema import Market
+
+
+@dataclass(frozen=True)
+class ReferencePrice:
+    """The reference (off-chain, 'true') price as points ``(t_us, price)``, linear between."""
+
+    t_us: np.ndarray
+    price: np.ndarray
+
+    def at(self, t_us: np.ndarray | int) -> np.ndarray:
+        """Price at the given time(s); clamps outside the path."""
+        return np.interp(np.asarray(t_us, dtype=np.float64), self.t_us, self.price)
+
+
+def build_reference(market: Market, duration_us: int, sim: Simulation,
+                    base_dir=None) -> ReferencePrice:
+    """The run's reference price, from the ``market`` stream so designs share it exactly."""
+    if market.model == "replay":
+        return _replay(market, duration_us, base_dir)
+    from seqlab.market.gbm import gbm_jump_path
+
+    n = max(1, -(-duration_us // market.step))
+    price = gbm_jump_path(sim.rng("market"), n, market.step, market.initial_price,
+                          market.volatility, market.drift, market.jump_intensity,
+                          market.jump_mean, market.jump_std)
+    return ReferencePrice(np.arange(n + 1, dtype=np.int64) * market.step, price)
+
+
+def _replay(market: Market, duration_us: int, base_dir) -> ReferencePrice:
+    from seqlab.errors import SeqlabError
+    from seqlab.market.historical import load_bars, price_at, resolve_series
+
+    bars = load_bars(resolve_series(market.series or "", base_dir))
+    t0 = int(bars.start_us[0]) + market.start
+    span = int(bars.end_us[-1]) - t0
+    if span < duration_us:
+        raise SeqlabError(f"series covers {span / 3.6e9:.2f} h after market.start but the "
+                          f"scenario lasts {duration_us / 3.6e9:.2f} h",
+                          field="duration", allowed="a duration no longer than the series")
+    t = np.arange(0, duration_us + market.step, market.step, dtype=np.int64)
+    return ReferencePrice(t, np.round(price_at(bars, t + t0), 6))

@@ -1,0 +1,1 @@
+"""Metrics computed from a finished run's tables (pure functions of arrays)."""

@@ -1,0 +1,74 @@
+"""The network between senders and the sequencer: latency sampling and delivery.
+
+Transactions whose submission is known up front (order flow, oracle updates) are loaded
+in bulk and delivered by array slicing; transactions created during the run (reactions to
+the feed) go through a small heap. Delivery hands the sequencer exactly the transactions
+that have arrived by its tick, in arrival order, so a design can never see the future.
+"""
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+from seqlab.scenario.schema import Latency
+
+
+def sample_latency(rng: np.random.Generator, cfg: Latency, n: int) -> np.ndarray:
+    """``n`` lognormal delays in integer microseconds (median ``cfg.median``)."""
+    if cfg.sigma == 0:
+        return np.full(n, cfg.median, dtype=np.int64)
+    return np.rint(cfg.median * np.exp(cfg.sigma * rng.standard_normal(n))).astype(np.int64)
+
+
+class Network:
+    """In-flight transactions on their way to the sequencer."""
+
+    def __init__(self) -> None:
+        self._bulk_ids = np.empty(0, dtype=np.int64)
+        self._bulk_arrival = np.empty(0, dtype=np.int64)
+        self._bulk_pos = 0
+        self._heap: list[tuple[int, int]] = []
+
+    def preload(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
+        """Load transactions known before the run starts (sorted here by arrival, id)."""
+        ids = np.concatenate((self._bulk_ids[self._bulk_pos:], ids))
+        arrival = np.concatenate((self._bulk_arrival[self._bulk_pos:], arrival_us))
+        order = np.lexsort((ids, arrival))
+        self._bulk_ids, self._bulk_arrival, self._bulk_pos = ids[order], arrival[order], 0
+
+    def send(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
+        """Put transactions created during the run on the wire."""
+        for tx, t in zip(ids.tolist(), arrival_us.tolist()):
+            heapq.heappush(self._heap, (t, tx))
+
+    def deliver(self, until_us: int) -> tuple[np.ndarray, np.ndarray]:
+        """Everything that has arrived by ``until_us``, ordered by (arrival, id)."""
+        end = int(np.searchsorted(self._bulk_arrival, until_us, side="right"))
+        ids = self._bulk_ids[self._bulk_pos:end]
+        arrival = self._bulk_arrival[self._bulk_pos:end]
+        self._bulk_pos = end
+        heap = self._heap
+        if heap and heap[0][0] <= until_us:
+            late: list[tuple[int, int]] = []
+            while heap and heap[0][0] <= until_us:
+                late.append(heapq.heappop(heap))
+            l_arr = np.fromiter((t for t, _ in late), np.int64, len(late))
+            l_ids = np.fromiter((i for _, i in late), np.int64, len(late))
+            ids = np.concatenate((ids, l_ids))
+            arrival = np.concatenate((arrival, l_arr))
+            order = np.lexsort((ids, arrival))
+            ids, arrival = ids[order], arrival[order]
+        return ids, arrival
+
+    def in_flight(self) -> int:
+        return len(self._bulk_ids) - self._bulk_pos + len(self._heap)
+
+    def next_arrival(self) -> int | None:
+        """Earliest arrival still on the wire (None when nothing is)."""
+        times = []
+        if self._bulk_pos < len(self._bulk_arrival):
+            times.append(int(self._bulk_arrival[self._bulk_pos]))
+        if self._heap:
+            times.append(self._heap[0][0])
+        return min(times) if times else None

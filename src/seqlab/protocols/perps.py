@@ -1,0 +1,280 @@
+"""Perpetual futures priced by the on-chain oracle, with a liquidity pool as counterparty.
+
+Positions are integer micro-units of the asset; cost basis and all money are integer
+micro-USD, so execution is exact and every value movement is a ledger transfer:
+
+- trade / close / reduce at the oracle price, taker fee to the fee account;
+- initial margin checked on risk-increasing trades, withdrawals keep initial margin;
+- realized PnL settles against the pool; a loss beyond an account's margin is covered by
+  the insurance fund, and what it cannot cover is recorded as bad debt;
+- liquidation when equity < maintenance margin × notional: ``close_factor`` of the
+  position (all of it when equity is gone or the rest would be dust), the bonus paid from
+  the account's margin to the liquidator;
+- funding every ``funding_interval``: the crowded side pays the pool, the pool pays the
+  other side, at a rate proportional to the open-interest skew (capped).
+
+Prices used for margin are the on-chain oracle value, never the reference price: that
+gap is exactly what a sequencer can exploit.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from seqlab.ledger import Ledger
+from seqlab.scenario.schema import Perps
+from seqlab.txs import Kind, Status, TxStore
+
+PPM = 1_000_000
+DUST_MICRO_USD = 100 * PPM  # positions below $100 are closed whole on liquidation
+
+
+def _ppm(x: float) -> int:
+    return int(round(x * PPM))
+
+
+def _toward_zero(num: int, den: int) -> int:
+    """Integer division rounding toward zero (floor division rounds negatives down)."""
+    q = abs(num) // abs(den)
+    return q if (num >= 0) == (den > 0) else -q
+
+
+@dataclass
+class PerpsLog:
+    """What the protocol did, for the Result tables."""
+
+    liquidations: list[tuple[int, int, int, int, int, int, int]] = field(default_factory=list)
+    oracle: list[tuple[int, int, int, int]] = field(default_factory=list)
+    bad_debt: int = 0
+    pool_shortfall: int = 0
+    funding_shortfall: int = 0
+
+
+class PerpsProtocol:
+    """One perp market. ``execute`` runs a block's transactions in order."""
+
+    def __init__(self, cfg: Perps, ledger: Ledger, txs: TxStore, accounts: int,
+                 liquidators: list[str]) -> None:
+        self.cfg = cfg
+        self.ledger = ledger
+        self.txs = txs
+        self.fee_ppm = int(round(cfg.taker_fee_bps * 100))
+        self.im_ppm, self.mm_ppm = _ppm(cfg.initial_margin), _ppm(cfg.maintenance_margin)
+        self.bonus_ppm, self.close_ppm = _ppm(cfg.liquidation_bonus), _ppm(cfg.close_factor)
+        self.size = np.zeros(accounts, dtype=np.int64)
+        self.basis = np.zeros(accounts, dtype=np.int64)
+        self.wallet = ledger.open_many("wallet", accounts)
+        self.margin = ledger.open_many("margin", accounts)
+        self.pool = ledger.open("pool")
+        self.insurance = ledger.open("insurance")
+        self.fees = ledger.open("fees")
+        self.liquidator_account = [ledger.open(f"liquidator:{n}") for n in liquidators]
+        ledger.transfer(0, self.pool, int(round(cfg.pool_usd * PPM)), "deposit")
+        ledger.transfer(0, self.insurance, int(round(cfg.insurance_fund_usd * PPM)), "deposit")
+        self.price = 0
+        self.oracle_block = -1
+        self.next_funding = cfg.funding_interval
+        self.log = PerpsLog()
+        self._handlers = {Kind.ORACLE: self._oracle, Kind.TRADE: self._trade,
+                          Kind.CLOSE: self._close, Kind.REDUCE: self._reduce,
+                          Kind.TOPUP: self._topup, Kind.WITHDRAW: self._withdraw,
+                          Kind.LIQUIDATE: self._liquidate}
+
+    # funding in -----------------------------------------------------------------------
+    def fund_accounts(self, margin_usd: np.ndarray, wallet_usd: np.ndarray) -> None:
+        """Initial deposits from outside: margin collateral and wallet balances."""
+        self.ledger.transfer_many(0, self.margin, np.round(margin_usd * PPM).astype(np.int64),
+                                  "deposit")
+        self.ledger.transfer_many(0, self.wallet, np.round(wallet_usd * PPM).astype(np.int64),
+                                  "deposit")
+
+    # execution ------------------------------------------------------------------------
+    def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+        if int(t_us[0]) >= self.next_funding and self.price:
+            self.apply_funding()
+            while self.next_funding <= int(t_us[0]):
+                self.next_funding += self.cfg.funding_interval
+        txs = self.txs
+        out = np.empty(len(ids), dtype=np.int8)
+        rows = zip(txs.kind[ids].tolist(), txs.sender[ids].tolist(), txs.a[ids].tolist(),
+                   txs.b[ids].tolist(), block.tolist(), t_us.tolist())
+        handlers = self._handlers
+        for n, (kind, sender, a, b, blk, t) in enumerate(rows):
+            ok = handlers[kind](sender, a, b, blk, t)
+            out[n] = Status.OK if ok else Status.FAILED
+        return out
+
+    def _bal(self, account: int) -> int:
+        return int(self.ledger.balances[account])
+
+    def _oracle(self, sender: int, price: int, seq: int, block: int, t: int) -> bool:
+        self.price = price
+        self.oracle_block = block
+        self.log.oracle.append((t, block, price, seq))
+        return True
+
+    def _notional(self, size: int) -> int:
+        return abs(size) * self.price // PPM
+
+    def _equity(self, i: int) -> int:
+        size = int(self.size[i])
+        return self._bal(self.margin[i]) + size * self.price // PPM - int(self.basis[i])
+
+    def _close_part(self, i: int, close: int) -> int:
+        """Close ``close`` units (same sign as the position); settle and return the PnL."""
+        size, basis = int(self.size[i]), int(self.basis[i])
+        closed_basis = basis if close == size else basis * close // size
+        pnl = close * self.price // PPM - closed_basis
+        self.size[i] = size - close
+        self.basis[i] = basis - closed_basis
+        self._settle(i, pnl)
+        return pnl
+
+    def _settle(self, i: int, pnl: int) -> None:
+        led, margin = self.ledger, int(self.margin[i])
+        if pnl >= 0:
+            paid = min(pnl, self._bal(self.pool))
+            led.transfer(self.pool, margin, paid, "pnl")
+            self.log.pool_shortfall += pnl - paid
+            return
+        loss = -pnl
+        from_margin = min(loss, self._bal(margin))
+        led.transfer(margin, self.pool, from_margin, "pnl")
+        short = loss - from_margin
+        if short:
+            covered = min(short, self._bal(self.insurance))
+            led.transfer(self.insurance, self.pool, covered, "insurance")
+            self.log.bad_debt += short - covered
+
+    def _charge_fee(self, i: int, fee: int) -> None:
+        self.ledger.transfer(int(self.margin[i]), self.fees,
+                             min(fee, self._bal(self.margin[i])), "fee")
+
+    def _trade(self, i: int, usd_delta: int, b: int, block: int, t: int) -> bool:
+        if not self.price or not usd_delta:
+            return False
+        delta = _toward_zero(usd_delta * PPM, self.price)
+        if not delta:
+            return False
+        size, basis = int(self.size[i]), int(self.basis[i])
+        close = 0
+        if size and (delta > 0) != (size > 0):
+            close = size if abs(delta) >= abs(size) else -delta
+        opened = delta + close
+        fee = self._notional(delta) * self.fee_ppm // PPM
+        if opened:
+            closed_basis = basis if close == size else (basis * close // size if close else 0)
+            pnl = close * self.price // PPM - closed_basis
+            new_size = size - close + opened
+            new_basis = basis - closed_basis + opened * self.price // PPM
+            margin_after = self._bal(self.margin[i]) + pnl - fee
+            equity = margin_after + new_size * self.price // PPM - new_basis
+            if margin_after < 0 or equity * PPM < self.im_ppm * self._notional(new_size):
+                return False
+        if close:
+            self._close_part(i, close)
+        if opened:
+            self.size[i] += opened
+            self.basis[i] += opened * self.price // PPM
+        self._charge_fee(i, fee)
+        return True
+
+    def _close(self, i: int, a: int, b: int, block: int, t: int) -> bool:
+        size = int(self.size[i])
+        if not size or not self.price:
+            return False
+        self._close_part(i, size)
+        self._charge_fee(i, self._notional(size) * self.fee_ppm // PPM)
+        return True
+
+    def _reduce(self, i: int, bps: int, b: int, block: int, t: int) -> bool:
+        close = _toward_zero(int(self.size[i]) * bps, 10_000)
+        if not close or not self.price:
+            return False
+        self._close_part(i, close)
+        self._charge_fee(i, self._notional(close) * self.fee_ppm // PPM)
+        return True
+
+    def _topup(self, i: int, amount: int, b: int, block: int, t: int) -> bool:
+        amount = min(amount, self._bal(self.wallet[i]))
+        if amount <= 0:
+            return False
+        self.ledger.transfer(int(self.wallet[i]), int(self.margin[i]), amount, "topup")
+        return True
+
+    def _withdraw(self, i: int, amount: int, b: int, block: int, t: int) -> bool:
+        amount = min(amount, self._bal(self.margin[i]))
+        if amount <= 0:
+            return False
+        if self.size[i]:
+            notional = self._notional(int(self.size[i]))
+            if not self.price or (self._equity(i) - amount) * PPM < self.im_ppm * notional:
+                return False
+        self.ledger.transfer(int(self.margin[i]), int(self.wallet[i]), amount, "withdraw")
+        return True
+
+    def is_liquidatable(self, i: int) -> bool:
+        """Exact integer test: equity below maintenance margin on the on-chain price."""
+        size = int(self.size[i])
+        if not size or not self.price:
+            return False
+        return self._equity(i) * PPM < self.mm_ppm * self._notional(size)
+
+    def _liquidate(self, liquidator: int, a: int, i: int, block: int, t: int) -> bool:
+        if not self.is_liquidatable(i):
+            return False
+        size = int(self.size[i])
+        notional = self._notional(size)
+        close = _toward_zero(size * self.close_ppm, PPM)
+        if self._equity(i) <= 0 or notional - self._notional(close) < DUST_MICRO_USD or not close:
+            close = size
+        closed_notional = self._notional(close)
+        self._close_part(i, close)
+        bonus = min(closed_notional * self.bonus_ppm // PPM, self._bal(self.margin[i]))
+        self.ledger.transfer(int(self.margin[i]), self.liquidator_account[liquidator], bonus,
+                             "liquidation_bonus")
+        self.log.liquidations.append((t, block, i, liquidator, closed_notional, bonus,
+                                      block - self.oracle_block))
+        return True
+
+    # vectorised views -----------------------------------------------------------------
+    def apply_funding(self) -> None:
+        """One funding payment: the crowded side pays the pool, the pool pays the other."""
+        notional = self.size.astype(np.float64) * (self.price / PPM)
+        # fsum: an exact sum, so the funding rate is the same on every machine
+        longs = math.fsum(notional[notional > 0].tolist())
+        shorts = -math.fsum(notional[notional < 0].tolist())
+        if longs + shorts <= 0:
+            return
+        rate = self.cfg.funding_rate_cap * (longs - shorts) / (longs + shorts)
+        pay = np.rint(rate * notional).astype(np.int64)
+        margin_bal = self.ledger.balances[self.margin]
+        payers = pay > 0
+        paid = np.minimum(pay[payers], margin_bal[payers])
+        self.log.funding_shortfall += int((pay[payers] - paid).sum())
+        self.ledger.transfer_many(self.margin[payers], self.pool, paid, "funding")
+        receivers = pay < 0
+        due = -pay[receivers]
+        if due.sum() > self._bal(self.pool):
+            return
+        self.ledger.transfer_many(self.pool, self.margin[receivers], due, "funding")
+
+    def margin_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-account equity and notional (float USD-micro) at the on-chain price."""
+        price = self.price / PPM
+        notional = np.abs(self.size).astype(np.float64) * price
+        equity = (self.ledger.balances[self.margin].astype(np.float64)
+                  + self.size.astype(np.float64) * price - self.basis)
+        return equity, notional
+
+    def liquidatable(self) -> np.ndarray:
+        """Accounts a watcher of the feed would consider liquidatable now."""
+        if not self.price:
+            return np.empty(0, dtype=np.int64)
+        equity, notional = self.margin_state()
+        return np.flatnonzero((self.size != 0) & (equity * PPM < self.mm_ppm * notional))
+
+    def state_arrays(self) -> list[np.ndarray]:
+        return [self.size, self.basis, np.array([self.price, self.log.bad_debt])]

@@ -1,0 +1,383 @@
+"""A single self-contained HTML report for one Result.
+
+The file embeds plotly.js once and references nothing external, so it opens offline and can be
+archived or mailed as is. Big tables are aggregated (binned, downsampled) in numpy before
+plotting, so the file stays small (plotly.js itself is ~5 MB) even for millions of txs.
+"""
+from __future__ import annotations
+
+import html
+import math
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
+
+from seqlab.result import Result, Table
+
+__all__ = ["write_report"]
+
+# Above this many plotted points a trace is drawn with WebGL (Scattergl) to stay responsive.
+GL_THRESHOLD = 20_000
+# The reference price is thinned to at most this many points (every k-th point).
+MAX_REFERENCE_POINTS = 5_000
+# Liquidation scatter points kept at most (every k-th), so huge runs stay small.
+MAX_SCATTER_POINTS = 20_000
+# Above this many included txs, the latency histogram is binned in numpy and drawn as a Bar.
+LATENCY_BIN_THRESHOLD = 200_000
+MAX_LATENCY_BINS = 400
+LIQUIDATION_BIN_S = 300.0  # 5 simulated minutes
+_FIG_CONFIG = {"displaylogo": False, "responsive": True}
+_TEMPLATE = "plotly_white"
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }
+h1 { margin-bottom: 0.2rem; }
+.header { color: #555; margin-bottom: 1.5rem; }
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+table.summary { border-collapse: collapse; font-size: 0.9rem; }
+table.summary td, table.summary th { border-bottom: 1px solid #ddd; padding: 0.25rem 0.8rem; }
+table.summary th { text-align: left; }
+table.summary td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.figure { height: 480px; margin: 1rem 0 2.5rem 0; }
+.note { color: #777; font-style: italic; margin: 1rem 0 2rem 0; }
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry point
+# ---------------------------------------------------------------------------------------------
+
+
+def write_report(result: Result, path: str | Path, title: str | None = None) -> Path:
+    """Write ``result`` as one offline HTML file at ``path`` (atomically) and return the path."""
+    path = Path(path)
+    document = render_html(result, title)
+    _atomic_write_text(path, document)
+    return path
+
+
+def render_html(result: Result, title: str | None = None) -> str:
+    """Build the whole HTML document as a string (kept separate so it is testable in memory)."""
+    summary = result.summary
+    title = title or f"seqlab report: {summary.get('scenario', 'run')}"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_esc(title)}</title>",
+        f"<style>{_CSS}</style>",
+        # plotly.js embedded once, inline: the report must work offline.
+        f'<script type="text/javascript">{get_plotlyjs()}</script>',
+        "</head><body>",
+        f"<h1>{_esc(title)}</h1>",
+        _header_line(summary),
+        "<h2>Summary</h2>",
+        _summary_table(summary),
+        *_figure_sections(result),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Header and summary table
+# ---------------------------------------------------------------------------------------------
+
+
+def _header_line(summary: Mapping[str, Any]) -> str:
+    """One line identifying the run, so a saved report can be matched to its inputs."""
+    fields = [
+        ("scenario", summary.get("scenario", "?")),
+        ("design", summary.get("design", "?")),
+        ("seed", summary.get("seed", "?")),
+    ]
+    text = " &middot; ".join(f"{k}: <b>{_esc(v)}</b>" for k, v in fields)
+    digest = summary.get("digest", "?")
+    return f'<div class="header">{text} &middot; digest: <code>{_esc(digest)}</code></div>'
+
+
+def _flatten(summary: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield ``(dotted.key, scalar)`` pairs; nested dicts flatten, non-scalars are skipped."""
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _flatten(value, prefix=f"{name}.")
+        elif isinstance(value, (str, bool, int, float, np.generic)) or value is None:
+            yield name, value.item() if isinstance(value, np.generic) else value
+
+
+def _format_value(key: str, value: Any) -> str:
+    """Readable text for one summary value (thousands separators, sensible precision)."""
+    if value is None:
+        return "&ndash;"
+    if isinstance(value, bool) or isinstance(value, str):
+        return _esc(value)
+    if isinstance(value, int):
+        # Seeds are identifiers, not quantities: no separators.
+        return str(value) if key.rsplit(".", 1)[-1] == "seed" else f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        if value == 0:
+            return "0"
+        if abs(value) >= 1:
+            return f"{value:,.2f}" if abs(value) < 1e15 else f"{value:.4g}"
+        return f"{value:.4g}"
+    return _esc(value)
+
+
+def _summary_table(summary: Mapping[str, Any]) -> str:
+    """HTML table of every scalar summary entry, so no number needs the JSON to be read."""
+    rows = []
+    for key, value in _flatten(summary):
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        css = ' class="num"' if numeric else (' class="mono"' if key == "digest" else "")
+        rows.append(f"<tr><th>{_esc(key)}</th><td{css}>{_format_value(key, value)}</td></tr>")
+    if not rows:
+        return '<p class="note">empty summary</p>'
+    return '<table class="summary">' + "".join(rows) + "</table>"
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+
+
+def _figure_sections(result: Result) -> list[str]:
+    """All figure sections in order; a missing or empty table becomes a short note."""
+    sections = []
+    tables = result.tables
+    sections.append(_section("Price: reference vs oracle", _price_figure(tables.get("prices"))))
+    liq = tables.get("liquidations")
+    if _rows(liq):
+        sections.append(_section("Liquidations over time", _liquidations_figure(liq)))
+    else:
+        sections.append(_note("Liquidations over time", "no liquidations in this run"))
+    sections.append(
+        _section(
+            "Inclusion latency distribution",
+            _latency_figure(tables.get("txs"), result.summary.get("latency_ms")),
+        )
+    )
+    bonus = result.summary.get("liquidation_bonus_by_liquidator") or {}
+    if bonus:
+        sections.append(_section("Liquidation bonus by liquidator", _bonus_figure(bonus)))
+    return sections
+
+
+def _section(heading: str, fig: go.Figure | None) -> str:
+    """Wrap one figure (without plotly.js, which lives once in the head) under a heading."""
+    if fig is None:
+        return _note(heading, "no data in this run")
+    fig.update_layout(template=_TEMPLATE, title=heading, margin=dict(l=60, r=30, t=60, b=50))
+    div = fig.to_html(full_html=False, include_plotlyjs=False, config=_FIG_CONFIG)
+    return f'<h2>{_esc(heading)}</h2><div class="figure">{div}</div>'
+
+
+def _note(heading: str, text: str) -> str:
+    """A heading plus a short note, used instead of an empty figure."""
+    return f'<h2>{_esc(heading)}</h2><p class="note">{_esc(text)}</p>'
+
+
+def _price_figure(prices: Table | None) -> go.Figure | None:
+    """Reference vs on-chain oracle price: the gap between the two lines is the staleness risk."""
+    if not _rows(prices):
+        return None
+    t_h = np.asarray(prices["t_s"], dtype=np.float64) / 3600.0
+    reference = np.asarray(prices["reference"], dtype=np.float64)
+    oracle = np.asarray(prices["oracle"], dtype=np.float64)
+
+    ref_idx = _every_kth(len(t_h), MAX_REFERENCE_POINTS)
+    step_idx = _step_change_points(oracle)
+    fig = go.Figure()
+    fig.add_trace(
+        _scatter_cls(len(ref_idx))(
+            x=t_h[ref_idx], y=reference[ref_idx], mode="lines", name="reference"
+        )
+    )
+    fig.add_trace(
+        _scatter_cls(len(step_idx))(
+            x=t_h[step_idx], y=oracle[step_idx], mode="lines", name="oracle", line_shape="hv"
+        )
+    )
+    fig.update_xaxes(title_text="time (h)")
+    fig.update_yaxes(title_text="price (USD)")
+    return fig
+
+
+def _liquidations_figure(liq: Table) -> go.Figure:
+    """Liquidation counts per 5 simulated minutes, plus their sizes by liquidator: shows bursts."""
+    t_s = np.asarray(liq["t_s"], dtype=np.float64)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    # Binned in numpy: the figure carries one number per 5-minute bin, not one per liquidation.
+    n_bins = int(np.floor(t_s.max() / LIQUIDATION_BIN_S)) + 1 if t_s.size else 1
+    n_bins = max(n_bins, 1)
+    counts = np.bincount(np.clip((t_s // LIQUIDATION_BIN_S).astype(np.int64), 0, None),
+                         minlength=n_bins)
+    bin_h = LIQUIDATION_BIN_S / 3600.0
+    centers_h = (np.arange(len(counts)) + 0.5) * bin_h
+    fig.add_trace(
+        go.Bar(x=centers_h, y=counts, width=bin_h, name="liquidations / 5 min",
+               marker_color="#bbbbbb"),
+        secondary_y=False,
+    )
+    if "closed_usd" in liq and "liquidator" in liq:
+        _add_closed_scatter(fig, t_s, liq)
+        fig.update_yaxes(title_text="closed (USD)", secondary_y=True)
+    fig.update_xaxes(title_text="time (h)")
+    fig.update_yaxes(title_text="liquidations per 5 min", secondary_y=False)
+    fig.update_layout(bargap=0)
+    return fig
+
+
+def _add_closed_scatter(fig: go.Figure, t_s: np.ndarray, liq: Table) -> None:
+    """One marker trace per liquidator (thinned if huge), so competition is visible."""
+    idx = _every_kth(len(t_s), MAX_SCATTER_POINTS)
+    t_h = t_s[idx] / 3600.0
+    closed = np.asarray(liq["closed_usd"], dtype=np.float64)[idx]
+    who = np.asarray(liq["liquidator"])[idx].astype(str)
+    step = math.ceil(len(t_s) / MAX_SCATTER_POINTS)
+    suffix = "" if step <= 1 else f" (1 in {step} shown)"
+    cls = _scatter_cls(len(idx))
+    for name in np.unique(who):
+        mask = who == name
+        fig.add_trace(
+            cls(x=t_h[mask], y=closed[mask], mode="markers", name=f"{name}{suffix}",
+                marker=dict(size=6, opacity=0.75)),
+            secondary_y=True,
+        )
+
+
+def _latency_figure(txs: Table | None, latency_ms: Mapping[str, Any] | None) -> go.Figure | None:
+    """Distribution of submit-to-inclusion latency; the tail (p99) is what liquidators race on."""
+    if not _rows(txs):
+        return None
+    included = np.asarray(txs["included_us"], dtype=np.int64)
+    submit = np.asarray(txs["submit_us"], dtype=np.int64)
+    mask = included >= 0
+    if not mask.any():
+        return None
+    lat_ms = (included[mask] - submit[mask]) / 1000.0
+    fig = go.Figure()
+    if lat_ms.size > LATENCY_BIN_THRESHOLD:
+        counts, edges = _histogram(lat_ms)
+        fig.add_trace(
+            go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), name="txs")
+        )
+        fig.update_layout(bargap=0)
+    else:
+        fig.add_trace(go.Histogram(x=lat_ms.astype(np.float32), name="txs"))
+    for label, value, dash in _latency_marks(lat_ms, latency_ms):
+        fig.add_vline(x=value, line_dash=dash, line_color="#d62728",
+                      annotation_text=f"{label} {value:,.1f} ms", annotation_position="top right")
+    fig.update_xaxes(title_text="inclusion latency (ms)")
+    fig.update_yaxes(title_text="txs")
+    fig.update_layout(showlegend=False)
+    return fig
+
+
+def _latency_marks(
+    lat_ms: np.ndarray, latency_ms: Mapping[str, Any] | None
+) -> list[tuple[str, float, str]]:
+    """p50/p99 positions: the summary's values when given (one source of truth), else computed."""
+    marks = []
+    for label, q, dash in (("p50", 50, "dash"), ("p99", 99, "dot")):
+        value = (latency_ms or {}).get(label)
+        if value is None or not np.isfinite(value):
+            value = float(np.percentile(lat_ms, q))
+        marks.append((label, float(value), dash))
+    return marks
+
+
+def _histogram(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """numpy histogram with a capped bin count, so a 2M-row table becomes a few hundred bars."""
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    try:
+        edges = np.histogram_bin_edges(values, bins="auto", range=(lo, hi))
+    except (ValueError, MemoryError):
+        edges = np.linspace(lo, hi, MAX_LATENCY_BINS + 1)
+    if len(edges) - 1 > MAX_LATENCY_BINS:
+        edges = np.linspace(lo, hi, MAX_LATENCY_BINS + 1)
+    return np.histogram(values, bins=edges)
+
+
+def _bonus_figure(bonus: Mapping[str, Any]) -> go.Figure:
+    """Who captured the liquidation bonus: concentration here means a latency edge pays."""
+    items = sorted(bonus.items(), key=lambda kv: float(kv[1]), reverse=True)
+    fig = go.Figure(
+        go.Bar(x=[str(k) for k, _ in items], y=[float(v) for _, v in items], name="bonus")
+    )
+    fig.update_xaxes(title_text="liquidator")
+    fig.update_yaxes(title_text="bonus (USD)")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _rows(table: Table | None) -> int:
+    """Row count of a table, 0 when it is absent or has no columns."""
+    if not table:
+        return 0
+    return len(next(iter(table.values())))
+
+
+def _scatter_cls(n_points: int) -> type[go.Scatter] | type[go.Scattergl]:
+    """WebGL traces for many points (SVG gets slow beyond tens of thousands)."""
+    return go.Scattergl if n_points > GL_THRESHOLD else go.Scatter
+
+
+def _every_kth(n: int, max_points: int) -> np.ndarray:
+    """Indices of every k-th point (plus the last) so at most ~max_points remain."""
+    if n <= max_points:
+        return np.arange(n)
+    k = math.ceil(n / max_points)
+    idx = np.arange(0, n, k)
+    if idx[-1] != n - 1:
+        idx = np.append(idx, n - 1)
+    return idx
+
+
+def _step_change_points(values: np.ndarray) -> np.ndarray:
+    """Indices where a step series changes (plus first and last): lossless for an 'hv' line."""
+    n = len(values)
+    if n <= 2:
+        return np.arange(n)
+    prev, cur = values[:-1], values[1:]
+    same = (cur == prev) | (np.isnan(cur) & np.isnan(prev))
+    keep = np.concatenate(([True], ~same))
+    keep[-1] = True
+    return np.flatnonzero(keep)
+
+
+def _esc(value: Any) -> str:
+    """HTML-escape any value's text."""
+    return html.escape(str(value), quote=True)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temp file in the same directory and os.replace, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    # os.open with 0o666 respects the umask, unlike mkstemp's 0o600.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

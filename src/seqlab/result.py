@@ -1,0 +1,36 @@
+"""One run gives one Result: a plain summary mapping plus column tables.
+
+Everything else (the CLI's table and ``--json``, the DuckDB store, the HTML report) is a
+view of a Result, so they can never disagree with each other.
+
+Tables are ``dict[column, numpy array]`` of equal length. The ones a run produces:
+
+- ``prices``: ``t_s``, ``reference`` (USD), ``oracle`` (on-chain USD; NaN before the first update)
+- ``oracle_updates``: ``submit_s``, ``included_s``, ``block``, ``price``
+- ``liquidations``: ``t_s``, ``block``, ``account``, ``liquidator``, ``closed_usd``,
+  ``bonus_usd``, ``blocks_after_oracle``
+- ``txs``: ``id``, ``kind``, ``sender``, ``submit_us``, ``arrival_us``, ``block``,
+  ``included_us`` (-1 when never included), ``status`` (``ok``/``failed``/``pending``)
+- ``blocks``: ``block``, ``t_us``, ``n_txs``
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Table = dict[str, np.ndarray]
+
+
+@dataclass
+class Result:
+    """Summary (JSON-serialisable scalars and small dicts) plus named column tables."""
+
+    summary: dict[str, Any]
+    tables: dict[str, Table] = field(default_factory=dict)
+
+    def table_rows(self, name: str) -> int:
+        """Number of rows in table ``name`` (0 when absent or empty)."""
+        table = self.tables.get(name) or {}
+        return len(next(iter(table.values()))) if table else 0

@@ -1,0 +1,116 @@
+"""Block production: tick, ask the design for an order, execute it, publish the block.
+
+The rollup owns the loop between the network, the design and the protocol. When nobody
+subscribes to individual blocks and no other event is due, it hands the design a whole
+window of ticks at once; the design answers exactly as it would tick by tick, so the
+result is the same and the per-block overhead disappears.
+"""
+from __future__ import annotations
+
+from typing import Callable, Protocol as TypingProtocol
+
+import numpy as np
+
+from seqlab.kernel import Simulation
+from seqlab.network import Network
+from seqlab.sequencing.base import Design
+from seqlab.txs import TxStore
+
+BlockHook = Callable[[int, int, np.ndarray, np.ndarray], None]
+
+
+class Executor(TypingProtocol):
+    """What a protocol offers the rollup: execute transactions in order."""
+
+    def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+        """Run ``ids`` in order (``block``/``t_us`` per tx); return each tx's status."""
+
+
+class Rollup:
+    """Drives block ticks on the kernel and records where every transaction landed."""
+
+    def __init__(self, sim: Simulation, design: Design, network: Network, txs: TxStore,
+                 protocol: Executor, horizon_us: int, drain: bool = False,
+                 window_ticks: int = 4096) -> None:
+        self.sim = sim
+        self.design = design
+        self.network = network
+        self.txs = txs
+        self.protocol = protocol
+        self.horizon_us = horizon_us
+        self.drain = drain
+        self.window_ticks = window_ticks
+        self.block_time = design.block_time
+        self.hooks: list[BlockHook] = []
+        self.progress: Callable[[int], None] | None = None
+        self.next_block = 0
+        self._block_chunks: list[tuple[np.ndarray, np.ndarray]] = []
+        self._order_chunks: list[np.ndarray] = []
+
+    def start(self) -> None:
+        self.sim.schedule(self.block_time, self._tick)
+
+    def subscribe(self, hook: BlockHook) -> None:
+        """Call ``hook(block, t_us, ids, status)`` after every non-empty block."""
+        self.hooks.append(hook)
+
+    # the loop -----------------------------------------------------------------------
+    def _window(self, now: int) -> np.ndarray:
+        """Tick times to process now: one, or a run of ticks nothing else can interrupt."""
+        if self.hooks:
+            return np.array([now], dtype=np.int64)
+        end = now + (self.window_ticks - 1) * self.block_time
+        if not self.drain:
+            end = min(end, self.horizon_us)
+        nxt = self.sim.peek()
+        if nxt is not None:
+            end = min(end, nxt - 1)
+        end = max(end, now)
+        return np.arange(now, end + 1, self.block_time, dtype=np.int64)
+
+    def _tick(self) -> None:
+        now = self.sim.now
+        ticks = self._window(now)
+        ids, arrival = self.network.deliver(int(ticks[-1]))
+        self.design.receive(ids, arrival)
+        blocks = self.design.build_blocks(ticks)
+        if len(blocks.ids):
+            self._execute(ticks, blocks.ids, blocks.tick_index)
+        last = int(ticks[-1])
+        if self.progress is not None:
+            self.progress(last)
+        nxt = last + self.block_time
+        if nxt <= self.horizon_us or (self.drain and self._busy()):
+            self.sim.schedule(nxt, self._tick)
+
+    def _busy(self) -> bool:
+        return self.network.in_flight() > 0 or self.design.pending() > 0
+
+    def _execute(self, ticks: np.ndarray, ids: np.ndarray, tick_index: np.ndarray) -> None:
+        used, block_of = np.unique(tick_index, return_inverse=True)
+        block_no = self.next_block + block_of
+        t_us = ticks[tick_index]
+        self.next_block += len(used)
+        status = self.protocol.execute(ids, block_no, t_us)
+        txs = self.txs
+        txs.block[ids] = block_no
+        txs.included_us[ids] = t_us
+        txs.status[ids] = status
+        self._order_chunks.append(ids)
+        counts = np.bincount(block_of, minlength=len(used))
+        self._block_chunks.append((ticks[used], counts))
+        for hook in self.hooks:
+            hook(int(block_no[0]), int(ticks[used[0]]), ids, status)
+
+    def executed_order(self) -> np.ndarray:
+        """Every executed tx id, in execution order."""
+        return np.concatenate(self._order_chunks) if self._order_chunks else \
+            np.empty(0, np.int64)
+
+    def blocks_table(self) -> dict[str, np.ndarray]:
+        if not self._block_chunks:
+            return {"block": np.empty(0, np.int64), "t_us": np.empty(0, np.int64),
+                    "n_txs": np.empty(0, np.int64)}
+        t = np.concatenate([c[0] for c in self._block_chunks])
+        n = np.concatenate([c[1] for c in self._block_chunks])
+        return {"block": np.arange(len(t), dtype=np.int64), "t_us": t, "n_txs": n}

@@ -1,0 +1,191 @@
+"""The scenario schema: what a user may write in a scenario TOML file.
+
+Every model forbids unknown keys, so a typo is an error naming the field rather than a
+silently ignored setting. Durations are written ``"250ms"``/``"6h"`` and become integer
+microseconds; money is written in USD. Defaults come from real systems (see the README's
+"Defaults" section and ARCHITECTURE.md).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from seqlab.units import parse_duration
+
+Duration = Annotated[int, BeforeValidator(parse_duration), Field(ge=0)]
+PositiveDuration = Annotated[int, BeforeValidator(parse_duration), Field(gt=0)]
+Usd = Annotated[float, Field(ge=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class Model(BaseModel):
+    """Base: unknown keys are errors, models are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Latency(Model):
+    """A lognormal delay: ``median`` and log-space ``sigma`` (0 means a fixed delay)."""
+
+    median: Duration = "50ms"
+    sigma: Annotated[float, Field(ge=0, le=5)] = 0.5
+
+
+class Market(Model):
+    """Reference price: GBM with Merton jumps, or replay of a historical series."""
+
+    model: Literal["gbm", "replay"] = "gbm"
+    initial_price: Annotated[float, Field(gt=0)] = 2500.0
+    volatility: Annotated[float, Field(ge=0, le=20)] = 0.8
+    drift: float = 0.0
+    jump_intensity: Annotated[float, Field(ge=0)] = 0.0
+    jump_mean: float = 0.0
+    jump_std: Annotated[float, Field(ge=0)] = 0.0
+    step: PositiveDuration = "1s"
+    series: str | None = None
+    start: Duration = "0h"
+
+    @model_validator(mode="after")
+    def _replay_needs_series(self) -> "Market":
+        if self.model == "replay" and not self.series:
+            raise ValueError("market.model = 'replay' needs market.series (a built-in "
+                             "series name or a file path)")
+        return self
+
+
+class Oracle(Model):
+    """Push feed: ``nodes`` observe the price with noise; the median is posted on-chain
+    when it moves more than ``deviation`` or ``heartbeat`` expires (Chainlink-style)."""
+
+    enabled: bool = True
+    nodes: Annotated[int, Field(ge=1, le=101)] = 7
+    noise_bps: Annotated[float, Field(ge=0)] = 2.0
+    poll: PositiveDuration = "1s"
+    deviation: Annotated[float, Field(ge=0, le=1)] = 0.005
+    heartbeat: PositiveDuration = "1h"
+    latency: Latency = Latency(median="30ms", sigma=0.3)
+
+
+class Sequencer(Model):
+    """The sequencer design and its block production."""
+
+    design: str = "fcfs"
+    block_time: PositiveDuration = "250ms"
+    max_txs_per_block: Annotated[int, Field(ge=0)] = 0
+    feed_latency: Latency = Latency(median="10ms", sigma=0.3)
+
+
+class Perps(Model):
+    """A perpetual futures market priced by the on-chain oracle, with a pool as counterparty."""
+
+    taker_fee_bps: Annotated[float, Field(ge=0, le=1000)] = 5.0
+    initial_margin: Annotated[float, Field(gt=0, le=1)] = 0.05
+    maintenance_margin: Annotated[float, Field(gt=0, le=1)] = 0.03
+    liquidation_bonus: Annotated[float, Field(ge=0, le=0.5)] = 0.05
+    close_factor: Annotated[float, Field(gt=0, le=1)] = 0.5
+    funding_interval: PositiveDuration = "1h"
+    funding_rate_cap: Annotated[float, Field(ge=0, le=0.1)] = 0.0005
+    insurance_fund_usd: Usd = 1_000_000.0
+    pool_usd: Usd = 100_000_000.0
+
+    @model_validator(mode="after")
+    def _margins_ordered(self) -> "Perps":
+        if self.maintenance_margin >= self.initial_margin:
+            raise ValueError("maintenance_margin must be below initial_margin")
+        return self
+
+
+class Positions(Model):
+    """The benchmark protocol: each tx adds a signed quantity to a position, pays a fee."""
+
+    fee_usd: Usd = 0.01
+    max_qty: Annotated[int, Field(ge=1)] = 10
+
+
+class Protocol(Model):
+    kind: Literal["perps", "positions"] = "perps"
+    perps: Perps = Perps()
+    positions: Positions = Positions()
+
+
+class Traders(Model):
+    """Noise traders: Poisson order flow over ``accounts`` with a leverage distribution."""
+
+    accounts: Annotated[int, Field(ge=1, le=10_000_000)] = 1000
+    rate_per_s: Annotated[float, Field(gt=0)] = 10.0
+    max_txs: Annotated[int, Field(ge=1)] | None = None
+    collateral_median_usd: Annotated[float, Field(gt=0)] = 5000.0
+    collateral_sigma: Annotated[float, Field(ge=0, le=5)] = 1.0
+    wallet_multiple: Annotated[float, Field(ge=0)] = 1.0
+    leverage: list[Annotated[float, Field(gt=0)]] = [2.0, 5.0, 10.0, 15.0]
+    leverage_weights: list[Annotated[float, Field(ge=0)]] = [0.35, 0.3, 0.2, 0.15]
+    trade_fraction: tuple[Share, Share] = (0.2, 0.6)
+    close_probability: Share = 0.1
+    reduce_probability: Share = 0.15
+    latency: Latency = Latency(median="80ms", sigma=0.5)
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> "Traders":
+        if len(self.leverage) != len(self.leverage_weights) or sum(self.leverage_weights) <= 0:
+            raise ValueError("leverage and leverage_weights must have the same length and "
+                             "positive total weight")
+        if self.trade_fraction[0] > self.trade_fraction[1]:
+            raise ValueError("trade_fraction must be (low, high) with low <= high")
+        return self
+
+
+class MarginManagers(Model):
+    """Owners who top up margin when the margin ratio nears maintenance."""
+
+    share: Share = 0.5
+    trigger: Annotated[float, Field(ge=1)] = 1.5
+    target: Annotated[float, Field(ge=1)] = 3.0
+    reaction: Latency = Latency(median="20s", sigma=0.8)
+    latency: Latency = Latency(median="80ms", sigma=0.5)
+
+
+class Liquidator(Model):
+    """A liquidation bot: how fast it sees the feed and how fast its txs reach the sequencer."""
+
+    name: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
+    feed_latency: Latency = Latency(median="20ms", sigma=0.3)
+    latency: Latency = Latency(median="40ms", sigma=0.3)
+
+
+def _default_liquidators() -> list[Liquidator]:
+    return [
+        Liquidator(name="colocated", feed_latency=Latency(median="5ms", sigma=0.2),
+                   latency=Latency(median="10ms", sigma=0.2)),
+        Liquidator(name="cloud", feed_latency=Latency(median="20ms", sigma=0.3),
+                   latency=Latency(median="40ms", sigma=0.3)),
+        Liquidator(name="remote", feed_latency=Latency(median="60ms", sigma=0.4),
+                   latency=Latency(median="120ms", sigma=0.4)),
+    ]
+
+
+class Agents(Model):
+    traders: Traders = Traders()
+    margin_managers: MarginManagers = MarginManagers()
+    liquidators: list[Liquidator] = Field(default_factory=_default_liquidators)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Agents":
+        names = [liq.name for liq in self.liquidators]
+        if len(set(names)) != len(names):
+            raise ValueError("liquidator names must be unique")
+        return self
+
+
+class Scenario(Model):
+    """A whole world: market, oracle, sequencer, protocol and agents, run for ``duration``."""
+
+    name: str = "unnamed"
+    description: str = ""
+    seed: int = 1
+    duration: PositiveDuration = "1h"
+    market: Market = Market()
+    oracle: Oracle = Oracle()
+    sequencer: Sequencer = Sequencer()
+    protocol: Protocol = Protocol()
+    agents: Agents = Agents()

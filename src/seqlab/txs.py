@@ -1,0 +1,81 @@
+"""Transactions as columns: one growable array per field, a transaction is an index.
+
+Columnar storage lets the network, the sequencer and the rollup move whole batches of
+transactions with array operations; a Python object per transaction would dominate the
+cost of a million-transaction run.
+"""
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+
+class Kind(IntEnum):
+    """What a transaction asks the protocol to do."""
+
+    ORACLE = 0      # a: price (micro-USD)
+    TRADE = 1       # a: signed notional delta (micro-USD)
+    CLOSE = 2       # close the whole position
+    REDUCE = 3      # a: fraction to close, in basis points
+    TOPUP = 4       # a: amount (micro-USD) from wallet to margin
+    WITHDRAW = 5    # a: amount (micro-USD) from margin to wallet
+    LIQUIDATE = 6   # b: target account
+    POSITION = 7    # a: signed quantity (benchmark protocol)
+
+
+class Status(IntEnum):
+    PENDING = 0
+    OK = 1
+    FAILED = 2
+
+
+KIND_NAMES = np.array([k.name.lower() for k in Kind])
+STATUS_NAMES = np.array([s.name.lower() for s in Status])
+
+_COLUMNS: dict[str, tuple[type, int]] = {
+    "kind": (np.int8, 0), "sender": (np.int32, 0), "submit_us": (np.int64, 0),
+    "arrival_us": (np.int64, 0), "a": (np.int64, 0), "b": (np.int64, 0),
+    "block": (np.int64, -1), "included_us": (np.int64, -1), "status": (np.int8, 0),
+}
+
+
+class TxStore:
+    """All transactions of a run. Columns are numpy arrays; ``n`` rows are in use."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.n = 0
+        self._cap = max(16, capacity)
+        for name, (dtype, fill) in _COLUMNS.items():
+            setattr(self, name, np.full(self._cap, fill, dtype=dtype))
+
+    def _grow(self, need: int) -> None:
+        if need <= self._cap:
+            return
+        cap = max(need, self._cap * 2)
+        for name, (dtype, fill) in _COLUMNS.items():
+            new = np.full(cap, fill, dtype=dtype)
+            new[: self.n] = getattr(self, name)[: self.n]
+            setattr(self, name, new)
+        self._cap = cap
+
+    def add_many(self, kind: int | np.ndarray, sender: int | np.ndarray, submit_us: np.ndarray,
+                 arrival_us: np.ndarray, a: int | np.ndarray = 0,
+                 b: int | np.ndarray = 0) -> np.ndarray:
+        """Append a batch; returns the new transaction ids."""
+        count = len(submit_us)
+        start = self.n
+        self._grow(start + count)
+        sl = slice(start, start + count)
+        self.kind[sl] = kind
+        self.sender[sl] = sender
+        self.submit_us[sl] = submit_us
+        self.arrival_us[sl] = arrival_us
+        self.a[sl] = a
+        self.b[sl] = b
+        self.n = start + count
+        return np.arange(start, start + count, dtype=np.int64)
+
+    def column(self, name: str) -> np.ndarray:
+        """The used part of a column (a view)."""
+        return getattr(self, name)[: self.n]

@@ -1,0 +1,60 @@
+"""Time and money units.
+
+Time is an integer number of microseconds everywhere; money inside the ledger is an
+integer number of micro-USD. These helpers are the only place strings like ``"250ms"``
+or ``"6h"`` become integers, so every part of seqlab agrees on the conversion.
+"""
+from __future__ import annotations
+
+import re
+
+US = 1
+MS = 1_000
+S = 1_000_000
+MINUTE = 60 * S
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+MICRO_USD = 1_000_000  # micro-USD per USD
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|min|h|d)\s*$")
+_UNIT_US = {"us": US, "µs": US, "ms": MS, "s": S, "m": MINUTE, "min": MINUTE, "h": HOUR,
+            "d": DAY}
+
+
+def parse_duration(value: str | int | float) -> int:
+    """Parse ``"250ms"``, ``"1.5s"``, ``"6h"`` (or a number of seconds) into microseconds.
+
+    Raises ``ValueError`` with the allowed forms, which the scenario schema turns into a
+    field-level error.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '250ms', '10s', '6h'")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("a duration must not be negative")
+        return int(round(value * S))
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"'{value}' is not a duration (allowed units: us, ms, s, min, h, d; "
+                         "e.g. '250ms', '6h')")
+    return int(round(float(m.group(1)) * _UNIT_US[m.group(2)]))
+
+
+def format_duration(us: int | float) -> str:
+    """Human form of a microsecond count, e.g. ``250ms`` or ``1.5h``."""
+    us = float(us)
+    for unit, size in (("d", DAY), ("h", HOUR), ("min", MINUTE), ("s", S), ("ms", MS)):
+        if abs(us) >= size:
+            return f"{us / size:.4g}{unit}"
+    return f"{us:.4g}us"
+
+
+def usd_to_micro(usd: float) -> int:
+    """Round a USD amount to integer micro-USD (the one rounding point for money)."""
+    return int(round(usd * MICRO_USD))
+
+
+def micro_to_usd(micro: int | float) -> float:
+    """Micro-USD to USD, for display and statistics only."""
+    return micro / MICRO_USD

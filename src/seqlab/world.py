@@ -1,0 +1,231 @@
+"""Build a world from a scenario and run it: the one place components are wired together.
+
+``World`` creates the kernel, the reference price, the oracle feed, the order flow, the
+network, the sequencer design, the rollup and the protocol, runs the kernel to the
+scenario's horizon, checks the ledger and returns a ``Result``. Each component draws
+from its own named random stream, so two designs run on the same scenario and seed see
+the same prices, the same order flow and the same oracle decisions.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from seqlab.agents.reactive import Liquidators, MarginManagers
+from seqlab.agents.traders import draw_accounts, perp_order_flow, position_flow
+from seqlab.kernel import Simulation
+from seqlab.ledger import Ledger
+from seqlab.market import ReferencePrice, build_reference
+from seqlab.metrics.core import digest, latency_stats_ms
+from seqlab.network import Network, sample_latency
+from seqlab.oracle import push_feed_updates
+from seqlab.protocols.perps import PPM, PerpsProtocol
+from seqlab.protocols.positions import PositionsProtocol
+from seqlab.result import Result
+from seqlab.rollup import Rollup
+from seqlab.scenario.loader import LoadedScenario
+from seqlab.sequencing import make_design
+from seqlab.txs import KIND_NAMES, STATUS_NAMES, Kind, Status, TxStore
+
+Progress = Callable[[int, int], None]
+
+
+class World:
+    """One scenario, one seed, one design: build, run, measure."""
+
+    def __init__(self, loaded: LoadedScenario, seed: int | None = None) -> None:
+        self.loaded = loaded
+        self.sc = loaded.scenario
+        self.seed = self.sc.seed if seed is None else int(seed)
+        self.sim = Simulation(self.seed)
+        self.ledger = Ledger()
+        self.txs = TxStore()
+        self.network = Network()
+        self.design = make_design(self.sc.sequencer)
+        self.horizon = self.sc.duration
+        self.oracle_submit_us = np.empty(0, dtype=np.int64)
+        if self.sc.protocol.kind == "positions":
+            self._build_positions()
+        else:
+            self._build_perps()
+
+    # building -------------------------------------------------------------------------
+    def _preload(self, kind, sender, submit: np.ndarray, latency_cfg, stream: str,
+                 a=0, b=0) -> None:
+        arrival = submit + sample_latency(self.sim.rng(stream), latency_cfg, len(submit))
+        ids = self.txs.add_many(kind, sender, submit, arrival, a, b)
+        self.network.preload(ids, arrival)
+
+    def _build_positions(self) -> None:
+        tr, pos = self.sc.agents.traders, self.sc.protocol.positions
+        flow = position_flow(tr, self.horizon, pos.max_qty, self.sim.rng("traders"))
+        self.txs = TxStore(len(flow.submit_us))
+        self.protocol = PositionsProtocol(self.ledger, self.txs, tr.accounts,
+                                          int(round(pos.fee_usd * PPM)), 1_000 * PPM)
+        self._preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
+                      flow.a)
+        self.reference = None
+        drain = tr.max_txs is not None
+        self.rollup = Rollup(self.sim, self.design, self.network, self.txs, self.protocol,
+                             self.horizon, drain=drain)
+
+    def _build_perps(self) -> None:
+        sc = self.sc
+        tr = sc.agents.traders
+        self.reference = build_reference(sc.market, self.horizon, self.sim, self.loaded.base_dir)
+        accounts = draw_accounts(tr, self.sim.rng("accounts"))
+        names = [liq.name for liq in sc.agents.liquidators]
+        self.protocol = PerpsProtocol(sc.protocol.perps, self.ledger, self.txs, tr.accounts, names)
+        self.protocol.fund_accounts(accounts.collateral_usd, accounts.wallet_usd)
+        if sc.oracle.enabled:
+            upd = push_feed_updates(sc.oracle, self.reference.at, self.horizon,
+                                    self.sim.rng("oracle"))
+            self.oracle_submit_us = upd.submit_us
+            self._preload(Kind.ORACLE, 0, upd.submit_us, sc.oracle.latency, "oracle.latency",
+                          upd.price_micro, np.arange(len(upd.submit_us)))
+        flow = perp_order_flow(tr, accounts, self.horizon, self.sim.rng("traders"))
+        self._preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
+                      flow.a)
+        self.rollup = Rollup(self.sim, self.design, self.network, self.txs, self.protocol,
+                             self.horizon)
+        self.managers = MarginManagers(sc.agents.margin_managers, sc.sequencer, self.sim,
+                                       self.txs, self.network, self.protocol, tr.accounts)
+        self.liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs, self.network,
+                                       tr.accounts)
+        self.rollup.subscribe(self._on_perps_block)
+
+    def _on_perps_block(self, block: int, t_us: int, ids: np.ndarray,
+                        status: np.ndarray) -> None:
+        """The feed: agents learn what the block did and see the state it left."""
+        kind = self.txs.kind[ids]
+        done_topup = ids[kind == Kind.TOPUP]
+        if len(done_topup):
+            self.managers.on_executed(self.txs.sender[done_topup])
+        done_liq = ids[kind == Kind.LIQUIDATE]
+        if len(done_liq):
+            self.liquidators.on_executed(self.txs.sender[done_liq], self.txs.b[done_liq])
+        equity, notional = self.protocol.margin_state()
+        self.managers.on_block(t_us, equity, notional)
+        self.liquidators.on_block(t_us, self.protocol.liquidatable())
+
+    # running --------------------------------------------------------------------------
+    def run(self, progress: Progress | None = None) -> Result:
+        """Run to the horizon (or until drained), check the ledger, return the Result."""
+        start = time.perf_counter()
+        if progress is not None:
+            step = max(self.horizon // 200, 1)
+            marks = {"next": 0}
+
+            def report(t_us: int) -> None:
+                if t_us >= marks["next"]:
+                    marks["next"] = t_us + step
+                    progress(min(t_us, self.horizon), self.horizon)
+
+            self.rollup.progress = report
+        self.rollup.start()
+        self.sim.run(until=2**62 if self.rollup.drain else self.horizon)
+        residual = self.ledger.check()
+        if progress is not None:
+            progress(self.horizon, self.horizon)
+        result = self._result(residual)
+        result.summary["wall_s"] = round(time.perf_counter() - start, 4)
+        return result
+
+    # results --------------------------------------------------------------------------
+    def _result(self, residual: int) -> Result:
+        txs = self.txs
+        n = txs.n
+        order = self.rollup.executed_order()
+        blocks = self.rollup.blocks_table()
+        status = txs.column("status")
+        state = self.protocol.state_arrays()
+        summary = {
+            "scenario": self.sc.name,
+            "design": self.design.name,
+            "seed": self.seed,
+            "sim_duration_s": round(self.sim.now / 1e6 if self.rollup.drain
+                                    else self.horizon / 1e6, 3),
+            "txs": int(n),
+            "included": int((status != Status.PENDING).sum()),
+            "failed": int((status == Status.FAILED).sum()),
+            "blocks": int(len(blocks["block"])),
+            "latency_ms": latency_stats_ms(txs.column("submit_us"), txs.column("included_us")),
+            "ledger_residual": residual,
+            "digest": digest([order, txs.block[order], txs.status[order], *state,
+                              self.ledger.balances[: len(self.ledger.names)]]),
+        }
+        tables = {"txs": self._txs_table(), "blocks": blocks}
+        if isinstance(self.protocol, PerpsProtocol):
+            summary.update(self._perps_summary())
+            tables.update(self._perps_tables())
+        else:
+            summary["fees_usd"] = round(self.ledger.totals_by_reason().get("fee", 0) / PPM, 2)
+            summary["liquidations"] = 0
+        return Result(summary, tables)
+
+    def _txs_table(self) -> dict[str, np.ndarray]:
+        t = self.txs
+        return {"id": np.arange(t.n, dtype=np.int64), "kind": KIND_NAMES[t.column("kind")],
+                "sender": t.column("sender").copy(), "submit_us": t.column("submit_us").copy(),
+                "arrival_us": t.column("arrival_us").copy(), "block": t.column("block").copy(),
+                "included_us": t.column("included_us").copy(),
+                "status": STATUS_NAMES[t.column("status")]}
+
+    def _perps_summary(self) -> dict:
+        p = self.protocol
+        flows = self.ledger.totals_by_reason()
+        liq = np.asarray(p.log.liquidations, dtype=np.int64).reshape(-1, 7)
+        names = [c.name for c in self.sc.agents.liquidators]
+        by_liq = {name: round(float(liq[liq[:, 3] == j, 5].sum()) / PPM, 2)
+                  for j, name in enumerate(names)}
+        kinds = self.txs.column("kind")
+        oracle = kinds == Kind.ORACLE
+        return {
+            "accounts": int(len(p.size)),
+            "oracle_updates": int(oracle.sum()),
+            "oracle_latency_ms": latency_stats_ms(self.txs.column("submit_us")[oracle],
+                                                  self.txs.column("included_us")[oracle]),
+            "liquidations": int(len(liq)),
+            "accounts_liquidated": int(len(np.unique(liq[:, 2]))) if len(liq) else 0,
+            "liquidated_usd": round(float(liq[:, 4].sum()) / PPM, 2),
+            "liquidation_bonus_usd": round(float(liq[:, 5].sum()) / PPM, 2),
+            "liquidation_bonus_by_liquidator": by_liq,
+            "same_block_liquidation_share": round(float((liq[:, 6] == 0).mean()), 4)
+            if len(liq) else 0.0,
+            "topups": int(((kinds == Kind.TOPUP)
+                           & (self.txs.column("status") == Status.OK)).sum()),
+            "bad_debt_usd": round(p.log.bad_debt / PPM, 2),
+            "insurance_paid_usd": round(flows.get("insurance", 0) / PPM, 2),
+            "fees_usd": round(flows.get("fee", 0) / PPM, 2),
+            "funding_usd": round(flows.get("funding", 0) / PPM, 2),
+            "price_start": round(float(self.reference.price[0]), 2),
+            "price_end": round(float(self.reference.price[-1]), 2),
+            "price_min": round(float(self.reference.price.min()), 2),
+        }
+
+    def _perps_tables(self) -> dict[str, dict[str, np.ndarray]]:
+        p = self.protocol
+        liq = np.asarray(p.log.liquidations, dtype=np.int64).reshape(-1, 7)
+        names = np.array([c.name for c in self.sc.agents.liquidators] or [""])
+        orc = np.asarray(p.log.oracle, dtype=np.int64).reshape(-1, 4)
+        return {
+            "liquidations": {"t_s": liq[:, 0] / 1e6, "block": liq[:, 1], "account": liq[:, 2],
+                             "liquidator": names[liq[:, 3]], "closed_usd": liq[:, 4] / PPM,
+                             "bonus_usd": liq[:, 5] / PPM, "blocks_after_oracle": liq[:, 6]},
+            "oracle_updates": {"submit_s": self.oracle_submit_us[orc[:, 3]] / 1e6,
+                               "included_s": orc[:, 0] / 1e6, "block": orc[:, 1],
+                               "price": orc[:, 2] / PPM},
+            "prices": self._price_table(self.reference, orc),
+        }
+
+    def _price_table(self, ref: ReferencePrice, orc: np.ndarray) -> dict[str, np.ndarray]:
+        """Reference and on-chain price on a grid of at most ~20,000 points."""
+        step = max(self.sc.market.step, self.horizon // 20_000)
+        t = np.arange(0, self.horizon + 1, step, dtype=np.int64)
+        onchain = np.full(len(t), np.nan)
+        if len(orc):
+            k = np.searchsorted(orc[:, 0], t, side="right") - 1
+            onchain = np.where(k >= 0, orc[np.maximum(k, 0), 2] / PPM, np.nan)
+        return {"t_s": t / 1e6, "reference": ref.at(t), "oracle": onchain}
