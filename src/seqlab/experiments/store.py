@@ -66,7 +66,7 @@ def read_table(path: Path, name: str) -> dict[str, np.ndarray]:
     """Read one stored table back as numpy columns."""
     con = duckdb.connect(str(path), read_only=True)
     try:
-        arrow = con.execute(f'SELECT * FROM "{name}"').fetch_arrow_table()
+        arrow = con.sql(f'SELECT * FROM "{name}"').to_arrow_table()
     finally:
         con.close()
     return {c: arrow.column(c).to_numpy(zero_copy_only=False) for c in arrow.column_names}

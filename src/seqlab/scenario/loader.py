@@ -102,7 +102,8 @@ def _check_references(scenario: Scenario, source: str, base_dir: Path | None) ->
             path = resolve_series(scenario.market.series or "", base_dir)
             load_bars(path)
         except SeqlabError as exc:
-            raise SeqlabError(exc.message, file=source, field="market.series",
+            where = f"{exc.file}: " if exc.file else ""
+            raise SeqlabError(f"{where}{exc.message}", file=source, field="market.series",
                               allowed=exc.allowed) from None
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer,
+                      model_validator)
 
 from seqlab.units import parse_duration
 
-Duration = Annotated[int, BeforeValidator(parse_duration), Field(ge=0)]
-PositiveDuration = Annotated[int, BeforeValidator(parse_duration), Field(gt=0)]
+# Dumped as "<n>us" so a dumped scenario loads back to the same microseconds.
+_as_text = PlainSerializer(lambda us: f"{us}us", return_type=str)
+Duration = Annotated[int, BeforeValidator(parse_duration), Field(ge=0), _as_text]
+PositiveDuration = Annotated[int, BeforeValidator(parse_duration), Field(gt=0), _as_text]
 Usd = Annotated[float, Field(ge=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
 
