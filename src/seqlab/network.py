@@ -34,7 +34,8 @@ class Network:
         """Load transactions known before the run starts (sorted here by arrival, id)."""
         ids = np.concatenate((self._bulk_ids[self._bulk_pos:], ids))
         arrival = np.concatenate((self._bulk_arrival[self._bulk_pos:], arrival_us))
-        order = np.lexsort((ids, arrival))
+        order = np.lexsort((ids, arrival)) if (np.diff(ids) <= 0).any() else \
+            np.argsort(arrival, kind="stable")  # ids ascending: stable sort breaks ties by id
         self._bulk_ids, self._bulk_arrival, self._bulk_pos = ids[order], arrival[order], 0
 
     def send(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:

@@ -10,7 +10,8 @@ Tables are ``dict[column, numpy array]`` of equal length. The ones a run produce
 - ``liquidations``: ``t_s``, ``block``, ``account``, ``liquidator``, ``closed_usd``,
   ``bonus_usd``, ``blocks_after_oracle``
 - ``txs``: ``id``, ``kind``, ``sender``, ``submit_us``, ``arrival_us``, ``block``,
-  ``included_us`` (-1 when never included), ``status`` (``ok``/``failed``/``pending``)
+  ``included_us`` (-1 when never included), ``status``; ``kind`` and ``status`` are small
+  integer codes whose names are in ``ENUMS`` (the store writes them as DuckDB enums)
 - ``blocks``: ``block``, ``t_us``, ``n_txs``
 """
 from __future__ import annotations
@@ -20,7 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from seqlab.txs import KIND_NAMES, STATUS_NAMES
+
 Table = dict[str, np.ndarray]
+
+# Columns stored as integer codes for speed; names by code.
+ENUMS: dict[tuple[str, str], list[str]] = {
+    ("txs", "kind"): KIND_NAMES.tolist(),
+    ("txs", "status"): STATUS_NAMES.tolist(),
+}
 
 
 @dataclass

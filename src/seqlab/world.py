@@ -27,7 +27,7 @@ from seqlab.result import Result
 from seqlab.rollup import Rollup
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.sequencing import make_design
-from seqlab.txs import KIND_NAMES, STATUS_NAMES, Kind, Status, TxStore
+from seqlab.txs import Kind, Status, TxStore
 
 Progress = Callable[[int, int], None]
 
@@ -166,12 +166,11 @@ class World:
         return Result(summary, tables)
 
     def _txs_table(self) -> dict[str, np.ndarray]:
+        """Views of the store's columns; ``kind``/``status`` stay codes (see result.ENUMS)."""
         t = self.txs
-        return {"id": np.arange(t.n, dtype=np.int64), "kind": KIND_NAMES[t.column("kind")],
-                "sender": t.column("sender").copy(), "submit_us": t.column("submit_us").copy(),
-                "arrival_us": t.column("arrival_us").copy(), "block": t.column("block").copy(),
-                "included_us": t.column("included_us").copy(),
-                "status": STATUS_NAMES[t.column("status")]}
+        return {"id": np.arange(t.n, dtype=np.int64),
+                **{c: t.column(c) for c in ("kind", "sender", "submit_us", "arrival_us",
+                                            "block", "included_us", "status")}}
 
     def _perps_summary(self) -> dict:
         p = self.protocol

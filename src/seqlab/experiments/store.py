@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from seqlab.result import Result
+from seqlab.result import ENUMS, Result
 
 
 @contextmanager
@@ -41,8 +41,16 @@ def write_json(obj: dict, path: Path) -> Path:
     return path
 
 
-def _arrow(table: dict[str, np.ndarray]) -> pa.Table:
-    return pa.table({k: pa.array(np.asarray(v)) for k, v in table.items()})
+def _arrow(name: str, table: dict[str, np.ndarray]) -> pa.Table:
+    """Columns to Arrow; coded columns become dictionary (enum) columns with their names."""
+    cols = {}
+    for col, values in table.items():
+        names = ENUMS.get((name, col))
+        if names is not None:
+            cols[col] = pa.DictionaryArray.from_arrays(pa.array(values), pa.array(names))
+        else:
+            cols[col] = pa.array(np.asarray(values))
+    return pa.table(cols)
 
 
 def write_duckdb(result: Result, path: Path) -> Path:
@@ -51,7 +59,7 @@ def write_duckdb(result: Result, path: Path) -> Path:
         con = duckdb.connect(str(tmp))
         try:
             for name, table in result.tables.items():
-                arrow = _arrow(table)  # noqa: F841  (read by name in the SQL below)
+                arrow = _arrow(name, table)  # noqa: F841  (read by name in the SQL below)
                 con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM arrow')
             rows = [(k, json.dumps(v)) for k, v in sorted(result.summary.items())]
             con.execute("CREATE TABLE summary (key VARCHAR, value JSON)")

@@ -36,8 +36,9 @@ class PositionsProtocol:
 
     def _can_pay(self, sender: np.ndarray) -> np.ndarray:
         """Whether each tx's sender can still pay its fee, counting earlier txs in order."""
-        if self.fee == 0:
-            return np.ones(len(sender), dtype=bool)
+        counts = np.bincount(sender, minlength=len(self.position))
+        if self.fee == 0 or (self.ledger.balances[self.account] >= counts * self.fee).all():
+            return np.ones(len(sender), dtype=bool)  # nobody can run out in this batch
         order = np.argsort(sender, kind="stable")
         s_sorted = sender[order]
         first = np.r_[0, np.flatnonzero(np.diff(s_sorted)) + 1]
