@@ -68,3 +68,25 @@ def test_durations_and_defaults(tmp_path):
     sc = load_scenario(str(path)).scenario
     assert sc.duration == 5_400_000_000 and sc.sequencer.block_time == 2_000_000
     assert sc.oracle.heartbeat == 3_600_000_000 and sc.oracle.latency.median == 30_000
+
+
+def _leaf_keys(model, prefix=""):
+    from pydantic import BaseModel
+
+    for name, field in model.model_fields.items():
+        args = [field.annotation, *getattr(field.annotation, "__args__", ())]
+        sub = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if sub and name not in ("latency", "feed_latency", "reaction"):
+            yield from _leaf_keys(sub[0], f"{prefix}{name}.")
+        else:
+            yield name
+
+
+def test_every_scenario_key_is_documented():
+    from pathlib import Path
+
+    from seqlab.scenario.schema import Scenario
+
+    doc = (Path(__file__).parents[1] / "docs" / "scenarios.md").read_text()
+    missing = [k for k in _leaf_keys(Scenario) if f"`{k}`" not in doc]
+    assert not missing, f"undocumented scenario keys: {missing}"

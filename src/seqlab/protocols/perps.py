@@ -190,6 +190,8 @@ class PerpsProtocol:
         return True
 
     def _reduce(self, i: int, bps: int, b: int, block: int, t: int) -> bool:
+        if not 0 < bps <= 10_000:  # outside (0, 100 %] it would grow or flip the position
+            return False
         close = _toward_zero(int(self.size[i]) * bps, 10_000)
         if not close or not self.price:
             return False
