@@ -225,7 +225,7 @@ class PerpsProtocol:
         return self._equity(i) * PPM < self.mm_ppm * self._notional(size)
 
     def _liquidate(self, liquidator: int, a: int, i: int, block: int, t: int) -> bool:
-        if not self.is_liquidatable(i):
+        if not 0 <= i < len(self.size) or not self.is_liquidatable(i):
             return False
         size = int(self.size[i])
         notional = self._notional(size)
@@ -260,6 +260,7 @@ class PerpsProtocol:
         receivers = pay < 0
         due = -pay[receivers]
         if due.sum() > self._bal(self.pool):
+            self.log.funding_shortfall += int(due.sum())
             return
         self.ledger.transfer_many(self.pool, self.margin[receivers], due, "funding")
 
