@@ -13,6 +13,7 @@ from typing import Any, Iterator, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -21,6 +22,8 @@ from seqlab.errors import SeqlabError
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="seqlab: measure what a rollup's sequencer does to derivatives users.")
 out = Console()
+if not out.is_terminal:  # logs and pipes: wide enough that tables never truncate
+    out = Console(width=200)
 err = Console(stderr=True)
 
 
@@ -62,7 +65,7 @@ def _summary_table(summary: dict[str, Any], title: str) -> Table:
             value = f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.2f}"
         elif isinstance(value, int) and key != "seed":
             value = f"{value:,}"
-        table.add_row(key, str(value))
+        table.add_row(key, escape(str(value)))
     return table
 
 
@@ -115,14 +118,100 @@ def scenarios(as_json: bool = typer.Option(False, "--json")):
     """List the built-in scenarios."""
     from seqlab.scenario.loader import builtin_scenarios
 
-    found = builtin_scenarios()
+    _listing("scenarios", builtin_scenarios(), as_json)
+
+
+def _listing(key: str, items: dict[str, str], as_json: bool) -> None:
+    """Print name → description pairs as a table, or as ``{key: {...}}`` JSON."""
     if as_json:
-        _print_json({"scenarios": found})
+        _print_json({key: items})
         return
     table = Table("name", "description")
-    for name, text in found.items():
-        table.add_row(name, text)
+    for name, text in items.items():
+        table.add_row(name, escape(text))
     out.print(table)
+
+
+def _compare_table(summary: dict[str, Any]) -> Table:
+    """One row per design: the quantitative form of 'centralized vs fair ordering'."""
+    table = Table(title=f"seqlab compare: {summary['scenario']} "
+                        f"(baseline {summary['baseline']}, seeds {summary['seeds']})")
+    for col in ("design", "extracted USD", "user harm USD", "harm bps", "forced liq.",
+                "op. bonus share", "same-block liq.", "p50 ms", "p99 ms", "max censor ms"):
+        table.add_column(col, justify="left" if col == "design" else "right")
+    for name, d in summary["designs"].items():
+        ci = d.get("ci95", {})
+
+        def cell(key: str, fmt: str = "{:,.0f}") -> str:
+            text = fmt.format(d[key])
+            if key in ci and ci[key][1] != ci[key][0]:
+                text += " ± " + fmt.format((ci[key][1] - ci[key][0]) / 2)
+            return text
+
+        table.add_row(name, cell("operator_profit_usd"), cell("user_harm_usd"),
+                      cell("harm_bps", "{:,.2f}"), cell("forced_liquidations", "{:,.1f}"),
+                      cell("operator_bonus_share", "{:.2f}"),
+                      cell("same_block_liquidation_share", "{:.2f}"),
+                      f"{d['latency_ms']['p50']:,.0f}", f"{d['latency_ms']['p99']:,.0f}",
+                      cell("max_censorship_delay_ms"))
+    return table
+
+
+@app.command()
+def compare(scenario: Optional[str] = typer.Argument(None, help="Built-in name or TOML file."),
+            designs: str = typer.Option("honest,extractive", help="Comma-separated designs."),
+            baseline: Optional[str] = typer.Option(None, help="Design to measure against "
+                                                   "(default: the first of --designs)."),
+            seeds: int = typer.Option(1, help="Seeds per design (scenario seed, +1, …)."),
+            out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for "
+                                                   "compare.duckdb, compare.json, compare.html."),
+            no_report: bool = typer.Option(False, "--no-report"),
+            as_json: bool = typer.Option(False, "--json")):
+    """Run one world under several designs with the same random numbers; measure each
+    against the baseline."""
+    from seqlab.experiments.compare import compare as run_compare
+    from seqlab.scenario.loader import load_scenario
+
+    names = [d.strip() for d in designs.split(",") if d.strip()]
+    try:
+        loaded = load_scenario(scenario)
+        folder = out_dir or Path("runs") / f"{loaded.scenario.name}-compare"
+        with _runs_progress(not as_json, "comparing") as progress:
+            result = run_compare(loaded, names, baseline, seeds, folder,
+                                 report=not no_report, progress=progress)
+    except SeqlabError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json(result.summary)
+        return
+    out.print(_compare_table(result.summary))
+    if "report" in result.summary:
+        out.print(f"report: {result.summary['report']}")
+
+
+@contextmanager
+def _runs_progress(enabled: bool, label: str) -> Iterator[Any]:
+    """A runs-done progress bar on stderr (terminal only)."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total} "
+                  "runs {task.fields[what]}"), TimeRemainingColumn(), console=err,
+                  transient=True) as bar:
+        task = bar.add_task(label, total=1, what="")
+
+        def update(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, what=what)
+
+        yield update
+
+
+@app.command()
+def designs(as_json: bool = typer.Option(False, "--json")):
+    """List the sequencer designs."""
+    from seqlab.sequencing import DESCRIPTIONS
+
+    _listing("designs", DESCRIPTIONS, as_json)
 
 
 BENCHMARKS = ("fcfs-reference",)

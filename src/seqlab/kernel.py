@@ -30,6 +30,38 @@ def make_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(ss))
 
 
+_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, vectorised (uint64 arithmetic wraps, as intended)."""
+    with np.errstate(over="ignore"):
+        x = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK
+        x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK
+        x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK
+        return x ^ (x >> np.uint64(31))
+
+
+def keyed_normals(seed: int, name: str, keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
+    """Standard normals indexed by ``(stream name, key, counter)`` rather than by draw order.
+
+    Agents that react during a run (a user's k-th top-up, a bot's k-th attempt on an
+    account) draw here, keyed by who and which attempt. Then a design that changes one
+    user's fate does not shift the random numbers of every other user, and paired runs
+    stay paired account by account.
+    """
+    from scipy.special import ndtri
+
+    base = np.uint64(int.from_bytes(hashlib.sha256(f"{seed}/{name}".encode()).digest()[:8],
+                                    "little"))
+    k = np.asarray(keys, dtype=np.int64).astype(np.uint64)
+    c = np.asarray(counters, dtype=np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        h = _splitmix64(_splitmix64(base ^ k) ^ (c * np.uint64(0xD6E8FEB86659FD93) & _MASK))
+    u = ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+    return ndtri(u)
+
+
 class Simulation:
     """Clock plus event heap. ``schedule`` callbacks; ``run`` pops them in time order.
 

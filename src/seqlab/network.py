@@ -16,9 +16,14 @@ from seqlab.scenario.schema import Latency
 
 def sample_latency(rng: np.random.Generator, cfg: Latency, n: int) -> np.ndarray:
     """``n`` lognormal delays in integer microseconds (median ``cfg.median``)."""
+    return latency_from_normals(cfg, rng.standard_normal(n))
+
+
+def latency_from_normals(cfg: Latency, z: np.ndarray) -> np.ndarray:
+    """Lognormal delays (integer µs) from given standard normals ``z``."""
     if cfg.sigma == 0:
-        return np.full(n, cfg.median, dtype=np.int64)
-    return np.rint(cfg.median * np.exp(cfg.sigma * rng.standard_normal(n))).astype(np.int64)
+        return np.full(len(z), cfg.median, dtype=np.int64)
+    return np.rint(cfg.median * np.exp(cfg.sigma * z)).astype(np.int64)
 
 
 class Network:

@@ -11,7 +11,8 @@ Tables are ``dict[column, numpy array]`` of equal length. The ones a run produce
   ``bonus_usd``, ``blocks_after_oracle``
 - ``txs``: ``id``, ``kind``, ``sender``, ``submit_us``, ``arrival_us``, ``block``,
   ``included_us`` (-1 when never included), ``status``; ``kind`` and ``status`` are small
-  integer codes whose names are in ``ENUMS`` (the store writes them as DuckDB enums)
+  integer codes whose names are in ``ENUMS`` (the store writes them as DuckDB enums);
+  ``tip`` (priority fee offered, micro-USD), ``held`` (1 when the operator delayed it)
 - ``blocks``: ``block``, ``t_us``, ``n_txs``
 """
 from __future__ import annotations

@@ -37,6 +37,8 @@ _COLUMNS: dict[str, tuple[type, int]] = {
     "kind": (np.int8, 0), "sender": (np.int32, 0), "submit_us": (np.int64, 0),
     "arrival_us": (np.int64, 0), "a": (np.int64, 0), "b": (np.int64, 0),
     "block": (np.int64, -1), "included_us": (np.int64, -1), "status": (np.int8, 0),
+    "tip": (np.int64, 0),   # priority fee offered (micro-USD)
+    "held": (np.int8, 0),   # 1 when the operator deliberately delayed this tx
 }
 
 
@@ -61,7 +63,7 @@ class TxStore:
 
     def add_many(self, kind: int | np.ndarray, sender: int | np.ndarray, submit_us: np.ndarray,
                  arrival_us: np.ndarray, a: int | np.ndarray = 0,
-                 b: int | np.ndarray = 0) -> np.ndarray:
+                 b: int | np.ndarray = 0, tip: int | np.ndarray = 0) -> np.ndarray:
         """Append a batch; returns the new transaction ids."""
         count = len(submit_us)
         start = self.n
@@ -73,6 +75,7 @@ class TxStore:
         self.arrival_us[sl] = arrival_us
         self.a[sl] = a
         self.b[sl] = b
+        self.tip[sl] = tip
         self.n = start + count
         return np.arange(start, start + count, dtype=np.int64)
 

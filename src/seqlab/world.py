@@ -17,8 +17,9 @@ from seqlab.agents.reactive import Liquidators, MarginManagers
 from seqlab.agents.traders import draw_accounts, perp_order_flow, position_flow
 from seqlab.kernel import Simulation
 from seqlab.ledger import Ledger
-from seqlab.market import ReferencePrice, build_reference
+from seqlab.market import build_reference
 from seqlab.metrics.core import digest, latency_stats_ms
+from seqlab.metrics.perps import PerpsRun, perps_summary, perps_tables
 from seqlab.network import Network, sample_latency
 from seqlab.oracle import push_feed_updates
 from seqlab.protocols.perps import PPM, PerpsProtocol
@@ -27,6 +28,7 @@ from seqlab.result import Result
 from seqlab.rollup import Rollup
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.sequencing import make_design
+from seqlab.sequencing.operator import OPERATOR_LIQUIDATORS, OperatorView
 from seqlab.txs import Kind, Status, TxStore
 
 Progress = Callable[[int, int], None]
@@ -53,9 +55,9 @@ class World:
 
     # building -------------------------------------------------------------------------
     def _preload(self, kind, sender, submit: np.ndarray, latency_cfg, stream: str,
-                 a=0, b=0) -> None:
+                 a=0, b=0, tip=0) -> None:
         arrival = submit + sample_latency(self.sim.rng(stream), latency_cfg, len(submit))
-        ids = self.txs.add_many(kind, sender, submit, arrival, a, b)
+        ids = self.txs.add_many(kind, sender, submit, arrival, a, b, tip)
         self.network.preload(ids, arrival)
 
     def _build_positions(self) -> None:
@@ -76,9 +78,19 @@ class World:
         tr = sc.agents.traders
         self.reference = build_reference(sc.market, self.horizon, self.sim, self.loaded.base_dir)
         accounts = draw_accounts(tr, self.sim.rng("accounts"))
-        names = [liq.name for liq in sc.agents.liquidators]
-        self.protocol = PerpsProtocol(sc.protocol.perps, self.ledger, self.txs, tr.accounts, names)
-        self.protocol.fund_accounts(accounts.collateral_usd, accounts.wallet_usd)
+        self.users = tr.accounts
+        names = [liq.name for liq in sc.agents.liquidators] + list(OPERATOR_LIQUIDATORS)
+        # Every design gets the same accounts (users, then the operator's two), so runs
+        # under different designs pair account by account.
+        total = self.users + 2
+        self.protocol = PerpsProtocol(sc.protocol.perps, self.ledger, self.txs, total, names)
+        capital = sc.sequencer.strategy.capital_usd
+        self.protocol.fund_accounts(np.r_[accounts.collateral_usd, capital, capital],
+                                    np.r_[accounts.wallet_usd, 0.0, 0.0])
+        self.protocol.charge_tips = self.design.uses_tips
+        n_liq = len(sc.agents.liquidators)
+        self.design.attach(OperatorView(self.protocol, self.txs, self.users, self.users + 1,
+                                        n_liq, n_liq + 1, self.users))
         if sc.oracle.enabled:
             upd = push_feed_updates(sc.oracle, self.reference.at, self.horizon,
                                     self.sim.rng("oracle"))
@@ -87,13 +99,13 @@ class World:
                           upd.price_micro, np.arange(len(upd.submit_us)))
         flow = perp_order_flow(tr, accounts, self.horizon, self.sim.rng("traders"))
         self._preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
-                      flow.a)
+                      flow.a, tip=flow.tip)
         self.rollup = Rollup(self.sim, self.design, self.network, self.txs, self.protocol,
                              self.horizon)
         self.managers = MarginManagers(sc.agents.margin_managers, sc.sequencer, self.sim,
-                                       self.txs, self.network, self.protocol, tr.accounts)
+                                       self.txs, self.network, self.protocol, self.users)
         self.liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs, self.network,
-                                       tr.accounts)
+                                       self.protocol)
         self.rollup.subscribe(self._on_perps_block)
 
     def _on_perps_block(self, block: int, t_us: int, ids: np.ndarray,
@@ -108,7 +120,7 @@ class World:
             self.liquidators.on_executed(self.txs.sender[done_liq], self.txs.b[done_liq])
         equity, notional = self.protocol.margin_state()
         self.managers.on_block(t_us, equity, notional)
-        self.liquidators.on_block(t_us, self.protocol.liquidatable())
+        self.liquidators.on_block(t_us, self.protocol.liquidatable(), notional)
 
     # running --------------------------------------------------------------------------
     def run(self, progress: Progress | None = None) -> Result:
@@ -158,8 +170,9 @@ class World:
         }
         tables = {"txs": self._txs_table(), "blocks": blocks}
         if isinstance(self.protocol, PerpsProtocol):
-            summary.update(self._perps_summary())
-            tables.update(self._perps_tables())
+            run = self._perps_run()
+            summary.update(perps_summary(run))
+            tables.update(perps_tables(run))
         else:
             summary["fees_usd"] = round(self.ledger.totals_by_reason().get("fee", 0) / PPM, 2)
             summary["liquidations"] = 0
@@ -170,61 +183,13 @@ class World:
         t = self.txs
         return {"id": np.arange(t.n, dtype=np.int64),
                 **{c: t.column(c) for c in ("kind", "sender", "submit_us", "arrival_us",
-                                            "block", "included_us", "status")}}
+                                            "block", "included_us", "status", "tip",
+                                            "held")}}
 
-    def _perps_summary(self) -> dict:
-        p = self.protocol
-        flows = self.ledger.totals_by_reason()
-        liq = np.asarray(p.log.liquidations, dtype=np.int64).reshape(-1, 7)
-        names = [c.name for c in self.sc.agents.liquidators]
-        by_liq = {name: round(float(liq[liq[:, 3] == j, 5].sum()) / PPM, 2)
-                  for j, name in enumerate(names)}
-        kinds = self.txs.column("kind")
-        oracle = kinds == Kind.ORACLE
-        return {
-            "accounts": int(len(p.size)),
-            "oracle_updates": int(oracle.sum()),
-            "oracle_latency_ms": latency_stats_ms(self.txs.column("submit_us")[oracle],
-                                                  self.txs.column("included_us")[oracle]),
-            "liquidations": int(len(liq)),
-            "accounts_liquidated": int(len(np.unique(liq[:, 2]))) if len(liq) else 0,
-            "liquidated_usd": round(float(liq[:, 4].sum()) / PPM, 2),
-            "liquidation_bonus_usd": round(float(liq[:, 5].sum()) / PPM, 2),
-            "liquidation_bonus_by_liquidator": by_liq,
-            "same_block_liquidation_share": round(float((liq[:, 6] == 0).mean()), 4)
-            if len(liq) else 0.0,
-            "topups": int(((kinds == Kind.TOPUP)
-                           & (self.txs.column("status") == Status.OK)).sum()),
-            "bad_debt_usd": round(p.log.bad_debt / PPM, 2),
-            "insurance_paid_usd": round(flows.get("insurance", 0) / PPM, 2),
-            "fees_usd": round(flows.get("fee", 0) / PPM, 2),
-            "funding_usd": round(flows.get("funding", 0) / PPM, 2),
-            "price_start": round(float(self.reference.price[0]), 2),
-            "price_end": round(float(self.reference.price[-1]), 2),
-            "price_min": round(float(self.reference.price.min()), 2),
-        }
-
-    def _perps_tables(self) -> dict[str, dict[str, np.ndarray]]:
-        p = self.protocol
-        liq = np.asarray(p.log.liquidations, dtype=np.int64).reshape(-1, 7)
-        names = np.array([c.name for c in self.sc.agents.liquidators] or [""])
-        orc = np.asarray(p.log.oracle, dtype=np.int64).reshape(-1, 4)
-        return {
-            "liquidations": {"t_s": liq[:, 0] / 1e6, "block": liq[:, 1], "account": liq[:, 2],
-                             "liquidator": names[liq[:, 3]], "closed_usd": liq[:, 4] / PPM,
-                             "bonus_usd": liq[:, 5] / PPM, "blocks_after_oracle": liq[:, 6]},
-            "oracle_updates": {"submit_s": self.oracle_submit_us[orc[:, 3]] / 1e6,
-                               "included_s": orc[:, 0] / 1e6, "block": orc[:, 1],
-                               "price": orc[:, 2] / PPM},
-            "prices": self._price_table(self.reference, orc),
-        }
-
-    def _price_table(self, ref: ReferencePrice, orc: np.ndarray) -> dict[str, np.ndarray]:
-        """Reference and on-chain price on a grid of at most ~20,000 points."""
-        step = max(self.sc.market.step, self.horizon // 20_000)
-        t = np.arange(0, self.horizon + 1, step, dtype=np.int64)
-        onchain = np.full(len(t), np.nan)
-        if len(orc):
-            k = np.searchsorted(orc[:, 0], t, side="right") - 1
-            onchain = np.where(k >= 0, orc[np.maximum(k, 0), 2] / PPM, np.nan)
-        return {"t_s": t / 1e6, "reference": ref.at(t), "oracle": onchain}
+    def _perps_run(self) -> PerpsRun:
+        sc = self.sc
+        names = [c.name for c in sc.agents.liquidators] + list(OPERATOR_LIQUIDATORS)
+        return PerpsRun(self.protocol, self.ledger, self.txs, self.reference, names,
+                        len(sc.agents.liquidators), self.users,
+                        int(round(sc.sequencer.strategy.capital_usd * PPM)),
+                        self.oracle_submit_us, self.horizon, sc.market.step)

@@ -3,17 +3,34 @@
 Both see each executed block after their own feed latency, decide from the state that
 block left behind (never from pending transactions: they have no view of the
 sequencer's queue), and send transactions that arrive after their network latency.
+Their random delays are keyed by account and attempt (``keyed_normals``), so a design
+that changes one account's history leaves every other account's draws untouched.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from seqlab.kernel import Simulation
-from seqlab.network import Network, sample_latency
+from seqlab.kernel import Simulation, keyed_normals
+from seqlab.network import Network, latency_from_normals
 from seqlab.protocols.perps import PPM, PerpsProtocol
-from seqlab.scenario.schema import Liquidator, Sequencer
+from seqlab.scenario.schema import Latency, Liquidator, Sequencer
 from seqlab.scenario.schema import MarginManagers as MarginManagersCfg
 from seqlab.txs import Kind, TxStore
+
+
+class KeyedDelays:
+    """Per-account lognormal delays: the k-th draw for account i is fixed by (i, k)."""
+
+    def __init__(self, seed: int, name: str, accounts: int) -> None:
+        self.seed, self.name = seed, name
+        self.count = np.zeros(accounts, dtype=np.int64)
+
+    def draw(self, who: np.ndarray, *cfgs: Latency) -> list[np.ndarray]:
+        """One delay per config for each account in ``who``; advances their counters."""
+        k = self.count[who]
+        self.count[who] += 1
+        return [latency_from_normals(cfg, keyed_normals(self.seed, f"{self.name}/{j}", who, k))
+                for j, cfg in enumerate(cfgs)]
 
 
 class MarginManagers:
@@ -22,11 +39,13 @@ class MarginManagers:
     def __init__(self, cfg: MarginManagersCfg, seq_cfg: Sequencer, sim: Simulation,
                  txs: TxStore, network: Network, perps: PerpsProtocol,
                  accounts: int) -> None:
-        self.cfg, self.seq_cfg, self.sim = cfg, seq_cfg, sim
+        self.cfg, self.seq_cfg = cfg, seq_cfg
         self.txs, self.network, self.perps = txs, network, perps
-        self.managed = sim.rng("margin.managed").random(accounts) < cfg.share
-        self.pending = np.zeros(accounts, dtype=bool)
-        self.rng = sim.rng("margin.reaction")
+        total = len(perps.size)  # users first; accounts beyond them are not managed
+        self.managed = np.zeros(total, dtype=bool)
+        self.managed[:accounts] = sim.rng("margin.managed").random(accounts) < cfg.share
+        self.pending = np.zeros(total, dtype=bool)
+        self.delays = KeyedDelays(sim.seed, "margin", total)
 
     def on_block(self, t_us: int, equity: np.ndarray, notional: np.ndarray) -> None:
         mm = self.perps.mm_ppm / PPM
@@ -36,11 +55,12 @@ class MarginManagers:
         if not len(who):
             return
         amount = np.rint(self.cfg.target * mm * notional[who] - equity[who]).astype(np.int64)
-        n = len(who)
-        submit = (t_us + sample_latency(self.rng, self.seq_cfg.feed_latency, n)
-                  + sample_latency(self.rng, self.cfg.reaction, n))
-        arrival = submit + sample_latency(self.rng, self.cfg.latency, n)
-        ids = self.txs.add_many(Kind.TOPUP, who, submit, arrival, np.maximum(amount, 1))
+        feed, reaction, net = self.delays.draw(who, self.seq_cfg.feed_latency,
+                                               self.cfg.reaction, self.cfg.latency)
+        submit = t_us + feed + reaction
+        arrival = submit + net
+        ids = self.txs.add_many(Kind.TOPUP, who, submit, arrival, np.maximum(amount, 1),
+                                tip=int(round(self.cfg.tip_usd * PPM)))
         self.network.send(ids, arrival)
         self.pending[who] = True
 
@@ -48,30 +68,33 @@ class MarginManagers:
         self.pending[accounts] = False
 
 
-
 class Liquidators:
     """Bots racing to liquidate: each reacts to the feed with its own latencies."""
 
     def __init__(self, cfgs: list[Liquidator], sim: Simulation, txs: TxStore,
-                 network: Network, accounts: int) -> None:
+                 network: Network, perps: PerpsProtocol) -> None:
         self.cfgs, self.txs, self.network = cfgs, txs, network
-        self.pending = np.zeros((len(cfgs), accounts), dtype=bool)
-        self.rngs = [sim.rng(f"liquidator.{c.name}") for c in cfgs]
+        self.pending = np.zeros((len(cfgs), len(perps.size)), dtype=bool)
+        self.delays = [KeyedDelays(sim.seed, f"liquidator.{c.name}", len(perps.size))
+                       for c in cfgs]
+        # expected bonus per USD of notional: what a bot can bid as a priority fee
+        self.bonus_rate = perps.bonus_ppm / PPM * perps.close_ppm / PPM
 
-    def on_block(self, t_us: int, candidates: np.ndarray) -> None:
+    def on_block(self, t_us: int, candidates: np.ndarray, notional: np.ndarray) -> None:
         if not len(candidates):
             return
         for j, cfg in enumerate(self.cfgs):
             fresh = candidates[~self.pending[j, candidates]]
             if not len(fresh):
                 continue
-            n = len(fresh)
-            rng = self.rngs[j]
-            submit = t_us + sample_latency(rng, cfg.feed_latency, n)
-            arrival = submit + sample_latency(rng, cfg.latency, n)
-            ids = self.txs.add_many(Kind.LIQUIDATE, j, submit, arrival, 0, fresh)
+            feed, net = self.delays[j].draw(fresh, cfg.feed_latency, cfg.latency)
+            submit = t_us + feed
+            arrival = submit + net
+            tip = np.rint(cfg.tip_share * self.bonus_rate * notional[fresh]).astype(np.int64)
+            ids = self.txs.add_many(Kind.LIQUIDATE, j, submit, arrival, 0, fresh, tip)
             self.network.send(ids, arrival)
             self.pending[j, fresh] = True
 
     def on_executed(self, liquidator: np.ndarray, account: np.ndarray) -> None:
-        self.pending[liquidator, account] = False
+        ours = liquidator < len(self.cfgs)  # the operator's liquidations are not ours
+        self.pending[liquidator[ours], account[ours]] = False

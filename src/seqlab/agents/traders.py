@@ -55,6 +55,7 @@ class Flow:
     account: np.ndarray
     kind: np.ndarray
     a: np.ndarray
+    tip: np.ndarray | int = 0
 
 
 def perp_order_flow(cfg: Traders, accounts: Accounts, duration_us: int,
@@ -72,7 +73,8 @@ def perp_order_flow(cfg: Traders, accounts: Accounts, duration_us: int,
     notional = accounts.leverage[who] * accounts.collateral_usd[who] * frac
     a = np.where(kind == Kind.TRADE, side * np.round(notional * 1e6), 0).astype(np.int64)
     a[kind == Kind.REDUCE] = 5_000  # reduce half the position
-    return Flow(t, who, kind, a)
+    tip = np.rint(cfg.tip_usd * 1e6 * np.exp(cfg.tip_sigma * rng.standard_normal(n)))
+    return Flow(t, who, kind, a, tip.astype(np.int64))
 
 
 def position_flow(cfg: Traders, duration_us: int, max_qty: int,

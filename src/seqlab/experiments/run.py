@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seqlab.experiments.store import write_duckdb, write_json
+from seqlab.experiments import store
 from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario, load_scenario
 from seqlab.world import Progress, World
@@ -22,13 +22,8 @@ def run(scenario: str | Path | LoadedScenario | None = None, seed: int | None = 
 
 
 def save(result: Result, out: Path, report: bool = True) -> None:
-    """Write a Result's files into ``out`` (each one atomically)."""
-    out.mkdir(parents=True, exist_ok=True)
-    write_duckdb(result, out / "results.duckdb")
-    if report:
-        from seqlab.report import write_report
+    """``results.duckdb``, ``summary.json`` and ``report.html`` in ``out``."""
+    from seqlab.report import write_report
 
-        write_report(result, out / "report.html")
-        result.summary["report"] = str(out / "report.html")
-    result.summary["store"] = str(out / "results.duckdb")
-    write_json(result.summary, out / "summary.json")
+    store.save(result, out, ("results.duckdb", "summary.json", "report.html"),
+               write_report if report else None)

@@ -10,7 +10,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 import numpy as np
@@ -68,6 +68,20 @@ def write_duckdb(result: Result, path: Path) -> Path:
         finally:
             con.close()
     return path
+
+
+def save(result: Result, out: Path, names: tuple[str, str, str],
+         report: Callable[[Result, Path], object] | None = None) -> None:
+    """Write ``result`` into folder ``out`` as (database, json, html) named by ``names``;
+    each file atomically. The summary gains the paths it was written to."""
+    db, js, html = names
+    out.mkdir(parents=True, exist_ok=True)
+    write_duckdb(result, out / db)
+    if report is not None:
+        report(result, out / html)
+        result.summary["report"] = str(out / html)
+    result.summary["store"] = str(out / db)
+    write_json(result.summary, out / js)
 
 
 def read_table(path: Path, name: str) -> dict[str, np.ndarray]:

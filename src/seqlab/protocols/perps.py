@@ -65,6 +65,7 @@ class PerpsProtocol:
         self.bonus_ppm, self.close_ppm = _ppm(cfg.liquidation_bonus), _ppm(cfg.close_factor)
         self.size = np.zeros(accounts, dtype=np.int64)
         self.basis = np.zeros(accounts, dtype=np.int64)
+        self.traded = np.zeros(accounts, dtype=np.int64)  # notional traded (micro-USD)
         self.wallet = ledger.open_many("wallet", accounts)
         self.margin = ledger.open_many("margin", accounts)
         self.pool = ledger.open("pool")
@@ -73,6 +74,10 @@ class PerpsProtocol:
         self.liquidator_account = [ledger.open(f"liquidator:{n}") for n in liquidators]
         ledger.transfer(0, self.pool, int(round(cfg.pool_usd * PPM)), "deposit")
         ledger.transfer(0, self.insurance, int(round(cfg.insurance_fund_usd * PPM)), "deposit")
+        self.scale_units = int(round(cfg.skew_scale * PPM))
+        self.skew = 0  # net open interest (micro-units), drives the fill premium
+        self.charge_tips = False
+        self.sequencer = ledger.open("sequencer")
         self.price = 0
         self.oracle_block = -1
         self.next_funding = cfg.funding_interval
@@ -104,7 +109,22 @@ class PerpsProtocol:
         for n, (kind, sender, a, b, blk, t) in enumerate(rows):
             ok = handlers[kind](sender, a, b, blk, t)
             out[n] = Status.OK if ok else Status.FAILED
+        if self.charge_tips:
+            self._pay_tips(ids)
         return out
+
+    def _pay_tips(self, ids: np.ndarray) -> None:
+        """Priority fees to the sequencer, paid by included txs whether or not they
+        succeeded (as gas is), from the wallet or the liquidator's account, capped by it."""
+        txs = self.txs
+        tip = txs.tip[ids]
+        for k in np.flatnonzero(tip > 0).tolist():
+            tx = int(ids[k])
+            sender = int(txs.sender[tx])
+            payer = (self.liquidator_account[sender] if txs.kind[tx] == Kind.LIQUIDATE
+                     else int(self.wallet[sender]))
+            self.ledger.transfer(payer, self.sequencer, min(int(tip[k]), self._bal(payer)),
+                                 "priority_fee")
 
     def _bal(self, account: int) -> int:
         return int(self.ledger.balances[account])
@@ -122,13 +142,22 @@ class PerpsProtocol:
         size = int(self.size[i])
         return self._bal(self.margin[i]) + size * self.price // PPM - int(self.basis[i])
 
-    def _close_part(self, i: int, close: int) -> int:
-        """Close ``close`` units (same sign as the position); settle and return the PnL."""
+    def _fill(self, delta: int) -> int:
+        """Fill price for a trade of ``delta`` units: the oracle price moved by the mean of
+        the skew premium before and after the trade (Synthetix-style price impact)."""
+        if not self.scale_units:
+            return self.price
+        skew2 = 2 * self.skew + delta
+        return self.price + self.price * skew2 // (2 * self.scale_units)
+
+    def _close_part(self, i: int, close: int, px: int) -> int:
+        """Close ``close`` units (same sign as the position) at price ``px``; settle the PnL."""
         size, basis = int(self.size[i]), int(self.basis[i])
         closed_basis = basis if close == size else basis * close // size
-        pnl = close * self.price // PPM - closed_basis
+        pnl = close * px // PPM - closed_basis
         self.size[i] = size - close
         self.basis[i] = basis - closed_basis
+        self.skew -= close
         self._settle(i, pnl)
         return pnl
 
@@ -164,20 +193,23 @@ class PerpsProtocol:
             close = size if abs(delta) >= abs(size) else -delta
         opened = delta + close
         fee = self._notional(delta) * self.fee_ppm // PPM
+        px = self._fill(delta)
         if opened:
             closed_basis = basis if close == size else (basis * close // size if close else 0)
-            pnl = close * self.price // PPM - closed_basis
+            pnl = close * px // PPM - closed_basis
             new_size = size - close + opened
-            new_basis = basis - closed_basis + opened * self.price // PPM
+            new_basis = basis - closed_basis + opened * px // PPM
             margin_after = self._bal(self.margin[i]) + pnl - fee
             equity = margin_after + new_size * self.price // PPM - new_basis
             if margin_after < 0 or equity * PPM < self.im_ppm * self._notional(new_size):
                 return False
+        self.traded[i] += self._notional(delta)
         if close:
-            self._close_part(i, close)
+            self._close_part(i, close, px)
         if opened:
             self.size[i] += opened
-            self.basis[i] += opened * self.price // PPM
+            self.basis[i] += opened * px // PPM
+            self.skew += opened
         self._charge_fee(i, fee)
         return True
 
@@ -185,7 +217,8 @@ class PerpsProtocol:
         size = int(self.size[i])
         if not size or not self.price:
             return False
-        self._close_part(i, size)
+        self._close_part(i, size, self._fill(-size))
+        self.traded[i] += self._notional(size)
         self._charge_fee(i, self._notional(size) * self.fee_ppm // PPM)
         return True
 
@@ -195,7 +228,8 @@ class PerpsProtocol:
         close = _toward_zero(int(self.size[i]) * bps, 10_000)
         if not close or not self.price:
             return False
-        self._close_part(i, close)
+        self._close_part(i, close, self._fill(-close))
+        self.traded[i] += self._notional(close)
         self._charge_fee(i, self._notional(close) * self.fee_ppm // PPM)
         return True
 
@@ -233,7 +267,7 @@ class PerpsProtocol:
         if self._equity(i) <= 0 or notional - self._notional(close) < DUST_MICRO_USD or not close:
             close = size
         closed_notional = self._notional(close)
-        self._close_part(i, close)
+        self._close_part(i, close, self.price)  # liquidations fill at the oracle price
         bonus = min(closed_notional * self.bonus_ppm // PPM, self._bal(self.margin[i]))
         self.ledger.transfer(int(self.margin[i]), self.liquidator_account[liquidator], bonus,
                              "liquidation_bonus")
@@ -264,20 +298,27 @@ class PerpsProtocol:
             return
         self.ledger.transfer_many(self.pool, self.margin[receivers], due, "funding")
 
-    def margin_state(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-account equity and notional (float USD-micro) at the on-chain price."""
-        price = self.price / PPM
+    def margin_state(self, price_micro: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-account equity and notional (float micro-USD) at the on-chain price, or at
+        ``price_micro`` (what an operator who sees a pending oracle update can compute)."""
+        price = (self.price if price_micro is None else price_micro) / PPM
         notional = np.abs(self.size).astype(np.float64) * price
         equity = (self.ledger.balances[self.margin].astype(np.float64)
                   + self.size.astype(np.float64) * price - self.basis)
         return equity, notional
 
-    def liquidatable(self) -> np.ndarray:
-        """Accounts a watcher of the feed would consider liquidatable now."""
-        if not self.price:
+    def liquidatable(self, price_micro: int | None = None) -> np.ndarray:
+        """Accounts liquidatable now (as a watcher of the feed sees them), or at a price."""
+        if not (self.price if price_micro is None else price_micro):
             return np.empty(0, dtype=np.int64)
-        equity, notional = self.margin_state()
+        equity, notional = self.margin_state(price_micro)
         return np.flatnonzero((self.size != 0) & (equity * PPM < self.mm_ppm * notional))
+
+    def account_values(self, price_micro: int) -> np.ndarray:
+        """Each account's wallet + margin + unrealized PnL at ``price_micro`` (micro-USD)."""
+        bal = self.ledger.balances
+        unreal = (self.size.astype(object) * price_micro // PPM - self.basis.astype(object))
+        return bal[self.wallet] + bal[self.margin] + unreal.astype(np.int64)
 
     def state_arrays(self) -> list[np.ndarray]:
         return [self.size, self.basis, np.array([self.price, self.log.bad_debt])]

@@ -10,7 +10,7 @@ import html
 import math
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,32 +58,52 @@ table.summary td.num { text-align: right; font-variant-numeric: tabular-nums; }
 
 def write_report(result: Result, path: str | Path, title: str | None = None) -> Path:
     """Write ``result`` as one offline HTML file at ``path`` (atomically) and return the path."""
-    path = Path(path)
-    document = render_html(result, title)
-    _atomic_write_text(path, document)
-    return path
+    return write_page(path, render_html(result, title))
 
 
 def render_html(result: Result, title: str | None = None) -> str:
     """Build the whole HTML document as a string (kept separate so it is testable in memory)."""
     summary = result.summary
     title = title or f"seqlab report: {summary.get('scenario', 'run')}"
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_esc(title)}</title>",
-        f"<style>{_CSS}</style>",
-        # plotly.js embedded once, inline: the report must work offline.
-        f'<script type="text/javascript">{get_plotlyjs()}</script>',
-        "</head><body>",
-        f"<h1>{_esc(title)}</h1>",
+    body = [
         _header_line(summary),
         "<h2>Summary</h2>",
         _summary_table(summary),
         *_figure_sections(result),
+    ]
+    return render_page(title, body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Page skeleton (shared with the comparison page, ``seqlab.report.compare_html``)
+# ---------------------------------------------------------------------------------------------
+
+
+def render_page(title: str, body: Iterable[str], extra_css: str = "") -> str:
+    """A whole offline document: ``<h1>title</h1>`` then ``body``; plotly.js inlined once.
+
+    Figures in ``body`` must come from :func:`_section` (they do not carry plotly.js).
+    """
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_esc(title)}</title>",
+        f"<style>{_CSS}{extra_css}</style>",
+        # plotly.js embedded once, inline: the report must work offline.
+        f'<script type="text/javascript">{get_plotlyjs()}</script>',
+        "</head><body>",
+        f"<h1>{_esc(title)}</h1>",
+        *body,
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def write_page(path: str | Path, document: str) -> Path:
+    """Write a rendered document atomically at ``path`` and return it as a Path."""
+    path = Path(path)
+    _atomic_write_text(path, document)
+    return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,9 +118,15 @@ def _header_line(summary: Mapping[str, Any]) -> str:
         ("design", summary.get("design", "?")),
         ("seed", summary.get("seed", "?")),
     ]
+    return _header_div(fields, digest=summary.get("digest", "?"))
+
+
+def _header_div(fields: Iterable[tuple[str, Any]], digest: Any | None = None) -> str:
+    """``key: <b>value</b>`` pairs on one line, plus the digest in monospace when given."""
     text = " &middot; ".join(f"{k}: <b>{_esc(v)}</b>" for k, v in fields)
-    digest = summary.get("digest", "?")
-    return f'<div class="header">{text} &middot; digest: <code>{_esc(digest)}</code></div>'
+    if digest is not None:
+        text += f" &middot; digest: <code>{_esc(digest)}</code>"
+    return f'<div class="header">{text}</div>'
 
 
 def _flatten(summary: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:

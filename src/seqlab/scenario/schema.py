@@ -70,6 +70,31 @@ class Oracle(Model):
     latency: Latency = Latency(median="30ms", sigma=0.3)
 
 
+class Strategy(Model):
+    """What an extractive operator does with its power (used by the ``extractive`` designs).
+
+    Switches are composable; ``extractive`` with every switch off turns all of them on.
+    """
+
+    backrun: bool = False
+    censor: bool = False
+    stale_oracle: bool = False
+    sandwich: bool = False
+    capital_usd: Annotated[float, Field(gt=0)] = 1_000_000.0
+    max_censor_delay: Duration = "10min"
+    censor_trigger: Annotated[float, Field(ge=1)] = 1.5
+    oracle_delay: Duration = "0s"
+    stale_min_move: Annotated[float, Field(ge=0, le=1)] = 0.002
+    stale_trade_usd: Annotated[float, Field(gt=0)] = 500_000.0
+    sandwich_min_usd: Annotated[float, Field(ge=0)] = 50_000.0
+    sandwich_size_usd: Annotated[float, Field(gt=0)] = 500_000.0
+
+    def enabled(self) -> tuple[str, ...]:
+        """Names of the strategies switched on."""
+        return tuple(n for n in ("backrun", "censor", "stale_oracle", "sandwich")
+                     if getattr(self, n))
+
+
 class Sequencer(Model):
     """The sequencer design and its block production."""
 
@@ -77,6 +102,7 @@ class Sequencer(Model):
     block_time: PositiveDuration = "250ms"
     max_txs_per_block: Annotated[int, Field(ge=0)] = 0
     feed_latency: Latency = Latency(median="10ms", sigma=0.3)
+    strategy: Strategy = Strategy()
 
 
 class Perps(Model):
@@ -91,6 +117,7 @@ class Perps(Model):
     funding_rate_cap: Annotated[float, Field(ge=0, le=0.1)] = 0.0005
     insurance_fund_usd: Usd = 1_000_000.0
     pool_usd: Usd = 100_000_000.0
+    skew_scale: Annotated[float, Field(ge=0)] = 0.0
 
     @model_validator(mode="after")
     def _margins_ordered(self) -> "Perps":
@@ -127,6 +154,8 @@ class Traders(Model):
     close_probability: Share = 0.1
     reduce_probability: Share = 0.15
     latency: Latency = Latency(median="80ms", sigma=0.5)
+    tip_usd: Annotated[float, Field(ge=0)] = 0.01
+    tip_sigma: Annotated[float, Field(ge=0, le=5)] = 1.0
 
     @model_validator(mode="after")
     def _weights_match(self) -> "Traders":
@@ -146,6 +175,7 @@ class MarginManagers(Model):
     target: Annotated[float, Field(ge=1)] = 3.0
     reaction: Latency = Latency(median="20s", sigma=0.8)
     latency: Latency = Latency(median="80ms", sigma=0.5)
+    tip_usd: Annotated[float, Field(ge=0)] = 0.05
 
 
 class Liquidator(Model):
@@ -154,6 +184,7 @@ class Liquidator(Model):
     name: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
     feed_latency: Latency = Latency(median="20ms", sigma=0.3)
     latency: Latency = Latency(median="40ms", sigma=0.3)
+    tip_share: Share = 0.1
 
 
 def _default_liquidators() -> list[Liquidator]:

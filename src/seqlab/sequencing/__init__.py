@@ -1,24 +1,63 @@
-"""Sequencer designs, selectable by name in scenarios and on the command line."""
+"""Sequencer designs, selectable by name in scenarios and on the command line.
+
+A name maps to a factory taking the scenario's ``[sequencer]`` table. ``extractive`` runs
+the strategies switched on in ``[sequencer.strategy]`` (all of them when none is), and
+``extractive-<strategy>`` runs one strategy alone.
+"""
 from __future__ import annotations
+
+from typing import Callable
 
 from seqlab.errors import SeqlabError
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, Design
+from seqlab.sequencing.extractive import ALL_STRATEGIES, ExtractiveDesign
 from seqlab.sequencing.fcfs import FcfsDesign
+from seqlab.sequencing.priority import PriorityDesign
 
-DESIGNS: dict[str, type[Design]] = {
-    "fcfs": FcfsDesign,
-    "honest": FcfsDesign,
+
+def _fcfs(name: str) -> Callable[[Sequencer], Design]:
+    def make(cfg: Sequencer) -> Design:
+        design = FcfsDesign(cfg)
+        design.name = name
+        return design
+    return make
+
+
+def _extractive(cfg: Sequencer) -> Design:
+    return ExtractiveDesign(cfg, cfg.strategy.enabled() or ALL_STRATEGIES, "extractive")
+
+
+def _single(strategy: str) -> Callable[[Sequencer], Design]:
+    return lambda cfg: ExtractiveDesign(cfg, (strategy,),
+                                        f"extractive-{strategy.replace('_', '-')}")
+
+
+DESIGNS: dict[str, Callable[[Sequencer], Design]] = {
+    "fcfs": _fcfs("fcfs"),
+    "honest": _fcfs("honest"),
+    "priority": PriorityDesign,
+    "extractive": _extractive,
+    **{f"extractive-{s.replace('_', '-')}": _single(s) for s in ALL_STRATEGIES},
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    "fcfs": "centralized, honest, first come first served (Arbitrum-style)",
+    "honest": "same as fcfs",
+    "priority": "centralized, honest, highest priority fee first (OP Stack-style)",
+    "extractive": "FCFS plus the operator strategies of [sequencer.strategy] (all if none)",
+    **{f"extractive-{s.replace('_', '-')}": f"FCFS plus the '{s}' strategy alone"
+       for s in ALL_STRATEGIES},
 }
 
 
 def make_design(cfg: Sequencer) -> Design:
     """Instantiate the design a scenario names."""
-    cls = DESIGNS.get(cfg.design)
-    if cls is None:
+    factory = DESIGNS.get(cfg.design)
+    if factory is None:
         raise SeqlabError(f"unknown design '{cfg.design}'", field="sequencer.design",
                           allowed=", ".join(sorted(DESIGNS)))
-    return cls(cfg)
+    return factory(cfg)
 
 
-__all__ = ["Blocks", "DESIGNS", "Design", "make_design"]
+__all__ = ["Blocks", "DESCRIPTIONS", "DESIGNS", "Design", "make_design"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -23,15 +24,66 @@ class Blocks:
     tick_index: np.ndarray  # int64 index into the ``ticks`` array, non-decreasing
 
 
+class PendingQueue:
+    """Received, not yet sequenced transactions, kept in arrival order."""
+
+    def __init__(self) -> None:
+        self.ids = np.empty(0, dtype=np.int64)
+        self.arrival = np.empty(0, dtype=np.int64)
+
+    def add(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
+        if len(ids):
+            self.ids = np.concatenate((self.ids, ids))
+            self.arrival = np.concatenate((self.arrival, arrival_us))
+
+    def arrived_by(self, t_us: int) -> int:
+        """How many queued transactions had arrived by ``t_us`` (they form a prefix)."""
+        return int(np.searchsorted(self.arrival, t_us, side="right"))
+
+    def remove(self, taken: np.ndarray) -> None:
+        """Drop the transactions in ``taken`` (ids), keeping the others' order."""
+        keep = ~np.isin(self.ids, taken)
+        self.ids, self.arrival = self.ids[keep], self.arrival[keep]
+
+    def drop_head(self, n: int) -> None:
+        self.ids, self.arrival = self.ids[n:], self.arrival[n:]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def blocks_per_tick(ticks: np.ndarray, queue: PendingQueue,
+                    build: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> Blocks:
+    """Tick by tick: ``build(eligible ids, their arrivals, now)`` returns one block's ids
+    (in order); they leave the queue, everything else stays for later ticks."""
+    ids_out, tick_out = [], []
+    for k, tick in enumerate(ticks.tolist()):
+        n = queue.arrived_by(tick)
+        if not n:
+            continue
+        block = build(queue.ids[:n], queue.arrival[:n], tick)
+        queue.remove(block)
+        if len(block):
+            ids_out.append(block)
+            tick_out.append(np.full(len(block), k, dtype=np.int64))
+    if not ids_out:
+        return Blocks(np.empty(0, np.int64), np.empty(0, np.int64))
+    return Blocks(np.concatenate(ids_out), np.concatenate(tick_out))
+
+
 class Design(ABC):
     """A sequencer design (ordering policy). Subclasses register a ``name``."""
 
     name: str = "abstract"
+    uses_tips: bool = False  # whether included txs pay their priority fee
 
     def __init__(self, cfg: Sequencer) -> None:
         self.cfg = cfg
         self.block_time = cfg.block_time
         self.capacity = cfg.max_txs_per_block
+
+    def attach(self, view: object) -> None:
+        """Receive the operator's view of the chain (only extractive designs use it)."""
 
     @abstractmethod
     def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:

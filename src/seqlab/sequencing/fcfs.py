@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqlab.sequencing.base import Blocks, Design
+from seqlab.sequencing.base import Blocks, Design, PendingQueue
 
 
 def served_by_tick(arrived: np.ndarray, capacity: int) -> np.ndarray:
@@ -32,24 +32,21 @@ class FcfsDesign(Design):
 
     def __init__(self, cfg) -> None:
         super().__init__(cfg)
-        self._queue = np.empty(0, dtype=np.int64)
-        self._arrival = np.empty(0, dtype=np.int64)
+        self.queue = PendingQueue()
 
     def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
-        if len(ids):
-            self._queue = np.concatenate((self._queue, ids))
-            self._arrival = np.concatenate((self._arrival, arrival_us))
+        self.queue.add(ids, arrival_us)
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
-        eligible_tick = np.searchsorted(ticks, self._arrival, side="left")
+        q = self.queue
+        eligible_tick = np.searchsorted(ticks, q.arrival, side="left")
         arrived = np.searchsorted(eligible_tick, np.arange(len(ticks)), side="right")
         served = served_by_tick(arrived.astype(np.int64), self.capacity)
         n = int(served[-1]) if len(served) else 0
-        ids = self._queue[:n]
+        ids = q.ids[:n]
         tick_index = np.searchsorted(served, np.arange(n), side="right")
-        self._queue = self._queue[n:]
-        self._arrival = self._arrival[n:]
+        q.drop_head(n)
         return Blocks(ids, tick_index.astype(np.int64))
 
     def pending(self) -> int:
-        return len(self._queue)
+        return len(self.queue)

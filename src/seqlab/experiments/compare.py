@@ -1,0 +1,207 @@
+"""``seqlab compare``: one world under several designs, paired by seed.
+
+Every design runs the same scenario with the same seed, so prices, order flow and every
+random decision a design does not change are identical; the difference between a
+design's outcome and the baseline's is therefore what the design did, not noise. With
+several seeds each metric gets a mean and a 95 % confidence interval (Student t).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from scipy import stats
+
+from seqlab.errors import SeqlabError
+from seqlab.result import Result
+from seqlab.scenario.loader import LoadedScenario, load_scenario
+from seqlab.sequencing import DESIGNS
+from seqlab.world import World
+
+STRATEGY_KEYS = ("backrun", "censor", "stale_oracle", "sandwich", "priority_fees")
+# Metrics of one design (vs the baseline) in one seed; the JSON and table carry these.
+METRICS = ("operator_profit_usd", "user_harm_usd", "trader_harm_usd", "lp_harm_usd",
+           "harm_bps", "forced_liquidations", "liquidations", "operator_bonus_share",
+           "same_block_liquidation_share", "oracle_to_liquidation_ms", "latency_p50_ms",
+           "latency_p99_ms", "max_censorship_delay_ms")
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class RunView:
+    """What compare keeps of one run."""
+
+    summary: dict
+    values: np.ndarray        # per user account, USD
+    liquidated: np.ndarray    # accounts liquidated at least once
+    bonus: dict[str, float]
+    latency_ms: np.ndarray    # quantiles 0..1 of inclusion latency
+
+
+def with_design(loaded: LoadedScenario, design: str) -> LoadedScenario:
+    """The same scenario with another sequencer design."""
+    seq = loaded.scenario.sequencer.model_copy(update={"design": design})
+    sc = loaded.scenario.model_copy(update={"sequencer": seq})
+    return LoadedScenario(sc, loaded.source, loaded.base_dir)
+
+
+def run_one(loaded: LoadedScenario, design: str, seed: int) -> RunView:
+    result = World(with_design(loaded, design), seed).run()
+    s, t = result.summary, result.tables
+    txs = t["txs"]
+    done = txs["included_us"] >= 0
+    lat = (txs["included_us"][done] - txs["submit_us"][done]) / 1000.0
+    q = np.quantile(lat, np.linspace(0, 1, 201)) if len(lat) else np.zeros(201)
+    return RunView(s, t["accounts"]["value_usd"], np.unique(t["liquidations"]["account"]),
+                   s["liquidation_bonus_by_liquidator"], q)
+
+
+def paired_metrics(run: RunView, base: RunView) -> dict[str, float]:
+    """One design against the baseline, same seed."""
+    s, b = run.summary, base.summary
+    trader_harm = float((base.values - run.values).sum())
+    lp_harm = b["lp_value_usd"] - s["lp_value_usd"]
+    harm = trader_harm + lp_harm
+    notional = b["traded_notional_usd"]
+    return {
+        "operator_profit_usd": s["operator_profit_usd"],
+        "user_harm_usd": round(harm, 2),
+        "trader_harm_usd": round(trader_harm, 2),
+        "lp_harm_usd": round(lp_harm, 2),
+        "harm_bps": round(harm / notional * 1e4, 4) if notional else 0.0,
+        "forced_liquidations": int(len(np.setdiff1d(run.liquidated, base.liquidated))),
+        "liquidations": s["liquidations"],
+        "operator_bonus_share": s["operator_bonus_share"],
+        "same_block_liquidation_share": s["same_block_liquidation_share"],
+        "oracle_to_liquidation_ms": s["oracle_to_liquidation_ms"],
+        "latency_p50_ms": s["latency_ms"]["p50"],
+        "latency_p99_ms": s["latency_ms"]["p99"],
+        "max_censorship_delay_ms": s["max_censorship_delay_ms"],
+    }
+
+
+def mean_ci(values: list[float]) -> tuple[float, list[float]]:
+    """Mean and 95 % confidence interval (Student t; a point with one sample)."""
+    arr = np.asarray(values, dtype=np.float64)
+    mean = float(arr.mean())
+    if len(arr) < 2 or np.all(arr == arr[0]):
+        return mean, [mean, mean]
+    half = float(stats.t.ppf(0.975, len(arr) - 1) * arr.std(ddof=1) / np.sqrt(len(arr)))
+    return mean, [mean - half, mean + half]
+
+
+def _check_designs(designs: list[str], baseline: str) -> None:
+    for name in [*designs, baseline]:
+        if name not in DESIGNS:
+            raise SeqlabError(f"unknown design '{name}'", field="--designs",
+                              allowed=", ".join(sorted(DESIGNS)))
+
+
+def compare(scenario: str | Path | LoadedScenario | None = None,
+            designs: list[str] | None = None, baseline: str | None = None, seeds: int = 1,
+            out: str | Path | None = None, report: bool = True,
+            progress: Progress | None = None) -> Result:
+    """Run every design on every seed; return per-design metrics against the baseline."""
+    loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
+    designs = list(dict.fromkeys(designs or ["honest", "extractive"]))
+    baseline = baseline or designs[0]
+    if seeds < 1:
+        raise SeqlabError("must be at least 1", field="--seeds")
+    _check_designs(designs, baseline)
+    order = [baseline] + [d for d in designs if d != baseline]
+    seed_list = [loaded.scenario.seed + k for k in range(seeds)]
+    views: dict[tuple[str, int], RunView] = {}
+    total, done = len(order) * len(seed_list), 0
+    for seed in seed_list:
+        for design in order:
+            if progress is not None:
+                progress(done, total, f"{design} seed {seed}")
+            views[(design, seed)] = run_one(loaded, design, seed)
+            done += 1
+    if progress is not None:
+        progress(done, total, "done")
+    result = _assemble(loaded, designs, baseline, seed_list, views)
+    if out is not None:
+        save_compare(result, Path(out), report)
+    return result
+
+
+def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: list[int],
+              views: dict[tuple[str, int], RunView]) -> Result:
+    rows: dict[str, list] = {k: [] for k in ("design", "seed", *METRICS, "digest",
+                                             *(f"profit_{s}" for s in STRATEGY_KEYS))}
+    harm = {"design": [], "seed": [], "account": [], "harm_usd": []}
+    bonus = {"design": [], "seed": [], "liquidator": [], "bonus_usd": []}
+    per_design: dict[str, dict] = {}
+    for design in designs:
+        samples = []
+        for seed in seeds:
+            run, base = views[(design, seed)], views[(baseline, seed)]
+            m = paired_metrics(run, base)
+            samples.append(m)
+            rows["design"].append(design)
+            rows["seed"].append(seed)
+            for k in METRICS:
+                rows[k].append(m[k])
+            rows["digest"].append(run.summary["digest"])
+            for s in STRATEGY_KEYS:
+                rows[f"profit_{s}"].append(run.summary["operator_profit_by_strategy"][s])
+            diff = base.values - run.values
+            harm["design"] += [design] * len(diff)
+            harm["seed"] += [seed] * len(diff)
+            harm["account"].append(np.arange(len(diff)))
+            harm["harm_usd"].append(diff)
+            for name, usd in run.bonus.items():
+                bonus["design"].append(design)
+                bonus["seed"].append(seed)
+                bonus["liquidator"].append(name)
+                bonus["bonus_usd"].append(usd)
+        per_design[design] = _design_entry(design, seeds, samples, views)
+    summary = {"scenario": loaded.scenario.name, "baseline": baseline, "seeds": seeds,
+               "designs": per_design}
+    tables = {
+        "runs": {k: np.asarray(v) for k, v in rows.items()},
+        "harm": {"design": np.asarray(harm["design"]), "seed": np.asarray(harm["seed"]),
+                 "account": np.concatenate(harm["account"]),
+                 "harm_usd": np.concatenate(harm["harm_usd"])},
+        "bonus": {k: np.asarray(v) for k, v in bonus.items()},
+        "latency_quantiles": {
+            "design": np.repeat(designs, 201),
+            "q": np.tile(np.linspace(0, 1, 201), len(designs)),
+            "latency_ms": np.concatenate([views[(d, seeds[0])].latency_ms for d in designs])},
+    }
+    return Result(summary, tables)
+
+
+def _design_entry(design: str, seeds: list[int], samples: list[dict],
+                  views: dict[tuple[str, int], RunView]) -> dict:
+    """Means over seeds (and 95 % intervals when there are several)."""
+    entry: dict = {}
+    ci: dict[str, list[float]] = {}
+    for k in METRICS:
+        mean, interval = mean_ci([m[k] for m in samples])
+        entry[k] = round(mean, 4)
+        if len(samples) > 1:
+            ci[k] = [round(x, 4) for x in interval]
+    entry["latency_ms"] = {"p50": entry.pop("latency_p50_ms"),
+                           "p99": entry.pop("latency_p99_ms")}
+    profits = [views[(design, s)].summary["operator_profit_by_strategy"] for s in seeds]
+    entry["operator_profit_by_strategy"] = {
+        k: round(float(np.mean([p[k] for p in profits])), 2) for k in STRATEGY_KEYS}
+    entry["digest"] = views[(design, seeds[0])].summary["digest"]
+    entry["digests"] = [views[(design, s)].summary["digest"] for s in seeds]
+    if ci:
+        entry["ci95"] = ci
+    return entry
+
+
+def save_compare(result: Result, out: Path, report: bool = True) -> None:
+    """``compare.duckdb``, ``compare.json`` and ``compare.html`` in ``out``."""
+    from seqlab.experiments import store
+    from seqlab.report import write_compare_report
+
+    store.save(result, out, ("compare.duckdb", "compare.json", "compare.html"),
+               write_compare_report if report else None)

@@ -1,0 +1,162 @@
+"""What a perps run did to people: liquidations, operator profit, censorship, user value.
+
+Pure functions over a finished run's protocol, ledger and transactions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqlab.ledger import Ledger
+from seqlab.market import ReferencePrice
+from seqlab.metrics.core import latency_stats_ms
+from seqlab.protocols.perps import PPM, PerpsProtocol
+from seqlab.txs import Kind, Status, TxStore
+
+LIQ_COLUMNS = ("t_us", "block", "account", "liquidator", "closed", "bonus",
+               "blocks_after_oracle")
+
+
+@dataclass
+class PerpsRun:
+    """The pieces of a finished perps run that its metrics read."""
+
+    protocol: PerpsProtocol
+    ledger: Ledger
+    txs: TxStore
+    reference: ReferencePrice
+    liquidator_names: list[str]   # outside bots, then the operator's identities
+    outside_liquidators: int      # how many of them are outside bots
+    users: int                    # accounts [0, users) belong to users
+    capital_micro: int            # operator capital per trading account
+    oracle_submit_us: np.ndarray
+    horizon_us: int
+    price_step_us: int
+
+
+def usd(micro: float | int) -> float:
+    return round(float(micro) / PPM, 2)
+
+
+def liquidation_rows(p: PerpsProtocol) -> np.ndarray:
+    return np.asarray(p.log.liquidations, dtype=np.int64).reshape(-1, len(LIQ_COLUMNS))
+
+
+def oracle_rows(p: PerpsProtocol) -> np.ndarray:
+    return np.asarray(p.log.oracle, dtype=np.int64).reshape(-1, 4)
+
+
+def final_price_micro(run: PerpsRun) -> int:
+    """Mark-to-market price for account values: the reference at the end of the run."""
+    return int(round(float(run.reference.at(run.horizon_us)) * PPM))
+
+
+def operator_profit(run: PerpsRun) -> dict[str, float]:
+    """Ledger profit of the operator, by strategy (each strategy has its own account)."""
+    p, bal = run.protocol, run.ledger.balances
+    values = p.account_values(final_price_micro(run))
+    n_out = run.outside_liquidators
+    return {
+        "backrun": usd(bal[p.liquidator_account[n_out]]),
+        "censor": usd(bal[p.liquidator_account[n_out + 1]]),
+        "stale_oracle": usd(values[run.users] - run.capital_micro),
+        "sandwich": usd(values[run.users + 1] - run.capital_micro),
+        "priority_fees": usd(bal[p.sequencer]),
+    }
+
+
+def censorship(txs: TxStore, horizon_us: int) -> dict[str, float | int]:
+    """How long the operator held transactions back (from arrival to inclusion)."""
+    held = np.flatnonzero(txs.column("held") == 1)
+    if not len(held):
+        return {"held_txs": 0, "max_censorship_delay_ms": 0.0, "mean_censorship_delay_ms": 0.0}
+    end = np.where(txs.included_us[held] >= 0, txs.included_us[held], horizon_us)
+    wait_ms = (end - txs.arrival_us[held]) / 1000.0
+    return {"held_txs": int(len(held)), "max_censorship_delay_ms": round(float(wait_ms.max()), 3),
+            "mean_censorship_delay_ms": round(float(wait_ms.mean()), 3)}
+
+
+def oracle_gap_ms(liq: np.ndarray, orc: np.ndarray) -> np.ndarray:
+    """Per liquidation: time since the last oracle update executed before it (ms)."""
+    if not len(liq) or not len(orc):
+        return np.zeros(len(liq))
+    k = np.searchsorted(orc[:, 0], liq[:, 0], side="right") - 1
+    return (liq[:, 0] - orc[np.maximum(k, 0), 0]) / 1000.0
+
+
+def perps_summary(run: PerpsRun) -> dict:
+    p, txs = run.protocol, run.txs
+    flows = run.ledger.totals_by_reason()
+    liq, orc = liquidation_rows(p), oracle_rows(p)
+    names = run.liquidator_names
+    bonus_by = {n: usd(liq[liq[:, 3] == j, 5].sum()) for j, n in enumerate(names)}
+    total_bonus = liq[:, 5].sum()
+    op_bonus = liq[liq[:, 3] >= run.outside_liquidators, 5].sum()
+    kinds, status = txs.column("kind"), txs.column("status")
+    oracle = kinds == Kind.ORACLE
+    profit = operator_profit(run)
+    values = p.account_values(final_price_micro(run))
+    gap = oracle_gap_ms(liq, orc)
+    return {
+        "accounts": run.users,
+        "oracle_updates": int(oracle.sum()),
+        "oracle_latency_ms": latency_stats_ms(txs.column("submit_us")[oracle],
+                                              txs.column("included_us")[oracle]),
+        "liquidations": int(len(liq)),
+        "accounts_liquidated": int(len(np.unique(liq[:, 2]))),
+        "liquidated_usd": usd(liq[:, 4].sum()),
+        "liquidation_bonus_usd": usd(total_bonus),
+        "liquidation_bonus_by_liquidator": bonus_by,
+        "operator_bonus_share": round(float(op_bonus / total_bonus), 4) if total_bonus else 0.0,
+        "same_block_liquidation_share": round(float((liq[:, 6] == 0).mean()), 4)
+        if len(liq) else 0.0,
+        "oracle_to_liquidation_blocks": round(float(liq[:, 6].mean()), 3) if len(liq) else 0.0,
+        "oracle_to_liquidation_ms": round(float(gap.mean()), 3) if len(liq) else 0.0,
+        "operator_profit_usd": round(sum(profit.values()), 2),
+        "operator_profit_by_strategy": profit,
+        **censorship(txs, run.horizon_us),
+        "topups": int(((kinds == Kind.TOPUP) & (status == Status.OK)).sum()),
+        "user_value_usd": usd(values[: run.users].sum()),
+        "lp_value_usd": usd(run.ledger.balances[p.pool] + run.ledger.balances[p.insurance]),
+        "traded_notional_usd": usd(p.traded[: run.users].sum()),
+        "bad_debt_usd": usd(p.log.bad_debt),
+        "insurance_paid_usd": usd(flows.get("insurance", 0)),
+        "fees_usd": usd(flows.get("fee", 0)),
+        "funding_usd": usd(flows.get("funding", 0)),
+        "price_start": round(float(run.reference.price[0]), 2),
+        "price_end": round(float(run.reference.price[-1]), 2),
+        "price_min": round(float(run.reference.price.min()), 2),
+    }
+
+
+def perps_tables(run: PerpsRun) -> dict[str, dict[str, np.ndarray]]:
+    p = run.protocol
+    liq, orc = liquidation_rows(p), oracle_rows(p)
+    names = np.asarray(run.liquidator_names)
+    values = p.account_values(final_price_micro(run))[: run.users]
+    liq_count = np.bincount(liq[:, 2], minlength=len(p.size))[: run.users]
+    return {
+        "liquidations": {"t_s": liq[:, 0] / 1e6, "block": liq[:, 1], "account": liq[:, 2],
+                         "liquidator": names[liq[:, 3]], "closed_usd": liq[:, 4] / PPM,
+                         "bonus_usd": liq[:, 5] / PPM, "blocks_after_oracle": liq[:, 6],
+                         "ms_after_oracle": oracle_gap_ms(liq, orc)},
+        "oracle_updates": {"submit_s": run.oracle_submit_us[orc[:, 3]] / 1e6,
+                           "included_s": orc[:, 0] / 1e6, "block": orc[:, 1],
+                           "price": orc[:, 2] / PPM},
+        "prices": price_table(run, orc),
+        "accounts": {"account": np.arange(run.users, dtype=np.int64),
+                     "value_usd": values / PPM, "traded_usd": p.traded[: run.users] / PPM,
+                     "liquidations": liq_count},
+    }
+
+
+def price_table(run: PerpsRun, orc: np.ndarray) -> dict[str, np.ndarray]:
+    """Reference and on-chain price on a grid of at most ~20,000 points."""
+    step = max(run.price_step_us, run.horizon_us // 20_000)
+    t = np.arange(0, run.horizon_us + 1, step, dtype=np.int64)
+    onchain = np.full(len(t), np.nan)
+    if len(orc):
+        k = np.searchsorted(orc[:, 0], t, side="right") - 1
+        onchain = np.where(k >= 0, orc[np.maximum(k, 0), 2] / PPM, np.nan)
+    return {"t_s": t / 1e6, "reference": run.reference.at(t), "oracle": onchain}

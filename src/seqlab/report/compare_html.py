@@ -1,0 +1,505 @@
+"""The comparison page of ``seqlab compare``: several designs, one world, measured vs a baseline.
+
+Same skeleton as the single-run report (:mod:`seqlab.report.html`): one offline file, plotly.js
+inlined once, atomic write. The per-user harm table can hold millions of rows; it is reduced
+to box statistics in numpy before plotting, so the page stays small.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from seqlab.report.html import (
+    _esc,
+    _header_div,
+    _note,
+    _rows,
+    _section,
+    render_page,
+    write_page,
+)
+from seqlab.result import Result, Table
+
+__all__ = ["write_compare_report", "render_compare_html"]
+
+STRATEGY_KEYS = ("backrun", "censor", "stale_oracle", "sandwich", "priority_fees")
+# A design with more harm points than this (or a harm table with more than
+# MAX_RAW_BOX_POINTS_TOTAL in all) is drawn from box statistics computed in numpy.
+MAX_RAW_BOX_POINTS = 50_000
+MAX_RAW_BOX_POINTS_TOTAL = 200_000
+WHISKER_IQR = 1.5
+DIGEST_CHARS = 12
+HARM_COLOR = "#7f1d1d"  # dark red, hatched: apart from the strategy colours
+
+_EXTRA_CSS = """
+table.summary td.num { white-space: nowrap; }
+table.summary thead th { border-bottom: 2px solid #999; vertical-align: bottom; }
+tr.baseline td, tr.baseline th { background: #f6f6f6; }
+.table-wrap { overflow-x: auto; }
+.ci { color: #777; font-size: 0.85em; }
+.caption { color: #555; font-size: 0.9rem; margin: -2rem 0 2.5rem 0; }
+"""
+
+# (column heading, key in the design summary, key in ci95, scale, kind)
+_COLUMNS: tuple[tuple[str, str, str, float, str], ...] = (
+    ("extracted value (USD)", "operator_profit_usd", "operator_profit_usd", 1.0, "usd"),
+    ("user harm (USD)", "user_harm_usd", "user_harm_usd", 1.0, "usd"),
+    ("harm (bps)", "harm_bps", "harm_bps", 1.0, "num"),
+    ("forced liquidations", "forced_liquidations", "forced_liquidations", 1.0, "num"),
+    ("operator bonus share (%)", "operator_bonus_share", "operator_bonus_share", 100.0, "pct"),
+    ("same-block liquidation share (%)", "same_block_liquidation_share",
+     "same_block_liquidation_share", 100.0, "pct"),
+    ("p50 latency (ms)", "latency_ms.p50", "latency_p50_ms", 1.0, "num"),
+    ("p99 latency (ms)", "latency_ms.p99", "latency_p99_ms", 1.0, "num"),
+    ("max censorship delay (ms)", "max_censorship_delay_ms", "max_censorship_delay_ms", 1.0,
+     "num"),
+)
+# Summary keys whose fallback, when the design summary lacks them, is the mean over seeds of
+# the same-named (or listed) column of the runs table.
+_RUNS_COLUMN = {"latency_ms.p50": "latency_p50_ms", "latency_ms.p99": "latency_p99_ms"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry points
+# ---------------------------------------------------------------------------------------------
+
+
+def write_compare_report(result: Result, path: str | Path, title: str | None = None) -> Path:
+    """Write the comparison ``result`` as one offline HTML file at ``path`` (atomically)."""
+    return write_page(path, render_compare_html(result, title))
+
+
+def render_compare_html(result: Result, title: str | None = None) -> str:
+    """The whole comparison document as a string."""
+    summary = result.summary
+    title = title or f"seqlab compare: {summary.get('scenario', 'run')}"
+    designs = _design_order(result)
+    body = [
+        _compare_header(summary),
+        "<h2>Designs compared</h2>",
+        _comparison_table(result, designs),
+        *_figure_sections(result, designs),
+    ]
+    return render_page(title, body, extra_css=_EXTRA_CSS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Header and comparison table
+# ---------------------------------------------------------------------------------------------
+
+
+def _compare_header(summary: Mapping[str, Any]) -> str:
+    seeds = list(summary.get("seeds") or [])
+    if not seeds:
+        seed_text = "?"
+    elif len(seeds) <= 10:
+        seed_text = ", ".join(str(s) for s in seeds)
+    else:
+        seed_text = f"{seeds[0]} … {seeds[-1]} ({len(seeds)} seeds)"
+    fields = [
+        ("scenario", summary.get("scenario", "?")),
+        ("baseline", summary.get("baseline", "?")),
+        ("seeds" if len(seeds) != 1 else "seed", seed_text),
+    ]
+    return _header_div(fields)
+
+
+def _design_order(result: Result) -> list[str]:
+    """Designs in the order of ``summary["designs"]``, then any only found in the tables."""
+    order = [str(d) for d in (result.summary.get("designs") or {})]
+    seen = set(order)
+    for name in ("runs", "harm", "latency_quantiles", "bonus"):
+        table = result.tables.get(name)
+        if _rows(table) and "design" in table:
+            for d in _unique_in_order(np.asarray(table["design"]).astype(str)):
+                if d not in seen:
+                    order.append(d)
+                    seen.add(d)
+    return order
+
+
+def _comparison_table(result: Result, designs: Sequence[str]) -> str:
+    """One row per design: means over seeds, ``± half-width`` of the 95 % interval if known."""
+    if not designs:
+        return '<p class="note">no designs in this comparison</p>'
+    summary = result.summary
+    per_design: Mapping[str, Any] = summary.get("designs") or {}
+    baseline = str(summary.get("baseline", ""))
+    runs = result.tables.get("runs")
+    head = "".join(f"<th>{_esc(h)}</th>" for h in ("design", *(c[0] for c in _COLUMNS), "digest"))
+    rows = []
+    any_ci = False
+    for design in designs:
+        entry = per_design.get(design) or {}
+        ci = entry.get("ci95") or {}
+        cells = []
+        for _, key, ci_key, scale, kind in _COLUMNS:
+            value = _lookup(entry, key)
+            if value is None:
+                value = _runs_mean(runs, design, _RUNS_COLUMN.get(key, key))
+            half = _half_width(ci.get(ci_key))
+            any_ci |= half is not None
+            cells.append(f'<td class="num">{_format_cell(value, half, scale, kind)}</td>')
+        digest = entry.get("digest")
+        if digest is None:
+            digest = _runs_first(runs, design, "digest")
+        digest_html = (f'<code title="{_esc(digest)}">{_esc(str(digest)[:DIGEST_CHARS])}</code>'
+                       if digest is not None else "&ndash;")
+        tag = ' <span class="ci">(baseline)</span>' if design == baseline else ""
+        css = ' class="baseline"' if design == baseline else ""
+        rows.append(f"<tr{css}><th>{_esc(design)}{tag}</th>{''.join(cells)}"
+                    f'<td class="mono">{digest_html}</td></tr>')
+    table = (f'<div class="table-wrap"><table class="summary"><thead><tr>{head}</tr></thead>'
+             f"<tbody>{''.join(rows)}</tbody></table></div>")
+    n_seeds = len(summary.get("seeds") or [])
+    if any_ci:
+        note = (f"Means over {n_seeds} seeds; ± is the half-width of the 95 % confidence "
+                "interval (Student t). Harm is measured against the baseline with the same seed.")
+    else:
+        note = "Harm is measured against the baseline with the same seed."
+    return table + f'<p class="caption" style="margin-top:0.5rem">{_esc(note)}</p>'
+
+
+def _format_cell(value: Any, half: float | None, scale: float, kind: str) -> str:
+    """``value`` (and ``± half``) with one shared precision, so the two read alike."""
+    if value is None:
+        return "&ndash;"
+    try:
+        number = float(value) * scale
+    except (TypeError, ValueError):
+        return _esc(value)
+    if not math.isfinite(number):
+        return "&ndash;" if math.isnan(number) else str(number)
+    half_scaled = None if half is None else half * scale
+    decimals = _decimals(number, half_scaled, kind)
+    text = f"{number:,.{decimals}f}"
+    if half_scaled is not None:
+        text += f' <span class="ci">± {half_scaled:,.{decimals}f}</span>'
+    return text
+
+
+def _decimals(number: float, half: float | None, kind: str) -> int:
+    """0 for counts, 2 for USD / percent / ordinary magnitudes, ~4 significant below 1."""
+    values = [number] if half is None else [number, half]
+    if kind == "num" and all(float(v).is_integer() for v in values):
+        return 0
+    if kind in ("usd", "pct"):
+        return 2
+    largest = max(abs(v) for v in values)
+    if largest == 0 or largest >= 1:
+        return 2
+    return min(8, 3 - math.floor(math.log10(largest)))
+
+
+def _half_width(interval: Any) -> float | None:
+    """Half-width of a ``[low, high]`` interval; None when absent or malformed."""
+    if interval is None:
+        return None
+    try:
+        low, high = (float(v) for v in interval)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return None
+    return abs(high - low) / 2.0
+
+
+def _lookup(entry: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = entry
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+
+
+def _figure_sections(result: Result, designs: Sequence[str]) -> list[str]:
+    tables = result.tables
+    baseline = str(result.summary.get("baseline", ""))
+    sections = []
+
+    heading = "Extracted value and user harm per design"
+    fig = _value_figure(result, designs)
+    sections.append(_section(heading, fig) if fig is not None
+                    else _note(heading, "no per-design values in this comparison"))
+
+    heading = "Distribution of harm across users"
+    fig, caption = _harm_figure(tables.get("harm"), designs, baseline)
+    if fig is None:
+        sections.append(_note(heading, "no per-user harm data (baseline excluded)"))
+    else:
+        sections.append(_section(heading, fig))
+        sections.append(f'<p class="caption">{_esc(caption)}</p>')
+
+    heading = "Liquidation-bonus capture share"
+    fig = _bonus_share_figure(tables.get("bonus"), designs)
+    sections.append(_section(heading, fig) if fig is not None
+                    else _note(heading, "no liquidation bonus paid in this comparison"))
+
+    heading = "Inclusion latency CDF"
+    fig = _latency_cdf_figure(tables.get("latency_quantiles"), designs)
+    sections.append(_section(heading, fig) if fig is not None
+                    else _note(heading, "no latency quantiles in this comparison"))
+    return sections
+
+
+def _value_figure(result: Result, designs: Sequence[str]) -> go.Figure | None:
+    """Operator profit stacked by strategy next to user harm, per design.
+
+    Grouped + stacked bars via a two-level (multicategory) x axis: ``(design, quantity)``.
+    """
+    if not designs:
+        return None
+    per_design: Mapping[str, Any] = result.summary.get("designs") or {}
+    runs = result.tables.get("runs")
+    by_strategy = {d: _profit_by_strategy(runs, per_design.get(d) or {}, d) for d in designs}
+    strategies = list(dict.fromkeys(k for d in designs for k in by_strategy[d]))
+    harm = [_metric_mean(per_design, runs, d, "user_harm_usd") for d in designs]
+    profit = [_metric_mean(per_design, runs, d, "operator_profit_usd") for d in designs]
+    if not strategies and all(v is None for v in harm):
+        return None
+
+    x_profit = [list(designs), ["extracted value"] * len(designs)]
+    x_harm = [list(designs), ["user harm"] * len(designs)]
+    fig = go.Figure()
+    for strategy in strategies:
+        fig.add_trace(go.Bar(
+            x=x_profit, y=[by_strategy[d].get(strategy, 0.0) for d in designs],
+            name=f"extracted: {strategy.replace('_', ' ')}",
+            hovertemplate="%{x}<br>%{y:,.2f} USD<extra>" + _esc(strategy) + "</extra>",
+        ))
+    harm_err = _error_bars(per_design, designs, "user_harm_usd", harm)
+    fig.add_trace(go.Bar(
+        x=x_harm, y=[v if v is not None else 0.0 for v in harm], name="user harm",
+        marker=dict(color=HARM_COLOR, pattern=dict(shape="/", fgcolor="#ffffff", size=6)),
+        error_y=harm_err,
+        hovertemplate="%{x}<br>%{y:,.2f} USD<extra>user harm</extra>",
+    ))
+    profit_err = _error_bars(per_design, designs, "operator_profit_usd", profit)
+    if profit_err is not None:
+        # The interval is on the total, so it sits on a marker at the top of the stack.
+        fig.add_trace(go.Scatter(
+            x=x_profit, y=[v if v is not None else 0.0 for v in profit], mode="markers",
+            name="extracted value (total, 95 % CI)", error_y=profit_err,
+            marker=dict(color="#333", size=7, symbol="line-ew-open"),
+        ))
+    fig.update_layout(barmode="relative")
+    fig.update_yaxes(title_text="USD (mean over seeds)")
+    return fig
+
+
+def _profit_by_strategy(runs: Table | None, entry: Mapping[str, Any], design: str
+                        ) -> dict[str, float]:
+    """Mean over seeds of the ``profit_*`` columns; falls back to the summary."""
+    out: dict[str, float] = {}
+    mask = _design_mask(runs, design)
+    if mask is not None and mask.any():
+        columns = [k for k in runs if k.startswith("profit_")]
+        ordered = [f"profit_{s}" for s in STRATEGY_KEYS if f"profit_{s}" in columns]
+        ordered += [c for c in columns if c not in ordered]
+        for col in ordered:
+            vals = _finite(runs[col][mask])
+            out[col.removeprefix("profit_")] = float(vals.mean()) if vals.size else 0.0
+        if out:
+            return out
+    by = entry.get("operator_profit_by_strategy")
+    if isinstance(by, Mapping) and by:
+        return {str(k): float(v) for k, v in by.items()}
+    total = entry.get("operator_profit_usd")
+    if total is not None:
+        return {"total": float(total)}
+    return {}
+
+
+def _metric_mean(per_design: Mapping[str, Any], runs: Table | None, design: str, key: str
+                 ) -> float | None:
+    value = (per_design.get(design) or {}).get(key)
+    if value is None:
+        value = _runs_mean(runs, design, key)
+    return None if value is None else float(value)
+
+
+def _error_bars(per_design: Mapping[str, Any], designs: Sequence[str], key: str,
+                means: Sequence[float | None]) -> dict | None:
+    """Asymmetric error bars from ``ci95[key]``; None when no design has an interval."""
+    plus, minus, any_ci = [], [], False
+    for d, mean in zip(designs, means):
+        interval = ((per_design.get(d) or {}).get("ci95") or {}).get(key)
+        if _half_width(interval) is None or mean is None:
+            plus.append(0.0)
+            minus.append(0.0)
+            continue
+        low, high = (float(v) for v in interval)
+        plus.append(max(high - mean, 0.0))
+        minus.append(max(mean - low, 0.0))
+        any_ci = True
+    if not any_ci:
+        return None
+    return dict(type="data", symmetric=False, array=plus, arrayminus=minus, color="#333")
+
+
+def _harm_figure(harm: Table | None, designs: Sequence[str], baseline: str
+                 ) -> tuple[go.Figure | None, str]:
+    """Per-user harm as one box per design (baseline excluded: it is zero by construction)."""
+    if not _rows(harm) or "design" not in harm or "harm_usd" not in harm:
+        return None, ""
+    design_col = np.asarray(harm["design"]).astype(str)
+    values = np.asarray(harm["harm_usd"], dtype=np.float64)
+    groups = []
+    for d in designs:
+        if d == baseline:
+            continue
+        v = _finite(values[design_col == d])
+        if v.size:
+            groups.append((d, v))
+    if not groups:
+        return None, ""
+    total = sum(v.size for _, v in groups)
+    fig = go.Figure()
+    summarised = False
+    for d, v in groups:
+        if v.size > MAX_RAW_BOX_POINTS or total > MAX_RAW_BOX_POINTS_TOTAL:
+            fig.add_trace(_precomputed_box(d, v))
+            summarised = True
+        else:
+            fig.add_trace(go.Box(y=v.astype(np.float32), name=d, boxpoints="outliers",
+                                 boxmean=True, marker=dict(size=3)))
+    fig.update_yaxes(title_text="harm per user (USD, positive = user lost)")
+    fig.update_layout(showlegend=False)
+    n_seeds = len(np.unique(np.asarray(harm["seed"]))) if "seed" in harm else 1
+    caption = (f"One point per user account and seed ({n_seeds} seed(s)); box = quartiles, "
+               f"line = median, dashed = mean, whiskers = furthest value within "
+               f"{WHISKER_IQR} IQR of the box.")
+    if summarised:
+        caption += " Large designs are drawn from quantiles computed over all points (no outliers)."
+    return fig, caption
+
+
+def _precomputed_box(name: str, v: np.ndarray) -> go.Box:
+    """A box from numpy statistics: a handful of numbers instead of every point."""
+    q1, median, q3 = (float(x) for x in np.quantile(v, [0.25, 0.5, 0.75]))
+    iqr = q3 - q1
+    inside_low = v[v >= q1 - WHISKER_IQR * iqr]
+    inside_high = v[v <= q3 + WHISKER_IQR * iqr]
+    lower = float(inside_low.min()) if inside_low.size else q1
+    upper = float(inside_high.max()) if inside_high.size else q3
+    return go.Box(
+        x=[name], name=name, q1=[q1], median=[median], q3=[q3],
+        lowerfence=[min(lower, q1)], upperfence=[max(upper, q3)], mean=[float(v.mean())],
+        boxmean=True, hoverinfo="name+y",
+    )
+
+
+def _bonus_share_figure(bonus: Table | None, designs: Sequence[str]) -> go.Figure | None:
+    """Who captures the liquidation bonus: per design, mean over seeds of each liquidator's share."""
+    if not _rows(bonus) or not {"design", "liquidator", "bonus_usd"} <= set(bonus):
+        return None
+    design_col = np.asarray(bonus["design"]).astype(str)
+    who = np.asarray(bonus["liquidator"]).astype(str)
+    usd = np.nan_to_num(np.asarray(bonus["bonus_usd"], dtype=np.float64))
+    seed = (np.asarray(bonus["seed"]).astype(str) if "seed" in bonus
+            else np.zeros(len(usd), dtype=str))
+    liquidators = _unique_in_order(who)
+    shares: dict[str, dict[str, float]] = {}
+    for d in designs:
+        in_design = design_col == d
+        per_seed = []
+        for s in _unique_in_order(seed[in_design]):
+            m = in_design & (seed == s)
+            total = usd[m].sum()
+            if total > 0:
+                per_seed.append({name: usd[m & (who == name)].sum() / total
+                                 for name in liquidators})
+        if per_seed:
+            shares[d] = {name: float(np.mean([p[name] for p in per_seed]))
+                         for name in liquidators}
+    if not shares:
+        return None
+    # Biggest capturers first (bottom of the stack), so concentration reads at a glance.
+    overall = {name: sum(s[name] for s in shares.values()) for name in liquidators}
+    order = sorted(liquidators, key=lambda n: -overall[n])
+    shown = [d for d in designs if d in shares]
+    fig = go.Figure()
+    for name in order:
+        fig.add_trace(go.Bar(
+            x=shown, y=[100.0 * shares[d][name] for d in shown], name=name,
+            hovertemplate="%{x}<br>%{y:.1f} %<extra>" + _esc(name) + "</extra>",
+        ))
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title_text="share of liquidation bonus (%)", range=[0, 100])
+    return fig
+
+
+def _latency_cdf_figure(lq: Table | None, designs: Sequence[str]) -> go.Figure | None:
+    """Inclusion-latency CDF per design (x = latency, y = quantile level)."""
+    if not _rows(lq) or not {"design", "q", "latency_ms"} <= set(lq):
+        return None
+    design_col = np.asarray(lq["design"]).astype(str)
+    q = np.asarray(lq["q"], dtype=np.float64)
+    lat = np.asarray(lq["latency_ms"], dtype=np.float64)
+    fig = go.Figure()
+    for d in designs:
+        m = design_col == d
+        if not m.any():
+            continue
+        order = np.argsort(q[m], kind="stable")
+        fig.add_trace(go.Scatter(x=lat[m][order], y=q[m][order], mode="lines", name=d,
+                                 line_shape="hv"))
+    if not fig.data:
+        return None
+    # log axis: censored txs wait minutes while most are included within a block or two
+    fig.update_xaxes(title_text="inclusion latency (ms, log scale)", type="log")
+    fig.update_yaxes(title_text="fraction of txs included within", range=[0, 1.02])
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _unique_in_order(values: np.ndarray) -> list[str]:
+    """Distinct values in order of first appearance."""
+    if not len(values):
+        return []
+    _, first = np.unique(values, return_index=True)
+    return [str(values[i]) for i in np.sort(first)]
+
+
+def _design_mask(table: Table | None, design: str) -> np.ndarray | None:
+    if not _rows(table) or "design" not in table:
+        return None
+    return np.asarray(table["design"]).astype(str) == design
+
+
+def _runs_mean(runs: Table | None, design: str, column: str) -> float | None:
+    mask = _design_mask(runs, design)
+    if mask is None or column not in runs or not mask.any():
+        return None
+    try:
+        vals = _finite(np.asarray(runs[column])[mask].astype(np.float64))
+    except (TypeError, ValueError):
+        return None
+    return float(vals.mean()) if vals.size else None
+
+
+def _runs_first(runs: Table | None, design: str, column: str) -> Any:
+    mask = _design_mask(runs, design)
+    if mask is None or column not in runs or not mask.any():
+        return None
+    return np.asarray(runs[column])[mask][0]
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    return values[np.isfinite(values)]

@@ -1,0 +1,166 @@
+"""Paired comparison of designs, and the operator strategies one by one."""
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from seqlab.cli import app
+from seqlab.experiments.compare import compare, mean_ci
+from seqlab.scenario import load_scenario, parse_scenario
+from seqlab.world import World
+
+runner = CliRunner()
+
+
+def tiny(**changes) -> object:
+    """The tiny scenario with nested changes, e.g. tiny(sequencer={"design": "x"})."""
+    data = load_scenario("tiny").scenario.model_dump(mode="python")
+    for section, values in changes.items():
+        if isinstance(values, dict):
+            target = data
+            for part in section.split("."):
+                target = target[part]
+            target.update(values)
+        else:
+            data[section] = values
+    return parse_scenario(data, "tiny-variant")
+
+
+def run_world(scenario, design, seed=None):
+    data = scenario.scenario.model_dump(mode="python")
+    data["sequencer"]["design"] = design
+    world = World(parse_scenario(data), seed)
+    result = world.run()
+    assert result.summary["ledger_residual"] == 0
+    return world, result
+
+
+def profits(scenario, design, seed=None):
+    _, result = run_world(scenario, design, seed)
+    return result.summary["operator_profit_by_strategy"], result
+
+
+def test_honest_against_itself_is_exactly_zero():
+    res = compare("tiny", ["honest", "fcfs"], seeds=2).summary
+    same = res["designs"]["fcfs"]
+    assert same["user_harm_usd"] == 0 and same["forced_liquidations"] == 0
+    assert same["trader_harm_usd"] == 0 and same["lp_harm_usd"] == 0
+    assert same["digests"] == res["designs"]["honest"]["digests"]
+    assert same["operator_profit_usd"] == 0
+
+
+def test_extractive_takes_value_and_harms_users():
+    res = compare("tiny", ["honest", "extractive"], seeds=3).summary["designs"]
+    ext, hon = res["extractive"], res["honest"]
+    assert ext["operator_profit_usd"] > 0
+    assert ext["user_harm_usd"] > 0
+    assert ext["operator_bonus_share"] > 0.8
+    assert ext["same_block_liquidation_share"] > 0.5
+    assert hon["same_block_liquidation_share"] == 0.0
+    assert ext["oracle_to_liquidation_ms"] < hon["oracle_to_liquidation_ms"]
+    assert ext["max_censorship_delay_ms"] > 0 and hon["max_censorship_delay_ms"] == 0
+    assert ext["forced_liquidations"] > 0
+
+
+def test_backrun_alone():
+    got, result = profits(load_scenario("tiny"), "extractive-backrun")
+    assert got["backrun"] > 0
+    assert got["censor"] == got["stale_oracle"] == got["sandwich"] == 0
+    liq = result.tables["liquidations"]
+    ops = liq["liquidator"] == "operator-backrun"
+    assert ops.mean() > 0.8
+    assert (liq["blocks_after_oracle"][ops] == 0).mean() > 0.6
+    # without liquidatable accounts there is nothing to take
+    calm = tiny(market={"volatility": 0.0, "jump_intensity": 0.0})
+    assert profits(calm, "extractive-backrun")[0]["backrun"] == 0
+
+
+def test_censorship_alone():
+    got, result = profits(load_scenario("tiny"), "extractive-censor")
+    assert got["censor"] > 0 and got["backrun"] == 0
+    assert result.summary["held_txs"] > 0
+    assert result.summary["max_censorship_delay_ms"] <= 600_000 + 250  # max_censor_delay
+    # nobody tops up: nothing to censor, nothing to gain
+    unmanaged = tiny(**{"agents.margin_managers": {"share": 0.0}})
+    got, result = profits(unmanaged, "extractive-censor")
+    assert got["censor"] == 0 and result.summary["held_txs"] == 0
+
+
+def test_stale_oracle_alone():
+    got, _ = profits(load_scenario("tiny"), "extractive-stale-oracle")
+    assert got["stale_oracle"] > 0 and got["backrun"] == 0
+    calm = tiny(market={"volatility": 0.0, "jump_intensity": 0.0})
+    assert profits(calm, "extractive-stale-oracle")[0]["stale_oracle"] == 0
+
+
+def test_stale_oracle_delay_holds_updates():
+    delayed = tiny(**{"sequencer.strategy": {"oracle_delay": "3s"}})
+    got, result = profits(delayed, "extractive-stale-oracle")
+    assert got["stale_oracle"] > 0
+    upd = result.tables["oracle_updates"]
+    assert (upd["included_s"] - upd["submit_s"]).max() >= 3.0
+
+
+SANDWICH = {"protocol.perps": {"skew_scale": 2_000.0, "taker_fee_bps": 1.0},
+            "agents.traders": {"collateral_median_usd": 50_000.0, "collateral_sigma": 0.2}}
+
+
+def test_sandwich_alone_needs_price_impact():
+    got, result = profits(tiny(**SANDWICH), "extractive-sandwich")
+    assert got["sandwich"] > 0
+    assert got["backrun"] == got["censor"] == got["stale_oracle"] == 0
+    no_impact = tiny(**{**SANDWICH, "protocol.perps": {"skew_scale": 0.0}})
+    world, result = run_world(no_impact, "extractive-sandwich")
+    assert result.summary["operator_profit_by_strategy"]["sandwich"] == 0
+    txs = result.tables["txs"]
+    sandwich_account = world.users + 1
+    assert not ((txs["kind"] == 1) & (txs["sender"] == sandwich_account)).any()
+
+
+def test_sandwich_victims_pay():
+    res = compare(tiny(**SANDWICH), ["honest", "extractive-sandwich"]).summary["designs"]
+    assert res["extractive-sandwich"]["trader_harm_usd"] > 0
+
+
+def test_priority_orders_by_tip_and_extracts_nothing_else():
+    world, result = run_world(load_scenario("tiny"), "priority")
+    got = result.summary["operator_profit_by_strategy"]
+    assert got["priority_fees"] > 0
+    assert got["backrun"] == got["censor"] == got["stale_oracle"] == got["sandwich"] == 0
+    order = world.rollup.executed_order()
+    block, tip = world.txs.block[order], world.txs.tip[order]
+    same_block = block[1:] == block[:-1]
+    assert (tip[1:][same_block] <= tip[:-1][same_block]).all()
+    assert same_block.any() and (tip[1:][same_block] < tip[:-1][same_block]).any()
+
+
+@pytest.mark.parametrize("design", ["extractive", "priority"])
+def test_ledger_balances_with_block_limits(design):
+    limited = tiny(sequencer={"max_txs_per_block": 3})
+    got, result = profits(limited, design)
+    assert result.summary["ledger_residual"] == 0
+
+
+def test_mean_ci_is_student_t():
+    mean, (lo, hi) = mean_ci([1.0, 2.0, 3.0])
+    assert mean == 2.0 and hi - mean == pytest.approx(4.302652729911275 / np.sqrt(3))
+    assert mean_ci([5.0]) == (5.0, [5.0, 5.0])
+
+
+def test_compare_cli_json(tmp_path):
+    res = runner.invoke(app, ["compare", "tiny", "--designs", "honest,extractive",
+                              "--out", str(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["baseline"] == "honest"
+    for name in ("honest", "extractive"):
+        d = data["designs"][name]
+        for key in ("operator_profit_usd", "user_harm_usd", "forced_liquidations",
+                    "operator_bonus_share", "same_block_liquidation_share",
+                    "max_censorship_delay_ms", "digest"):
+            assert key in d
+        assert set(d["latency_ms"]) >= {"p50", "p99"}
+    assert (tmp_path / "compare.duckdb").exists() and (tmp_path / "compare.json").exists()
+    res = runner.invoke(app, ["compare", "tiny", "--designs", "honest,magic"])
+    assert res.exit_code == 2 and "magic" in res.output and "extractive" in res.output
