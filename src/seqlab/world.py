@@ -192,4 +192,5 @@ class World:
         return PerpsRun(self.protocol, self.ledger, self.txs, self.reference, names,
                         len(sc.agents.liquidators), self.users,
                         int(round(sc.sequencer.strategy.capital_usd * PPM)),
-                        self.oracle_submit_us, self.horizon, sc.market.step)
+                        self.oracle_submit_us, self.horizon, sc.market.step,
+                        self.managers.managed)

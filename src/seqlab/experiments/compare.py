@@ -22,7 +22,8 @@ from seqlab.world import World
 
 STRATEGY_KEYS = ("backrun", "censor", "stale_oracle", "sandwich", "priority_fees")
 # Metrics of one design (vs the baseline) in one seed; the JSON and table carry these.
-METRICS = ("operator_profit_usd", "user_harm_usd", "trader_harm_usd", "lp_harm_usd",
+METRICS = ("operator_profit_usd", "user_harm_usd", "trader_harm_usd",
+           "margin_user_harm_usd", "lp_harm_usd",
            "harm_bps", "forced_liquidations", "liquidations", "operator_bonus_share",
            "same_block_liquidation_share", "oracle_to_liquidation_ms", "latency_p50_ms",
            "latency_p99_ms", "max_censorship_delay_ms")
@@ -36,6 +37,7 @@ class RunView:
 
     summary: dict
     values: np.ndarray        # per user account, USD
+    managed: np.ndarray       # per user account: manages margin (tops up)
     liquidated: np.ndarray    # accounts liquidated at least once
     bonus: dict[str, float]
     latency_ms: np.ndarray    # quantiles 0..1 of inclusion latency
@@ -55,14 +57,16 @@ def run_one(loaded: LoadedScenario, design: str, seed: int) -> RunView:
     done = txs["included_us"] >= 0
     lat = (txs["included_us"][done] - txs["submit_us"][done]) / 1000.0
     q = np.quantile(lat, np.linspace(0, 1, 201)) if len(lat) else np.zeros(201)
-    return RunView(s, t["accounts"]["value_usd"], np.unique(t["liquidations"]["account"]),
+    return RunView(s, t["accounts"]["value_usd"], t["accounts"]["managed"],
+                   np.unique(t["liquidations"]["account"]),
                    s["liquidation_bonus_by_liquidator"], q)
 
 
 def paired_metrics(run: RunView, base: RunView) -> dict[str, float]:
     """One design against the baseline, same seed."""
     s, b = run.summary, base.summary
-    trader_harm = float((base.values - run.values).sum())
+    diff = base.values - run.values
+    trader_harm = float(diff.sum())
     lp_harm = b["lp_value_usd"] - s["lp_value_usd"]
     harm = trader_harm + lp_harm
     notional = b["traded_notional_usd"]
@@ -70,6 +74,7 @@ def paired_metrics(run: RunView, base: RunView) -> dict[str, float]:
         "operator_profit_usd": s["operator_profit_usd"],
         "user_harm_usd": round(harm, 2),
         "trader_harm_usd": round(trader_harm, 2),
+        "margin_user_harm_usd": round(float(diff[base.managed].sum()), 2),
         "lp_harm_usd": round(lp_harm, 2),
         "harm_bps": round(harm / notional * 1e4, 4) if notional else 0.0,
         "forced_liquidations": int(len(np.setdiff1d(run.liquidated, base.liquidated))),

@@ -33,6 +33,7 @@ class PerpsRun:
     oracle_submit_us: np.ndarray
     horizon_us: int
     price_step_us: int
+    managed: np.ndarray           # per user: whether the owner manages margin
 
 
 def usd(micro: float | int) -> float:
@@ -118,7 +119,7 @@ def perps_summary(run: PerpsRun) -> dict:
         **censorship(txs, run.horizon_us),
         "topups": int(((kinds == Kind.TOPUP) & (status == Status.OK)).sum()),
         "user_value_usd": usd(values[: run.users].sum()),
-        "lp_value_usd": usd(run.ledger.balances[p.pool] + run.ledger.balances[p.insurance]),
+        "lp_value_usd": usd(p.lp_value(final_price_micro(run))),
         "traded_notional_usd": usd(p.traded[: run.users].sum()),
         "bad_debt_usd": usd(p.log.bad_debt),
         "insurance_paid_usd": usd(flows.get("insurance", 0)),
@@ -147,7 +148,7 @@ def perps_tables(run: PerpsRun) -> dict[str, dict[str, np.ndarray]]:
         "prices": price_table(run, orc),
         "accounts": {"account": np.arange(run.users, dtype=np.int64),
                      "value_usd": values / PPM, "traded_usd": p.traded[: run.users] / PPM,
-                     "liquidations": liq_count},
+                     "liquidations": liq_count, "managed": run.managed[: run.users]},
     }
 
 

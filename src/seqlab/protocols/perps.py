@@ -314,11 +314,21 @@ class PerpsProtocol:
         equity, notional = self.margin_state(price_micro)
         return np.flatnonzero((self.size != 0) & (equity * PPM < self.mm_ppm * notional))
 
+    def unrealized(self, price_micro: int) -> np.ndarray:
+        """Each account's open PnL at ``price_micro`` (micro-USD; exact integers)."""
+        return (self.size.astype(object) * price_micro // PPM
+                - self.basis.astype(object)).astype(np.int64)
+
     def account_values(self, price_micro: int) -> np.ndarray:
         """Each account's wallet + margin + unrealized PnL at ``price_micro`` (micro-USD)."""
         bal = self.ledger.balances
-        unreal = (self.size.astype(object) * price_micro // PPM - self.basis.astype(object))
-        return bal[self.wallet] + bal[self.margin] + unreal.astype(np.int64)
+        return bal[self.wallet] + bal[self.margin] + self.unrealized(price_micro)
+
+    def lp_value(self, price_micro: int) -> int:
+        """Pool plus insurance fund, less what the pool owes open positions (it is their
+        counterparty), marked at ``price_micro``."""
+        bal = self.ledger.balances
+        return int(bal[self.pool] + bal[self.insurance] - self.unrealized(price_micro).sum())
 
     def state_arrays(self) -> list[np.ndarray]:
         return [self.size, self.basis, np.array([self.price, self.log.bad_debt])]
