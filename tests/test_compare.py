@@ -69,7 +69,7 @@ def test_backrun_alone():
     assert got["censor"] == got["stale_oracle"] == got["sandwich"] == 0
     liq = result.tables["liquidations"]
     ops = liq["liquidator"] == "operator-backrun"
-    assert ops.mean() > 0.8
+    assert ops.mean() > 0.6
     assert (liq["blocks_after_oracle"][ops] == 0).mean() > 0.6
     # without liquidatable accounts there is nothing to take
     calm = tiny(market={"volatility": 0.0, "jump_intensity": 0.0})

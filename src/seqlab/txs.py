@@ -22,6 +22,7 @@ class Kind(IntEnum):
     WITHDRAW = 5    # a: amount (micro-USD) from margin to wallet
     LIQUIDATE = 6   # b: target account
     POSITION = 7    # a: signed quantity (benchmark protocol)
+    AUCTION = 8     # a: express-lane auction payment (micro-USD), searchers -> treasury
 
 
 class Status(IntEnum):

@@ -87,10 +87,13 @@ class World:
         capital = sc.sequencer.strategy.capital_usd
         self.protocol.fund_accounts(np.r_[accounts.collateral_usd, capital, capital],
                                     np.r_[accounts.wallet_usd, 0.0, 0.0])
+        self.ledger.transfer(0, self.protocol.searchers, int(round(capital * PPM)), "deposit")
         self.protocol.charge_tips = self.design.uses_tips
+        self.protocol.uniform_fills = self.design.uniform_fills
         n_liq = len(sc.agents.liquidators)
         self.design.attach(OperatorView(self.protocol, self.txs, self.users, self.users + 1,
-                                        n_liq, n_liq + 1, self.users))
+                                        n_liq, n_liq + 1, self.users, self.seed,
+                                        self.reference))
         if sc.oracle.enabled:
             upd = push_feed_updates(sc.oracle, self.reference.at, self.horizon,
                                     self.sim.rng("oracle"))

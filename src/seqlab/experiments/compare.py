@@ -20,7 +20,7 @@ from seqlab.scenario.loader import LoadedScenario, load_scenario
 from seqlab.sequencing import DESIGNS
 from seqlab.world import World
 
-STRATEGY_KEYS = ("backrun", "censor", "stale_oracle", "sandwich", "priority_fees")
+STRATEGY_KEYS = ("backrun", "censor", "stale_oracle", "sandwich", "priority_fees", "auction")
 # Metrics of one design (vs the baseline) in one seed; the JSON and table carry these.
 METRICS = ("operator_profit_usd", "user_harm_usd", "trader_harm_usd",
            "margin_user_harm_usd", "lp_harm_usd",

@@ -64,6 +64,7 @@ def operator_profit(run: PerpsRun) -> dict[str, float]:
         "stale_oracle": usd(values[run.users] - run.capital_micro),
         "sandwich": usd(values[run.users + 1] - run.capital_micro),
         "priority_fees": usd(bal[p.sequencer]),
+        "auction": usd(bal[p.searchers] - run.capital_micro),
     }
 
 
@@ -114,8 +115,10 @@ def perps_summary(run: PerpsRun) -> dict:
         if len(liq) else 0.0,
         "oracle_to_liquidation_blocks": round(float(liq[:, 6].mean()), 3) if len(liq) else 0.0,
         "oracle_to_liquidation_ms": round(float(gap.mean()), 3) if len(liq) else 0.0,
-        "operator_profit_usd": round(sum(profit.values()), 2),
+        # gross: auction payments only move part of it from searchers to the treasury
+        "operator_profit_usd": round(sum(v for k, v in profit.items() if k != "auction"), 2),
         "operator_profit_by_strategy": profit,
+        "auction_revenue_usd": usd(run.ledger.balances[p.treasury]),
         **censorship(txs, run.horizon_us),
         "topups": int(((kinds == Kind.TOPUP) & (status == Status.OK)).sum()),
         "user_value_usd": usd(values[: run.users].sum()),

@@ -28,6 +28,7 @@ from seqlab.scenario.schema import Perps
 from seqlab.txs import Kind, Status, TxStore
 
 PPM = 1_000_000
+_TRADE_KINDS = (Kind.TRADE, Kind.CLOSE, Kind.REDUCE)
 DUST_MICRO_USD = 100 * PPM  # positions below $100 are closed whole on liquidation
 
 
@@ -46,6 +47,7 @@ class PerpsLog:
     """What the protocol did, for the Result tables."""
 
     liquidations: list[tuple[int, int, int, int, int, int, int]] = field(default_factory=list)
+    fills: list[tuple[int, int]] = field(default_factory=list)  # (block, fill price)
     oracle: list[tuple[int, int, int, int]] = field(default_factory=list)
     bad_debt: int = 0
     pool_shortfall: int = 0
@@ -77,7 +79,11 @@ class PerpsProtocol:
         self.scale_units = int(round(cfg.skew_scale * PPM))
         self.skew = 0  # net open interest (micro-units), drives the fill premium
         self.charge_tips = False
+        self.uniform_fills = False  # batch auctions: every fill of a block at one price
+        self._batch_px: int | None = None
         self.sequencer = ledger.open("sequencer")
+        self.searchers = ledger.open("searchers")
+        self.treasury = ledger.open("treasury")
         self.price = 0
         self.oracle_block = -1
         self.next_funding = cfg.funding_interval
@@ -85,7 +91,7 @@ class PerpsProtocol:
         self._handlers = {Kind.ORACLE: self._oracle, Kind.TRADE: self._trade,
                           Kind.CLOSE: self._close, Kind.REDUCE: self._reduce,
                           Kind.TOPUP: self._topup, Kind.WITHDRAW: self._withdraw,
-                          Kind.LIQUIDATE: self._liquidate}
+                          Kind.LIQUIDATE: self._liquidate, Kind.AUCTION: self._auction}
 
     # funding in -----------------------------------------------------------------------
     def fund_accounts(self, margin_usd: np.ndarray, wallet_usd: np.ndarray) -> None:
@@ -106,9 +112,13 @@ class PerpsProtocol:
         rows = zip(txs.kind[ids].tolist(), txs.sender[ids].tolist(), txs.a[ids].tolist(),
                    txs.b[ids].tolist(), block.tolist(), t_us.tolist())
         handlers = self._handlers
+        self._batch_px = None
         for n, (kind, sender, a, b, blk, t) in enumerate(rows):
+            if self.uniform_fills and self._batch_px is None and kind in _TRADE_KINDS:
+                self._batch_px = self._clearing_price(ids[n:])
             ok = handlers[kind](sender, a, b, blk, t)
             out[n] = Status.OK if ok else Status.FAILED
+        self._batch_px = None
         if self.charge_tips:
             self._pay_tips(ids)
         return out
@@ -142,9 +152,28 @@ class PerpsProtocol:
         size = int(self.size[i])
         return self._bal(self.margin[i]) + size * self.price // PPM - int(self.basis[i])
 
+    def _clearing_price(self, ids: np.ndarray) -> int:
+        """One price for every trade of the batch: the skew premium averaged over the
+        skew before and after all of the batch's intended trades."""
+        if not self.scale_units or not self.price:
+            return self.price
+        txs, delta = self.txs, 0
+        for kind, who, a in zip(txs.kind[ids].tolist(), txs.sender[ids].tolist(),
+                                txs.a[ids].tolist()):
+            if kind == Kind.TRADE:
+                delta += _toward_zero(a * PPM, self.price)
+            elif kind == Kind.CLOSE:
+                delta -= int(self.size[who])
+            elif kind == Kind.REDUCE and 0 < a <= 10_000:
+                delta -= _toward_zero(int(self.size[who]) * a, 10_000)
+        return self.price + self.price * (2 * self.skew + delta) // (2 * self.scale_units)
+
     def _fill(self, delta: int) -> int:
         """Fill price for a trade of ``delta`` units: the oracle price moved by the mean of
-        the skew premium before and after the trade (Synthetix-style price impact)."""
+        the skew premium before and after the trade (Synthetix-style price impact), or the
+        batch's clearing price under uniform fills."""
+        if self._batch_px is not None:
+            return self._batch_px
         if not self.scale_units:
             return self.price
         skew2 = 2 * self.skew + delta
@@ -204,6 +233,7 @@ class PerpsProtocol:
             if margin_after < 0 or equity * PPM < self.im_ppm * self._notional(new_size):
                 return False
         self.traded[i] += self._notional(delta)
+        self.log.fills.append((block, px))
         if close:
             self._close_part(i, close, px)
         if opened:
@@ -217,7 +247,9 @@ class PerpsProtocol:
         size = int(self.size[i])
         if not size or not self.price:
             return False
-        self._close_part(i, size, self._fill(-size))
+        px = self._fill(-size)
+        self._close_part(i, size, px)
+        self.log.fills.append((block, px))
         self.traded[i] += self._notional(size)
         self._charge_fee(i, self._notional(size) * self.fee_ppm // PPM)
         return True
@@ -228,10 +260,18 @@ class PerpsProtocol:
         close = _toward_zero(int(self.size[i]) * bps, 10_000)
         if not close or not self.price:
             return False
-        self._close_part(i, close, self._fill(-close))
+        px = self._fill(-close)
+        self._close_part(i, close, px)
+        self.log.fills.append((block, px))
         self.traded[i] += self._notional(close)
         self._charge_fee(i, self._notional(close) * self.fee_ppm // PPM)
         return True
+
+    def _auction(self, searcher: int, amount: int, b: int, block: int, t: int) -> bool:
+        """Settle an express-lane auction: the winning bid goes to the treasury."""
+        paid = min(amount, self._bal(self.searchers))
+        self.ledger.transfer(self.searchers, self.treasury, paid, "express_lane_auction")
+        return paid > 0
 
     def _topup(self, i: int, amount: int, b: int, block: int, t: int) -> bool:
         amount = min(amount, self._bal(self.wallet[i]))

@@ -76,6 +76,7 @@ class Strategy(Model):
     Switches are composable; ``extractive`` with every switch off turns all of them on.
     """
 
+    operator: bool = True  # the constrained designs host an extractive operator
     backrun: bool = False
     censor: bool = False
     stale_oracle: bool = False
@@ -95,6 +96,63 @@ class Strategy(Model):
                      if getattr(self, n))
 
 
+class Fair(Model):
+    """Aequitas-style batch-order fairness over a committee of ``nodes``."""
+
+    nodes: Annotated[int, Field(ge=1, le=64)] = 7
+    faulty: Annotated[int, Field(ge=0)] = 1
+    gamma: Annotated[float, Field(gt=0.5, le=1)] = 0.9
+    node_latency: Latency = Latency(median="15ms", sigma=0.5)
+    fault_delay: Duration = "100ms"
+
+    @model_validator(mode="after")
+    def _aequitas_bound(self) -> "Fair":
+        if self.nodes <= 4 * self.faulty / (2 * self.gamma - 1):
+            raise ValueError(f"Aequitas needs nodes > 4·faulty/(2·gamma − 1) "
+                             f"= {4 * self.faulty / (2 * self.gamma - 1):.2f}")
+        return self
+
+
+class Encrypted(Model):
+    """Threshold-encrypted mempool (Shutter-style): ``threshold`` of ``keypers`` release
+    the key after the order is committed."""
+
+    keypers: Annotated[int, Field(ge=1, le=64)] = 7
+    threshold: Annotated[int, Field(ge=1)] = 4
+    key_latency: Latency = Latency(median="500ms", sigma=0.5)
+
+    @model_validator(mode="after")
+    def _threshold_fits(self) -> "Encrypted":
+        if self.threshold > self.keypers:
+            raise ValueError("threshold must not exceed keypers")
+        return self
+
+
+class BatchAuction(Model):
+    """Frequent batch auctions: orders collected over ``interval`` clear at one price."""
+
+    interval: PositiveDuration = "1s"
+
+
+class Timeboost(Model):
+    """Arbitrum Timeboost express lane."""
+
+    round: PositiveDuration = "60s"
+    auction_closing: PositiveDuration = "15s"
+    reserve_usd: Annotated[float, Field(ge=0)] = 100.0
+    delay: Duration = "200ms"
+    searchers: Annotated[int, Field(ge=1, le=50)] = 3
+    valuation_noise: Annotated[float, Field(ge=0, le=3)] = 0.3
+    prior_round_value_usd: Annotated[float, Field(ge=0)] = 200.0
+    stale_min_move: Annotated[float, Field(ge=0, le=1)] = 0.002
+
+    @model_validator(mode="after")
+    def _closing_inside_round(self) -> "Timeboost":
+        if self.auction_closing >= self.round:
+            raise ValueError("auction_closing must be shorter than round")
+        return self
+
+
 class Sequencer(Model):
     """The sequencer design and its block production."""
 
@@ -103,6 +161,10 @@ class Sequencer(Model):
     max_txs_per_block: Annotated[int, Field(ge=0)] = 0
     feed_latency: Latency = Latency(median="10ms", sigma=0.3)
     strategy: Strategy = Strategy()
+    fair: Fair = Fair()
+    encrypted: Encrypted = Encrypted()
+    batch_auction: BatchAuction = BatchAuction()
+    timeboost: Timeboost = Timeboost()
 
 
 class Perps(Model):

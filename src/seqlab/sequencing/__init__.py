@@ -13,7 +13,10 @@ from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, Design
 from seqlab.sequencing.extractive import ALL_STRATEGIES, ExtractiveDesign
 from seqlab.sequencing.fcfs import FcfsDesign
+from seqlab.sequencing.batch_auction import BatchAuctionDesign
+from seqlab.sequencing.encrypted import EncryptedDesign
 from seqlab.sequencing.priority import PriorityDesign
+from seqlab.sequencing.timeboost import TimeboostDesign
 
 
 def _fcfs(name: str) -> Callable[[Sequencer], Design]:
@@ -33,12 +36,24 @@ def _single(strategy: str) -> Callable[[Sequencer], Design]:
                                         f"extractive-{strategy.replace('_', '-')}")
 
 
+def _hosted(cls: type) -> Callable[[Sequencer], Design]:
+    """A constraining design hosting the extractive operator (unless strategy.operator is
+    off): the strategies switched on, or all of them."""
+    def make(cfg: Sequencer) -> Design:
+        strategies = (cfg.strategy.enabled() or ALL_STRATEGIES) if cfg.strategy.operator else ()
+        return cls(cfg, strategies)
+    return make
+
+
 DESIGNS: dict[str, Callable[[Sequencer], Design]] = {
     "fcfs": _fcfs("fcfs"),
     "honest": _fcfs("honest"),
     "priority": PriorityDesign,
     "extractive": _extractive,
     **{f"extractive-{s.replace('_', '-')}": _single(s) for s in ALL_STRATEGIES},
+    "timeboost": _hosted(TimeboostDesign),
+    "encrypted": _hosted(EncryptedDesign),
+    "batch-auction": _hosted(BatchAuctionDesign),
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -48,6 +63,12 @@ DESCRIPTIONS: dict[str, str] = {
     "extractive": "FCFS plus the operator strategies of [sequencer.strategy] (all if none)",
     **{f"extractive-{s.replace('_', '-')}": f"FCFS plus the '{s}' strategy alone"
        for s in ALL_STRATEGIES},
+    "timeboost": "FCFS with a 200 ms delay for all but the express-lane controller, "
+                 "sold each 60 s round in a second-price auction (Arbitrum)",
+    "encrypted": "threshold-encrypted mempool: order committed before t-of-n keypers "
+                 "reveal contents (Shutter-style)",
+    "batch-auction": "frequent batch auctions: everything that arrived clears together "
+                     "at one price, in hash order",
 }
 
 

@@ -76,6 +76,7 @@ class Design(ABC):
 
     name: str = "abstract"
     uses_tips: bool = False  # whether included txs pay their priority fee
+    uniform_fills: bool = False  # whether all trades of a block clear at one price
 
     def __init__(self, cfg: Sequencer) -> None:
         self.cfg = cfg

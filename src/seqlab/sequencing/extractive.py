@@ -1,37 +1,18 @@
 """A centralized sequencer whose operator orders for its own gain.
 
-The policy underneath is FCFS; the operator's strategies reshape each block using only
-the powers a centralized sequencer has (see ``OperatorView``):
-
-- ``backrun``: when a pending oracle update makes accounts liquidatable, the update goes
-  first and the operator's own liquidations right after it, ahead of every outside
-  liquidator (accounts already liquidatable are front-run the same way);
-- ``censor``: a top-up from an account at risk at the coming price is held back (up to
-  ``max_censor_delay``) and the operator liquidates the account once it can;
-- ``stale_oracle``: before a pending update that moves the price by more than
-  ``stale_min_move``, the operator trades at the stale on-chain price, holds the update
-  up to ``oracle_delay``, and closes right after the update executes;
-- ``sandwich``: where fills have price impact, a large order is wrapped between the
-  operator's own trade in the same direction and its closing trade, when the impact
-  pays for both fees.
-
-With ``backrun`` or ``stale_oracle`` a block is laid out as: stale-price trade, released
-oracle updates, stale close, operator liquidations, then the remaining transactions in
-arrival order with sandwiches around their victims. Without them oracle updates keep
-their arrival position and the operator's liquidations follow the last one.
+FCFS underneath, with an ``Operator`` (see ``strategies``) that has every power a
+centralized sequencer has: it sees contents, orders, holds back and inserts.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, Design, PendingQueue, blocks_per_tick
 from seqlab.sequencing.operator import OperatorView
-from seqlab.txs import Kind
+from seqlab.sequencing.strategies import ALL_STRATEGIES, Operator
 
-ALL_STRATEGIES = ("backrun", "censor", "stale_oracle", "sandwich")
-LIQUIDATIONS_PER_ACCOUNT = 2  # a second try takes the rest when the first leaves it liquidatable
+__all__ = ["ALL_STRATEGIES", "ExtractiveDesign"]
 
 
 class ExtractiveDesign(Design):
@@ -42,18 +23,12 @@ class ExtractiveDesign(Design):
     def __init__(self, cfg: Sequencer, strategies: tuple[str, ...] = ALL_STRATEGIES,
                  name: str | None = None) -> None:
         super().__init__(cfg)
-        unknown = set(strategies) - set(ALL_STRATEGIES)
-        if unknown:
-            raise ValueError(f"unknown strategies {sorted(unknown)}")
-        self.strategies = frozenset(strategies)
+        self.operator = Operator(cfg.strategy, strategies)
         self.name = name or self.name
-        self.params = cfg.strategy
         self.queue = PendingQueue()
-        self._stale_open: dict[int, int] = {}  # oracle update -> side traded ahead of it
-        self.view: OperatorView | None = None
 
     def attach(self, view: OperatorView) -> None:
-        self.view = view
+        self.operator.attach(view)
 
     def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
         self.queue.add(ids, arrival_us)
@@ -65,107 +40,5 @@ class ExtractiveDesign(Design):
         return blocks_per_tick(ticks, self.queue, self._block)
 
     def _block(self, eligible: np.ndarray, arrival: np.ndarray, now: int) -> np.ndarray:
-        block = self._shape(eligible, arrival, now)
+        block = self.operator.plan(eligible, arrival, now)
         return block if self.capacity <= 0 else block[: self.capacity]
-
-    # the operator's block ------------------------------------------------------------
-    def _shape(self, cand: np.ndarray, arrival: np.ndarray, now: int) -> np.ndarray:
-        """The block the operator builds from eligible txs ``cand`` (arrival order)."""
-        view = self.view
-        assert view is not None, "extractive design needs attach(OperatorView)"
-        p, txs, prm = view.protocol, view.txs, self.params
-        is_oracle = txs.kind[cand] == Kind.ORACLE
-        hold = np.zeros(len(cand), dtype=bool)
-        before: list[int] = []  # the operator's txs ahead of the oracle update
-        price_now = p.price
-        if "stale_oracle" in self.strategies and is_oracle.any() and price_now:
-            before += self._stale_open_trade(int(cand[is_oracle][-1]), now)
-            if prm.oracle_delay:
-                hold |= is_oracle & (arrival + prm.oracle_delay > now)
-        released = cand[is_oracle & ~hold].tolist()
-        after = [view.insert(Kind.CLOSE, view.stale_account, now)
-                 for u in released if self._stale_open.pop(u, None) is not None]
-        price_after = int(txs.a[released[-1]]) if released else price_now
-        censored = np.empty(0, dtype=np.int64)
-        if "censor" in self.strategies and price_after:
-            censored, held_topups = self._censor(cand, arrival, price_after, now)
-            hold |= held_topups
-        after += self._liquidations(price_after, censored, now)
-        txs.held[cand[hold]] = 1
-        if {"backrun", "stale_oracle"} & self.strategies:  # updates go first
-            return np.asarray(before + released + after + self._body(cand[~hold & ~is_oracle],
-                                                                     price_after, now),
-                              dtype=np.int64)
-        body = self._body(cand[~hold], price_after, now)  # updates keep their place
-        cut = body.index(released[-1]) + 1 if released else 0
-        return np.asarray(before + body[:cut] + after + body[cut:], dtype=np.int64)
-
-    def _body(self, rest: np.ndarray, price: int, now: int) -> list[int]:
-        if "sandwich" in self.strategies:
-            return self._sandwiches(rest, price, now)
-        return rest.tolist()
-
-    def _stale_open_trade(self, update: int, now: int) -> list[int]:
-        """Trade at the stale on-chain price ahead of a price-moving update."""
-        view, prm, price = self.view, self.params, self.view.protocol.price
-        coming = int(view.txs.a[update])
-        if update in self._stale_open or abs(coming - price) <= prm.stale_min_move * price:
-            return []
-        side = 1 if coming > price else -1
-        self._stale_open[update] = side
-        usd = side * int(round(prm.stale_trade_usd * PPM))
-        return [view.insert(Kind.TRADE, view.stale_account, now, a=usd)]
-
-    def _censor(self, cand: np.ndarray, arrival: np.ndarray, price: int, now: int
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """Hold top-ups of accounts at risk at ``price``; returns (accounts, hold mask)."""
-        view, prm = self.view, self.params
-        p = view.protocol
-        topup = (view.txs.kind[cand] == Kind.TOPUP) & (arrival + prm.max_censor_delay > now)
-        if not topup.any():
-            return np.empty(0, dtype=np.int64), topup
-        who = view.txs.sender[cand[topup]].astype(np.int64)
-        equity, notional = p.margin_state(price)
-        mm = p.mm_ppm / PPM
-        at_risk = (notional[who] > 0) & (equity[who] < prm.censor_trigger * mm * notional[who])
-        mask = np.zeros(len(cand), dtype=bool)
-        mask[np.flatnonzero(topup)[at_risk]] = True
-        return np.unique(who[at_risk]), mask
-
-    def _liquidations(self, price: int, censored: np.ndarray, now: int) -> list[int]:
-        """The operator's own liquidations of every account liquidatable at ``price``."""
-        if not price or not ({"backrun", "censor"} & self.strategies):
-            return []
-        view = self.view
-        targets = view.user_accounts(view.protocol.liquidatable(price))
-        is_censored = np.isin(targets, censored)
-        if "backrun" not in self.strategies:
-            targets, is_censored = targets[is_censored], is_censored[is_censored]
-        out = []
-        for acct, cens in zip(targets.tolist(), is_censored.tolist()):
-            who = view.censor_liquidator if cens else view.backrun_liquidator
-            for _ in range(LIQUIDATIONS_PER_ACCOUNT):
-                out.append(view.insert(Kind.LIQUIDATE, who, now, b=acct))
-        return out
-
-    def _sandwiches(self, rest: np.ndarray, price: int, now: int) -> list[int]:
-        """Wrap large orders whose price impact pays for the operator's two fees."""
-        view, prm = self.view, self.params
-        p, txs = view.protocol, view.txs
-        if not p.scale_units or not price:
-            return rest.tolist()
-        out: list[int] = []
-        fee_rate = p.fee_ppm / PPM
-        size_usd = int(round(prm.sandwich_size_usd * PPM))
-        for tx in rest.tolist():
-            a = int(txs.a[tx])
-            victim_units = abs(a) * PPM // price
-            if (txs.kind[tx] == Kind.TRADE and abs(a) >= prm.sandwich_min_usd * PPM
-                    and victim_units / p.scale_units > 2 * fee_rate):
-                side = 1 if a > 0 else -1
-                out.append(view.insert(Kind.TRADE, view.sandwich_account, now, a=side * size_usd))
-                out.append(tx)
-                out.append(view.insert(Kind.CLOSE, view.sandwich_account, now))
-            else:
-                out.append(tx)
-        return out

@@ -1,0 +1,83 @@
+"""Threshold-encrypted mempool (Shutter-style): order first, reveal after.
+
+Users encrypt their transactions; the sequencer commits the order of ciphertexts at each
+tick, and only then do ``threshold`` of ``keypers`` release the decryption key, after
+their own latencies (the t-th fastest keyper decides). A committed batch executes at the
+first tick after its key is out, and batches execute in commit order — so the latency
+cost is the key release, modelled per batch.
+
+A hosted operator sees senders but not contents (``OperatorView.contents_visible`` is
+False): strategies that need contents (backrun an oracle update, sandwich, trade ahead of
+a price) find nothing to act on, while content-blind ones still can — it may hold back
+every transaction of a sender it wants liquidated.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from seqlab.kernel import keyed_normals
+from seqlab.network import latency_from_normals
+from seqlab.scenario.schema import Sequencer
+from seqlab.sequencing.base import Blocks, Design, PendingQueue
+from seqlab.sequencing.strategies import Operator
+
+
+class EncryptedDesign(Design):
+    """FCFS commitment of ciphertexts, execution after the threshold key release."""
+
+    name = "encrypted"
+
+    def __init__(self, cfg: Sequencer, strategies: tuple[str, ...] = ()) -> None:
+        super().__init__(cfg)
+        self.enc = cfg.encrypted
+        self.operator = Operator(cfg.strategy, strategies) if strategies else None
+        self.queue = PendingQueue()
+        self.committed: deque[tuple[int, np.ndarray]] = deque()  # (key out at, ids)
+        self.seed = 0
+
+    def attach(self, view) -> None:
+        view.contents_visible = False
+        self.seed = view.seed
+        if self.operator is not None:
+            self.operator.attach(view)
+
+    def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
+        self.queue.add(ids, arrival_us)
+
+    def pending(self) -> int:
+        return len(self.queue) + sum(len(ids) for _, ids in self.committed)
+
+    def key_delay(self, commit_us: int) -> int:
+        """When the threshold-th keyper has released its share (µs after the commit)."""
+        keypers = np.arange(self.enc.keypers)
+        z = keyed_normals(self.seed, "encrypted.keyper", keypers, commit_us)
+        return int(np.sort(latency_from_normals(self.enc.key_latency, z))[self.enc.threshold - 1])
+
+    def _commit(self, now: int) -> None:
+        n = self.queue.arrived_by(now)
+        if not n:
+            return
+        ids, arrival = self.queue.ids[:n], self.queue.arrival[:n]
+        order = self.operator.plan(ids, arrival, now) if self.operator is not None else ids
+        if self.capacity > 0:
+            order = order[: self.capacity]
+        self.queue.remove(order)
+        if len(order):
+            self.committed.append((now + self.key_delay(now), order))
+
+    def build_blocks(self, ticks: np.ndarray) -> Blocks:
+        ids_out, tick_out = [], []
+        for k, tick in enumerate(ticks.tolist()):
+            self._commit(tick)
+            ready = []
+            while self.committed and self.committed[0][0] <= tick:
+                ready.append(self.committed.popleft()[1])
+            if ready:
+                block = np.concatenate(ready)
+                ids_out.append(block)
+                tick_out.append(np.full(len(block), k, dtype=np.int64))
+        if not ids_out:
+            return Blocks(np.empty(0, np.int64), np.empty(0, np.int64))
+        return Blocks(np.concatenate(ids_out), np.concatenate(tick_out))

@@ -1,0 +1,173 @@
+"""The operator's strategies: what a sequencer operator does with the powers it has.
+
+``Operator.plan`` builds the block an operator would like from the eligible transactions.
+Each design decides which of the operator's wishes it honours: a centralized sequencer
+honours all of them; a design that forbids holding transactions passes
+``can_hold=False``; a design that hides contents gives the operator a view whose pending
+transactions read as unknown (then content-dependent strategies find nothing to act on,
+and censorship falls back to censoring by sender); a design with its own ordering rule
+keeps only the operator's inserted transactions and orders everything itself.
+
+Strategies:
+
+- ``backrun``: when a pending oracle update makes accounts liquidatable, the update goes
+  first and the operator's own liquidations right after it, ahead of every outside
+  liquidator;
+- ``censor``: a top-up from an account at risk at the coming price is held back (up to
+  ``max_censor_delay``) and the operator liquidates the account once it can;
+- ``stale_oracle``: before a pending update that moves the price by more than
+  ``stale_min_move``, the operator trades at the stale on-chain price, holds the update
+  up to ``oracle_delay``, and closes right after the update executes;
+- ``sandwich``: where fills have price impact, a large order is wrapped between the
+  operator's own trade in the same direction and its closing trade, when the impact
+  pays for both fees.
+
+With ``backrun`` or ``stale_oracle`` a block is laid out as: stale-price trade, released
+oracle updates, stale close, operator liquidations, then the remaining transactions in
+arrival order with sandwiches around their victims. Without them oracle updates keep
+their arrival position and the operator's liquidations follow the last one.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from seqlab.protocols.perps import PPM
+from seqlab.scenario.schema import Strategy
+from seqlab.sequencing.operator import OperatorView
+from seqlab.txs import Kind
+
+ALL_STRATEGIES = ("backrun", "censor", "stale_oracle", "sandwich")
+LIQUIDATIONS_PER_ACCOUNT = 2  # a second try takes the rest when the first leaves it liquidatable
+
+
+class Operator:
+    """A sequencer operator running ``strategies`` through an ``OperatorView``."""
+
+    def __init__(self, params: Strategy, strategies: tuple[str, ...] = ALL_STRATEGIES) -> None:
+        unknown = set(strategies) - set(ALL_STRATEGIES)
+        if unknown:
+            raise ValueError(f"unknown strategies {sorted(unknown)}")
+        self.strategies = frozenset(strategies)
+        self.params = params
+        self._stale_open: dict[int, int] = {}  # oracle update -> side traded ahead of it
+        self.view: OperatorView | None = None
+
+    def attach(self, view: OperatorView) -> None:
+        self.view = view
+
+    def plan(self, cand: np.ndarray, arrival: np.ndarray, now: int,
+             can_hold: bool = True) -> np.ndarray:
+        """The block the operator builds from eligible txs ``cand`` (arrival order)."""
+        return self._shape(cand, arrival, now, can_hold)
+
+    def _shape(self, cand: np.ndarray, arrival: np.ndarray, now: int,
+               can_hold: bool) -> np.ndarray:
+        """The block the operator builds from eligible txs ``cand`` (arrival order)."""
+        view = self.view
+        assert view is not None, "extractive design needs attach(OperatorView)"
+        p, txs, prm = view.protocol, view.txs, self.params
+        is_oracle = view.kind(cand) == Kind.ORACLE
+        hold = np.zeros(len(cand), dtype=bool)
+        before: list[int] = []  # the operator's txs ahead of the oracle update
+        price_now = p.price
+        if "stale_oracle" in self.strategies and is_oracle.any() and price_now:
+            before += self._stale_open_trade(int(cand[is_oracle][-1]), now)
+            if prm.oracle_delay:
+                hold |= is_oracle & (arrival + prm.oracle_delay > now)
+        released = cand[is_oracle & ~hold].tolist()
+        after = [view.insert(Kind.CLOSE, view.stale_account, now)
+                 for u in released if self._stale_open.pop(u, None) is not None]
+        price_after = int(view.payload(np.array(released[-1:]))[0]) if released else price_now
+        censored = np.empty(0, dtype=np.int64)
+        if "censor" in self.strategies and price_after:
+            censored, held_topups = self._censor(cand, arrival, price_after, now)
+            hold |= held_topups
+        if not can_hold:
+            hold[:] = False
+        after += self._liquidations(price_after, censored, now, bool(released))
+        txs.held[cand[hold]] = 1
+        if {"backrun", "stale_oracle"} & self.strategies:  # updates go first
+            return np.asarray(before + released + after + self._body(cand[~hold & ~is_oracle],
+                                                                     price_after, now),
+                              dtype=np.int64)
+        body = self._body(cand[~hold], price_after, now)  # updates keep their place
+        cut = body.index(released[-1]) + 1 if released else 0
+        return np.asarray(before + body[:cut] + after + body[cut:], dtype=np.int64)
+
+    def _body(self, rest: np.ndarray, price: int, now: int) -> list[int]:
+        if "sandwich" in self.strategies:
+            return self._sandwiches(rest, price, now)
+        return rest.tolist()
+
+    def _stale_open_trade(self, update: int, now: int) -> list[int]:
+        """Trade at the stale on-chain price ahead of a price-moving update."""
+        view, prm, price = self.view, self.params, self.view.protocol.price
+        coming = int(view.payload(np.array([update]))[0])
+        if update in self._stale_open or abs(coming - price) <= prm.stale_min_move * price:
+            return []
+        side = 1 if coming > price else -1
+        self._stale_open[update] = side
+        usd = side * int(round(prm.stale_trade_usd * PPM))
+        return [view.insert(Kind.TRADE, view.stale_account, now, a=usd)]
+
+    def _censor(self, cand: np.ndarray, arrival: np.ndarray, price: int, now: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Hold top-ups of accounts at risk at ``price``; returns (accounts, hold mask)."""
+        view, prm = self.view, self.params
+        p = view.protocol
+        fresh = arrival + prm.max_censor_delay > now
+        if view.contents_visible:
+            topup = (view.kind(cand) == Kind.TOPUP) & fresh
+        else:  # contents hidden: censor by sender, every tx of an account at risk
+            topup = (view.origin(cand) >= 0) & (view.origin(cand) < view.first_outside_account) \
+                & fresh
+        if not topup.any():
+            return np.empty(0, dtype=np.int64), topup
+        who = view.origin(cand[topup])
+        equity, notional = p.margin_state(price)
+        mm = p.mm_ppm / PPM
+        at_risk = (notional[who] > 0) & (equity[who] < prm.censor_trigger * mm * notional[who])
+        mask = np.zeros(len(cand), dtype=bool)
+        mask[np.flatnonzero(topup)[at_risk]] = True
+        return np.unique(who[at_risk]), mask
+
+    def _liquidations(self, price: int, censored: np.ndarray, now: int,
+                      update_seen: bool) -> list[int]:
+        """The operator's own liquidations: after a visible oracle update (backrun), every
+        account liquidatable at its price; censored accounts whenever liquidatable."""
+        backrun = "backrun" in self.strategies and update_seen
+        if not price or not (backrun or len(censored)):
+            return []
+        view = self.view
+        targets = view.user_accounts(view.protocol.liquidatable(price))
+        is_censored = np.isin(targets, censored)
+        if not backrun:
+            targets, is_censored = targets[is_censored], is_censored[is_censored]
+        out = []
+        for acct, cens in zip(targets.tolist(), is_censored.tolist()):
+            who = view.censor_liquidator if cens else view.backrun_liquidator
+            for _ in range(LIQUIDATIONS_PER_ACCOUNT):
+                out.append(view.insert(Kind.LIQUIDATE, who, now, b=acct))
+        return out
+
+    def _sandwiches(self, rest: np.ndarray, price: int, now: int) -> list[int]:
+        """Wrap large orders whose price impact pays for the operator's two fees."""
+        view, prm = self.view, self.params
+        p = view.protocol
+        if not p.scale_units or not price:
+            return rest.tolist()
+        out: list[int] = []
+        fee_rate = p.fee_ppm / PPM
+        size_usd = int(round(prm.sandwich_size_usd * PPM))
+        kinds, amounts = view.kind(rest).tolist(), view.payload(rest).tolist()
+        for tx, kind, a in zip(rest.tolist(), kinds, amounts):
+            victim_units = abs(a) * PPM // price
+            if (kind == Kind.TRADE and abs(a) >= prm.sandwich_min_usd * PPM
+                    and victim_units / p.scale_units > 2 * fee_rate):
+                side = 1 if a > 0 else -1
+                out.append(view.insert(Kind.TRADE, view.sandwich_account, now, a=side * size_usd))
+                out.append(tx)
+                out.append(view.insert(Kind.CLOSE, view.sandwich_account, now))
+            else:
+                out.append(tx)
+        return out

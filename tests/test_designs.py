@@ -1,0 +1,116 @@
+"""Designs that limit the sequencer: each enforces its own guarantee."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seqlab.scenario import load_scenario, parse_scenario
+from seqlab.sequencing.batch_auction import hash_order
+from seqlab.sequencing.timeboost import second_price_auction
+from seqlab.txs import Kind
+from seqlab.world import World
+
+
+def world(design, seed=None, **changes):
+    data = load_scenario("tiny").scenario.model_dump(mode="python")
+    data["sequencer"]["design"] = design
+    for section, values in changes.items():
+        target = data
+        for part in section.split("."):
+            target = target[part]
+        target.update(values)
+    w = World(parse_scenario(data), seed)
+    result = w.run()
+    assert result.summary["ledger_residual"] == 0
+    return w, result
+
+
+SANDWICH = {"protocol.perps": {"skew_scale": 2_000.0, "taker_fee_bps": 1.0},
+            "agents.traders": {"collateral_median_usd": 50_000.0, "collateral_sigma": 0.2}}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0, 1e6, allow_nan=False), max_size=8), st.floats(0, 1e6))
+def test_second_price_rule_and_reserve(bids, reserve):
+    winner, price = second_price_auction(np.array(bids), reserve)
+    above = [b for b in bids if b >= reserve]
+    if not above:
+        assert winner is None and price == 0.0
+        return
+    assert bids[winner] == max(bids)
+    others = sorted(bids[:winner] + bids[winner + 1:], reverse=True)
+    assert price == max(others[0] if others else reserve, reserve)
+    assert reserve <= price <= bids[winner]
+
+
+def test_single_bid_pays_reserve():
+    assert second_price_auction(np.array([500.0]), 100.0) == (0, 100.0)
+    assert second_price_auction(np.array([500.0, 50.0]), 100.0) == (0, 100.0)
+    assert second_price_auction(np.array([500.0, 300.0]), 100.0) == (0, 300.0)
+
+
+@pytest.mark.parametrize("operator", [False, True])
+def test_non_express_delay_is_exactly_200ms(operator):
+    w, result = world("timeboost", **{"sequencer.strategy": {"operator": operator}})
+    txs = result.tables["txs"]
+    outside = (txs["included_us"] >= 0) & ~np.isin(txs["id"], list(w.design.view.inserted))
+    arrival, included = txs["arrival_us"][outside], txs["included_us"][outside]
+    first_tick = -(-(arrival + 200_000) // 250_000) * 250_000
+    assert (included == first_tick).all()
+    if operator:
+        assert result.summary["auction_revenue_usd"] > 0
+        assert result.summary["operator_profit_by_strategy"]["auction"] < 0
+    else:
+        assert result.summary["auction_revenue_usd"] == 0
+
+
+def test_express_lane_controller_goes_first():
+    w, result = world("timeboost")
+    liq = result.tables["liquidations"]
+    assert (liq["liquidator"] == "operator-backrun").any()
+    won = [r for r in w.design.rounds if r[1] is not None]
+    assert won and all(price >= 100.0 for _, _, price in won)
+
+
+@pytest.mark.parametrize("changes", [{}, SANDWICH])
+def test_encryption_leaves_content_strategies_nothing(changes):
+    w, result = world("encrypted", **changes)
+    got = result.summary["operator_profit_by_strategy"]
+    assert got["backrun"] == got["stale_oracle"] == got["sandwich"] == 0
+    inserted = list(w.design.operator.view.inserted)
+    kinds = w.txs.kind[inserted] if inserted else np.empty(0)
+    assert not np.isin(kinds, [Kind.TRADE, Kind.CLOSE]).any()
+
+
+def test_encryption_costs_the_key_release_and_allows_censoring_by_sender():
+    _, honest = world("honest")
+    _, enc = world("encrypted")
+    extra = enc.summary["latency_ms"]["p50"] - honest.summary["latency_ms"]["p50"]
+    assert 300 < extra < 1500  # about the 4th-fastest of 7 keypers at median 500 ms
+    assert enc.summary["operator_profit_by_strategy"]["censor"] > 0
+    assert enc.summary["held_txs"] > 0
+
+
+def test_batch_fills_share_one_price_and_ignore_arrival_order():
+    w, result = world("batch-auction", **SANDWICH)
+    fills = np.asarray(w.protocol.log.fills)
+    for block in np.unique(fills[:, 0]):
+        assert len(np.unique(fills[fills[:, 0] == block, 1])) == 1
+    assert result.summary["operator_profit_by_strategy"]["sandwich"] <= 0
+    order = w.rollup.executed_order()
+    block = w.txs.block[order]
+    for b in np.unique(block)[:50]:
+        ids = order[block == b]
+        rest = ids[w.txs.kind[ids] != Kind.ORACLE]
+        assert np.array_equal(rest, hash_order(w.seed, rest))
+        assert (w.txs.kind[ids][: len(ids) - len(rest)] == Kind.ORACLE).all()
+
+
+def test_batches_close_on_the_interval():
+    w, result = world("batch-auction", **{"sequencer.batch_auction": {"interval": "2s"}})
+    assert (result.tables["blocks"]["t_us"] % 2_000_000 == 0).all()
+
+
+@pytest.mark.parametrize("design", ["timeboost", "encrypted", "batch-auction"])
+def test_ledger_balances_with_block_limits(design):
+    world(design, sequencer={"max_txs_per_block": 4})
