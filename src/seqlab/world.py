@@ -110,6 +110,20 @@ class World:
         self.liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs, self.network,
                                        self.protocol)
         self.rollup.subscribe(self._on_perps_block)
+        if self.design.public_mempool:
+            self._watch_public_updates()
+
+    def _watch_public_updates(self) -> None:
+        """Where the design gossips pending txs, bots see an oracle update when it reaches
+        the nodes, not only once it is executed: backrunning becomes a public race."""
+        oracle = np.flatnonzero(self.txs.column("kind") == Kind.ORACLE)
+        for tx in oracle.tolist():
+            self.sim.schedule(int(self.txs.arrival_us[tx]), self._on_pending_update,
+                              int(self.txs.a[tx]))
+
+    def _on_pending_update(self, price: int) -> None:
+        _, notional = self.protocol.margin_state(price)
+        self.liquidators.on_block(self.sim.now, self.protocol.liquidatable(price), notional)
 
     def _on_perps_block(self, block: int, t_us: int, ids: np.ndarray,
                         status: np.ndarray) -> None:

@@ -15,6 +15,7 @@ from seqlab.sequencing.extractive import ALL_STRATEGIES, ExtractiveDesign
 from seqlab.sequencing.fcfs import FcfsDesign
 from seqlab.sequencing.batch_auction import BatchAuctionDesign
 from seqlab.sequencing.encrypted import EncryptedDesign
+from seqlab.sequencing.fair import FairOrderingDesign
 from seqlab.sequencing.priority import PriorityDesign
 from seqlab.sequencing.timeboost import TimeboostDesign
 
@@ -52,6 +53,7 @@ DESIGNS: dict[str, Callable[[Sequencer], Design]] = {
     "extractive": _extractive,
     **{f"extractive-{s.replace('_', '-')}": _single(s) for s in ALL_STRATEGIES},
     "timeboost": _hosted(TimeboostDesign),
+    "fair-ordering": _hosted(FairOrderingDesign),
     "encrypted": _hosted(EncryptedDesign),
     "batch-auction": _hosted(BatchAuctionDesign),
 }
@@ -65,6 +67,8 @@ DESCRIPTIONS: dict[str, str] = {
        for s in ALL_STRATEGIES},
     "timeboost": "FCFS with a 200 ms delay for all but the express-lane controller, "
                  "sold each 60 s round in a second-price auction (Arbitrum)",
+    "fair-ordering": "Aequitas-style batch-order fairness over a committee of nodes; "
+                     "Condorcet cycles become one batch",
     "encrypted": "threshold-encrypted mempool: order committed before t-of-n keypers "
                  "reveal contents (Shutter-style)",
     "batch-auction": "frequent batch auctions: everything that arrived clears together "

@@ -23,6 +23,16 @@ class Blocks:
     ids: np.ndarray        # int64 tx ids, in order
     tick_index: np.ndarray  # int64 index into the ``ticks`` array, non-decreasing
 
+    @classmethod
+    def collect(cls, per_tick: list[tuple[int, np.ndarray]]) -> "Blocks":
+        """Join ``(tick index, block ids)`` pairs (empty blocks are skipped)."""
+        per_tick = [(k, ids) for k, ids in per_tick if len(ids)]
+        if not per_tick:
+            return cls(np.empty(0, np.int64), np.empty(0, np.int64))
+        return cls(np.concatenate([ids for _, ids in per_tick]).astype(np.int64),
+                   np.concatenate([np.full(len(ids), k, dtype=np.int64)
+                                   for k, ids in per_tick]))
+
 
 class PendingQueue:
     """Received, not yet sequenced transactions, kept in arrival order."""
@@ -56,19 +66,15 @@ def blocks_per_tick(ticks: np.ndarray, queue: PendingQueue,
                     build: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> Blocks:
     """Tick by tick: ``build(eligible ids, their arrivals, now)`` returns one block's ids
     (in order); they leave the queue, everything else stays for later ticks."""
-    ids_out, tick_out = [], []
+    out = []
     for k, tick in enumerate(ticks.tolist()):
         n = queue.arrived_by(tick)
         if not n:
             continue
         block = build(queue.ids[:n], queue.arrival[:n], tick)
         queue.remove(block)
-        if len(block):
-            ids_out.append(block)
-            tick_out.append(np.full(len(block), k, dtype=np.int64))
-    if not ids_out:
-        return Blocks(np.empty(0, np.int64), np.empty(0, np.int64))
-    return Blocks(np.concatenate(ids_out), np.concatenate(tick_out))
+        out.append((k, block))
+    return Blocks.collect(out)
 
 
 class Design(ABC):
@@ -77,6 +83,7 @@ class Design(ABC):
     name: str = "abstract"
     uses_tips: bool = False  # whether included txs pay their priority fee
     uniform_fills: bool = False  # whether all trades of a block clear at one price
+    public_mempool: bool = False  # whether pending txs are gossiped where bots can watch
 
     def __init__(self, cfg: Sequencer) -> None:
         self.cfg = cfg

@@ -68,16 +68,9 @@ class EncryptedDesign(Design):
             self.committed.append((now + self.key_delay(now), order))
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
-        ids_out, tick_out = [], []
+        out = []
         for k, tick in enumerate(ticks.tolist()):
             self._commit(tick)
-            ready = []
             while self.committed and self.committed[0][0] <= tick:
-                ready.append(self.committed.popleft()[1])
-            if ready:
-                block = np.concatenate(ready)
-                ids_out.append(block)
-                tick_out.append(np.full(len(block), k, dtype=np.int64))
-        if not ids_out:
-            return Blocks(np.empty(0, np.int64), np.empty(0, np.int64))
-        return Blocks(np.concatenate(ids_out), np.concatenate(tick_out))
+                out.append((k, self.committed.popleft()[1]))
+        return Blocks.collect(out)
