@@ -214,24 +214,32 @@ def designs(as_json: bool = typer.Option(False, "--json")):
     _listing("designs", DESCRIPTIONS, as_json)
 
 
-BENCHMARKS = ("fcfs-reference",)
+BENCHMARKS = ("fcfs-reference", "committee-reference")
 
 
 @app.command()
 def bench(workload: str = typer.Argument("fcfs-reference", help="Benchmark workload."),
-          txs: int = typer.Option(1_000_000, help="Transactions in the workload."),
+          txs: int = typer.Option(1_000_000, help="Transactions (fcfs-reference)."),
+          nodes: int = typer.Option(128, help="Committee size (committee-reference)."),
+          rounds: int = typer.Option(50, help="Consensus rounds (committee-reference)."),
           seed: int = typer.Option(0),
           as_json: bool = typer.Option(False, "--json")):
     """Run a fixed workload through seqlab and through its SimPy reference."""
-    from seqlab.experiments.bench import bench_fcfs_reference
+    from seqlab.experiments.bench import bench_committee_reference, bench_fcfs_reference
 
     try:
         if workload not in BENCHMARKS:
             raise SeqlabError(f"unknown benchmark '{workload}'", field="workload",
                               allowed=", ".join(BENCHMARKS))
-        if not as_json:
-            err.print(f"running {workload} with {txs:,} txs (seqlab, then SimPy)…")
-        figures = bench_fcfs_reference(txs, seed)
+        if workload == "committee-reference":
+            if not as_json:
+                err.print(f"running {workload} with {nodes:,} nodes, {rounds:,} rounds "
+                          "(seqlab, then SimPy)…")
+            figures = bench_committee_reference(nodes, rounds, seed)
+        else:
+            if not as_json:
+                err.print(f"running {workload} with {txs:,} txs (seqlab, then SimPy)…")
+            figures = bench_fcfs_reference(txs, seed)
     except SeqlabError as exc:
         _fail(exc)
     if as_json:

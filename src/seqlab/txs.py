@@ -22,7 +22,7 @@ class Kind(IntEnum):
     WITHDRAW = 5    # a: amount (micro-USD) from margin to wallet
     LIQUIDATE = 6   # b: target account
     POSITION = 7    # a: signed quantity (benchmark protocol)
-    AUCTION = 8     # a: express-lane auction payment (micro-USD), searchers -> treasury
+    AUCTION = 8     # a: auction payment (micro-USD); b: 0 to the treasury, 1 to the proposer
 
 
 class Status(IntEnum):

@@ -185,6 +185,8 @@ class World:
             "digest": digest([order, txs.block[order], txs.status[order], *state,
                               self.ledger.balances[: len(self.ledger.names)]]),
         }
+        if hasattr(self.design, "metrics"):
+            summary.update(self.design.metrics(self.horizon))
         tables = {"txs": self._txs_table(), "blocks": blocks}
         if isinstance(self.protocol, PerpsProtocol):
             run = self._perps_run()

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+from seqlab.consensus import Committee, reference_rounds
 from seqlab.errors import SeqlabError
 from seqlab.scenario.loader import LoadedScenario, parse_scenario
 from seqlab.world import World
@@ -37,12 +38,13 @@ def fcfs_reference_scenario(txs: int, seed: int = 0) -> LoadedScenario:
     return parse_scenario(data, "fcfs-reference")
 
 
-def _simpy_module() -> ModuleType:
-    path = BENCHMARKS_DIR / "simpy_fcfs.py"
+def _simpy_module(filename: str = "simpy_fcfs.py") -> ModuleType:
+    """Load a SimPy reference model from ``benchmarks/`` (not part of the package)."""
+    path = BENCHMARKS_DIR / filename
     if not path.exists() or importlib.util.find_spec("simpy") is None:
         raise SeqlabError("the SimPy reference needs a source checkout with the dev extras "
                           "(make test installs them)", file=str(path))
-    spec = importlib.util.spec_from_file_location("seqlab_bench_simpy_fcfs", path)
+    spec = importlib.util.spec_from_file_location(f"seqlab_bench_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     spec.loader.exec_module(module)
@@ -65,7 +67,7 @@ def bench_fcfs_reference(txs: int = 1_000_000, seed: int = 0) -> dict:
     if txs < 1:
         raise SeqlabError("must be at least 1", field="--txs")
     ours = run_seqlab_fcfs(txs, seed)
-    ref = _simpy_module().run_simpy_fcfs(txs, seed=seed)
+    ref = _simpy_module("simpy_fcfs.py").run_simpy_fcfs(txs, seed=seed)
     lat_gap = abs(ours["mean_latency_ms"] - ref["mean_latency_ms"]) / ref["mean_latency_ms"]
     return {
         "benchmark": "fcfs-reference",
@@ -80,4 +82,43 @@ def bench_fcfs_reference(txs: int = 1_000_000, seed: int = 0) -> dict:
         "latency_gap": round(lat_gap, 5),
         "latency_match": bool(lat_gap <= 0.02),
         "ledger_residual": ours["ledger_residual"],
+    }
+
+
+def run_seqlab_committee(nodes: int, rounds: int, seed: int = 0) -> dict:
+    """Our code path on the workload: ``reference_rounds`` → ``run_round`` per round."""
+    start = time.perf_counter()
+    starts = reference_rounds(Committee.round_robin(nodes), rounds, seed)
+    wall = time.perf_counter() - start
+    return {"wall_s": wall, "rounds_per_s": rounds / wall,
+            "mean_round_ms": float(starts[-1] - starts[0]) / rounds / 1000.0}
+
+
+def bench_committee_reference(nodes: int = 128, rounds: int = 50, seed: int = 0) -> dict:
+    """``committee-reference``: ``rounds`` fault-free consensus rounds of ``nodes`` nodes,
+    through seqlab's vectorised rounds and through the message-by-message SimPy model.
+
+    Both draw the same jitter factors, so their mean round times agree (to the whole-µs
+    rounding of round starts in ``reference_rounds``); throughput is rounds per second.
+    """
+    if nodes < 4:
+        raise SeqlabError("must be at least 4", field="--nodes", allowed="integers >= 4")
+    if rounds < 1:
+        raise SeqlabError("must be at least 1", field="--rounds", allowed="integers >= 1")
+    ours = run_seqlab_committee(nodes, rounds, seed)
+    ref = _simpy_module("simpy_committee.py").run_simpy_committee(nodes, rounds, seed=seed)
+    gap = abs(ours["mean_round_ms"] - ref["mean_round_ms"]) / ref["mean_round_ms"]
+    return {
+        "benchmark": "committee-reference",
+        "nodes": nodes,
+        "rounds": rounds,
+        "seqlab_rounds_per_s": round(ours["rounds_per_s"], 1),
+        "simpy_rounds_per_s": round(ref["rounds_per_s"], 3),
+        "ratio": round(ours["rounds_per_s"] / ref["rounds_per_s"], 3),
+        "seqlab_wall_s": round(ours["wall_s"], 4),
+        "simpy_wall_s": round(ref["wall_s"], 4),
+        "seqlab_mean_round_ms": round(ours["mean_round_ms"], 3),
+        "simpy_mean_round_ms": round(ref["mean_round_ms"], 3),
+        "round_time_gap": round(gap, 6),
+        "round_time_match": bool(gap <= 0.02),
     }

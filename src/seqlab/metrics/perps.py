@@ -119,6 +119,7 @@ def perps_summary(run: PerpsRun) -> dict:
         "operator_profit_usd": round(sum(v for k, v in profit.items() if k != "auction"), 2),
         "operator_profit_by_strategy": profit,
         "auction_revenue_usd": usd(run.ledger.balances[p.treasury]),
+        "proposer_revenue_usd": usd(run.ledger.balances[p.proposer]),
         **censorship(txs, run.horizon_us),
         "topups": int(((kinds == Kind.TOPUP) & (status == Status.OK)).sum()),
         "user_value_usd": usd(values[: run.users].sum()),

@@ -84,6 +84,7 @@ class PerpsProtocol:
         self.sequencer = ledger.open("sequencer")
         self.searchers = ledger.open("searchers")
         self.treasury = ledger.open("treasury")
+        self.proposer = ledger.open("proposer")
         self.price = 0
         self.oracle_block = -1
         self.next_funding = cfg.funding_interval
@@ -267,10 +268,13 @@ class PerpsProtocol:
         self._charge_fee(i, self._notional(close) * self.fee_ppm // PPM)
         return True
 
-    def _auction(self, searcher: int, amount: int, b: int, block: int, t: int) -> bool:
-        """Settle an express-lane auction: the winning bid goes to the treasury."""
+    def _auction(self, searcher: int, amount: int, to: int, block: int, t: int) -> bool:
+        """Settle a won auction from the searchers' (or builders') account: an express-lane
+        bid goes to the treasury (``to`` = 0), a builder's bid to the proposer (1)."""
         paid = min(amount, self._bal(self.searchers))
-        self.ledger.transfer(self.searchers, self.treasury, paid, "express_lane_auction")
+        dst, reason = (self.treasury, "express_lane_auction") if to == 0 else \
+            (self.proposer, "builder_bid")
+        self.ledger.transfer(self.searchers, dst, paid, reason)
         return paid > 0
 
     def _topup(self, i: int, amount: int, b: int, block: int, t: int) -> bool:

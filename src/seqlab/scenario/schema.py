@@ -153,6 +153,56 @@ class Timeboost(Model):
         return self
 
 
+class Partition(Model):
+    """During ``[start, end)`` messages between different ``groups`` are lost."""
+
+    start: Duration
+    end: Duration
+    groups: list[list[Annotated[int, Field(ge=0)]]]
+
+
+class Committee(Model):
+    """A BFT committee of sequencer nodes (Tendermint/HotStuff family)."""
+
+    nodes: Annotated[int, Field(ge=1, le=1024)] = 4
+    regions: list[str] = ["us-east", "us-west", "eu-west", "ap-northeast", "sa-east"]
+    jitter_sigma: Annotated[float, Field(ge=0, le=3)] = 0.2
+    loss: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    timeout: PositiveDuration = "1s"
+    list_interval: PositiveDuration = "250ms"
+    list_age: Duration = "250ms"
+    ordering: Literal["deterministic", "leader"] = "deterministic"
+    crashed: Annotated[int, Field(ge=0)] = 0
+    crash_at: Duration = "0s"
+    byzantine: Annotated[int, Field(ge=0)] = 0
+    byzantine_vote_delay: Duration = "0s"
+    tx_bytes: Annotated[int, Field(ge=1)] = 250
+    bandwidth_mbps: Annotated[float, Field(gt=0)] = 1000.0
+    partitions: list[Partition] = []
+
+    @model_validator(mode="after")
+    def _counts_fit(self) -> "Committee":
+        from seqlab.consensus import REGIONS
+
+        if self.crashed + self.byzantine > self.nodes:
+            raise ValueError("crashed + byzantine must not exceed nodes")
+        unknown = [r for r in self.regions if r not in REGIONS]
+        if unknown or not self.regions:
+            raise ValueError(f"unknown regions {unknown} (allowed: {', '.join(REGIONS)})")
+        for part in self.partitions:
+            if any(i >= self.nodes for g in part.groups for i in g):
+                raise ValueError("partition groups name nodes beyond committee.nodes")
+        return self
+
+
+class Builders(Model):
+    """Proposer-builder separation: ``count`` builders bid for each block."""
+
+    count: Annotated[int, Field(ge=1, le=64)] = 3
+    latency: list[Latency] = []
+    private_share: Share = 0.0
+
+
 class Sequencer(Model):
     """The sequencer design and its block production."""
 
@@ -165,6 +215,8 @@ class Sequencer(Model):
     encrypted: Encrypted = Encrypted()
     batch_auction: BatchAuction = BatchAuction()
     timeboost: Timeboost = Timeboost()
+    committee: Committee = Committee()
+    builders: Builders = Builders()
 
 
 class Perps(Model):

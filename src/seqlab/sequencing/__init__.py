@@ -14,6 +14,8 @@ from seqlab.sequencing.base import Blocks, Design
 from seqlab.sequencing.extractive import ALL_STRATEGIES, ExtractiveDesign
 from seqlab.sequencing.fcfs import FcfsDesign
 from seqlab.sequencing.batch_auction import BatchAuctionDesign
+from seqlab.sequencing.builders import BuildersDesign
+from seqlab.sequencing.committee import CommitteeDesign
 from seqlab.sequencing.encrypted import EncryptedDesign
 from seqlab.sequencing.fair import FairOrderingDesign
 from seqlab.sequencing.priority import PriorityDesign
@@ -56,6 +58,8 @@ DESIGNS: dict[str, Callable[[Sequencer], Design]] = {
     "fair-ordering": _hosted(FairOrderingDesign),
     "encrypted": _hosted(EncryptedDesign),
     "batch-auction": _hosted(BatchAuctionDesign),
+    "committee": _hosted(CommitteeDesign),
+    "builders": _hosted(BuildersDesign),
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -73,6 +77,10 @@ DESCRIPTIONS: dict[str, str] = {
                  "reveal contents (Shutter-style)",
     "batch-auction": "frequent batch auctions: everything that arrived clears together "
                      "at one price, in hash order",
+    "committee": "BFT committee of sequencer nodes: f+1-of-lists inclusion, median "
+                 "timestamp, deterministic in-block order (decentralized Timeboost)",
+    "builders": "proposer-builder separation: builders bid for each block and build it "
+                "with the extractive strategies; the proposer takes the highest bid",
 }
 
 
