@@ -8,7 +8,8 @@ The public Python API mirrors the command line, so notebooks can do what the CLI
 """
 from seqlab.errors import SeqlabError
 
-__all__ = ["SeqlabError", "run", "load_scenario", "bench_fcfs_reference"]
+__all__ = ["SeqlabError", "run", "compare", "sweep", "load", "load_scenario",
+           "bench_fcfs_reference"]
 __version__ = "0.1.0"
 
 
@@ -20,6 +21,15 @@ def __getattr__(name: str):
     if name == "load_scenario":
         from seqlab.scenario.loader import load_scenario
         return load_scenario
+    if name == "compare":
+        from seqlab.experiments.compare import compare
+        return compare
+    if name == "sweep":
+        from seqlab.experiments.sweep import sweep
+        return sweep
+    if name == "load":
+        from seqlab.experiments.sweep_store import load
+        return load
     if name == "bench_fcfs_reference":
         from seqlab.experiments.bench import bench_fcfs_reference
         return bench_fcfs_reference

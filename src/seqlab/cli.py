@@ -207,6 +207,53 @@ def _runs_progress(enabled: bool, label: str) -> Iterator[Any]:
 
 
 @app.command()
+def sweep(scenario: Optional[str] = typer.Argument(None, help="Built-in name or TOML file."),
+          designs: Optional[str] = typer.Option(None, help="Comma-separated designs "
+                                                "(default: the scenario's [sweep] or honest)."),
+          seeds: Optional[int] = typer.Option(None, help="Seeds per design and point."),
+          param: list[str] = typer.Option([], "--param", help="key=v1,v2 | key=lo:hi:n | "
+                                          "key=~lo:hi:n (repeatable)."),
+          backend: str = typer.Option("process", help="inline | process | ray"),
+          workers: Optional[int] = typer.Option(None, help="Parallel runs (default: cores)."),
+          address: Optional[str] = typer.Option(None, help="Ray cluster address."),
+          store: Optional[Path] = typer.Option(None, help="DuckDB store (default "
+                                               "runs/<scenario>-sweep/sweep.duckdb)."),
+          resume: bool = typer.Option(False, "--resume", help="Continue a stored sweep."),
+          no_report: bool = typer.Option(False, "--no-report"),
+          as_json: bool = typer.Option(False, "--json")):
+    """Run a scenario over parameters × designs × seeds; every run is stored as it ends."""
+    from seqlab.experiments.sweep import sweep as run_sweep
+
+    names = [d.strip() for d in designs.split(",") if d.strip()] if designs else None
+    try:
+        with _runs_progress(not as_json, "sweeping") as progress:
+            result = run_sweep(scenario, names, seeds, list(param), backend, workers, store,
+                               resume, address, report=not no_report,
+                               progress=_sweep_progress(progress))
+    except SeqlabError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        err.print("interrupted: finished runs are stored; continue with --resume")
+        raise typer.Exit(130)
+    s = result.summary
+    figures = {"runs": s["runs"], "failed": s["failed"], "planned": s["planned"],
+               "wall_s": s["wall_s"], "store": s["store"], "backend": s["backend"]}
+    if "report" in s:
+        figures["report"] = s["report"]
+    if as_json:
+        _print_json(figures)
+        return
+    out.print(_summary_table(figures, f"seqlab sweep: {s['scenario']}"))
+
+
+def _sweep_progress(update):
+    """Adapt the runs progress bar to (done, total, failed)."""
+    if update is None:
+        return None
+    return lambda done, total, failed: update(done, total, f"{failed} failed")
+
+
+@app.command()
 def designs(as_json: bool = typer.Option(False, "--json")):
     """List the sequencer designs."""
     from seqlab.sequencing import DESCRIPTIONS
@@ -214,18 +261,20 @@ def designs(as_json: bool = typer.Option(False, "--json")):
     _listing("designs", DESCRIPTIONS, as_json)
 
 
-BENCHMARKS = ("fcfs-reference", "committee-reference")
+BENCHMARKS = ("suite", "fcfs-reference", "committee-reference")
 
 
 @app.command()
-def bench(workload: str = typer.Argument("fcfs-reference", help="Benchmark workload."),
+def bench(workload: str = typer.Argument("suite", help="suite (all of them), "
+                                          "fcfs-reference or committee-reference."),
           txs: int = typer.Option(1_000_000, help="Transactions (fcfs-reference)."),
           nodes: int = typer.Option(128, help="Committee size (committee-reference)."),
           rounds: int = typer.Option(50, help="Consensus rounds (committee-reference)."),
           seed: int = typer.Option(0),
           as_json: bool = typer.Option(False, "--json")):
     """Run a fixed workload through seqlab and through its SimPy reference."""
-    from seqlab.experiments.bench import bench_committee_reference, bench_fcfs_reference
+    from seqlab.experiments.bench import (bench_committee_reference, bench_fcfs_reference,
+                                          bench_suite, peak_memory_mb)
 
     try:
         if workload not in BENCHMARKS:
@@ -236,14 +285,25 @@ def bench(workload: str = typer.Argument("fcfs-reference", help="Benchmark workl
                 err.print(f"running {workload} with {nodes:,} nodes, {rounds:,} rounds "
                           "(seqlab, then SimPy)…")
             figures = bench_committee_reference(nodes, rounds, seed)
+        elif workload == "suite":
+            if not as_json:
+                err.print("running the suite: fcfs-reference (1M txs), committee-reference "
+                          "(128 nodes), a 1,000-run sweep (pool, then one process)…")
+            figures = bench_suite()
         else:
             if not as_json:
                 err.print(f"running {workload} with {txs:,} txs (seqlab, then SimPy)…")
             figures = bench_fcfs_reference(txs, seed)
+        if workload != "suite":
+            figures["peak_memory_mb"] = peak_memory_mb()
     except SeqlabError as exc:
         _fail(exc)
     if as_json:
         _print_json(figures)
+        return
+    if workload == "suite":
+        for name, result in figures["results"].items():
+            out.print(_summary_table(result, f"seqlab bench: {name}"))
         return
     out.print(_summary_table(figures, f"seqlab bench: {workload}"))
 

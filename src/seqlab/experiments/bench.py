@@ -116,3 +116,72 @@ def bench_committee_reference(nodes: int = 128, rounds: int = 50, seed: int = 0)
     ref = _simpy_module("simpy_committee.py").run_simpy_committee(nodes, rounds, seed=seed)
     return {**_versus("committee-reference", ours, ref, "rounds", "mean_round_ms",
                       "round_time"), "nodes": nodes, "rounds": rounds}
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory so far (MB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+
+
+SWEEP_BENCH_SCENARIO = {
+    "name": "sweep-bench", "seed": 1, "duration": "1min",
+    "description": "One minute, 20 accounts: the sweep benchmark's unit of work",
+    "market": {"volatility": 1.5, "jump_intensity": 400.0, "jump_mean": -0.03},
+    "agents": {"traders": {"accounts": 20, "rate_per_s": 2.0}},
+}
+
+
+def bench_sweep(runs: int = 1000, workers: int | None = None) -> dict:
+    """``runs`` runs of a tiny scenario (4 designs × runs/4 seeds), on the local process
+    pool and in one process; the pool's speed-up is their wall-time ratio."""
+    import tempfile
+
+    from seqlab.experiments.sweep import sweep
+
+    loaded = parse_scenario(SWEEP_BENCH_SCENARIO, "sweep-bench")
+    designs = ["honest", "extractive", "priority", "batch-auction"]
+    seeds = max(1, runs // len(designs))
+    walls = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in ("process", "inline"):
+            start = time.perf_counter()
+            res = sweep(loaded, designs, seeds, backend=backend, workers=workers,
+                        store=Path(tmp) / f"{backend}.duckdb", report=False)
+            walls[backend] = time.perf_counter() - start
+    return {"benchmark": "sweep", "runs": res.summary["runs"], "failed": res.summary["failed"],
+            "pool_runs_per_s": round(res.summary["runs"] / walls["process"], 2),
+            "inline_runs_per_s": round(res.summary["runs"] / walls["inline"], 2),
+            "pool_speedup": round(walls["inline"] / walls["process"], 3),
+            "pool_wall_s": round(walls["process"], 3), "inline_wall_s": round(walls["inline"], 3)}
+
+
+def _suite_item(name: str) -> dict:
+    """One suite benchmark, in a fresh process so its peak memory is its own."""
+    if name == "fcfs-reference":
+        out = bench_fcfs_reference(1_000_000)
+    elif name == "committee-reference":
+        out = bench_committee_reference(128, 50)
+    else:
+        out = bench_sweep(1000)
+    out["peak_memory_mb"] = peak_memory_mb()
+    return out
+
+
+def bench_suite() -> dict:
+    """The fixed suite: fcfs-reference (1M txs) and committee-reference (128 nodes) against
+    SimPy, and a 1,000-run sweep on the local pool; each in a fresh Python process, so the
+    peak memory it reports is its own (and the sweep may start its own pool)."""
+    import json
+    import subprocess
+    import sys
+
+    results = {}
+    for name in ("fcfs-reference", "committee-reference", "sweep"):
+        code = ("import json; from seqlab.experiments.bench import _suite_item; "
+                f"print(json.dumps(_suite_item({name!r})))")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True)
+        results[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"benchmark": "suite", "results": results}

@@ -325,6 +325,14 @@ class Agents(Model):
         return self
 
 
+class Sweep(Model):
+    """Defaults for ``seqlab sweep``: parameter values by dotted key, designs, seeds."""
+
+    params: dict[str, list[str | int | float | bool]] = {}
+    designs: list[str] = []
+    seeds: Annotated[int, Field(ge=1)] = 1
+
+
 class Scenario(Model):
     """A whole world: market, oracle, sequencer, protocol and agents, run for ``duration``."""
 
@@ -337,3 +345,4 @@ class Scenario(Model):
     sequencer: Sequencer = Sequencer()
     protocol: Protocol = Protocol()
     agents: Agents = Agents()
+    sweep: Sweep = Sweep()

@@ -1,0 +1,118 @@
+"""Executors: how a batch of independent runs is carried out, behind one interface.
+
+The model knows nothing of how it is executed (as in radCAD): an executor maps a
+picklable function over items and yields ``(item index, outcome)`` as runs finish, in
+any order. The function itself catches its errors, so one bad run never kills a sweep.
+"""
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any, Callable, Iterator, Sequence
+
+from seqlab.errors import SeqlabError
+
+BACKENDS = ("inline", "process", "ray")
+
+
+class Executor(ABC):
+    """Map ``fn`` over ``items``; yield (index, result) as each finishes."""
+
+    @abstractmethod
+    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        """Run ``fn(item)`` for every item; yield ``(index, result)`` as runs finish."""
+
+    def close(self) -> None:
+        """Stop work in progress (used on Ctrl-C); finished results are already out."""
+
+
+class InlineExecutor(Executor):
+    """In this process, one at a time: for debugging and as the reference."""
+
+    def imap(self, fn, items):
+        for i, item in enumerate(items):
+            yield i, fn(item)
+
+
+class ProcessExecutor(Executor):
+    """A local process pool using every core by default."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.pool: ProcessPoolExecutor | None = None
+
+    def imap(self, fn, items):
+        self.pool = ProcessPoolExecutor(max_workers=self.workers)
+        pending = {}
+        queue = iter(enumerate(items))
+        try:
+            for i, item in queue:  # keep at most 2 runs per worker in flight
+                pending[self.pool.submit(fn, item)] = i
+                if len(pending) >= 2 * self.workers:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield pending.pop(fut), fut.result()
+                    nxt = next(queue, None)
+                    if nxt is not None:
+                        pending[self.pool.submit(fn, nxt[1])] = nxt[0]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+
+
+class RayExecutor(Executor):
+    """Ray: a local Ray started on demand, or an existing cluster at ``address``."""
+
+    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise SeqlabError("Ray is not installed", field="--backend",
+                              allowed="inline, process (or: pip install seqlab[ray])") from None
+        self.ray = ray
+        self.address = address
+        self.workers = workers
+        self._started = False
+
+    def imap(self, fn, items):
+        ray = self.ray
+        if not ray.is_initialized():
+            kwargs = {"address": self.address} if self.address else {
+                "num_cpus": self.workers or os.cpu_count(), "include_dashboard": False}
+            ray.init(ignore_reinit_error=True, log_to_driver=False, **kwargs)
+            self._started = True
+        remote = ray.remote(fn)
+        refs = {remote.remote(item): i for i, item in enumerate(items)}
+        try:
+            while refs:
+                done, _ = ray.wait(list(refs), num_returns=1)
+                for ref in done:
+                    yield refs.pop(ref), ray.get(ref)
+        finally:
+            for ref in refs:
+                ray.cancel(ref, force=True)
+            self.close()
+
+    def close(self) -> None:
+        if self._started and self.ray.is_initialized():
+            self.ray.shutdown()
+            self._started = False
+
+
+def make_executor(backend: str, workers: int | None = None,
+                  address: str | None = None) -> Executor:
+    if backend == "inline":
+        return InlineExecutor()
+    if backend == "process":
+        return ProcessExecutor(workers)
+    if backend == "ray":
+        return RayExecutor(address, workers)
+    raise SeqlabError(f"unknown backend '{backend}'", field="--backend",
+                      allowed=", ".join(BACKENDS))

@@ -1,0 +1,109 @@
+"""The HTML reports in a real headless browser: they open offline, log no errors, plots draw.
+
+One Chromium (Debian's, see ``tests/browser.py``) is launched for the whole module; each
+page gets its own network-less context. Screenshots of a failing page are kept in the
+test's tmp dir and named in the failure message.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from browser import browser_required, find_chromium, image_stats, open_report, REQUIRE_ENV
+
+MIN_COLOURS = 16           # a blank or single-colour page/plot has far fewer
+MIN_NON_WHITE = 0.01       # share of non-white pixels: the page, and its most-inked plot
+# Every plot must have at least this much ink: a plot that failed to draw is pure white (0),
+# while a drawn plot of all-zero values (axes, grid, labels only) is at ~1.1 %.
+MIN_NON_WHITE_EACH = 0.002
+
+
+def _unavailable(reason: str):
+    if browser_required():
+        pytest.fail(f"{reason} (and {REQUIRE_ENV}=1 requires the browser tests to run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = find_chromium()
+    if chromium is None:
+        _unavailable("browser tests need Debian's chromium (/usr/bin/chromium); `make test` "
+                     "installs it with apt-get when run as root")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("browser tests need playwright: pip install -c constraints.txt -e '.[dev]'")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def check_page(browser, path: Path, shots: Path):
+    """Open one report and assert it is offline, error-free and has drawn, non-blank plots."""
+    assert path.is_file(), f"{path} was not written"
+    page = open_report(browser, path)
+    shots.mkdir(parents=True, exist_ok=True)
+    (shots / f"{path.stem}.png").write_bytes(page.screenshot)
+    for i, png in enumerate(page.plot_screenshots):
+        (shots / f"{path.stem}-plot{i}.png").write_bytes(png)
+    where = f"{path.name} (screenshots in {shots})"
+
+    problems = page.problems()
+    assert not problems, f"{where}:\n  " + "\n  ".join(problems)
+    assert page.plot_divs >= 1, f"{where}: no plotly figure on the page"
+    assert len(page.plot_screenshots) == page.plot_divs, where
+    assert page.traces >= 1, f"{where}: plots have no drawn traces"
+
+    full = image_stats(page.screenshot)
+    assert full.colours > MIN_COLOURS, f"{where}: page looks blank: {full}"
+    assert full.non_white > MIN_NON_WHITE, f"{where}: page looks blank: {full}"
+    plots = [image_stats(png) for png in page.plot_screenshots]
+    for i, stats in enumerate(plots):
+        assert stats.non_white > MIN_NON_WHITE_EACH, f"{where}: plot {i} looks blank: {stats}"
+        assert stats.colours > MIN_COLOURS, f"{where}: plot {i} looks blank: {stats}"
+    assert max(s.non_white for s in plots) > MIN_NON_WHITE, \
+        f"{where}: no plot has more than {MIN_NON_WHITE:.0%} non-white pixels: {plots}"
+    return page
+
+
+def test_run_report_in_browser(browser, tmp_path):
+    import seqlab
+
+    seqlab.run("tiny", out=tmp_path / "run")
+    page = check_page(browser, tmp_path / "run" / "report.html", tmp_path / "shots")
+    assert page.plot_divs >= 4  # price, liquidations, latency, bonuses
+
+
+def test_compare_report_in_browser(browser, tmp_path):
+    from seqlab.experiments.compare import compare
+
+    compare("tiny", ["honest", "extractive"], out=tmp_path / "cmp")
+    check_page(browser, tmp_path / "cmp" / "compare.html", tmp_path / "shots")
+
+
+def _sweep_function():
+    """``seqlab.experiments.sweep.sweep``; skip while that module (or function) does not exist.
+
+    Only absence skips: an import that fails inside an existing module is a failure.
+    """
+    name = "seqlab.experiments.sweep"
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"{name} does not exist yet")
+    sweep = getattr(importlib.import_module(name), "sweep", None)
+    if sweep is None:
+        pytest.skip(f"{name} has no sweep() yet")
+    return sweep
+
+
+def test_sweep_report_in_browser(browser, tmp_path):
+    sweep = _sweep_function()
+    sweep("tiny", designs=["honest"], seeds=2, store=tmp_path / "sw" / "sweep.duckdb",
+          backend="inline")
+    check_page(browser, tmp_path / "sw" / "sweep.html", tmp_path / "shots")
