@@ -6,7 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from seqlab.cli import app
-from seqlab.experiments.compare import compare, mean_ci
+from seqlab.experiments.compare import compare
+from seqlab.experiments.stats import mean_ci
 from seqlab.scenario import load_scenario, parse_scenario
 from seqlab.world import World
 

@@ -78,6 +78,7 @@ class World:
         tr = sc.agents.traders
         self.reference = build_reference(sc.market, self.horizon, self.sim, self.loaded.base_dir)
         accounts = draw_accounts(tr, self.sim.rng("accounts"))
+        self.leverage = accounts.leverage
         self.users = tr.accounts
         names = [liq.name for liq in sc.agents.liquidators] + list(OPERATOR_LIQUIDATORS)
         # Every design gets the same accounts (users, then the operator's two), so runs
@@ -137,7 +138,13 @@ class World:
             self.liquidators.on_executed(self.txs.sender[done_liq], self.txs.b[done_liq])
         equity, notional = self.protocol.margin_state()
         self.managers.on_block(t_us, equity, notional)
-        self.liquidators.on_block(t_us, self.protocol.liquidatable(), notional)
+        candidates = self.protocol.liquidatable()
+        quotes = getattr(self.protocol.liquidation, "quotes", None)
+        if quotes is not None:  # Dutch auctions: kick new ones, bid in running ones
+            accounts, prices = quotes(t_us)
+            candidates = np.setdiff1d(candidates, accounts)
+            self.liquidators.on_auctions(t_us, accounts, prices, self.protocol.price, notional)
+        self.liquidators.on_block(t_us, candidates, notional)
 
     # running --------------------------------------------------------------------------
     def run(self, progress: Progress | None = None) -> Result:
@@ -212,4 +219,4 @@ class World:
                         len(sc.agents.liquidators), self.users,
                         int(round(sc.sequencer.strategy.capital_usd * PPM)),
                         self.oracle_submit_us, self.horizon, sc.market.step,
-                        self.managers.managed)
+                        self.managers.managed, self.leverage)

@@ -81,19 +81,38 @@ class Liquidators:
         self.bonus_rate = perps.bonus_ppm / PPM * perps.close_ppm / PPM
 
     def on_block(self, t_us: int, candidates: np.ndarray, notional: np.ndarray) -> None:
+        """Race to liquidate (or, under Dutch auctions, to kick) ``candidates``."""
         if not len(candidates):
             return
         for j, cfg in enumerate(self.cfgs):
-            fresh = candidates[~self.pending[j, candidates]]
-            if not len(fresh):
-                continue
-            feed, net = self.delays[j].draw(fresh, cfg.feed_latency, cfg.latency)
-            submit = t_us + feed
-            arrival = submit + net
-            tip = np.rint(cfg.tip_share * self.bonus_rate * notional[fresh]).astype(np.int64)
-            ids = self.txs.add_many(Kind.LIQUIDATE, j, submit, arrival, 0, fresh, tip)
-            self.network.send(ids, arrival)
-            self.pending[j, fresh] = True
+            self._send(j, t_us, candidates, notional, np.zeros(len(candidates), np.int64))
+
+    def on_auctions(self, t_us: int, accounts: np.ndarray, prices: np.ndarray, oracle: int,
+                    notional: np.ndarray) -> None:
+        """Bid in running Dutch auctions: each bot takes once the price is at or below
+        the oracle price less the discount it needs (its cost of capital and of selling)."""
+        if not len(accounts):
+            return
+        for j, cfg in enumerate(self.cfgs):
+            limit = int(oracle * (1 - cfg.min_discount))
+            ok = prices <= limit
+            if ok.any():
+                self._send(j, t_us, accounts[ok], notional, np.full(int(ok.sum()), limit))
+
+    def _send(self, j: int, t_us: int, accounts: np.ndarray, notional: np.ndarray,
+              bid: np.ndarray) -> None:
+        cfg = self.cfgs[j]
+        fresh = ~self.pending[j, accounts]
+        accounts, bid = accounts[fresh], bid[fresh]
+        if not len(accounts):
+            return
+        feed, net = self.delays[j].draw(accounts, cfg.feed_latency, cfg.latency)
+        submit = t_us + feed
+        arrival = submit + net
+        tip = np.rint(cfg.tip_share * self.bonus_rate * notional[accounts]).astype(np.int64)
+        ids = self.txs.add_many(Kind.LIQUIDATE, j, submit, arrival, bid, accounts, tip)
+        self.network.send(ids, arrival)
+        self.pending[j, accounts] = True
 
     def on_executed(self, liquidator: np.ndarray, account: np.ndarray) -> None:
         ours = liquidator < len(self.cfgs)  # the operator's liquidations are not ours

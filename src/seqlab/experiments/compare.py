@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from scipy import stats
-
 from seqlab.errors import SeqlabError
+from seqlab.experiments.stats import mean_ci
+from seqlab.metrics.premium import premium_bps, premium_summary
 from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario, load_scenario
 from seqlab.sequencing import DESIGNS
@@ -38,6 +38,7 @@ class RunView:
     summary: dict
     values: np.ndarray        # per user account, USD
     managed: np.ndarray       # per user account: manages margin (tops up)
+    accounts: dict            # the run's accounts table (exposure, leverage)
     liquidated: np.ndarray    # accounts liquidated at least once
     bonus: dict[str, float]
     latency_ms: np.ndarray    # quantiles 0..1 of inclusion latency
@@ -57,7 +58,7 @@ def run_one(loaded: LoadedScenario, design: str, seed: int) -> RunView:
     done = txs["included_us"] >= 0
     lat = (txs["included_us"][done] - txs["submit_us"][done]) / 1000.0
     q = np.quantile(lat, np.linspace(0, 1, 201)) if len(lat) else np.zeros(201)
-    return RunView(s, t["accounts"]["value_usd"], t["accounts"]["managed"],
+    return RunView(s, t["accounts"]["value_usd"], t["accounts"]["managed"], t["accounts"],
                    np.unique(t["liquidations"]["account"]),
                    s["liquidation_bonus_by_liquidator"], q)
 
@@ -86,16 +87,6 @@ def paired_metrics(run: RunView, base: RunView) -> dict[str, float]:
         "latency_p99_ms": s["latency_ms"]["p99"],
         "max_censorship_delay_ms": s["max_censorship_delay_ms"],
     }
-
-
-def mean_ci(values: list[float]) -> tuple[float, list[float]]:
-    """Mean and 95 % confidence interval (Student t; a point with one sample)."""
-    arr = np.asarray(values, dtype=np.float64)
-    mean = float(arr.mean())
-    if len(arr) < 2 or np.all(arr == arr[0]):
-        return mean, [mean, mean]
-    half = float(stats.t.ppf(0.975, len(arr) - 1) * arr.std(ddof=1) / np.sqrt(len(arr)))
-    return mean, [mean - half, mean + half]
 
 
 def _check_designs(designs: list[str], baseline: str) -> None:
@@ -165,6 +156,8 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
                 bonus["liquidator"].append(name)
                 bonus["bonus_usd"].append(usd)
         per_design[design] = _design_entry(design, seeds, samples, views)
+        per_design[design]["risk_premium"] = premium_summary([
+            _premium(views[(design, seed)], views[(baseline, seed)]) for seed in seeds])
     summary = {"scenario": loaded.scenario.name, "baseline": baseline, "seeds": seeds,
                "designs": per_design}
     tables = {
@@ -179,6 +172,12 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
             "latency_ms": np.concatenate([views[(d, seeds[0])].latency_ms for d in designs])},
     }
     return Result(summary, tables)
+
+
+def _premium(run: RunView, base: RunView) -> dict[str, float]:
+    acc = base.accounts
+    return premium_bps(base.values - run.values, acc["long_usd_years"], acc["short_usd_years"],
+                       acc["leverage"])
 
 
 def _design_entry(design: str, seeds: list[int], samples: list[dict],

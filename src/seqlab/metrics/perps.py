@@ -34,6 +34,7 @@ class PerpsRun:
     horizon_us: int
     price_step_us: int
     managed: np.ndarray           # per user: whether the owner manages margin
+    leverage: np.ndarray          # per user: preferred leverage
 
 
 def usd(micro: float | int) -> float:
@@ -137,6 +138,7 @@ def perps_summary(run: PerpsRun) -> dict:
 
 def perps_tables(run: PerpsRun) -> dict[str, dict[str, np.ndarray]]:
     p = run.protocol
+    p.accrue_exposure(run.horizon_us)
     liq, orc = liquidation_rows(p), oracle_rows(p)
     names = np.asarray(run.liquidator_names)
     values = p.account_values(final_price_micro(run))[: run.users]
@@ -152,7 +154,10 @@ def perps_tables(run: PerpsRun) -> dict[str, dict[str, np.ndarray]]:
         "prices": price_table(run, orc),
         "accounts": {"account": np.arange(run.users, dtype=np.int64),
                      "value_usd": values / PPM, "traded_usd": p.traded[: run.users] / PPM,
-                     "liquidations": liq_count, "managed": run.managed[: run.users]},
+                     "liquidations": liq_count, "managed": run.managed[: run.users],
+                     "leverage": run.leverage[: run.users],
+                     "long_usd_years": p.exposure[0, : run.users],
+                     "short_usd_years": p.exposure[1, : run.users]},
     }
 
 

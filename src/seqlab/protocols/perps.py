@@ -28,15 +28,15 @@ from seqlab.scenario.schema import Perps
 from seqlab.txs import Kind, Status, TxStore
 
 PPM = 1_000_000
-_TRADE_KINDS = (Kind.TRADE, Kind.CLOSE, Kind.REDUCE)
 DUST_MICRO_USD = 100 * PPM  # positions below $100 are closed whole on liquidation
+_TRADE_KINDS = (Kind.TRADE, Kind.CLOSE, Kind.REDUCE)
 
 
 def _ppm(x: float) -> int:
     return int(round(x * PPM))
 
 
-def _toward_zero(num: int, den: int) -> int:
+def toward_zero(num: int, den: int) -> int:
     """Integer division rounding toward zero (floor division rounds negatives down)."""
     q = abs(num) // abs(den)
     return q if (num >= 0) == (den > 0) else -q
@@ -68,6 +68,9 @@ class PerpsProtocol:
         self.size = np.zeros(accounts, dtype=np.int64)
         self.basis = np.zeros(accounts, dtype=np.int64)
         self.traded = np.zeros(accounts, dtype=np.int64)  # notional traded (micro-USD)
+        # long and short exposure over time (USD·years): what a risk premium is a rate on
+        self.exposure = np.zeros((2, accounts), dtype=np.float64)
+        self._exposure_t = 0
         self.wallet = ledger.open_many("wallet", accounts)
         self.margin = ledger.open_many("margin", accounts)
         self.pool = ledger.open("pool")
@@ -89,6 +92,9 @@ class PerpsProtocol:
         self.oracle_block = -1
         self.next_funding = cfg.funding_interval
         self.log = PerpsLog()
+        from seqlab.protocols.liquidation import make_liquidation
+
+        self.liquidation = make_liquidation(cfg, self)
         self._handlers = {Kind.ORACLE: self._oracle, Kind.TRADE: self._trade,
                           Kind.CLOSE: self._close, Kind.REDUCE: self._reduce,
                           Kind.TOPUP: self._topup, Kind.WITHDRAW: self._withdraw,
@@ -104,6 +110,7 @@ class PerpsProtocol:
 
     # execution ------------------------------------------------------------------------
     def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+        self.accrue_exposure(int(t_us[0]))
         if int(t_us[0]) >= self.next_funding and self.price:
             self.apply_funding()
             while self.next_funding <= int(t_us[0]):
@@ -162,11 +169,11 @@ class PerpsProtocol:
         for kind, who, a in zip(txs.kind[ids].tolist(), txs.sender[ids].tolist(),
                                 txs.a[ids].tolist()):
             if kind == Kind.TRADE:
-                delta += _toward_zero(a * PPM, self.price)
+                delta += toward_zero(a * PPM, self.price)
             elif kind == Kind.CLOSE:
                 delta -= int(self.size[who])
             elif kind == Kind.REDUCE and 0 < a <= 10_000:
-                delta -= _toward_zero(int(self.size[who]) * a, 10_000)
+                delta -= toward_zero(int(self.size[who]) * a, 10_000)
         return self.price + self.price * (2 * self.skew + delta) // (2 * self.scale_units)
 
     def _fill(self, delta: int) -> int:
@@ -212,9 +219,11 @@ class PerpsProtocol:
                              min(fee, self._bal(self.margin[i])), "fee")
 
     def _trade(self, i: int, usd_delta: int, b: int, block: int, t: int) -> bool:
+        if self.liquidation.locks(i):
+            return False
         if not self.price or not usd_delta:
             return False
-        delta = _toward_zero(usd_delta * PPM, self.price)
+        delta = toward_zero(usd_delta * PPM, self.price)
         if not delta:
             return False
         size, basis = int(self.size[i]), int(self.basis[i])
@@ -245,6 +254,8 @@ class PerpsProtocol:
         return True
 
     def _close(self, i: int, a: int, b: int, block: int, t: int) -> bool:
+        if self.liquidation.locks(i):
+            return False
         size = int(self.size[i])
         if not size or not self.price:
             return False
@@ -256,9 +267,11 @@ class PerpsProtocol:
         return True
 
     def _reduce(self, i: int, bps: int, b: int, block: int, t: int) -> bool:
+        if self.liquidation.locks(i):
+            return False
         if not 0 < bps <= 10_000:  # outside (0, 100 %] it would grow or flip the position
             return False
-        close = _toward_zero(int(self.size[i]) * bps, 10_000)
+        close = toward_zero(int(self.size[i]) * bps, 10_000)
         if not close or not self.price:
             return False
         px = self._fill(-close)
@@ -278,6 +291,8 @@ class PerpsProtocol:
         return paid > 0
 
     def _topup(self, i: int, amount: int, b: int, block: int, t: int) -> bool:
+        if self.liquidation.locks(i):
+            return False
         amount = min(amount, self._bal(self.wallet[i]))
         if amount <= 0:
             return False
@@ -285,6 +300,8 @@ class PerpsProtocol:
         return True
 
     def _withdraw(self, i: int, amount: int, b: int, block: int, t: int) -> bool:
+        if self.liquidation.locks(i):
+            return False
         amount = min(amount, self._bal(self.margin[i]))
         if amount <= 0:
             return False
@@ -303,23 +320,39 @@ class PerpsProtocol:
         return self._equity(i) * PPM < self.mm_ppm * self._notional(size)
 
     def _liquidate(self, liquidator: int, a: int, i: int, block: int, t: int) -> bool:
-        if not 0 <= i < len(self.size) or not self.is_liquidatable(i):
+        if not 0 <= i < len(self.size):
             return False
-        size = int(self.size[i])
-        notional = self._notional(size)
-        close = _toward_zero(size * self.close_ppm, PPM)
-        if self._equity(i) <= 0 or notional - self._notional(close) < DUST_MICRO_USD or not close:
-            close = size
-        closed_notional = self._notional(close)
-        self._close_part(i, close, self.price)  # liquidations fill at the oracle price
-        bonus = min(closed_notional * self.bonus_ppm // PPM, self._bal(self.margin[i]))
-        self.ledger.transfer(int(self.margin[i]), self.liquidator_account[liquidator], bonus,
-                             "liquidation_bonus")
-        self.log.liquidations.append((t, block, i, liquidator, closed_notional, bonus,
+        return self.liquidation.liquidate(liquidator, a, i, block, t)
+
+    def close_for_liquidation(self, i: int, close: int) -> int:
+        """Close ``close`` units at the oracle price (liquidations have no price impact);
+        returns the closed notional (micro-USD)."""
+        closed = self._notional(close)
+        self._close_part(i, close, self.price)
+        return closed
+
+    def pay_from_margin(self, i: int, to: int, amount: int, reason: str) -> int:
+        """Pay up to ``amount`` out of account ``i``'s margin; returns what was paid."""
+        paid = min(amount, self._bal(self.margin[i]))
+        self.ledger.transfer(int(self.margin[i]), to, paid, reason)
+        return paid
+
+    def log_liquidation(self, t: int, block: int, i: int, liquidator: int, closed: int,
+                        reward: int) -> None:
+        self.log.liquidations.append((t, block, i, liquidator, closed, reward,
                                       block - self.oracle_block))
-        return True
 
     # vectorised views -----------------------------------------------------------------
+    def accrue_exposure(self, t_us: int) -> None:
+        """Add each account's long and short notional × time since the last call."""
+        dt_years = (t_us - self._exposure_t) / 31_536e9
+        self._exposure_t = t_us
+        if dt_years <= 0 or not self.price:
+            return
+        notional = self.size * (self.price / PPM / PPM)  # USD
+        self.exposure[0] += np.clip(notional, 0, None) * dt_years
+        self.exposure[1] += np.clip(-notional, 0, None) * dt_years
+
     def apply_funding(self) -> None:
         """One funding payment: the crowded side pays the pool, the pool pays the other."""
         notional = self.size.astype(np.float64) * (self.price / PPM)

@@ -219,8 +219,27 @@ class Sequencer(Model):
     builders: Builders = Builders()
 
 
+class Dutch(Model):
+    """MakerDAO Liquidations 2.0 (Clipper) parameters for ``liquidation = "dutch"``."""
+
+    curve: Literal["linear", "stairstep", "exponential"] = "stairstep"
+    buf: Annotated[float, Field(ge=1, le=2)] = 1.05
+    tau: PositiveDuration = "10min"
+    cut: Annotated[float, Field(gt=0, le=1)] = 0.99
+    step: PositiveDuration = "10s"
+    tail: PositiveDuration = "30min"
+    cusp: Annotated[float, Field(ge=0, lt=1)] = 0.6
+    tip_usd: Usd = 10.0
+    chip: Annotated[float, Field(ge=0, le=0.1)] = 0.001
+
+
 class Perps(Model):
     """A perpetual futures market priced by the on-chain oracle, with a pool as counterparty."""
+
+    liquidation: Literal["fixed", "dutch", "partial"] = "fixed"
+    dutch: Dutch = Dutch()
+    partial_cap: Annotated[float, Field(gt=0, le=1)] = 0.1
+    liquidation_fee: Annotated[float, Field(ge=0, le=0.1)] = 0.015
 
     taker_fee_bps: Annotated[float, Field(ge=0, le=1000)] = 5.0
     initial_margin: Annotated[float, Field(gt=0, le=1)] = 0.05
@@ -299,6 +318,7 @@ class Liquidator(Model):
     feed_latency: Latency = Latency(median="20ms", sigma=0.3)
     latency: Latency = Latency(median="40ms", sigma=0.3)
     tip_share: Share = 0.1
+    min_discount: Annotated[float, Field(ge=0, le=0.5)] = 0.01
 
 
 def _default_liquidators() -> list[Liquidator]:
