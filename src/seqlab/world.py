@@ -26,6 +26,7 @@ from seqlab.protocols.perps import PPM, PerpsProtocol
 from seqlab.protocols.positions import PositionsProtocol
 from seqlab.result import Result
 from seqlab.rollup import Rollup
+from seqlab.outages import outage_windows
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.sequencing import make_design
 from seqlab.sequencing.operator import OPERATOR_LIQUIDATORS, OperatorView
@@ -48,6 +49,7 @@ class World:
         self.design = make_design(self.sc.sequencer)
         self.horizon = self.sc.duration
         self.oracle_submit_us = np.empty(0, dtype=np.int64)
+        self.outages = np.empty((0, 2), dtype=np.int64)
         if self.sc.protocol.kind == "positions":
             self._build_positions()
         else:
@@ -111,6 +113,9 @@ class World:
         self.liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs, self.network,
                                        self.protocol)
         self.rollup.subscribe(self._on_perps_block)
+        self.outages = outage_windows(sc.sequencer, self.horizon, self.sim.rng("outages"))
+        self.rollup.outages = self.outages
+        self.protocol.set_sentinel(self.outages, sc.protocol.perps.grace_period)
         if self.design.public_mempool:
             self._watch_public_updates()
 
@@ -187,6 +192,11 @@ class World:
             "included": int((status != Status.PENDING).sum()),
             "failed": int((status == Status.FAILED).sum()),
             "blocks": int(len(blocks["block"])),
+            "max_block_gap_ms": round(float(np.diff(np.r_[0, blocks["t_us"], self.sim.now]).max())
+                                      / 1000.0, 3),
+            "outages": int(len(self.outages)),
+            "downtime_s": round(float(np.diff(np.clip(self.outages, 0, self.horizon)).sum())
+                                / 1e6, 3),
             "latency_ms": latency_stats_ms(txs.column("submit_us"), txs.column("included_us")),
             "ledger_residual": residual,
             "digest": digest([order, txs.block[order], txs.status[order], *state,

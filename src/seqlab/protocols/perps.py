@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from seqlab.ledger import Ledger
+from seqlab.outages import in_grace
 from seqlab.scenario.schema import Perps
 from seqlab.txs import Kind, Status, TxStore
 
@@ -88,6 +89,7 @@ class PerpsProtocol:
         self.searchers = ledger.open("searchers")
         self.treasury = ledger.open("treasury")
         self.proposer = ledger.open("proposer")
+        self._outages, self._grace = np.empty((0, 2), np.int64), 0
         self.price = 0
         self.oracle_block = -1
         self.next_funding = cfg.funding_interval
@@ -319,8 +321,14 @@ class PerpsProtocol:
             return False
         return self._equity(i) * PPM < self.mm_ppm * self._notional(size)
 
+    def set_sentinel(self, outages: np.ndarray, grace_us: int) -> None:
+        """Aave-style PriceOracleSentinel: no liquidation while the sequencer uptime feed
+        reports it down or within ``grace_us`` of its restart. The feed is modelled as
+        exact (the L1 path that updates it is not)."""
+        self._outages, self._grace = outages, grace_us
+
     def _liquidate(self, liquidator: int, a: int, i: int, block: int, t: int) -> bool:
-        if not 0 <= i < len(self.size):
+        if not 0 <= i < len(self.size) or in_grace(self._outages, t, self._grace):
             return False
         return self.liquidation.liquidate(liquidator, a, i, block, t)
 

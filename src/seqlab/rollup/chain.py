@@ -13,6 +13,7 @@ import numpy as np
 
 from seqlab.kernel import Simulation
 from seqlab.network import Network
+from seqlab.outages import down_until
 from seqlab.sequencing.base import Design
 from seqlab.txs import TxStore
 
@@ -44,6 +45,7 @@ class Rollup:
         self.hooks: list[BlockHook] = []
         self.progress: Callable[[int], None] | None = None
         self.next_block = 0
+        self.outages = np.empty((0, 2), dtype=np.int64)  # (start, end) windows, sorted
         self._block_chunks: list[tuple[np.ndarray, np.ndarray]] = []
         self._order_chunks: list[np.ndarray] = []
 
@@ -57,7 +59,7 @@ class Rollup:
     # the loop -----------------------------------------------------------------------
     def _window(self, now: int) -> np.ndarray:
         """Tick times to process now: one, or a run of ticks nothing else can interrupt."""
-        if self.hooks:
+        if self.hooks or len(self.outages):
             return np.array([now], dtype=np.int64)
         end = now + (self.window_ticks - 1) * self.block_time
         if not self.drain:
@@ -70,6 +72,12 @@ class Rollup:
 
     def _tick(self) -> None:
         now = self.sim.now
+        restart = down_until(self.outages, now) if len(self.outages) else None
+        if restart is not None:  # down: nothing is sequenced; resume at the first tick after
+            nxt = -(-restart // self.block_time) * self.block_time
+            if nxt <= self.horizon_us or self.drain:
+                self.sim.schedule(nxt, self._tick)
+            return
         ticks = self._window(now)
         ids, arrival = self.network.deliver(int(ticks[-1]))
         self.design.receive(ids, arrival)

@@ -203,6 +203,13 @@ class Builders(Model):
     private_share: Share = 0.0
 
 
+class Outage(Model):
+    """The sequencer produces no blocks during ``[start, start + duration)``."""
+
+    start: Duration
+    duration: PositiveDuration
+
+
 class Sequencer(Model):
     """The sequencer design and its block production."""
 
@@ -211,6 +218,8 @@ class Sequencer(Model):
     max_txs_per_block: Annotated[int, Field(ge=0)] = 0
     feed_latency: Latency = Latency(median="10ms", sigma=0.3)
     strategy: Strategy = Strategy()
+    outages: list[Outage] = []
+    outage_rate_per_day: Annotated[float, Field(ge=0, le=100)] = 0.0
     fair: Fair = Fair()
     encrypted: Encrypted = Encrypted()
     batch_auction: BatchAuction = BatchAuction()
@@ -251,6 +260,7 @@ class Perps(Model):
     insurance_fund_usd: Usd = 1_000_000.0
     pool_usd: Usd = 100_000_000.0
     skew_scale: Annotated[float, Field(ge=0)] = 0.0
+    grace_period: Duration = "0s"
 
     @model_validator(mode="after")
     def _margins_ordered(self) -> "Perps":

@@ -1,0 +1,49 @@
+"""Sequencer outages: scheduled windows, or random ones drawn from real incidents.
+
+While the sequencer is down nothing is sequenced; the market keeps moving and
+transactions wait on the network; at restart the queue is processed in order. Random
+outages arrive as a Poisson process and last as long as a real outage picked at random:
+Arbitrum 2022-01-09 (about 7 h), Arbitrum 2023-12-15 (about 80 min), Optimism
+2024-02-15 (about 2 h), Base 2025-08-05 (33 min).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from seqlab.scenario.schema import Sequencer
+from seqlab.units import DAY, HOUR, MINUTE
+
+REAL_OUTAGES_US = np.array([7 * HOUR, 80 * MINUTE, 2 * HOUR, 33 * MINUTE], dtype=np.int64)
+
+
+def outage_windows(cfg: Sequencer, horizon_us: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted, merged ``(start, end)`` windows (µs) within the run."""
+    windows = [(o.start, o.start + o.duration) for o in cfg.outages]
+    if cfg.outage_rate_per_day > 0:
+        n = rng.poisson(cfg.outage_rate_per_day * horizon_us / DAY)
+        starts = np.sort(rng.integers(0, horizon_us, n))
+        durations = rng.choice(REAL_OUTAGES_US, n)
+        windows += list(zip(starts.tolist(), (starts + durations).tolist()))
+    merged: list[list[int]] = []
+    for start, end in sorted(windows):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return np.asarray(merged, dtype=np.int64).reshape(-1, 2)
+
+
+def down_until(windows: np.ndarray, t_us: int) -> int | None:
+    """End of the outage covering ``t_us`` (None when the sequencer is up)."""
+    k = int(np.searchsorted(windows[:, 0], t_us, side="right")) - 1
+    if k >= 0 and t_us < windows[k, 1]:
+        return int(windows[k, 1])
+    return None
+
+
+def in_grace(windows: np.ndarray, t_us: int, grace_us: int) -> bool:
+    """Whether ``t_us`` falls in the grace period after a restart (or in an outage)."""
+    if not len(windows) or grace_us <= 0:
+        return False
+    k = int(np.searchsorted(windows[:, 0], t_us, side="right")) - 1
+    return k >= 0 and t_us < windows[k, 1] + grace_us
