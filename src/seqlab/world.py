@@ -19,7 +19,7 @@ from seqlab.kernel import Simulation
 from seqlab.ledger import Ledger
 from seqlab.market import build_reference
 from seqlab.metrics.core import digest, latency_stats_ms
-from seqlab.metrics.perps import PerpsRun, perps_summary, perps_tables
+from seqlab.metrics.perps import PerpsRun, perps_summary, perps_tables, volatility
 from seqlab.network import Network, sample_latency
 from seqlab.oracle import push_feed_updates
 from seqlab.protocols.perps import PPM, PerpsProtocol
@@ -209,6 +209,7 @@ class World:
             run = self._perps_run()
             summary.update(perps_summary(run))
             tables.update(perps_tables(run))
+            summary.update(volatility(tables["prices"]))
         else:
             summary["fees_usd"] = round(self.ledger.totals_by_reason().get("fee", 0) / PPM, 2)
             summary["liquidations"] = 0
@@ -229,4 +230,5 @@ class World:
                         len(sc.agents.liquidators), self.users,
                         int(round(sc.sequencer.strategy.capital_usd * PPM)),
                         self.oracle_submit_us, self.horizon, sc.market.step,
-                        self.managers.managed, self.leverage)
+                        self.managers.managed, self.leverage, sc.market.venue_depth_usd,
+                        sc.market.arb_half_life)

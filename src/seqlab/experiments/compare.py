@@ -26,7 +26,7 @@ METRICS = ("operator_profit_usd", "user_harm_usd", "trader_harm_usd",
            "margin_user_harm_usd", "lp_harm_usd",
            "harm_bps", "forced_liquidations", "liquidations", "operator_bonus_share",
            "same_block_liquidation_share", "oracle_to_liquidation_ms", "latency_p50_ms",
-           "latency_p99_ms", "max_censorship_delay_ms")
+           "latency_p99_ms", "max_censorship_delay_ms", "vol_distortion")
 
 Progress = Callable[[int, int, str], None]
 
@@ -86,6 +86,7 @@ def paired_metrics(run: RunView, base: RunView) -> dict[str, float]:
         "latency_p50_ms": s["latency_ms"]["p50"],
         "latency_p99_ms": s["latency_ms"]["p99"],
         "max_censorship_delay_ms": s["max_censorship_delay_ms"],
+        "vol_distortion": s.get("vol_distortion", 0.0),
     }
 
 

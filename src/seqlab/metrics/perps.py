@@ -11,6 +11,7 @@ import numpy as np
 from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice
 from seqlab.metrics.core import latency_stats_ms
+from seqlab.metrics.venue import realized_vol, venue_path
 from seqlab.protocols.perps import PPM, PerpsProtocol
 from seqlab.txs import Kind, Status, TxStore
 
@@ -35,6 +36,8 @@ class PerpsRun:
     price_step_us: int
     managed: np.ndarray           # per user: whether the owner manages margin
     leverage: np.ndarray          # per user: preferred leverage
+    venue_depth_usd: float = 0.0  # L2 venue where liquidations are hedged (0: none)
+    arb_half_life_us: int = 30_000_000
 
 
 def usd(micro: float | int) -> float:
@@ -162,11 +165,32 @@ def perps_tables(run: PerpsRun) -> dict[str, dict[str, np.ndarray]]:
 
 
 def price_table(run: PerpsRun, orc: np.ndarray) -> dict[str, np.ndarray]:
-    """Reference and on-chain price on a grid of at most ~20,000 points."""
+    """Reference, on-chain and L2-venue price on a grid of at most ~20,000 points."""
     step = max(run.price_step_us, run.horizon_us // 20_000)
     t = np.arange(0, run.horizon_us + 1, step, dtype=np.int64)
     onchain = np.full(len(t), np.nan)
     if len(orc):
         k = np.searchsorted(orc[:, 0], t, side="right") - 1
         onchain = np.where(k >= 0, orc[np.maximum(k, 0), 2] / PPM, np.nan)
-    return {"t_s": t / 1e6, "reference": run.reference.at(t), "oracle": onchain}
+    table = {"t_s": t / 1e6, "reference": run.reference.at(t), "oracle": onchain}
+    if run.venue_depth_usd > 0:
+        table["venue"] = _venue(run, t, table["reference"])
+    return table
+
+
+def _venue(run: PerpsRun, t: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    p = run.protocol
+    fills = np.asarray(p.log.liquidation_units, dtype=np.int64).reshape(-1, 2)
+    return venue_path(t, reference, fills[:, 0], fills[:, 1] / PPM, run.venue_depth_usd,
+                      run.arb_half_life_us)
+
+
+def volatility(prices: dict[str, np.ndarray]) -> dict[str, float]:
+    """Realized volatility of the reference and the venue, and the distortion."""
+    if "venue" not in prices:
+        return {}
+    t = (prices["t_s"] * 1e6).astype(np.int64)
+    ref = realized_vol(t, prices["reference"])
+    ven = realized_vol(t, prices["venue"])
+    return {"reference_realized_vol": round(ref, 6), "venue_realized_vol": round(ven, 6),
+            "vol_distortion": round(ven / ref - 1, 6) if ref > 0 else 0.0}

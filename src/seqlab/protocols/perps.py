@@ -49,6 +49,7 @@ class PerpsLog:
 
     liquidations: list[tuple[int, int, int, int, int, int, int]] = field(default_factory=list)
     fills: list[tuple[int, int]] = field(default_factory=list)  # (block, fill price)
+    liquidation_units: list[tuple[int, int]] = field(default_factory=list)  # (t, units closed)
     oracle: list[tuple[int, int, int, int]] = field(default_factory=list)
     bad_debt: int = 0
     pool_shortfall: int = 0
@@ -90,6 +91,7 @@ class PerpsProtocol:
         self.treasury = ledger.open("treasury")
         self.proposer = ledger.open("proposer")
         self._outages, self._grace = np.empty((0, 2), np.int64), 0
+        self._now = 0
         self.price = 0
         self.oracle_block = -1
         self.next_funding = cfg.funding_interval
@@ -112,7 +114,8 @@ class PerpsProtocol:
 
     # execution ------------------------------------------------------------------------
     def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
-        self.accrue_exposure(int(t_us[0]))
+        self._now = int(t_us[0])
+        self.accrue_exposure(self._now)
         if int(t_us[0]) >= self.next_funding and self.price:
             self.apply_funding()
             while self.next_funding <= int(t_us[0]):
@@ -337,6 +340,7 @@ class PerpsProtocol:
         returns the closed notional (micro-USD)."""
         closed = self._notional(close)
         self._close_part(i, close, self.price)
+        self.log.liquidation_units.append((self._now, close))
         return closed
 
     def pay_from_margin(self, i: int, to: int, amount: int, reason: str) -> int:

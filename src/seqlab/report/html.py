@@ -233,6 +233,11 @@ def _price_figure(prices: Table | None) -> go.Figure | None:
             x=t_h[step_idx], y=oracle[step_idx], mode="lines", name="oracle", line_shape="hv"
         )
     )
+    if "venue" in prices:  # where liquidations are hedged: their price impact shows here
+        venue = np.asarray(prices["venue"], dtype=np.float64)
+        fig.add_trace(_scatter_cls(len(ref_idx))(
+            x=t_h[ref_idx], y=venue[ref_idx], mode="lines", name="L2 venue",
+            line=dict(dash="dot", width=1)))
     fig.update_xaxes(title_text="time (h)")
     fig.update_yaxes(title_text="price (USD)")
     return fig

@@ -48,6 +48,8 @@ class Market(Model):
     step: PositiveDuration = "1s"
     series: str | None = None
     start: Duration = "0h"
+    venue_depth_usd: Annotated[float, Field(ge=0)] = 200_000_000.0
+    arb_half_life: PositiveDuration = "10s"
 
     @model_validator(mode="after")
     def _replay_needs_series(self) -> "Market":
