@@ -115,6 +115,8 @@ class World:
         self.rollup.subscribe(self._on_perps_block)
         self.outages = outage_windows(sc.sequencer, self.horizon, self.sim.rng("outages"))
         self.rollup.outages = self.outages
+        self.rollup.force_window = sc.sequencer.force_inclusion_window
+        self.rollup.l1_block_time = sc.sequencer.l1_block_time
         self.protocol.set_sentinel(self.outages, sc.protocol.perps.grace_period)
         if self.design.public_mempool:
             self._watch_public_updates()
@@ -195,6 +197,7 @@ class World:
             "max_block_gap_ms": round(float(np.diff(np.r_[0, blocks["t_us"], self.sim.now]).max())
                                       / 1000.0, 3),
             "outages": int(len(self.outages)),
+            "forced_inclusions": int(self.rollup.forced),
             "downtime_s": round(float(np.diff(np.clip(self.outages, 0, self.horizon)).sum())
                                 / 1e6, 3),
             "latency_ms": latency_stats_ms(txs.column("submit_us"), txs.column("included_us")),

@@ -14,7 +14,7 @@ import numpy as np
 from seqlab.kernel import Simulation
 from seqlab.network import Network
 from seqlab.outages import down_until
-from seqlab.sequencing.base import Design
+from seqlab.sequencing.base import Blocks, Design
 from seqlab.txs import TxStore
 
 BlockHook = Callable[[int, int, np.ndarray, np.ndarray], None]
@@ -46,6 +46,9 @@ class Rollup:
         self.progress: Callable[[int], None] | None = None
         self.next_block = 0
         self.outages = np.empty((0, 2), dtype=np.int64)  # (start, end) windows, sorted
+        self.force_window = 0   # txs waiting this long are force-included via L1 (0: never)
+        self.l1_block_time = 12_000_000
+        self.forced = 0
         self._block_chunks: list[tuple[np.ndarray, np.ndarray]] = []
         self._order_chunks: list[np.ndarray] = []
 
@@ -81,7 +84,11 @@ class Rollup:
         ticks = self._window(now)
         ids, arrival = self.network.deliver(int(ticks[-1]))
         self.design.receive(ids, arrival)
+        forced = self._overdue(now) if self.force_window and len(ticks) == 1 else None
         blocks = self.design.build_blocks(ticks)
+        if forced is not None and len(forced):
+            blocks = Blocks(np.concatenate((forced, blocks.ids)),
+                            np.concatenate((np.zeros(len(forced), np.int64), blocks.tick_index)))
         if len(blocks.ids):
             self._execute(ticks, blocks.ids, blocks.tick_index)
         last = int(ticks[-1])
@@ -90,6 +97,16 @@ class Rollup:
         nxt = last + self.block_time
         if nxt <= self.horizon_us or (self.drain and self._busy()):
             self.sim.schedule(nxt, self._tick)
+
+    def _overdue(self, now: int) -> np.ndarray:
+        """Txs the sequencer has kept waiting past the window, as seen from the latest L1
+        block: they go first in this block (the delayed inbox), in arrival order."""
+        l1_now = now - now % self.l1_block_time
+        forced = self.design.take_overdue(l1_now - self.force_window)
+        if len(forced):
+            forced = forced[np.argsort(self.txs.arrival_us[forced], kind="stable")]
+            self.forced += len(forced)
+        return forced
 
     def _busy(self) -> bool:
         return self.network.in_flight() > 0 or self.design.pending() > 0

@@ -221,6 +221,8 @@ class Sequencer(Model):
     feed_latency: Latency = Latency(median="10ms", sigma=0.3)
     strategy: Strategy = Strategy()
     outages: list[Outage] = []
+    force_inclusion_window: Duration = "24h"
+    l1_block_time: PositiveDuration = "12s"
     outage_rate_per_day: Annotated[float, Field(ge=0, le=100)] = 0.0
     fair: Fair = Fair()
     encrypted: Encrypted = Encrypted()

@@ -104,3 +104,15 @@ class Design(ABC):
     @abstractmethod
     def pending(self) -> int:
         """Transactions received but not yet sequenced."""
+
+    def take_overdue(self, deadline_us: int) -> np.ndarray:
+        """Remove and return txs received at or before ``deadline_us`` that are still
+        waiting: the rollup force-includes them through L1, whatever the design wants.
+        Designs without a ``PendingQueue`` keep theirs (they never hold txs back)."""
+        queue = getattr(self, "queue", None)
+        if not isinstance(queue, PendingQueue) or not len(queue):
+            return np.empty(0, dtype=np.int64)
+        late = queue.ids[queue.arrival <= deadline_us]
+        if len(late):
+            queue.remove(late)
+        return late
