@@ -109,9 +109,10 @@ class World:
         self.rollup = Rollup(self.sim, self.design, self.network, self.txs, self.protocol,
                              self.horizon)
         self.managers = MarginManagers(sc.agents.margin_managers, sc.sequencer, self.sim,
-                                       self.txs, self.network, self.protocol, self.users)
+                                       self.txs, self.network, total, self.users)
+        p = self.protocol
         self.liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs, self.network,
-                                       self.protocol)
+                                       total, p.bonus_ppm / PPM * p.close_ppm / PPM)
         self.rollup.subscribe(self._on_perps_block)
         self.outages = outage_windows(sc.sequencer, self.horizon, self.sim.rng("outages"))
         self.rollup.outages = self.outages
@@ -144,7 +145,7 @@ class World:
         if len(done_liq):
             self.liquidators.on_executed(self.txs.sender[done_liq], self.txs.b[done_liq])
         equity, notional = self.protocol.margin_state()
-        self.managers.on_block(t_us, equity, notional)
+        self.managers.on_block(t_us, equity, self.protocol.mm_ppm / PPM * notional)
         candidates = self.protocol.liquidatable()
         quotes = getattr(self.protocol.liquidation, "quotes", None)
         if quotes is not None:  # Dutch auctions: kick new ones, bid in running ones

@@ -12,7 +12,7 @@ import numpy as np
 
 from seqlab.kernel import Simulation, keyed_normals
 from seqlab.network import Network, latency_from_normals
-from seqlab.protocols.perps import PPM, PerpsProtocol
+from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import Latency, Liquidator, Sequencer
 from seqlab.scenario.schema import MarginManagers as MarginManagersCfg
 from seqlab.txs import Kind, TxStore
@@ -34,32 +34,35 @@ class KeyedDelays:
 
 
 class MarginManagers:
-    """Owners who top up when equity/notional nears maintenance margin."""
+    """Owners who top up when equity nears the maintenance requirement.
+
+    ``total`` accounts, of which the first ``accounts`` belong to users (a ``share`` of
+    them manage their margin); ``kind`` is the top-up transaction of their protocol.
+    """
 
     def __init__(self, cfg: MarginManagersCfg, seq_cfg: Sequencer, sim: Simulation,
-                 txs: TxStore, network: Network, perps: PerpsProtocol,
-                 accounts: int) -> None:
-        self.cfg, self.seq_cfg = cfg, seq_cfg
-        self.txs, self.network, self.perps = txs, network, perps
-        total = len(perps.size)  # users first; accounts beyond them are not managed
+                 txs: TxStore, network: Network, total: int, accounts: int,
+                 kind: Kind = Kind.TOPUP, name: str = "margin") -> None:
+        self.cfg, self.seq_cfg, self.kind = cfg, seq_cfg, kind
+        self.txs, self.network = txs, network
         self.managed = np.zeros(total, dtype=bool)
-        self.managed[:accounts] = sim.rng("margin.managed").random(accounts) < cfg.share
+        self.managed[:accounts] = sim.rng(f"{name}.managed").random(accounts) < cfg.share
         self.pending = np.zeros(total, dtype=bool)
-        self.delays = KeyedDelays(sim.seed, "margin", total)
+        self.delays = KeyedDelays(sim.seed, name, total)
 
-    def on_block(self, t_us: int, equity: np.ndarray, notional: np.ndarray) -> None:
-        mm = self.perps.mm_ppm / PPM
-        low = self.managed & ~self.pending & (notional > 0) & (
-            equity < self.cfg.trigger * mm * notional)
+    def on_block(self, t_us: int, equity: np.ndarray, requirement: np.ndarray) -> None:
+        """Top up (to ``target`` × requirement) where equity < ``trigger`` × requirement."""
+        low = self.managed & ~self.pending & (requirement > 0) & (
+            equity < self.cfg.trigger * requirement)
         who = np.flatnonzero(low)
         if not len(who):
             return
-        amount = np.rint(self.cfg.target * mm * notional[who] - equity[who]).astype(np.int64)
+        amount = np.rint(self.cfg.target * requirement[who] - equity[who]).astype(np.int64)
         feed, reaction, net = self.delays.draw(who, self.seq_cfg.feed_latency,
                                                self.cfg.reaction, self.cfg.latency)
         submit = t_us + feed + reaction
         arrival = submit + net
-        ids = self.txs.add_many(Kind.TOPUP, who, submit, arrival, np.maximum(amount, 1),
+        ids = self.txs.add_many(self.kind, who, submit, arrival, np.maximum(amount, 1),
                                 tip=int(round(self.cfg.tip_usd * PPM)))
         self.network.send(ids, arrival)
         self.pending[who] = True
@@ -72,13 +75,13 @@ class Liquidators:
     """Bots racing to liquidate: each reacts to the feed with its own latencies."""
 
     def __init__(self, cfgs: list[Liquidator], sim: Simulation, txs: TxStore,
-                 network: Network, perps: PerpsProtocol) -> None:
-        self.cfgs, self.txs, self.network = cfgs, txs, network
-        self.pending = np.zeros((len(cfgs), len(perps.size)), dtype=bool)
-        self.delays = [KeyedDelays(sim.seed, f"liquidator.{c.name}", len(perps.size))
-                       for c in cfgs]
+                 network: Network, accounts: int, bonus_rate: float,
+                 kind: Kind = Kind.LIQUIDATE, name: str = "liquidator") -> None:
+        self.cfgs, self.txs, self.network, self.kind = cfgs, txs, network, kind
+        self.pending = np.zeros((len(cfgs), accounts), dtype=bool)
+        self.delays = [KeyedDelays(sim.seed, f"{name}.{c.name}", accounts) for c in cfgs]
         # expected bonus per USD of notional: what a bot can bid as a priority fee
-        self.bonus_rate = perps.bonus_ppm / PPM * perps.close_ppm / PPM
+        self.bonus_rate = bonus_rate
 
     def on_block(self, t_us: int, candidates: np.ndarray, notional: np.ndarray) -> None:
         """Race to liquidate (or, under Dutch auctions, to kick) ``candidates``."""
@@ -110,7 +113,7 @@ class Liquidators:
         submit = t_us + feed
         arrival = submit + net
         tip = np.rint(cfg.tip_share * self.bonus_rate * notional[accounts]).astype(np.int64)
-        ids = self.txs.add_many(Kind.LIQUIDATE, j, submit, arrival, bid, accounts, tip)
+        ids = self.txs.add_many(self.kind, j, submit, arrival, bid, accounts, tip)
         self.network.send(ids, arrival)
         self.pending[j, accounts] = True
 
