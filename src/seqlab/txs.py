@@ -23,6 +23,9 @@ class Kind(IntEnum):
     LIQUIDATE = 6   # b: target account
     POSITION = 7    # a: signed quantity (benchmark protocol)
     AUCTION = 8     # a: auction payment (micro-USD); b: 0 to the treasury, 1 to the proposer
+    OPT_BUY = 9     # a: quantity (micro-units of the asset), b: option series
+    OPT_TOPUP = 10  # a: amount (micro-USD) from a writer's wallet to its margin
+    OPT_LIQUIDATE = 11  # b: writer account
 
 
 class Status(IntEnum):

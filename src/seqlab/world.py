@@ -14,14 +14,17 @@ from typing import Callable
 import numpy as np
 
 from seqlab.agents.reactive import Liquidators, MarginManagers
-from seqlab.agents.traders import draw_accounts, perp_order_flow, position_flow
+from seqlab.agents.traders import draw_accounts, option_flow, perp_order_flow, position_flow
 from seqlab.kernel import Simulation
 from seqlab.ledger import Ledger
 from seqlab.market import build_reference
 from seqlab.metrics.core import digest, latency_stats_ms
-from seqlab.metrics.perps import PerpsRun, perps_summary, perps_tables, volatility
+from seqlab.metrics.options import options_summary, options_tables
+from seqlab.metrics.perps import (PerpsRun, final_price_micro, perps_summary, perps_tables,
+                                  volatility)
 from seqlab.network import Network, sample_latency
 from seqlab.oracle import push_feed_updates
+from seqlab.protocols.options import OptionsProtocol
 from seqlab.protocols.perps import PPM, PerpsProtocol
 from seqlab.protocols.positions import PositionsProtocol
 from seqlab.result import Result
@@ -94,9 +97,10 @@ class World:
         self.protocol.charge_tips = self.design.uses_tips
         self.protocol.uniform_fills = self.design.uniform_fills
         n_liq = len(sc.agents.liquidators)
-        self.design.attach(OperatorView(self.protocol, self.txs, self.users, self.users + 1,
+        self.design_view = OperatorView(self.protocol, self.txs, self.users, self.users + 1,
                                         n_liq, n_liq + 1, self.users, self.seed,
-                                        self.reference))
+                                        self.reference)
+        self.design.attach(self.design_view)
         if sc.oracle.enabled:
             upd = push_feed_updates(sc.oracle, self.reference.at, self.horizon,
                                     self.sim.rng("oracle"))
@@ -114,6 +118,9 @@ class World:
         self.liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs, self.network,
                                        total, p.bonus_ppm / PPM * p.close_ppm / PPM)
         self.rollup.subscribe(self._on_perps_block)
+        self.options = None
+        if sc.protocol.options.enabled:
+            self._build_options()
         self.outages = outage_windows(sc.sequencer, self.horizon, self.sim.rng("outages"))
         self.rollup.outages = self.outages
         self.rollup.force_window = sc.sequencer.force_inclusion_window
@@ -134,16 +141,47 @@ class World:
         _, notional = self.protocol.margin_state(price)
         self.liquidators.on_block(self.sim.now, self.protocol.liquidatable(price), notional)
 
+    def _build_options(self) -> None:
+        sc, cfg = self.sc, self.sc.protocol.options
+        self.options = opt = OptionsProtocol(cfg, self.ledger, self.txs, self.protocol,
+                                             float(self.reference.price[0]))
+        opt.fund(np.full(cfg.writers, cfg.writer_collateral_usd),
+                 np.full(cfg.writers, cfg.writer_collateral_usd),
+                 np.full(cfg.buyers, cfg.buyer_wallet_usd))
+        self.protocol.attach(opt)
+        self.design_view.options = opt
+        flow = option_flow(cfg.buy_rate_per_s, cfg.buyers, cfg.qty_median, opt.expiry,
+                           self.horizon, self.sim.rng("options.flow"))
+        self._preload(flow.kind, flow.account, flow.submit_us, sc.agents.traders.latency,
+                      "options.latency", flow.a, flow.b)
+        self.opt_managers = MarginManagers(sc.agents.margin_managers, sc.sequencer, self.sim,
+                                           self.txs, self.network, cfg.writers, cfg.writers,
+                                           Kind.OPT_TOPUP, "options.margin")
+        self.opt_liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs,
+                                           self.network, cfg.writers, cfg.liquidation_bonus,
+                                           Kind.OPT_LIQUIDATE, "options.liquidator")
+
+    def _executed(self, ids: np.ndarray, kind: np.ndarray, managers: MarginManagers,
+                  liquidators: Liquidators) -> None:
+        """Clear the pending flags of the top-ups and liquidations this block executed."""
+        done = ids[kind == managers.kind]
+        if len(done):
+            managers.on_executed(self.txs.sender[done])
+        done = ids[kind == liquidators.kind]
+        if len(done):
+            liquidators.on_executed(self.txs.sender[done], self.txs.b[done])
+
+    def _on_options_block(self, t_us: int, ids: np.ndarray, kind: np.ndarray) -> None:
+        self._executed(ids, kind, self.opt_managers, self.opt_liquidators)
+        equity, need = self.options.margin_state(t_us)
+        self.opt_managers.on_block(t_us, equity, need)
+        self.opt_liquidators.on_block(t_us, self.options.liquidatable(t_us), need)
+
     def _on_perps_block(self, block: int, t_us: int, ids: np.ndarray,
                         status: np.ndarray) -> None:
         """The feed: agents learn what the block did and see the state it left."""
         kind = self.txs.kind[ids]
-        done_topup = ids[kind == Kind.TOPUP]
-        if len(done_topup):
-            self.managers.on_executed(self.txs.sender[done_topup])
-        done_liq = ids[kind == Kind.LIQUIDATE]
-        if len(done_liq):
-            self.liquidators.on_executed(self.txs.sender[done_liq], self.txs.b[done_liq])
+        self._executed(ids, kind, self.managers, self.liquidators)
         equity, notional = self.protocol.margin_state()
         self.managers.on_block(t_us, equity, self.protocol.mm_ppm / PPM * notional)
         candidates = self.protocol.liquidatable()
@@ -153,6 +191,8 @@ class World:
             candidates = np.setdiff1d(candidates, accounts)
             self.liquidators.on_auctions(t_us, accounts, prices, self.protocol.price, notional)
         self.liquidators.on_block(t_us, candidates, notional)
+        if self.options is not None:
+            self._on_options_block(t_us, ids, kind)
 
     # running --------------------------------------------------------------------------
     def run(self, progress: Progress | None = None) -> Result:
@@ -214,6 +254,10 @@ class World:
             summary.update(perps_summary(run))
             tables.update(perps_tables(run))
             summary.update(volatility(tables["prices"]))
+            if self.options is not None:
+                mark = final_price_micro(run)
+                summary.update(options_summary(self.options, self.horizon, mark))
+                tables.update(options_tables(self.options, self.horizon, mark))
         else:
             summary["fees_usd"] = round(self.ledger.totals_by_reason().get("fee", 0) / PPM, 2)
             summary["liquidations"] = 0

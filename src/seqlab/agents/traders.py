@@ -56,6 +56,7 @@ class Flow:
     kind: np.ndarray
     a: np.ndarray
     tip: np.ndarray | int = 0
+    b: np.ndarray | int = 0
 
 
 def perp_order_flow(cfg: Traders, accounts: Accounts, duration_us: int,
@@ -85,3 +86,19 @@ def position_flow(cfg: Traders, duration_us: int, max_qty: int,
     who = rng.integers(0, cfg.accounts, n)
     qty = rng.integers(-max_qty, max_qty + 1, n)
     return Flow(t, who, np.full(n, Kind.POSITION, dtype=np.int8), qty.astype(np.int64))
+
+
+def option_flow(rate_per_s: float, buyers: int, qty_median: float, expiry_us: np.ndarray,
+                duration_us: int, rng: np.random.Generator, min_life_us: int = 60_000_000
+                ) -> Flow:
+    """Option buys: Poisson arrivals, a random buyer, a random series that still has at
+    least ``min_life_us`` to run (series are sorted by expiry), lognormal quantity."""
+    t = arrival_times(rate_per_s, duration_us, None, rng)
+    first = np.searchsorted(expiry_us, t + min_life_us, side="right")
+    u = rng.random(len(t))
+    who = rng.integers(0, buyers, len(t))
+    qty = np.rint(qty_median * 1e6 * np.exp(0.7 * rng.standard_normal(len(t)))).astype(np.int64)
+    keep = first < len(expiry_us)
+    series = (first + np.floor(u * (len(expiry_us) - first))).astype(np.int64)
+    return Flow(t[keep], who[keep], np.full(int(keep.sum()), Kind.OPT_BUY, dtype=np.int8),
+                qty[keep], b=series[keep])

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 from seqlab.errors import SeqlabError
 from seqlab.experiments.stats import mean_ci
-from seqlab.metrics.premium import premium_bps, premium_summary
+from seqlab.metrics.premium import group_premium_bps, premium_bps, premium_summary
 from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario, load_scenario
 from seqlab.sequencing import DESIGNS
@@ -39,6 +39,7 @@ class RunView:
     values: np.ndarray        # per user account, USD
     managed: np.ndarray       # per user account: manages margin (tops up)
     accounts: dict            # the run's accounts table (exposure, leverage)
+    option_tables: dict       # option writers and buyers (value, exposure), if any
     liquidated: np.ndarray    # accounts liquidated at least once
     bonus: dict[str, float]
     latency_ms: np.ndarray    # quantiles 0..1 of inclusion latency
@@ -59,6 +60,7 @@ def run_one(loaded: LoadedScenario, design: str, seed: int) -> RunView:
     lat = (txs["included_us"][done] - txs["submit_us"][done]) / 1000.0
     q = np.quantile(lat, np.linspace(0, 1, 201)) if len(lat) else np.zeros(201)
     return RunView(s, t["accounts"]["value_usd"], t["accounts"]["managed"], t["accounts"],
+                   {k: t[k] for k in ("option_writers", "option_buyers") if k in t},
                    np.unique(t["liquidations"]["account"]),
                    s["liquidation_bonus_by_liquidator"], q)
 
@@ -177,8 +179,12 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
 
 def _premium(run: RunView, base: RunView) -> dict[str, float]:
     acc = base.accounts
-    return premium_bps(base.values - run.values, acc["long_usd_years"], acc["short_usd_years"],
-                       acc["leverage"])
+    out = premium_bps(base.values - run.values, acc["long_usd_years"], acc["short_usd_years"],
+                      acc["leverage"])
+    for name, table in base.option_tables.items():
+        harm = table["value_usd"] - run.option_tables[name]["value_usd"]
+        out[name.replace("_", " ")] = group_premium_bps(harm, table["usd_years"])
+    return out
 
 
 def _design_entry(design: str, seeds: list[int], samples: list[dict],

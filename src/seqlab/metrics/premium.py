@@ -37,6 +37,12 @@ def premium_bps(harm: np.ndarray, long_years: np.ndarray, short_years: np.ndarra
     return out
 
 
+def group_premium_bps(harm: np.ndarray, usd_years: np.ndarray) -> float:
+    """One group's premium: its total harm per USD·year of exposure, in bps."""
+    exposure = float(usd_years.sum())
+    return float(harm.sum()) / exposure * 1e4 if exposure > 0 else 0.0
+
+
 def premium_summary(per_seed: list[dict[str, float]]) -> dict[str, dict]:
     """Mean and 95 % interval of each type's premium over seeds."""
     out = {}

@@ -92,6 +92,7 @@ class PerpsProtocol:
         self.proposer = ledger.open("proposer")
         self._outages, self._grace = np.empty((0, 2), np.int64), 0
         self._now = 0
+        self.extensions: list = []
         self.price = 0
         self.oracle_block = -1
         self.next_funding = cfg.funding_interval
@@ -113,9 +114,17 @@ class PerpsProtocol:
                                   "deposit")
 
     # execution ------------------------------------------------------------------------
+    def attach(self, extension) -> None:
+        """Run another protocol's transactions in the same blocks (e.g. options): its
+        ``handlers()`` join ours and its ``before_block(t)`` runs before each block."""
+        self._handlers.update(extension.handlers())
+        self.extensions.append(extension)
+
     def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
         self._now = int(t_us[0])
         self.accrue_exposure(self._now)
+        for extension in self.extensions:
+            extension.before_block(self._now)
         if int(t_us[0]) >= self.next_funding and self.price:
             self.apply_funding()
             while self.next_funding <= int(t_us[0]):

@@ -280,8 +280,36 @@ class Positions(Model):
     max_qty: Annotated[int, Field(ge=1)] = 10
 
 
+class Options(Model):
+    """European options cash-settled from the oracle; writers margined Aevo-style."""
+
+    enabled: bool = False
+    expiries: list[PositiveDuration] = ["1h", "2h", "3h"]
+    moneyness: list[Annotated[float, Field(gt=0)]] = [0.9, 0.95, 1.0, 1.05, 1.1]
+    vol: Annotated[float, Field(gt=0, le=10)] = 0.8
+    writers: Annotated[int, Field(ge=1, le=100_000)] = 100
+    buyers: Annotated[int, Field(ge=1, le=1_000_000)] = 500
+    writer_collateral_usd: Annotated[float, Field(gt=0)] = 100_000.0
+    buyer_wallet_usd: Annotated[float, Field(gt=0)] = 20_000.0
+    buy_rate_per_s: Annotated[float, Field(gt=0)] = 0.5
+    qty_median: Annotated[float, Field(gt=0)] = 1.0
+    im_base: Share = 0.15
+    im_min: Share = 0.10
+    mm_base: Share = 0.075
+    mm_min: Share = 0.05
+    liquidation_bonus: Annotated[float, Field(ge=0, le=0.5)] = 0.01
+    pool_usd: Usd = 10_000_000.0
+
+    @model_validator(mode="after")
+    def _margins_ordered(self) -> "Options":
+        if self.mm_base > self.im_base or self.mm_min > self.im_min:
+            raise ValueError("maintenance rates must not exceed initial rates")
+        return self
+
+
 class Protocol(Model):
     kind: Literal["perps", "positions"] = "perps"
+    options: Options = Options()
     perps: Perps = Perps()
     positions: Positions = Positions()
 

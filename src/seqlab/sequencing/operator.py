@@ -30,6 +30,7 @@ class OperatorView:
     seed: int = 0               # the run's seed, for designs' keyed randomness
     reference: object = None    # the off-chain reference price (ReferencePrice), public
     contents_visible: bool = True  # False under an encrypted mempool
+    options: object = None         # the options protocol, when the rollup runs one
     inserted: set[int] = field(default_factory=set)
 
     def insert(self, kind: Kind, sender: int, now: int, a: int = 0, b: int = 0) -> int:

@@ -148,6 +148,10 @@ class Operator:
             who = view.censor_liquidator if cens else view.backrun_liquidator
             for _ in range(LIQUIDATIONS_PER_ACCOUNT):
                 out.append(view.insert(Kind.LIQUIDATE, who, now, b=acct))
+        if backrun and view.options is not None:  # option writers the update sinks
+            for writer in view.options.liquidatable(now, price).tolist():
+                out.append(view.insert(Kind.OPT_LIQUIDATE, view.backrun_liquidator, now,
+                                       b=writer))
         return out
 
     def _sandwiches(self, rest: np.ndarray, price: int, now: int) -> list[int]:

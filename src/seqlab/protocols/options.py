@@ -1,0 +1,206 @@
+"""European calls and puts on the reference asset, beside the perps market.
+
+A clearing pool is the central counterparty: buyers buy from it, writers sell to it,
+and at expiry it pays the buyers and collects from the writers, cash-settled at the
+on-chain oracle price. A buy is matched to the writer with the most free margin at the
+Black-Scholes mark (the protocol's marking volatility); the premium goes from the
+buyer's wallet to the writer's margin.
+
+Writers' margin follows Aevo's standard-margin shape, per unit of a short option:
+mark + max(base × spot − out-of-the-money amount, min × spot), with 15 %/10 % for the
+initial and 7.5 %/5 % for the maintenance requirement. A writer whose equity (margin
+minus the marks of its shorts) falls below maintenance can be liquidated: the pool
+takes its shorts over at the mark, paid from the writer's margin, and the liquidator
+earns ``liquidation_bonus`` of the underlying notional; what the margin cannot pay
+falls on the insurance fund, then on bad debt. Writers' owners top up on margin calls.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from seqlab.ledger import Ledger
+from seqlab.pricing import black_scholes
+from seqlab.protocols.perps import PPM, PerpsProtocol
+from seqlab.scenario.schema import Options
+from seqlab.txs import Kind, TxStore
+
+YEAR_US = 31_536e9
+
+
+class OptionsProtocol:
+    """Series, positions, margin and settlement; its handlers run inside perps blocks."""
+
+    def __init__(self, cfg: Options, ledger: Ledger, txs: TxStore, perps: PerpsProtocol,
+                 spot_usd: float) -> None:
+        self.cfg, self.ledger, self.txs, self.perps = cfg, ledger, txs, perps
+        grid = [(kind, m, e) for e in sorted(cfg.expiries) for m in cfg.moneyness
+                for kind in (0, 1)]  # sorted by expiry: buyers pick among a suffix
+        self.is_put = np.array([g[0] for g in grid], dtype=bool)
+        self.strike = np.array([round(g[1] * spot_usd, 2) for g in grid])  # USD
+        self.expiry = np.array([g[2] for g in grid], dtype=np.int64)
+        self.settled = np.zeros(len(grid), dtype=bool)
+        n_series = len(grid)
+        self.short = np.zeros((cfg.writers, n_series), dtype=np.int64)  # micro-units
+        self.long = np.zeros((cfg.buyers, n_series), dtype=np.int64)
+        self.pool_short = np.zeros(n_series, dtype=np.int64)  # taken over from writers
+        self.margin = ledger.open_many("opt_margin", cfg.writers)
+        self.writer_wallet = ledger.open_many("opt_writer_wallet", cfg.writers)
+        self.wallet = ledger.open_many("opt_wallet", cfg.buyers)
+        self.pool = ledger.open("options_pool")
+        ledger.transfer(0, self.pool, int(round(cfg.pool_usd * PPM)), "deposit")
+        self.exposure = np.zeros((2, max(cfg.writers, cfg.buyers)), dtype=np.float64)
+        self._exposure_t = 0
+        self.liquidations: list[tuple[int, int, int, int, int, int]] = []
+        self.bad_debt = 0
+        self.premiums = 0
+
+    def fund(self, writer_margin_usd: np.ndarray, writer_wallet_usd: np.ndarray,
+             buyer_wallet_usd: np.ndarray) -> None:
+        for accounts, usd in ((self.margin, writer_margin_usd),
+                              (self.writer_wallet, writer_wallet_usd),
+                              (self.wallet, buyer_wallet_usd)):
+            self.ledger.transfer_many(0, accounts, np.round(usd * PPM).astype(np.int64),
+                                      "deposit")
+
+    def handlers(self) -> dict:
+        return {Kind.OPT_BUY: self._buy, Kind.OPT_TOPUP: self._topup,
+                Kind.OPT_LIQUIDATE: self._liquidate}
+
+    # marks and margin -------------------------------------------------------------------
+    def marks(self, t_us: int, price_micro: int | None = None) -> np.ndarray:
+        """Black-Scholes mark per unit of each series (USD), 0 once expired."""
+        spot = (self.perps.price if price_micro is None else price_micro) / PPM
+        years = np.clip((self.expiry - t_us) / YEAR_US, 0, None)
+        kinds = np.where(self.is_put, "put", "call")
+        live = years > 0
+        out = np.zeros(len(years))
+        if spot > 0 and live.any():
+            out[live] = black_scholes(kinds[live], spot, self.strike[live], years[live], 0.0,
+                                      self.cfg.vol)
+        return out
+
+    def _per_unit(self, marks: np.ndarray, spot: float, base: float, floor: float) -> np.ndarray:
+        otm = np.where(self.is_put, np.clip(spot - self.strike, 0, None),
+                       np.clip(self.strike - spot, 0, None))
+        return marks + np.maximum(base * spot - otm, floor * spot)
+
+    def margin_state(self, t_us: int, price_micro: int | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Writers' equity and maintenance requirement (micro-USD, floats)."""
+        spot = (self.perps.price if price_micro is None else price_micro) / PPM
+        marks = self.marks(t_us, price_micro)
+        units = self.short / PPM
+        equity = self.ledger.balances[self.margin] - units @ marks * PPM
+        need = units @ self._per_unit(marks, spot, self.cfg.mm_base, self.cfg.mm_min) * PPM
+        return equity, need
+
+    def liquidatable(self, t_us: int, price_micro: int | None = None) -> np.ndarray:
+        if not (self.perps.price if price_micro is None else price_micro):
+            return np.empty(0, dtype=np.int64)
+        equity, need = self.margin_state(t_us, price_micro)
+        return np.flatnonzero((need > 0) & (equity < need))
+
+    # transactions -----------------------------------------------------------------------
+    def _buy(self, buyer: int, qty: int, series: int, block: int, t: int) -> bool:
+        p = self.perps
+        if not p.price or qty <= 0 or not 0 <= series < len(self.expiry) or t >= self.expiry[series]:
+            return False
+        marks = self.marks(t)
+        premium = int(qty * marks[series])  # qty micro-units × USD/unit = micro-USD
+        if premium <= 0 or self.ledger.balances[self.wallet[buyer]] < premium:
+            return False
+        spot = p.price / PPM
+        im = self._per_unit(marks, spot, self.cfg.im_base, self.cfg.im_min)
+        units = self.short / PPM
+        free = (self.ledger.balances[self.margin] + premium - (units @ im) * PPM
+                - qty / PPM * im[series] * PPM)
+        writer = int(np.argmax(free))
+        if free[writer] < 0:
+            return False
+        self.ledger.transfer(int(self.wallet[buyer]), int(self.margin[writer]), premium,
+                             "option_premium")
+        self.short[writer, series] += qty
+        self.long[buyer, series] += qty
+        self.premiums += premium
+        return True
+
+    def _topup(self, writer: int, amount: int, b: int, block: int, t: int) -> bool:
+        amount = min(amount, int(self.ledger.balances[self.writer_wallet[writer]]))
+        if amount <= 0:
+            return False
+        self.ledger.transfer(int(self.writer_wallet[writer]), int(self.margin[writer]), amount,
+                             "topup")
+        return True
+
+    def _liquidate(self, liquidator: int, a: int, writer: int, block: int, t: int) -> bool:
+        if not 0 <= writer < len(self.margin) or writer not in set(self.liquidatable(t).tolist()):
+            return False
+        marks = self.marks(t)
+        units = self.short[writer].copy()
+        cost = int(units @ marks)
+        notional = int(units.sum() * self.perps.price // PPM)
+        self._pay(writer, self.pool, cost, "option_buyback")
+        self.pool_short += units
+        self.short[writer] = 0
+        bonus = min(notional * int(round(self.cfg.liquidation_bonus * PPM)) // PPM,
+                    int(self.ledger.balances[self.margin[writer]]))
+        self.ledger.transfer(int(self.margin[writer]), self.perps.liquidator_account[liquidator],
+                             bonus, "liquidation_bonus")
+        self.liquidations.append((t, block, writer, liquidator, notional, bonus))
+        return True
+
+    def _pay(self, writer: int, to: int, amount: int, reason: str) -> None:
+        """A writer pays ``amount``; the insurance fund covers what its margin cannot."""
+        led, m = self.ledger, int(self.margin[writer])
+        paid = min(amount, int(led.balances[m]))
+        led.transfer(m, to, paid, reason)
+        short = amount - paid
+        if short:
+            covered = min(short, int(led.balances[self.perps.insurance]))
+            led.transfer(self.perps.insurance, to, covered, "insurance")
+            self.bad_debt += short - covered
+
+    # time -------------------------------------------------------------------------------
+    def before_block(self, t_us: int) -> None:
+        """Accrue exposure, then settle every series that has expired."""
+        self._accrue(t_us)
+        due = np.flatnonzero(~self.settled & (self.expiry <= t_us))
+        for s in due.tolist():
+            self._settle(s)
+
+    def _settle(self, s: int) -> None:
+        spot = self.perps.price
+        strike = int(round(self.strike[s] * PPM))
+        payoff = max(strike - spot, 0) if self.is_put[s] else max(spot - strike, 0)
+        for w in np.flatnonzero(self.short[:, s]).tolist():
+            self._pay(w, self.pool, int(self.short[w, s]) * payoff // PPM, "option_settlement")
+        holders = np.flatnonzero(self.long[:, s])
+        owed = self.long[holders, s] * payoff // PPM
+        if len(holders):
+            budget = int(self.ledger.balances[self.pool])
+            scale = min(1.0, budget / owed.sum()) if owed.sum() > 0 else 1.0
+            paid = np.floor(owed * scale).astype(np.int64)
+            self.ledger.transfer_many(self.pool, self.wallet[holders], paid, "option_settlement")
+            self.bad_debt += int(owed.sum() - paid.sum())
+        self.short[:, s] = 0
+        self.long[:, s] = 0
+        self.pool_short[s] = 0
+        self.settled[s] = True
+
+    def _accrue(self, t_us: int) -> None:
+        dt = (t_us - self._exposure_t) / YEAR_US
+        self._exposure_t = t_us
+        if dt <= 0 or not self.perps.price:
+            return
+        spot = self.perps.price / PPM / PPM  # USD per micro-unit
+        w, b = self.short.sum(axis=1) * spot * dt, self.long.sum(axis=1) * spot * dt
+        self.exposure[0, : len(w)] += w
+        self.exposure[1, : len(b)] += b
+
+    def values(self, t_us: int, price_micro: int) -> tuple[np.ndarray, np.ndarray]:
+        """Writers' and buyers' value (micro-USD) marked at ``price_micro``."""
+        marks = self.marks(t_us, price_micro)
+        bal = self.ledger.balances
+        writers = bal[self.margin] + bal[self.writer_wallet] - self.short / PPM @ marks * PPM
+        buyers = bal[self.wallet] + self.long / PPM @ marks * PPM
+        return writers, buyers

@@ -1,0 +1,87 @@
+"""The options protocol: premiums at the Black-Scholes mark, margin, liquidation of
+writers, cash settlement at expiry, and exact accounting throughout."""
+import numpy as np
+
+import seqlab
+from seqlab.pricing import black_scholes
+from seqlab.protocols.options import OptionsProtocol
+from seqlab.scenario import load_scenario, parse_scenario
+from seqlab.scenario.schema import Options
+from seqlab.txs import Kind
+from tests.test_perps import OK, FAILED, bal, make, oracle, tx, usd
+
+HOUR = 3_600_000_000
+
+
+def market(writers=2, collateral=10_000.0, **cfg):
+    p = make()
+    opt = OptionsProtocol(Options(enabled=True, expiries=["1h"], moneyness=[1.0],
+                                  writers=writers, buyers=2, vol=0.8, **cfg),
+                          p.ledger, p.txs, p, spot_usd=2000.0)
+    opt.fund(np.full(writers, collateral), np.full(writers, 5_000.0), np.full(2, 50_000.0))
+    p.attach(opt)
+    oracle(p, 2000.0)
+    return p, opt
+
+
+def test_buy_pays_the_mark_to_the_writer_with_most_free_margin():
+    p, opt = market()
+    call = 0  # series: (call, put) for the one strike and expiry
+    t = 1_000
+    mark = black_scholes("call", 2000.0, 2000.0, (HOUR - t) / 31_536e9, 0.0, 0.8)
+    before = bal(p, opt.wallet[0])
+    assert tx(p, Kind.OPT_BUY, 0, a=1_000_000, b=call, t=t) == OK
+    premium = int(1_000_000 * mark)
+    assert before - bal(p, opt.wallet[0]) == premium
+    assert bal(p, opt.margin[0]) == usd(10_000.0) + premium
+    assert opt.short[0, call] == opt.long[0, call] == 1_000_000
+    assert p.ledger.check() == 0
+
+
+def test_initial_margin_limits_what_a_writer_can_sell():
+    p, opt = market(writers=1, collateral=1_000.0)
+    # 15 % of 2000 plus the mark per ETH: 1,000 USD cannot back 5 ETH of calls
+    assert tx(p, Kind.OPT_BUY, 0, a=5_000_000, b=0) == FAILED
+    assert tx(p, Kind.OPT_BUY, 0, a=1_000_000, b=0) == OK
+
+
+def test_settlement_pays_buyers_from_writers_at_the_oracle_price():
+    p, opt = market()
+    tx(p, Kind.OPT_BUY, 0, a=2_000_000, b=0, t=1_000)        # 2 ETH of calls
+    tx(p, Kind.OPT_BUY, 1, a=1_000_000, b=1, t=1_000)        # 1 ETH of puts
+    oracle(p, 2100.0, block=2)
+    wallet0, wallet1 = bal(p, opt.wallet[0]), bal(p, opt.wallet[1])
+    writer = bal(p, opt.margin[0])
+    tx(p, Kind.ORACLE, 0, a=usd(2100.0), block=3, t=HOUR)     # expiry reached
+    assert opt.settled.all() and not opt.short.any() and not opt.long.any()
+    assert bal(p, opt.wallet[0]) - wallet0 == usd(200.0)     # (2100 − 2000) × 2
+    assert bal(p, opt.wallet[1]) == wallet1                  # the put expires worthless
+    assert writer - bal(p, opt.margin[0]) == usd(200.0)
+    assert p.ledger.check() == 0
+
+
+def test_a_writer_under_maintenance_is_liquidated_by_the_pool():
+    p, opt = market(writers=1, collateral=700.0)
+    assert tx(p, Kind.OPT_BUY, 0, a=1_000_000, b=0, t=1_000) == OK
+    assert tx(p, Kind.OPT_LIQUIDATE, 0, b=0, t=2_000) == FAILED   # healthy
+    oracle(p, 2600.0, block=2)
+    assert 0 in opt.liquidatable(3_000).tolist()
+    margin = bal(p, opt.margin[0])
+    assert tx(p, Kind.OPT_LIQUIDATE, 1, b=0, block=3, t=3_000) == OK
+    assert not opt.short.any() and opt.pool_short[0] == 1_000_000
+    assert bal(p, p.liquidator_account[1]) > 0
+    assert bal(p, opt.margin[0]) < margin
+    assert p.ledger.check() == 0
+
+
+def test_runs_with_options_balance_and_pair_exactly():
+    data = load_scenario("tiny").scenario.model_dump(mode="python")
+    data["protocol"]["options"].update(enabled=True, expiries=["4min", "8min"],
+                                       buy_rate_per_s=3.0, writers=8,
+                                       writer_collateral_usd=8000.0)
+    s = seqlab.run(parse_scenario(data)).summary
+    assert s["ledger_residual"] == 0 and s["option_premiums_usd"] > 0
+    assert s["option_liquidations"] > 0
+    cmp = seqlab.compare(parse_scenario(data), ["honest", "fcfs"]).summary
+    prem = cmp["designs"]["fcfs"]["risk_premium"]
+    assert prem["option writers"]["mean_bps"] == 0 and prem["option buyers"]["mean_bps"] == 0
