@@ -50,6 +50,7 @@ class Operator:
         self.strategies = frozenset(strategies)
         self.params = params
         self._stale_open: dict[int, int] = {}  # oracle update -> side traded ahead of it
+        self._censored_writers = np.empty(0, dtype=np.int64)
         self.view: OperatorView | None = None
 
     def attach(self, view: OperatorView) -> None:
@@ -121,22 +122,42 @@ class Operator:
         else:  # contents hidden: censor by sender, every tx of an account at risk
             topup = (view.origin(cand) >= 0) & (view.origin(cand) < view.first_outside_account) \
                 & fresh
+        mask = np.zeros(len(cand), dtype=bool)
+        if view.options is not None and view.contents_visible:
+            mask |= self._censor_writers(cand, fresh, price, now)
         if not topup.any():
-            return np.empty(0, dtype=np.int64), topup
+            return np.empty(0, dtype=np.int64), mask
         who = view.origin(cand[topup])
         equity, notional = p.margin_state(price)
         mm = p.mm_ppm / PPM
         at_risk = (notional[who] > 0) & (equity[who] < prm.censor_trigger * mm * notional[who])
-        mask = np.zeros(len(cand), dtype=bool)
         mask[np.flatnonzero(topup)[at_risk]] = True
         return np.unique(who[at_risk]), mask
+
+    def _censor_writers(self, cand: np.ndarray, fresh: np.ndarray, price: int,
+                        now: int) -> np.ndarray:
+        """Hold option writers' top-ups when they are at risk at ``price``; remember them
+        so their liquidation is the operator's."""
+        view = self.view
+        opt_topup = (view.kind(cand) == Kind.OPT_TOPUP) & fresh
+        self._censored_writers = np.empty(0, dtype=np.int64)
+        if not opt_topup.any():
+            return opt_topup
+        writers = view.txs.sender[cand[opt_topup]].astype(np.int64)
+        equity, need = view.options.margin_state(now, price)
+        at_risk = (need[writers] > 0) & (equity[writers] < self.params.censor_trigger
+                                         * need[writers])
+        self._censored_writers = np.unique(writers[at_risk])
+        mask = np.zeros(len(cand), dtype=bool)
+        mask[np.flatnonzero(opt_topup)[at_risk]] = True
+        return mask
 
     def _liquidations(self, price: int, censored: np.ndarray, now: int,
                       update_seen: bool) -> list[int]:
         """The operator's own liquidations: after a visible oracle update (backrun), every
         account liquidatable at its price; censored accounts whenever liquidatable."""
         backrun = "backrun" in self.strategies and update_seen
-        if not price or not (backrun or len(censored)):
+        if not price or not (backrun or len(censored) or len(self._censored_writers)):
             return []
         view = self.view
         targets = view.user_accounts(view.protocol.liquidatable(price))
@@ -148,10 +169,13 @@ class Operator:
             who = view.censor_liquidator if cens else view.backrun_liquidator
             for _ in range(LIQUIDATIONS_PER_ACCOUNT):
                 out.append(view.insert(Kind.LIQUIDATE, who, now, b=acct))
-        if backrun and view.options is not None:  # option writers the update sinks
-            for writer in view.options.liquidatable(now, price).tolist():
-                out.append(view.insert(Kind.OPT_LIQUIDATE, view.backrun_liquidator, now,
-                                       b=writer))
+        if view.options is not None:  # option writers: after an update, or censored
+            writers = view.options.liquidatable(now, price)
+            censored_w = np.isin(writers, self._censored_writers)
+            for writer, cens in zip(writers.tolist(), censored_w.tolist()):
+                if backrun or cens:
+                    who = view.censor_liquidator if cens else view.backrun_liquidator
+                    out.append(view.insert(Kind.OPT_LIQUIDATE, who, now, b=writer))
         return out
 
     def _sandwiches(self, rest: np.ndarray, price: int, now: int) -> list[int]:
