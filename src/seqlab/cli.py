@@ -253,6 +253,83 @@ def _sweep_progress(update):
     return lambda done, total, failed: update(done, total, f"{failed} failed")
 
 
+def _price_grid(strikes: str, expiries: str) -> tuple[list[float], list[int]]:
+    """``--strikes`` (moneyness) and ``--expiries`` (durations) as lists."""
+    from seqlab.units import parse_duration
+
+    try:
+        ms = [float(x) for x in strikes.split(",") if x.strip()]
+    except ValueError:
+        raise SeqlabError(f"'{strikes}' is not a list of numbers", field="--strikes",
+                          allowed="comma-separated moneyness, e.g. 0.8,0.9,1,1.1,1.2") from None
+    try:
+        es = [parse_duration(x.strip()) for x in expiries.split(",") if x.strip()]
+    except ValueError as exc:
+        raise SeqlabError(f"{exc}; give comma-separated durations, e.g. 1d,7d,30d,90d",
+                          field="--expiries") from None
+    return ms, es
+
+
+@app.command()
+def price(scenario: Optional[str] = typer.Argument(None, help="Built-in name or TOML file."),
+          design: str = typer.Option(..., help="Design whose risk premium is priced."),
+          baseline: str = typer.Option("honest", help="Design the premium is measured "
+                                       "against."),
+          seeds: int = typer.Option(5, help="Seeds (scenario seed, +1, …)."),
+          position: str = typer.Option("option writers", help="Position type whose premium "
+                                       "the option writer charges."),
+          strikes: str = typer.Option("0.8,0.9,1,1.1,1.2", help="Moneyness (strike / spot)."),
+          expiries: str = typer.Option("1d,7d,30d,90d", help="Times to expiry."),
+          out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for price.json "
+                                                 "and price.html."),
+          no_report: bool = typer.Option(False, "--no-report"),
+          as_json: bool = typer.Option(False, "--json")):
+    """Price options with a design's sequencer risk premium: Black-Scholes plus the
+    premium over the option's life, and the implied-volatility shift it makes."""
+    from seqlab.experiments.price import price as run_price
+    from seqlab.experiments.price import surface_rows
+    from seqlab.scenario.loader import load_scenario
+
+    try:
+        ms, es = _price_grid(strikes, expiries)
+        loaded = load_scenario(scenario)
+        folder = out_dir or Path("runs") / f"{loaded.scenario.name}-price"
+        with _runs_progress(not as_json, "pricing") as progress:
+            result = run_price(loaded, design, baseline, seeds, position, ms, es, folder,
+                               report=not no_report, progress=progress)
+    except SeqlabError as exc:
+        _fail(exc)
+    s = result.summary
+    rows = surface_rows(result)
+    if as_json:
+        _print_json({"position": s["position"], "premium_bps": s["premium_bps"],
+                     "spot": s["spot"], "sigma": s["sigma"], "r": s["r"],
+                     "design": s["design"], "baseline": s["baseline"], "seeds": s["seeds"],
+                     "surface": rows})
+        return
+    p = s["premium_bps"]
+    out.print(f"premium for {escape(s['position'])} ({s['design']} vs {s['baseline']}, "
+              f"{len(s['seeds'])} seeds): {p['mean']:,.2f} bps/yr "
+              f"(95 % CI {p['ci95'][0]:,.2f} … {p['ci95'][1]:,.2f}); "
+              f"spot {s['spot']:,.2f}, sigma {s['sigma']:.4g}")
+    table = Table(title=f"seqlab price: {s['scenario']}")
+    for col in ("kind", "moneyness", "expiry", "BS price", "adjusted price",
+                "IV shift (vol bps)"):
+        table.add_column(col, justify="left" if col == "kind" else "right")
+    for row in rows:
+        shift = row["iv_shift_bps"]
+        table.add_row(row["kind"], f"{row['moneyness']:g}", f"{row['expiry_days']:g}d",
+                      f"{row['bs_price']:,.4f}", f"{row['adjusted_price']:,.4f}",
+                      "n/a" if shift is None else f"{shift:,.1f}")
+    out.print(table)
+    if s["counts"]["iv_undefined"]:
+        out.print("n/a: no implied volatility: the adjusted price is at or above the "
+                  "no-arbitrage bound (the spot for a call, the discounted strike for a put) "
+                  "or needs a volatility above the solver's limit")
+    if "report" in s:
+        out.print(f"report: {s['report']}")
+
+
 @app.command()
 def designs(as_json: bool = typer.Option(False, "--json")):
     """List the sequencer designs."""

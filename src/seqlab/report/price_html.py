@@ -1,0 +1,243 @@
+"""The page of ``seqlab price``: the sequencer risk premium carried into option prices.
+
+Same skeleton as the other reports (:mod:`seqlab.report.html`): one offline file, plotly.js
+inlined once, atomic write. Input: a Result of :func:`seqlab.experiments.price.price` (or
+:func:`~seqlab.experiments.price.price_surface`): ``summary`` with ``position``,
+``premium_bps`` {mean, ci95}, ``spot``, ``sigma``, optionally ``premium_table`` (every
+position type), ``scenario``, ``design``, ``baseline``, ``seeds``; table ``surface``.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from seqlab.report.compare_html import _EXTRA_CSS, _format_cell, _half_width
+from seqlab.report.html import _esc, _header_div, _note, _rows, _section, render_page, write_page
+from seqlab.result import Result, Table
+
+__all__ = ["write_price_report", "render_price_html"]
+
+_COLORS = qualitative.Plotly
+_PRICE_CSS = "tr.priced td, tr.priced th { background: #fff7e0; }\n"
+_NAN_NOTE = ("n/a: no volatility reproduces the adjusted price: it is at or above the upper "
+             "no-arbitrage bound (the spot for a call, the discounted strike for a put) or "
+             "needs a volatility above the solver's limit.")
+
+
+def write_price_report(result: Result, path: str | Path, title: str | None = None) -> Path:
+    """Write the pricing ``result`` as one offline HTML file at ``path`` (atomically)."""
+    return write_page(path, render_price_html(result, title))
+
+
+def render_price_html(result: Result, title: str | None = None) -> str:
+    """The whole pricing document as a string."""
+    s = result.summary
+    title = title or f"seqlab price: {s.get('scenario', 'options')}"
+    surface = result.tables.get("surface")
+    body = [_price_header(s), "<h2>Sequencer risk premium by position type</h2>",
+            _premium_table(s)]
+    if not _rows(surface):
+        body.append(_note("Option prices", "no surface in this result"))
+        return render_page(title, body, extra_css=_EXTRA_CSS + _PRICE_CSS)
+    undefined = int(np.isnan(np.asarray(surface["iv_shift"], dtype=float)).sum())
+    body.append(_section("Surface distortion: implied-volatility shift (vol bps)",
+                         _distortion_figure(surface)))
+    body.append(f'<p class="caption">{_esc(_distortion_caption(s, undefined))}</p>')
+    body.append(_section("Premium-adjusted vs Black-Scholes price across strikes",
+                         _price_figure(surface)))
+    body.append('<p class="caption">Dashed: Black-Scholes at the pricing volatility; solid: '
+                "with the premium; bars: the premium's 95 % interval.</p>")
+    body.append("<h2>Price surface</h2>")
+    body.append(_surface_table(surface))
+    return render_page(title, body, extra_css=_EXTRA_CSS + _PRICE_CSS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Header and tables
+# ---------------------------------------------------------------------------------------------
+
+
+def _price_header(s: Mapping[str, Any]) -> str:
+    seeds = s.get("seeds")
+    seed_text = (f"{len(seeds)} ({seeds[0]} … {seeds[-1]})" if isinstance(seeds, list) and seeds
+                 else seeds if seeds is not None else "?")
+    p = s.get("premium_bps") or {}
+    fields = [(k, s[k]) for k in ("scenario", "design", "baseline") if k in s]
+    fields += [("seeds", seed_text), ("priced for", s.get("position", "?")),
+               ("premium", _premium_text(p.get("mean"), p.get("ci95")) + " bps/yr"),
+               ("spot", _num(s.get("spot"), 2)), ("sigma", _num(s.get("sigma"), 4)),
+               ("r", _num(s.get("r"), 4))]
+    return _header_div(fields)
+
+
+def _premium_text(mean: Any, ci: Any) -> str:
+    if mean is None:
+        return "?"
+    half = _half_width(ci)
+    return f"{float(mean):,.2f}" + (f" ± {half:,.2f}" if half else "")
+
+
+def _num(value: Any, decimals: int) -> str:
+    try:
+        return f"{float(value):,.{decimals}f}"
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _premium_table(s: Mapping[str, Any]) -> str:
+    """Every position type's premium (mean ± half-width of the 95 % interval, and the ends)."""
+    table = s.get("premium_table")
+    position = str(s.get("position", ""))
+    if not table:
+        p = s.get("premium_bps") or {}
+        table = {position: {"mean_bps": p.get("mean"), "ci95_bps": p.get("ci95")}}
+    head = "".join(f"<th>{h}</th>" for h in ("position type", "premium (bps/yr)",
+                                             "95 % interval (bps/yr)"))
+    rows = []
+    for name, entry in table.items():
+        ci = entry.get("ci95_bps")
+        interval = (f"[{float(ci[0]):,.2f}, {float(ci[1]):,.2f}]"
+                    if _half_width(ci) is not None else "&ndash;")
+        priced = name == position
+        tag = ' <span class="ci">(priced)</span>' if priced else ""
+        css = ' class="priced"' if priced else ""
+        mean = _format_cell(entry.get("mean_bps"), _half_width(ci), 1.0, "usd")
+        rows.append(f"<tr{css}><th>{_esc(name)}{tag}</th>"
+                    f'<td class="num">{mean}</td><td class="num">{interval}</td></tr>')
+    note = ("Annualised cost of the design to each position type, in basis points of "
+            "underlying notional per year, measured against the baseline with the same seeds; "
+            "± is the half-width of the 95 % confidence interval (Student t).")
+    return (f'<div class="table-wrap"><table class="summary"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>"
+            f'<p class="caption" style="margin-top:0.5rem">{_esc(note)}</p>')
+
+
+def _surface_table(surface: Table) -> str:
+    head = "".join(f"<th>{h}</th>" for h in (
+        "kind", "moneyness", "strike", "expiry (days)", "Black-Scholes", "adjusted",
+        "adjusted 95 % interval", "IV shift (vol pts)", "IV shift 95 % interval",
+        "IV shift (vol bps)"))
+    rows = []
+    for i in range(_rows(surface)):
+        c = {k: v[i] for k, v in surface.items()}
+        cells = [_esc(c["kind"]), f"{float(c['moneyness']):g}", _f(c["strike"], 2),
+                 f"{float(c['expiry_days']):g}", _f(c["bs_price"], 4),
+                 _f(c["adjusted_price"], 4),
+                 f"[{_f(c['adjusted_lo'], 4)}, {_f(c['adjusted_hi'], 4)}]",
+                 _f(c["iv_shift"], 3),
+                 f"[{_f(c['iv_shift_lo'], 3)}, {_f(c['iv_shift_hi'], 3)}]",
+                 _f(c["iv_shift"] * 100.0, 1)]
+        rows.append("<tr>" + "".join(f'<td class="num">{x}</td>' for x in cells) + "</tr>")
+    return (f'<div class="table-wrap"><table class="summary"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>"
+            f'<p class="caption" style="margin-top:0.5rem">{_esc(_NAN_NOTE)}</p>')
+
+
+def _f(value: Any, decimals: int) -> str:
+    v = float(value)
+    return "n/a" if math.isnan(v) else f"{v:,.{decimals}f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+
+
+def _grid(surface: Table, kind: str, column: str) -> tuple[list, list, np.ndarray]:
+    """``column`` of one kind as a (expiry × moneyness) array, with the axis values."""
+    kinds = np.asarray(surface["kind"]).astype(str)
+    mon = np.asarray(surface["moneyness"], dtype=float)
+    exp = np.asarray(surface["expiry_days"], dtype=float)
+    m_axis = list(dict.fromkeys(mon[kinds == kind].tolist()))
+    e_axis = list(dict.fromkeys(exp[kinds == kind].tolist()))
+    z = np.full((len(e_axis), len(m_axis)), np.nan)
+    values = np.asarray(surface[column], dtype=float)
+    for i in np.flatnonzero(kinds == kind):
+        z[e_axis.index(float(exp[i])), m_axis.index(float(mon[i]))] = values[i]
+    return m_axis, e_axis, z
+
+
+def _days(d: float) -> str:
+    return f"{d:g}d"
+
+
+def _distortion_figure(surface: Table) -> go.Figure:
+    """IV shift (vol bps) on moneyness × expiry: one heatmap for calls, one for puts."""
+    kinds = [k for k in ("call", "put") if k in set(np.asarray(surface["kind"]).astype(str))]
+    fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[f"{k}s" for k in kinds],
+                        horizontal_spacing=0.1)
+    bps = {k: _grid({**surface, "bps": np.asarray(surface["iv_shift"], float) * 100.0}, k,
+                    "bps") for k in kinds}
+    finite = np.concatenate([z[np.isfinite(z)] for _, _, z in bps.values()])
+    span = float(np.abs(finite).max()) if finite.size else 1.0
+    for col, kind in enumerate(kinds, start=1):
+        m_axis, e_axis, z = bps[kind]
+        text = [[("n/a" if math.isnan(v) else f"{v:,.0f}") for v in row] for row in z]
+        fig.add_trace(go.Heatmap(
+            x=[f"{m:g}" for m in m_axis], y=[_days(e) for e in e_axis],
+            z=[[None if math.isnan(v) else float(v) for v in row] for row in z],
+            text=text, texttemplate="%{text}", coloraxis="coloraxis", name=kind,
+            hovertemplate=("moneyness %{x}<br>expiry %{y}<br>IV shift %{text} vol bps"
+                           f"<extra>{kind}</extra>")), row=1, col=col)
+    fig.update_xaxes(title_text="moneyness (strike / spot)", type="category")
+    fig.update_yaxes(title_text="expiry", type="category")
+    fig.update_layout(coloraxis=dict(colorscale="RdBu", reversescale=True, cmid=0.0,
+                                     cmin=-span or -1.0, cmax=span or 1.0,
+                                     colorbar=dict(title=dict(text="vol bps"))))
+    return fig
+
+
+def _distortion_caption(s: Mapping[str, Any], undefined: int) -> str:
+    sigma = s.get("sigma")
+    text = ("Implied volatility of the premium-adjusted price minus the pricing volatility"
+            + (f" ({float(sigma):.4g})" if sigma is not None else "")
+            + ", in basis points of volatility (100 vol bps = 1 vol point). A price floored "
+            "at intrinsic value has implied volatility 0.")
+    if undefined:
+        text += f" {undefined} cell(s) n/a. " + _NAN_NOTE.removeprefix("n/a: ")
+    return text
+
+
+def _price_figure(surface: Table) -> go.Figure:
+    """Adjusted and Black-Scholes price against strike, one colour per expiry, per kind."""
+    kinds = [k for k in ("call", "put") if k in set(np.asarray(surface["kind"]).astype(str))]
+    fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[f"{k}s" for k in kinds],
+                        horizontal_spacing=0.08)
+    for col, kind in enumerate(kinds, start=1):
+        _, e_axis, _ = _grid(surface, kind, "bs_price")
+        for j, days in enumerate(e_axis):
+            _add_expiry_lines(fig, surface, kind, days, _COLORS[j % len(_COLORS)], col,
+                              legend=col == 1)
+    fig.update_xaxes(title_text="strike (USD)")
+    fig.update_yaxes(title_text="option price (USD)", row=1, col=1)
+    return fig
+
+
+def _add_expiry_lines(fig: go.Figure, surface: Table, kind: str, days: float, color: str,
+                      col: int, legend: bool) -> None:
+    kinds = np.asarray(surface["kind"]).astype(str)
+    mask = (kinds == kind) & (np.asarray(surface["expiry_days"], dtype=float) == days)
+    order = np.argsort(np.asarray(surface["strike"], dtype=float)[mask], kind="stable")
+
+    def col_(name: str) -> np.ndarray:
+        return np.asarray(surface[name], dtype=float)[mask][order]
+
+    strike, bs, adj = col_("strike"), col_("bs_price"), col_("adjusted_price")
+    lo, hi = col_("adjusted_lo"), col_("adjusted_hi")
+    label = _days(days)
+    fig.add_trace(go.Scatter(x=strike, y=bs, mode="lines", name=f"{label} Black-Scholes",
+                             legendgroup=label, showlegend=legend,
+                             line=dict(color=color, dash="dash", width=1.5)), row=1, col=col)
+    fig.add_trace(go.Scatter(
+        x=strike, y=adj, mode="lines+markers", name=f"{label} with premium", legendgroup=label,
+        showlegend=legend, line=dict(color=color, width=2),
+        error_y=dict(type="data", symmetric=False, array=np.maximum(hi - adj, 0.0),
+                     arrayminus=np.maximum(adj - lo, 0.0), color=color, thickness=1)),
+        row=1, col=col)
