@@ -6,8 +6,6 @@ test's tmp dir and named in the failure message.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -88,22 +86,9 @@ def test_compare_report_in_browser(browser, tmp_path):
     check_page(browser, tmp_path / "cmp" / "compare.html", tmp_path / "shots")
 
 
-def _sweep_function():
-    """``seqlab.experiments.sweep.sweep``; skip while that module (or function) does not exist.
-
-    Only absence skips: an import that fails inside an existing module is a failure.
-    """
-    name = "seqlab.experiments.sweep"
-    if importlib.util.find_spec(name) is None:
-        pytest.skip(f"{name} does not exist yet")
-    sweep = getattr(importlib.import_module(name), "sweep", None)
-    if sweep is None:
-        pytest.skip(f"{name} has no sweep() yet")
-    return sweep
-
-
 def test_sweep_report_in_browser(browser, tmp_path):
-    sweep = _sweep_function()
+    from seqlab.experiments.sweep import sweep
+
     sweep("tiny", designs=["honest"], seeds=2, store=tmp_path / "sw" / "sweep.duckdb",
           backend="inline")
     check_page(browser, tmp_path / "sw" / "sweep.html", tmp_path / "shots")

@@ -116,3 +116,17 @@ class Design(ABC):
         if len(late):
             queue.remove(late)
         return late
+
+
+class QueuedDesign(Design):
+    """A design that keeps what it has received, in arrival order, in one PendingQueue."""
+
+    def __init__(self, cfg: Sequencer) -> None:
+        super().__init__(cfg)
+        self.queue = PendingQueue()
+
+    def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
+        self.queue.add(ids, arrival_us)
+
+    def pending(self) -> int:
+        return len(self.queue)

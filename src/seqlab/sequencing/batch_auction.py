@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from seqlab.scenario.schema import Sequencer
-from seqlab.sequencing.base import Blocks, Design, PendingQueue, blocks_per_tick
+from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
 from seqlab.sequencing.strategies import Operator
 from seqlab.txs import Kind
 
@@ -24,7 +24,7 @@ def hash_order(seed: int, ids: np.ndarray) -> np.ndarray:
     return ids[np.lexsort((ids, keyed_normals(seed, "batch.order", ids, 0)))]
 
 
-class BatchAuctionDesign(Design):
+class BatchAuctionDesign(QueuedDesign):
     """A batch every ``interval``; inside it, updates first, then hash order."""
 
     name = "batch-auction"
@@ -34,19 +34,12 @@ class BatchAuctionDesign(Design):
         super().__init__(cfg)
         self.every = max(1, cfg.batch_auction.interval // cfg.block_time)
         self.operator = Operator(cfg.strategy, strategies) if strategies else None
-        self.queue = PendingQueue()
         self.view = None
 
     def attach(self, view) -> None:
         self.view = view
         if self.operator is not None:
             self.operator.attach(view)
-
-    def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
-        self.queue.add(ids, arrival_us)
-
-    def pending(self) -> int:
-        return len(self.queue)
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         closing = ticks[(ticks // self.block_time) % self.every == 0]

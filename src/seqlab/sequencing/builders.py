@@ -23,12 +23,12 @@ from seqlab.kernel import keyed_normals
 from seqlab.network import latency_from_normals
 from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import Latency, Sequencer
-from seqlab.sequencing.base import Blocks, Design, PendingQueue, blocks_per_tick
+from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
 from seqlab.sequencing.strategies import Operator
 from seqlab.txs import Kind
 
 
-class BuildersDesign(Design):
+class BuildersDesign(QueuedDesign):
     """A block auction among ``count`` builders at every tick."""
 
     name = "builders"
@@ -41,7 +41,6 @@ class BuildersDesign(Design):
                         else Latency(median=f"{5 * (i + 1)}ms", sigma=0.3) for i in range(self.k)]
         self.private_share = b.private_share
         self.operator = Operator(cfg.strategy, strategies) if strategies else None
-        self.queue = PendingQueue()
         self._seen_at = np.empty((0, self.k), dtype=np.int64)  # when each builder sees a tx
         self.view = None
         self.payments: list[tuple[int, int, float]] = []  # (tick, winner, price USD)
@@ -50,9 +49,6 @@ class BuildersDesign(Design):
         self.view = view
         if self.operator is not None:
             self.operator.attach(view)
-
-    def pending(self) -> int:
-        return len(self.queue)
 
     def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
         if not len(ids):

@@ -20,11 +20,11 @@ import numpy as np
 from seqlab.kernel import keyed_normals
 from seqlab.network import latency_from_normals
 from seqlab.scenario.schema import Sequencer
-from seqlab.sequencing.base import Blocks, Design, PendingQueue
+from seqlab.sequencing.base import Blocks, QueuedDesign
 from seqlab.sequencing.strategies import Operator
 
 
-class EncryptedDesign(Design):
+class EncryptedDesign(QueuedDesign):
     """FCFS commitment of ciphertexts, execution after the threshold key release."""
 
     name = "encrypted"
@@ -33,7 +33,6 @@ class EncryptedDesign(Design):
         super().__init__(cfg)
         self.enc = cfg.encrypted
         self.operator = Operator(cfg.strategy, strategies) if strategies else None
-        self.queue = PendingQueue()
         self.committed: deque[tuple[int, np.ndarray]] = deque()  # (key out at, ids)
         self.seed = 0
 
@@ -42,9 +41,6 @@ class EncryptedDesign(Design):
         self.seed = view.seed
         if self.operator is not None:
             self.operator.attach(view)
-
-    def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
-        self.queue.add(ids, arrival_us)
 
     def pending(self) -> int:
         return len(self.queue) + sum(len(ids) for _, ids in self.committed)

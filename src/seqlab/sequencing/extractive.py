@@ -8,14 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from seqlab.scenario.schema import Sequencer
-from seqlab.sequencing.base import Blocks, Design, PendingQueue, blocks_per_tick
+from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
 from seqlab.sequencing.operator import OperatorView
 from seqlab.sequencing.strategies import ALL_STRATEGIES, Operator
 
 __all__ = ["ALL_STRATEGIES", "ExtractiveDesign"]
 
 
-class ExtractiveDesign(Design):
+class ExtractiveDesign(QueuedDesign):
     """FCFS plus the operator strategies named in ``strategies``."""
 
     name = "extractive"
@@ -25,16 +25,9 @@ class ExtractiveDesign(Design):
         super().__init__(cfg)
         self.operator = Operator(cfg.strategy, strategies)
         self.name = name or self.name
-        self.queue = PendingQueue()
 
     def attach(self, view: OperatorView) -> None:
         self.operator.attach(view)
-
-    def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
-        self.queue.add(ids, arrival_us)
-
-    def pending(self) -> int:
-        return len(self.queue)
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         return blocks_per_tick(ticks, self.queue, self._block)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqlab.sequencing.base import Blocks, Design, PendingQueue
+from seqlab.sequencing.base import Blocks, QueuedDesign
 
 
 def served_by_tick(arrived: np.ndarray, capacity: int) -> np.ndarray:
@@ -25,17 +25,10 @@ def served_by_tick(arrived: np.ndarray, capacity: int) -> np.ndarray:
     return k * capacity + np.minimum(capacity, slack)
 
 
-class FcfsDesign(Design):
+class FcfsDesign(QueuedDesign):
     """First come, first served by receive time; ties broken by transaction id."""
 
     name = "fcfs"
-
-    def __init__(self, cfg) -> None:
-        super().__init__(cfg)
-        self.queue = PendingQueue()
-
-    def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
-        self.queue.add(ids, arrival_us)
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         q = self.queue
@@ -47,6 +40,3 @@ class FcfsDesign(Design):
         tick_index = np.searchsorted(served, np.arange(n), side="right")
         q.drop_head(n)
         return Blocks(ids, tick_index.astype(np.int64))
-
-    def pending(self) -> int:
-        return len(self.queue)

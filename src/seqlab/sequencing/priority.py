@@ -7,24 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqlab.sequencing.base import Blocks, Design, PendingQueue, blocks_per_tick
+from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
 
 
-class PriorityDesign(Design):
+class PriorityDesign(QueuedDesign):
     """Per block: eligible txs sorted by tip (descending), then arrival, then id."""
 
     name = "priority"
     uses_tips = True
 
-    def __init__(self, cfg) -> None:
-        super().__init__(cfg)
-        self.queue = PendingQueue()
-
     def attach(self, view) -> None:
         self._txs = view.txs
-
-    def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
-        self.queue.add(ids, arrival_us)
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         return blocks_per_tick(ticks, self.queue, self._block)
@@ -33,5 +26,3 @@ class PriorityDesign(Design):
         order = np.lexsort((eligible, arrival, -self._txs.tip[eligible]))
         return eligible[order if self.capacity <= 0 else order[: self.capacity]]
 
-    def pending(self) -> int:
-        return len(self.queue)

@@ -28,7 +28,7 @@ import numpy as np
 from seqlab.kernel import keyed_normals
 from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import Sequencer
-from seqlab.sequencing.base import Blocks, Design, PendingQueue, blocks_per_tick
+from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
 from seqlab.sequencing.strategies import LIQUIDATIONS_PER_ACCOUNT
 from seqlab.txs import Kind
 
@@ -48,7 +48,7 @@ def second_price_auction(bids: np.ndarray, reserve: float) -> tuple[int | None, 
     return winner, max(second, reserve)
 
 
-class TimeboostDesign(Design):
+class TimeboostDesign(QueuedDesign):
     """FCFS on (arrival + delay) for everyone but the express-lane controller."""
 
     name = "timeboost"
@@ -57,7 +57,6 @@ class TimeboostDesign(Design):
         super().__init__(cfg)
         self.tb = cfg.timeboost
         self.strategies = frozenset(strategies)
-        self.queue = PendingQueue()   # keyed by effective time (arrival + delay)
         self.view = None
         self.round = -1
         self.controller: int | None = None
@@ -70,10 +69,8 @@ class TimeboostDesign(Design):
         self.view = view
 
     def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
+        """Queue by effective time: everyone else's transactions wait ``delay``."""
         self.queue.add(ids, arrival_us + self.tb.delay)
-
-    def pending(self) -> int:
-        return len(self.queue)
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         return blocks_per_tick(ticks, self.queue, self._block)
