@@ -111,3 +111,19 @@ def test_builder_competition_moves_extraction_to_the_proposer():
 def test_private_flow_only_reaches_its_builder():
     w, s = run(design="builders", sequencer={"builders": {"count": 3, "private_share": 0.5}})
     assert s["ledger_residual"] == 0 and s["included"] > 0
+
+
+def test_byzantine_members_cannot_censor_past_an_honest_f_plus_one():
+    """n = 7, f = 2: two censoring members leave top-ups out of their lists, the five
+    honest lists still carry them in; five censoring members keep them out."""
+    def topups(byzantine):
+        w, _ = run({"nodes": 7, "byzantine": byzantine})
+        n = w.txs.n
+        ok = (w.txs.kind[:n] == 4) & (w.txs.included_us[:n] >= 0)
+        return int((w.txs.kind[:n] == 4).sum()), int(ok.sum())
+
+    honest = topups(0)
+    assert honest[1] > 0
+    assert topups(2) == honest  # the same top-ups, all of them carried in
+    sent, included = topups(5)
+    assert sent > 0 and included == 0

@@ -15,7 +15,8 @@ Each node receives a transaction at the time it reached the network plus the lat
 from the sender's region (senders are spread over the regions by account) to the node's
 region, with the same lognormal jitter as consensus messages. Faults: ``crashed``
 members (the last ones) stop at ``crash_at``; ``byzantine`` members (the first ones)
-delay their votes and, in leader mode, extract on their slots; ``partitions`` drop
+delay their votes, leave margin top-ups out of their candidate lists and, in leader
+mode, extract on their slots; ``partitions`` drop
 messages between groups for a while. A round without a quorum, or whose next leader is
 down, costs ``timeout`` and a view change. Liveness (blocks per minute, longest gap)
 and safety (no two different blocks at one height) are reported; safety is asserted.
@@ -31,6 +32,7 @@ from seqlab.kernel import keyed_normals
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, Design
 from seqlab.sequencing.strategies import Operator
+from seqlab.txs import Kind
 
 
 class SafetyViolation(AssertionError):
@@ -171,6 +173,11 @@ class CommitteeDesign(Design):
             return np.empty(0, dtype=np.int64)
         list_time = t0 - t0 % self.c.list_interval
         seen = (self._recv <= list_time - self.c.list_age) & alive[None, :]
+        if self.byzantine.any() and self.view is not None:
+            # byzantine members leave margin top-ups out of their lists: they censor what
+            # they can, but an honest f+1 still carries a transaction in
+            censored = np.isin(self.view.txs.kind[self._ids], (Kind.TOPUP, Kind.OPT_TOPUP))
+            seen[np.ix_(censored, self.byzantine)] = False
         return self._ids[seen.sum(axis=1) >= self.f + 1]
 
     def _remove(self, ids: np.ndarray) -> None:
