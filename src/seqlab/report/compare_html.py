@@ -58,6 +58,7 @@ _COLUMNS: tuple[tuple[str, str, str, float, str], ...] = (
     ("p99 latency (ms)", "latency_ms.p99", "latency_p99_ms", 1.0, "num"),
     ("max censorship delay (ms)", "max_censorship_delay_ms", "max_censorship_delay_ms", 1.0,
      "num"),
+    ("venue vol distortion (%)", "vol_distortion", "vol_distortion", 100.0, "pct"),
 )
 # Summary keys whose fallback, when the design summary lacks them, is the mean over seeds of
 # the same-named (or listed) column of the runs table.

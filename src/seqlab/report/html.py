@@ -195,7 +195,22 @@ def _figure_sections(result: Result) -> list[str]:
     bonus = result.summary.get("liquidation_bonus_by_liquidator") or {}
     if bonus:
         sections.append(_section("Liquidation bonus by liquidator", _bonus_figure(bonus)))
+    if "venue_realized_vol" in result.summary:
+        sections.append(_section("Volatility distortion", _vol_figure(result.summary)))
     return sections
+
+
+def _vol_figure(summary: Mapping[str, Any]) -> go.Figure:
+    """Realized volatility of the reference and of the L2 venue where liquidations are
+    hedged: the gap is the volatility the liquidations put into the L2 market."""
+    ref, venue = summary["reference_realized_vol"], summary["venue_realized_vol"]
+    fig = go.Figure(go.Bar(x=["reference", "L2 venue"], y=[ref * 100, venue * 100],
+                           text=[f"{ref:.1%}", f"{venue:.1%}"], textposition="outside"))
+    fig.update_yaxes(title_text="annualised realized volatility (%), 1-minute returns")
+    fig.update_layout(annotations=[dict(
+        x=1, y=venue * 100, yshift=30, showarrow=False,
+        text=f"distortion {summary.get('vol_distortion', 0):+.1%}")])
+    return fig
 
 
 def _section(heading: str, fig: go.Figure | None) -> str:
