@@ -29,6 +29,7 @@ from seqlab.protocols.perps import PPM, PerpsProtocol
 from seqlab.protocols.positions import PositionsProtocol
 from seqlab.result import Result
 from seqlab.rollup import Rollup
+from seqlab.rollup.poster import Batches, post_batches, posting_cost_micro
 from seqlab.outages import outage_windows
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.sequencing import make_design
@@ -53,6 +54,8 @@ class World:
         self.horizon = self.sc.duration
         self.oracle_submit_us = np.empty(0, dtype=np.int64)
         self.outages = np.empty((0, 2), dtype=np.int64)
+        self.batches: Batches | None = None
+        self.l1_cost = 0
         if self.sc.protocol.kind == "positions":
             self._build_positions()
         else:
@@ -210,6 +213,7 @@ class World:
             self.rollup.progress = report
         self.rollup.start()
         self.sim.run(until=2**62 if self.rollup.drain else self.horizon)
+        self.batches = self._post_to_l1() if self.reference is not None else None
         residual = self.ledger.check()
         if progress is not None:
             progress(self.horizon, self.horizon)
@@ -249,6 +253,8 @@ class World:
         if hasattr(self.design, "metrics"):
             summary.update(self.design.metrics(self.horizon))
         tables = {"txs": self._txs_table(), "blocks": blocks}
+        if self.batches is not None:
+            summary.update(self._stage_summary(tables["txs"]))
         if isinstance(self.protocol, PerpsProtocol):
             run = self._perps_run()
             summary.update(perps_summary(run))
@@ -262,6 +268,36 @@ class World:
             summary["fees_usd"] = round(self.ledger.totals_by_reason().get("fee", 0) / PPM, 2)
             summary["liquidations"] = 0
         return Result(summary, tables)
+
+    def _post_to_l1(self) -> Batches:
+        """Batch the blocks to L1; the rollup pays the data cost out of its fees."""
+        blocks = self.rollup.blocks_table()
+        cfg = self.sc.sequencer.batch_poster
+        batches = post_batches(blocks["t_us"], blocks["n_txs"], cfg, self.sc.sequencer.l1_block_time)
+        cost = posting_cost_micro(batches, cfg, self.reference.at(batches.posted_us))
+        fees = self.protocol.fees
+        self.l1_cost = min(int(cost.sum()), int(self.ledger.balances[fees]))
+        self.ledger.transfer(fees, 0, self.l1_cost, "l1_data_posting")
+        return batches
+
+    def _stage_summary(self, txs: dict[str, np.ndarray]) -> dict:
+        """Latency to each settlement stage: soft (in a block), posted to L1, final."""
+        done = txs["included_us"] >= 0
+        block = txs["block"][done]
+        posted = self.batches.block_posted_us[block]
+        final = self.batches.block_final_us[block]
+        txs["posted_us"] = np.full(len(txs["id"]), -1, dtype=np.int64)
+        txs["final_us"] = np.full(len(txs["id"]), -1, dtype=np.int64)
+        txs["posted_us"][done], txs["final_us"][done] = posted, final
+        submit = txs["submit_us"][done]
+        stages = {}
+        for name, t in (("soft", txs["included_us"][done]), ("posted", posted), ("final", final)):
+            if len(t):
+                p50, p99 = np.percentile((t - submit) / 1000.0, [50, 99])
+                stages[f"{name}_p50"] = round(float(p50), 3)
+                stages[f"{name}_p99"] = round(float(p99), 3)
+        return {"stage_latency_ms": stages, "l1_batches": int(len(self.batches.posted_us)),
+                "l1_cost_usd": round(self.l1_cost / PPM, 2)}
 
     def _txs_table(self) -> dict[str, np.ndarray]:
         """Views of the store's columns; ``kind``/``status`` stay codes (see result.ENUMS)."""

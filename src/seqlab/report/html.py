@@ -195,9 +195,23 @@ def _figure_sections(result: Result) -> list[str]:
     bonus = result.summary.get("liquidation_bonus_by_liquidator") or {}
     if bonus:
         sections.append(_section("Liquidation bonus by liquidator", _bonus_figure(bonus)))
+    if result.summary.get("stage_latency_ms"):
+        sections.append(_section("Settlement stages", _stage_figure(result.summary)))
     if "venue_realized_vol" in result.summary:
         sections.append(_section("Volatility distortion", _vol_figure(result.summary)))
     return sections
+
+
+def _stage_figure(summary: Mapping[str, Any]) -> go.Figure:
+    """Submission to soft confirmation, to the batch on L1, to L1 finality (p50 and p99):
+    what a user waits for at each level of assurance."""
+    st = summary["stage_latency_ms"]
+    stages = [s for s in ("soft", "posted", "final") if f"{s}_p50" in st]
+    fig = go.Figure()
+    for q in ("p50", "p99"):
+        fig.add_trace(go.Bar(x=stages, y=[st[f"{s}_{q}"] / 1000.0 for s in stages], name=q))
+    fig.update_yaxes(title_text="seconds after submission (log scale)", type="log")
+    return fig
 
 
 def _vol_figure(summary: Mapping[str, Any]) -> go.Figure:

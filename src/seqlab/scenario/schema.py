@@ -212,6 +212,18 @@ class Outage(Model):
     duration: PositiveDuration
 
 
+class BatchPoster(Model):
+    """Posting batches to L1 (Arbitrum-style): sealed by size or by delay."""
+
+    max_batch_bytes: Annotated[int, Field(ge=1)] = 100_000
+    max_delay: PositiveDuration = "1h"
+    poll: PositiveDuration = "10s"
+    tx_bytes: Annotated[int, Field(ge=1)] = 150
+    finality: Duration = "13min"
+    gas_per_byte: Annotated[float, Field(ge=0)] = 16.0
+    gas_price_gwei: Annotated[float, Field(ge=0)] = 20.0
+
+
 class Sequencer(Model):
     """The sequencer design and its block production."""
 
@@ -222,6 +234,7 @@ class Sequencer(Model):
     strategy: Strategy = Strategy()
     outages: list[Outage] = []
     force_inclusion_window: Duration = "24h"
+    batch_poster: BatchPoster = BatchPoster()
     l1_block_time: PositiveDuration = "12s"
     outage_rate_per_day: Annotated[float, Field(ge=0, le=100)] = 0.0
     fair: Fair = Fair()

@@ -1,0 +1,63 @@
+"""The batch poster: when each block reaches L1, and when it is final.
+
+Blocks are soft-confirmed when the sequencer executes them. The poster collects them
+into a batch and seals it once it holds ``max_batch_bytes`` or its oldest block has
+waited ``max_delay`` (checked every ``poll``, as Arbitrum's poster does); the batch lands
+in the next L1 block and is final ``finality`` later (about 13 minutes on Ethereum).
+Posting costs ``bytes × gas_per_byte × gas price`` in ETH, paid by the rollup out of the
+fees it collected. Computed after the run from the blocks table, as arrays.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqlab.scenario.schema import BatchPoster
+
+
+@dataclass(frozen=True)
+class Batches:
+    """Per block: when it was posted and final (µs); per batch: bytes and when sealed."""
+
+    block_posted_us: np.ndarray
+    block_final_us: np.ndarray
+    sealed_us: np.ndarray
+    posted_us: np.ndarray
+    bytes: np.ndarray
+
+
+def post_batches(block_t_us: np.ndarray, block_txs: np.ndarray, cfg: BatchPoster,
+                 l1_block_us: int) -> Batches:
+    """Group blocks into batches and time them (blocks in time order)."""
+    n = len(block_t_us)
+    size = block_txs.astype(np.int64) * cfg.tx_bytes
+    batch_of = np.empty(n, dtype=np.int64)
+    sealed, nbytes = [], []
+    start, acc, k = 0, 0, 0
+    for i in range(n):
+        due = block_t_us[start] + cfg.max_delay  # the oldest block's deadline
+        if i > start and block_t_us[i] > due:  # the poll after the deadline sealed it
+            sealed.append(-(-due // cfg.poll) * cfg.poll)
+            nbytes.append(acc)
+            start, acc, k = i, 0, k + 1
+        batch_of[i] = k
+        acc += int(size[i])
+        if acc >= cfg.max_batch_bytes:
+            sealed.append(int(block_t_us[i]))
+            nbytes.append(acc)
+            start, acc, k = i + 1, 0, k + 1
+    if start < n:
+        due = block_t_us[start] + cfg.max_delay
+        sealed.append(-(-due // cfg.poll) * cfg.poll)
+        nbytes.append(acc)
+    sealed_us = np.asarray(sealed, dtype=np.int64)
+    posted_us = (sealed_us // l1_block_us + 1) * l1_block_us
+    return Batches(posted_us[batch_of], posted_us[batch_of] + cfg.finality, sealed_us,
+                   posted_us, np.asarray(nbytes, dtype=np.int64))
+
+
+def posting_cost_micro(batches: Batches, cfg: BatchPoster, eth_usd: np.ndarray) -> np.ndarray:
+    """Each batch's L1 cost in micro-USD at the ETH price when it was posted."""
+    eth = batches.bytes * cfg.gas_per_byte * cfg.gas_price_gwei * 1e-9
+    return np.rint(eth * eth_usd * 1e6).astype(np.int64)
