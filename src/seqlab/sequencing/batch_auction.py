@@ -13,7 +13,7 @@ import numpy as np
 
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
-from seqlab.sequencing.strategies import Operator
+from seqlab.sequencing.strategies import HostsOperator
 from seqlab.txs import Kind
 
 
@@ -24,7 +24,7 @@ def hash_order(seed: int, ids: np.ndarray) -> np.ndarray:
     return ids[np.lexsort((ids, keyed_normals(seed, "batch.order", ids, 0)))]
 
 
-class BatchAuctionDesign(QueuedDesign):
+class BatchAuctionDesign(HostsOperator, QueuedDesign):
     """A batch every ``interval``; inside it, updates first, then hash order."""
 
     name = "batch-auction"
@@ -33,13 +33,7 @@ class BatchAuctionDesign(QueuedDesign):
     def __init__(self, cfg: Sequencer, strategies: tuple[str, ...] = ()) -> None:
         super().__init__(cfg)
         self.every = max(1, cfg.batch_auction.interval // cfg.block_time)
-        self.operator = Operator(cfg.strategy, strategies) if strategies else None
-        self.view = None
-
-    def attach(self, view) -> None:
-        self.view = view
-        if self.operator is not None:
-            self.operator.attach(view)
+        self.host(cfg.strategy, strategies)
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         closing = ticks[(ticks // self.block_time) % self.every == 0]

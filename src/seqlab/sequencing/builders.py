@@ -24,11 +24,11 @@ from seqlab.network import latency_from_normals
 from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import Latency, Sequencer
 from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
-from seqlab.sequencing.strategies import Operator
+from seqlab.sequencing.strategies import HostsOperator
 from seqlab.txs import Kind
 
 
-class BuildersDesign(QueuedDesign):
+class BuildersDesign(HostsOperator, QueuedDesign):
     """A block auction among ``count`` builders at every tick."""
 
     name = "builders"
@@ -40,15 +40,9 @@ class BuildersDesign(QueuedDesign):
         self.latency = [b.latency[i] if i < len(b.latency)
                         else Latency(median=f"{5 * (i + 1)}ms", sigma=0.3) for i in range(self.k)]
         self.private_share = b.private_share
-        self.operator = Operator(cfg.strategy, strategies) if strategies else None
+        self.host(cfg.strategy, strategies)
         self._seen_at = np.empty((0, self.k), dtype=np.int64)  # when each builder sees a tx
-        self.view = None
         self.payments: list[tuple[int, int, float]] = []  # (tick, winner, price USD)
-
-    def attach(self, view) -> None:
-        self.view = view
-        if self.operator is not None:
-            self.operator.attach(view)
 
     def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
         if not len(ids):

@@ -31,7 +31,7 @@ from seqlab.consensus import INF, REGION_LATENCY_MS, REGIONS, quorum_size, run_r
 from seqlab.kernel import keyed_normals
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, Design
-from seqlab.sequencing.strategies import Operator
+from seqlab.sequencing.strategies import HostsOperator
 from seqlab.txs import Kind
 
 
@@ -39,7 +39,7 @@ class SafetyViolation(AssertionError):
     """Two different blocks committed at one height: a bug, never a user error."""
 
 
-class CommitteeDesign(Design):
+class CommitteeDesign(HostsOperator, Design):
     """Consensus rounds, candidate lists, f+1 inclusion, deterministic in-block order."""
 
     name = "committee"
@@ -57,8 +57,7 @@ class CommitteeDesign(Design):
         self.base_us = base
         self.byzantine = np.zeros(n, dtype=bool)
         self.byzantine[: c.byzantine] = True
-        self.operator = Operator(cfg.strategy, strategies) if strategies else None
-        self.view = None
+        self.host(cfg.strategy, strategies)
         self.seed = 0
         self.rng: np.random.Generator | None = None
         # pending txs and their per-node receive times
@@ -76,12 +75,10 @@ class CommitteeDesign(Design):
 
     # plumbing -------------------------------------------------------------------------
     def attach(self, view) -> None:
-        self.view = view
+        super().attach(view)
         self.seed = view.seed
         self.rng = np.random.Generator(np.random.PCG64(
             np.random.SeedSequence(view.seed, spawn_key=(0xC0, 0x77))))
-        if self.operator is not None:
-            self.operator.attach(view)
 
     def pending(self) -> int:
         return len(self._ids) + sum(len(b) for _, b in self._ready)

@@ -21,10 +21,10 @@ from seqlab.kernel import keyed_normals
 from seqlab.network import latency_from_normals
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, QueuedDesign
-from seqlab.sequencing.strategies import Operator
+from seqlab.sequencing.strategies import HostsOperator
 
 
-class EncryptedDesign(QueuedDesign):
+class EncryptedDesign(HostsOperator, QueuedDesign):
     """FCFS commitment of ciphertexts, execution after the threshold key release."""
 
     name = "encrypted"
@@ -32,15 +32,14 @@ class EncryptedDesign(QueuedDesign):
     def __init__(self, cfg: Sequencer, strategies: tuple[str, ...] = ()) -> None:
         super().__init__(cfg)
         self.enc = cfg.encrypted
-        self.operator = Operator(cfg.strategy, strategies) if strategies else None
+        self.host(cfg.strategy, strategies)
         self.committed: deque[tuple[int, np.ndarray]] = deque()  # (key out at, ids)
         self.seed = 0
 
     def attach(self, view) -> None:
-        view.contents_visible = False
+        view.contents_visible = False  # before the operator gets it
+        super().attach(view)
         self.seed = view.seed
-        if self.operator is not None:
-            self.operator.attach(view)
 
     def pending(self) -> int:
         return len(self.queue) + sum(len(ids) for _, ids in self.committed)

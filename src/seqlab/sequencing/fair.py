@@ -56,7 +56,7 @@ from seqlab.kernel import keyed_normals
 from seqlab.network import latency_from_normals
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, Design
-from seqlab.sequencing.strategies import Operator
+from seqlab.sequencing.strategies import HostsOperator
 
 __all__ = ["FairOrderingDesign", "ReportedTimes", "fair_order", "precedence_counts",
            "threshold"]
@@ -215,7 +215,7 @@ class ReportedTimes(Mapping):
         return True
 
 
-class FairOrderingDesign(Design):
+class FairOrderingDesign(HostsOperator, Design):
     """Aequitas batch-order fairness over ``cfg.fair.nodes`` (see the module docstring).
 
     With ``strategies`` (non-empty) the leader is an extractive ``Operator`` that may
@@ -232,8 +232,7 @@ class FairOrderingDesign(Design):
         self.nodes = fair.nodes
         self.faulty = min(fair.faulty, fair.nodes - 1)
         self.threshold = threshold(fair.gamma, fair.nodes)
-        self.operator = Operator(cfg.strategy, strategies) if strategies else None
-        self.view = None
+        self.host(cfg.strategy, strategies)
         # pending (received, not emitted) transactions, one row each
         self._ids = np.empty(0, np.int64)
         self._leader = np.empty(0, np.int64)        # arrival at the leader (node 0)
@@ -245,11 +244,6 @@ class FairOrderingDesign(Design):
         self._batches: list[np.ndarray] | None = None
 
     # interface --------------------------------------------------------------------
-    def attach(self, view) -> None:
-        self.view = view
-        if self.operator is not None:
-            self.operator.attach(view)
-
     def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
         if not len(ids):
             return

@@ -199,3 +199,19 @@ class Operator:
             else:
                 out.append(tx)
         return out
+
+
+class HostsOperator:
+    """For designs that may host an extractive operator: build it from the strategies
+    (none when there are none) and pass it the view when the design is attached."""
+
+    operator: Operator | None = None
+    view: OperatorView | None = None
+
+    def host(self, params: Strategy, strategies: tuple[str, ...] | None) -> None:
+        self.operator = Operator(params, strategies) if strategies else None
+
+    def attach(self, view: OperatorView) -> None:
+        self.view = view
+        if self.operator is not None:
+            self.operator.attach(view)
