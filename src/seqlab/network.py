@@ -70,11 +70,3 @@ class Network:
     def in_flight(self) -> int:
         return len(self._bulk_ids) - self._bulk_pos + len(self._heap)
 
-    def next_arrival(self) -> int | None:
-        """Earliest arrival still on the wire (None when nothing is)."""
-        times = []
-        if self._bulk_pos < len(self._bulk_arrival):
-            times.append(int(self._bulk_arrival[self._bulk_pos]))
-        if self._heap:
-            times.append(self._heap[0][0])
-        return min(times) if times else None

@@ -49,12 +49,3 @@ def format_duration(us: int | float) -> str:
             return f"{us / size:.4g}{unit}"
     return f"{us:.4g}us"
 
-
-def usd_to_micro(usd: float) -> int:
-    """Round a USD amount to integer micro-USD (the one rounding point for money)."""
-    return int(round(usd * MICRO_USD))
-
-
-def micro_to_usd(micro: int | float) -> float:
-    """Micro-USD to USD, for display and statistics only."""
-    return micro / MICRO_USD

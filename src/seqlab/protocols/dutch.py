@@ -20,11 +20,11 @@ from seqlab.protocols.auction import (Auction, ExponentialDecrease, LinearDecrea
                                       StairstepExponentialDecrease, exact_ratio,
                                       keeper_incentive)
 from seqlab.scenario.schema import Perps
+from seqlab.units import MICRO_USD as PPM
 
 if TYPE_CHECKING:
     from seqlab.protocols.perps import PerpsProtocol
 
-PPM = 1_000_000
 
 
 def make_curve(d):

@@ -22,11 +22,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from seqlab.scenario.schema import Perps
+from seqlab.units import MICRO_USD as PPM
 
 if TYPE_CHECKING:
     from seqlab.protocols.perps import PerpsProtocol
 
-PPM = 1_000_000
 
 
 class FixedBonus:

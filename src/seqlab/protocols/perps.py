@@ -27,8 +27,9 @@ from seqlab.ledger import Ledger
 from seqlab.outages import in_grace
 from seqlab.scenario.schema import Perps
 from seqlab.txs import Kind, Status, TxStore
+from seqlab.units import MICRO_USD
 
-PPM = 1_000_000
+PPM = MICRO_USD  # micro-USD per USD, and micro-units per unit of the asset
 DUST_MICRO_USD = 100 * PPM  # positions below $100 are closed whole on liquidation
 _TRADE_KINDS = (Kind.TRADE, Kind.CLOSE, Kind.REDUCE)
 
