@@ -133,7 +133,10 @@ class OptionsProtocol:
         return True
 
     def _liquidate(self, liquidator: int, a: int, writer: int, block: int, t: int) -> bool:
-        if not 0 <= writer < len(self.margin) or writer not in set(self.liquidatable(t).tolist()):
+        if not 0 <= writer < len(self.margin) or not self.perps.price:
+            return False
+        equity, need = self.margin_state(t)
+        if not (need[writer] > 0 and equity[writer] < need[writer]):  # as ``liquidatable``
             return False
         marks = self.marks(t)
         units = self.short[writer].copy()
