@@ -1,8 +1,12 @@
 """The batch poster: batches sealed by size or delay, posted and final on L1."""
 import numpy as np
+import pytest
 
 import seqlab
+from seqlab.errors import SeqlabError
+from seqlab.rollup.gas import gas_price_gwei, load_gas_gwei
 from seqlab.rollup.poster import post_batches, posting_cost_micro
+from seqlab.scenario import parse_scenario
 from seqlab.scenario.schema import BatchPoster
 
 S = 1_000_000
@@ -21,8 +25,38 @@ def test_batches_seal_by_size_and_by_delay():
     assert b.block_posted_us.tolist() == [12 * S, 12 * S, 72 * S, 168 * S, 264 * S]
     assert (b.block_final_us - b.block_posted_us == 13 * 60 * S).all()
     assert b.bytes.tolist() == [1_000, 100, 100, 100]
-    cost = posting_cost_micro(b, cfg, np.full(4, 2_000.0))
+    cost = posting_cost_micro(b, cfg, np.full(4, 2_000.0), gas_price_gwei(cfg, b.posted_us))
     assert cost[0] == round(1_000 * 16 * 20e-9 * 2_000 * 1e6)
+
+
+def test_replayed_gas_prices_follow_the_series_buckets():
+    """2020-03-12's gas, 60th percentile: each 10-minute bucket's own value (in gwei),
+    held past the end of the series."""
+    cfg = BatchPoster(gas_series="gas-2020-03-12")
+    series = load_gas_gwei("gas-2020-03-12", "60")
+    assert len(series) == 144 and abs(series[0] - 6.924610389526622) < 1e-12
+    t = np.array([0, 599_999_999, 600_000_000, 10 * 86_400 * S])
+    assert gas_price_gwei(cfg, t).tolist() == [series[0], series[0], series[1], series[-1]]
+
+
+def test_unknown_gas_series_is_a_clear_error():
+    with pytest.raises(SeqlabError, match="gas_series"):
+        gas_price_gwei(BatchPoster(gas_series="gas-1999"), np.array([0]))
+
+
+def test_a_gas_spike_costs_more_to_post_through():
+    data = seqlab.load_scenario("tiny").scenario.model_dump(mode="python")
+    data["sequencer"]["batch_poster"]["gas_series"] = "gas-2020-03-12"
+    data["sequencer"]["batch_poster"]["gas_percentile"] = "90"
+    run = seqlab.run(parse_scenario(data))
+    spike, flat = run.summary, seqlab.run("tiny").summary
+    assert spike["ledger_residual"] == 0
+    posted = np.unique(run.tables["txs"]["posted_us"][run.tables["txs"]["posted_us"] > 0])
+    gwei = load_gas_gwei("gas-2020-03-12", "90")[posted // 600_000_000]
+    # the cost is a bytes-weighted mean of the gas prices when the batches landed
+    ratio = spike["l1_cost_usd"] / flat["l1_cost_usd"]
+    assert gwei.min() / 20.0 - 1e-3 <= ratio <= gwei.max() / 20.0 + 1e-3
+    assert abs(ratio - 1.0) > 0.05
 
 
 def test_runs_report_stage_latencies_and_pay_for_l1_data():

@@ -58,6 +58,8 @@ def _summary_table(summary: dict[str, Any], title: str) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in summary.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            continue  # rows (one per rollup): their own table
         if isinstance(value, dict):
             value = "  ".join(f"{k}={v:,}" if isinstance(v, (int, float)) else f"{k}={v}"
                               for k, v in value.items())
@@ -66,6 +68,16 @@ def _summary_table(summary: dict[str, Any], title: str) -> Table:
         elif isinstance(value, int) and key != "seed":
             value = f"{value:,}"
         table.add_row(key, escape(str(value)))
+    return table
+
+
+def _rows_table(rows: list[dict], title: str) -> Table:
+    """A list of flat dicts (one per rollup) as columns."""
+    keys = [k for k in rows[0] if k != "digest"]
+    table = Table(*keys, title=title)
+    for row in rows:
+        table.add_row(*(f"{row[k]:,}" if isinstance(row[k], (int, float))
+                        and not isinstance(row[k], bool) else str(row[k]) for k in keys))
     return table
 
 
@@ -93,6 +105,8 @@ def run(scenario: Optional[str] = typer.Argument(None, help="Built-in name or TO
         _print_json(result.summary)
         return
     out.print(_summary_table(result.summary, f"seqlab run: {result.summary['scenario']}"))
+    if "rollups" in result.summary:
+        out.print(_rows_table(result.summary["rollups"], "rollups"))
     if "report" in result.summary:
         out.print(f"report: {result.summary['report']}")
 

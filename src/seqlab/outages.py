@@ -16,9 +16,11 @@ from seqlab.units import DAY, HOUR, MINUTE
 REAL_OUTAGES_US = np.array([7 * HOUR, 80 * MINUTE, 2 * HOUR, 33 * MINUTE], dtype=np.int64)
 
 
-def outage_windows(cfg: Sequencer, horizon_us: int, rng: np.random.Generator) -> np.ndarray:
-    """Sorted, merged ``(start, end)`` windows (µs) within the run."""
-    windows = [(o.start, o.start + o.duration) for o in cfg.outages]
+def outage_windows(cfg: Sequencer, horizon_us: int, rng: np.random.Generator,
+                   scheduled: bool = True) -> np.ndarray:
+    """Sorted, merged ``(start, end)`` windows (µs) within the run; ``scheduled=False``
+    leaves out the scenario's scheduled outages (a second isolated sequencer's)."""
+    windows = [(o.start, o.start + o.duration) for o in cfg.outages] if scheduled else []
     if cfg.outage_rate_per_day > 0:
         n = rng.poisson(cfg.outage_rate_per_day * horizon_us / DAY)
         starts = np.sort(rng.integers(0, horizon_us, n))
@@ -47,3 +49,15 @@ def in_grace(windows: np.ndarray, t_us: int, grace_us: int) -> bool:
         return False
     k = int(np.searchsorted(windows[:, 0], t_us, side="right")) - 1
     return k >= 0 and t_us < windows[k, 1] + grace_us
+
+
+def uptime_feed(windows: np.ndarray, l1_block_us: int) -> np.ndarray:
+    """Down windows as the L2 sequencer uptime feed reports them (Chainlink-style).
+
+    The feed is written by an L1 transaction relayed to L2, so "up again" takes effect
+    at the first L1 block after the restart, and the grace period counts from there.
+    """
+    if not len(windows):
+        return windows
+    up = -(-windows[:, 1] // l1_block_us) * l1_block_us
+    return np.column_stack((windows[:, 0], up)).astype(np.int64)

@@ -15,7 +15,7 @@ class Kind(IntEnum):
     """What a transaction asks the protocol to do."""
 
     ORACLE = 0      # a: price (micro-USD)
-    TRADE = 1       # a: signed notional delta (micro-USD)
+    TRADE = 1       # a: signed notional delta (micro-USD); b: limit price (0: none)
     CLOSE = 2       # close the whole position
     REDUCE = 3      # a: fraction to close, in basis points
     TOPUP = 4       # a: amount (micro-USD) from wallet to margin

@@ -15,9 +15,9 @@ import numpy as np
 
 from seqlab.agents.reactive import Liquidators, MarginManagers
 from seqlab.agents.traders import draw_accounts, option_flow, perp_order_flow, position_flow
-from seqlab.kernel import Simulation
+from seqlab.kernel import Scope, Simulation
 from seqlab.ledger import Ledger
-from seqlab.market import build_reference
+from seqlab.market import ReferencePrice, build_reference
 from seqlab.metrics.core import digest, latency_stats_ms
 from seqlab.metrics.options import options_summary, options_tables
 from seqlab.metrics.perps import (PerpsRun, final_price_micro, perps_summary, perps_tables,
@@ -29,8 +29,9 @@ from seqlab.protocols.perps import PPM, PerpsProtocol
 from seqlab.protocols.positions import PositionsProtocol
 from seqlab.result import Result
 from seqlab.rollup import Rollup
+from seqlab.rollup.gas import gas_price_gwei
 from seqlab.rollup.poster import Batches, post_batches, posting_cost_micro
-from seqlab.outages import outage_windows
+from seqlab.outages import outage_windows, uptime_feed
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.sequencing import make_design
 from seqlab.sequencing.operator import OPERATOR_LIQUIDATORS, OperatorView
@@ -39,14 +40,39 @@ from seqlab.txs import Kind, Status, TxStore
 Progress = Callable[[int, int], None]
 
 
+def throttled(progress: Progress | None, horizon: int) -> Callable[[int], None] | None:
+    """A per-tick callback that reports ``progress(t, horizon)`` about 200 times a run:
+    ticks are far too many to redraw a bar for each."""
+    if progress is None:
+        return None
+    step = max(horizon // 200, 1)
+    marks = {"next": 0}
+
+    def report(t_us: int) -> None:
+        if t_us >= marks["next"]:
+            marks["next"] = t_us + step
+            progress(min(t_us, horizon), horizon)
+
+    return report
+
+
 class World:
     """One scenario, one seed, one design: build, run, measure."""
 
-    def __init__(self, loaded: LoadedScenario, seed: int | None = None) -> None:
+    def __init__(self, loaded: LoadedScenario, seed: int | None = None, *,
+                 sim: Simulation | Scope | None = None, reference: ReferencePrice | None = None,
+                 extra_accounts: int = 0, scheduled_outages: bool = True) -> None:
+        """``sim``, ``reference``, ``extra_accounts`` and ``scheduled_outages`` are for a
+        rollup inside a several-rollup world: the shared kernel (with this rollup's own
+        streams), the shared market, accounts for the cross-rollup arbitrageurs, and
+        whether the scenario's scheduled outages hit this rollup's sequencer."""
         self.loaded = loaded
         self.sc = loaded.scenario
         self.seed = self.sc.seed if seed is None else int(seed)
-        self.sim = Simulation(self.seed)
+        self.sim = Simulation(self.seed) if sim is None else sim
+        self.given_reference = reference
+        self.extra_accounts = extra_accounts
+        self.scheduled_outages = scheduled_outages
         self.ledger = Ledger()
         self.txs = TxStore()
         self.network = Network()
@@ -84,24 +110,26 @@ class World:
     def _build_perps(self) -> None:
         sc = self.sc
         tr = sc.agents.traders
-        self.reference = build_reference(sc.market, self.horizon, self.sim, self.loaded.base_dir)
+        self.reference = self.given_reference or build_reference(
+            sc.market, self.horizon, self.sim, self.loaded.base_dir)
         accounts = draw_accounts(tr, self.sim.rng("accounts"))
         self.leverage = accounts.leverage
         self.users = tr.accounts
         names = [liq.name for liq in sc.agents.liquidators] + list(OPERATOR_LIQUIDATORS)
         # Every design gets the same accounts (users, then the operator's two), so runs
         # under different designs pair account by account.
-        total = self.users + 2
+        total = self.users + 2 + self.extra_accounts
         self.protocol = PerpsProtocol(sc.protocol.perps, self.ledger, self.txs, total, names)
         capital = sc.sequencer.strategy.capital_usd
-        self.protocol.fund_accounts(np.r_[accounts.collateral_usd, capital, capital],
-                                    np.r_[accounts.wallet_usd, 0.0, 0.0])
+        arb = np.full(self.extra_accounts, sc.agents.arbitrageurs.capital_usd)
+        self.protocol.fund_accounts(np.r_[accounts.collateral_usd, capital, capital, arb],
+                                    np.r_[accounts.wallet_usd, 0.0, 0.0, 0.0 * arb])
         self.ledger.transfer(0, self.protocol.searchers, int(round(capital * PPM)), "deposit")
         self.protocol.charge_tips = self.design.uses_tips
         self.protocol.uniform_fills = self.design.uniform_fills
         n_liq = len(sc.agents.liquidators)
         self.design_view = OperatorView(self.protocol, self.txs, self.users, self.users + 1,
-                                        n_liq, n_liq + 1, self.users, self.seed,
+                                        n_liq, n_liq + 1, self.users, self.sim.seed,
                                         self.reference)
         self.design.attach(self.design_view)
         if sc.oracle.enabled:
@@ -124,13 +152,20 @@ class World:
         self.options = None
         if sc.protocol.options.enabled:
             self._build_options()
-        self.outages = outage_windows(sc.sequencer, self.horizon, self.sim.rng("outages"))
-        self.rollup.outages = self.outages
         self.rollup.force_window = sc.sequencer.force_inclusion_window
         self.rollup.l1_block_time = sc.sequencer.l1_block_time
-        self.protocol.set_sentinel(self.outages, sc.protocol.perps.grace_period)
+        self.set_outages(outage_windows(sc.sequencer, self.horizon, self.sim.rng("outages"),
+                                        self.scheduled_outages))
         if self.design.public_mempool:
             self._watch_public_updates()
+
+    def set_outages(self, windows: np.ndarray) -> None:
+        """The sequencer's down windows; the protocol's sentinel reads them through the
+        uptime feed, whose "up" report reaches L2 at the next L1 block after restart."""
+        self.outages = windows
+        self.rollup.outages = windows
+        self.protocol.set_sentinel(uptime_feed(windows, self.sc.sequencer.l1_block_time),
+                                   self.sc.protocol.perps.grace_period)
 
     def _watch_public_updates(self) -> None:
         """Where the design gossips pending txs, bots see an oracle update when it reaches
@@ -201,25 +236,19 @@ class World:
     def run(self, progress: Progress | None = None) -> Result:
         """Run to the horizon (or until drained), check the ledger, return the Result."""
         start = time.perf_counter()
-        if progress is not None:
-            step = max(self.horizon // 200, 1)
-            marks = {"next": 0}
-
-            def report(t_us: int) -> None:
-                if t_us >= marks["next"]:
-                    marks["next"] = t_us + step
-                    progress(min(t_us, self.horizon), self.horizon)
-
-            self.rollup.progress = report
+        self.rollup.progress = throttled(progress, self.horizon)
         self.rollup.start()
         self.sim.run(until=2**62 if self.rollup.drain else self.horizon)
-        self.batches = self._post_to_l1() if self.reference is not None else None
-        residual = self.ledger.check()
         if progress is not None:
             progress(self.horizon, self.horizon)
-        result = self._result(residual)
+        result = self.finish()
         result.summary["wall_s"] = round(time.perf_counter() - start, 4)
         return result
+
+    def finish(self) -> Result:
+        """After the kernel has run: post to L1, check the ledger, measure."""
+        self.batches = self._post_to_l1() if self.reference is not None else None
+        return self._result(self.ledger.check())
 
     # results --------------------------------------------------------------------------
     def _result(self, residual: int) -> Result:
@@ -236,7 +265,7 @@ class World:
             "sim_duration_s": round(self.sim.now / 1e6 if self.rollup.drain
                                     else self.horizon / 1e6, 3),
             "txs": int(n),
-            "included": int((status != Status.PENDING).sum()),
+            "included": int((txs.column("included_us") >= 0).sum()),
             "failed": int((status == Status.FAILED).sum()),
             "blocks": int(len(blocks["block"])),
             "max_block_gap_ms": round(float(np.diff(np.r_[0, blocks["t_us"], self.sim.now]).max())
@@ -274,7 +303,8 @@ class World:
         blocks = self.rollup.blocks_table()
         cfg = self.sc.sequencer.batch_poster
         batches = post_batches(blocks["t_us"], blocks["n_txs"], cfg, self.sc.sequencer.l1_block_time)
-        cost = posting_cost_micro(batches, cfg, self.reference.at(batches.posted_us))
+        gas = gas_price_gwei(cfg, batches.posted_us, self.loaded.base_dir)
+        cost = posting_cost_micro(batches, cfg, self.reference.at(batches.posted_us), gas)
         fees = self.protocol.fees
         self.l1_cost = min(int(cost.sum()), int(self.ledger.balances[fees]))
         self.ledger.transfer(fees, 0, self.l1_cost, "l1_data_posting")

@@ -14,11 +14,12 @@ from typing import Callable
 import numpy as np
 from seqlab.errors import SeqlabError
 from seqlab.experiments.stats import mean_ci
+from seqlab.metrics.contagion import contagion_metrics
 from seqlab.metrics.premium import group_premium_bps, premium_bps, premium_summary
 from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario, load_scenario
 from seqlab.sequencing import DESIGNS
-from seqlab.world import World
+from seqlab.cluster import make_world
 
 STRATEGY_KEYS = ("backrun", "censor", "stale_oracle", "sandwich", "priority_fees", "auction")
 # Metrics of one design (vs the baseline) in one seed; the JSON and table carry these.
@@ -45,15 +46,23 @@ class RunView:
     latency_ms: np.ndarray    # quantiles 0..1 of inclusion latency
 
 
+MODES = ("isolated", "shared")
+
+
 def with_design(loaded: LoadedScenario, design: str) -> LoadedScenario:
-    """The same scenario with another sequencer design."""
-    seq = loaded.scenario.sequencer.model_copy(update={"design": design})
-    sc = loaded.scenario.model_copy(update={"sequencer": seq})
+    """The same scenario with another sequencer design; ``name@shared`` or
+    ``name@isolated`` also sets how a several-rollup world is sequenced."""
+    name, _, mode = design.partition("@")
+    seq = loaded.scenario.sequencer.model_copy(update={"design": name})
+    update: dict = {"sequencer": seq}
+    if mode:
+        update["rollups"] = loaded.scenario.rollups.model_copy(update={"sequencing": mode})
+    sc = loaded.scenario.model_copy(update=update)
     return LoadedScenario(sc, loaded.source, loaded.base_dir)
 
 
 def run_one(loaded: LoadedScenario, design: str, seed: int) -> RunView:
-    result = World(with_design(loaded, design), seed).run()
+    result = make_world(with_design(loaded, design), seed).run()
     s, t = result.summary, result.tables
     txs = t["txs"]
     done = txs["included_us"] >= 0
@@ -89,14 +98,19 @@ def paired_metrics(run: RunView, base: RunView) -> dict[str, float]:
         "latency_p99_ms": s["latency_ms"]["p99"],
         "max_censorship_delay_ms": s["max_censorship_delay_ms"],
         "vol_distortion": s.get("vol_distortion", 0.0),
+        **contagion_metrics(s),
     }
 
 
 def _check_designs(designs: list[str], baseline: str) -> None:
-    for name in [*designs, baseline]:
+    for spec in [*designs, baseline]:
+        name, at, mode = spec.partition("@")
         if name not in DESIGNS:
             raise SeqlabError(f"unknown design '{name}'", field="--designs",
                               allowed=", ".join(sorted(DESIGNS)))
+        if at and mode not in MODES:
+            raise SeqlabError(f"unknown sequencing '{mode}' in '{spec}'", field="--designs",
+                              allowed="DESIGN@isolated, DESIGN@shared")
 
 
 def compare(scenario: str | Path | LoadedScenario | None = None,
@@ -130,7 +144,8 @@ def compare(scenario: str | Path | LoadedScenario | None = None,
 
 def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: list[int],
               views: dict[tuple[str, int], RunView]) -> Result:
-    rows: dict[str, list] = {k: [] for k in ("design", "seed", *METRICS, "digest",
+    keys = METRICS + tuple(contagion_metrics(views[(baseline, seeds[0])].summary))
+    rows: dict[str, list] = {k: [] for k in ("design", "seed", *keys, "digest",
                                              *(f"profit_{s}" for s in STRATEGY_KEYS))}
     harm = {"design": [], "seed": [], "account": [], "harm_usd": []}
     bonus = {"design": [], "seed": [], "liquidator": [], "bonus_usd": []}
@@ -143,7 +158,7 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
             samples.append(m)
             rows["design"].append(design)
             rows["seed"].append(seed)
-            for k in METRICS:
+            for k in keys:
                 rows[k].append(m[k])
             rows["digest"].append(run.summary["digest"])
             for s in STRATEGY_KEYS:
@@ -158,7 +173,7 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
                 bonus["seed"].append(seed)
                 bonus["liquidator"].append(name)
                 bonus["bonus_usd"].append(usd)
-        per_design[design] = _design_entry(design, seeds, samples, views)
+        per_design[design] = _design_entry(design, seeds, samples, views, keys)
         per_design[design]["risk_premium"] = premium_summary([
             _premium(views[(design, seed)], views[(baseline, seed)]) for seed in seeds])
     summary = {"scenario": loaded.scenario.name, "baseline": baseline, "seeds": seeds,
@@ -188,11 +203,11 @@ def _premium(run: RunView, base: RunView) -> dict[str, float]:
 
 
 def _design_entry(design: str, seeds: list[int], samples: list[dict],
-                  views: dict[tuple[str, int], RunView]) -> dict:
+                  views: dict[tuple[str, int], RunView], keys: tuple[str, ...]) -> dict:
     """Means over seeds (and 95 % intervals when there are several)."""
     entry: dict = {}
     ci: dict[str, list[float]] = {}
-    for k in METRICS:
+    for k in keys:
         mean, interval = mean_ci([m[k] for m in samples])
         entry[k] = round(mean, 4)
         if len(samples) > 1:

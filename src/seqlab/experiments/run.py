@@ -6,7 +6,8 @@ from pathlib import Path
 from seqlab.experiments import store
 from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario, load_scenario
-from seqlab.world import Progress, World
+from seqlab.cluster import make_world
+from seqlab.world import Progress
 
 
 def run(scenario: str | Path | LoadedScenario | None = None, seed: int | None = None,
@@ -15,7 +16,7 @@ def run(scenario: str | Path | LoadedScenario | None = None, seed: int | None = 
     """Run one scenario; with ``out``, write ``results.duckdb``, ``summary.json`` and
     ``report.html`` there. Returns the Result (its summary gains the file paths)."""
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
-    result = World(loaded, seed).run(progress)
+    result = make_world(loaded, seed).run(progress)
     if out is not None:
         save(result, Path(out), report=report)
     return result

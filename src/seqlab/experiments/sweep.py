@@ -136,7 +136,7 @@ def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, float]:
 
 def execute_run(spec: RunSpec) -> dict[str, Any]:
     """Run one spec; never raises: an error becomes a failed record."""
-    from seqlab.world import World
+    from seqlab.cluster import make_world
 
     start = time.perf_counter()
     record = {"run_id": spec.run_id, "design": spec.design, "seed": spec.seed,
@@ -148,7 +148,7 @@ def execute_run(spec: RunSpec) -> dict[str, Any]:
             set_dotted(data, key, value)
         set_dotted(data, "sequencer.design", spec.design)
         loaded = parse_scenario(data, spec.source, Path(spec.base_dir) if spec.base_dir else None)
-        summary = World(loaded, spec.seed).run().summary
+        summary = make_world(loaded, spec.seed).run().summary
         record["metrics"] = flatten(summary)
         record["digest"] = summary["digest"]
     except SeqlabError as exc:

@@ -53,6 +53,7 @@ class PerpsLog:
     liquidation_units: list[tuple[int, int]] = field(default_factory=list)  # (t, units closed)
     oracle: list[tuple[int, int, int, int]] = field(default_factory=list)
     bad_debt: int = 0
+    bad_debt_events: list[tuple[int, int]] = field(default_factory=list)  # (t, micro-USD)
     pool_shortfall: int = 0
     funding_shortfall: int = 0
 
@@ -92,7 +93,7 @@ class PerpsProtocol:
         self.treasury = ledger.open("treasury")
         self.proposer = ledger.open("proposer")
         self._outages, self._grace = np.empty((0, 2), np.int64), 0
-        self._now = 0
+        self._now, self._begun = 0, -1
         self.extensions: list = []
         self.price = 0
         self.oracle_block = -1
@@ -121,15 +122,23 @@ class PerpsProtocol:
         self._handlers.update(extension.handlers())
         self.extensions.append(extension)
 
-    def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
-        self._now = int(t_us[0])
-        self.accrue_exposure(self._now)
+    def begin_block(self, t_us: int) -> None:
+        """What happens at a block's start before its first tx: exposure accrues, extensions
+        settle, funding is paid. Once per block time, so a shared sequencer can call it to
+        check a bundle against the exact state its legs will meet."""
+        if t_us == self._begun:
+            return
+        self._begun = self._now = t_us
+        self.accrue_exposure(t_us)
         for extension in self.extensions:
-            extension.before_block(self._now)
-        if int(t_us[0]) >= self.next_funding and self.price:
+            extension.before_block(t_us)
+        if t_us >= self.next_funding and self.price:
             self.apply_funding()
-            while self.next_funding <= int(t_us[0]):
+            while self.next_funding <= t_us:
                 self.next_funding += self.cfg.funding_interval
+
+    def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+        self.begin_block(int(t_us[0]))
         txs = self.txs
         out = np.empty(len(ids), dtype=np.int8)
         rows = zip(txs.kind[ids].tolist(), txs.sender[ids].tolist(), txs.a[ids].tolist(),
@@ -227,27 +236,33 @@ class PerpsProtocol:
         if short:
             covered = min(short, self._bal(self.insurance))
             led.transfer(self.insurance, self.pool, covered, "insurance")
-            self.log.bad_debt += short - covered
+            if short > covered:
+                self.log.bad_debt += short - covered
+                self.log.bad_debt_events.append((self._now, short - covered))
 
     def _charge_fee(self, i: int, fee: int) -> None:
         self.ledger.transfer(int(self.margin[i]), self.fees,
                              min(fee, self._bal(self.margin[i])), "fee")
 
-    def _trade(self, i: int, usd_delta: int, b: int, block: int, t: int) -> bool:
-        if self.liquidation.locks(i):
-            return False
-        if not self.price or not usd_delta:
-            return False
+    def _plan_trade(self, i: int, usd_delta: int, limit: int
+                    ) -> tuple[int, int, int, int, int] | None:
+        """``(delta, close, opened, fill price, fee)`` of a trade, or None where it fails:
+        account locked, no price, initial margin short, or the fill worse than ``limit``
+        (micro-USD; a buy's highest, a sell's lowest price; 0 for no limit)."""
+        if self.liquidation.locks(i) or not self.price or not usd_delta:
+            return None
         delta = toward_zero(usd_delta * PPM, self.price)
         if not delta:
-            return False
+            return None
+        px = self._fill(delta)
+        if limit and (px > limit if delta > 0 else px < limit):
+            return None
         size, basis = int(self.size[i]), int(self.basis[i])
         close = 0
         if size and (delta > 0) != (size > 0):
             close = size if abs(delta) >= abs(size) else -delta
         opened = delta + close
         fee = self._notional(delta) * self.fee_ppm // PPM
-        px = self._fill(delta)
         if opened:
             closed_basis = basis if close == size else (basis * close // size if close else 0)
             pnl = close * px // PPM - closed_basis
@@ -256,7 +271,29 @@ class PerpsProtocol:
             margin_after = self._bal(self.margin[i]) + pnl - fee
             equity = margin_after + new_size * self.price // PPM - new_basis
             if margin_after < 0 or equity * PPM < self.im_ppm * self._notional(new_size):
-                return False
+                return None
+        return delta, close, opened, px, fee
+
+    def mid(self) -> float:
+        """The price a marginal trade fills at (oracle moved by the skew premium), USD."""
+        if not self.price:
+            return 0.0
+        premium = self.skew / self.scale_units if self.scale_units else 0.0
+        return self.price / PPM * (1.0 + premium)
+
+    def quote(self, usd_delta: int) -> int:
+        """Fill price (micro-USD) a trade of ``usd_delta`` would get now."""
+        return self._fill(toward_zero(usd_delta * PPM, self.price)) if self.price else 0
+
+    def can_trade(self, i: int, usd_delta: int, limit: int) -> bool:
+        """Whether a TRADE would succeed now (nothing changes): an atomic bundle's check."""
+        return self._plan_trade(i, usd_delta, limit) is not None
+
+    def _trade(self, i: int, usd_delta: int, limit: int, block: int, t: int) -> bool:
+        plan = self._plan_trade(i, usd_delta, limit)
+        if plan is None:
+            return False
+        delta, close, opened, px, fee = plan
         self.traded[i] += self._notional(delta)
         self.log.fills.append((block, px))
         if close:
@@ -336,8 +373,8 @@ class PerpsProtocol:
 
     def set_sentinel(self, outages: np.ndarray, grace_us: int) -> None:
         """Aave-style PriceOracleSentinel: no liquidation while the sequencer uptime feed
-        reports it down or within ``grace_us`` of its restart. The feed is modelled as
-        exact (the L1 path that updates it is not)."""
+        reports it down or within ``grace_us`` of its restart. ``outages`` are the feed's
+        windows (``seqlab.outages.uptime_feed``: "up" lands with the next L1 block)."""
         self._outages, self._grace = outages, grace_us
 
     def _liquidate(self, liquidator: int, a: int, i: int, block: int, t: int) -> bool:

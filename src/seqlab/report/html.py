@@ -65,12 +65,14 @@ def render_html(result: Result, title: str | None = None) -> str:
     """Build the whole HTML document as a string (kept separate so it is testable in memory)."""
     summary = result.summary
     title = title or f"seqlab report: {summary.get('scenario', 'run')}"
-    body = [
-        _header_line(summary),
-        "<h2>Summary</h2>",
-        _summary_table(summary),
-        *_figure_sections(result),
-    ]
+    body = [_header_line(summary), "<h2>Summary</h2>", _summary_table(summary)]
+    if "rollups" in summary:  # several rollups: their own sections, then rollup a's figures
+        from seqlab.report.cluster_html import cluster_sections, first_rollup
+
+        body += cluster_sections(result, _section, _format_value)
+        body.append('<p class="note">The figures below show rollup a.</p>')
+        result = first_rollup(result)
+    body += _figure_sections(result)
     return render_page(title, body)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from seqlab.kernel import Simulation
 from seqlab.network import Network
-from seqlab.outages import down_until
+from seqlab import outages as outage_windows
 from seqlab.sequencing.base import Blocks, Design
 from seqlab.txs import TxStore
 
@@ -49,6 +49,7 @@ class Rollup:
         self.force_window = 0   # txs waiting this long are force-included via L1 (0: never)
         self.l1_block_time = 12_000_000
         self.forced = 0
+        self.last_tick = 0  # the latest tick the sequencer produced (its feed's freshness)
         self._block_chunks: list[tuple[np.ndarray, np.ndarray]] = []
         self._order_chunks: list[np.ndarray] = []
 
@@ -75,28 +76,40 @@ class Rollup:
 
     def _tick(self) -> None:
         now = self.sim.now
-        restart = down_until(self.outages, now) if len(self.outages) else None
+        restart = self.down_until(now)
         if restart is not None:  # down: nothing is sequenced; resume at the first tick after
             nxt = -(-restart // self.block_time) * self.block_time
             if nxt <= self.horizon_us or self.drain:
                 self.sim.schedule(nxt, self._tick)
             return
-        ticks = self._window(now)
+        last = self.produce(now)
+        nxt = last + self.block_time
+        if nxt <= self.horizon_us or (self.drain and self._busy()):
+            self.sim.schedule(nxt, self._tick)
+
+    def down_until(self, now: int) -> int | None:
+        """When the sequencer comes back, if it is down at ``now``."""
+        return outage_windows.down_until(self.outages, now) if len(self.outages) else None
+
+    def produce(self, now: int, lead: np.ndarray | None = None) -> int:
+        """Build and execute the block(s) due at ``now``; ``lead`` txs (a shared
+        sequencer's bundle legs) go first. Returns the last tick processed."""
+        ticks = self._window(now) if lead is None else np.array([now], dtype=np.int64)
         ids, arrival = self.network.deliver(int(ticks[-1]))
         self.design.receive(ids, arrival)
         forced = self._overdue(now) if self.force_window and len(ticks) == 1 else None
         blocks = self.design.build_blocks(ticks)
-        if forced is not None and len(forced):
-            blocks = Blocks(np.concatenate((forced, blocks.ids)),
-                            np.concatenate((np.zeros(len(forced), np.int64), blocks.tick_index)))
+        first = [x for x in (lead, forced) if x is not None and len(x)]
+        if first:
+            head = np.concatenate(first)
+            blocks = Blocks(np.concatenate((head, blocks.ids)),
+                            np.concatenate((np.zeros(len(head), np.int64), blocks.tick_index)))
         if len(blocks.ids):
             self._execute(ticks, blocks.ids, blocks.tick_index)
-        last = int(ticks[-1])
+        last = self.last_tick = int(ticks[-1])
         if self.progress is not None:
             self.progress(last)
-        nxt = last + self.block_time
-        if nxt <= self.horizon_us or (self.drain and self._busy()):
-            self.sim.schedule(nxt, self._tick)
+        return last
 
     def _overdue(self, now: int) -> np.ndarray:
         """Txs the sequencer has kept waiting past the window, as seen from the latest L1

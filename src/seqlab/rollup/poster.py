@@ -4,8 +4,9 @@ Blocks are soft-confirmed when the sequencer executes them. The poster collects 
 into a batch and seals it once it holds ``max_batch_bytes`` or its oldest block has
 waited ``max_delay`` (checked every ``poll``, as Arbitrum's poster does); the batch lands
 in the next L1 block and is final ``finality`` later (about 13 minutes on Ethereum).
-Posting costs ``bytes × gas_per_byte × gas price`` in ETH, paid by the rollup out of the
-fees it collected. Computed after the run from the blocks table, as arrays.
+Posting costs ``bytes × gas_per_byte × gas price`` in ETH (the gas price constant or
+replayed, ``seqlab.rollup.gas``), paid by the rollup out of the fees it collected.
+Computed after the run from the blocks table, as arrays.
 """
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ def post_batches(block_t_us: np.ndarray, block_txs: np.ndarray, cfg: BatchPoster
                    posted_us, np.asarray(nbytes, dtype=np.int64))
 
 
-def posting_cost_micro(batches: Batches, cfg: BatchPoster, eth_usd: np.ndarray) -> np.ndarray:
-    """Each batch's L1 cost in micro-USD at the ETH price when it was posted."""
-    eth = batches.bytes * cfg.gas_per_byte * cfg.gas_price_gwei * 1e-9
+def posting_cost_micro(batches: Batches, cfg: BatchPoster, eth_usd: np.ndarray,
+                       gas_gwei: np.ndarray) -> np.ndarray:
+    """Each batch's L1 cost in micro-USD at the gas and ETH prices when it was posted."""
+    eth = batches.bytes * cfg.gas_per_byte * gas_gwei * 1e-9
     return np.rint(eth * eth_usd * 1e6).astype(np.int64)

@@ -222,6 +222,8 @@ class BatchPoster(Model):
     finality: Duration = "13min"
     gas_per_byte: Annotated[float, Field(ge=0)] = 16.0
     gas_price_gwei: Annotated[float, Field(ge=0)] = 20.0
+    gas_series: str | None = None
+    gas_percentile: Literal["30", "60", "90", "avg"] = "60"
 
 
 class Sequencer(Model):
@@ -387,10 +389,30 @@ def _default_liquidators() -> list[Liquidator]:
     ]
 
 
+class Arbitrageurs(Model):
+    """Traders who close price gaps between the rollups' perp markets (several rollups).
+
+    Each watches every rollup's feed; when the cheapest and dearest market differ by more
+    than ``min_gap_bps`` beyond the two taker fees it buys the one and sells the other,
+    sized to close the gap (at most ``max_trade_usd``), with a limit ``slippage_bps`` past
+    the quote. Under a shared sequencer both legs go in one atomic bundle; under isolated
+    sequencers each leg goes to its own sequencer and may fail alone (then it unwinds).
+    """
+
+    count: Annotated[int, Field(ge=0, le=64)] = 0
+    capital_usd: Annotated[float, Field(gt=0)] = 1_000_000.0
+    min_gap_bps: Annotated[float, Field(ge=0)] = 5.0
+    max_trade_usd: Annotated[float, Field(gt=0)] = 250_000.0
+    slippage_bps: Annotated[float, Field(ge=0)] = 5.0
+    reaction: Latency = Latency(median="50ms", sigma=0.3)
+    latency: Latency = Latency(median="40ms", sigma=0.3)
+
+
 class Agents(Model):
     traders: Traders = Traders()
     margin_managers: MarginManagers = MarginManagers()
     liquidators: list[Liquidator] = Field(default_factory=_default_liquidators)
+    arbitrageurs: Arbitrageurs = Arbitrageurs()
 
     @model_validator(mode="after")
     def _unique_names(self) -> "Agents":
@@ -398,6 +420,17 @@ class Agents(Model):
         if len(set(names)) != len(names):
             raise ValueError("liquidator names must be unique")
         return self
+
+
+class Rollups(Model):
+    """Several rollups in one world: each its own perps market, users and oracle nodes on
+    the one reference market; ``isolated`` gives each its own sequencer (its own
+    outages), ``shared`` one sequencer orders every rollup's blocks in one round (one
+    outage halts all; cross-rollup bundles are atomic)."""
+
+    count: Annotated[int, Field(ge=1, le=8)] = 1
+    sequencing: Literal["isolated", "shared"] = "isolated"
+    restart_window: PositiveDuration = "1h"
 
 
 class Sweep(Model):
@@ -420,4 +453,14 @@ class Scenario(Model):
     sequencer: Sequencer = Sequencer()
     protocol: Protocol = Protocol()
     agents: Agents = Agents()
+    rollups: Rollups = Rollups()
     sweep: Sweep = Sweep()
+
+    @model_validator(mode="after")
+    def _rollups_fit(self) -> "Scenario":
+        if self.rollups.count > 1 and self.protocol.kind != "perps":
+            raise ValueError("rollups.count > 1 needs protocol.kind = 'perps'")
+        if self.agents.arbitrageurs.count and self.rollups.count < 2:
+            raise ValueError("agents.arbitrageurs needs rollups.count >= 2 (they trade "
+                             "between rollups)")
+        return self

@@ -1,0 +1,145 @@
+"""Several rollups in one world: one market, one kernel, isolated or shared sequencing.
+
+Each rollup is a full ``World`` (its own perps market, users, oracle nodes, network,
+sequencer design and ledger) built on the shared kernel with its own random streams
+(rollup ``a`` keeps the scenario's own, so it sees exactly what a one-rollup run sees)
+and on the one reference market. The ``Cluster`` drives the sequencing rounds:
+
+- **isolated**: each rollup has its own sequencer. Scheduled outages belong to rollup
+  ``a``'s sequencer; random outages are drawn per sequencer from its own stream. An
+  outage halts its rollup only.
+- **shared**: one sequencer orders every rollup's blocks in one round. Its outages are
+  rollup ``a``'s draw and halt every rollup at once. Cross-rollup bundles travel to it as
+  one message and are placed at the top of each leg's rollup block, all legs or none:
+  both legs are checked against the exact state they will meet, and if either would
+  fail, neither is included. One bundle per rollup per round (the top slot), so that
+  check is exact; later bundles wait a round.
+
+After each round the arbitrageurs look at every rollup's feed and the price gap between
+the rollups is recorded.
+"""
+from __future__ import annotations
+
+import heapq
+import time
+import numpy as np
+
+from seqlab.agents.arbitrage import Arbitrageurs
+from seqlab.kernel import Scope, Simulation, derived_seed
+from seqlab.market import build_reference
+from seqlab.metrics.contagion import cluster_result
+from seqlab.result import Result
+from seqlab.scenario.loader import LoadedScenario
+from seqlab.txs import Kind, Status
+from seqlab.world import Progress, World, throttled
+
+ROLLUP_NAMES = "abcdefgh"
+STALE_BLOCKS = 8  # an arbitrageur leaves a rollup alone after this many silent block times
+
+
+class Cluster:
+    """Several rollups on one market and kernel; ``run`` returns one combined Result."""
+
+    def __init__(self, loaded: LoadedScenario, seed: int | None = None) -> None:
+        self.loaded = loaded
+        sc = self.sc = loaded.scenario
+        self.seed = sc.seed if seed is None else int(seed)
+        self.horizon = sc.duration
+        self.sim = Simulation(self.seed)
+        self.reference = build_reference(sc.market, self.horizon, self.sim, loaded.base_dir)
+        arb = sc.agents.arbitrageurs
+        self.shared = sc.rollups.sequencing == "shared"
+        self.chains = [World(loaded, self.seed, sim=Scope(self.sim, self._seed(k)),
+                             reference=self.reference, extra_accounts=arb.count,
+                             scheduled_outages=k == 0)
+                       for k in range(sc.rollups.count)]
+        if self.shared:  # one sequencer: its outages halt every rollup
+            for chain in self.chains[1:]:
+                chain.set_outages(self.chains[0].outages)
+        self.block_time = self.chains[0].rollup.block_time
+        self._bundles: list[tuple[int, int, list[tuple[int, int]]]] = []
+        self.bundles_sent = 0
+        self.arbs = None
+        if arb.count:
+            self.arbs = Arbitrageurs(arb, self.seed, self.chains, self.chains[0].users + 2,
+                                     self._submit_bundle if self.shared else None,
+                                     STALE_BLOCKS * self.block_time)
+        self._gap_t: list[int] = []
+        self._mids: list[list[float]] = []
+
+    def _seed(self, k: int) -> int:
+        return self.seed if k == 0 else derived_seed(self.seed, f"rollup/{ROLLUP_NAMES[k]}")
+
+    # the shared sequencer's bundles --------------------------------------------------
+    def _submit_bundle(self, arrival_us: int, legs: list[tuple[int, int]]) -> None:
+        self.bundles_sent += 1
+        heapq.heappush(self._bundles, (arrival_us, self.bundles_sent, legs))
+
+    def _top_of_blocks(self, now: int) -> list[np.ndarray | None]:
+        """Bundles that have reached the shared sequencer, checked whole: each rollup's
+        top slot gets at most one; a bundle one of whose legs would fail is dropped."""
+        lead: list[list[int]] = [[] for _ in self.chains]
+        waiting = []
+        while self._bundles and self._bundles[0][0] <= now:
+            item = heapq.heappop(self._bundles)
+            legs = item[2]
+            if any(lead[k] for k, _ in legs):
+                waiting.append(item)
+                continue
+            if all(self._leg_ok(k, tx, now) for k, tx in legs):
+                for k, tx in legs:
+                    lead[k].append(tx)
+            else:
+                for k, tx in legs:
+                    self.chains[k].txs.status[tx] = Status.FAILED
+        for item in waiting:
+            heapq.heappush(self._bundles, item)
+        return [np.array(ids, dtype=np.int64) if ids else None for ids in lead]
+
+    def _leg_ok(self, k: int, tx: int, now: int) -> bool:
+        chain = self.chains[k]
+        chain.protocol.begin_block(now)
+        txs = chain.txs
+        assert txs.kind[tx] == Kind.TRADE
+        return chain.protocol.can_trade(int(txs.sender[tx]), int(txs.a[tx]), int(txs.b[tx]))
+
+    # the round -----------------------------------------------------------------------
+    def _tick(self) -> None:
+        now = self.sim.now
+        up = [chain.rollup.down_until(now) is None for chain in self.chains]
+        lead = self._top_of_blocks(now) if self.shared and up[0] else [None] * len(up)
+        for chain, live, first in zip(self.chains, up, lead):
+            if live:
+                chain.rollup.produce(now, first)
+        self._record_gap(now)
+        if self.arbs is not None:
+            self.arbs.observe(now)
+        if self.progress is not None:
+            self.progress(now)
+        if now + self.block_time <= self.horizon:
+            self.sim.schedule(now + self.block_time, self._tick)
+
+    def _record_gap(self, now: int) -> None:
+        self._gap_t.append(now)
+        self._mids.append([chain.protocol.mid() for chain in self.chains])
+
+    def run(self, progress: Progress | None = None) -> Result:
+        """Run every rollup to the horizon; check each ledger; one combined Result."""
+        start = time.perf_counter()
+        self.progress = throttled(progress, self.horizon)
+        self.sim.schedule(self.block_time, self._tick)
+        self.sim.run(until=self.horizon)
+        if progress is not None:
+            progress(self.horizon, self.horizon)
+        results = [chain.finish() for chain in self.chains]
+        mids = np.array(self._mids, dtype=np.float64).reshape(-1, len(self.chains))
+        result = cluster_result(self, results, np.array(self._gap_t, dtype=np.int64), mids)
+        result.summary["wall_s"] = round(time.perf_counter() - start, 4)
+        return result
+
+
+def make_world(loaded: LoadedScenario, seed: int | None = None) -> World | Cluster:
+    """A one-rollup World, or a Cluster where the scenario has several rollups."""
+    if loaded.scenario.rollups.count > 1:
+        return Cluster(loaded, seed)
+    return World(loaded, seed)

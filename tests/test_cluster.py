@@ -1,0 +1,148 @@
+"""Several rollups in one world: shared vs isolated sequencing, bundles, contagion."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from seqlab.cluster import Cluster, make_world
+from seqlab.errors import SeqlabError
+from seqlab.experiments.compare import compare
+from seqlab.outages import uptime_feed
+from seqlab.scenario import load_scenario, parse_scenario
+from seqlab.txs import Kind, Status
+from seqlab.world import World
+
+MIN = 60_000_000
+
+
+def world(mode="shared", arbs=4, count=2, outage="5min", fee_bps=5.0, **extra):
+    """A small two-rollup world: 30 min, an outage (5 minutes) at minute 10."""
+    data = load_scenario("shared-outage").scenario.model_dump(mode="python")
+    data["duration"] = "30min"
+    data["sequencer"]["outages"] = [{"start": "10min", "duration": outage}]
+    data["agents"]["traders"].update(accounts=300, rate_per_s=4.0)
+    data["agents"]["arbitrageurs"]["count"] = arbs
+    data["rollups"].update(sequencing=mode, count=count)
+    data["protocol"]["perps"]["taker_fee_bps"] = fee_bps
+    if fee_bps < 5:  # busy arbitrage: any gap past the fees
+        data["agents"]["arbitrageurs"]["min_gap_bps"] = 0.0
+    for key, value in extra.items():
+        section, field = key.split("__")
+        data[section][field] = value
+    return parse_scenario(data)
+
+
+def run(mode="shared", arbs=4, seed=1, **extra):
+    cluster = Cluster(world(mode, arbs, **extra), seed)
+    result = cluster.run()
+    return cluster, result
+
+
+def blocks_in(result, rollup, start, end):
+    b = result.tables["blocks"]
+    mine = b["rollup"] == rollup
+    return int(((b["t_us"] >= start) & (b["t_us"] < end) & mine).sum())
+
+
+def test_a_shared_outage_halts_every_rollup_an_isolated_one_only_its_own():
+    _, shared = run("shared")
+    _, isolated = run("isolated")
+    window = (10 * MIN, 15 * MIN)
+    assert [blocks_in(shared, k, *window) for k in (0, 1)] == [0, 0]
+    assert blocks_in(isolated, 0, *window) == 0
+    assert blocks_in(isolated, 1, *window) > 300  # rollup b kept producing blocks
+    assert shared.summary["contagion"]["rollups_halted"] == 2
+    assert isolated.summary["contagion"]["rollups_halted"] == 1
+    for r in (shared, isolated):  # every rollup's ledger balanced exactly
+        assert r.summary["ledger_residual"] == 0
+        assert all(row["blocks"] > 0 for row in r.summary["rollups"])
+
+
+def test_the_halted_rollup_drifts_from_the_live_one_until_restart():
+    _, shared = run("shared", outage="15min")
+    _, isolated = run("isolated", outage="15min")
+    g_iso = isolated.summary["contagion"]["price_gap"]
+    g_sh = shared.summary["contagion"]["price_gap"]
+    assert g_iso["max_during_outage_bps"] > g_sh["max_during_outage_bps"]
+    assert g_iso["at_restart_bps"] > g_sh["at_restart_bps"]
+
+
+def test_rollup_a_sees_exactly_what_a_one_rollup_run_sees():
+    """Without arbitrageurs, isolated rollup a is the plain one-rollup world."""
+    _, isolated = run("isolated", arbs=0)
+    single = World(world("isolated", arbs=0, count=1)).run()
+    assert isolated.summary["rollups"][0]["digest"] == single.summary["digest"]
+    assert isolated.summary["rollups"][1]["digest"] != single.summary["digest"]
+
+
+def test_same_seed_same_digest_other_seed_other_digest():
+    a = run("shared")[1].summary["digest"]
+    assert run("shared")[1].summary["digest"] == a
+    assert Cluster(world("shared"), 2).run().summary["digest"] != a
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(1, 10_000))
+def test_atomic_bundles_never_leave_one_leg_filled(seed):
+    cluster, result = run("shared", arbs=8, seed=seed, fee_bps=1.0)
+    arb = result.summary["arbitrage"]
+    assert arb["failed_leg"] == 0 and arb["both_failed"] == 0
+    assert arb["filled"] + arb["reverted"] == arb["attempts"] > 0
+    # every bundle's two legs share one fate, read from the rollups' own tx stores
+    a, b = (c.txs for c in cluster.chains)
+    arb0 = cluster.arbs.account0
+    legs_a = np.flatnonzero((a.column("kind") == Kind.TRADE) & (a.column("sender") >= arb0))
+    legs_b = np.flatnonzero((b.column("kind") == Kind.TRADE) & (b.column("sender") >= arb0))
+    assert len(legs_a) == len(legs_b)  # no unwinds: nothing was ever half-filled
+    ok_a = a.status[legs_a] == Status.OK
+    ok_b = b.status[legs_b] == Status.OK
+    assert ok_a.sum() == ok_b.sum() == arb["filled"]
+    assert (a.included_us[legs_a][ok_a] == b.included_us[legs_b][ok_b]).all()
+
+
+def test_isolated_sequencers_leave_failed_legs_under_load():
+    cluster, result = run("isolated", arbs=8)
+    arb = result.summary["arbitrage"]
+    assert arb["failed_leg"] > 0 and arb["bundles"] == 0
+    table = result.tables["arbitrage"]
+    assert (table["outcome"] == "failed_leg").sum() == arb["failed_leg"]
+
+
+def test_bundle_check_matches_execution():
+    """A shared sequencer's whole-bundle check is the protocol's own trade rule."""
+    cluster, _ = run("shared", arbs=2)
+    p = cluster.chains[0].protocol
+    acct = cluster.arbs.account0
+    for usd in (10_000, -10_000):
+        px = p.quote(usd * 1_000_000)
+        tight = px - 1 if usd > 0 else px + 1
+        assert p.can_trade(acct, usd * 1_000_000, px)
+        assert not p.can_trade(acct, usd * 1_000_000, tight)
+
+
+def test_compare_rows_for_shared_and_isolated():
+    res = compare(world("isolated"), ["fcfs@isolated", "fcfs@shared"], seeds=1)
+    d = res.summary["designs"]
+    assert d["fcfs@isolated"]["rollups_halted"] == 1
+    assert d["fcfs@shared"]["rollups_halted"] == 2
+    assert d["fcfs@shared"]["failed_legs"] == 0
+    assert "gap_at_restart_bps" in res.tables["runs"]
+
+
+def test_bad_mode_and_misplaced_arbitrageurs_are_clear_errors():
+    with pytest.raises(SeqlabError, match="sequencing"):
+        compare(world("isolated"), ["fcfs@both"], seeds=1)
+    data = load_scenario("default").scenario.model_dump(mode="python")
+    data["agents"]["arbitrageurs"] = {"count": 2}
+    with pytest.raises(SeqlabError, match="rollups.count"):
+        parse_scenario(data)
+
+
+def test_one_rollup_scenarios_stay_plain_worlds():
+    assert isinstance(make_world(load_scenario("tiny")), World)
+    assert isinstance(make_world(world()), Cluster)
+
+
+def test_uptime_feed_reports_up_at_the_next_l1_block():
+    windows = np.array([[10, 25_000_001], [40_000_000, 48_000_000]], dtype=np.int64)
+    feed = uptime_feed(windows, 12_000_000)
+    assert feed.tolist() == [[10, 36_000_000], [40_000_000, 48_000_000]]
