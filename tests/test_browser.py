@@ -92,3 +92,18 @@ def test_sweep_report_in_browser(browser, tmp_path):
     sweep("tiny", designs=["honest"], seeds=2, store=tmp_path / "sw" / "sweep.duckdb",
           backend="inline")
     check_page(browser, tmp_path / "sw" / "sweep.html", tmp_path / "shots")
+
+
+def test_several_rollup_report_in_browser(browser, tmp_path):
+    """The gap-over-time and arbitrage figures draw, beside rollup a's usual ones."""
+    import seqlab
+    from seqlab.scenario import load_scenario, parse_scenario
+
+    data = load_scenario("shared-outage").scenario.model_dump(mode="python")
+    data["duration"] = "20min"
+    data["sequencer"]["outages"] = [{"start": "5min", "duration": "5min"}]
+    data["agents"]["traders"]["accounts"] = 200
+    data["rollups"]["sequencing"] = "isolated"
+    seqlab.run(parse_scenario(data), out=tmp_path / "multi")
+    page = check_page(browser, tmp_path / "multi" / "report.html", tmp_path / "shots")
+    assert page.plot_divs >= 6  # gap, arbitrage, then rollup a's price, liq., latency, …

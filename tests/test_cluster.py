@@ -74,6 +74,16 @@ def test_rollup_a_sees_exactly_what_a_one_rollup_run_sees():
     assert isolated.summary["rollups"][1]["digest"] != single.summary["digest"]
 
 
+def test_the_run_report_has_the_rollups_sections():
+    from seqlab.report.html import render_html
+
+    _, result = run("isolated")
+    page = render_html(result)
+    for heading in ("Rollups (isolated sequencing)", "Price gap between rollups",
+                    "Cross-rollup arbitrage outcomes", "The figures below show rollup a"):
+        assert heading in page
+
+
 def test_same_seed_same_digest_other_seed_other_digest():
     a = run("shared")[1].summary["digest"]
     assert run("shared")[1].summary["digest"] == a
@@ -126,6 +136,10 @@ def test_compare_rows_for_shared_and_isolated():
     assert d["fcfs@shared"]["rollups_halted"] == 2
     assert d["fcfs@shared"]["failed_legs"] == 0
     assert "gap_at_restart_bps" in res.tables["runs"]
+    from seqlab.report.compare_html import render_compare_html
+
+    page = render_compare_html(res)
+    assert "Contagion across rollups" in page and "failed arbitrage legs" in page
 
 
 def test_bad_mode_and_misplaced_arbitrageurs_are_clear_errors():

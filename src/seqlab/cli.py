@@ -154,13 +154,8 @@ def _compare_table(summary: dict[str, Any]) -> Table:
                 "op. bonus share", "same-block liq.", "p50 ms", "p99 ms", "max censor ms"):
         table.add_column(col, justify="left" if col == "design" else "right")
     for name, d in summary["designs"].items():
-        ci = d.get("ci95", {})
-
         def cell(key: str, fmt: str = "{:,.0f}") -> str:
-            text = fmt.format(d[key])
-            if key in ci and ci[key][1] != ci[key][0]:
-                text += " ± " + fmt.format((ci[key][1] - ci[key][0]) / 2)
-            return text
+            return _ci_cell(d, key, fmt)
 
         table.add_row(name, cell("operator_profit_usd"), cell("user_harm_usd"),
                       cell("harm_bps", "{:,.2f}"), cell("forced_liquidations", "{:,.1f}"),
@@ -168,6 +163,35 @@ def _compare_table(summary: dict[str, Any]) -> Table:
                       cell("same_block_liquidation_share", "{:.2f}"),
                       f"{d['latency_ms']['p50']:,.0f}", f"{d['latency_ms']['p99']:,.0f}",
                       cell("max_censorship_delay_ms"))
+    return table
+
+
+def _ci_cell(entry: dict[str, Any], key: str, fmt: str = "{:,.0f}") -> str:
+    """A design's mean, with ``± half-width`` of its 95 % interval when there is one."""
+    text = fmt.format(entry[key])
+    ci = entry.get("ci95", {})
+    if key in ci and ci[key][1] != ci[key][0]:
+        text += " ± " + fmt.format((ci[key][1] - ci[key][0]) / 2)
+    return text
+
+
+CONTAGION_COLUMNS = (("rollups halted", "rollups_halted", "{:,.1f}"),
+                     ("liq. after restart", "liquidations_after_restart", "{:,.1f}"),
+                     ("bad debt after restart USD", "bad_debt_after_restart_usd", "{:,.0f}"),
+                     ("gap at restart bps", "gap_at_restart_bps", "{:,.1f}"),
+                     ("failed legs", "failed_legs", "{:,.1f}"),
+                     ("bundles dropped", "reverted_bundles", "{:,.1f}"),
+                     ("arb profit USD", "arbitrage_profit_usd", "{:,.0f}"))
+
+
+def _contagion_table(summary: dict[str, Any]) -> Table | None:
+    """Several rollups: what an outage spread to, per design and sequencing."""
+    designs = summary["designs"]
+    if not all("rollups_halted" in d for d in designs.values()):
+        return None
+    table = Table("design", *(c[0] for c in CONTAGION_COLUMNS), title="contagion")
+    for name, d in designs.items():
+        table.add_row(name, *(_ci_cell(d, key, fmt) for _, key, fmt in CONTAGION_COLUMNS))
     return table
 
 
@@ -199,6 +223,9 @@ def compare(scenario: Optional[str] = typer.Argument(None, help="Built-in name o
         _print_json(result.summary)
         return
     out.print(_compare_table(result.summary))
+    contagion = _contagion_table(result.summary)
+    if contagion is not None:
+        out.print(contagion)
     if "report" in result.summary:
         out.print(f"report: {result.summary['report']}")
 

@@ -60,6 +60,17 @@ _COLUMNS: tuple[tuple[str, str, str, float, str], ...] = (
      "num"),
     ("venue vol distortion (%)", "vol_distortion", "vol_distortion", 100.0, "pct"),
 )
+# Several rollups (``DESIGN@isolated`` / ``DESIGN@shared``): what an outage spread to.
+_CONTAGION_COLUMNS: tuple[tuple[str, str, str, float, str], ...] = tuple(
+    (heading, key, key, 1.0, kind) for heading, key, kind in (
+        ("rollups halted", "rollups_halted", "num"),
+        ("liquidations after restart", "liquidations_after_restart", "num"),
+        ("bad debt after restart (USD)", "bad_debt_after_restart_usd", "usd"),
+        ("price gap at restart (bps)", "gap_at_restart_bps", "num"),
+        ("max price gap (bps)", "max_gap_bps", "num"),
+        ("failed arbitrage legs", "failed_legs", "num"),
+        ("bundles dropped whole", "reverted_bundles", "num"),
+        ("arbitrage profit (USD)", "arbitrage_profit_usd", "usd")))
 # Summary keys whose fallback, when the design summary lacks them, is the mean over seeds of
 # the same-named (or listed) column of the runs table.
 _RUNS_COLUMN = {"latency_ms.p50": "latency_p50_ms", "latency_ms.p99": "latency_p99_ms"}
@@ -84,8 +95,11 @@ def render_compare_html(result: Result, title: str | None = None) -> str:
         _compare_header(summary),
         "<h2>Designs compared</h2>",
         _comparison_table(result, designs),
-        *_figure_sections(result, designs),
     ]
+    if any("rollups_halted" in (d or {}) for d in (summary.get("designs") or {}).values()):
+        body += ["<h2>Contagion across rollups</h2>",
+                 _comparison_table(result, designs, _CONTAGION_COLUMNS)]
+    body += _figure_sections(result, designs)
     return render_page(title, body, extra_css=_EXTRA_CSS)
 
 
@@ -124,7 +138,8 @@ def _design_order(result: Result) -> list[str]:
     return order
 
 
-def _comparison_table(result: Result, designs: Sequence[str]) -> str:
+def _comparison_table(result: Result, designs: Sequence[str],
+                      columns: tuple[tuple[str, str, str, float, str], ...] = _COLUMNS) -> str:
     """One row per design: means over seeds, ``± half-width`` of the 95 % interval if known."""
     if not designs:
         return '<p class="note">no designs in this comparison</p>'
@@ -132,14 +147,14 @@ def _comparison_table(result: Result, designs: Sequence[str]) -> str:
     per_design: Mapping[str, Any] = summary.get("designs") or {}
     baseline = str(summary.get("baseline", ""))
     runs = result.tables.get("runs")
-    head = "".join(f"<th>{_esc(h)}</th>" for h in ("design", *(c[0] for c in _COLUMNS), "digest"))
+    head = "".join(f"<th>{_esc(h)}</th>" for h in ("design", *(c[0] for c in columns), "digest"))
     rows = []
     any_ci = False
     for design in designs:
         entry = per_design.get(design) or {}
         ci = entry.get("ci95") or {}
         cells = []
-        for _, key, ci_key, scale, kind in _COLUMNS:
+        for _, key, ci_key, scale, kind in columns:
             value = _lookup(entry, key)
             if value is None:
                 value = _runs_mean(runs, design, _RUNS_COLUMN.get(key, key))
