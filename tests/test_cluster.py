@@ -160,3 +160,14 @@ def test_uptime_feed_reports_up_at_the_next_l1_block():
     windows = np.array([[10, 25_000_001], [40_000_000, 48_000_000]], dtype=np.int64)
     feed = uptime_feed(windows, 12_000_000)
     assert feed.tolist() == [[10, 36_000_000], [40_000_000, 48_000_000]]
+
+
+def test_isolated_rollups_can_each_run_their_own_design():
+    _, result = run("isolated", arbs=0, rollups__designs=["fcfs", "extractive"])
+    rows = result.summary["rollups"]
+    assert [r["design"] for r in rows] == ["fcfs", "extractive"]
+    assert result.summary["operator_profit_usd"] > 0  # rollup b's operator extracts
+    with pytest.raises(SeqlabError, match="rollups.designs"):
+        Cluster(world("isolated", rollups__designs=["fcfs", "nope"]))
+    with pytest.raises(SeqlabError, match="isolated"):
+        world("shared", rollups__designs=["fcfs", "fcfs"])

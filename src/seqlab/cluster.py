@@ -28,8 +28,10 @@ from seqlab.agents.arbitrage import Arbitrageurs
 from seqlab.kernel import Scope, Simulation, derived_seed
 from seqlab.market import build_reference
 from seqlab.metrics.contagion import cluster_result
+from seqlab.errors import SeqlabError
 from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario
+from seqlab.sequencing import DESIGNS
 from seqlab.txs import Kind, Status
 from seqlab.world import Progress, World, throttled
 
@@ -49,7 +51,8 @@ class Cluster:
         self.reference = build_reference(sc.market, self.horizon, self.sim, loaded.base_dir)
         arb = sc.agents.arbitrageurs
         self.shared = sc.rollups.sequencing == "shared"
-        self.chains = [World(loaded, self.seed, sim=Scope(self.sim, self._seed(k)),
+        self.chains = [World(self._rollup_scenario(k), self.seed,
+                             sim=Scope(self.sim, self._seed(k)),
                              reference=self.reference, extra_accounts=arb.count,
                              scheduled_outages=k == 0)
                        for k in range(sc.rollups.count)]
@@ -66,6 +69,18 @@ class Cluster:
                                      STALE_BLOCKS * self.block_time)
         self._gap_t: list[int] = []
         self._mids: list[list[float]] = []
+
+    def _rollup_scenario(self, k: int) -> LoadedScenario:
+        """Rollup ``k``'s scenario: its own design where ``rollups.designs`` names one."""
+        designs = self.sc.rollups.designs
+        if not designs:
+            return self.loaded
+        if designs[k] not in DESIGNS:
+            raise SeqlabError(f"unknown design '{designs[k]}'", file=self.loaded.source,
+                              field="rollups.designs", allowed=", ".join(sorted(DESIGNS)))
+        seq = self.sc.sequencer.model_copy(update={"design": designs[k]})
+        return LoadedScenario(self.sc.model_copy(update={"sequencer": seq}),
+                              self.loaded.source, self.loaded.base_dir)
 
     def _seed(self, k: int) -> int:
         return self.seed if k == 0 else derived_seed(self.seed, f"rollup/{ROLLUP_NAMES[k]}")

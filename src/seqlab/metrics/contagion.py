@@ -83,7 +83,7 @@ def rollup_row(name: str, summary: dict, tables: dict, bad_debt: list[tuple[int,
     liq_t = np.round(tables["liquidations"]["t_s"] * 1e6).astype(np.int64)
     debt = np.array(bad_debt, dtype=np.int64).reshape(-1, 2)
     debt_after = debt[after_restart(debt[:, 0], windows, window_us), 1].sum()
-    return {"rollup": name, "halted": summary["downtime_s"] > 0,
+    return {"rollup": name, "design": summary["design"], "halted": summary["downtime_s"] > 0,
             "downtime_s": summary["downtime_s"], "blocks": summary["blocks"],
             "liquidations": summary["liquidations"],
             "liquidations_after_restart": int(after_restart(liq_t, windows, window_us).sum()),

@@ -430,7 +430,17 @@ class Rollups(Model):
 
     count: Annotated[int, Field(ge=1, le=8)] = 1
     sequencing: Literal["isolated", "shared"] = "isolated"
+    designs: list[str] = []
     restart_window: PositiveDuration = "1h"
+
+    @model_validator(mode="after")
+    def _designs_fit(self) -> "Rollups":
+        if self.designs and len(self.designs) != self.count:
+            raise ValueError(f"rollups.designs needs one design per rollup ({self.count})")
+        if self.designs and self.sequencing == "shared":
+            raise ValueError("rollups.designs is for isolated sequencing (a shared sequencer "
+                             "is one design: [sequencer] design)")
+        return self
 
 
 class Sweep(Model):
