@@ -143,7 +143,7 @@ def test_compare_rows_for_shared_and_isolated():
 
 
 def test_bad_mode_and_misplaced_arbitrageurs_are_clear_errors():
-    with pytest.raises(SeqlabError, match="sequencing"):
+    with pytest.raises(SeqlabError, match="sequencing mode"):
         compare(world("isolated"), ["fcfs@both"], seeds=1)
     data = load_scenario("default").scenario.model_dump(mode="python")
     data["agents"]["arbitrageurs"] = {"count": 2}

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from seqlab.cli import app
+from seqlab.errors import SeqlabError
 from seqlab.experiments.compare import compare
 from seqlab.experiments.stats import mean_ci
 from seqlab.scenario import load_scenario, parse_scenario
@@ -165,3 +166,23 @@ def test_compare_cli_json(tmp_path):
     assert (tmp_path / "compare.duckdb").exists() and (tmp_path / "compare.json").exists()
     res = runner.invoke(app, ["compare", "tiny", "--designs", "honest,magic"])
     assert res.exit_code == 2 and "magic" in res.output and "extractive" in res.output
+
+
+def test_rows_can_change_scenario_settings_paired_by_seed():
+    """``DESIGN@dotted.key=value`` rows: the same world with one setting changed, so the
+    harm the grace period avoids is a paired difference."""
+    from seqlab.experiments.compare import variant
+
+    assert variant("fcfs@shared@protocol.perps.grace_period=1h") == (
+        "fcfs", {"rollups.sequencing": "shared", "protocol.perps.grace_period": "1h"})
+    data = load_scenario("outage").scenario.model_dump(mode="python")
+    data["duration"] = "100min"
+    data["sequencer"]["outages"] = [{"start": "20min", "duration": "30min"}]
+    data["agents"]["traders"]["accounts"] = 500
+    res = compare(parse_scenario(data), ["fcfs", "fcfs@protocol.perps.grace_period=30min"])
+    d = res.summary["designs"]
+    grace = d["fcfs@protocol.perps.grace_period=30min"]
+    assert grace["liquidations"] < d["fcfs"]["liquidations"]
+    assert grace["user_harm_usd"] != 0.0
+    with pytest.raises(SeqlabError, match="grace_perio"):
+        compare(parse_scenario(data), ["fcfs", "fcfs@protocol.perps.grace_perio=1h"])

@@ -85,3 +85,16 @@ def test_runs_with_options_balance_and_pair_exactly():
     cmp = seqlab.compare(parse_scenario(data), ["honest", "fcfs"]).summary
     prem = cmp["designs"]["fcfs"]["risk_premium"]
     assert prem["option writers"]["mean_bps"] == 0 and prem["option buyers"]["mean_bps"] == 0
+
+
+def test_expired_unsettled_series_are_valued_at_their_payoff():
+    p, opt = market()
+    tx(p, Kind.OPT_BUY, 0, a=1_000_000, b=1, t=1_000)        # 1 ETH of puts, strike 2000
+    oracle(p, 1900.0, block=2)
+    writers, buyers = opt.values(HOUR, usd(1900.0))          # expired, no block since
+    assert not opt.settled.any()
+    assert buyers[0] - bal(p, opt.wallet[0]) == usd(100.0)
+    assert bal(p, opt.margin[0]) + bal(p, opt.writer_wallet[0]) - writers[0] == usd(100.0)
+    tx(p, Kind.ORACLE, 0, a=usd(1900.0), block=3, t=HOUR)     # settling moves no value
+    after_w, after_b = opt.values(HOUR, usd(1900.0))
+    assert after_w.tolist() == writers.tolist() and after_b.tolist() == buyers.tolist()

@@ -15,9 +15,10 @@ import numpy as np
 from seqlab.errors import SeqlabError
 from seqlab.experiments.stats import mean_ci
 from seqlab.metrics.contagion import contagion_metrics
-from seqlab.metrics.premium import group_premium_bps, premium_bps, premium_summary
+from seqlab.metrics.premium import group_parts, premium_parts, premium_summary
 from seqlab.result import Result
-from seqlab.scenario.loader import LoadedScenario, load_scenario
+from seqlab.experiments.sweep import parse_literal, set_dotted
+from seqlab.scenario.loader import LoadedScenario, load_scenario, parse_scenario
 from seqlab.sequencing import DESIGNS
 from seqlab.cluster import make_world
 
@@ -49,16 +50,35 @@ class RunView:
 MODES = ("isolated", "shared")
 
 
+def variant(spec: str) -> tuple[str, dict[str, object]]:
+    """``DESIGN[@shared|@isolated][@dotted.key=value…]`` → (design, settings to change).
+
+    A row of a comparison is a design, optionally with the way several rollups are
+    sequenced and any scenario settings changed, so one paired run can compare, say, a
+    protocol with and without a grace period: ``fcfs,fcfs@protocol.perps.grace_period=1h``.
+    """
+    name, *parts = spec.split("@")
+    changes: dict[str, object] = {}
+    for part in parts:
+        key, eq, value = part.partition("=")
+        if eq:
+            changes[key.strip()] = parse_literal(value)
+        elif part in MODES:
+            changes["rollups.sequencing"] = part
+        else:
+            raise SeqlabError(f"'{part}' in '{spec}' is neither a sequencing mode nor a "
+                              "setting", field="--designs",
+                              allowed="DESIGN@isolated, DESIGN@shared, DESIGN@dotted.key=value")
+    return name.strip(), changes
+
+
 def with_design(loaded: LoadedScenario, design: str) -> LoadedScenario:
-    """The same scenario with another sequencer design; ``name@shared`` or
-    ``name@isolated`` also sets how a several-rollup world is sequenced."""
-    name, _, mode = design.partition("@")
-    seq = loaded.scenario.sequencer.model_copy(update={"design": name})
-    update: dict = {"sequencer": seq}
-    if mode:
-        update["rollups"] = loaded.scenario.rollups.model_copy(update={"sequencing": mode})
-    sc = loaded.scenario.model_copy(update=update)
-    return LoadedScenario(sc, loaded.source, loaded.base_dir)
+    """The same scenario as ``design`` (a ``variant`` spec) would have it."""
+    name, changes = variant(design)
+    data = loaded.scenario.model_dump(mode="python")
+    for key, value in {**changes, "sequencer.design": name}.items():
+        set_dotted(data, key, value)
+    return parse_scenario(data, loaded.source, loaded.base_dir)
 
 
 def run_one(loaded: LoadedScenario, design: str, seed: int) -> RunView:
@@ -102,15 +122,15 @@ def paired_metrics(run: RunView, base: RunView) -> dict[str, float]:
     }
 
 
-def _check_designs(designs: list[str], baseline: str) -> None:
+def _check_designs(loaded: LoadedScenario, designs: list[str], baseline: str) -> None:
+    """Every row must name a design and settings the scenario accepts: fail before any
+    run starts, not halfway through."""
     for spec in [*designs, baseline]:
-        name, at, mode = spec.partition("@")
+        name, _ = variant(spec)
         if name not in DESIGNS:
             raise SeqlabError(f"unknown design '{name}'", field="--designs",
                               allowed=", ".join(sorted(DESIGNS)))
-        if at and mode not in MODES:
-            raise SeqlabError(f"unknown sequencing '{mode}' in '{spec}'", field="--designs",
-                              allowed="DESIGN@isolated, DESIGN@shared")
+        with_design(loaded, spec)
 
 
 def compare(scenario: str | Path | LoadedScenario | None = None,
@@ -123,7 +143,7 @@ def compare(scenario: str | Path | LoadedScenario | None = None,
     baseline = baseline or designs[0]
     if seeds < 1:
         raise SeqlabError("must be at least 1", field="--seeds")
-    _check_designs(designs, baseline)
+    _check_designs(loaded, designs, baseline)
     order = [baseline] + [d for d in designs if d != baseline]
     seed_list = [loaded.scenario.seed + k for k in range(seeds)]
     views: dict[tuple[str, int], RunView] = {}
@@ -192,13 +212,15 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
     return Result(summary, tables)
 
 
-def _premium(run: RunView, base: RunView) -> dict[str, float]:
+def _premium(run: RunView, base: RunView) -> dict[str, tuple[float, float]]:
+    """Harm (USD) and baseline exposure (USD·years) per position type in one seed; the
+    premium is pooled over seeds from these totals (``premium_summary``)."""
     acc = base.accounts
-    out = premium_bps(base.values - run.values, acc["long_usd_years"], acc["short_usd_years"],
-                      acc["leverage"])
+    out = premium_parts(base.values - run.values, acc["long_usd_years"],
+                        acc["short_usd_years"], acc["leverage"])
     for name, table in base.option_tables.items():
         harm = table["value_usd"] - run.option_tables[name]["value_usd"]
-        out[name.replace("_", " ")] = group_premium_bps(harm, table["usd_years"])
+        out[name.replace("_", " ")] = group_parts(harm, table["usd_years"])
     return out
 
 

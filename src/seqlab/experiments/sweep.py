@@ -50,7 +50,7 @@ class RunSpec:
 
 
 # parameters ---------------------------------------------------------------------------
-def _literal(text: str) -> Any:
+def parse_literal(text: str) -> Any:
     """``"3"`` → 3, ``"0.5"`` → 0.5, ``"true"`` → True, anything else stays a string."""
     low = text.strip().lower()
     if low in ("true", "false"):
@@ -84,7 +84,7 @@ def parse_param(text: str, seed: int = 0) -> tuple[str, list[Any]]:
         values = (np.sort(make_rng(seed, f"sweep/{key}").uniform(lo, hi, n)) if random
                   else np.linspace(lo, hi, n))
         return key, [round(float(v), 10) for v in values]
-    return key, [_literal(v) for v in spec.split(",") if v.strip()]
+    return key, [parse_literal(v) for v in spec.split(",") if v.strip()]
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:

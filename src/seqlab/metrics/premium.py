@@ -5,14 +5,23 @@ minus under the design, same seed) is split between the account's long and short
 exposure in proportion to the USD·years it held each way under the baseline, and
 summed by position type — direction × the account's leverage. Divided by the type's
 USD·years of exposure it is a cost per dollar of notional per year; × 10,000 it is the
-annualised premium in basis points of notional a fair price must carry. Over seeds it
-gets a mean and a 95 % confidence interval.
+annualised premium in basis points of notional a fair price must carry.
+
+Over seeds the premium is a ratio of totals, Σ harm / Σ USD·years, not a mean of
+per-seed ratios: a seed with little exposure of some type (a short run, few 20x
+accounts) would otherwise weigh as much as one with plenty, and its ratio is mostly
+noise. The 95 % interval comes from the delta method over the independent seeds (the
+residuals ``harm_k − R·years_k``), with Student-t quantiles; a design that harms no one
+gets exactly 0 with a zero-width interval.
 """
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from seqlab.experiments.stats import mean_ci
+import numpy as np
+from scipy import stats
+
+Parts = tuple[float, float]  # (harm USD, exposure USD·years) of one type in one seed
 
 
 def position_types(leverage: np.ndarray) -> list[str]:
@@ -20,9 +29,9 @@ def position_types(leverage: np.ndarray) -> list[str]:
     return [f"{side} {lev:g}x" for lev in np.unique(leverage) for side in ("long", "short")]
 
 
-def premium_bps(harm: np.ndarray, long_years: np.ndarray, short_years: np.ndarray,
-                leverage: np.ndarray) -> dict[str, float]:
-    """Annualised premium (bps of notional) per position type for one seed."""
+def premium_parts(harm: np.ndarray, long_years: np.ndarray, short_years: np.ndarray,
+                  leverage: np.ndarray) -> dict[str, Parts]:
+    """Harm (USD) and exposure (USD·years) per position type for one seed."""
     total = long_years + short_years
     with np.errstate(invalid="ignore", divide="ignore"):
         share_long = np.where(total > 0, long_years / total, 0.0)
@@ -31,22 +40,67 @@ def premium_bps(harm: np.ndarray, long_years: np.ndarray, short_years: np.ndarra
         members = leverage == lev
         for side, share, years in (("long", share_long, long_years),
                                    ("short", 1 - share_long, short_years)):
-            exposure = float(years[members].sum())
-            cost = float((harm[members] * np.where(total[members] > 0, share[members], 0)).sum())
-            out[f"{side} {lev:g}x"] = cost / exposure * 1e4 if exposure > 0 else 0.0
+            held = total[members] > 0
+            cost = float((harm[members] * np.where(held, share[members], 0)).sum())
+            out[f"{side} {lev:g}x"] = (cost, float(years[members].sum()))
     return out
+
+
+def group_parts(harm: np.ndarray, usd_years: np.ndarray) -> Parts:
+    """One group's total harm and exposure."""
+    return float(harm.sum()), float(usd_years.sum())
+
+
+def _rate_bps(parts: Parts) -> float:
+    cost, exposure = parts
+    return cost / exposure * 1e4 if exposure > 0 else 0.0
+
+
+def premium_bps(harm: np.ndarray, long_years: np.ndarray, short_years: np.ndarray,
+                leverage: np.ndarray) -> dict[str, float]:
+    """Annualised premium (bps of notional) per position type for one seed."""
+    return {k: _rate_bps(v) for k, v in
+            premium_parts(harm, long_years, short_years, leverage).items()}
 
 
 def group_premium_bps(harm: np.ndarray, usd_years: np.ndarray) -> float:
     """One group's premium: its total harm per USD·year of exposure, in bps."""
-    exposure = float(usd_years.sum())
-    return float(harm.sum()) / exposure * 1e4 if exposure > 0 else 0.0
+    return _rate_bps(group_parts(harm, usd_years))
 
 
-def premium_summary(per_seed: list[dict[str, float]]) -> dict[str, dict]:
-    """Mean and 95 % interval of each type's premium over seeds."""
+def pooled_ratio_ci(harm: list[float], years: list[float]) -> tuple[float, list[float]]:
+    """Σ harm / Σ years (bps per year) and its 95 % interval over independent seeds.
+
+    Delta method for a ratio estimator: with ``R = Σh/Σy`` and residuals
+    ``d_k = h_k − R·y_k``, ``SE(R) = sqrt(Σd² / (K(K−1))) / mean(y)``; the interval uses
+    the t quantile with K − 1 degrees of freedom. One seed gives a point.
+    """
+    h, y = np.asarray(harm, dtype=np.float64), np.asarray(years, dtype=np.float64)
+    total = float(y.sum())
+    if total <= 0:
+        return 0.0, [0.0, 0.0]
+    ratio = float(h.sum()) / total
+    k = len(h)
+    resid = h - ratio * y
+    if k < 2 or not np.any(resid):
+        return ratio * 1e4, [ratio * 1e4, ratio * 1e4]
+    se = math.sqrt(float((resid ** 2).sum()) / (k * (k - 1))) / (total / k)
+    half = float(stats.t.ppf(0.975, k - 1)) * se
+    return ratio * 1e4, [(ratio - half) * 1e4, (ratio + half) * 1e4]
+
+
+def premium_summary(per_seed: list[dict[str, Parts]]) -> dict[str, dict]:
+    """Each type's pooled premium over seeds, its 95 % interval and the totals behind it.
+
+    ``per_seed`` holds, for every seed, ``type → (harm USD, exposure USD·years)``; a type
+    missing from a seed had no harm and no exposure there.
+    """
+    keys = list(dict.fromkeys(k for seed in per_seed for k in seed))
     out = {}
-    for key in per_seed[0] if per_seed else []:
-        mean, ci = mean_ci([s[key] for s in per_seed])
-        out[key] = {"mean_bps": round(mean, 4), "ci95_bps": [round(x, 4) for x in ci]}
+    for key in keys:
+        harm = [seed.get(key, (0.0, 0.0))[0] for seed in per_seed]
+        years = [seed.get(key, (0.0, 0.0))[1] for seed in per_seed]
+        mean, ci = pooled_ratio_ci(harm, years)
+        out[key] = {"mean_bps": round(mean, 4), "ci95_bps": [round(x, 4) for x in ci],
+                    "harm_usd": round(sum(harm), 2), "usd_years": round(sum(years), 6)}
     return out

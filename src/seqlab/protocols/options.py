@@ -53,6 +53,8 @@ class OptionsProtocol:
         self.liquidations: list[tuple[int, int, int, int, int, int]] = []
         self.bad_debt = 0
         self.premiums = 0
+        self._marks_key: tuple[int, int] | None = None
+        self._marks = np.zeros(0)
 
     def fund(self, writer_margin_usd: np.ndarray, writer_wallet_usd: np.ndarray,
              buyer_wallet_usd: np.ndarray) -> None:
@@ -68,8 +70,21 @@ class OptionsProtocol:
 
     # marks and margin -------------------------------------------------------------------
     def marks(self, t_us: int, price_micro: int | None = None) -> np.ndarray:
-        """Black-Scholes mark per unit of each series (USD), 0 once expired."""
-        spot = (self.perps.price if price_micro is None else price_micro) / PPM
+        """Black-Scholes mark per unit of each series (USD), 0 once expired.
+
+        Marks depend only on the time and the price, and a block asks for the same pair
+        several times (margin calls, liquidation scans, buys), so the last one is kept;
+        the array is read-only so no caller can corrupt it.
+        """
+        price = self.perps.price if price_micro is None else price_micro
+        if self._marks_key == (t_us, price):
+            return self._marks
+        self._marks_key, self._marks = (t_us, price), self._compute_marks(t_us, price)
+        self._marks.flags.writeable = False
+        return self._marks
+
+    def _compute_marks(self, t_us: int, price_micro: int) -> np.ndarray:
+        spot = price_micro / PPM
         years = np.clip((self.expiry - t_us) / YEAR_US, 0, None)
         kinds = np.where(self.is_put, "put", "call")
         live = years > 0
@@ -201,8 +216,18 @@ class OptionsProtocol:
         self.exposure[1, : len(b)] += b
 
     def values(self, t_us: int, price_micro: int) -> tuple[np.ndarray, np.ndarray]:
-        """Writers' and buyers' value (micro-USD) marked at ``price_micro``."""
-        marks = self.marks(t_us, price_micro)
+        """Writers' and buyers' value (micro-USD) marked at ``price_micro``.
+
+        A series that has expired but not yet been settled (no block has started since
+        its expiry, as at the end of a run) is owed its payoff, not nothing: it is marked
+        at its intrinsic value, so whether a design happens to produce a block at the
+        expiry does not move value between writers and buyers.
+        """
+        marks = self.marks(t_us, price_micro).copy()
+        due = ~self.settled & (self.expiry <= t_us)
+        spot = price_micro / PPM
+        marks[due] = np.where(self.is_put[due], np.clip(self.strike[due] - spot, 0, None),
+                              np.clip(spot - self.strike[due], 0, None))
         bal = self.ledger.balances
         writers = bal[self.margin] + bal[self.writer_wallet] - self.short / PPM @ marks * PPM
         buyers = bal[self.wallet] + self.long / PPM @ marks * PPM

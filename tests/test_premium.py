@@ -1,0 +1,87 @@
+"""The risk-premium estimator: per-type split of harm, pooling over seeds as a ratio of
+totals, and its delta-method interval, checked on synthetic data by hand."""
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from seqlab.metrics.premium import (pooled_ratio_ci, premium_bps, premium_parts,
+                                    premium_summary)
+
+
+def test_parts_split_harm_by_exposure_share():
+    harm = np.array([100.0, 30.0, 0.0])
+    long_y = np.array([3.0, 0.0, 1.0])
+    short_y = np.array([1.0, 2.0, 0.0])
+    lev = np.array([10.0, 10.0, 5.0])
+    parts = premium_parts(harm, long_y, short_y, lev)
+    assert parts["long 10x"] == pytest.approx((75.0, 3.0))
+    assert parts["short 10x"] == pytest.approx((25.0 + 30.0, 3.0))
+    assert parts["long 5x"] == (0.0, 1.0) and parts["short 5x"] == (0.0, 0.0)
+    assert premium_bps(harm, long_y, short_y, lev)["long 10x"] == pytest.approx(25.0 * 1e4)
+
+
+def test_pooled_ratio_weighs_seeds_by_exposure():
+    # a seed with a hundredth of the exposure must not count as much as the others
+    mean, _ = pooled_ratio_ci([10.0, 10.0, 50.0], [1.0, 1.0, 0.01])
+    assert mean == pytest.approx(70.0 / 2.01 * 1e4)
+
+
+def test_delta_method_interval_by_hand():
+    h, y = np.array([2.0, 3.0, 7.0, 4.0]), np.array([1.0, 2.0, 3.0, 2.0])
+    r = h.sum() / y.sum()
+    d = h - r * y
+    se = math.sqrt((d ** 2).sum() / (4 * 3)) / y.mean()
+    half = stats.t.ppf(0.975, 3) * se
+    mean, ci = pooled_ratio_ci(list(h), list(y))
+    assert mean == pytest.approx(r * 1e4)
+    assert ci == pytest.approx([(r - half) * 1e4, (r + half) * 1e4])
+
+
+def test_interval_covers_the_true_rate_about_95_percent():
+    rng = np.random.default_rng(7)
+    hits = 0
+    for _ in range(400):
+        y = rng.uniform(0.5, 2.0, 8)
+        h = 0.003 * y + rng.normal(0, 0.002, 8) * np.sqrt(y)
+        _, (lo, hi) = pooled_ratio_ci(list(h), list(y))
+        hits += lo <= 30.0 <= hi
+    assert 0.90 <= hits / 400 <= 0.99
+
+
+def test_no_harm_is_exactly_zero_with_zero_width():
+    summary = premium_summary([{"long 10x": (0.0, 2.0)}, {"long 10x": (0.0, 3.0)}])
+    assert summary["long 10x"]["mean_bps"] == 0 and summary["long 10x"]["ci95_bps"] == [0, 0]
+
+
+def test_summary_pools_seeds_and_tolerates_missing_types():
+    summary = premium_summary([{"long 20x": (4.0, 1.0)}, {"short 20x": (1.0, 1.0)}])
+    assert summary["long 20x"]["mean_bps"] == pytest.approx(4e4)
+    assert summary["long 20x"]["harm_usd"] == 4.0 and summary["long 20x"]["usd_years"] == 1.0
+    assert set(summary) == {"long 20x", "short 20x"}
+    # a seed without the type adds nothing to either total, so it cannot widen the interval
+    assert summary["short 20x"]["mean_bps"] == pytest.approx(1e4)
+    assert summary["short 20x"]["ci95_bps"] == pytest.approx([1e4, 1e4])
+
+
+def test_no_exposure_gives_zero_not_nan():
+    assert pooled_ratio_ci([5.0], [0.0]) == (0.0, [0.0, 0.0])
+    mean, ci = pooled_ratio_ci([5.0], [1.0])
+    assert mean == 5e4 and ci == [5e4, 5e4]
+
+
+def test_honest_against_itself_is_exactly_zero_for_every_type():
+    import seqlab
+    from seqlab.scenario import load_scenario, parse_scenario
+
+    data = load_scenario("tiny").scenario.model_dump(mode="python")
+    data["protocol"]["options"].update(enabled=True, expiries=["4min", "8min"],
+                                       buy_rate_per_s=3.0, writers=8,
+                                       writer_collateral_usd=8000.0)
+    cmp = seqlab.compare(parse_scenario(data), ["honest", "fcfs"], seeds=2, report=False)
+    table = cmp.summary["designs"]["fcfs"]["risk_premium"]
+    assert {"option writers", "long 10x"} <= set(table)
+    for entry in table.values():
+        assert entry["mean_bps"] == 0 and entry["ci95_bps"] == [0, 0]
+        assert entry["harm_usd"] == 0
