@@ -98,3 +98,25 @@ def test_expired_unsettled_series_are_valued_at_their_payoff():
     tx(p, Kind.ORACLE, 0, a=usd(1900.0), block=3, t=HOUR)     # settling moves no value
     after_w, after_b = opt.values(HOUR, usd(1900.0))
     assert after_w.tolist() == writers.tolist() and after_b.tolist() == buyers.tolist()
+
+
+def test_priority_fees_on_option_transactions_come_from_their_own_payers():
+    """A writer's top-up tip from the writer's wallet, a buyer's from the buyer's, a bot's
+    from the bot: never from the perps account that happens to share the index."""
+    p, opt = market()
+    p.charge_tips = True
+    p.ledger.transfer(0, p.liquidator_account[0], usd(10), "deposit")
+    perps_wallet = [bal(p, int(w)) for w in p.wallet[:2]]
+    before = {k: bal(p, int(a)) for k, a in (("writer", opt.writer_wallet[0]),
+                                              ("buyer", opt.wallet[1]),
+                                              ("bot", p.liquidator_account[0]))}
+    ids = p.txs.add_many(np.array([Kind.OPT_TOPUP, Kind.OPT_BUY, Kind.OPT_LIQUIDATE]),
+                         np.array([0, 1, 0]), np.zeros(3, np.int64), np.zeros(3, np.int64),
+                         np.array([usd(100), 1_000, 0]), np.array([0, 0, 1]),
+                         np.array([usd(1), usd(2), usd(3)]))
+    p.execute(ids, np.zeros(3, np.int64), np.full(3, 1_000, np.int64))
+    assert bal(p, int(opt.writer_wallet[0])) == before["writer"] - usd(100) - usd(1)
+    assert bal(p, int(p.liquidator_account[0])) == before["bot"] - usd(3)
+    assert bal(p, int(opt.wallet[1])) < before["buyer"] - usd(2) + 1  # tip plus premium
+    assert [bal(p, int(w)) for w in p.wallet[:2]] == perps_wallet
+    assert bal(p, p.sequencer) == usd(6)

@@ -68,6 +68,14 @@ class OptionsProtocol:
         return {Kind.OPT_BUY: self._buy, Kind.OPT_TOPUP: self._topup,
                 Kind.OPT_LIQUIDATE: self._liquidate}
 
+    def payer(self, kind: int, sender: int) -> int:
+        """The ledger account that pays a priority fee on one of our transactions."""
+        if kind == Kind.OPT_TOPUP:
+            return int(self.writer_wallet[sender])
+        if kind == Kind.OPT_LIQUIDATE:
+            return int(self.perps.liquidator_account[sender])
+        return int(self.wallet[sender])
+
     # marks and margin -------------------------------------------------------------------
     def marks(self, t_us: int, price_micro: int | None = None) -> np.ndarray:
         """Black-Scholes mark per unit of each series (USD), 0 once expired.

@@ -162,11 +162,18 @@ class PerpsProtocol:
         tip = txs.tip[ids]
         for k in np.flatnonzero(tip > 0).tolist():
             tx = int(ids[k])
-            sender = int(txs.sender[tx])
-            payer = (self.liquidator_account[sender] if txs.kind[tx] == Kind.LIQUIDATE
-                     else int(self.wallet[sender]))
+            payer = self._payer(int(txs.kind[tx]), int(txs.sender[tx]))
             self.ledger.transfer(payer, self.sequencer, min(int(tip[k]), self._bal(payer)),
                                  "priority_fee")
+
+    def _payer(self, kind: int, sender: int) -> int:
+        """Who pays a tx's priority fee: a bot's account for liquidations, the owner's
+        wallet otherwise; an attached protocol (options) names its own payers."""
+        for extension in self.extensions:
+            if kind in extension.handlers():
+                return extension.payer(kind, sender)
+        return self.liquidator_account[sender] if kind == Kind.LIQUIDATE else \
+            int(self.wallet[sender])
 
     def _bal(self, account: int) -> int:
         return int(self.ledger.balances[account])
