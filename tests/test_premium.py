@@ -20,6 +20,10 @@ def test_parts_split_harm_by_exposure_share():
     assert parts["short 10x"] == pytest.approx((25.0 + 30.0, 3.0))
     assert parts["long 5x"] == (0.0, 1.0) and parts["short 5x"] == (0.0, 0.0)
     assert premium_bps(harm, long_y, short_y, lev)["long 10x"] == pytest.approx(25.0 * 1e4)
+    # every leverage pooled by side, and both sides together
+    assert parts["long (all)"] == pytest.approx((75.0, 4.0))
+    assert parts["short (all)"] == pytest.approx((55.0, 3.0))
+    assert parts["perps (all)"] == pytest.approx((130.0, 7.0))
 
 
 def test_pooled_ratio_weighs_seeds_by_exposure():

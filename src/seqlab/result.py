@@ -9,10 +9,12 @@ Tables are ``dict[column, numpy array]`` of equal length. The ones a run produce
 - ``oracle_updates``: ``submit_s``, ``included_s``, ``block``, ``price``
 - ``liquidations``: ``t_s``, ``block``, ``account``, ``liquidator``, ``closed_usd``,
   ``bonus_usd``, ``blocks_after_oracle``
-- ``txs``: ``id``, ``kind``, ``sender``, ``submit_us``, ``arrival_us``, ``block``,
-  ``included_us`` (-1 when never included), ``status``; ``kind`` and ``status`` are small
-  integer codes whose names are in ``ENUMS`` (the store writes them as DuckDB enums);
-  ``tip`` (priority fee offered, micro-USD), ``held`` (1 when the operator delayed it)
+- ``txs``: ``id``, ``kind``, ``sender``, ``a`` (the kind's amount: see ``seqlab.txs.Kind``),
+  ``submit_us``, ``arrival_us``, ``block``, ``included_us`` (-1 when never included),
+  ``status``; ``kind`` and ``status`` are small integer codes whose names are in ``ENUMS``
+  (the store writes them as DuckDB enums); ``tip`` (priority fee offered, micro-USD),
+  ``held`` (1 when the operator delayed it), ``fill`` (an executed trade's fill price,
+  micro-USD; 0 otherwise)
 - ``blocks``: ``block``, ``t_us``, ``n_txs``
 """
 from __future__ import annotations

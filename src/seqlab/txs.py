@@ -43,6 +43,7 @@ _COLUMNS: dict[str, tuple[type, int]] = {
     "block": (np.int64, -1), "included_us": (np.int64, -1), "status": (np.int8, 0),
     "tip": (np.int64, 0),   # priority fee offered (micro-USD)
     "held": (np.int8, 0),   # 1 when the operator deliberately delayed this tx
+    "fill": (np.int64, 0),  # fill price of an executed trade (micro-USD)
 }
 
 

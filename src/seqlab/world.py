@@ -19,7 +19,7 @@ from seqlab.kernel import Scope, Simulation
 from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice, build_reference
 from seqlab.metrics.core import digest, latency_stats_ms
-from seqlab.metrics.options import options_summary, options_tables
+from seqlab.metrics.options import operator_option_value, options_summary, options_tables
 from seqlab.metrics.perps import (PerpsRun, final_price_micro, perps_summary, perps_tables,
                                   volatility)
 from seqlab.network import Network, sample_latency
@@ -183,9 +183,11 @@ class World:
         sc, cfg = self.sc, self.sc.protocol.options
         self.options = opt = OptionsProtocol(cfg, self.ledger, self.txs, self.protocol,
                                              float(self.reference.price[0]))
-        opt.fund(np.full(cfg.writers, cfg.writer_collateral_usd),
-                 np.full(cfg.writers, cfg.writer_collateral_usd),
-                 np.full(cfg.buyers, cfg.buyer_wallet_usd))
+        reserve = cfg.writer_collateral_usd if cfg.writer_wallet_usd is None \
+            else cfg.writer_wallet_usd
+        opt.fund(np.full(cfg.writers, cfg.writer_collateral_usd), np.full(cfg.writers, reserve),
+                 np.r_[np.full(cfg.buyers, cfg.buyer_wallet_usd),
+                       sc.sequencer.strategy.capital_usd])  # the operator's buyer account
         self.protocol.attach(opt)
         self.design_view.options = opt
         flow = option_flow(cfg.buy_rate_per_s, cfg.buyers, cfg.qty_median, opt.expiry,
@@ -292,11 +294,21 @@ class World:
             if self.options is not None:
                 mark = final_price_micro(run)
                 summary.update(options_summary(self.options, self.horizon, mark))
-                tables.update(options_tables(self.options, self.horizon, mark))
+                tables.update(options_tables(self.options, self.horizon, mark,
+                                             self.reference.at))
+                self._add_operator_options(summary, mark)
         else:
             summary["fees_usd"] = round(self.ledger.totals_by_reason().get("fee", 0) / PPM, 2)
             summary["liquidations"] = 0
         return Result(summary, tables)
+
+    def _add_operator_options(self, summary: dict, mark: int) -> None:
+        """The operator's stale-oracle option buys belong to its stale-oracle profit."""
+        capital = int(round(self.sc.sequencer.strategy.capital_usd * PPM))
+        gain = (operator_option_value(self.options, self.horizon, mark) - capital) / PPM
+        by = summary["operator_profit_by_strategy"]
+        by["stale_oracle"] = round(by["stale_oracle"] + gain, 2)
+        summary["operator_profit_usd"] = round(summary["operator_profit_usd"] + gain, 2)
 
     def _post_to_l1(self) -> Batches:
         """Batch the blocks to L1; the rollup pays the data cost out of its fees."""
@@ -333,9 +345,9 @@ class World:
         """Views of the store's columns; ``kind``/``status`` stay codes (see result.ENUMS)."""
         t = self.txs
         return {"id": np.arange(t.n, dtype=np.int64),
-                **{c: t.column(c) for c in ("kind", "sender", "submit_us", "arrival_us",
+                **{c: t.column(c) for c in ("kind", "sender", "a", "submit_us", "arrival_us",
                                             "block", "included_us", "status", "tip",
-                                            "held")}}
+                                            "held", "fill")}}
 
     def _perps_run(self) -> PerpsRun:
         sc = self.sc

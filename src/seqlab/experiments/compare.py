@@ -15,7 +15,8 @@ import numpy as np
 from seqlab.errors import SeqlabError
 from seqlab.experiments.stats import mean_ci
 from seqlab.metrics.contagion import contagion_metrics
-from seqlab.metrics.premium import group_parts, premium_parts, premium_summary
+from seqlab.metrics.costs import execution_cost, trade_fills
+from seqlab.metrics.premium import Parts, group_parts, premium_parts, premium_summary
 from seqlab.result import Result
 from seqlab.experiments.sweep import parse_literal, set_dotted
 from seqlab.scenario.loader import LoadedScenario, load_scenario, parse_scenario
@@ -45,6 +46,7 @@ class RunView:
     liquidated: np.ndarray    # accounts liquidated at least once
     bonus: dict[str, float]
     latency_ms: np.ndarray    # quantiles 0..1 of inclusion latency
+    fills: dict               # executed trades with their fill price (``trade_fills``)
 
 
 MODES = ("isolated", "shared")
@@ -91,7 +93,7 @@ def run_one(loaded: LoadedScenario, design: str, seed: int) -> RunView:
     return RunView(s, t["accounts"]["value_usd"], t["accounts"]["managed"], t["accounts"],
                    {k: t[k] for k in ("option_writers", "option_buyers") if k in t},
                    np.unique(t["liquidations"]["account"]),
-                   s["liquidation_bonus_by_liquidator"], q)
+                   s["liquidation_bonus_by_liquidator"], q, trade_fills(txs, t["accounts"]))
 
 
 def paired_metrics(run: RunView, base: RunView) -> dict[str, float]:
@@ -194,8 +196,11 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
                 bonus["liquidator"].append(name)
                 bonus["bonus_usd"].append(usd)
         per_design[design] = _design_entry(design, seeds, samples, views, keys)
-        per_design[design]["risk_premium"] = premium_summary([
-            _premium(views[(design, seed)], views[(baseline, seed)]) for seed in seeds])
+        pairs = [(views[(design, seed)], views[(baseline, seed)]) for seed in seeds]
+        per_design[design]["risk_premium"] = premium_summary(
+            [_premium(run, base, direct_harm(run, base)) for run, base in pairs])
+        per_design[design]["risk_premium_total"] = premium_summary(
+            [_premium(run, base, total_harm(run, base)) for run, base in pairs])
     summary = {"scenario": loaded.scenario.name, "baseline": baseline, "seeds": seeds,
                "designs": per_design}
     tables = {
@@ -212,15 +217,37 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
     return Result(summary, tables)
 
 
-def _premium(run: RunView, base: RunView) -> dict[str, tuple[float, float]]:
+def direct_harm(run: RunView, base: RunView) -> dict[str, np.ndarray]:
+    """Per owner (USD): the extra penalties and fees it paid under the design, and the
+    extra execution cost: for perps users their trades against the baseline's fills, for
+    option writers and buyers their sales against the options' value at the reference."""
+    out = {}
+    for name, table in [("accounts", base.accounts), *base.option_tables.items()]:
+        mine = run.accounts if name == "accounts" else run.option_tables[name]
+        out[name] = mine["ordering_cost_usd"] - table["ordering_cost_usd"]
+        if "execution_cost_usd" in table:  # options: sales against their value
+            out[name] = out[name] + mine["execution_cost_usd"] - table["execution_cost_usd"]
+    out["accounts"] = out["accounts"] + execution_cost(run.fills, base.fills,
+                                                       len(base.values))
+    return out
+
+
+def total_harm(run: RunView, base: RunView) -> dict[str, np.ndarray]:
+    """Per owner (USD): final value under the baseline less under the design."""
+    out = {"accounts": base.values - run.values}
+    for name, table in base.option_tables.items():
+        out[name] = table["value_usd"] - run.option_tables[name]["value_usd"]
+    return out
+
+
+def _premium(run: RunView, base: RunView, harm: dict[str, np.ndarray]) -> dict[str, Parts]:
     """Harm (USD) and baseline exposure (USD·years) per position type in one seed; the
     premium is pooled over seeds from these totals (``premium_summary``)."""
     acc = base.accounts
-    out = premium_parts(base.values - run.values, acc["long_usd_years"],
-                        acc["short_usd_years"], acc["leverage"])
+    out = premium_parts(harm["accounts"], acc["long_usd_years"], acc["short_usd_years"],
+                        acc["leverage"])
     for name, table in base.option_tables.items():
-        harm = table["value_usd"] - run.option_tables[name]["value_usd"]
-        out[name.replace("_", " ")] = group_parts(harm, table["usd_years"])
+        out[name.replace("_", " ")] = group_parts(harm[name], table["usd_years"])
     return out
 
 

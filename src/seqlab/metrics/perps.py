@@ -11,6 +11,7 @@ import numpy as np
 from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice
 from seqlab.metrics.core import latency_stats_ms
+from seqlab.metrics.costs import penalties_paid
 from seqlab.metrics.venue import realized_vol, venue_path
 from seqlab.protocols.perps import PPM, PerpsProtocol
 from seqlab.txs import Kind, Status, TxStore
@@ -160,7 +161,9 @@ def perps_tables(run: PerpsRun) -> dict[str, dict[str, np.ndarray]]:
                      "liquidations": liq_count, "managed": run.managed[: run.users],
                      "leverage": run.leverage[: run.users],
                      "long_usd_years": p.exposure[0, : run.users],
-                     "short_usd_years": p.exposure[1, : run.users]},
+                     "short_usd_years": p.exposure[1, : run.users],
+                     "ordering_cost_usd": penalties_paid(run.ledger, p.margin[: run.users],
+                                                         p.wallet[: run.users])},
     }
 
 

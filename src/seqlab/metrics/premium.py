@@ -43,6 +43,11 @@ def premium_parts(harm: np.ndarray, long_years: np.ndarray, short_years: np.ndar
             held = total[members] > 0
             cost = float((harm[members] * np.where(held, share[members], 0)).sum())
             out[f"{side} {lev:g}x"] = (cost, float(years[members].sum()))
+    for group in ("long", "short"):  # every leverage together: the pooled estimate
+        parts = [v for k, v in out.items() if k.startswith(group + " ")]
+        out[f"{group} (all)"] = (sum(c for c, _ in parts), sum(y for _, y in parts))
+    out["perps (all)"] = (out["long (all)"][0] + out["short (all)"][0],
+                          out["long (all)"][1] + out["short (all)"][1])
     return out
 
 

@@ -41,14 +41,18 @@ class OptionsProtocol:
         self.settled = np.zeros(len(grid), dtype=bool)
         n_series = len(grid)
         self.short = np.zeros((cfg.writers, n_series), dtype=np.int64)  # micro-units
-        self.long = np.zeros((cfg.buyers, n_series), dtype=np.int64)
+        # buyers, then the operator's own buyer account (stale-oracle buys)
+        self.operator_buyer = cfg.buyers
+        self.long = np.zeros((cfg.buyers + 1, n_series), dtype=np.int64)
         self.pool_short = np.zeros(n_series, dtype=np.int64)  # taken over from writers
         self.margin = ledger.open_many("opt_margin", cfg.writers)
         self.writer_wallet = ledger.open_many("opt_writer_wallet", cfg.writers)
-        self.wallet = ledger.open_many("opt_wallet", cfg.buyers)
+        self.wallet = ledger.open_many("opt_wallet", cfg.buyers + 1)
         self.pool = ledger.open("options_pool")
         ledger.transfer(0, self.pool, int(round(cfg.pool_usd * PPM)), "deposit")
-        self.exposure = np.zeros((2, max(cfg.writers, cfg.buyers)), dtype=np.float64)
+        self.exposure = np.zeros((2, max(cfg.writers, cfg.buyers + 1)), dtype=np.float64)
+        # every sale: (t, writer, buyer, series, qty micro-units, premium micro-USD)
+        self.sales: list[tuple[int, int, int, int, int, int]] = []
         self._exposure_t = 0
         self.liquidations: list[tuple[int, int, int, int, int, int]] = []
         self.bad_debt = 0
@@ -58,11 +62,13 @@ class OptionsProtocol:
 
     def fund(self, writer_margin_usd: np.ndarray, writer_wallet_usd: np.ndarray,
              buyer_wallet_usd: np.ndarray) -> None:
+        """Deposits; ``buyer_wallet_usd`` may also fund the operator's buyer (last)."""
         for accounts, usd in ((self.margin, writer_margin_usd),
                               (self.writer_wallet, writer_wallet_usd),
                               (self.wallet, buyer_wallet_usd)):
-            self.ledger.transfer_many(0, accounts, np.round(usd * PPM).astype(np.int64),
-                                      "deposit")
+            usd = np.asarray(usd, dtype=np.float64)
+            self.ledger.transfer_many(0, accounts[: len(usd)],
+                                      np.round(usd * PPM).astype(np.int64), "deposit")
 
     def handlers(self) -> dict:
         return {Kind.OPT_BUY: self._buy, Kind.OPT_TOPUP: self._topup,
@@ -102,6 +108,31 @@ class OptionsProtocol:
                                       self.cfg.vol)
         return out
 
+    def _free_margin(self, marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Initial requirement per unit of each series, and each writer's margin left
+        over its initial requirement (micro-USD)."""
+        im = self._per_unit(marks, self.perps.price / PPM, self.cfg.im_base, self.cfg.im_min)
+        return im, self.ledger.balances[self.margin] - (self.short / PPM @ im) * PPM
+
+    def capacity(self, t_us: int, series: int) -> int:
+        """The most of ``series`` (micro-units) one writer can sell now."""
+        marks = self.marks(t_us)
+        im, free = self._free_margin(marks)
+        unit_im = im[series] - marks[series]  # the premium received pays the mark part
+        return int(max(float(free.max()), 0.0) / unit_im) if unit_im > 0 else 0
+
+    def fair_premiums(self, reference_at) -> np.ndarray:
+        """Each sale's Black-Scholes value at the reference price of its time (micro-USD):
+        what it was worth, whatever the on-chain price the sale was struck at."""
+        if not self.sales:
+            return np.zeros(0)
+        t, _, _, series, qty, _ = np.asarray(self.sales, dtype=np.int64).T
+        years = (self.expiry[series] - t) / YEAR_US
+        kinds = np.where(self.is_put[series], "put", "call")
+        unit = black_scholes(kinds, reference_at(t), self.strike[series], years, 0.0,
+                             self.cfg.vol)
+        return unit * qty
+
     def _per_unit(self, marks: np.ndarray, spot: float, base: float, floor: float) -> np.ndarray:
         otm = np.where(self.is_put, np.clip(spot - self.strike, 0, None),
                        np.clip(self.strike - spot, 0, None))
@@ -132,11 +163,8 @@ class OptionsProtocol:
         premium = int(qty * marks[series])  # qty micro-units × USD/unit = micro-USD
         if premium <= 0 or self.ledger.balances[self.wallet[buyer]] < premium:
             return False
-        spot = p.price / PPM
-        im = self._per_unit(marks, spot, self.cfg.im_base, self.cfg.im_min)
-        units = self.short / PPM
-        free = (self.ledger.balances[self.margin] + premium - (units @ im) * PPM
-                - qty / PPM * im[series] * PPM)
+        im, free = self._free_margin(marks)
+        free = free + premium - qty / PPM * im[series] * PPM
         writer = int(np.argmax(free))
         if free[writer] < 0:
             return False
@@ -145,6 +173,7 @@ class OptionsProtocol:
         self.short[writer, series] += qty
         self.long[buyer, series] += qty
         self.premiums += premium
+        self.sales.append((t, writer, buyer, series, qty, premium))
         return True
 
     def _topup(self, writer: int, amount: int, b: int, block: int, t: int) -> bool:

@@ -150,6 +150,8 @@ class PerpsProtocol:
                 self._batch_px = self._clearing_price(ids[n:])
             ok = handlers[kind](sender, a, b, blk, t)
             out[n] = Status.OK if ok else Status.FAILED
+            if ok and kind in _TRADE_KINDS:
+                txs.fill[ids[n]] = self.log.fills[-1][1]
         self._batch_px = None
         if self.charge_tips:
             self._pay_tips(ids)

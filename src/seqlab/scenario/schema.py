@@ -89,6 +89,7 @@ class Strategy(Model):
     oracle_delay: Duration = "0s"
     stale_min_move: Annotated[float, Field(ge=0, le=1)] = 0.002
     stale_trade_usd: Annotated[float, Field(gt=0)] = 500_000.0
+    stale_option_usd: Annotated[float, Field(ge=0)] = 50_000.0
     sandwich_min_usd: Annotated[float, Field(ge=0)] = 50_000.0
     sandwich_size_usd: Annotated[float, Field(gt=0)] = 500_000.0
 
@@ -305,6 +306,7 @@ class Options(Model):
     writers: Annotated[int, Field(ge=1, le=100_000)] = 100
     buyers: Annotated[int, Field(ge=1, le=1_000_000)] = 500
     writer_collateral_usd: Annotated[float, Field(gt=0)] = 100_000.0
+    writer_wallet_usd: Annotated[float, Field(ge=0)] | None = None
     buyer_wallet_usd: Annotated[float, Field(gt=0)] = 20_000.0
     buy_rate_per_s: Annotated[float, Field(gt=0)] = 0.5
     qty_median: Annotated[float, Field(gt=0)] = 1.0

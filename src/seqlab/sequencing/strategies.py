@@ -17,7 +17,9 @@ Strategies:
   ``max_censor_delay``) and the operator liquidates the account once it can;
 - ``stale_oracle``: before a pending update that moves the price by more than
   ``stale_min_move``, the operator trades at the stale on-chain price, holds the update
-  up to ``oracle_delay``, and closes right after the update executes;
+  up to ``oracle_delay``, and closes right after the update executes; where an options
+  market runs beside the perps it also buys, at the stale marks, the series the update
+  lifts most (``stale_option_usd``), paid the writers' old price;
 - ``sandwich``: where fills have price impact, a large order is wrapped between the
   operator's own trade in the same direction and its closing trade, when the impact
   pays for both fees.
@@ -37,6 +39,7 @@ from seqlab.sequencing.operator import OperatorView
 from seqlab.txs import Kind
 
 ALL_STRATEGIES = ("backrun", "censor", "stale_oracle", "sandwich")
+MIN_OPTION_MARK = 0.001  # stale option buys skip series worth less than this × spot
 LIQUIDATIONS_PER_ACCOUNT = 2  # a second try takes the rest when the first leaves it liquidatable
 
 
@@ -109,7 +112,28 @@ class Operator:
         side = 1 if coming > price else -1
         self._stale_open[update] = side
         usd = side * int(round(prm.stale_trade_usd * PPM))
-        return [view.insert(Kind.TRADE, view.stale_account, now, a=usd)]
+        return [view.insert(Kind.TRADE, view.stale_account, now, a=usd),
+                *self._stale_option_buy(coming, now)]
+
+    def _stale_option_buy(self, coming: int, now: int) -> list[int]:
+        """Buy, at the stale marks, the option series the coming price lifts most per
+        dollar: the writers who sell it are paid the old price for a dearer option."""
+        view, prm = self.view, self.params
+        opt = view.options
+        if opt is None or not view.contents_visible or prm.stale_option_usd <= 0:
+            return []
+        old, new = opt.marks(now), opt.marks(now, coming)
+        live = (old > MIN_OPTION_MARK * view.protocol.price / PPM) & (opt.expiry > now)
+        if not live.any():
+            return []
+        gain = np.where(live, new / np.where(old > 0, old, 1.0), 0.0)
+        series = int(np.argmax(gain))
+        if gain[series] <= 1.0:
+            return []
+        qty = min(int(prm.stale_option_usd / old[series] * PPM), opt.capacity(now, series))
+        if qty <= 0:
+            return []
+        return [view.insert(Kind.OPT_BUY, opt.operator_buyer, now, a=qty, b=series)]
 
     def _censor(self, cand: np.ndarray, arrival: np.ndarray, price: int, now: int
                 ) -> tuple[np.ndarray, np.ndarray]:
