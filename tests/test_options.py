@@ -120,3 +120,43 @@ def test_priority_fees_on_option_transactions_come_from_their_own_payers():
     assert bal(p, int(opt.wallet[1])) < before["buyer"] - usd(2) + 1  # tip plus premium
     assert [bal(p, int(w)) for w in p.wallet[:2]] == perps_wallet
     assert bal(p, p.sequencer) == usd(6)
+
+
+def test_dutch_auction_of_a_writer_kicks_locks_and_pays_the_discount():
+    """Kick: nothing moves but the keeper incentive, and the writer is seized (its top-up
+    fails); a take: the pool takes the shorts over at the mark and the taker is paid
+    (oracle − auction price) per unit of underlying from the writer's margin."""
+    from seqlab.protocols.auction import keeper_incentive
+    from seqlab.protocols.dutch import make_curve
+
+    p, opt = market(writers=1, collateral=700.0, liquidation="dutch")
+    assert tx(p, Kind.OPT_BUY, 0, a=1_000_000, b=0, t=1_000) == OK
+    oracle(p, 2600.0, block=2)
+    insurance = bal(p, p.insurance)
+    assert tx(p, Kind.OPT_LIQUIDATE, 0, b=0, block=3, t=3_000) == OK      # kick
+    d = p.cfg.dutch
+    tab = 1_000_000 * usd(2600.0) // 1_000_000
+    assert insurance - bal(p, p.insurance) == keeper_incentive(tab, usd(d.tip_usd), d.chip)
+    assert opt.short[0, 0] == 1_000_000 and opt.auctions.locks(0)
+    assert tx(p, Kind.OPT_TOPUP, 0, a=usd(100), block=4, t=4_000) == FAILED
+    # at kick the price is oracle × buf: a keeper bidding the oracle price cannot take yet
+    assert tx(p, Kind.OPT_LIQUIDATE, 1, b=0, block=5, t=5_000) == FAILED
+    later = 3_000 + 60_000_000                                             # a minute on
+    price = make_curve(d).price(int(usd(2600.0) * d.buf), later - 3_000)
+    assert price < usd(2600.0)
+    margin, keeper = bal(p, opt.margin[0]), bal(p, p.liquidator_account[1])
+    assert tx(p, Kind.OPT_LIQUIDATE, 1, b=0, block=6, t=later) == OK       # take
+    assert not opt.short.any() and opt.pool_short[0] == 1_000_000
+    reward = bal(p, p.liquidator_account[1]) - keeper
+    assert reward == min(1_000_000 * (usd(2600.0) - price) // 1_000_000, margin)
+    assert not opt.auctions.locks(0)
+    assert p.ledger.check() == 0
+
+
+def test_runs_with_dutch_option_liquidations_balance():
+    data = load_scenario("tiny").scenario.model_dump(mode="python")
+    data["protocol"]["options"].update(enabled=True, expiries=["4min", "8min"],
+                                       buy_rate_per_s=3.0, writers=8, liquidation="dutch",
+                                       writer_collateral_usd=8000.0)
+    s = seqlab.run(parse_scenario(data)).summary
+    assert s["ledger_residual"] == 0 and s["option_liquidations"] > 0

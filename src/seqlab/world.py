@@ -215,7 +215,18 @@ class World:
         self._executed(ids, kind, self.opt_managers, self.opt_liquidators)
         equity, need = self.options.margin_state(t_us)
         self.opt_managers.on_block(t_us, equity, need)
-        self.opt_liquidators.on_block(t_us, self.options.liquidatable(t_us), need)
+        self._race(self.opt_liquidators, t_us, self.options.liquidatable(t_us),
+                   self.options.quotes(t_us), need)
+
+    def _race(self, bots: Liquidators, t_us: int, candidates: np.ndarray,
+              quotes: tuple[np.ndarray, np.ndarray] | None, notional: np.ndarray) -> None:
+        """Bots race to liquidate ``candidates``; under Dutch auctions (``quotes``: who is
+        under auction at what price) they kick new auctions and bid in running ones."""
+        if quotes is not None:
+            accounts, prices = quotes
+            candidates = np.setdiff1d(candidates, accounts)
+            bots.on_auctions(t_us, accounts, prices, self.protocol.price, notional)
+        bots.on_block(t_us, candidates, notional)
 
     def _on_perps_block(self, block: int, t_us: int, ids: np.ndarray,
                         status: np.ndarray) -> None:
@@ -224,13 +235,9 @@ class World:
         self._executed(ids, kind, self.managers, self.liquidators)
         equity, notional = self.protocol.margin_state()
         self.managers.on_block(t_us, equity, self.protocol.mm_ppm / PPM * notional)
-        candidates = self.protocol.liquidatable()
         quotes = getattr(self.protocol.liquidation, "quotes", None)
-        if quotes is not None:  # Dutch auctions: kick new ones, bid in running ones
-            accounts, prices = quotes(t_us)
-            candidates = np.setdiff1d(candidates, accounts)
-            self.liquidators.on_auctions(t_us, accounts, prices, self.protocol.price, notional)
-        self.liquidators.on_block(t_us, candidates, notional)
+        self._race(self.liquidators, t_us, self.protocol.liquidatable(),
+                   quotes(t_us) if quotes is not None else None, notional)
         if self.options is not None:
             self._on_options_block(t_us, ids, kind)
 

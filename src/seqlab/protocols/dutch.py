@@ -102,9 +102,14 @@ class DutchLiquidation:
 
     def quotes(self, t_us: int) -> tuple[np.ndarray, np.ndarray]:
         """Accounts under auction and their current prices (what keepers watch)."""
-        if not self.auctions:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        accounts = np.fromiter(self.auctions, np.int64, len(self.auctions))
-        prices = np.array([a.price(max(t_us, a.start_us), self.curve)
-                           for a in self.auctions.values()], dtype=np.int64)
-        return accounts, prices
+        return auction_quotes(self.auctions, self.curve, t_us)
+
+
+def auction_quotes(auctions: dict, curve, t_us: int) -> tuple[np.ndarray, np.ndarray]:
+    """The accounts of running ``auctions`` (account → Auction) and their prices now."""
+    if not auctions:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    accounts = np.fromiter(auctions, np.int64, len(auctions))
+    prices = np.array([a.price(max(t_us, a.start_us), curve) for a in auctions.values()],
+                      dtype=np.int64)
+    return accounts, prices

@@ -20,6 +20,7 @@ import numpy as np
 
 from seqlab.ledger import Ledger
 from seqlab.pricing import black_scholes
+from seqlab.protocols.option_dutch import WriterAuctions
 from seqlab.protocols.perps import PPM, PerpsProtocol
 from seqlab.scenario.schema import Options
 from seqlab.txs import Kind, TxStore
@@ -57,6 +58,7 @@ class OptionsProtocol:
         self.liquidations: list[tuple[int, int, int, int, int, int]] = []
         self.bad_debt = 0
         self.premiums = 0
+        self.auctions = WriterAuctions(self) if cfg.liquidation == "dutch" else None
         self._marks_key: tuple[int, int] | None = None
         self._marks = np.zeros(0)
 
@@ -177,6 +179,8 @@ class OptionsProtocol:
         return True
 
     def _topup(self, writer: int, amount: int, b: int, block: int, t: int) -> bool:
+        if self.auctions is not None and self.auctions.locks(writer):
+            return False  # seized at kick, as a Maker vault
         amount = min(amount, int(self.ledger.balances[self.writer_wallet[writer]]))
         if amount <= 0:
             return False
@@ -188,21 +192,31 @@ class OptionsProtocol:
         if not 0 <= writer < len(self.margin) or not self.perps.price:
             return False
         equity, need = self.margin_state(t)
-        if not (need[writer] > 0 and equity[writer] < need[writer]):  # as ``liquidatable``
+        liquidatable = bool(need[writer] > 0 and equity[writer] < need[writer])
+        if self.auctions is not None:
+            return self.auctions.liquidate(liquidator, a, writer, block, t, liquidatable)
+        if not liquidatable:
             return False
-        marks = self.marks(t)
-        units = self.short[writer].copy()
-        cost = int(units @ marks)
-        notional = int(units.sum() * self.perps.price // PPM)
-        self._pay(writer, self.pool, cost, "option_buyback")
-        self.pool_short += units
-        self.short[writer] = 0
+        notional = self.take_over(writer, self.short[writer].copy(), t)
         bonus = min(notional * int(round(self.cfg.liquidation_bonus * PPM)) // PPM,
                     int(self.ledger.balances[self.margin[writer]]))
         self.ledger.transfer(int(self.margin[writer]), self.perps.liquidator_account[liquidator],
                              bonus, "liquidation_bonus")
         self.liquidations.append((t, block, writer, liquidator, notional, bonus))
         return True
+
+    def take_over(self, writer: int, units: np.ndarray, t: int) -> int:
+        """The pool takes ``units`` (per series) of the writer's shorts at the mark, paid
+        from the writer's margin; returns their underlying notional (micro-USD)."""
+        cost = int(units @ self.marks(t))
+        self._pay(writer, self.pool, cost, "option_buyback")
+        self.pool_short += units
+        self.short[writer] -= units
+        return int(units.sum() * self.perps.price // PPM)
+
+    def quotes(self, t_us: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Writers under Dutch auction and their prices (None with a fixed bonus)."""
+        return None if self.auctions is None else self.auctions.quotes(t_us)
 
     def _pay(self, writer: int, to: int, amount: int, reason: str) -> None:
         """A writer pays ``amount``; the insurance fund covers what its margin cannot."""

@@ -314,6 +314,7 @@ class Options(Model):
     im_min: Share = 0.10
     mm_base: Share = 0.075
     mm_min: Share = 0.05
+    liquidation: Literal["fixed", "dutch"] = "fixed"
     liquidation_bonus: Annotated[float, Field(ge=0, le=0.5)] = 0.01
     pool_usd: Usd = 10_000_000.0
 
