@@ -161,6 +161,9 @@ def test_price_cli_json(tmp_path, monkeypatch):
     assert {"kind", "moneyness", "strike", "expiry_days", "bs_price", "adjusted_price",
             "iv_shift"} <= set(data["surface"][0])
     assert (tmp_path / "runs" / "tiny-price" / "price.json").exists()
+    table = data["premium_table"]
+    assert table["long 10x"]["mean_bps"] == data["premium_bps"]["mean"]
+    assert {"perps (all)", "long (all)", "short (all)"} <= set(table)
 
 
 def test_price_cli_table(tmp_path):
@@ -169,6 +172,7 @@ def test_price_cli_table(tmp_path):
                               "--expiries", "12h,30d", "--out", str(tmp_path), "--no-report"])
     assert res.exit_code == 0, res.output
     assert "premium for short 10x" in res.output and "IV shift" in res.output
+    assert "risk premium by position type" in res.output and "perps (all)" in res.output
     assert (tmp_path / "price.json").exists() and not (tmp_path / "price.html").exists()
 
 

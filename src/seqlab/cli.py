@@ -346,8 +346,10 @@ def price(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
         _print_json({"position": s["position"], "premium_bps": s["premium_bps"],
                      "spot": s["spot"], "sigma": s["sigma"], "r": s["r"],
                      "design": s["design"], "baseline": s["baseline"], "seeds": s["seeds"],
-                     "surface": rows})
+                     "premium_table": s.get("premium_table", {}), "surface": rows})
         return
+    if s.get("premium_table"):
+        out.print(_premium_table(s["premium_table"]))
     p = s["premium_bps"]
     out.print(f"premium for {escape(s['position'])} ({s['design']} vs {s['baseline']}, "
               f"{len(s['seeds'])} seeds): {p['mean']:,.2f} bps/yr "
@@ -369,6 +371,17 @@ def price(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
                   "or needs a volatility above the solver's limit")
     if "report" in s:
         out.print(f"report: {s['report']}")
+
+
+def _premium_table(premium: dict[str, dict]) -> Table:
+    """Every position type's premium with its 95 % interval (bps of notional per year)."""
+    table = Table("position", "premium bps/yr", "95 % CI", "harm USD", "USD·years",
+                  title="sequencer risk premium by position type")
+    for name, v in premium.items():
+        lo, hi = v["ci95_bps"]
+        table.add_row(escape(name), f"{v['mean_bps']:,.1f}", f"{lo:,.1f} … {hi:,.1f}",
+                      f"{v.get('harm_usd', 0.0):,.0f}", f"{v.get('usd_years', 0.0):,.2f}")
+    return table
 
 
 @app.command()
