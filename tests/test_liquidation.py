@@ -1,10 +1,7 @@
 """Liquidation mechanisms: partial per-block caps and Clipper-style Dutch auctions."""
-import numpy as np
-import pytest
-
 from seqlab.experiments.compare import compare
 from seqlab.scenario import load_scenario, parse_scenario
-from tests.test_perps import OK, FAILED, bal, eth, make, oracle, tx, usd
+from tests.test_perps import OK, FAILED, bal, make, oracle, tx, usd
 from seqlab.txs import Kind
 
 

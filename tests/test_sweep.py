@@ -13,7 +13,7 @@ import seqlab
 from seqlab.errors import SeqlabError
 from seqlab.experiments.sweep import parse_param, plan_runs, sweep
 from seqlab.experiments.sweep_store import SweepStore
-from seqlab.scenario import load_scenario, parse_scenario
+from seqlab.scenario import load_scenario
 
 SMALL = """
 name = "small"
