@@ -171,3 +171,19 @@ def test_isolated_rollups_can_each_run_their_own_design():
         Cluster(world("isolated", rollups__designs=["fcfs", "nope"]))
     with pytest.raises(SeqlabError, match="isolated"):
         world("shared", rollups__designs=["fcfs", "fcfs"])
+
+
+def test_a_shared_committee_is_one_consensus_for_every_rollup():
+    """Shared: every rollup's blocks commit at the same times, in rounds whose size is all
+    rollups' transactions; isolated committees run their own rounds."""
+    def commit_times(mode):
+        cluster = Cluster(world(mode, arbs=0, sequencer__design="committee"))
+        result = cluster.run()
+        assert result.summary["ledger_residual"] == 0
+        return [c.design.block_times for c in cluster.chains], cluster
+
+    shared, cluster = commit_times("shared")
+    assert shared[0] == shared[1] and len(shared[0]) > 100
+    assert cluster.chains[1].design.view_changes == cluster.chains[0].design.view_changes
+    isolated, _ = commit_times("isolated")
+    assert isolated[0] != isolated[1]

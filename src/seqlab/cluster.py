@@ -9,8 +9,10 @@ and on the one reference market. The ``Cluster`` drives the sequencing rounds:
   ``a``'s sequencer; random outages are drawn per sequencer from its own stream. An
   outage halts its rollup only.
 - **shared**: one sequencer orders every rollup's blocks in one round. Its outages are
-  rollup ``a``'s draw and halt every rollup at once. Cross-rollup bundles travel to it as
-  one message and are placed at the top of each leg's rollup block, all legs or none:
+  rollup ``a``'s draw and halt every rollup at once; a committee runs one consensus
+  whose rounds carry every rollup's transactions (``committee.SharedRounds``).
+  Cross-rollup bundles travel to it as one message and are placed at the top of each
+  leg's rollup block, all legs or none:
   both legs are checked against the exact state they will meet, and if either would
   fail, neither is included. One bundle per rollup per round (the top slot), so that
   check is exact; later bundles wait a round.
@@ -32,6 +34,7 @@ from seqlab.errors import SeqlabError
 from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.sequencing import DESIGNS
+from seqlab.sequencing.committee import CommitteeDesign, SharedRounds
 from seqlab.txs import Kind, Status
 from seqlab.world import Progress, World, throttled
 
@@ -56,9 +59,13 @@ class Cluster:
                              reference=self.reference, extra_accounts=arb.count,
                              scheduled_outages=k == 0)
                        for k in range(sc.rollups.count)]
-        if self.shared:  # one sequencer: its outages halt every rollup
+        if self.shared:  # one sequencer: its outages halt every rollup, one consensus
             for chain in self.chains[1:]:
                 chain.set_outages(self.chains[0].outages)
+            rounds = SharedRounds()
+            for chain in self.chains:
+                if isinstance(chain.design, CommitteeDesign):
+                    chain.design.join(rounds)
         self.block_time = self.chains[0].rollup.block_time
         self._bundles: list[tuple[int, int, list[tuple[int, int]]]] = []
         self.bundles_sent = 0

@@ -39,6 +39,19 @@ class SafetyViolation(AssertionError):
     """Two different blocks committed at one height: a bug, never a user error."""
 
 
+class SharedRounds:
+    """One consensus for several rollups (a shared sequencer): the first rollup's
+    committee runs each round — its block carries every member rollup's transactions, so
+    their size counts in the round's serialisation time — and the others replay the
+    round (start, leader, commit time, view changes), each putting its own transactions
+    in it. Every rollup's blocks then commit together."""
+
+    def __init__(self) -> None:
+        self.members: list["CommitteeDesign"] = []
+        # (start, committed_at or -1 for a view change, next start, next leader)
+        self.rounds: list[tuple[int, int, int, int]] = []
+
+
 class CommitteeDesign(HostsOperator, Design):
     """Consensus rounds, candidate lists, f+1 inclusion, deterministic in-block order."""
 
@@ -72,6 +85,13 @@ class CommitteeDesign(HostsOperator, Design):
         self.block_times: list[int] = []
         self.view_changes = 0
         self._committed: dict[int, str] = {}
+        self.shared: SharedRounds | None = None
+        self._replayed = 0  # rounds of the shared schedule this member has replayed
+
+    def join(self, shared: SharedRounds) -> None:
+        """Run this committee's rounds as part of one shared consensus."""
+        self.shared = shared
+        shared.members.append(self)
 
     # plumbing -------------------------------------------------------------------------
     def attach(self, view) -> None:
@@ -133,6 +153,9 @@ class CommitteeDesign(HostsOperator, Design):
 
     def _round(self) -> None:
         """One consensus round at ``next_start`` led by ``leader``."""
+        if self.shared is not None and self.shared.members[0] is not self:
+            self._replay()
+            return
         n, t0, leader = self.c.nodes, self.next_start, self.leader
         alive = self._alive(t0)
         factors = self.rng.lognormal(0.0, self.c.jitter_sigma, size=(3, n, n))
@@ -140,7 +163,10 @@ class CommitteeDesign(HostsOperator, Design):
             self._view_change(t0)
             return
         included = self._collect(t0, alive)
-        size_bits = len(included) * self.c.tx_bytes * 8
+        carried = len(included) + (sum(len(m._collect(t0, alive))
+                                       for m in self.shared.members[1:])
+                                   if self.shared is not None else 0)
+        size_bits = carried * self.c.tx_bytes * 8
         serialize = (np.arange(n) + 1) * size_bits / (self.c.bandwidth_mbps * 1e6) * 1e6
         vote_delay = np.where(self.byzantine, self.c.byzantine_vote_delay, 0.0)
         outcome = run_round(t0, leader, self.base_us, factors, alive, self.quorum,
@@ -151,18 +177,37 @@ class CommitteeDesign(HostsOperator, Design):
             self._view_change(t0)
             return
         committed_at = int(np.median(outcome.commit_us[outcome.commit_us < INF]))
+        self._commit(included, leader, t0, committed_at)
+        self.next_start, self.leader = max(commit, t0 + 1), nxt
+        self._publish(t0, committed_at)
+
+    def _commit(self, included: np.ndarray, leader: int, t0: int, committed_at: int) -> None:
         ids = self._order(included, leader, t0)
         self._check_safety(ids)
         self._remove(included)
         self._ready.append((committed_at, ids))
         self.block_times.append(committed_at)
         self.height += 1
-        self.next_start, self.leader = max(commit, t0 + 1), nxt
 
     def _view_change(self, t0: int) -> None:
         self.view_changes += 1
         self.next_start = t0 + self.c.timeout
         self.leader = (self.leader + 1) % self.c.nodes
+        self._publish(t0, -1)
+
+    def _publish(self, t0: int, committed_at: int) -> None:
+        if self.shared is not None:
+            self.shared.rounds.append((t0, committed_at, self.next_start, self.leader))
+
+    def _replay(self) -> None:
+        """A member of a shared consensus: the next round as the first member ran it."""
+        t0, committed_at, nxt, nxt_leader = self.shared.rounds[self._replayed]
+        self._replayed += 1
+        if committed_at < 0:
+            self.view_changes += 1
+        else:
+            self._commit(self._collect(t0, self._alive(t0)), self.leader, t0, committed_at)
+        self.next_start, self.leader = nxt, nxt_leader
 
     def _collect(self, t0: int, alive: np.ndarray) -> np.ndarray:
         """Pending txs that appear in at least f+1 of the live nodes' candidate lists."""
