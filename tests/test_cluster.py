@@ -187,3 +187,17 @@ def test_a_shared_committee_is_one_consensus_for_every_rollup():
     assert cluster.chains[1].design.view_changes == cluster.chains[0].design.view_changes
     isolated, _ = commit_times("isolated")
     assert isolated[0] != isolated[1]
+
+
+def test_bundles_under_a_shared_committee_ride_committed_blocks():
+    cluster = Cluster(world("shared", arbs=4, fee_bps=1.0, sequencer__design="committee"))
+    result = cluster.run()
+    commits = set(cluster.chains[0].design.block_times)
+    a = cluster.chains[0].txs
+    legs = np.flatnonzero((a.column("kind") == Kind.TRADE)
+                          & (a.column("sender") >= cluster.arbs.account0)
+                          & (a.column("status") == Status.OK))
+    assert len(legs) > 0 and result.summary["arbitrage"]["failed_leg"] == 0
+    # every filled leg sits in a block produced at a tick where a round had committed
+    ticks = a.included_us[legs]
+    assert all(any(c <= t < c + 250_000 for c in commits) for t in ticks.tolist())

@@ -12,7 +12,7 @@ and on the one reference market. The ``Cluster`` drives the sequencing rounds:
   rollup ``a``'s draw and halt every rollup at once; a committee runs one consensus
   whose rounds carry every rollup's transactions (``committee.SharedRounds``).
   Cross-rollup bundles travel to it as one message and are placed at the top of each
-  leg's rollup block, all legs or none:
+  leg's rollup block (under a committee, the next committed one), all legs or none:
   both legs are checked against the exact state they will meet, and if either would
   fail, neither is included. One bundle per rollup per round (the top slot), so that
   check is exact; later bundles wait a round.
@@ -129,7 +129,8 @@ class Cluster:
     def _tick(self) -> None:
         now = self.sim.now
         up = [chain.rollup.down_until(now) is None for chain in self.chains]
-        lead = self._top_of_blocks(now) if self.shared and up[0] else [None] * len(up)
+        commits = self.shared and up[0] and all(c.design.commits_by(now) for c in self.chains)
+        lead = self._top_of_blocks(now) if commits else [None] * len(up)
         for chain, live, first in zip(self.chains, up, lead):
             if live:
                 chain.rollup.produce(now, first)

@@ -105,6 +105,11 @@ class Design(ABC):
     def pending(self) -> int:
         """Transactions received but not yet sequenced."""
 
+    def commits_by(self, t_us: int) -> bool:
+        """Whether the block produced at ``t_us`` is a committed one a bundle can ride in
+        (always, for a design that produces a block at every tick)."""
+        return True
+
     def take_overdue(self, deadline_us: int) -> np.ndarray:
         """Remove and return txs received at or before ``deadline_us`` that are still
         waiting: the rollup force-includes them through L1, whatever the design wants.

@@ -151,6 +151,14 @@ class CommitteeDesign(HostsOperator, Design):
                 out.append((k, np.concatenate(block)))
         return Blocks.collect(out)
 
+    def commits_by(self, t_us: int) -> bool:
+        """Whether a round has committed a block by ``t_us``: a bundle waits for one (it
+        goes through consensus too). Running the rounds due by then early changes
+        nothing: a transaction delivered at this tick cannot be in any list yet."""
+        while self.next_start <= t_us:
+            self._round()
+        return bool(self._ready) and self._ready[0][0] <= t_us
+
     def _round(self) -> None:
         """One consensus round at ``next_start`` led by ``leader``."""
         if self.shared is not None and self.shared.members[0] is not self:
