@@ -214,7 +214,8 @@ class World:
     def _on_options_block(self, t_us: int, ids: np.ndarray, kind: np.ndarray) -> None:
         self._executed(ids, kind, self.opt_managers, self.opt_liquidators)
         equity, need = self.options.margin_state(t_us)
-        self.opt_managers.on_block(t_us, equity, need)
+        self.opt_managers.on_block(t_us, equity, need,
+                                   self.ledger.balances[self.options.writer_wallet])
         self._race(self.opt_liquidators, t_us, self.options.liquidatable(t_us),
                    self.options.quotes(t_us), need)
 
@@ -234,7 +235,8 @@ class World:
         kind = self.txs.kind[ids]
         self._executed(ids, kind, self.managers, self.liquidators)
         equity, notional = self.protocol.margin_state()
-        self.managers.on_block(t_us, equity, self.protocol.mm_ppm / PPM * notional)
+        self.managers.on_block(t_us, equity, self.protocol.mm_ppm / PPM * notional,
+                               self.ledger.balances[self.protocol.wallet])
         quotes = getattr(self.protocol.liquidation, "quotes", None)
         self._race(self.liquidators, t_us, self.protocol.liquidatable(),
                    quotes(t_us) if quotes is not None else None, notional)

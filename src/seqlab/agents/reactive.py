@@ -50,10 +50,14 @@ class MarginManagers:
         self.pending = np.zeros(total, dtype=bool)
         self.delays = KeyedDelays(sim.seed, name, total)
 
-    def on_block(self, t_us: int, equity: np.ndarray, requirement: np.ndarray) -> None:
-        """Top up (to ``target`` × requirement) where equity < ``trigger`` × requirement."""
+    def on_block(self, t_us: int, equity: np.ndarray, requirement: np.ndarray,
+                 wallet: np.ndarray | None = None) -> None:
+        """Top up (to ``target`` × requirement) where equity < ``trigger`` × requirement;
+        an owner whose ``wallet`` (micro-USD, when given) is empty has nothing to send."""
         low = self.managed & ~self.pending & (requirement > 0) & (
             equity < self.cfg.trigger * requirement)
+        if wallet is not None:
+            low &= wallet > 0
         who = np.flatnonzero(low)
         if not len(who):
             return
