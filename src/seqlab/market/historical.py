@@ -100,21 +100,26 @@ def price_at(bars: Bars, t_us: np.ndarray) -> np.ndarray:
 
 
 def resolve_series(name_or_path: str, base_dir: Path | None = None) -> Path:
-    """Turn a scenario's ``market.series`` into a file: a builtin name or a path.
+    """Turn a scenario's ``market.series`` into a file: a builtin name or a path."""
+    return resolve_data_file(name_or_path, base_dir, BUILTIN_SERIES, "market.series",
+                             "price file")
 
-    Relative paths are taken against ``base_dir`` (the scenario's folder) so a scenario
-    works from any current directory.
-    """
-    if name_or_path in BUILTIN_SERIES:
-        return Path(str(resources.files("seqlab") / "data" / BUILTIN_SERIES[name_or_path]))
+
+def resolve_data_file(name_or_path: str, base_dir: Path | None, builtins: dict[str, str],
+                      field: str, what: str) -> Path:
+    """A shipped data file by its built-in name, or a path. Relative paths are taken
+    against ``base_dir`` (the scenario's folder) so a scenario works from any current
+    directory."""
+    if name_or_path in builtins:
+        return Path(str(resources.files("seqlab") / "data" / builtins[name_or_path]))
     candidate = Path(name_or_path).expanduser()
     if base_dir is not None and not candidate.is_absolute():
         candidate = Path(base_dir) / candidate
     if candidate.is_file():
         return candidate
     raise SeqlabError(f"{name_or_path!r} is neither a builtin series nor a file "
-                      f"(looked for {str(candidate)!r})", field="market.series",
-                      allowed=", ".join(BUILTIN_SERIES) + ", or a path to a price file")
+                      f"(looked for {str(candidate)!r})", field=field,
+                      allowed=", ".join(builtins) + f", or a path to a {what}")
 
 
 # --------------------------------------------------------------------------- reading

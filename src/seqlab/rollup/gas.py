@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from seqlab.errors import SeqlabError
-from seqlab.market.historical import _read_text
+from seqlab.market.historical import _read_text, resolve_data_file
 from seqlab.scenario.schema import BatchPoster
 
 BUILTIN_GAS: dict[str, str] = {
@@ -27,24 +27,10 @@ BUCKET_US = 600_000_000  # 10 minutes
 FIELD = "sequencer.batch_poster.gas_series"
 
 
-def _resolve(name: str, base_dir: Path | None) -> Path:
-    from importlib import resources
-
-    if name in BUILTIN_GAS:
-        return Path(str(resources.files("seqlab") / "data" / BUILTIN_GAS[name]))
-    path = Path(name).expanduser()
-    if base_dir is not None and not path.is_absolute():
-        path = Path(base_dir) / path
-    if path.is_file():
-        return path
-    raise SeqlabError(f"{name!r} is neither a built-in gas series nor a file", field=FIELD,
-                      allowed=", ".join(BUILTIN_GAS) + ", or a path to a gas JSON file")
-
-
 def load_gas_gwei(name: str, column: str, base_dir: Path | None = None) -> np.ndarray:
     """One gas price (gwei) per 10-minute bucket, from a ``{"schema", "data"}`` JSON
     table whose rows carry the percentile columns in wei."""
-    path = _resolve(name, base_dir)
+    path = resolve_data_file(name, base_dir, BUILTIN_GAS, FIELD, "gas JSON file")
     try:
         rows = json.loads(_read_text(path, str(path)))["data"]
         wei = np.array([float(r[COLUMNS[column]]) for r in rows], dtype=np.float64)
