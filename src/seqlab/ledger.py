@@ -43,6 +43,10 @@ class Ledger:
             self.balances = grown
         return np.arange(start, start + n, dtype=np.int64)
 
+    def known_codes(self, names: tuple[str, ...]) -> list[int]:
+        """Codes of those reasons that some transfer has used (a view: opens none)."""
+        return [self._reasons[n] for n in names if n in self._reasons]
+
     def reason(self, name: str) -> int:
         code = self._reasons.get(name)
         if code is None:

@@ -123,7 +123,7 @@ class World:
         capital = sc.sequencer.strategy.capital_usd
         arb = np.full(self.extra_accounts, sc.agents.arbitrageurs.capital_usd)
         self.protocol.fund_accounts(np.r_[accounts.collateral_usd, capital, capital, arb],
-                                    np.r_[accounts.wallet_usd, 0.0, 0.0, 0.0 * arb])
+                                    np.r_[accounts.wallet_usd, 0.0, 0.0, np.zeros_like(arb)])
         self.ledger.transfer(0, self.protocol.searchers, int(round(capital * PPM)), "deposit")
         self.protocol.charge_tips = self.design.uses_tips
         self.protocol.uniform_fills = self.design.uniform_fills
@@ -237,9 +237,8 @@ class World:
         equity, notional = self.protocol.margin_state()
         self.managers.on_block(t_us, equity, self.protocol.mm_ppm / PPM * notional,
                                self.ledger.balances[self.protocol.wallet])
-        quotes = getattr(self.protocol.liquidation, "quotes", None)
         self._race(self.liquidators, t_us, self.protocol.liquidatable(),
-                   quotes(t_us) if quotes is not None else None, notional)
+                   self.protocol.quotes(t_us), notional)
         if self.options is not None:
             self._on_options_block(t_us, ids, kind)
 

@@ -31,7 +31,7 @@ def penalties_paid(ledger: Ledger, *owned: np.ndarray) -> np.ndarray:
     """Per owner (USD): liquidation bonuses and fees and priority fees paid out of any of
     the owner's accounts (``owned``: one array of ledger accounts per role, by owner)."""
     src, _, amount, code = ledger.journal()
-    codes = [ledger.reason(r) for r in COST_REASONS]
+    codes = ledger.known_codes(COST_REASONS)
     picked = np.isin(code, codes)
     per_account = np.zeros(len(ledger.names), dtype=np.int64)
     np.add.at(per_account, src[picked], amount[picked])

@@ -102,6 +102,7 @@ class PerpsProtocol:
         from seqlab.protocols.liquidation import make_liquidation
 
         self.liquidation = make_liquidation(cfg, self)
+        self._payers: dict = {}  # kind -> payer(kind, sender) of an attached protocol
         self._handlers = {Kind.ORACLE: self._oracle, Kind.TRADE: self._trade,
                           Kind.CLOSE: self._close, Kind.REDUCE: self._reduce,
                           Kind.TOPUP: self._topup, Kind.WITHDRAW: self._withdraw,
@@ -119,7 +120,9 @@ class PerpsProtocol:
     def attach(self, extension) -> None:
         """Run another protocol's transactions in the same blocks (e.g. options): its
         ``handlers()`` join ours and its ``before_block(t)`` runs before each block."""
-        self._handlers.update(extension.handlers())
+        handlers = extension.handlers()
+        self._handlers.update(handlers)
+        self._payers.update({kind: extension.payer for kind in handlers})
         self.extensions.append(extension)
 
     def begin_block(self, t_us: int) -> None:
@@ -145,17 +148,24 @@ class PerpsProtocol:
                    txs.b[ids].tolist(), block.tolist(), t_us.tolist())
         handlers = self._handlers
         self._batch_px = None
+        fills_before = len(self.log.fills)
         for n, (kind, sender, a, b, blk, t) in enumerate(rows):
             if self.uniform_fills and self._batch_px is None and kind in _TRADE_KINDS:
                 self._batch_px = self._clearing_price(ids[n:])
             ok = handlers[kind](sender, a, b, blk, t)
             out[n] = Status.OK if ok else Status.FAILED
-            if ok and kind in _TRADE_KINDS:
-                txs.fill[ids[n]] = self.log.fills[-1][1]
+        self._record_fills(ids, out, fills_before)
         self._batch_px = None
         if self.charge_tips:
             self._pay_tips(ids)
         return out
+
+    def _record_fills(self, ids: np.ndarray, status: np.ndarray, fills_before: int) -> None:
+        """Each executed trade's fill price on its transaction: every successful trade,
+        close or reduce logged exactly one fill, in execution order."""
+        done = ids[(status == Status.OK) & np.isin(self.txs.kind[ids], _TRADE_KINDS)]
+        if len(done):
+            self.txs.fill[done] = [px for _, px in self.log.fills[fills_before:]]
 
     def _pay_tips(self, ids: np.ndarray) -> None:
         """Priority fees to the sequencer, paid by included txs whether or not they
@@ -171,9 +181,9 @@ class PerpsProtocol:
     def _payer(self, kind: int, sender: int) -> int:
         """Who pays a tx's priority fee: a bot's account for liquidations, the owner's
         wallet otherwise; an attached protocol (options) names its own payers."""
-        for extension in self.extensions:
-            if kind in extension.handlers():
-                return extension.payer(kind, sender)
+        payer = self._payers.get(kind)
+        if payer is not None:
+            return payer(kind, sender)
         return self.liquidator_account[sender] if kind == Kind.LIQUIDATE else \
             int(self.wallet[sender])
 
@@ -372,6 +382,11 @@ class PerpsProtocol:
                 return False
         self.ledger.transfer(int(self.margin[i]), int(self.wallet[i]), amount, "withdraw")
         return True
+
+    def quotes(self, t_us: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Accounts under Dutch auction and their prices (None for other mechanisms)."""
+        quotes = getattr(self.liquidation, "quotes", None)
+        return None if quotes is None else quotes(t_us)
 
     def is_liquidatable(self, i: int) -> bool:
         """Exact integer test: equity below maintenance margin on the on-chain price."""
