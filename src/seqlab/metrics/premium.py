@@ -24,11 +24,6 @@ from scipy import stats
 Parts = tuple[float, float]  # (harm USD, exposure USD·years) of one type in one seed
 
 
-def position_types(leverage: np.ndarray) -> list[str]:
-    """Type names for the leverage buckets present, both directions."""
-    return [f"{side} {lev:g}x" for lev in np.unique(leverage) for side in ("long", "short")]
-
-
 def premium_parts(harm: np.ndarray, long_years: np.ndarray, short_years: np.ndarray,
                   leverage: np.ndarray) -> dict[str, Parts]:
     """Harm (USD) and exposure (USD·years) per position type for one seed."""
@@ -66,11 +61,6 @@ def premium_bps(harm: np.ndarray, long_years: np.ndarray, short_years: np.ndarra
     """Annualised premium (bps of notional) per position type for one seed."""
     return {k: _rate_bps(v) for k, v in
             premium_parts(harm, long_years, short_years, leverage).items()}
-
-
-def group_premium_bps(harm: np.ndarray, usd_years: np.ndarray) -> float:
-    """One group's premium: its total harm per USD·year of exposure, in bps."""
-    return _rate_bps(group_parts(harm, usd_years))
 
 
 def pooled_ratio_ci(harm: list[float], years: list[float]) -> tuple[float, list[float]]:
