@@ -186,3 +186,23 @@ def test_rows_can_change_scenario_settings_paired_by_seed():
     assert grace["user_harm_usd"] != 0.0
     with pytest.raises(SeqlabError, match="grace_perio"):
         compare(parse_scenario(data), ["fcfs", "fcfs@protocol.perps.grace_perio=1h"])
+
+
+def test_compare_executors_give_identical_results():
+    """A comparison is the same on the process pool and on Ray as inline: same digests,
+    same figures, whatever order the runs finish in."""
+    designs = ["honest", "extractive", "priority"]
+    inline = compare("tiny", designs, seeds=2).summary
+    pool = compare("tiny", designs, seeds=2, backend="process", workers=2).summary
+    assert pool == inline
+    pytest.importorskip("ray")
+    ray = compare("tiny", designs, seeds=2, backend="ray", workers=2).summary
+    assert ray == inline
+
+
+def test_compare_run_error_names_the_run():
+    """A run that fails with a user error stops the comparison with its reason."""
+    with pytest.raises(SeqlabError, match="unknown design"):
+        compare("tiny", ["honest", "nope"])
+    with pytest.raises(SeqlabError, match="backend"):
+        compare("tiny", ["honest"], backend="threads")

@@ -25,6 +25,9 @@ out = Console()
 if not out.is_terminal:  # logs and pipes: wide enough that tables never truncate
     out = Console(width=200)
 err = Console(stderr=True)
+BACKEND_HELP = "Executor of the runs: inline | process | ray."
+WORKERS_HELP = "Parallel runs: processes or Ray CPUs (default: every core)."
+ADDRESS_HELP = "Ray cluster address (default: start a local Ray)."
 
 
 def _fail(exc: SeqlabError) -> None:
@@ -204,6 +207,9 @@ def compare(scenario: Optional[str] = typer.Argument(None, help="Built-in name o
             out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for "
                                                    "compare.duckdb, compare.json, compare.html."),
             no_report: bool = typer.Option(False, "--no-report"),
+            backend: str = typer.Option("inline", help=BACKEND_HELP),
+            workers: Optional[int] = typer.Option(None, help=WORKERS_HELP),
+            address: Optional[str] = typer.Option(None, help=ADDRESS_HELP),
             as_json: bool = typer.Option(False, "--json")):
     """Run one world under several designs with the same random numbers; measure each
     against the baseline."""
@@ -216,7 +222,8 @@ def compare(scenario: Optional[str] = typer.Argument(None, help="Built-in name o
         folder = out_dir or Path("runs") / f"{loaded.scenario.name}-compare"
         with _runs_progress(not as_json, "comparing") as progress:
             result = run_compare(loaded, names, baseline, seeds, folder,
-                                 report=not no_report, progress=progress)
+                                 report=not no_report, progress=progress, backend=backend,
+                                 workers=workers, address=address)
     except SeqlabError as exc:
         _fail(exc)
     if as_json:
@@ -324,6 +331,9 @@ def price(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
           out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for price.json "
                                                  "and price.html."),
           no_report: bool = typer.Option(False, "--no-report"),
+          backend: str = typer.Option("inline", help=BACKEND_HELP),
+          workers: Optional[int] = typer.Option(None, help=WORKERS_HELP),
+          address: Optional[str] = typer.Option(None, help=ADDRESS_HELP),
           as_json: bool = typer.Option(False, "--json")):
     """Price options with a design's sequencer risk premium: Black-Scholes plus the
     premium over the option's life, and the implied-volatility shift it makes."""
@@ -337,7 +347,8 @@ def price(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
         folder = out_dir or Path("runs") / f"{loaded.scenario.name}-price"
         with _runs_progress(not as_json, "pricing") as progress:
             result = run_price(loaded, design, baseline, seeds, position, ms, es, folder,
-                               report=not no_report, progress=progress)
+                               report=not no_report, progress=progress, backend=backend,
+                               workers=workers, address=address)
     except SeqlabError as exc:
         _fail(exc)
     s = result.summary
@@ -392,20 +403,22 @@ def designs(as_json: bool = typer.Option(False, "--json")):
     _listing("designs", DESCRIPTIONS, as_json)
 
 
-BENCHMARKS = ("suite", "fcfs-reference", "committee-reference")
+BENCHMARKS = ("suite", "fcfs-reference", "committee-reference", "realistic", "compare")
 
 
 @app.command()
 def bench(workload: str = typer.Argument("suite", help="suite (all of them), "
-                                          "fcfs-reference or committee-reference."),
+                                          "fcfs-reference, committee-reference, realistic "
+                                          "or compare."),
           txs: int = typer.Option(1_000_000, help="Transactions (fcfs-reference)."),
           nodes: int = typer.Option(128, help="Committee size (committee-reference)."),
           rounds: int = typer.Option(50, help="Consensus rounds (committee-reference)."),
           seed: int = typer.Option(0),
           as_json: bool = typer.Option(False, "--json")):
     """Run a fixed workload through seqlab and through its SimPy reference."""
-    from seqlab.experiments.bench import (bench_committee_reference, bench_fcfs_reference,
-                                          bench_suite, peak_memory_mb)
+    from seqlab.experiments.bench import (bench_committee_reference, bench_compare,
+                                          bench_fcfs_reference, bench_realistic, bench_suite,
+                                          peak_memory_mb)
 
     try:
         if workload not in BENCHMARKS:
@@ -419,8 +432,19 @@ def bench(workload: str = typer.Argument("suite", help="suite (all of them), "
         elif workload == "suite":
             if not as_json:
                 err.print("running the suite: fcfs-reference (1M txs), committee-reference "
-                          "(128 nodes), a 1,000-run sweep (pool, then one process)…")
+                          "(128 nodes), a 1,000-run sweep (pool, then one process), "
+                          "default under honest and extractive, a 9-design × 4-seed "
+                          "compare on 2 workers…")
             figures = bench_suite()
+        elif workload == "realistic":
+            if not as_json:
+                err.print("running default under honest and extractive, then the SimPy "
+                          "fcfs-reference model…")
+            figures = bench_realistic()
+        elif workload == "compare":
+            if not as_json:
+                err.print("running compare default: 9 designs × 4 seeds on 2 workers…")
+            figures = bench_compare()
         else:
             if not as_json:
                 err.print(f"running {workload} with {txs:,} txs (seqlab, then SimPy)…")

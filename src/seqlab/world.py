@@ -148,6 +148,7 @@ class World:
         p = self.protocol
         self.liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs, self.network,
                                        total, p.bonus_ppm / PPM * p.close_ppm / PPM)
+        self._margin_seen = -1  # the margin view's generation the managers last saw
         self.rollup.subscribe(self._on_perps_block)
         self.options = None
         if sc.protocol.options.enabled:
@@ -201,6 +202,11 @@ class World:
                                            self.network, cfg.writers, cfg.liquidation_bonus,
                                            Kind.OPT_LIQUIDATE, "options.liquidator")
 
+    def _balances_of(self, accounts: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """The ledger balances of ``accounts[who]``, looked up only for ``who``."""
+        balances = self.ledger.balances
+        return lambda who: balances[accounts[who]]
+
     def _executed(self, ids: np.ndarray, kind: np.ndarray, managers: MarginManagers,
                   liquidators: Liquidators) -> None:
         """Clear the pending flags of the top-ups and liquidations this block executed."""
@@ -215,7 +221,7 @@ class World:
         self._executed(ids, kind, self.opt_managers, self.opt_liquidators)
         equity, need = self.options.margin_state(t_us)
         self.opt_managers.on_block(t_us, equity, need,
-                                   self.ledger.balances[self.options.writer_wallet])
+                                   wallet=self._balances_of(self.options.writer_wallet))
         self._race(self.opt_liquidators, t_us, self.options.liquidatable(t_us),
                    self.options.quotes(t_us), need)
 
@@ -234,11 +240,12 @@ class World:
         """The feed: agents learn what the block did and see the state it left."""
         kind = self.txs.kind[ids]
         self._executed(ids, kind, self.managers, self.liquidators)
-        equity, notional = self.protocol.margin_state()
-        self.managers.on_block(t_us, equity, self.protocol.mm_ppm / PPM * notional,
-                               self.ledger.balances[self.protocol.wallet])
-        self._race(self.liquidators, t_us, self.protocol.liquidatable(),
-                   self.protocol.quotes(t_us), notional)
+        p = self.protocol
+        view = p.margin_view.refresh()
+        changed, self._margin_seen = view.since(self._margin_seen), view.generation
+        self.managers.on_block(t_us, view.equity, view.notional, p.mm_ppm / PPM,
+                               self._balances_of(p.wallet), changed)
+        self._race(self.liquidators, t_us, p.liquidatable(), p.quotes(t_us), view.notional)
         if self.options is not None:
             self._on_options_block(t_us, ids, kind)
 

@@ -8,6 +8,8 @@ that changes one account's history leaves every other account's draws untouched.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from seqlab.kernel import Simulation, keyed_normals
@@ -43,25 +45,36 @@ class MarginManagers:
     def __init__(self, cfg: MarginManagersCfg, seq_cfg: Sequencer, sim: Simulation,
                  txs: TxStore, network: Network, total: int, accounts: int,
                  kind: Kind = Kind.TOPUP, name: str = "margin") -> None:
-        self.cfg, self.seq_cfg, self.kind = cfg, seq_cfg, kind
+        self.cfg, self.seq_cfg, self.kind = cfg, seq_cfg, int(kind)  # compared per block
         self.txs, self.network = txs, network
         self.managed = np.zeros(total, dtype=bool)
         self.managed[:accounts] = sim.rng(f"{name}.managed").random(accounts) < cfg.share
         self.pending = np.zeros(total, dtype=bool)
+        self.low = np.zeros(total, dtype=bool)  # below the trigger when last examined
         self.delays = KeyedDelays(sim.seed, name, total)
 
-    def on_block(self, t_us: int, equity: np.ndarray, requirement: np.ndarray,
-                 wallet: np.ndarray | None = None) -> None:
-        """Top up (to ``target`` × requirement) where equity < ``trigger`` × requirement;
-        an owner whose ``wallet`` (micro-USD, when given) is empty has nothing to send."""
-        low = self.managed & ~self.pending & (requirement > 0) & (
-            equity < self.cfg.trigger * requirement)
-        if wallet is not None:
-            low &= wallet > 0
-        who = np.flatnonzero(low)
+    def on_block(self, t_us: int, equity: np.ndarray, notional: np.ndarray, rate: float = 1.0,
+                 wallet: Callable[[np.ndarray], np.ndarray] | None = None,
+                 changed: np.ndarray | None = None) -> None:
+        """Top up (to ``target`` × requirement) where equity < ``trigger`` × requirement,
+        the requirement being ``rate`` × ``notional``; an owner whose wallet (``wallet``
+        gives the balances of the accounts passed to it) is empty has nothing to send.
+
+        ``changed`` names the accounts whose equity or notional may have moved since the
+        last call (None: any): only those are re-examined, so a quiet block costs little
+        however many accounts there are.
+        """
+        idx = slice(None) if changed is None else changed
+        req = rate * notional[idx]
+        low = (req > 0) & (equity[idx] < self.cfg.trigger * req)
+        self.low[idx] = low
+        who = np.flatnonzero(self.low)
+        who = who[self.managed[who] & ~self.pending[who]]
+        if wallet is not None and len(who):
+            who = who[wallet(who) > 0]
         if not len(who):
             return
-        amount = np.rint(self.cfg.target * requirement[who] - equity[who]).astype(np.int64)
+        amount = np.rint(self.cfg.target * (rate * notional[who]) - equity[who]).astype(np.int64)
         feed, reaction, net = self.delays.draw(who, self.seq_cfg.feed_latency,
                                                self.cfg.reaction, self.cfg.latency)
         submit = t_us + feed + reaction
@@ -81,7 +94,7 @@ class Liquidators:
     def __init__(self, cfgs: list[Liquidator], sim: Simulation, txs: TxStore,
                  network: Network, accounts: int, bonus_rate: float,
                  kind: Kind = Kind.LIQUIDATE, name: str = "liquidator") -> None:
-        self.cfgs, self.txs, self.network, self.kind = cfgs, txs, network, kind
+        self.cfgs, self.txs, self.network, self.kind = cfgs, txs, network, int(kind)
         self.pending = np.zeros((len(cfgs), accounts), dtype=bool)
         self.delays = [KeyedDelays(sim.seed, f"{name}.{c.name}", accounts) for c in cfgs]
         # expected bonus per USD of notional: what a bot can bid as a priority fee

@@ -157,28 +157,95 @@ def bench_sweep(runs: int = 1000, workers: int | None = None) -> dict:
             "pool_wall_s": round(walls["process"], 3), "inline_wall_s": round(walls["inline"], 3)}
 
 
+REALISTIC_DESIGNS = ("honest", "extractive")
+COMPARE_DESIGNS = ("honest", "extractive", "priority", "timeboost", "fair-ordering",
+                   "encrypted", "batch-auction", "committee", "builders")
+
+
+def bench_realistic(scenario: str = "default", designs: tuple[str, ...] = REALISTIC_DESIGNS,
+                    seed: int = 1, simpy_txs: int = 200_000) -> dict:
+    """The path users run: a built-in scenario (agents, oracle, margin checks,
+    liquidations) under each design, in transactions per second of the whole run, beside
+    the fcfs-reference SimPy model measured in this process (the ratio is what a noisy
+    machine cannot blur)."""
+    from seqlab.cluster import make_world
+    from seqlab.experiments.compare import with_design
+    from seqlab.scenario.loader import load_scenario
+
+    loaded = load_scenario(scenario)
+    rows = {}
+    for design in designs:
+        world = make_world(with_design(loaded, design), seed)
+        start = time.perf_counter()
+        s = world.run().summary
+        wall = time.perf_counter() - start
+        rows[design] = {"txs": s["txs"], "wall_s": round(wall, 3),
+                        "tx_per_s": round(s["txs"] / wall, 1), "digest": s["digest"],
+                        "ledger_residual": s["ledger_residual"]}
+    ref = _simpy_module("simpy_fcfs.py").run_simpy_fcfs(simpy_txs, seed=0)
+    return {"benchmark": "realistic", "scenario": scenario,
+            "simpy_tx_per_s": round(ref["tx_per_s"], 1),
+            "designs": {d: {**r, "ratio": round(r["tx_per_s"] / ref["tx_per_s"], 3)}
+                        for d, r in rows.items()}}
+
+
+def bench_compare(scenario: str = "default", designs: tuple[str, ...] = COMPARE_DESIGNS,
+                  seeds: int = 4, workers: int = 2) -> dict:
+    """``seqlab compare`` of ``designs`` × ``seeds`` on a process pool of ``workers``:
+    wall time, and the peak memory of this process and of the largest worker."""
+    import resource
+
+    from seqlab.experiments.compare import compare
+
+    start = time.perf_counter()
+    compare(scenario, list(designs), seeds=seeds, backend="process", workers=workers,
+            report=False)
+    wall = time.perf_counter() - start
+    _reap_workers()
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    return {"benchmark": "compare", "scenario": scenario, "designs": len(designs),
+            "seeds": seeds, "workers": workers, "runs": len(designs) * seeds,
+            "wall_s": round(wall, 2), "peak_memory_mb": peak_memory_mb(),
+            "worker_peak_memory_mb": round(child, 1)}
+
+
+def _reap_workers(timeout_s: float = 10.0) -> None:
+    """Wait until the pool's workers have exited and been reaped: only then does the
+    operating system count their peak memory among this process's children."""
+    import multiprocessing
+
+    deadline = time.perf_counter() + timeout_s
+    while multiprocessing.active_children() and time.perf_counter() < deadline:
+        time.sleep(0.05)
+
+
+SUITE = {
+    "fcfs-reference": lambda: bench_fcfs_reference(1_000_000),
+    "committee-reference": lambda: bench_committee_reference(128, 50),
+    "sweep": lambda: bench_sweep(1000),
+    "realistic": bench_realistic,
+    "compare": bench_compare,
+}
+
+
 def _suite_item(name: str) -> dict:
     """One suite benchmark, in a fresh process so its peak memory is its own."""
-    if name == "fcfs-reference":
-        out = bench_fcfs_reference(1_000_000)
-    elif name == "committee-reference":
-        out = bench_committee_reference(128, 50)
-    else:
-        out = bench_sweep(1000)
-    out["peak_memory_mb"] = peak_memory_mb()
+    out = SUITE[name]()
+    out.setdefault("peak_memory_mb", peak_memory_mb())
     return out
 
 
 def bench_suite() -> dict:
     """The fixed suite: fcfs-reference (1M txs) and committee-reference (128 nodes) against
-    SimPy, and a 1,000-run sweep on the local pool; each in a fresh Python process, so the
-    peak memory it reports is its own (and the sweep may start its own pool)."""
+    SimPy, a 1,000-run sweep on the local pool, the realistic path (``default`` under
+    honest and extractive, against SimPy) and a compare of nine designs × 4 seeds on two
+    workers; each in a fresh Python process, so the peak memory it reports is its own."""
     import json
     import subprocess
     import sys
 
     results = {}
-    for name in ("fcfs-reference", "committee-reference", "sweep"):
+    for name in SUITE:
         code = ("import json; from seqlab.experiments.bench import _suite_item; "
                 f"print(json.dumps(_suite_item({name!r})))")
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

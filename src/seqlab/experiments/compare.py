@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 from seqlab.errors import SeqlabError
+from seqlab.experiments.executors import make_executor
 from seqlab.experiments.stats import mean_ci
 from seqlab.metrics.contagion import contagion_metrics
 from seqlab.metrics.costs import execution_cost, trade_fills
@@ -135,29 +136,65 @@ def _check_designs(loaded: LoadedScenario, designs: list[str], baseline: str) ->
         with_design(loaded, spec)
 
 
+@dataclass(frozen=True)
+class CompareRun:
+    """One design on one seed of a comparison: what it needs to run anywhere (it
+    pickles, so a process pool or a Ray cluster can run it)."""
+
+    design: str
+    seed: int
+    scenario: dict
+    source: str
+    base_dir: str | None
+
+
+def execute_compare_run(spec: CompareRun) -> RunView | str:
+    """Run one spec; a user error comes back as its one line, not as an exception, so
+    one bad run is reported by the parent with its reason."""
+    try:
+        loaded = parse_scenario(spec.scenario, spec.source,
+                                Path(spec.base_dir) if spec.base_dir else None)
+        return run_one(loaded, spec.design, spec.seed)
+    except SeqlabError as exc:
+        return exc.line()
+
+
 def compare(scenario: str | Path | LoadedScenario | None = None,
             designs: list[str] | None = None, baseline: str | None = None, seeds: int = 1,
             out: str | Path | None = None, report: bool = True,
-            progress: Progress | None = None) -> Result:
-    """Run every design on every seed; return per-design metrics against the baseline."""
+            progress: Progress | None = None, backend: str = "inline",
+            workers: int | None = None, address: str | None = None) -> Result:
+    """Run every design on every seed; return per-design metrics against the baseline.
+
+    The runs go to an executor (``backend``: inline, process, ray) like a sweep's; each
+    is independent and deterministic, so every backend gives the same digests.
+    """
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     designs = list(dict.fromkeys(designs or ["honest", "extractive"]))
     baseline = baseline or designs[0]
     if seeds < 1:
         raise SeqlabError("must be at least 1", field="--seeds")
     _check_designs(loaded, designs, baseline)
+    executor = make_executor(backend, workers, address)
     order = [baseline] + [d for d in designs if d != baseline]
     seed_list = [loaded.scenario.seed + k for k in range(seeds)]
+    data = loaded.scenario.model_dump(mode="python")
+    base_dir = str(loaded.base_dir) if loaded.base_dir else None
+    specs = [CompareRun(design, seed, data, loaded.source, base_dir)
+             for seed in seed_list for design in order]
     views: dict[tuple[str, int], RunView] = {}
-    total, done = len(order) * len(seed_list), 0
-    for seed in seed_list:
-        for design in order:
-            if progress is not None:
-                progress(done, total, f"{design} seed {seed}")
-            views[(design, seed)] = run_one(loaded, design, seed)
-            done += 1
     if progress is not None:
-        progress(done, total, "done")
+        progress(0, len(specs), f"{specs[0].design} seed {specs[0].seed}")
+    try:
+        for done, (i, view) in enumerate(executor.imap(execute_compare_run, specs), 1):
+            spec = specs[i]
+            if isinstance(view, str):
+                raise SeqlabError(f"{spec.design} seed {spec.seed}: {view}")
+            views[(spec.design, spec.seed)] = view
+            if progress is not None:
+                progress(done, len(specs), f"{spec.design} seed {spec.seed}")
+    finally:
+        executor.close()
     result = _assemble(loaded, designs, baseline, seed_list, views)
     if out is not None:
         save_compare(result, Path(out), report)

@@ -179,8 +179,11 @@ def price(scenario: str | Path | LoadedScenario | None = None, design: str | Non
           baseline: str = "honest", seeds: int = 5, position: str = "option writers",
           strikes: Sequence[float] = DEFAULT_STRIKES,
           expiries: Sequence[int] = DEFAULT_EXPIRIES_US, out: str | Path | None = None,
-          report: bool = True, progress: Progress | None = None, r: float = 0.0) -> Result:
+          report: bool = True, progress: Progress | None = None, r: float = 0.0,
+          backend: str = "inline", workers: int | None = None,
+          address: str | None = None) -> Result:
     """Measure ``design``'s risk premium against ``baseline`` and price options with it.
+    The simulations run on ``backend`` (inline, process, ray), as a compare's do.
 
     ``expiries`` are in µs. With ``out``, writes ``price.json`` and (unless ``report`` is
     false) ``price.html`` there; the summary gains their paths.
@@ -199,7 +202,7 @@ def price(scenario: str | Path | LoadedScenario | None = None, design: str | Non
     _check_grid(strikes, expiries)  # before minutes of simulation, not after
     spot, sigma, sigma_source = reference_spot_sigma(loaded)
     cmp = compare(loaded, [baseline, design], baseline=baseline, seeds=seeds, report=False,
-                  progress=progress)
+                  progress=progress, backend=backend, workers=workers, address=address)
     table = cmp.summary["designs"][design]["risk_premium"]
     result = price_surface(table, position, spot, sigma, r, strikes, expiries)
     s = result.summary

@@ -31,7 +31,9 @@ from seqlab.units import MICRO_USD
 
 PPM = MICRO_USD  # micro-USD per USD, and micro-units per unit of the asset
 DUST_MICRO_USD = 100 * PPM  # positions below $100 are closed whole on liquidation
-_TRADE_KINDS = (Kind.TRADE, Kind.CLOSE, Kind.REDUCE)
+_TRADE_KINDS = frozenset((int(Kind.TRADE), int(Kind.CLOSE), int(Kind.REDUCE)))
+_OK, _FAILED = int(Status.OK), int(Status.FAILED)  # plain ints: enum lookups cost per tx
+YEAR_US = 31_536e9
 
 
 def _ppm(x: float) -> int:
@@ -75,6 +77,9 @@ class PerpsProtocol:
         # long and short exposure over time (USD·years): what a risk premium is a rate on
         self.exposure = np.zeros((2, accounts), dtype=np.float64)
         self._exposure_t = 0
+        self._price_time = 0.0  # integral of the on-chain price over time (USD·years)
+        self._price_time_at = np.zeros(accounts, dtype=np.float64)  # at each account's last change
+        self.margin_view = MarginView(self)
         self.wallet = ledger.open_many("wallet", accounts)
         self.margin = ledger.open_many("margin", accounts)
         self.pool = ledger.open("pool")
@@ -113,6 +118,7 @@ class PerpsProtocol:
         """Initial deposits from outside: margin collateral and wallet balances."""
         self.ledger.transfer_many(0, self.margin, np.round(margin_usd * PPM).astype(np.int64),
                                   "deposit")
+        self.margin_view.stale()
         self.ledger.transfer_many(0, self.wallet, np.round(wallet_usd * PPM).astype(np.int64),
                                   "deposit")
 
@@ -132,7 +138,7 @@ class PerpsProtocol:
         if t_us == self._begun:
             return
         self._begun = self._now = t_us
-        self.accrue_exposure(t_us)
+        self._advance_clock(t_us)
         for extension in self.extensions:
             extension.before_block(t_us)
         if t_us >= self.next_funding and self.price:
@@ -143,29 +149,25 @@ class PerpsProtocol:
     def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
         self.begin_block(int(t_us[0]))
         txs = self.txs
-        out = np.empty(len(ids), dtype=np.int8)
         rows = zip(txs.kind[ids].tolist(), txs.sender[ids].tolist(), txs.a[ids].tolist(),
                    txs.b[ids].tolist(), block.tolist(), t_us.tolist())
         handlers = self._handlers
         self._batch_px = None
         fills_before = len(self.log.fills)
+        status, filled = [], []  # each tx's status; positions of the trades that filled
         for n, (kind, sender, a, b, blk, t) in enumerate(rows):
             if self.uniform_fills and self._batch_px is None and kind in _TRADE_KINDS:
                 self._batch_px = self._clearing_price(ids[n:])
             ok = handlers[kind](sender, a, b, blk, t)
-            out[n] = Status.OK if ok else Status.FAILED
-        self._record_fills(ids, out, fills_before)
+            status.append(_OK if ok else _FAILED)
+            if ok and kind in _TRADE_KINDS:
+                filled.append(n)
+        if filled:  # each filled trade logged exactly one fill, in execution order
+            txs.fill[ids[filled]] = [px for _, px in self.log.fills[fills_before:]]
         self._batch_px = None
         if self.charge_tips:
             self._pay_tips(ids)
-        return out
-
-    def _record_fills(self, ids: np.ndarray, status: np.ndarray, fills_before: int) -> None:
-        """Each executed trade's fill price on its transaction: every successful trade,
-        close or reduce logged exactly one fill, in execution order."""
-        done = ids[(status == Status.OK) & np.isin(self.txs.kind[ids], _TRADE_KINDS)]
-        if len(done):
-            self.txs.fill[done] = [px for _, px in self.log.fills[fills_before:]]
+        return np.array(status, dtype=np.int8)
 
     def _pay_tips(self, ids: np.ndarray) -> None:
         """Priority fees to the sequencer, paid by included txs whether or not they
@@ -235,6 +237,7 @@ class PerpsProtocol:
         size, basis = int(self.size[i]), int(self.basis[i])
         closed_basis = basis if close == size else basis * close // size
         pnl = close * px // PPM - closed_basis
+        self._settle_exposure(i)
         self.size[i] = size - close
         self.basis[i] = basis - closed_basis
         self.skew -= close
@@ -243,6 +246,7 @@ class PerpsProtocol:
 
     def _settle(self, i: int, pnl: int) -> None:
         led, margin = self.ledger, int(self.margin[i])
+        self.margin_view.touched.append(i)
         if pnl >= 0:
             paid = min(pnl, self._bal(self.pool))
             led.transfer(self.pool, margin, paid, "pnl")
@@ -260,6 +264,7 @@ class PerpsProtocol:
                 self.log.bad_debt_events.append((self._now, short - covered))
 
     def _charge_fee(self, i: int, fee: int) -> None:
+        self.margin_view.touched.append(i)
         self.ledger.transfer(int(self.margin[i]), self.fees,
                              min(fee, self._bal(self.margin[i])), "fee")
 
@@ -318,6 +323,7 @@ class PerpsProtocol:
         if close:
             self._close_part(i, close, px)
         if opened:
+            self._settle_exposure(i)
             self.size[i] += opened
             self.basis[i] += opened * px // PPM
             self.skew += opened
@@ -368,6 +374,7 @@ class PerpsProtocol:
         if amount <= 0:
             return False
         self.ledger.transfer(int(self.wallet[i]), int(self.margin[i]), amount, "topup")
+        self.margin_view.touched.append(i)
         return True
 
     def _withdraw(self, i: int, amount: int, b: int, block: int, t: int) -> bool:
@@ -381,6 +388,7 @@ class PerpsProtocol:
             if not self.price or (self._equity(i) - amount) * PPM < self.im_ppm * notional:
                 return False
         self.ledger.transfer(int(self.margin[i]), int(self.wallet[i]), amount, "withdraw")
+        self.margin_view.touched.append(i)
         return True
 
     def quotes(self, t_us: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -418,6 +426,7 @@ class PerpsProtocol:
         """Pay up to ``amount`` out of account ``i``'s margin; returns what was paid."""
         paid = min(amount, self._bal(self.margin[i]))
         self.ledger.transfer(int(self.margin[i]), to, paid, reason)
+        self.margin_view.touched.append(i)
         return paid
 
     def log_liquidation(self, t: int, block: int, i: int, liquidator: int, closed: int,
@@ -426,15 +435,33 @@ class PerpsProtocol:
                                       block - self.oracle_block))
 
     # vectorised views -----------------------------------------------------------------
-    def accrue_exposure(self, t_us: int) -> None:
-        """Add each account's long and short notional × time since the last call."""
-        dt_years = (t_us - self._exposure_t) / 31_536e9
+    def _advance_clock(self, t_us: int) -> None:
+        """Extend the price-time integral to ``t_us`` at the price that held until now.
+
+        Exposure (notional × time) is accrued lazily from this integral: an account's
+        size is constant between its trades, so its exposure since its last change is
+        size × the integral's growth since then. Per block this is O(1), not O(accounts).
+        """
+        dt_years = (t_us - self._exposure_t) / YEAR_US
         self._exposure_t = t_us
-        if dt_years <= 0 or not self.price:
-            return
-        notional = self.size * (self.price / PPM / PPM)  # USD
-        self.exposure[0] += np.clip(notional, 0, None) * dt_years
-        self.exposure[1] += np.clip(-notional, 0, None) * dt_years
+        if dt_years > 0 and self.price:
+            self._price_time += self.price / PPM / PPM * dt_years
+
+    def _settle_exposure(self, i: int) -> None:
+        """Book account ``i``'s exposure up to now (called before its size changes)."""
+        size = int(self.size[i])
+        if size:
+            self.exposure[0 if size > 0 else 1, i] += abs(size) * (
+                self._price_time - self._price_time_at[i])
+        self._price_time_at[i] = self._price_time
+
+    def accrue_exposure(self, t_us: int) -> None:
+        """Book every account's long and short notional × time up to ``t_us``."""
+        self._advance_clock(t_us)
+        held = self.size.astype(np.float64) * (self._price_time - self._price_time_at)
+        self.exposure[0] += np.clip(held, 0, None)
+        self.exposure[1] += np.clip(-held, 0, None)
+        self._price_time_at[:] = self._price_time
 
     def apply_funding(self) -> None:
         """One funding payment: the crowded side pays the pool, the pool pays the other."""
@@ -450,6 +477,7 @@ class PerpsProtocol:
         payers = pay > 0
         paid = np.minimum(pay[payers], margin_bal[payers])
         self.log.funding_shortfall += int((pay[payers] - paid).sum())
+        self.margin_view.stale()
         self.ledger.transfer_many(self.margin[payers], self.pool, paid, "funding")
         receivers = pay < 0
         due = -pay[receivers]
@@ -460,19 +488,21 @@ class PerpsProtocol:
 
     def margin_state(self, price_micro: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per-account equity and notional (float micro-USD) at the on-chain price, or at
-        ``price_micro`` (what an operator who sees a pending oracle update can compute)."""
-        price = (self.price if price_micro is None else price_micro) / PPM
-        notional = np.abs(self.size).astype(np.float64) * price
-        equity = (self.ledger.balances[self.margin].astype(np.float64)
-                  + self.size.astype(np.float64) * price - self.basis)
-        return equity, notional
+        ``price_micro`` (what an operator who sees a pending oracle update can compute).
+        At the on-chain price these are the margin view's arrays: read them, never write."""
+        if price_micro is None or price_micro == self.price:
+            view = self.margin_view.refresh()
+            return view.equity, view.notional
+        return margin_arrays(self, np.arange(len(self.size)), price_micro)
 
     def liquidatable(self, price_micro: int | None = None) -> np.ndarray:
         """Accounts liquidatable now (as a watcher of the feed sees them), or at a price."""
         if not (self.price if price_micro is None else price_micro):
             return np.empty(0, dtype=np.int64)
+        if price_micro is None or price_micro == self.price:
+            return np.flatnonzero(self.margin_view.refresh().below)
         equity, notional = self.margin_state(price_micro)
-        return np.flatnonzero((self.size != 0) & (equity * PPM < self.mm_ppm * notional))
+        return np.flatnonzero(below_maintenance(self, self.size, equity, notional))
 
     def unrealized(self, price_micro: int) -> np.ndarray:
         """Each account's open PnL at ``price_micro`` (micro-USD; exact integers)."""
@@ -492,3 +522,86 @@ class PerpsProtocol:
 
     def state_arrays(self) -> list[np.ndarray]:
         return [self.size, self.basis, np.array([self.price, self.log.bad_debt])]
+
+
+def margin_arrays(p: PerpsProtocol, idx: np.ndarray, price_micro: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Equity and notional (float micro-USD) of accounts ``idx`` at ``price_micro``.
+
+    Element by element the same arithmetic whichever accounts are asked for, so a
+    partial refresh gives exactly the numbers a full one would.
+    """
+    price = price_micro / PPM
+    size = p.size[idx]
+    notional = np.abs(size).astype(np.float64) * price
+    equity = (p.ledger.balances[p.margin[idx]].astype(np.float64)
+              + size.astype(np.float64) * price - p.basis[idx])
+    return equity, notional
+
+
+def below_maintenance(p: PerpsProtocol, size: np.ndarray, equity: np.ndarray,
+                      notional: np.ndarray) -> np.ndarray:
+    """Open positions whose equity is below the maintenance margin."""
+    return (size != 0) & (equity * PPM < p.mm_ppm * notional)
+
+
+class MarginView:
+    """Every account's equity, notional and liquidatable flag at the on-chain price,
+    kept current at a cost proportional to what changed.
+
+    The protocol marks each account whose size, basis or margin it changes
+    (``touched``); a refresh recomputes only those, unless the price moved or funding
+    touched everyone (``stale``), when it recomputes all. Each refresh that recomputes
+    anything is a new ``generation``; ``since(g)`` tells a watcher which accounts were
+    recomputed after generation ``g`` (None: possibly all), so it can keep its own
+    state incrementally too, however many others refresh the view in between.
+    """
+
+    LOG = 256  # partial refreshes remembered; a watcher further behind rereads all
+
+    def __init__(self, p: PerpsProtocol) -> None:
+        self.p = p
+        self.touched: list[int] = []
+        self.price = -1  # the price the arrays hold (-1: none yet, or stale)
+        self.equity = self.notional = np.empty(0)
+        self.below = np.empty(0, dtype=bool)
+        self.generation = 0
+        self._full = 0  # generation of the last full recompute
+        self._log: list[tuple[int, np.ndarray]] = []  # partial recomputes since then
+
+    def stale(self) -> None:
+        self.price = -1
+
+    def refresh(self) -> "MarginView":
+        p = self.p
+        if self.price != p.price:
+            idx = np.arange(len(p.size))
+            self.equity, self.notional = margin_arrays(p, idx, p.price)
+            self.below = below_maintenance(p, p.size, self.equity, self.notional)
+            self.price = p.price
+            self.generation += 1
+            self._full, self._log = self.generation, []
+        elif self.touched:
+            idx = np.array(self.touched, dtype=np.int64)
+            equity, notional = margin_arrays(p, idx, p.price)
+            self.equity[idx], self.notional[idx] = equity, notional
+            self.below[idx] = below_maintenance(p, p.size[idx], equity, notional)
+            self.generation += 1
+            self._log.append((self.generation, idx))
+            if len(self._log) > self.LOG:
+                del self._log[: len(self._log) // 2]
+        self.touched.clear()
+        return self
+
+    def since(self, generation: int) -> np.ndarray | None:
+        """Accounts recomputed after ``generation`` (None: all may have changed)."""
+        if generation < self._full or (self._log and generation < self._log[0][0] - 1):
+            return None
+        parts = []
+        for g, idx in reversed(self._log):  # a watcher is usually one refresh behind
+            if g <= generation:
+                break
+            parts.append(idx)
+        if not parts:
+            return np.empty(0, dtype=np.int64)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)

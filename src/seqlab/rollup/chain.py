@@ -17,6 +17,7 @@ from seqlab import outages as outage_windows
 from seqlab.sequencing.base import Blocks, Design
 from seqlab.txs import TxStore
 
+_ONE_BLOCK = np.zeros(1, dtype=np.int64)
 BlockHook = Callable[[int, int, np.ndarray, np.ndarray], None]
 
 
@@ -125,7 +126,10 @@ class Rollup:
         return self.network.in_flight() > 0 or self.design.pending() > 0
 
     def _execute(self, ticks: np.ndarray, ids: np.ndarray, tick_index: np.ndarray) -> None:
-        used, block_of = np.unique(tick_index, return_inverse=True)
+        if len(ticks) == 1:  # one tick: one block, no need to sort anything
+            used, block_of = _ONE_BLOCK, np.zeros(len(ids), dtype=np.int64)
+        else:
+            used, block_of = np.unique(tick_index, return_inverse=True)
         block_no = self.next_block + block_of
         t_us = ticks[tick_index]
         self.next_block += len(used)
@@ -135,7 +139,8 @@ class Rollup:
         txs.included_us[ids] = t_us
         txs.status[ids] = status
         self._order_chunks.append(ids)
-        counts = np.bincount(block_of, minlength=len(used))
+        counts = np.array([len(ids)]) if len(used) == 1 else \
+            np.bincount(block_of, minlength=len(used))
         self._block_chunks.append((ticks[used], counts))
         for hook in self.hooks:
             hook(int(block_no[0]), int(ticks[used[0]]), ids, status)

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from seqlab.arrays import member
 from seqlab.scenario.schema import Sequencer
 
 
@@ -52,7 +53,7 @@ class PendingQueue:
 
     def remove(self, taken: np.ndarray) -> None:
         """Drop the transactions in ``taken`` (ids), keeping the others' order."""
-        keep = ~np.isin(self.ids, taken)
+        keep = ~member(self.ids, taken)
         self.ids, self.arrival = self.ids[keep], self.arrival[keep]
 
     def drop_head(self, n: int) -> None:

@@ -17,6 +17,8 @@ competing builders, more of it moves to the proposer.
 from __future__ import annotations
 
 import numpy as np
+
+from seqlab.arrays import member
 from scipy.special import ndtr
 
 from seqlab.kernel import keyed_normals
@@ -78,7 +80,7 @@ class BuildersDesign(HostsOperator, QueuedDesign):
         if price > 0:
             self.payments.append((now, winner, price))
             pay = [self.view.insert(Kind.AUCTION, winner, now, a=int(round(price * PPM)), b=1)]
-        taken = np.isin(eligible, block)
+        taken = member(eligible, block)
         self._seen_at = np.concatenate((self._seen_at[: len(eligible)][~taken],
                                         self._seen_at[len(eligible):]))
         return np.concatenate((np.asarray(pay, dtype=np.int64), block))

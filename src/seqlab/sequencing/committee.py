@@ -27,6 +27,8 @@ import hashlib
 
 import numpy as np
 
+from seqlab.arrays import member
+
 from seqlab.consensus import INF, REGION_LATENCY_MS, REGIONS, quorum_size, run_round
 from seqlab.kernel import keyed_normals
 from seqlab.scenario.schema import Sequencer
@@ -226,12 +228,12 @@ class CommitteeDesign(HostsOperator, Design):
         if self.byzantine.any() and self.view is not None:
             # byzantine members leave margin top-ups out of their lists: they censor what
             # they can, but an honest f+1 still carries a transaction in
-            censored = np.isin(self.view.txs.kind[self._ids], (Kind.TOPUP, Kind.OPT_TOPUP))
+            censored = member(self.view.txs.kind[self._ids], np.array((Kind.TOPUP, Kind.OPT_TOPUP)))
             seen[np.ix_(censored, self.byzantine)] = False
         return self._ids[seen.sum(axis=1) >= self.f + 1]
 
     def _remove(self, ids: np.ndarray) -> None:
-        keep = ~np.isin(self._ids, ids)
+        keep = ~member(self._ids, ids)
         self._ids, self._recv, self._arrival = self._ids[keep], self._recv[keep], \
             self._arrival[keep]
 
@@ -240,7 +242,7 @@ class CommitteeDesign(HostsOperator, Design):
         if not len(ids):
             return ids
         if self.c.ordering == "leader":
-            arrival = self._recv[np.isin(self._ids, ids)][:, leader]
+            arrival = self._recv[member(self._ids, ids)][:, leader]
             ids = ids[np.argsort(arrival, kind="stable")]
             if self.byzantine[leader] and self.operator is not None:
                 return self.operator.plan(ids, np.sort(arrival), t0, can_hold=False)

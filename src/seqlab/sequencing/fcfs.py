@@ -32,6 +32,13 @@ class FcfsDesign(QueuedDesign):
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         q = self.queue
+        if len(ticks) == 1:  # one block: the arrived prefix, up to the block limit
+            n = q.arrived_by(int(ticks[0]))
+            if self.capacity > 0:
+                n = min(n, self.capacity)
+            ids = q.ids[:n]
+            q.drop_head(n)
+            return Blocks(ids, np.zeros(n, dtype=np.int64))
         eligible_tick = np.searchsorted(ticks, q.arrival, side="left")
         arrived = np.searchsorted(eligible_tick, np.arange(len(ticks)), side="right")
         served = served_by_tick(arrived.astype(np.int64), self.capacity)

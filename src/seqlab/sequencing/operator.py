@@ -44,13 +44,18 @@ class OperatorView:
         """What the operator can read of pending txs' kinds (-1 where encrypted)."""
         if self.contents_visible:
             return self.txs.kind[ids]
-        return np.where(np.isin(ids, list(self.inserted)), self.txs.kind[ids], -1)
+        return np.where(self._own(ids), self.txs.kind[ids], -1)
 
     def payload(self, ids: np.ndarray) -> np.ndarray:
         """What the operator can read of pending txs' amounts (0 where encrypted)."""
         if self.contents_visible:
             return self.txs.a[ids]
-        return np.where(np.isin(ids, list(self.inserted)), self.txs.a[ids], 0)
+        return np.where(self._own(ids), self.txs.a[ids], 0)
+
+    def _own(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` the operator inserted itself (it can read its own)."""
+        inserted = self.inserted
+        return np.fromiter((tx in inserted for tx in ids.tolist()), bool, len(ids))
 
     def origin(self, ids: np.ndarray) -> np.ndarray:
         """Who sent each tx: visible even when contents are not. User accounts are >= 0,

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from seqlab.arrays import member
 from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import Strategy
 from seqlab.sequencing.operator import OperatorView
@@ -185,7 +186,7 @@ class Operator:
             return []
         view = self.view
         targets = view.user_accounts(view.protocol.liquidatable(price))
-        is_censored = np.isin(targets, censored)
+        is_censored = member(targets, censored)
         if not backrun:
             targets, is_censored = targets[is_censored], is_censored[is_censored]
         out = []
@@ -195,7 +196,7 @@ class Operator:
                 out.append(view.insert(Kind.LIQUIDATE, who, now, b=acct))
         if view.options is not None:  # option writers: after an update, or censored
             writers = view.options.liquidatable(now, price)
-            censored_w = np.isin(writers, self._censored_writers)
+            censored_w = member(writers, self._censored_writers)
             for writer, cens in zip(writers.tolist(), censored_w.tolist()):
                 if backrun or cens:
                     who = view.censor_liquidator if cens else view.backrun_liquidator
