@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install -q -c constraints.txt
 
-.PHONY: run test install install-dev browser bench clean
+.PHONY: run test install install-dev browser bench docs clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,5 +39,9 @@ test: install-dev browser
 bench: install-dev
 	$(VENV)/bin/seqlab bench
 
+# The documentation site (mkdocs.yml) into site/; `.venv/bin/mkdocs serve` to browse it live.
+docs: install-dev
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs site .pytest_cache

@@ -2,22 +2,16 @@
 rounds, both agree with a hand computation, and the API/CLI report the figures."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
-pytest.importorskip("simpy")
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.simpy_committee import run_simpy_committee  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
-
-from seqlab.cli import app  # noqa: E402
-from seqlab.consensus import Committee, reference_rounds, run_round  # noqa: E402
-from seqlab.errors import SeqlabError  # noqa: E402
-from seqlab.experiments.bench import bench_committee_reference  # noqa: E402
+from seqlab.cli import app
+from seqlab.consensus import Committee, reference_rounds, run_round
+from seqlab.errors import SeqlabError
+from seqlab.experiments.bench import bench_committee_reference
+from seqlab.reference.simpy_committee import run_simpy_committee
 
 KEYS = {"benchmark", "nodes", "rounds", "seqlab_rounds_per_s", "simpy_rounds_per_s", "ratio",
         "seqlab_mean_round_ms", "simpy_mean_round_ms", "round_time_gap", "round_time_match"}

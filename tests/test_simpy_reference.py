@@ -1,15 +1,10 @@
 """Checks that the SimPy yardstick model is correct, so throughput ratios mean something."""
 
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
-pytest.importorskip("simpy")
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.simpy_fcfs import run_simpy_fcfs  # noqa: E402
+from seqlab.reference.simpy_fcfs import run_simpy_fcfs
 
 N = 20_000
 

@@ -8,9 +8,20 @@ The public Python API mirrors the command line, so notebooks can do what the CLI
 """
 from seqlab.errors import SeqlabError
 
-__all__ = ["SeqlabError", "run", "compare", "sweep", "load", "load_scenario",
+__all__ = ["SeqlabError", "run", "compare", "sweep", "price", "load", "load_scenario",
            "bench_fcfs_reference"]
-__version__ = "0.1.0"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("seqlab")
+    except PackageNotFoundError:  # a bare source tree on PYTHONPATH
+        return "0.0.0+unknown"
+
+
+__version__ = _version()
 
 
 def __getattr__(name: str):
@@ -27,8 +38,11 @@ def __getattr__(name: str):
     if name == "sweep":
         from seqlab.experiments.sweep import sweep
         return sweep
+    if name == "price":
+        from seqlab.experiments.price import price
+        return price
     if name == "load":
-        from seqlab.experiments.sweep_store import load
+        from seqlab.experiments.load import load
         return load
     if name == "bench_fcfs_reference":
         from seqlab.experiments.bench import bench_fcfs_reference

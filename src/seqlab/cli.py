@@ -6,12 +6,14 @@ stderr and exit status 2; with ``--json`` stdout carries exactly one JSON object
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -22,12 +24,43 @@ from seqlab.errors import SeqlabError
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="seqlab: measure what a rollup's sequencer does to derivatives users.")
 out = Console()
-if not out.is_terminal:  # logs and pipes: wide enough that tables never truncate
-    out = Console(width=200)
+if not out.is_terminal:  # logs and pipes: 100 columns (COLUMNS overrides; see _fit_console)
+    out = Console(width=100)
 err = Console(stderr=True)
 BACKEND_HELP = "Executor of the runs: inline | process | ray."
 WORKERS_HELP = "Parallel runs: processes or Ray CPUs (default: every core)."
 ADDRESS_HELP = "Ray cluster address (default: start a local Ray)."
+WIDE = 1000  # --wide: wide enough for every table, whatever the terminal
+
+
+def _fit_console(wide: bool = False) -> None:
+    """Size tables to COLUMNS when set, else the terminal (100 columns when not one);
+    ``--wide`` lifts the limit so wide tables print whole."""
+    columns = os.environ.get("COLUMNS", "")
+    if wide:
+        out.width = WIDE
+    elif columns.isdigit() and int(columns) > 0:
+        out.width = int(columns)
+    else:
+        out.width = None if out.is_terminal else 100  # None: ask the terminal
+
+
+def _version(value: bool) -> None:
+    if value:
+        from seqlab import __version__
+
+        sys.stdout.write(f"seqlab {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                       help="Print the version and exit.")) -> None:
+    """seqlab: measure what a rollup's sequencer does to derivatives users."""
+    _fit_console()
+
+
+WIDE_HELP = "Print every column, however wide (default: fit the terminal)."
 
 
 def _fail(exc: SeqlabError) -> None:
@@ -59,7 +92,7 @@ def _progress(enabled: bool, label: str) -> Iterator[Any]:
 def _summary_table(summary: dict[str, Any], title: str) -> Table:
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("metric")
-    table.add_column("value", justify="right")
+    table.add_column("value", justify="right", overflow="fold")
     for key, value in summary.items():
         if isinstance(value, list) and value and isinstance(value[0], dict):
             continue  # rows (one per rollup): their own table
@@ -88,17 +121,25 @@ def _rows_table(rows: list[dict], title: str) -> Table:
 def run(scenario: Optional[str] = typer.Argument(None, help="Built-in name or TOML file "
                                                  "(default: the 'default' scenario)."),
         seed: Optional[int] = typer.Option(None, help="Override the scenario's seed."),
+        design: Optional[str] = typer.Option(None, help="Override the scenario's "
+                                             "sequencer.design (see seqlab designs)."),
         out_dir: Optional[Path] = typer.Option(None, "--out", help="Run folder for "
                                                "results.duckdb, summary.json, report.html."),
         no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON.")):
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        wide: bool = typer.Option(False, "--wide", help=WIDE_HELP)):
     """Run one scenario and report what happened."""
     from seqlab.experiments.run import run as run_scenario
+    from seqlab.experiments.run import with_checked_design
     from seqlab.scenario.loader import load_scenario
 
+    _fit_console(wide)
     try:
         loaded = load_scenario(scenario)
-        folder = out_dir or Path("runs") / f"{loaded.scenario.name}-seed{seed or loaded.scenario.seed}"
+        if design is not None:
+            loaded = with_checked_design(loaded, design)
+        folder = out_dir or _run_folder(loaded.scenario.name, design,
+                                        seed or loaded.scenario.seed)
         with _progress(not as_json, "simulating") as progress:
             result = run_scenario(loaded, seed, folder, report=not no_report,
                                   progress=progress)
@@ -112,6 +153,12 @@ def run(scenario: Optional[str] = typer.Argument(None, help="Built-in name or TO
         out.print(_rows_table(result.summary["rollups"], "rollups"))
     if "report" in result.summary:
         out.print(f"report: {result.summary['report']}")
+
+
+def _run_folder(name: str, design: str | None, seed: int) -> Path:
+    """``runs/<scenario>-seed<seed>``, with the design when ``--design`` chose one."""
+    tag = f"-{design.replace('@', '-').replace('=', '-')}" if design else ""
+    return Path("runs") / f"{name}{tag}-seed{seed}"
 
 
 @app.command()
@@ -130,12 +177,52 @@ def validate(scenario: str = typer.Argument(..., help="Built-in name or TOML fil
         out.print(f"{loaded.source}: valid ({loaded.scenario.name})")
 
 
-@app.command()
-def scenarios(as_json: bool = typer.Option(False, "--json")):
-    """List the built-in scenarios."""
+scenarios_app = typer.Typer(add_completion=False)
+app.add_typer(scenarios_app, name="scenarios")
+
+
+@scenarios_app.callback(invoke_without_command=True)
+def scenarios(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")):
+    """List the built-in scenarios; `seqlab scenarios show NAME` prints one."""
     from seqlab.scenario.loader import builtin_scenarios
 
-    _listing("scenarios", builtin_scenarios(), as_json)
+    if ctx.invoked_subcommand is None:
+        _listing("scenarios", builtin_scenarios(), as_json)
+
+
+@scenarios_app.command("show")
+def scenarios_show(name: str = typer.Argument(..., help="A built-in scenario.")):
+    """Print a built-in scenario's TOML (copy it to edit with `seqlab init`)."""
+    from seqlab.scenario.loader import builtin_path
+
+    try:
+        text = builtin_path(name, "no built-in scenario").read_text(encoding="utf-8")
+    except SeqlabError as exc:
+        _fail(exc)
+    sys.stdout.write(text)
+
+
+@app.command()
+def init(name: str = typer.Argument(..., help="The built-in scenario to start from."),
+         file: Path = typer.Argument(..., help="The TOML file to write."),
+         force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists.")):
+    """Copy a built-in scenario to FILE, to edit and run (`seqlab run FILE`)."""
+    from seqlab.scenario.loader import builtin_path
+
+    try:
+        source = builtin_path(name, "no built-in scenario")
+        if file.exists() and not force:
+            raise SeqlabError("already exists", file=str(file),
+                              allowed="another file, or --force to overwrite it")
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        except OSError as exc:
+            raise SeqlabError(f"cannot write ({exc.strerror or exc})", file=str(file)) from None
+    except SeqlabError as exc:
+        _fail(exc)
+    out.print(f"{escape(str(file))}: copied from the built-in '{name}' scenario; "
+              f"run it with: seqlab run {escape(str(file))}", soft_wrap=True)
 
 
 def _listing(key: str, items: dict[str, str], as_json: bool) -> None:
@@ -166,6 +253,31 @@ def _compare_table(summary: dict[str, Any]) -> Table:
                       cell("same_block_liquidation_share", "{:.2f}"),
                       f"{d['latency_ms']['p50']:,.0f}", f"{d['latency_ms']['p99']:,.0f}",
                       cell("max_censorship_delay_ms"))
+    return table
+
+
+KEY_COLUMNS = (("extracted USD", "operator_profit_usd", "{:,.0f}"),
+               ("user harm USD", "user_harm_usd", "{:,.0f}"),
+               ("harm bps", "harm_bps", "{:,.2f}"),
+               ("forced liq.", "forced_liquidations", "{:,.1f}"),
+               ("op. bonus share", "operator_bonus_share", "{:.2f}"),
+               ("max censor ms", "max_censorship_delay_ms", "{:,.0f}"))
+
+
+def _compare_key_table(summary: dict[str, Any]) -> Table:
+    """The key figures per design, each 95 % interval's ``±`` half-width under its mean:
+    fits 100 columns (``--wide`` prints ``_compare_table``, every figure)."""
+    table = Table(title=f"seqlab compare: {summary['scenario']} "
+                        f"(baseline {summary['baseline']}, seeds {summary['seeds']})",
+                  box=box.SIMPLE_HEAD, caption="every figure: --wide or --json")
+    table.add_column("design", overflow="fold")
+    for col, *_ in KEY_COLUMNS:
+        table.add_column(col, justify="right", overflow="fold")
+    table.add_column("p99 ms", justify="right", overflow="fold")
+    for name, d in summary["designs"].items():
+        table.add_row(name, *(_ci_cell(d, key, fmt).replace(" ± ", "\n± ")
+                              for _, key, fmt in KEY_COLUMNS),
+                      f"{d['latency_ms']['p99']:,.0f}")
     return table
 
 
@@ -210,12 +322,14 @@ def compare(scenario: Optional[str] = typer.Argument(None, help="Built-in name o
             backend: str = typer.Option("inline", help=BACKEND_HELP),
             workers: Optional[int] = typer.Option(None, help=WORKERS_HELP),
             address: Optional[str] = typer.Option(None, help=ADDRESS_HELP),
-            as_json: bool = typer.Option(False, "--json")):
+            as_json: bool = typer.Option(False, "--json"),
+            wide: bool = typer.Option(False, "--wide", help=WIDE_HELP)):
     """Run one world under several designs with the same random numbers; measure each
     against the baseline."""
     from seqlab.experiments.compare import compare as run_compare
     from seqlab.scenario.loader import load_scenario
 
+    _fit_console(wide)
     names = [d.strip() for d in designs.split(",") if d.strip()]
     try:
         loaded = load_scenario(scenario)
@@ -229,7 +343,7 @@ def compare(scenario: Optional[str] = typer.Argument(None, help="Built-in name o
     if as_json:
         _print_json(result.summary)
         return
-    out.print(_compare_table(result.summary))
+    out.print(_compare_table(result.summary) if wide else _compare_key_table(result.summary))
     contagion = _contagion_table(result.summary)
     if contagion is not None:
         out.print(contagion)
@@ -268,9 +382,12 @@ def sweep(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
                                                "runs/<scenario>-sweep/sweep.duckdb)."),
           resume: bool = typer.Option(False, "--resume", help="Continue a stored sweep."),
           no_report: bool = typer.Option(False, "--no-report"),
-          as_json: bool = typer.Option(False, "--json")):
+          as_json: bool = typer.Option(False, "--json"),
+          wide: bool = typer.Option(False, "--wide", help=WIDE_HELP)):
     """Run a scenario over parameters × designs × seeds; every run is stored as it ends."""
     from seqlab.experiments.sweep import sweep as run_sweep
+
+    _fit_console(wide)
 
     names = [d.strip() for d in designs.split(",") if d.strip()] if designs else None
     try:
@@ -334,12 +451,15 @@ def price(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
           backend: str = typer.Option("inline", help=BACKEND_HELP),
           workers: Optional[int] = typer.Option(None, help=WORKERS_HELP),
           address: Optional[str] = typer.Option(None, help=ADDRESS_HELP),
-          as_json: bool = typer.Option(False, "--json")):
+          as_json: bool = typer.Option(False, "--json"),
+          wide: bool = typer.Option(False, "--wide", help=WIDE_HELP)):
     """Price options with a design's sequencer risk premium: Black-Scholes plus the
     premium over the option's life, and the implied-volatility shift it makes."""
     from seqlab.experiments.price import price as run_price
     from seqlab.experiments.price import surface_rows
     from seqlab.scenario.loader import load_scenario
+
+    _fit_console(wide)
 
     try:
         ms, es = _price_grid(strikes, expiries)

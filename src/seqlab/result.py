@@ -42,6 +42,24 @@ class Result:
     summary: dict[str, Any]
     tables: dict[str, Table] = field(default_factory=dict)
 
+    def to_pandas(self) -> dict[str, Any]:
+        """Every table as a pandas DataFrame, by name; coded columns (``ENUMS``) become
+        categoricals with their names."""
+        import pandas as pd
+
+        frames = {}
+        for name, table in self.tables.items():
+            cols = {}
+            for col, values in table.items():
+                names = ENUMS.get((name, col))
+                values = np.asarray(values)
+                if names is not None and values.dtype.kind in "iu":
+                    cols[col] = pd.Categorical.from_codes(values, categories=names)
+                else:
+                    cols[col] = values
+            frames[name] = pd.DataFrame(cols)
+        return frames
+
     def table_rows(self, name: str) -> int:
         """Number of rows in table ``name`` (0 when absent or empty)."""
         table = self.tables.get(name) or {}

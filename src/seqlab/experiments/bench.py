@@ -5,17 +5,13 @@ same workload, run in the same process right after ours.
 """
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
-from types import ModuleType
 
 from seqlab.consensus import Committee, reference_rounds
 from seqlab.errors import SeqlabError
 from seqlab.scenario.loader import LoadedScenario, parse_scenario
 from seqlab.world import World
-
-BENCHMARKS_DIR = Path(__file__).resolve().parents[3] / "benchmarks"
 
 
 def fcfs_reference_scenario(txs: int, seed: int = 0) -> LoadedScenario:
@@ -38,19 +34,6 @@ def fcfs_reference_scenario(txs: int, seed: int = 0) -> LoadedScenario:
     return parse_scenario(data, "fcfs-reference")
 
 
-def _simpy_module(filename: str = "simpy_fcfs.py") -> ModuleType:
-    """Load a SimPy reference model from ``benchmarks/`` (not part of the package)."""
-    path = BENCHMARKS_DIR / filename
-    if not path.exists() or importlib.util.find_spec("simpy") is None:
-        raise SeqlabError("the SimPy reference needs a source checkout with the dev extras "
-                          "(make test installs them)", file=str(path))
-    spec = importlib.util.spec_from_file_location(f"seqlab_bench_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
 def run_seqlab_fcfs(txs: int, seed: int = 0) -> dict:
     """Our engine on the workload: scenario → design → rollup execution → ledger."""
     start = time.perf_counter()
@@ -67,7 +50,9 @@ def bench_fcfs_reference(txs: int = 1_000_000, seed: int = 0) -> dict:
     if txs < 1:
         raise SeqlabError("must be at least 1", field="--txs")
     ours = run_seqlab_fcfs(txs, seed)
-    ref = _simpy_module("simpy_fcfs.py").run_simpy_fcfs(txs, seed=seed)
+    from seqlab.reference.simpy_fcfs import run_simpy_fcfs
+
+    ref = run_simpy_fcfs(txs, seed=seed)
     return {**_versus("fcfs-reference", ours, ref, "tx", "mean_latency_ms", "latency"),
             "txs": txs, "ledger_residual": ours["ledger_residual"]}
 
@@ -113,7 +98,9 @@ def bench_committee_reference(nodes: int = 128, rounds: int = 50, seed: int = 0)
     if rounds < 1:
         raise SeqlabError("must be at least 1", field="--rounds", allowed="integers >= 1")
     ours = run_seqlab_committee(nodes, rounds, seed)
-    ref = _simpy_module("simpy_committee.py").run_simpy_committee(nodes, rounds, seed=seed)
+    from seqlab.reference.simpy_committee import run_simpy_committee
+
+    ref = run_simpy_committee(nodes, rounds, seed=seed)
     return {**_versus("committee-reference", ours, ref, "rounds", "mean_round_ms",
                       "round_time"), "nodes": nodes, "rounds": rounds}
 
@@ -182,7 +169,9 @@ def bench_realistic(scenario: str = "default", designs: tuple[str, ...] = REALIS
         rows[design] = {"txs": s["txs"], "wall_s": round(wall, 3),
                         "tx_per_s": round(s["txs"] / wall, 1), "digest": s["digest"],
                         "ledger_residual": s["ledger_residual"]}
-    ref = _simpy_module("simpy_fcfs.py").run_simpy_fcfs(simpy_txs, seed=0)
+    from seqlab.reference.simpy_fcfs import run_simpy_fcfs
+
+    ref = run_simpy_fcfs(simpy_txs, seed=0)
     return {"benchmark": "realistic", "scenario": scenario,
             "simpy_tx_per_s": round(ref["tx_per_s"], 1),
             "designs": {d: {**r, "ratio": round(r["tx_per_s"] / ref["tx_per_s"], 3)}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from seqlab.errors import SeqlabError
 from seqlab.experiments import store
 from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario, load_scenario
@@ -12,14 +13,31 @@ from seqlab.world import Progress
 
 def run(scenario: str | Path | LoadedScenario | None = None, seed: int | None = None,
         out: str | Path | None = None, report: bool = True,
-        progress: Progress | None = None) -> Result:
+        progress: Progress | None = None, design: str | None = None) -> Result:
     """Run one scenario; with ``out``, write ``results.duckdb``, ``summary.json`` and
-    ``report.html`` there. Returns the Result (its summary gains the file paths)."""
+    ``report.html`` there. Returns the Result (its summary gains the file paths).
+
+    ``design`` overrides the scenario's ``sequencer.design`` (any ``seqlab compare`` row,
+    e.g. ``extractive`` or ``fcfs@shared``)."""
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
+    if design is not None:
+        loaded = with_checked_design(loaded, design)
     result = make_world(loaded, seed).run(progress)
     if out is not None:
         save(result, Path(out), report=report)
     return result
+
+
+def with_checked_design(loaded: LoadedScenario, design: str,
+                        field: str = "--design") -> LoadedScenario:
+    """``loaded`` run under ``design``; an unknown design fails before anything runs."""
+    from seqlab.experiments.compare import variant, with_design
+    from seqlab.sequencing import DESIGNS
+
+    if variant(design)[0] not in DESIGNS:
+        raise SeqlabError(f"unknown design '{variant(design)[0]}'", field=field,
+                          allowed=", ".join(sorted(DESIGNS)))
+    return with_design(loaded, design)
 
 
 def save(result: Result, out: Path, report: bool = True) -> None:

@@ -107,16 +107,21 @@ def _check_references(scenario: Scenario, source: str, base_dir: Path | None) ->
                               allowed=exc.allowed) from None
 
 
+def builtin_path(name: str, what: str = "no built-in scenario or file") -> Path:
+    """The TOML file of built-in scenario ``name``; a SeqlabError listing them if none."""
+    path = builtin_dir() / f"{name}.toml"
+    if not path.exists():
+        raise SeqlabError(f"{what} named '{name}'", file=name,
+                          allowed=", ".join(builtin_scenarios()))
+    return path
+
+
 def load_scenario(name_or_path: str | Path | None = None) -> LoadedScenario:
     """Load a built-in scenario by name, or a TOML file by path."""
     name = str(name_or_path or DEFAULT_SCENARIO)
     path = Path(name)
     if not path.suffix and not path.exists():
-        candidate = builtin_dir() / f"{name}.toml"
-        if not candidate.exists():
-            raise SeqlabError(f"no built-in scenario or file named '{name}'", file=name,
-                              allowed=", ".join(builtin_scenarios()))
-        path = candidate
+        path = builtin_path(name)
         source = name
     else:
         source = str(path)
