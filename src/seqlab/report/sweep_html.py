@@ -22,6 +22,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 from scipy import stats
 
+from seqlab.experiments.stats import Domain, domain_of
 from seqlab.report.compare_html import _EXTRA_CSS, _unique_in_order
 from seqlab.report.html import (
     _esc,
@@ -285,7 +286,7 @@ def _design_bar_figure(sweep: _Sweep, metric: str, values: np.ndarray) -> go.Fig
     fig = go.Figure(go.Bar(
         x=[sweep.designs[i] for i in keep],
         y=[float(mean[i]) for i in keep],
-        error_y=_error_bars(half[keep]),
+        error_y=_error_bars(mean[keep], half[keep], domain_of(metric)),
         marker_color=[_COLORS[i % len(_COLORS)] for i in keep],
         hovertext=[_hover(mean[i], half[i], n[i]) for i in keep],
         hovertemplate="%{x}<br>%{hovertext}<extra></extra>",
@@ -317,7 +318,7 @@ def _param_line_figure(sweep: _Sweep, metric: str, values: np.ndarray, param: st
         fig.add_trace(go.Scatter(
             x=[order[i - d * k] for i in idx],
             y=[float(mean[i]) for i in idx],
-            error_y=_error_bars(half[idx], color=color),
+            error_y=_error_bars(mean[idx], half[idx], domain_of(metric), color=color),
             mode="lines+markers", name=design, legendgroup=design,
             line=dict(color=color), marker=dict(color=color, size=7),
             hovertext=[_hover(mean[i], half[i], n[i]) for i in idx],
@@ -410,10 +411,17 @@ def cell_stats(codes: np.ndarray, n_cells: int, values: np.ndarray
     return n, mean, half
 
 
-def _error_bars(half: np.ndarray, color: str = "#333") -> dict:
-    """Symmetric error bars; cells without an interval (one run) get none."""
-    array = [float(h) if math.isfinite(h) else 0.0 for h in np.asarray(half, dtype=float)]
-    return dict(type="data", array=array, visible=True, color=color, thickness=1.2, width=4)
+def _error_bars(mean: np.ndarray, half: np.ndarray, domain: Domain, color: str = "#333"
+                ) -> dict:
+    """Error bars of the interval clipped to the metric's domain (a share's bar stops at 1,
+    a count's at 0); cells without an interval (one run) get none."""
+    mean = np.asarray(mean, dtype=float)
+    half = np.where(np.isfinite(np.asarray(half, dtype=float)), half, 0.0)
+    plus = np.minimum(half, np.maximum(domain[1] - mean, 0.0))
+    minus = np.minimum(half, np.maximum(mean - domain[0], 0.0))
+    return dict(type="data", symmetric=False, array=[float(v) for v in plus],
+                arrayminus=[float(v) for v in minus], visible=True, color=color,
+                thickness=1.2, width=4)
 
 
 def _hover(mean: float, half: float, n: int) -> str:
