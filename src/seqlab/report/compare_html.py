@@ -124,6 +124,7 @@ def compare_headline(result: Result, designs: Sequence[str]) -> Headline:
     per_design: Mapping[str, Any] = summary.get("designs") or {}
     baseline = str(summary.get("baseline", ""))
     runs = result.tables.get("runs")
+    n_seeds = len(summary.get("seeds") or [])
     cards, sentences = [], []
     for design in designs:
         entry = per_design.get(design) or {}
@@ -145,10 +146,9 @@ def compare_headline(result: Result, designs: Sequence[str]) -> Headline:
         cards.append(Card(figures, title=design, tag="baseline" if is_base else None,
                           muted=is_base))
         if not is_base:
-            sentences.append(_design_sentence(design, baseline, values))
+            sentences.append(_design_sentence(design, baseline, values, n_seeds))
     if not sentences:
         sentences = ["Only the baseline was run: nothing to measure harm against."]
-    n_seeds = len(summary.get("seeds") or [])
     note = ("Harm is the users' loss against the baseline with the same seed (accounts and "
             "LPs); forced liquidations are accounts liquidated that the baseline did not "
             "liquidate.")
@@ -159,7 +159,7 @@ def compare_headline(result: Result, designs: Sequence[str]) -> Headline:
     return Headline(" ".join(sentences), cards, note)
 
 
-def _design_sentence(design: str, baseline: str, v: Mapping[str, Any]) -> str:
+def _design_sentence(design: str, baseline: str, v: Mapping[str, Any], n_seeds: int) -> str:
     """``Under X the operator made …; users lost … [a, b] against B; N liquidations were
     forced.``"""
     parts = [f"Under {design}"]
@@ -178,7 +178,7 @@ def _design_sentence(design: str, baseline: str, v: Mapping[str, Any]) -> str:
         parts.append(text + f" against {baseline}")
     if v.get("forced_liquidations") is not None:
         parts.append(f"{count(v['forced_liquidations'])} liquidation(s) were forced"
-                     + (" per seed on average" if v.get("harm_interval") is not None else ""))
+                     + (" per seed on average" if n_seeds > 1 else ""))
     return "; ".join(parts) + "."
 
 
