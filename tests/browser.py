@@ -40,6 +40,18 @@ _UNDRAWN_JS = "() => [...document.querySelectorAll('.plotly-graph-div')]" \
 _PLOT_DIVS_JS = "() => document.querySelectorAll('.plotly-graph-div').length"
 # Drawn trace groups (g.trace; legend entries are g.traces and do not match).
 _TRACES_JS = "() => document.querySelectorAll('.js-plotly-plot .trace').length"
+# Open every folded table first: a table that is too wide must count even when folded.
+_OPEN_DETAILS_JS = "() => document.querySelectorAll('details').forEach(d => d.open = true)"
+_SCROLL_WIDTH_JS = "() => document.documentElement.scrollWidth"
+_HEADLINE_JS = """() => {
+  const h = document.querySelector('#headline');
+  if (!h) return null;
+  return {text: h.innerText, figures: h.querySelectorAll('.fig').length,
+          top: h.getBoundingClientRect().top,
+          firstFigureTop: Math.min(...[...document.querySelectorAll('.figure')]
+                                   .map(f => f.getBoundingClientRect().top))};
+}"""
+VIEWPORT_WIDTH = 1280
 
 
 def find_chromium() -> str | None:
@@ -65,6 +77,8 @@ class PageReport:
     plot_divs: int = 0
     undrawn_plots: list[str] = field(default_factory=list)  # ids of divs not drawn in time
     traces: int = 0
+    scroll_width: int = 0        # document width with every <details> open
+    headline: dict | None = None  # text, number of figures, position of the headline card
     load_s: float = 0.0
     screenshot: bytes = field(default=b"", repr=False)                      # full page, PNG
     plot_screenshots: list[bytes] = field(default_factory=list, repr=False)  # one per plot
@@ -93,7 +107,7 @@ def open_report(browser, path: Path, timeout_ms: float = 30_000) -> PageReport:
 
     path = Path(path).resolve()
     report = PageReport(path)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": VIEWPORT_WIDTH, "height": 900})
     try:
         def route(r) -> None:
             url = r.request.url
@@ -129,6 +143,9 @@ def open_report(browser, path: Path, timeout_ms: float = 30_000) -> PageReport:
                 report.undrawn_plots = page.evaluate(_UNDRAWN_JS)
         report.load_s = time.perf_counter() - t0
         report.traces = page.evaluate(_TRACES_JS)
+        report.headline = page.evaluate(_HEADLINE_JS)
+        page.evaluate(_OPEN_DETAILS_JS)
+        report.scroll_width = page.evaluate(_SCROLL_WIDTH_JS)
         report.screenshot = page.screenshot(full_page=True, animations="disabled")
         plots = page.locator(".js-plotly-plot")
         report.plot_screenshots = [plots.nth(i).screenshot(animations="disabled")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from browser import browser_required, find_chromium, image_stats, open_report, REQUIRE_ENV
+from browser import (REQUIRE_ENV, VIEWPORT_WIDTH, browser_required, find_chromium, image_stats,
+                     open_report)
 
 MIN_COLOURS = 16           # a blank or single-colour page/plot has far fewer
 MIN_NON_WHITE = 0.01       # share of non-white pixels: the page, and its most-inked plot
@@ -68,6 +69,14 @@ def check_page(browser, path: Path, shots: Path):
         assert stats.colours > MIN_COLOURS, f"{where}: plot {i} looks blank: {stats}"
     assert max(s.non_white for s in plots) > MIN_NON_WHITE, \
         f"{where}: no plot has more than {MIN_NON_WHITE:.0%} non-white pixels: {plots}"
+    # Leads with its answer: a headline card with a sentence and figures, above every plot.
+    headline = page.headline
+    assert headline is not None, f"{where}: no headline card (#headline)"
+    assert headline["figures"] >= 2 and len(headline["text"]) > 40, f"{where}: {headline}"
+    assert headline["top"] < headline["firstFigureTop"], f"{where}: headline below a figure"
+    # Fits the page: no sideways scrolling at a 1,280 px viewport, folded tables opened.
+    assert page.scroll_width <= VIEWPORT_WIDTH, \
+        f"{where}: scrolls sideways ({page.scroll_width} px wide at {VIEWPORT_WIDTH} px)"
     return page
 
 
@@ -82,16 +91,30 @@ def test_run_report_in_browser(browser, tmp_path):
 def test_compare_report_in_browser(browser, tmp_path):
     from seqlab.experiments.compare import compare
 
-    compare("tiny", ["honest", "extractive"], out=tmp_path / "cmp")
-    check_page(browser, tmp_path / "cmp" / "compare.html", tmp_path / "shots")
+    compare("tiny", ["honest", "extractive", "priority"], seeds=2, out=tmp_path / "cmp")
+    page = check_page(browser, tmp_path / "cmp" / "compare.html", tmp_path / "shots")
+    assert "Under extractive the operator made" in page.headline["text"]
 
 
 def test_sweep_report_in_browser(browser, tmp_path):
     from seqlab.experiments.sweep import sweep
 
-    sweep("tiny", designs=["honest"], seeds=2, store=tmp_path / "sw" / "sweep.duckdb",
-          backend="inline")
-    check_page(browser, tmp_path / "sw" / "sweep.html", tmp_path / "shots")
+    sweep("tiny", designs=["honest", "extractive"], seeds=2,
+          store=tmp_path / "sw" / "sweep.duckdb", backend="inline")
+    page = check_page(browser, tmp_path / "sw" / "sweep.html", tmp_path / "shots")
+    assert "against honest" in page.headline["text"]
+
+
+def test_price_report_in_browser(browser, tmp_path):
+    from seqlab.experiments.price import price_surface
+    from seqlab.report import write_price_report
+
+    premium = {"long 10x": {"mean_bps": 120.0, "ci95_bps": [-30.0, 270.0]},
+               "short 10x": {"mean_bps": -120.0, "ci95_bps": [-270.0, 30.0]}}
+    res = price_surface(premium, "long 10x", 2000.0, 0.8)
+    write_price_report(res, tmp_path / "price" / "price.html")
+    page = check_page(browser, tmp_path / "price" / "price.html", tmp_path / "shots")
+    assert "0 in CI" in page.headline["text"]
 
 
 def test_several_rollup_report_in_browser(browser, tmp_path):

@@ -150,6 +150,19 @@ def test_mean_ci_is_student_t():
     assert mean_ci([5.0]) == (5.0, [5.0, 5.0])
 
 
+def test_mean_ci_respects_the_domain():
+    from seqlab.experiments.stats import NON_NEGATIVE, SHARE, domain_of
+
+    mean, (lo, hi) = mean_ci([0.9, 1.0, 1.0], SHARE)
+    assert mean == pytest.approx(29 / 30) and hi == 1.0 and 0.0 <= lo < mean
+    mean, (lo, hi) = mean_ci([0.0, 0.0, 3.0], NON_NEGATIVE)
+    assert mean == 1.0 and lo == 0.0 and hi > 1.0
+    assert mean_ci([0.0, 0.0, 3.0])[1][0] < 0  # unbounded: the plain t-interval
+    assert domain_of("operator_bonus_share") == SHARE
+    assert domain_of("forced_liquidations") == domain_of("latency_ms.p99") == NON_NEGATIVE
+    assert domain_of("user_harm_usd")[0] == float("-inf")
+
+
 def test_compare_cli_json(tmp_path):
     res = runner.invoke(app, ["compare", "tiny", "--designs", "honest,extractive",
                               "--out", str(tmp_path), "--json"])

@@ -125,7 +125,9 @@ def test_compare_page_is_self_contained_and_complete(tmp_path: Path, result: Res
         assert design in rest, design
     # Header line and table.
     assert "flash-crash" in rest and "baseline" in rest and "100, 101" in rest
-    assert "±" in rest
+    # Intervals as [low, high] (clipped intervals are not symmetric about the mean).
+    low, high = result.summary["designs"]["extractive"]["ci95"]["harm_bps"]
+    assert f'<span class="ci">[{low:,.2f}, {high:,.2f}]</span>' in rest
     assert result.summary["designs"]["extractive"]["digest"][:12] in rest
     for column in ("extracted value (USD)", "user harm (USD)", "harm (bps)", "forced liquidations",
                    "operator bonus share", "same-block liquidation share", "p50 latency (ms)",
@@ -155,7 +157,7 @@ def test_one_seed_without_ci(tmp_path: Path) -> None:
     assert all("ci95" not in d for d in res.summary["designs"].values())
     text = write_compare_report(res, tmp_path / "one.html").read_text(encoding="utf-8")
     rest = _outside_plotlyjs(text)
-    assert "±" not in rest
+    assert "±" not in rest and '<span class="ci">[' not in rest
     for heading in FIGURE_TITLES:
         assert heading in rest, heading
 
@@ -182,7 +184,7 @@ def test_missing_tables_and_empty_ci(tmp_path: Path) -> None:
     rest = _outside_plotlyjs(text)
     assert "no per-user harm data" in rest
     assert "no latency quantiles" in rest
-    assert "±" not in rest
+    assert "±" not in rest and '<span class="ci">[' not in rest
     for design in res.summary["designs"]:
         assert design in rest
 
@@ -208,3 +210,55 @@ def test_precomputed_box_matches_numpy() -> None:
     assert box.q1[0] == pytest.approx(q1) and box.median[0] == pytest.approx(med)
     assert box.q3[0] == pytest.approx(q3)
     assert v.min() <= box.lowerfence[0] <= q1 and q3 <= box.upperfence[0] <= v.max()
+
+
+def test_headline_reads_each_design_against_the_baseline(result: Result) -> None:
+    from seqlab.report.compare_html import compare_headline
+
+    designs = list(result.summary["designs"])
+    headline = compare_headline(result, designs)
+    assert [c.title for c in headline.cards] == designs
+    assert headline.cards[0].tag == "baseline"
+    extractive = result.summary["designs"]["extractive"]
+    assert headline.reading.startswith("Under extractive the operator made ")
+    assert "against honest" in headline.reading and "were forced" in headline.reading
+    labels = [f.label for f in headline.cards[1].figures]
+    assert labels == ["operator profit", "user harm vs baseline", "forced liquidations",
+                      "p99 latency"]
+    harm = headline.cards[1].figures[1]
+    low, high = extractive["ci95"]["user_harm_usd"]
+    assert harm.interval is not None and harm.zero == (low <= 0 <= high)
+    rest = _outside_plotlyjs(write_compare_report_text(result))
+    assert rest.index('id="headline"') < rest.index("Extracted value and user harm per design")
+    assert rest.index("Inclusion latency CDF") < rest.index('<details class="full">')
+
+
+def test_interval_containing_zero_is_marked(tmp_path: Path) -> None:
+    res = make_compare(n_seeds=3, n_accounts=50)
+    res.summary["designs"]["extractive"]["ci95"]["user_harm_usd"] = [-5.0, 20.0]
+    rest = _outside_plotlyjs(write_compare_report_text(res))
+    card = rest[rest.index('id="headline"'):rest.index("</section>")]
+    assert "0 in CI" in card and "not told apart from zero" in card
+
+
+def test_latency_axis_clipped_to_the_bulk() -> None:
+    from seqlab.report.compare_html import _latency_cdf_figure
+
+    q = np.linspace(0, 1, 101)
+    fast = np.linspace(100, 300, 101)
+    slow = fast.copy()
+    slow[-1] = 600_000.0  # one censored tx waited ten minutes
+    fig, caption = _latency_cdf_figure(
+        {"design": np.repeat(np.array(["a", "b"]), 101), "q": np.tile(q, 2),
+         "latency_ms": np.concatenate([fast, slow])}, ["a", "b"])
+    lo, hi = fig.layout.xaxis.range
+    assert fig.layout.xaxis.type == "log"
+    assert 10 ** hi == pytest.approx(2 * np.interp(0.99, q, slow)) and 10 ** hi < 1_000
+    assert 10 ** lo == pytest.approx(100.0)
+    assert "b up to 600,000 ms" in caption
+
+
+def write_compare_report_text(res: Result) -> str:
+    from seqlab.report.compare_html import render_compare_html
+
+    return render_compare_html(res)

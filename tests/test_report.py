@@ -205,3 +205,38 @@ def test_dense_oracle_uses_webgl_and_thins_reference() -> None:
     reference, oracle = fig.data
     assert reference.type == "scatter" and len(reference.x) <= MAX_REFERENCE_POINTS + 1
     assert oracle.type == "scattergl" and oracle.line.shape == "hv"
+
+
+def test_page_leads_with_headline_then_figures_then_folded_table(result: Result) -> None:
+    from seqlab.report.html import render_html
+
+    rest = _outside_plotlyjs(render_html(result))
+    headline, first_figure = rest.index('id="headline"'), rest.index('<div class="figure"')
+    details = rest.index('<details class="full">')
+    assert headline < first_figure < details < rest.index("latency_ms.p50")
+    card = rest[headline:first_figure]
+    for label in ("operator profit", "liquidations", "p99 inclusion latency", "bad debt"):
+        assert label in card, label
+    p99 = result.summary["latency_ms"]["p99"]
+    assert f"99 % of transactions were included within {p99:,.0f} ms" in card
+    assert "40 liquidations" in card
+    # Every figure carries a line saying what it measures.
+    assert rest.count('<p class="explain">') >= 4
+
+
+def test_realised_volatility_is_explained() -> None:
+    from seqlab.report.html import render_html
+
+    res = make_result(n_txs=500, n_liq=5)
+    res.summary.update(reference_realized_vol=3.47, venue_realized_vol=3.9, vol_distortion=0.12)
+    rest = _outside_plotlyjs(render_html(res))
+    assert "Volatility distortion" in rest
+    assert "annualised from 1-minute log returns" in rest and "jumps included" in rest
+
+
+def test_headline_is_escaped_and_survives_a_bare_summary(tmp_path: Path) -> None:
+    res = Result(summary={"scenario": "bare", "seed": 1, "digest": DIGEST,
+                          "design": "<b>x</b>"}, tables={})
+    text = write_report(res, tmp_path / "bare.html").read_text(encoding="utf-8")
+    assert 'id="headline"' in text and "Under &lt;b&gt;x&lt;/b&gt;" in text
+    assert "<b>x</b>" not in text

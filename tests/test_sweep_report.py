@@ -284,3 +284,66 @@ def test_ten_thousand_runs_stay_small(tmp_path: Path) -> None:
     data, layout = figs[f"operator_profit_usd: mean over {BLOCK} × {BONUS}"]
     assert len(data) == 4 and layout["height"] > 480  # 4 designs wrap onto two rows
     assert data[2]["z"][0][3] is None  # d2 @ 200ms: every run failed, blank cell
+
+
+def _valued_sweep() -> Result:
+    res = make_sweep(params={BLOCK: ["1s", "100ms"]}, n_seeds=3,
+                     metrics=["operator_profit_usd", "user_value_usd", "lp_value_usd"],
+                     failures={("extractive", "1s", 2): "boom"})
+    runs = res.tables["runs"]
+    rng = np.random.default_rng(5)
+    extractive = runs["design"] == "extractive"
+    runs["m:user_value_usd"] = 1e6 + rng.normal(0, 100, len(extractive)) - 500.0 * extractive
+    runs["m:lp_value_usd"] = 5e6 - 200.0 * extractive
+    runs["m:user_value_usd"][runs["status"] == "failed"] = np.nan
+    return res
+
+
+def test_harm_against_baseline_is_paired_by_seed_and_point() -> None:
+    res = _valued_sweep()
+    runs = res.tables["runs"]
+    rest = _outside_plotlyjs(render_sweep_html(res))
+    data, _ = _figures(rest)[f"harm against honest (USD) vs {BLOCK}"]
+    (trace,) = data  # the baseline has no line of its own
+    assert trace["name"] == "extractive"
+    total = runs["m:user_value_usd"] + runs["m:lp_value_usd"]
+
+    def at(design: str, value: str) -> dict[int, float]:
+        m = (runs["design"] == design) & (runs["p:" + BLOCK] == value) & (runs["status"] == "ok")
+        return dict(zip(runs["seed"][m].tolist(), total[m].tolist()))
+
+    for value in ("100ms", "1s"):
+        base, ext = at("honest", value), at("extractive", value)
+        paired = [base[s] - ext[s] for s in ext]  # the failed run has no pair
+        mean, half = _hand_ci(np.array(paired))
+        i = trace["x"].index(value)
+        assert trace["y"][i] == pytest.approx(mean, rel=1e-12)
+        assert trace["error_y"]["array"][i] == pytest.approx(half, rel=1e-12)
+    assert "Harm against honest at every parameter point" in rest
+    assert "user_value_usd + lp_value_usd" in rest
+
+
+def test_sweep_headline_reads_harm() -> None:
+    rest = _outside_plotlyjs(render_sweep_html(_valued_sweep()))
+    card = rest[rest.index('id="headline"'):rest.index("</section>")]
+    assert "Under extractive users lost" in card and "per run against honest" in card
+    assert "worst at" in card and "11 completed runs (1 failed)" in card
+    assert rest.index("</section>") < rest.index("harm against honest (USD) vs")
+
+
+def test_one_design_sweep_says_there_is_no_baseline() -> None:
+    rest = _outside_plotlyjs(render_sweep_html(make_sweep(designs=("honest",), n_seeds=2)))
+    assert 'id="headline"' in rest
+    assert "one design only: no baseline to measure harm against" in rest
+
+
+def test_share_error_bars_stop_at_one() -> None:
+    res = make_sweep(params={BLOCK: ["1s", "100ms"]}, n_seeds=3, metrics=["operator_bonus_share"])
+    runs = res.tables["runs"]
+    runs["m:operator_bonus_share"] = np.where(runs["seed"] == 0, 0.7, 1.0)
+    data, _ = _figures(_outside_plotlyjs(render_sweep_html(res)))[
+        f"operator_bonus_share vs {BLOCK}"]
+    for trace in data:
+        for y, up, down in zip(trace["y"], trace["error_y"]["array"],
+                               trace["error_y"]["arrayminus"]):
+            assert y + up == pytest.approx(1.0) and y - down >= 0.0

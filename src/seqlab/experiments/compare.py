@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 from seqlab.errors import SeqlabError
 from seqlab.experiments.executors import make_executor
-from seqlab.experiments.stats import mean_ci
+from seqlab.experiments.stats import domain_of, mean_ci
 from seqlab.metrics.contagion import contagion_metrics
 from seqlab.metrics.costs import execution_cost, trade_fills
 from seqlab.metrics.premium import Parts, group_parts, premium_parts, premium_summary
@@ -294,7 +294,7 @@ def _design_entry(design: str, seeds: list[int], samples: list[dict],
     entry: dict = {}
     ci: dict[str, list[float]] = {}
     for k in keys:
-        mean, interval = mean_ci([m[k] for m in samples])
+        mean, interval = mean_ci([m[k] for m in samples], domain_of(k))
         entry[k] = round(mean, 4)
         if len(samples) > 1:
             ci[k] = [round(x, 4) for x in interval]

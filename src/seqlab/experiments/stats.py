@@ -1,15 +1,54 @@
 """Small statistics shared by compare, sweep and premium figures."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import stats
 
+Domain = tuple[float, float]
+ANY: Domain = (-math.inf, math.inf)
+SHARE: Domain = (0.0, 1.0)
+NON_NEGATIVE: Domain = (0.0, math.inf)
 
-def mean_ci(values: list[float]) -> tuple[float, list[float]]:
-    """Mean and 95 % confidence interval (Student t; a point with one sample)."""
+# The one place that says which figure lives in which domain (matched on the last dotted part
+# of the name): every interval computed for these names is clipped to it.
+_SHARE_NAMES = {"operator_bonus_share", "same_block_liquidation_share"}
+_COUNT_NAMES = {"forced_liquidations", "liquidations", "txs", "blocks", "rollups_halted",
+                "liquidations_after_restart", "failed_legs", "reverted_bundles", "p50", "p90",
+                "p99", "latency_p50_ms", "latency_p99_ms", "max_censorship_delay_ms",
+                "oracle_to_liquidation_ms", "bad_debt_usd"}
+
+
+def domain_of(name: str) -> Domain:
+    """Where the figure called ``name`` can lie: shares in [0, 1], counts and durations
+    (latencies, delays) and bad debt at or above 0, anything else unbounded."""
+    last = name.rsplit(".", 1)[-1]
+    if last in _SHARE_NAMES or last.endswith("_share"):
+        return SHARE
+    if last in _COUNT_NAMES:
+        return NON_NEGATIVE
+    return ANY
+
+
+def clip_interval(low: float, high: float, domain: Domain = ANY) -> list[float]:
+    """``[low, high]`` cut to ``domain``."""
+    lo, hi = domain
+    return [min(max(low, lo), hi), min(max(high, lo), hi)]
+
+
+def mean_ci(values: list[float], domain: Domain = ANY) -> tuple[float, list[float]]:
+    """Mean and 95 % confidence interval (Student t; a point with one sample).
+
+    The interval is clipped to ``domain`` (see :func:`domain_of`), and the clipped interval is
+    what callers store and show. A t-interval is symmetric about the mean by construction, so
+    on a bounded quantity with few seeds it can leave the quantity's domain (a share above 1,
+    a count below 0); values there are impossible, so clipping is the honest reading of what
+    the seeds say. The mean itself is never clipped (it is inside the domain already).
+    """
     arr = np.asarray(values, dtype=np.float64)
     mean = float(arr.mean())
     if len(arr) < 2 or np.all(arr == arr[0]):
         return mean, [mean, mean]
     half = float(stats.t.ppf(0.975, len(arr) - 1) * arr.std(ddof=1) / np.sqrt(len(arr)))
-    return mean, [mean - half, mean + half]
+    return mean, clip_interval(mean - half, mean + half, domain)

@@ -31,8 +31,8 @@ from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario, load_scenario, parse_scenario
 from seqlab.sequencing import DESIGNS
 
-DEFAULT_METRICS = ("operator_profit_usd", "user_value_usd", "liquidations", "bad_debt_usd",
-                   "latency_ms.p50", "latency_ms.p99")
+DEFAULT_METRICS = ("operator_profit_usd", "user_value_usd", "lp_value_usd", "liquidations",
+                   "bad_debt_usd", "latency_ms.p50", "latency_ms.p99")
 Progress = Callable[[int, int, int], None]
 
 

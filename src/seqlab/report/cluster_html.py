@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 import plotly.graph_objects as go
 
+from seqlab.report.page import Card, count, figure, section, usd
 from seqlab.result import Result, Table
 
 ROLLUP_COLUMNS = (("rollup", "rollup"), ("halted", "halted"), ("downtime (s)", "downtime_s"),
@@ -39,7 +40,8 @@ def rollups_table(rows: list[Mapping[str, Any]], fmt) -> str:
     head = "".join(f"<th>{h}</th>" for h, _ in ROLLUP_COLUMNS)
     body = "".join("<tr>" + "".join(f'<td class="num">{fmt(k, r[k])}</td>'
                                     for _, k in ROLLUP_COLUMNS) + "</tr>" for r in rows)
-    return f'<table class="summary"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return (f'<table class="summary fit"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+            "</table>")
 
 
 def gap_figure(gaps: Table, outages: list[tuple[float, float]]) -> go.Figure:
@@ -74,14 +76,47 @@ def outage_spans(result: Result) -> list[tuple[float, float]]:
     return [(float(a), float(b)) for a, b in windows]
 
 
-def cluster_sections(result: Result, section, fmt) -> list[str]:
-    """The several-rollup sections, given the page's section and number formatters."""
+def cluster_cards(summary: Mapping[str, Any]) -> list[Card]:
+    """Headline card per rollup: whether it halted, its liquidations (after the restart),
+    its bad debt."""
+    cards = []
+    for r in summary.get("rollups") or []:
+        cards.append(Card([
+            figure("downtime (s)", r.get("downtime_s"), fmt=count),
+            figure("liquidations", r.get("liquidations"), fmt=count),
+            figure("of which after restart", r.get("liquidations_after_restart"), fmt=count),
+            figure("bad debt", r.get("bad_debt_usd"), fmt=usd)],
+            title=f"rollup {r.get('rollup', '?')}", tag="halted" if r.get("halted") else None,
+            muted=not r.get("halted")))
+    return cards
+
+
+def cluster_reading(summary: Mapping[str, Any]) -> str:
+    """A sentence on what the outage spread to."""
+    rows, c = summary.get("rollups") or [], summary.get("contagion") or {}
+    text = (f"{c.get('rollups_halted', 0)} of {len(rows)} rollups halted "
+            f"({summary.get('sequencing', '?')} sequencing); "
+            f"{count(c.get('liquidations_after_restart', 0))} liquidations came after a restart")
+    gap = (c.get("price_gap") or {}).get("max_bps")
+    if gap is not None:
+        text += f", and the price gap between rollups reached {float(gap):,.0f} bps"
+    return text + "."
+
+
+def cluster_sections(result: Result, fmt) -> list[str]:
+    """The several-rollup sections, given the page's number formatter."""
     s = result.summary
     out = [f"<h2>Rollups ({s.get('sequencing', '')} sequencing)</h2>",
+           '<p class="explain">What the outage did to each rollup: downtime, liquidations '
+           "(those after its restart are the contagion), bad debt and user value.</p>",
            rollups_table(s["rollups"], fmt)]
     gaps = result.tables.get("gaps")
     if gaps is not None and len(gaps["t_s"]) and np.isfinite(gaps["gap_bps"]).any():
-        out.append(section("Price gap between rollups", gap_figure(gaps, outage_spans(result))))
+        out.append(section("Price gap between rollups", gap_figure(gaps, outage_spans(result)),
+                           "The dearest rollup's price over the cheapest's, in basis points; "
+                           "red bands: sequencer outages."))
     if "arbitrage" in s:
-        out.append(section("Cross-rollup arbitrage outcomes", arbitrage_figure(s["arbitrage"])))
+        out.append(section("Cross-rollup arbitrage outcomes", arbitrage_figure(s["arbitrage"]),
+                           "How the cross-rollup arbitrage attempts ended: a failed leg leaves "
+                           "the arbitrageur exposed until it unwinds."))
     return out

@@ -14,15 +14,11 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from seqlab.report.html import (
-    _esc,
-    _header_div,
-    _note,
-    _rows,
-    _section,
-    render_page,
-    write_page,
-)
+from seqlab.report.html import _esc, _rows
+from seqlab.report.page import (Card, Headline, count, figure, folded, header_div, ms, render_page,
+                                usd, write_page)
+from seqlab.report.page import note as _note
+from seqlab.report.page import section as _section
 from seqlab.result import Result, Table
 
 __all__ = ["write_compare_report", "render_compare_html"]
@@ -37,13 +33,27 @@ DIGEST_CHARS = 12
 HARM_COLOR = "#7f1d1d"  # dark red, hatched: apart from the strategy colours
 
 _EXTRA_CSS = """
-table.summary td.num { white-space: nowrap; }
-table.summary thead th { border-bottom: 2px solid #999; vertical-align: bottom; }
+table.summary thead th { border-bottom: 2px solid #999; vertical-align: bottom;
+                         font-size: 0.8rem; overflow-wrap: break-word; }
+table.designs td, table.designs th { padding: 0.25rem 0.3rem; }
+table.designs td.num { overflow-wrap: normal; font-size: 0.85rem; }
+table.designs thead th:first-child { width: 8.5rem; }
+table.designs thead th:last-child { width: 7.5rem; }
+table.summary td.num .ci { display: block; }
 tr.baseline td, tr.baseline th { background: #f6f6f6; }
-.table-wrap { overflow-x: auto; }
-.ci { color: #777; font-size: 0.85em; }
-.caption { color: #555; font-size: 0.9rem; margin: -2rem 0 2.5rem 0; }
 """
+# One line under each figure's title: what it measures here.
+EXPLAIN = {
+    "value": "Per design, the operator's extracted value stacked by strategy, next to what "
+             "users lost against the baseline with the same seed (means over seeds; bars: "
+             "95 % interval).",
+    "harm": "Each user account's loss against the baseline with the same seed: a wide box "
+            "means the harm falls on a few accounts, not evenly.",
+    "bonus": "Who captures the liquidation bonus under each design (mean share over seeds): "
+             "the operator's share is what ordering power is worth in liquidations.",
+    "latency": "Share of transactions included within a given latency, per design (log "
+               "scale, cut at the bulk: the line furthest right is the slowest design).",
+}
 
 # (column heading, key in the design summary, key in ci95, scale, kind)
 _COLUMNS: tuple[tuple[str, str, str, float, str], ...] = (
@@ -91,16 +101,85 @@ def render_compare_html(result: Result, title: str | None = None) -> str:
     summary = result.summary
     title = title or f"seqlab compare: {summary.get('scenario', 'run')}"
     designs = _design_order(result)
-    body = [
-        _compare_header(summary),
-        "<h2>Designs compared</h2>",
-        _comparison_table(result, designs),
-    ]
+    body = _figure_sections(result, designs)
+    body.append(folded("Designs compared: every figure", _comparison_table(result, designs)))
     if any("rollups_halted" in (d or {}) for d in (summary.get("designs") or {}).values()):
-        body += ["<h2>Contagion across rollups</h2>",
-                 _comparison_table(result, designs, _CONTAGION_COLUMNS)]
-    body += _figure_sections(result, designs)
-    return render_page(title, body, extra_css=_EXTRA_CSS)
+        body.append(folded("Contagion across rollups",
+                           _comparison_table(result, designs, _CONTAGION_COLUMNS)))
+    return render_page(title, body, extra_css=_EXTRA_CSS, header=_compare_header(summary),
+                       headline=compare_headline(result, designs))
+
+
+# (label, key in the design summary, key in ci95, format)
+_HEADLINE = (("operator profit", "operator_profit_usd", "operator_profit_usd", usd),
+             ("user harm vs baseline", "user_harm_usd", "user_harm_usd", usd),
+             ("forced liquidations", "forced_liquidations", "forced_liquidations", count),
+             ("p99 latency", "latency_ms.p99", "latency_p99_ms", ms))
+
+
+def compare_headline(result: Result, designs: Sequence[str]) -> Headline:
+    """One card per design (operator profit, user harm, forced liquidations, p99 latency,
+    with 95 % intervals over seeds) and a sentence per design against the baseline."""
+    summary = result.summary
+    per_design: Mapping[str, Any] = summary.get("designs") or {}
+    baseline = str(summary.get("baseline", ""))
+    runs = result.tables.get("runs")
+    n_seeds = len(summary.get("seeds") or [])
+    cards, sentences = [], []
+    for design in designs:
+        entry = per_design.get(design) or {}
+        ci = entry.get("ci95") or {}
+        values = {}
+        figures = []
+        for label, key, ci_key, fmt in _HEADLINE:
+            value = _lookup(entry, key)
+            if value is None:
+                value = _runs_mean(runs, design, _RUNS_COLUMN.get(key, key))
+            values[key] = value
+            if design == baseline and key in ("user_harm_usd", "forced_liquidations"):
+                continue  # zero by construction against itself
+            interval = ci.get(ci_key) if _half_width(ci.get(ci_key)) is not None else None
+            figures.append(figure(label, value, interval, fmt))
+            if key == "user_harm_usd":
+                values["harm_interval"] = interval
+        is_base = design == baseline
+        cards.append(Card(figures, title=design, tag="baseline" if is_base else None,
+                          muted=is_base))
+        if not is_base:
+            sentences.append(_design_sentence(design, baseline, values, n_seeds))
+    if not sentences:
+        sentences = ["Only the baseline was run: nothing to measure harm against."]
+    note = ("Harm is the users' loss against the baseline with the same seed (accounts and "
+            "LPs); forced liquidations are accounts liquidated that the baseline did not "
+            "liquidate.")
+    if n_seeds > 1:
+        note = (f"Means over {n_seeds} seeds; brackets: the 95 % interval (Student t, clipped "
+                "to the figure's range); 'zero in interval' marks figures these seeds do not "
+                "tell apart from zero. " + note)
+    return Headline(" ".join(sentences), cards, note)
+
+
+def _design_sentence(design: str, baseline: str, v: Mapping[str, Any], n_seeds: int) -> str:
+    """``Under X the operator made …; users lost … [a, b] against B; N liquidations were
+    forced.``"""
+    parts = [f"Under {design}"]
+    if v.get("operator_profit_usd") is not None:
+        parts[0] += f" the operator made {usd(v['operator_profit_usd'])}"
+    harm = v.get("user_harm_usd")
+    if harm is not None:
+        verb = "lost" if float(harm) >= 0 else "gained"
+        text = f"users {verb} {usd(abs(float(harm)))}"
+        interval = v.get("harm_interval")
+        if interval is not None:
+            low, high = (float(x) for x in interval)
+            text += f" [{usd(low)}, {usd(high)}]"
+            if low <= 0 <= high:
+                text += " (not told apart from zero)"
+        parts.append(text + f" against {baseline}")
+    if v.get("forced_liquidations") is not None:
+        parts.append(f"{count(v['forced_liquidations'])} liquidation(s) were forced"
+                     + (" per seed on average" if n_seeds > 1 else ""))
+    return "; ".join(parts) + "."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,7 +200,7 @@ def _compare_header(summary: Mapping[str, Any]) -> str:
         ("baseline", summary.get("baseline", "?")),
         ("seeds" if len(seeds) != 1 else "seed", seed_text),
     ]
-    return _header_div(fields)
+    return header_div(fields)
 
 
 def _design_order(result: Result) -> list[str]:
@@ -160,7 +239,9 @@ def _comparison_table(result: Result, designs: Sequence[str],
                 value = _runs_mean(runs, design, _RUNS_COLUMN.get(key, key))
             half = _half_width(ci.get(ci_key))
             any_ci |= half is not None
-            cells.append(f'<td class="num">{_format_cell(value, half, scale, kind)}</td>')
+            interval = ci.get(ci_key) if half is not None else None
+            cells.append(f'<td class="num">{_format_cell(value, half, scale, kind, interval)}'
+                         "</td>")
         digest = entry.get("digest")
         if digest is None:
             digest = _runs_first(runs, design, "digest")
@@ -170,19 +251,23 @@ def _comparison_table(result: Result, designs: Sequence[str],
         css = ' class="baseline"' if design == baseline else ""
         rows.append(f"<tr{css}><th>{_esc(design)}{tag}</th>{''.join(cells)}"
                     f'<td class="mono">{digest_html}</td></tr>')
-    table = (f'<div class="table-wrap"><table class="summary"><thead><tr>{head}</tr></thead>'
-             f"<tbody>{''.join(rows)}</tbody></table></div>")
+    table = (f'<table class="summary fit designs"><thead><tr>{head}</tr></thead>'
+             f"<tbody>{''.join(rows)}</tbody></table>")
     n_seeds = len(summary.get("seeds") or [])
     if any_ci:
-        note = (f"Means over {n_seeds} seeds; ± is the half-width of the 95 % confidence "
-                "interval (Student t). Harm is measured against the baseline with the same seed.")
+        note = (f"Means over {n_seeds} seeds; under each, in brackets, the 95 % confidence "
+                "interval (Student t, clipped to the figure's range: a share stays in "
+                "[0, 100] %, a count at or above 0). Harm is measured against the baseline "
+                "with the same seed.")
     else:
         note = "Harm is measured against the baseline with the same seed."
     return table + f'<p class="caption" style="margin-top:0.5rem">{_esc(note)}</p>'
 
 
-def _format_cell(value: Any, half: float | None, scale: float, kind: str) -> str:
-    """``value`` (and ``± half``) with one shared precision, so the two read alike."""
+def _format_cell(value: Any, half: float | None, scale: float, kind: str,
+                 interval: Sequence[float] | None = None) -> str:
+    """``value`` and ``± half`` (or the ``[low, high]`` interval when given: a clipped
+    interval is not symmetric) with one shared precision, so they read alike."""
     if value is None:
         return "&ndash;"
     try:
@@ -194,7 +279,10 @@ def _format_cell(value: Any, half: float | None, scale: float, kind: str) -> str
     half_scaled = None if half is None else half * scale
     decimals = _decimals(number, half_scaled, kind)
     text = f"{number:,.{decimals}f}"
-    if half_scaled is not None:
+    if interval is not None:
+        low, high = (float(v) * scale for v in interval)
+        text += f' <span class="ci">[{low:,.{decimals}f}, {high:,.{decimals}f}]</span>'
+    elif half_scaled is not None:
         text += f' <span class="ci">± {half_scaled:,.{decimals}f}</span>'
     return text
 
@@ -204,6 +292,8 @@ def _decimals(number: float, half: float | None, kind: str) -> int:
     values = [number] if half is None else [number, half]
     if kind == "num" and all(float(v).is_integer() for v in values):
         return 0
+    if kind == "usd" and max(abs(v) for v in values) >= 10_000:
+        return 0  # cents of a five-figure sum are noise
     if kind in ("usd", "pct"):
         return 2
     largest = max(abs(v) for v in values)
@@ -246,7 +336,7 @@ def _figure_sections(result: Result, designs: Sequence[str]) -> list[str]:
 
     heading = "Extracted value and user harm per design"
     fig = _value_figure(result, designs)
-    sections.append(_section(heading, fig) if fig is not None
+    sections.append(_section(heading, fig, EXPLAIN["value"]) if fig is not None
                     else _note(heading, "no per-design values in this comparison"))
 
     heading = "Distribution of harm across users"
@@ -254,18 +344,22 @@ def _figure_sections(result: Result, designs: Sequence[str]) -> list[str]:
     if fig is None:
         sections.append(_note(heading, "no per-user harm data (baseline excluded)"))
     else:
-        sections.append(_section(heading, fig))
+        sections.append(_section(heading, fig, EXPLAIN["harm"]))
         sections.append(f'<p class="caption">{_esc(caption)}</p>')
 
     heading = "Liquidation-bonus capture share"
     fig = _bonus_share_figure(tables.get("bonus"), designs)
-    sections.append(_section(heading, fig) if fig is not None
+    sections.append(_section(heading, fig, EXPLAIN["bonus"]) if fig is not None
                     else _note(heading, "no liquidation bonus paid in this comparison"))
 
     heading = "Inclusion latency CDF"
-    fig = _latency_cdf_figure(tables.get("latency_quantiles"), designs)
-    sections.append(_section(heading, fig) if fig is not None
-                    else _note(heading, "no latency quantiles in this comparison"))
+    fig, caption = _latency_cdf_figure(tables.get("latency_quantiles"), designs)
+    if fig is None:
+        sections.append(_note(heading, "no latency quantiles in this comparison"))
+    else:
+        sections.append(_section(heading, fig, EXPLAIN["latency"]))
+        if caption:
+            sections.append(f'<p class="caption">{_esc(caption)}</p>')
     return sections
 
 
@@ -456,27 +550,53 @@ def _bonus_share_figure(bonus: Table | None, designs: Sequence[str]) -> go.Figur
     return fig
 
 
-def _latency_cdf_figure(lq: Table | None, designs: Sequence[str]) -> go.Figure | None:
-    """Inclusion-latency CDF per design (x = latency, y = quantile level)."""
+def _latency_cdf_figure(lq: Table | None, designs: Sequence[str]
+                        ) -> tuple[go.Figure | None, str]:
+    """Inclusion-latency CDF per design (x = latency, y = quantile level), and a caption.
+
+    The x axis is logarithmic and clipped to the bulk: from the smallest latency drawn to
+    twice the largest 99th percentile of any design, so designs whose typical latencies
+    differ are told apart even when one has a censorship tail of minutes; the caption says
+    how far the tails go beyond the clip.
+    """
     if not _rows(lq) or not {"design", "q", "latency_ms"} <= set(lq):
-        return None
+        return None, ""
     design_col = np.asarray(lq["design"]).astype(str)
     q = np.asarray(lq["q"], dtype=np.float64)
     lat = np.asarray(lq["latency_ms"], dtype=np.float64)
     fig = go.Figure()
+    p99s, tails, lows = [], [], []
     for d in designs:
         m = design_col == d
         if not m.any():
             continue
         order = np.argsort(q[m], kind="stable")
-        fig.add_trace(go.Scatter(x=lat[m][order], y=q[m][order], mode="lines", name=d,
-                                 line_shape="hv"))
+        x, y = lat[m][order], q[m][order]
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=d, line_shape="hv"))
+        finite = np.isfinite(x)
+        if finite.any():
+            p99s.append(float(np.interp(0.99, y[finite], x[finite])))
+            tails.append((d, float(x[finite].max())))
+            positive = x[finite & (x > 0)]
+            if positive.size:
+                lows.append(float(positive.min()))
     if not fig.data:
-        return None
-    # log axis: censored txs wait minutes while most are included within a block or two
+        return None, ""
+    caption = ""
     fig.update_xaxes(title_text="inclusion latency (ms, log scale)", type="log")
+    if p99s and lows and max(p99s) > 0:
+        hi = 2.0 * max(p99s)
+        lo = min(lows)
+        if hi > lo:
+            fig.update_xaxes(range=[math.log10(lo), math.log10(hi)])
+        beyond = [(d, t) for d, t in tails if t > hi]
+        caption = (f"Axis clipped at twice the largest 99th percentile ({hi:,.0f} ms) so the "
+                   "bulk shows.")
+        if beyond:
+            caption += " Beyond it: " + ", ".join(f"{d} up to {t:,.0f} ms" for d, t in beyond)
+            caption += "."
     fig.update_yaxes(title_text="fraction of txs included within", range=[0, 1.02])
-    return fig
+    return fig, caption
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import html
 import math
-import os
-import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from seqlab.report.page import (Card, Headline, count, figure, folded, header_div, ms, render_page,
+                                usd, write_page)
+from seqlab.report.page import note as _note
+from seqlab.report.page import section as _section
 from seqlab.result import Result, Table
 
 __all__ = ["write_report"]
@@ -33,22 +34,25 @@ MAX_SCATTER_POINTS = 20_000
 LATENCY_BIN_THRESHOLD = 200_000
 MAX_LATENCY_BINS = 400
 LIQUIDATION_BIN_S = 300.0  # 5 simulated minutes
-_FIG_CONFIG = {"displaylogo": False, "responsive": True}
-_TEMPLATE = "plotly_white"
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }
-h1 { margin-bottom: 0.2rem; }
-.header { color: #555; margin-bottom: 1.5rem; }
-code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-table.summary { border-collapse: collapse; font-size: 0.9rem; }
-table.summary td, table.summary th { border-bottom: 1px solid #ddd; padding: 0.25rem 0.8rem; }
-table.summary th { text-align: left; }
-table.summary td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.figure { height: 480px; margin: 1rem 0 2.5rem 0; }
-.note { color: #777; font-style: italic; margin: 1rem 0 2rem 0; }
-"""
+# One line under each figure's title: what it measures here.
+EXPLAIN = {
+    "price": "The world's reference price against the on-chain oracle (a step each update) "
+             "and, where liquidations are hedged, the L2 venue: the gap between reference "
+             "and oracle is what stale-oracle liquidations feed on.",
+    "liquidations": "Liquidations per 5 simulated minutes (grey bars) and the size of each, by "
+                    "liquidator: bursts follow price drops; who wins them shows who has the "
+                    "latency edge.",
+    "latency": "Time from a transaction's submission to its inclusion in an L2 block, every "
+               "included transaction; dashed: median, dotted: 99th percentile.",
+    "bonus": "Liquidation bonus (USD) paid to each liquidator: concentration on one means a "
+             "latency or ordering edge pays.",
+    "stages": "How long a user waits for each level of assurance: soft confirmation by the "
+              "sequencer, the batch posted to L1, L1 finality (p50 and p99, log scale).",
+    "vol": "Realized volatility annualised from 1-minute log returns of the simulated path "
+           "(std × √525,600), jumps included: a jump, or a short run, annualised this way "
+           "lands far above the volatility the scenario configures for the diffusion, so "
+           "compare the two bars with each other, not with that setting.",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -65,51 +69,21 @@ def render_html(result: Result, title: str | None = None) -> str:
     """Build the whole HTML document as a string (kept separate so it is testable in memory)."""
     summary = result.summary
     title = title or f"seqlab report: {summary.get('scenario', 'run')}"
-    body = [_header_line(summary), "<h2>Summary</h2>", _summary_table(summary)]
+    body = []
     if "rollups" in summary:  # several rollups: their own sections, then rollup a's figures
         from seqlab.report.cluster_html import cluster_sections, first_rollup
 
-        body += cluster_sections(result, _section, _format_value)
+        body += cluster_sections(result, _format_value)
         body.append('<p class="note">The figures below show rollup a.</p>')
         result = first_rollup(result)
     body += _figure_sections(result)
-    return render_page(title, body)
+    body.append(folded("Full summary: every figure of the run", _summary_table(summary)))
+    return render_page(title, body, header=_header_line(summary), headline=run_headline(summary))
 
-
-# ---------------------------------------------------------------------------------------------
-# Page skeleton (shared with the comparison page, ``seqlab.report.compare_html``)
-# ---------------------------------------------------------------------------------------------
-
-
-def render_page(title: str, body: Iterable[str], extra_css: str = "") -> str:
-    """A whole offline document: ``<h1>title</h1>`` then ``body``; plotly.js inlined once.
-
-    Figures in ``body`` must come from :func:`_section` (they do not carry plotly.js).
-    """
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_esc(title)}</title>",
-        f"<style>{_CSS}{extra_css}</style>",
-        # plotly.js embedded once, inline: the report must work offline.
-        f'<script type="text/javascript">{get_plotlyjs()}</script>',
-        "</head><body>",
-        f"<h1>{_esc(title)}</h1>",
-        *body,
-        "</body></html>",
-    ]
-    return "\n".join(parts)
-
-
-def write_page(path: str | Path, document: str) -> Path:
-    """Write a rendered document atomically at ``path`` and return it as a Path."""
-    path = Path(path)
-    _atomic_write_text(path, document)
-    return path
 
 
 # ---------------------------------------------------------------------------------------------
-# Header and summary table
+# Header, headline and summary table
 # ---------------------------------------------------------------------------------------------
 
 
@@ -120,15 +94,55 @@ def _header_line(summary: Mapping[str, Any]) -> str:
         ("design", summary.get("design", "?")),
         ("seed", summary.get("seed", "?")),
     ]
-    return _header_div(fields, digest=summary.get("digest", "?"))
+    return header_div(fields, digest=summary.get("digest", "?"))
 
 
-def _header_div(fields: Iterable[tuple[str, Any]], digest: Any | None = None) -> str:
-    """``key: <b>value</b>`` pairs on one line, plus the digest in monospace when given."""
-    text = " &middot; ".join(f"{k}: <b>{_esc(v)}</b>" for k, v in fields)
-    if digest is not None:
-        text += f" &middot; digest: <code>{_esc(digest)}</code>"
-    return f'<div class="header">{text}</div>'
+def run_headline(s: Mapping[str, Any]) -> Headline:
+    """Operator profit, liquidations, p99 inclusion latency and bad debt, and a sentence."""
+    p99 = (s.get("latency_ms") or {}).get("p99")
+    figures = [figure("operator profit", s.get("operator_profit_usd")),
+               figure("liquidations", s.get("liquidations"), fmt=count),
+               figure("p99 inclusion latency", p99, fmt=ms),
+               figure("bad debt", s.get("bad_debt_usd"))]
+    headline = Headline(_run_reading(s, p99), [Card(figures)])
+    if "rollups" in s:
+        from seqlab.report.cluster_html import cluster_cards, cluster_reading
+
+        headline.cards += cluster_cards(s)
+        headline.reading += " " + cluster_reading(s)
+    return headline
+
+
+def _run_reading(s: Mapping[str, Any], p99: float | None) -> str:
+    """One sentence from the numbers; parts whose figures the summary lacks are left out."""
+    first = f"Under {s.get('design', '?')}"
+    if s.get("sim_duration_s"):
+        first += f", over {_duration(float(s['sim_duration_s']))} of simulated time"
+    start, end = s.get("price_start"), s.get("price_end")
+    if start and end is not None:
+        first += (f" the price went from {float(start):,.2f} to {float(end):,.2f} "
+                  f"({float(end) / float(start) - 1:+.1%})")
+    parts = [first]
+    if s.get("liquidations") is not None:
+        text = f"{count(s['liquidations'])} liquidations"
+        if s.get("liquidated_usd"):
+            text += f" closed {usd(s['liquidated_usd'])} of positions"
+        parts.append(text)
+    if s.get("operator_profit_usd") is not None:
+        parts.append(f"the operator made {usd(s['operator_profit_usd'])}")
+    if p99 is not None:
+        parts.append(f"99 % of transactions were included within {ms(p99)}")
+    if s.get("bad_debt_usd"):
+        parts.append(f"bad debt reached {usd(s['bad_debt_usd'])}")
+    return "; ".join(parts) + "."
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 86_400:
+        return f"{seconds / 86_400:g} d"
+    if seconds >= 3_600:
+        return f"{seconds / 3_600:g} h"
+    return f"{seconds / 60:g} min"
 
 
 def _flatten(summary: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -182,25 +196,31 @@ def _figure_sections(result: Result) -> list[str]:
     """All figure sections in order; a missing or empty table becomes a short note."""
     sections = []
     tables = result.tables
-    sections.append(_section("Price: reference vs oracle", _price_figure(tables.get("prices"))))
+    sections.append(_section("Price: reference vs oracle", _price_figure(tables.get("prices")),
+                             EXPLAIN["price"]))
     liq = tables.get("liquidations")
     if _rows(liq):
-        sections.append(_section("Liquidations over time", _liquidations_figure(liq)))
+        sections.append(_section("Liquidations over time", _liquidations_figure(liq),
+                                 EXPLAIN["liquidations"]))
     else:
         sections.append(_note("Liquidations over time", "no liquidations in this run"))
     sections.append(
         _section(
             "Inclusion latency distribution",
             _latency_figure(tables.get("txs"), result.summary.get("latency_ms")),
+            EXPLAIN["latency"],
         )
     )
     bonus = result.summary.get("liquidation_bonus_by_liquidator") or {}
     if bonus:
-        sections.append(_section("Liquidation bonus by liquidator", _bonus_figure(bonus)))
+        sections.append(_section("Liquidation bonus by liquidator", _bonus_figure(bonus),
+                                 EXPLAIN["bonus"]))
     if result.summary.get("stage_latency_ms"):
-        sections.append(_section("Settlement stages", _stage_figure(result.summary)))
+        sections.append(_section("Settlement stages", _stage_figure(result.summary),
+                                 EXPLAIN["stages"]))
     if "venue_realized_vol" in result.summary:
-        sections.append(_section("Volatility distortion", _vol_figure(result.summary)))
+        sections.append(_section("Volatility distortion", _vol_figure(result.summary),
+                                 EXPLAIN["vol"]))
     return sections
 
 
@@ -227,20 +247,6 @@ def _vol_figure(summary: Mapping[str, Any]) -> go.Figure:
         x=1, y=venue * 100, yshift=30, showarrow=False,
         text=f"distortion {summary.get('vol_distortion', 0):+.1%}")])
     return fig
-
-
-def _section(heading: str, fig: go.Figure | None) -> str:
-    """Wrap one figure (without plotly.js, which lives once in the head) under a heading."""
-    if fig is None:
-        return _note(heading, "no data in this run")
-    fig.update_layout(template=_TEMPLATE, title=heading, margin=dict(l=60, r=30, t=60, b=50))
-    div = fig.to_html(full_html=False, include_plotlyjs=False, config=_FIG_CONFIG)
-    return f'<h2>{_esc(heading)}</h2><div class="figure">{div}</div>'
-
-
-def _note(heading: str, text: str) -> str:
-    """A heading plus a short note, used instead of an empty figure."""
-    return f'<h2>{_esc(heading)}</h2><p class="note">{_esc(text)}</p>'
 
 
 def _price_figure(prices: Table | None) -> go.Figure | None:
@@ -426,20 +432,3 @@ def _step_change_points(values: np.ndarray) -> np.ndarray:
 def _esc(value: Any) -> str:
     """HTML-escape any value's text."""
     return html.escape(str(value), quote=True)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same directory and os.replace, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    # os.open with 0o666 respects the umask, unlike mkstemp's 0o600.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -19,7 +19,11 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from seqlab.report.compare_html import _EXTRA_CSS, _format_cell, _half_width
-from seqlab.report.html import _esc, _header_div, _note, _rows, _section, render_page, write_page
+from seqlab.report.html import _esc, _rows
+from seqlab.report.page import Card, Headline, Figure, figure, folded, header_div, render_page
+from seqlab.report.page import note as _note
+from seqlab.report.page import section as _section
+from seqlab.report.page import write_page
 from seqlab.result import Result, Table
 
 __all__ = ["write_price_report", "render_price_html"]
@@ -41,22 +45,63 @@ def render_price_html(result: Result, title: str | None = None) -> str:
     s = result.summary
     title = title or f"seqlab price: {s.get('scenario', 'options')}"
     surface = result.tables.get("surface")
-    body = [_price_header(s), "<h2>Sequencer risk premium by position type</h2>",
+    page = dict(extra_css=_EXTRA_CSS + _PRICE_CSS, header=_price_header(s),
+                headline=price_headline(s, surface))
+    body = ["<h2>Sequencer risk premium by position type</h2>",
+            '<p class="explain">What the design costs each position type against the '
+            "baseline, per year, in basis points of the position's notional.</p>",
             _premium_table(s)]
     if not _rows(surface):
         body.append(_note("Option prices", "no surface in this result"))
-        return render_page(title, body, extra_css=_EXTRA_CSS + _PRICE_CSS)
+        return render_page(title, body, **page)
     undefined = int(np.isnan(np.asarray(surface["iv_shift"], dtype=float)).sum())
     body.append(_section("Surface distortion: implied-volatility shift (vol bps)",
-                         _distortion_figure(surface)))
+                         _distortion_figure(surface),
+                         "How much volatility an option market must add to Black-Scholes to "
+                         "carry the premium, per strike and expiry."))
     body.append(f'<p class="caption">{_esc(_distortion_caption(s, undefined))}</p>')
     body.append(_section("Premium-adjusted vs Black-Scholes price across strikes",
-                         _price_figure(surface)))
+                         _price_figure(surface),
+                         "Option prices with the premium against plain Black-Scholes, one "
+                         "colour per expiry."))
     body.append('<p class="caption">Dashed: Black-Scholes at the pricing volatility; solid: '
                 "with the premium; bars: the premium's 95 % interval.</p>")
-    body.append("<h2>Price surface</h2>")
-    body.append(_surface_table(surface))
-    return render_page(title, body, extra_css=_EXTRA_CSS + _PRICE_CSS)
+    body.append(folded("Price surface: every strike and expiry", _surface_table(surface)))
+    return render_page(title, body, **page)
+
+
+def price_headline(s: Mapping[str, Any], surface: Table | None) -> Headline:
+    """The premium for the priced position (with its interval) and the largest shift it puts
+    into the option surface, and a sentence."""
+    p = s.get("premium_bps") or {}
+    position = s.get("position", "?")
+    ci = p.get("ci95") if _half_width(p.get("ci95")) is not None else None
+    figures = [figure(f"premium, {position} (bps/yr)", p.get("mean"), ci, _bps)]
+    reading = f"Priced for {position}"
+    if "design" in s:
+        reading += f" under {s['design']}" + (f" against {s['baseline']}"
+                                              if "baseline" in s else "")
+    if p.get("mean") is not None:
+        verb = "costs" if float(p["mean"]) >= 0 else "saves (a negative cost)"
+        reading += f", the sequencer {verb} {_bps(p['mean'])} bps of notional per year"
+        if ci is not None:
+            reading += f" [{_bps(ci[0])}, {_bps(ci[1])}]"
+    if _rows(surface):
+        shift = np.asarray(surface["iv_shift"], dtype=float) * 100.0
+        if np.isfinite(shift).any():
+            i = int(np.nanargmax(np.abs(shift)))
+            where = (f"{surface['kind'][i]} at moneyness {float(surface['moneyness'][i]):g}, "
+                     f"expiry {_days(float(surface['expiry_days'][i]))}")
+            figures.append(Figure("largest IV shift (vol bps)", f"{shift[i]:+,.0f}"))
+            figures.append(Figure("where", where))
+            reading += (f"; the largest implied-volatility shift it needs is "
+                        f"{shift[i]:+,.0f} vol bps ({where})")
+        figures.append(Figure("n/a cells", str(int(np.isnan(shift).sum()))))
+    return Headline(reading + ".", [Card(figures)])
+
+
+def _bps(value: Any) -> str:
+    return f"{float(value):,.2f}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,7 +119,7 @@ def _price_header(s: Mapping[str, Any]) -> str:
                ("premium", _premium_text(p.get("mean"), p.get("ci95")) + " bps/yr"),
                ("spot", _num(s.get("spot"), 2)), ("sigma", _num(s.get("sigma"), 4)),
                ("r", _num(s.get("r"), 4))]
-    return _header_div(fields)
+    return header_div(fields)
 
 
 def _premium_text(mean: Any, ci: Any) -> str:
@@ -114,8 +159,8 @@ def _premium_table(s: Mapping[str, Any]) -> str:
     note = ("Annualised cost of the design to each position type, in basis points of "
             "underlying notional per year, measured against the baseline with the same seeds; "
             "± is the half-width of the 95 % confidence interval (Student t).")
-    return (f'<div class="table-wrap"><table class="summary"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></div>"
+    return (f'<table class="summary"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
             f'<p class="caption" style="margin-top:0.5rem">{_esc(note)}</p>')
 
 
@@ -135,8 +180,8 @@ def _surface_table(surface: Table) -> str:
                  f"[{_f(c['iv_shift_lo'], 3)}, {_f(c['iv_shift_hi'], 3)}]",
                  _f(c["iv_shift"] * 100.0, 1)]
         rows.append("<tr>" + "".join(f'<td class="num">{x}</td>' for x in cells) + "</tr>")
-    return (f'<div class="table-wrap"><table class="summary"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></div>"
+    return (f'<table class="summary fit"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
             f'<p class="caption" style="margin-top:0.5rem">{_esc(_NAN_NOTE)}</p>')
 
 

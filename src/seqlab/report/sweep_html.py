@@ -22,16 +22,13 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 from scipy import stats
 
+from seqlab.experiments.stats import Domain, domain_of, mean_ci
 from seqlab.report.compare_html import _EXTRA_CSS, _unique_in_order
-from seqlab.report.html import (
-    _esc,
-    _header_div,
-    _note,
-    _rows,
-    _section,
-    render_page,
-    write_page,
-)
+from seqlab.report.html import _esc, _rows
+from seqlab.report.page import (Card, Headline, Figure, count, figure, folded, header_div, ms,
+                                render_page, usd, write_page)
+from seqlab.report.page import note as _note
+from seqlab.report.page import section as _section
 from seqlab.result import Result, Table
 from seqlab.units import parse_duration
 
@@ -47,6 +44,18 @@ MAX_ERROR_CHARS = 300
 HEATMAP_COLS = 3
 HEATMAP_ROW_PX = 420
 _COLORS = qualitative.Plotly
+# What each stored metric is, one line (shown under its figures).
+METRIC_EXPLAIN = {
+    "operator_profit_usd": "What the sequencer operator extracted in one run (USD).",
+    "user_value_usd": "Final value of all user trading accounts at the end of one run (USD).",
+    "lp_value_usd": "Final value of the liquidity providers at the end of one run (USD).",
+    "liquidations": "Liquidations in one run.",
+    "bad_debt_usd": "Losses no collateral covered in one run (USD).",
+    "latency_ms.p50": "Median submit-to-inclusion latency of one run (ms).",
+    "latency_ms.p99": "99th-percentile submit-to-inclusion latency of one run (ms).",
+}
+# The summary figures whose drop against the baseline is the users' harm.
+VALUE_METRICS = ("user_value_usd", "lp_value_usd")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,8 +73,10 @@ def render_sweep_html(result: Result, title: str | None = None) -> str:
     summary = result.summary
     title = title or f"seqlab sweep: {summary.get('scenario', 'run')}"
     sweep = _Sweep(result)
-    body = [_sweep_header(summary, sweep), *_failure_section(sweep), *_figure_sections(sweep)]
-    return render_page(title, body, extra_css=_EXTRA_CSS)
+    harm = Harm(sweep)
+    body = [*harm.sections(), *_figure_sections(sweep), *_failure_section(sweep)]
+    return render_page(title, body, extra_css=_EXTRA_CSS, header=_sweep_header(summary, sweep),
+                       headline=sweep_headline(sweep, harm))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,7 +197,7 @@ def _sweep_header(summary: Mapping[str, Any], sweep: _Sweep) -> str:
         ("runs", runs),
         ("failed", failed),
     ]
-    return _header_div(fields)
+    return header_div(fields)
 
 
 def _failure_section(sweep: _Sweep) -> list[str]:
@@ -210,21 +221,185 @@ def _failure_section(sweep: _Sweep) -> list[str]:
             f'<td class="mono">{_esc(error)}</td></tr>'
         )
     parts = [
-        f"<h2>Failed runs ({failed.size})</h2>",
-        f'<div class="table-wrap"><table class="summary"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>",
+        f'<table class="summary fit"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>",
     ]
     if failed.size > MAX_FAILURE_ROWS:
         parts.append(f'<p class="note">{failed.size - MAX_FAILURE_ROWS} more failed runs '
                      "not listed.</p>")
     parts.append('<p class="caption" style="margin-top:0.5rem">Failed runs are excluded from '
-                 "every statistic below.</p>")
-    return parts
+                 "every statistic above.</p>")
+    return [folded(f"Failed runs ({failed.size})", "".join(parts))]
 
 
 # ---------------------------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------------------------
+
+
+class Harm:
+    """Harm against the baseline design, paired by seed and parameter point.
+
+    The sweep store keeps each run's summary figures, not per-account values, so the harm of
+    a run is the baseline's user value minus the design's, run by run: the user accounts'
+    final value (``user_value_usd``) plus the liquidity providers' (``lp_value_usd``) where
+    stored, under the baseline with the same seed and parameter values less under the design.
+    This is compare's ``user_harm_usd`` (accounts + LPs), from the sweep's stored figures.
+    """
+
+    def __init__(self, sweep: _Sweep) -> None:
+        self.sweep = sweep
+        self.baseline = "honest" if "honest" in sweep.designs else (
+            sweep.designs[0] if sweep.designs else "")
+        self.parts = [m for m in VALUE_METRICS if sweep.metric(m) is not None]
+        self.values: np.ndarray | None = None
+        if len(sweep.designs) > 1 and "user_value_usd" in self.parts:
+            self.values = self._paired()
+        self.name = f"harm against {self.baseline} (USD)"
+
+    def _paired(self) -> np.ndarray:
+        sweep = self.sweep
+        value = sum(sweep.metric(m) for m in self.parts)
+        seed = sweep.column("seed")
+        seed = seed if seed is not None else np.zeros(sweep.n, dtype=str)
+        point = [sweep.values[p] for p in sweep.params if sweep.values[p] is not None]
+        keys = ["\x1f".join(str(c[i]) for c in (*point, seed)) for i in range(sweep.n)]
+        base_code = sweep.designs.index(self.baseline)
+        usable = sweep.ok & np.isfinite(value)
+        base = {keys[i]: value[i] for i in np.flatnonzero(usable & (sweep.design_code ==
+                                                                     base_code))}
+        harm = np.full(sweep.n, np.nan)
+        for i in np.flatnonzero(usable & (sweep.design_code != base_code)):
+            if keys[i] in base:
+                harm[i] = base[keys[i]] - value[i]
+        return harm
+
+    @property
+    def what(self) -> str:
+        parts = " + ".join(self.parts)
+        return (f"Harm of a run = ({parts}) under {self.baseline} with the same seed and "
+                f"parameter values, less the same under the design (USD; positive: users lost). "
+                "The store keeps each run's summary figures, not per-account values, so this "
+                "is the users' total, not a per-account distribution.")
+
+    def pooled(self, design: int) -> tuple[float | None, list[float] | None, int]:
+        """Mean harm of one design over every paired run, its 95 % interval, the run count."""
+        v = self.values[(self.sweep.design_code == design) & np.isfinite(self.values)]
+        if not v.size:
+            return None, None, 0
+        mean, interval = mean_ci(list(v))
+        return mean, (interval if v.size > 1 else None), int(v.size)
+
+    def worst_point(self, design: int) -> tuple[str, float] | None:
+        """The parameter point where the design's mean harm is highest."""
+        sweep = self.sweep
+        if not sweep.params:
+            return None
+        mask = (sweep.design_code == design) & np.isfinite(self.values)
+        if not mask.any():
+            return None
+        labels = np.array([", ".join(f"{p}={sweep.values[p][i]}" for p in sweep.params)
+                           for i in range(sweep.n)])
+        names, codes = np.unique(labels[mask], return_inverse=True)
+        n, mean, _ = cell_stats(codes, len(names), self.values[mask])
+        j = int(np.nanargmax(mean))
+        return str(names[j]), float(mean[j])
+
+    def sections(self) -> list[str]:
+        heading = f"Harm against {self.baseline}"
+        if self.values is None:
+            why = ("one design only: no baseline to measure harm against"
+                   if len(self.sweep.designs) < 2 else
+                   "the runs table has no user_value_usd column to measure harm with")
+            return [_note(heading, why)]
+        if not np.isfinite(self.values).any():
+            return [_note(heading, "no design run has a completed baseline run to pair with")]
+        out = []
+        for title, fig in metric_figures(self.sweep, self.name, self.values):
+            height = int(fig.layout.height) if fig is not None and fig.layout.height else None
+            out.append(_section(title, fig, self.what, height) if fig is not None
+                       else _note(title, "no paired runs"))
+        out.append(folded(f"Harm against {self.baseline} at every parameter point",
+                          self.table()))
+        return out
+
+    def table(self) -> str:
+        """Mean harm [95 % interval] (runs) per parameter point and design."""
+        sweep = self.sweep
+        others = [(d, name) for d, name in enumerate(sweep.designs) if name != self.baseline]
+        labels = [tuple(str(sweep.values[p][i]) if sweep.values[p] is not None else ""
+                        for p in sweep.params) for i in range(sweep.n)]
+        points = sorted(set(labels), key=lambda t: tuple(
+            sweep.order[p].index(v) if v in sweep.order[p] else -1
+            for p, v in zip(sweep.params, t)))
+        index = {t: k for k, t in enumerate(points)}
+        codes = np.array([index[t] for t in labels], dtype=np.int64)
+        head = "".join(f"<th>{_esc(h)}</th>" for h in (*sweep.params,
+                                                         *(name for _, name in others)))
+        rows = []
+        for k, point in enumerate(points):
+            cells = [f'<td class="mono">{_esc(v)}</td>' for v in point]
+            for d, _ in others:
+                v = self.values[(codes == k) & (sweep.design_code == d)
+                                & np.isfinite(self.values)]
+                if not v.size:
+                    cells.append('<td class="num">&ndash;</td>')
+                    continue
+                mean, (lo, hi) = mean_ci(list(v))
+                ci = f"[{_fmt(lo)}, {_fmt(hi)}] " if v.size > 1 else ""
+                cells.append(f'<td class="num">{_fmt(mean)} <span class="ci">{ci}'
+                             f"(n = {v.size})</span></td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        return (f'<table class="summary fit"><thead><tr>{head}</tr></thead>'
+                f"<tbody>{''.join(rows)}</tbody></table>"
+                f'<p class="caption" style="margin-top:0.5rem">{_esc(self.what)}</p>')
+
+
+def sweep_headline(sweep: _Sweep, harm: Harm) -> Headline:
+    """Per design: harm against the baseline (paired, all points pooled), where it is worst,
+    operator profit and p99 latency; and a sentence."""
+    points = int(np.prod([len(sweep.order[p]) for p in sweep.params])) if sweep.params else 1
+    seeds = sweep.column("seed")
+    n_seeds = len(set(seeds.tolist())) if seeds is not None else 0
+    failed = int((~sweep.ok).sum())
+    reading = [f"{int(sweep.ok.sum())} completed runs ({failed} failed) over {points} "
+               f"parameter point(s) × {n_seeds} seed(s)."]
+    shown = (("operator profit", "operator_profit_usd", usd), ("p99 latency", "latency_ms.p99", ms))
+    cards = []
+    for d, design in enumerate(sweep.designs):
+        figures: list[Figure] = []
+        is_base = harm.values is not None and design == harm.baseline
+        if harm.values is not None and not is_base:
+            mean, interval, n = harm.pooled(d)
+            figures.append(figure(f"harm vs {harm.baseline}", mean, interval, usd))
+            worst = harm.worst_point(d)
+            if worst is not None:
+                figures.append(Figure("worst at", worst[0]))
+            if mean is not None:
+                text = (f"Under {design} users lost {usd(mean)}" if mean >= 0 else
+                        f"Under {design} users gained {usd(-mean)}")
+                if interval is not None:
+                    text += f" [{usd(interval[0])}, {usd(interval[1])}]"
+                text += f" per run against {harm.baseline}"
+                if worst is not None:
+                    text += f", most at {worst[0]} ({usd(worst[1])})"
+                reading.append(text + ".")
+        for label, metric, fmt in shown:
+            values = sweep.metric(metric)
+            if values is not None:
+                v = values[sweep.usable(values) & (sweep.design_code == d)]
+                if v.size:
+                    mean, interval = mean_ci(list(v), domain_of(metric))
+                    figures.append(figure(label, mean, interval if v.size > 1 else None, fmt))
+        figures.append(Figure("runs", count((sweep.ok & (sweep.design_code == d)).sum())))
+        cards.append(Card(figures, title=design, tag="baseline" if is_base else None,
+                          muted=is_base))
+    note = ("Means per run over every completed run of the design (all parameter points "
+            "pooled, so an interval mixes the spread between points with seed noise); "
+            "brackets: 95 % interval.")
+    if harm.values is not None:
+        note += " " + harm.what
+    return Headline(" ".join(reading), cards, note)
 
 
 def _figure_sections(sweep: _Sweep) -> list[str]:
@@ -252,13 +427,20 @@ def _metric_sections(sweep: _Sweep, metric: str) -> list[str]:
         if fig is None:
             out.append(_note(heading, "no completed run has a value for this metric"))
             continue
-        section = _section(heading, fig)
-        height = fig.layout.height
-        if height:
-            section = section.replace('<div class="figure">',
-                                      f'<div class="figure" style="height:{int(height)}px">', 1)
-        out.append(section)
+        height = int(fig.layout.height) if fig.layout.height else None
+        out.append(_section(heading, fig, _explain(metric, heading), height))
     return out
+
+
+def _explain(metric: str, heading: str) -> str:
+    """The metric's line, then how this figure groups the runs."""
+    text = METRIC_EXPLAIN.get(metric, f"The run summary's {metric}.")
+    if heading.endswith(" by design"):
+        return text + " Mean per design over all runs."
+    if ": mean over " in heading:
+        return text + " Mean per grid cell, one panel per design, one colour scale."
+    return text + (" Mean per value of the parameter (the other parameters' values pooled), "
+                   "one line per design.")
 
 
 def metric_figures(sweep: _Sweep, metric: str, values: np.ndarray
@@ -285,7 +467,7 @@ def _design_bar_figure(sweep: _Sweep, metric: str, values: np.ndarray) -> go.Fig
     fig = go.Figure(go.Bar(
         x=[sweep.designs[i] for i in keep],
         y=[float(mean[i]) for i in keep],
-        error_y=_error_bars(half[keep]),
+        error_y=_error_bars(mean[keep], half[keep], domain_of(metric)),
         marker_color=[_COLORS[i % len(_COLORS)] for i in keep],
         hovertext=[_hover(mean[i], half[i], n[i]) for i in keep],
         hovertemplate="%{x}<br>%{hovertext}<extra></extra>",
@@ -317,7 +499,7 @@ def _param_line_figure(sweep: _Sweep, metric: str, values: np.ndarray, param: st
         fig.add_trace(go.Scatter(
             x=[order[i - d * k] for i in idx],
             y=[float(mean[i]) for i in idx],
-            error_y=_error_bars(half[idx], color=color),
+            error_y=_error_bars(mean[idx], half[idx], domain_of(metric), color=color),
             mode="lines+markers", name=design, legendgroup=design,
             line=dict(color=color), marker=dict(color=color, size=7),
             hovertext=[_hover(mean[i], half[i], n[i]) for i in idx],
@@ -410,10 +592,17 @@ def cell_stats(codes: np.ndarray, n_cells: int, values: np.ndarray
     return n, mean, half
 
 
-def _error_bars(half: np.ndarray, color: str = "#333") -> dict:
-    """Symmetric error bars; cells without an interval (one run) get none."""
-    array = [float(h) if math.isfinite(h) else 0.0 for h in np.asarray(half, dtype=float)]
-    return dict(type="data", array=array, visible=True, color=color, thickness=1.2, width=4)
+def _error_bars(mean: np.ndarray, half: np.ndarray, domain: Domain, color: str = "#333"
+                ) -> dict:
+    """Error bars of the interval clipped to the metric's domain (a share's bar stops at 1,
+    a count's at 0); cells without an interval (one run) get none."""
+    mean = np.asarray(mean, dtype=float)
+    half = np.where(np.isfinite(np.asarray(half, dtype=float)), half, 0.0)
+    plus = np.minimum(half, np.maximum(domain[1] - mean, 0.0))
+    minus = np.minimum(half, np.maximum(mean - domain[0], 0.0))
+    return dict(type="data", symmetric=False, array=[float(v) for v in plus],
+                arrayminus=[float(v) for v in minus], visible=True, color=color,
+                thickness=1.2, width=4)
 
 
 def _hover(mean: float, half: float, n: int) -> str:
