@@ -360,7 +360,7 @@ def test_underwater_liquidation_closes_all_and_insurance_covers_shortfall():
     pool0, ins0 = bal(p, p.pool), bal(p, p.insurance)
     # at 1800: equity 991 - 1800 = -809
     oracle(p, 1_800, block=2)
-    assert p._equity(0) == -usd(809)
+    assert p.equity(0) == -usd(809)
     assert tx(p, Kind.LIQUIDATE, 0, b=0, block=2) == OK
     assert p.size[0] == 0 and p.basis[0] == 0
     assert margin(p, 0) == 0

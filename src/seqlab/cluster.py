@@ -156,7 +156,8 @@ class Cluster:
             progress(self.horizon, self.horizon)
         results = [chain.finish() for chain in self.chains]
         mids = np.array(self._mids, dtype=np.float64).reshape(-1, len(self.chains))
-        result = cluster_result(self, results, np.array(self._gap_t, dtype=np.int64), mids)
+        result = cluster_result(self, results, np.array(self._gap_t, dtype=np.int64), mids,
+                                ROLLUP_NAMES)
         result.summary["wall_s"] = round(time.perf_counter() - start, 4)
         return result
 

@@ -80,7 +80,7 @@ class _Raw:
 def load_bars(path: str | Path) -> Bars:
     """Read a price file of any supported format into sorted, de-duplicated ``Bars``."""
     name = str(path)
-    text = _read_text(Path(path), name)
+    text = read_data_text(Path(path), name)
     raw = _parse_json(text, name) if text.lstrip()[0] in "[{" else _parse_csv(text, name)
     return _finish(raw, name)
 
@@ -131,7 +131,7 @@ def _error(name: str, message: str, field: str | None = None,
     return SeqlabError(" ".join(message.split()), file=name, field=field, allowed=allowed)
 
 
-def _read_text(path: Path, name: str) -> str:
+def read_data_text(path: Path, name: str) -> str:
     """The file's text without a BOM; never blank. Not stripped, so CSV line numbers hold."""
     try:
         data = path.read_bytes()

@@ -136,16 +136,14 @@ def combined_tables(tables: list[dict], users: list[int]) -> dict:
 
 
 def cluster_result(cluster, results: list[Result], gap_t: np.ndarray,
-                   mids: np.ndarray) -> Result:
+                   mids: np.ndarray, names: str) -> Result:
     """One Result for the whole world: combined figures, per-rollup contagion rows, gaps
-    and arbitrage."""
-    from seqlab.cluster import ROLLUP_NAMES
-
+    and arbitrage; ``names`` name the rollups in order."""
     sc = cluster.sc
     windows = event_windows([c.outages for c in cluster.chains])
     window_us = sc.rollups.restart_window
     summaries = [r.summary for r in results]
-    rows = [rollup_row(ROLLUP_NAMES[k], r.summary, r.tables, c.protocol.log.bad_debt_events,
+    rows = [rollup_row(names[k], r.summary, r.tables, c.protocol.log.bad_debt_events,
                        windows, window_us)
             for k, (c, r) in enumerate(zip(cluster.chains, results))]
     gaps = gap_bps(mids)
@@ -161,7 +159,7 @@ def cluster_result(cluster, results: list[Result], gap_t: np.ndarray,
         "price_gap": gap_summary(gap_t, gaps, windows)}
     tables = combined_tables([r.tables for r in results], [c.users for c in cluster.chains])
     tables["gaps"] = {"t_s": gap_t / 1e6, "gap_bps": gaps,
-                      **{f"mid_{ROLLUP_NAMES[k]}": mids[:, k] for k in range(mids.shape[1])}}
+                      **{f"mid_{names[k]}": mids[:, k] for k in range(mids.shape[1])}}
     tables["rollups"] = {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
     if cluster.arbs is not None:
         summary["arbitrage"] = arbitrage_summary(cluster)

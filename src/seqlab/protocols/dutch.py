@@ -12,18 +12,15 @@ kick, an account under auction is locked: its owner can no longer save it with a
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from seqlab.protocols.auction import (Auction, ExponentialDecrease, LinearDecrease,
                                       StairstepExponentialDecrease, exact_ratio,
                                       keeper_incentive)
+from seqlab.protocols.liquidation_host import LiquidationHost
 from seqlab.scenario.schema import Perps
 from seqlab.units import MICRO_USD as PPM
 
-if TYPE_CHECKING:
-    from seqlab.protocols.perps import PerpsProtocol
 
 
 
@@ -38,7 +35,7 @@ def make_curve(d):
 class DutchLiquidation:
     """Kick, take and redo Clipper-style auctions over perp positions."""
 
-    def __init__(self, cfg: Perps, p: "PerpsProtocol") -> None:
+    def __init__(self, cfg: Perps, p: LiquidationHost) -> None:
         self.p, self.d = p, cfg.dutch
         self.curve = make_curve(self.d)
         self.buf, self.cusp, self.chip = exact_ratio(self.d.buf), exact_ratio(self.d.cusp), \
@@ -78,7 +75,7 @@ class DutchLiquidation:
 
     def _reward_keeper(self, liquidator: int, tab: int) -> None:
         p = self.p
-        amount = min(keeper_incentive(tab, self.tip, self.chip), p._bal(p.insurance))
+        amount = min(keeper_incentive(tab, self.tip, self.chip), p.balance(p.insurance))
         p.ledger.transfer(p.insurance, p.liquidator_account[liquidator], amount,
                           "keeper_incentive")
 

@@ -19,21 +19,17 @@ keeps the ledger exact.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from seqlab.protocols.dutch import DutchLiquidation
+from seqlab.protocols.fixed import DUST_MICRO_USD, PPM, toward_zero
+from seqlab.protocols.liquidation_host import LiquidationHost
 from seqlab.scenario.schema import Perps
-from seqlab.units import MICRO_USD as PPM
-
-if TYPE_CHECKING:
-    from seqlab.protocols.perps import PerpsProtocol
-
 
 
 class FixedBonus:
     """Close ``close_factor`` of the position (all of it when equity is gone or the rest
     would be dust); the bonus is a fixed share of the closed notional."""
 
-    def __init__(self, cfg: Perps, p: "PerpsProtocol") -> None:
+    def __init__(self, cfg: Perps, p: LiquidationHost) -> None:
         self.cfg, self.p = cfg, p
 
     def locks(self, i: int) -> bool:
@@ -42,12 +38,10 @@ class FixedBonus:
 
     def amount(self, i: int, block: int) -> int:
         """Units to close now (same sign as the position)."""
-        from seqlab.protocols.perps import DUST_MICRO_USD, toward_zero
-
         p = self.p
         size = int(p.size[i])
         close = toward_zero(size * p.close_ppm, PPM)
-        if p._equity(i) <= 0 or p._notional(size) - p._notional(close) < DUST_MICRO_USD \
+        if p.equity(i) <= 0 or p.notional(size) - p.notional(close) < DUST_MICRO_USD \
                 or not close:
             close = size
         return close
@@ -74,15 +68,13 @@ class PartialPerBlock(FixedBonus):
     """dYdX-style: no more than ``partial_cap`` of the position (as it stood when the
     block first touched it) per block, and a fee to the insurance fund."""
 
-    def __init__(self, cfg: Perps, p: "PerpsProtocol") -> None:
+    def __init__(self, cfg: Perps, p: LiquidationHost) -> None:
         super().__init__(cfg, p)
         self.cap_ppm = int(round(cfg.partial_cap * PPM))
         self.fee_ppm = int(round(cfg.liquidation_fee * PPM))
         self._budget: dict[int, tuple[int, int]] = {}  # account -> (block, units left)
 
     def amount(self, i: int, block: int) -> int:
-        from seqlab.protocols.perps import toward_zero
-
         size = int(self.p.size[i])
         last_block, left = self._budget.get(i, (-1, 0))
         if last_block != block:
@@ -96,11 +88,9 @@ class PartialPerBlock(FixedBonus):
         p.pay_from_margin(i, p.insurance, closed * self.fee_ppm // PPM, "liquidation_fee")
 
 
-def make_liquidation(cfg: Perps, p: "PerpsProtocol"):
+def make_liquidation(cfg: Perps, p: LiquidationHost):
     if cfg.liquidation == "partial":
         return PartialPerBlock(cfg, p)
     if cfg.liquidation == "dutch":
-        from seqlab.protocols.dutch import DutchLiquidation
-
         return DutchLiquidation(cfg, p)
     return FixedBonus(cfg, p)

@@ -17,22 +17,34 @@ the reward grows only as fast as the curve falls.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
+from seqlab.ledger import Ledger
 from seqlab.protocols.auction import Auction, exact_ratio, keeper_incentive
 from seqlab.protocols.dutch import auction_quotes, make_curve
+from seqlab.protocols.liquidation_host import LiquidationHost
 from seqlab.units import MICRO_USD as PPM
 
-if TYPE_CHECKING:
-    from seqlab.protocols.options import OptionsProtocol
+
+class WriterBook(Protocol):
+    """What writer auctions use of the options protocol (which imports them, so they
+    depend on this interface, not on its module)."""
+
+    ledger: Ledger
+    perps: LiquidationHost      # the perps market: price, insurance fund, keepers' accounts
+    margin: np.ndarray          # ledger account of each writer's margin
+    short: np.ndarray           # writers × series, micro-units short
+    liquidations: list
+
+    def take_over(self, writer: int, units: np.ndarray, t: int) -> int: ...
 
 
 class WriterAuctions:
     """Kick, take and redo auctions over writers' short books."""
 
-    def __init__(self, opt: "OptionsProtocol") -> None:
+    def __init__(self, opt: WriterBook) -> None:
         self.opt = opt
         self.d = opt.perps.cfg.dutch
         self.curve = make_curve(self.d)
@@ -70,7 +82,7 @@ class WriterAuctions:
 
     def _reward_keeper(self, liquidator: int, tab: int) -> None:
         p = self.opt.perps
-        amount = min(keeper_incentive(tab, self.tip, self.chip), p._bal(p.insurance))
+        amount = min(keeper_incentive(tab, self.tip, self.chip), p.balance(p.insurance))
         p.ledger.transfer(p.insurance, p.liquidator_account[liquidator], amount,
                           "keeper_incentive")
 

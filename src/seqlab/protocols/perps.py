@@ -27,10 +27,9 @@ from seqlab.ledger import Ledger
 from seqlab.outages import in_grace
 from seqlab.scenario.schema import Perps
 from seqlab.txs import Kind, Status, TxStore
-from seqlab.units import MICRO_USD
+from seqlab.protocols.fixed import PPM, toward_zero
+from seqlab.protocols.liquidation import make_liquidation
 
-PPM = MICRO_USD  # micro-USD per USD, and micro-units per unit of the asset
-DUST_MICRO_USD = 100 * PPM  # positions below $100 are closed whole on liquidation
 _TRADE_KINDS = frozenset((int(Kind.TRADE), int(Kind.CLOSE), int(Kind.REDUCE)))
 _OK, _FAILED = int(Status.OK), int(Status.FAILED)  # plain ints: enum lookups cost per tx
 YEAR_US = 31_536e9
@@ -38,12 +37,6 @@ YEAR_US = 31_536e9
 
 def _ppm(x: float) -> int:
     return int(round(x * PPM))
-
-
-def toward_zero(num: int, den: int) -> int:
-    """Integer division rounding toward zero (floor division rounds negatives down)."""
-    q = abs(num) // abs(den)
-    return q if (num >= 0) == (den > 0) else -q
 
 
 @dataclass
@@ -104,8 +97,6 @@ class PerpsProtocol:
         self.oracle_block = -1
         self.next_funding = cfg.funding_interval
         self.log = PerpsLog()
-        from seqlab.protocols.liquidation import make_liquidation
-
         self.liquidation = make_liquidation(cfg, self)
         self._payers: dict = {}  # kind -> payer(kind, sender) of an attached protocol
         self._handlers = {Kind.ORACLE: self._oracle, Kind.TRADE: self._trade,
@@ -177,7 +168,7 @@ class PerpsProtocol:
         for k in np.flatnonzero(tip > 0).tolist():
             tx = int(ids[k])
             payer = self._payer(int(txs.kind[tx]), int(txs.sender[tx]))
-            self.ledger.transfer(payer, self.sequencer, min(int(tip[k]), self._bal(payer)),
+            self.ledger.transfer(payer, self.sequencer, min(int(tip[k]), self.balance(payer)),
                                  "priority_fee")
 
     def _payer(self, kind: int, sender: int) -> int:
@@ -189,7 +180,7 @@ class PerpsProtocol:
         return self.liquidator_account[sender] if kind == Kind.LIQUIDATE else \
             int(self.wallet[sender])
 
-    def _bal(self, account: int) -> int:
+    def balance(self, account: int) -> int:
         return int(self.ledger.balances[account])
 
     def _oracle(self, sender: int, price: int, seq: int, block: int, t: int) -> bool:
@@ -198,12 +189,12 @@ class PerpsProtocol:
         self.log.oracle.append((t, block, price, seq))
         return True
 
-    def _notional(self, size: int) -> int:
+    def notional(self, size: int) -> int:
         return abs(size) * self.price // PPM
 
-    def _equity(self, i: int) -> int:
+    def equity(self, i: int) -> int:
         size = int(self.size[i])
-        return self._bal(self.margin[i]) + size * self.price // PPM - int(self.basis[i])
+        return self.balance(self.margin[i]) + size * self.price // PPM - int(self.basis[i])
 
     def _clearing_price(self, ids: np.ndarray) -> int:
         """One price for every trade of the batch: the skew premium averaged over the
@@ -248,16 +239,16 @@ class PerpsProtocol:
         led, margin = self.ledger, int(self.margin[i])
         self.margin_view.touched.append(i)
         if pnl >= 0:
-            paid = min(pnl, self._bal(self.pool))
+            paid = min(pnl, self.balance(self.pool))
             led.transfer(self.pool, margin, paid, "pnl")
             self.log.pool_shortfall += pnl - paid
             return
         loss = -pnl
-        from_margin = min(loss, self._bal(margin))
+        from_margin = min(loss, self.balance(margin))
         led.transfer(margin, self.pool, from_margin, "pnl")
         short = loss - from_margin
         if short:
-            covered = min(short, self._bal(self.insurance))
+            covered = min(short, self.balance(self.insurance))
             led.transfer(self.insurance, self.pool, covered, "insurance")
             if short > covered:
                 self.log.bad_debt += short - covered
@@ -266,7 +257,7 @@ class PerpsProtocol:
     def _charge_fee(self, i: int, fee: int) -> None:
         self.margin_view.touched.append(i)
         self.ledger.transfer(int(self.margin[i]), self.fees,
-                             min(fee, self._bal(self.margin[i])), "fee")
+                             min(fee, self.balance(self.margin[i])), "fee")
 
     def _plan_trade(self, i: int, usd_delta: int, limit: int
                     ) -> tuple[int, int, int, int, int] | None:
@@ -286,15 +277,15 @@ class PerpsProtocol:
         if size and (delta > 0) != (size > 0):
             close = size if abs(delta) >= abs(size) else -delta
         opened = delta + close
-        fee = self._notional(delta) * self.fee_ppm // PPM
+        fee = self.notional(delta) * self.fee_ppm // PPM
         if opened:
             closed_basis = basis if close == size else (basis * close // size if close else 0)
             pnl = close * px // PPM - closed_basis
             new_size = size - close + opened
             new_basis = basis - closed_basis + opened * px // PPM
-            margin_after = self._bal(self.margin[i]) + pnl - fee
+            margin_after = self.balance(self.margin[i]) + pnl - fee
             equity = margin_after + new_size * self.price // PPM - new_basis
-            if margin_after < 0 or equity * PPM < self.im_ppm * self._notional(new_size):
+            if margin_after < 0 or equity * PPM < self.im_ppm * self.notional(new_size):
                 return None
         return delta, close, opened, px, fee
 
@@ -318,7 +309,7 @@ class PerpsProtocol:
         if plan is None:
             return False
         delta, close, opened, px, fee = plan
-        self.traded[i] += self._notional(delta)
+        self.traded[i] += self.notional(delta)
         self.log.fills.append((block, px))
         if close:
             self._close_part(i, close, px)
@@ -339,8 +330,8 @@ class PerpsProtocol:
         px = self._fill(-size)
         self._close_part(i, size, px)
         self.log.fills.append((block, px))
-        self.traded[i] += self._notional(size)
-        self._charge_fee(i, self._notional(size) * self.fee_ppm // PPM)
+        self.traded[i] += self.notional(size)
+        self._charge_fee(i, self.notional(size) * self.fee_ppm // PPM)
         return True
 
     def _reduce(self, i: int, bps: int, b: int, block: int, t: int) -> bool:
@@ -354,14 +345,14 @@ class PerpsProtocol:
         px = self._fill(-close)
         self._close_part(i, close, px)
         self.log.fills.append((block, px))
-        self.traded[i] += self._notional(close)
-        self._charge_fee(i, self._notional(close) * self.fee_ppm // PPM)
+        self.traded[i] += self.notional(close)
+        self._charge_fee(i, self.notional(close) * self.fee_ppm // PPM)
         return True
 
     def _auction(self, searcher: int, amount: int, to: int, block: int, t: int) -> bool:
         """Settle a won auction from the searchers' (or builders') account: an express-lane
         bid goes to the treasury (``to`` = 0), a builder's bid to the proposer (1)."""
-        paid = min(amount, self._bal(self.searchers))
+        paid = min(amount, self.balance(self.searchers))
         dst, reason = (self.treasury, "express_lane_auction") if to == 0 else \
             (self.proposer, "builder_bid")
         self.ledger.transfer(self.searchers, dst, paid, reason)
@@ -370,7 +361,7 @@ class PerpsProtocol:
     def _topup(self, i: int, amount: int, b: int, block: int, t: int) -> bool:
         if self.liquidation.locks(i):
             return False
-        amount = min(amount, self._bal(self.wallet[i]))
+        amount = min(amount, self.balance(self.wallet[i]))
         if amount <= 0:
             return False
         self.ledger.transfer(int(self.wallet[i]), int(self.margin[i]), amount, "topup")
@@ -380,12 +371,12 @@ class PerpsProtocol:
     def _withdraw(self, i: int, amount: int, b: int, block: int, t: int) -> bool:
         if self.liquidation.locks(i):
             return False
-        amount = min(amount, self._bal(self.margin[i]))
+        amount = min(amount, self.balance(self.margin[i]))
         if amount <= 0:
             return False
         if self.size[i]:
-            notional = self._notional(int(self.size[i]))
-            if not self.price or (self._equity(i) - amount) * PPM < self.im_ppm * notional:
+            notional = self.notional(int(self.size[i]))
+            if not self.price or (self.equity(i) - amount) * PPM < self.im_ppm * notional:
                 return False
         self.ledger.transfer(int(self.margin[i]), int(self.wallet[i]), amount, "withdraw")
         self.margin_view.touched.append(i)
@@ -401,7 +392,7 @@ class PerpsProtocol:
         size = int(self.size[i])
         if not size or not self.price:
             return False
-        return self._equity(i) * PPM < self.mm_ppm * self._notional(size)
+        return self.equity(i) * PPM < self.mm_ppm * self.notional(size)
 
     def set_sentinel(self, outages: np.ndarray, grace_us: int) -> None:
         """Aave-style PriceOracleSentinel: no liquidation while the sequencer uptime feed
@@ -417,14 +408,14 @@ class PerpsProtocol:
     def close_for_liquidation(self, i: int, close: int) -> int:
         """Close ``close`` units at the oracle price (liquidations have no price impact);
         returns the closed notional (micro-USD)."""
-        closed = self._notional(close)
+        closed = self.notional(close)
         self._close_part(i, close, self.price)
         self.log.liquidation_units.append((self._now, close))
         return closed
 
     def pay_from_margin(self, i: int, to: int, amount: int, reason: str) -> int:
         """Pay up to ``amount`` out of account ``i``'s margin; returns what was paid."""
-        paid = min(amount, self._bal(self.margin[i]))
+        paid = min(amount, self.balance(self.margin[i]))
         self.ledger.transfer(int(self.margin[i]), to, paid, reason)
         self.margin_view.touched.append(i)
         return paid
@@ -481,7 +472,7 @@ class PerpsProtocol:
         self.ledger.transfer_many(self.margin[payers], self.pool, paid, "funding")
         receivers = pay < 0
         due = -pay[receivers]
-        if due.sum() > self._bal(self.pool):
+        if due.sum() > self.balance(self.pool):
             self.log.funding_shortfall += int(due.sum())
             return
         self.ledger.transfer_many(self.pool, self.margin[receivers], due, "funding")

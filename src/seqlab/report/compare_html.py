@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from seqlab.report.html import _esc, _rows
+from seqlab.report.html import esc, table_rows
 from seqlab.report.page import (Card, Headline, count, figure, folded, header_div, ms, render_page,
                                 usd, write_page)
 from seqlab.report.page import note as _note
@@ -32,7 +32,7 @@ WHISKER_IQR = 1.5
 DIGEST_CHARS = 12
 HARM_COLOR = "#7f1d1d"  # dark red, hatched: apart from the strategy colours
 
-_EXTRA_CSS = """
+EXTRA_CSS = """
 table.summary thead th { border-bottom: 2px solid #999; vertical-align: bottom;
                          font-size: 0.8rem; overflow-wrap: break-word; }
 table.designs td, table.designs th { padding: 0.25rem 0.3rem; }
@@ -106,7 +106,7 @@ def render_compare_html(result: Result, title: str | None = None) -> str:
     if any("rollups_halted" in (d or {}) for d in (summary.get("designs") or {}).values()):
         body.append(folded("Contagion across rollups",
                            _comparison_table(result, designs, _CONTAGION_COLUMNS)))
-    return render_page(title, body, extra_css=_EXTRA_CSS, header=_compare_header(summary),
+    return render_page(title, body, extra_css=EXTRA_CSS, header=_compare_header(summary),
                        headline=compare_headline(result, designs))
 
 
@@ -138,7 +138,7 @@ def compare_headline(result: Result, designs: Sequence[str]) -> Headline:
             values[key] = value
             if design == baseline and key in ("user_harm_usd", "forced_liquidations"):
                 continue  # zero by construction against itself
-            interval = ci.get(ci_key) if _half_width(ci.get(ci_key)) is not None else None
+            interval = ci.get(ci_key) if half_width(ci.get(ci_key)) is not None else None
             figures.append(figure(label, value, interval, fmt))
             if key == "user_harm_usd":
                 values["harm_interval"] = interval
@@ -209,8 +209,8 @@ def _design_order(result: Result) -> list[str]:
     seen = set(order)
     for name in ("runs", "harm", "latency_quantiles", "bonus"):
         table = result.tables.get(name)
-        if _rows(table) and "design" in table:
-            for d in _unique_in_order(np.asarray(table["design"]).astype(str)):
+        if table_rows(table) and "design" in table:
+            for d in unique_in_order(np.asarray(table["design"]).astype(str)):
                 if d not in seen:
                     order.append(d)
                     seen.add(d)
@@ -226,7 +226,7 @@ def _comparison_table(result: Result, designs: Sequence[str],
     per_design: Mapping[str, Any] = summary.get("designs") or {}
     baseline = str(summary.get("baseline", ""))
     runs = result.tables.get("runs")
-    head = "".join(f"<th>{_esc(h)}</th>" for h in ("design", *(c[0] for c in columns), "digest"))
+    head = "".join(f"<th>{esc(h)}</th>" for h in ("design", *(c[0] for c in columns), "digest"))
     rows = []
     any_ci = False
     for design in designs:
@@ -237,19 +237,19 @@ def _comparison_table(result: Result, designs: Sequence[str],
             value = _lookup(entry, key)
             if value is None:
                 value = _runs_mean(runs, design, _RUNS_COLUMN.get(key, key))
-            half = _half_width(ci.get(ci_key))
+            half = half_width(ci.get(ci_key))
             any_ci |= half is not None
             interval = ci.get(ci_key) if half is not None else None
-            cells.append(f'<td class="num">{_format_cell(value, half, scale, kind, interval)}'
+            cells.append(f'<td class="num">{format_cell(value, half, scale, kind, interval)}'
                          "</td>")
         digest = entry.get("digest")
         if digest is None:
             digest = _runs_first(runs, design, "digest")
-        digest_html = (f'<code title="{_esc(digest)}">{_esc(str(digest)[:DIGEST_CHARS])}</code>'
+        digest_html = (f'<code title="{esc(digest)}">{esc(str(digest)[:DIGEST_CHARS])}</code>'
                        if digest is not None else "&ndash;")
         tag = ' <span class="ci">(baseline)</span>' if design == baseline else ""
         css = ' class="baseline"' if design == baseline else ""
-        rows.append(f"<tr{css}><th>{_esc(design)}{tag}</th>{''.join(cells)}"
+        rows.append(f"<tr{css}><th>{esc(design)}{tag}</th>{''.join(cells)}"
                     f'<td class="mono">{digest_html}</td></tr>')
     table = (f'<table class="summary fit designs"><thead><tr>{head}</tr></thead>'
              f"<tbody>{''.join(rows)}</tbody></table>")
@@ -261,10 +261,10 @@ def _comparison_table(result: Result, designs: Sequence[str],
                 "with the same seed.")
     else:
         note = "Harm is measured against the baseline with the same seed."
-    return table + f'<p class="caption" style="margin-top:0.5rem">{_esc(note)}</p>'
+    return table + f'<p class="caption" style="margin-top:0.5rem">{esc(note)}</p>'
 
 
-def _format_cell(value: Any, half: float | None, scale: float, kind: str,
+def format_cell(value: Any, half: float | None, scale: float, kind: str,
                  interval: Sequence[float] | None = None) -> str:
     """``value`` and ``± half`` (or the ``[low, high]`` interval when given: a clipped
     interval is not symmetric) with one shared precision, so they read alike."""
@@ -273,7 +273,7 @@ def _format_cell(value: Any, half: float | None, scale: float, kind: str,
     try:
         number = float(value) * scale
     except (TypeError, ValueError):
-        return _esc(value)
+        return esc(value)
     if not math.isfinite(number):
         return "&ndash;" if math.isnan(number) else str(number)
     half_scaled = None if half is None else half * scale
@@ -302,7 +302,7 @@ def _decimals(number: float, half: float | None, kind: str) -> int:
     return min(8, 3 - math.floor(math.log10(largest)))
 
 
-def _half_width(interval: Any) -> float | None:
+def half_width(interval: Any) -> float | None:
     """Half-width of a ``[low, high]`` interval; None when absent or malformed."""
     if interval is None:
         return None
@@ -345,7 +345,7 @@ def _figure_sections(result: Result, designs: Sequence[str]) -> list[str]:
         sections.append(_note(heading, "no per-user harm data (baseline excluded)"))
     else:
         sections.append(_section(heading, fig, EXPLAIN["harm"]))
-        sections.append(f'<p class="caption">{_esc(caption)}</p>')
+        sections.append(f'<p class="caption">{esc(caption)}</p>')
 
     heading = "Liquidation-bonus capture share"
     fig = _bonus_share_figure(tables.get("bonus"), designs)
@@ -359,7 +359,7 @@ def _figure_sections(result: Result, designs: Sequence[str]) -> list[str]:
     else:
         sections.append(_section(heading, fig, EXPLAIN["latency"]))
         if caption:
-            sections.append(f'<p class="caption">{_esc(caption)}</p>')
+            sections.append(f'<p class="caption">{esc(caption)}</p>')
     return sections
 
 
@@ -386,7 +386,7 @@ def _value_figure(result: Result, designs: Sequence[str]) -> go.Figure | None:
         fig.add_trace(go.Bar(
             x=x_profit, y=[by_strategy[d].get(strategy, 0.0) for d in designs],
             name=f"extracted: {strategy.replace('_', ' ')}",
-            hovertemplate="%{x}<br>%{y:,.2f} USD<extra>" + _esc(strategy) + "</extra>",
+            hovertemplate="%{x}<br>%{y:,.2f} USD<extra>" + esc(strategy) + "</extra>",
         ))
     harm_err = _error_bars(per_design, designs, "user_harm_usd", harm)
     fig.add_trace(go.Bar(
@@ -445,7 +445,7 @@ def _error_bars(per_design: Mapping[str, Any], designs: Sequence[str], key: str,
     plus, minus, any_ci = [], [], False
     for d, mean in zip(designs, means):
         interval = ((per_design.get(d) or {}).get("ci95") or {}).get(key)
-        if _half_width(interval) is None or mean is None:
+        if half_width(interval) is None or mean is None:
             plus.append(0.0)
             minus.append(0.0)
             continue
@@ -461,7 +461,7 @@ def _error_bars(per_design: Mapping[str, Any], designs: Sequence[str], key: str,
 def _harm_figure(harm: Table | None, designs: Sequence[str], baseline: str
                  ) -> tuple[go.Figure | None, str]:
     """Per-user harm as one box per design (baseline excluded: it is zero by construction)."""
-    if not _rows(harm) or "design" not in harm or "harm_usd" not in harm:
+    if not table_rows(harm) or "design" not in harm or "harm_usd" not in harm:
         return None, ""
     design_col = np.asarray(harm["design"]).astype(str)
     values = np.asarray(harm["harm_usd"], dtype=np.float64)
@@ -512,19 +512,19 @@ def _precomputed_box(name: str, v: np.ndarray) -> go.Box:
 
 def _bonus_share_figure(bonus: Table | None, designs: Sequence[str]) -> go.Figure | None:
     """Who captures the liquidation bonus: per design, mean over seeds of each liquidator's share."""
-    if not _rows(bonus) or not {"design", "liquidator", "bonus_usd"} <= set(bonus):
+    if not table_rows(bonus) or not {"design", "liquidator", "bonus_usd"} <= set(bonus):
         return None
     design_col = np.asarray(bonus["design"]).astype(str)
     who = np.asarray(bonus["liquidator"]).astype(str)
     usd = np.nan_to_num(np.asarray(bonus["bonus_usd"], dtype=np.float64))
     seed = (np.asarray(bonus["seed"]).astype(str) if "seed" in bonus
             else np.zeros(len(usd), dtype=str))
-    liquidators = _unique_in_order(who)
+    liquidators = unique_in_order(who)
     shares: dict[str, dict[str, float]] = {}
     for d in designs:
         in_design = design_col == d
         per_seed = []
-        for s in _unique_in_order(seed[in_design]):
+        for s in unique_in_order(seed[in_design]):
             m = in_design & (seed == s)
             total = usd[m].sum()
             if total > 0:
@@ -543,7 +543,7 @@ def _bonus_share_figure(bonus: Table | None, designs: Sequence[str]) -> go.Figur
     for name in order:
         fig.add_trace(go.Bar(
             x=shown, y=[100.0 * shares[d][name] for d in shown], name=name,
-            hovertemplate="%{x}<br>%{y:.1f} %<extra>" + _esc(name) + "</extra>",
+            hovertemplate="%{x}<br>%{y:.1f} %<extra>" + esc(name) + "</extra>",
         ))
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title_text="share of liquidation bonus (%)", range=[0, 100])
@@ -559,7 +559,7 @@ def _latency_cdf_figure(lq: Table | None, designs: Sequence[str]
     differ are told apart even when one has a censorship tail of minutes; the caption says
     how far the tails go beyond the clip.
     """
-    if not _rows(lq) or not {"design", "q", "latency_ms"} <= set(lq):
+    if not table_rows(lq) or not {"design", "q", "latency_ms"} <= set(lq):
         return None, ""
     design_col = np.asarray(lq["design"]).astype(str)
     q = np.asarray(lq["q"], dtype=np.float64)
@@ -604,7 +604,7 @@ def _latency_cdf_figure(lq: Table | None, designs: Sequence[str]
 # ---------------------------------------------------------------------------------------------
 
 
-def _unique_in_order(values: np.ndarray) -> list[str]:
+def unique_in_order(values: np.ndarray) -> list[str]:
     """Distinct values in order of first appearance."""
     if not len(values):
         return []
@@ -613,7 +613,7 @@ def _unique_in_order(values: np.ndarray) -> list[str]:
 
 
 def _design_mask(table: Table | None, design: str) -> np.ndarray | None:
-    if not _rows(table) or "design" not in table:
+    if not table_rows(table) or "design" not in table:
         return None
     return np.asarray(table["design"]).astype(str) == design
 

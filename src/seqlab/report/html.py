@@ -160,7 +160,7 @@ def _format_value(key: str, value: Any) -> str:
     if value is None:
         return "&ndash;"
     if isinstance(value, bool) or isinstance(value, str):
-        return _esc(value)
+        return esc(value)
     if isinstance(value, int):
         # Seeds are identifiers, not quantities: no separators.
         return str(value) if key.rsplit(".", 1)[-1] == "seed" else f"{value:,}"
@@ -172,7 +172,7 @@ def _format_value(key: str, value: Any) -> str:
         if abs(value) >= 1:
             return f"{value:,.2f}" if abs(value) < 1e15 else f"{value:.4g}"
         return f"{value:.4g}"
-    return _esc(value)
+    return esc(value)
 
 
 def _summary_table(summary: Mapping[str, Any]) -> str:
@@ -181,7 +181,7 @@ def _summary_table(summary: Mapping[str, Any]) -> str:
     for key, value in _flatten(summary):
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
         css = ' class="num"' if numeric else (' class="mono"' if key == "digest" else "")
-        rows.append(f"<tr><th>{_esc(key)}</th><td{css}>{_format_value(key, value)}</td></tr>")
+        rows.append(f"<tr><th>{esc(key)}</th><td{css}>{_format_value(key, value)}</td></tr>")
     if not rows:
         return '<p class="note">empty summary</p>'
     return '<table class="summary">' + "".join(rows) + "</table>"
@@ -199,7 +199,7 @@ def _figure_sections(result: Result) -> list[str]:
     sections.append(_section("Price: reference vs oracle", _price_figure(tables.get("prices")),
                              EXPLAIN["price"]))
     liq = tables.get("liquidations")
-    if _rows(liq):
+    if table_rows(liq):
         sections.append(_section("Liquidations over time", _liquidations_figure(liq),
                                  EXPLAIN["liquidations"]))
     else:
@@ -251,7 +251,7 @@ def _vol_figure(summary: Mapping[str, Any]) -> go.Figure:
 
 def _price_figure(prices: Table | None) -> go.Figure | None:
     """Reference vs on-chain oracle price: the gap between the two lines is the staleness risk."""
-    if not _rows(prices):
+    if not table_rows(prices):
         return None
     t_h = np.asarray(prices["t_s"], dtype=np.float64) / 3600.0
     reference = np.asarray(prices["reference"], dtype=np.float64)
@@ -325,7 +325,7 @@ def _add_closed_scatter(fig: go.Figure, t_s: np.ndarray, liq: Table) -> None:
 
 def _latency_figure(txs: Table | None, latency_ms: Mapping[str, Any] | None) -> go.Figure | None:
     """Distribution of submit-to-inclusion latency; the tail (p99) is what liquidators race on."""
-    if not _rows(txs):
+    if not table_rows(txs):
         return None
     included = np.asarray(txs["included_us"], dtype=np.int64)
     submit = np.asarray(txs["submit_us"], dtype=np.int64)
@@ -394,7 +394,7 @@ def _bonus_figure(bonus: Mapping[str, Any]) -> go.Figure:
 # ---------------------------------------------------------------------------------------------
 
 
-def _rows(table: Table | None) -> int:
+def table_rows(table: Table | None) -> int:
     """Row count of a table, 0 when it is absent or has no columns."""
     if not table:
         return 0
@@ -429,6 +429,6 @@ def _step_change_points(values: np.ndarray) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
-def _esc(value: Any) -> str:
+def esc(value: Any) -> str:
     """HTML-escape any value's text."""
     return html.escape(str(value), quote=True)

@@ -18,8 +18,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from seqlab.report.compare_html import _EXTRA_CSS, _format_cell, _half_width
-from seqlab.report.html import _esc, _rows
+from seqlab.report.compare_html import EXTRA_CSS, format_cell, half_width
+from seqlab.report.html import esc, table_rows
 from seqlab.report.page import Card, Headline, Figure, figure, folded, header_div, render_page
 from seqlab.report.page import note as _note
 from seqlab.report.page import section as _section
@@ -45,13 +45,13 @@ def render_price_html(result: Result, title: str | None = None) -> str:
     s = result.summary
     title = title or f"seqlab price: {s.get('scenario', 'options')}"
     surface = result.tables.get("surface")
-    page = dict(extra_css=_EXTRA_CSS + _PRICE_CSS, header=_price_header(s),
+    page = dict(extra_css=EXTRA_CSS + _PRICE_CSS, header=_price_header(s),
                 headline=price_headline(s, surface))
     body = ["<h2>Sequencer risk premium by position type</h2>",
             '<p class="explain">What the design costs each position type against the '
             "baseline, per year, in basis points of the position's notional.</p>",
             _premium_table(s)]
-    if not _rows(surface):
+    if not table_rows(surface):
         body.append(_note("Option prices", "no surface in this result"))
         return render_page(title, body, **page)
     undefined = int(np.isnan(np.asarray(surface["iv_shift"], dtype=float)).sum())
@@ -59,7 +59,7 @@ def render_price_html(result: Result, title: str | None = None) -> str:
                          _distortion_figure(surface),
                          "How much volatility an option market must add to Black-Scholes to "
                          "carry the premium, per strike and expiry."))
-    body.append(f'<p class="caption">{_esc(_distortion_caption(s, undefined))}</p>')
+    body.append(f'<p class="caption">{esc(_distortion_caption(s, undefined))}</p>')
     body.append(_section("Premium-adjusted vs Black-Scholes price across strikes",
                          _price_figure(surface),
                          "Option prices with the premium against plain Black-Scholes, one "
@@ -75,7 +75,7 @@ def price_headline(s: Mapping[str, Any], surface: Table | None) -> Headline:
     into the option surface, and a sentence."""
     p = s.get("premium_bps") or {}
     position = s.get("position", "?")
-    ci = p.get("ci95") if _half_width(p.get("ci95")) is not None else None
+    ci = p.get("ci95") if half_width(p.get("ci95")) is not None else None
     figures = [figure(f"premium, {position} (bps/yr)", p.get("mean"), ci, _bps)]
     reading = f"Priced for {position}"
     if "design" in s:
@@ -86,7 +86,7 @@ def price_headline(s: Mapping[str, Any], surface: Table | None) -> Headline:
         reading += f", the sequencer {verb} {_bps(p['mean'])} bps of notional per year"
         if ci is not None:
             reading += f" [{_bps(ci[0])}, {_bps(ci[1])}]"
-    if _rows(surface):
+    if table_rows(surface):
         shift = np.asarray(surface["iv_shift"], dtype=float) * 100.0
         if np.isfinite(shift).any():
             i = int(np.nanargmax(np.abs(shift)))
@@ -125,7 +125,7 @@ def _price_header(s: Mapping[str, Any]) -> str:
 def _premium_text(mean: Any, ci: Any) -> str:
     if mean is None:
         return "?"
-    half = _half_width(ci)
+    half = half_width(ci)
     return f"{float(mean):,.2f}" + (f" ± {half:,.2f}" if half else "")
 
 
@@ -149,19 +149,19 @@ def _premium_table(s: Mapping[str, Any]) -> str:
     for name, entry in table.items():
         ci = entry.get("ci95_bps")
         interval = (f"[{float(ci[0]):,.2f}, {float(ci[1]):,.2f}]"
-                    if _half_width(ci) is not None else "&ndash;")
+                    if half_width(ci) is not None else "&ndash;")
         priced = name == position
         tag = ' <span class="ci">(priced)</span>' if priced else ""
         css = ' class="priced"' if priced else ""
-        mean = _format_cell(entry.get("mean_bps"), _half_width(ci), 1.0, "usd")
-        rows.append(f"<tr{css}><th>{_esc(name)}{tag}</th>"
+        mean = format_cell(entry.get("mean_bps"), half_width(ci), 1.0, "usd")
+        rows.append(f"<tr{css}><th>{esc(name)}{tag}</th>"
                     f'<td class="num">{mean}</td><td class="num">{interval}</td></tr>')
     note = ("Annualised cost of the design to each position type, in basis points of "
             "underlying notional per year, measured against the baseline with the same seeds; "
             "± is the half-width of the 95 % confidence interval (Student t).")
     return (f'<table class="summary"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>"
-            f'<p class="caption" style="margin-top:0.5rem">{_esc(note)}</p>')
+            f'<p class="caption" style="margin-top:0.5rem">{esc(note)}</p>')
 
 
 def _surface_table(surface: Table) -> str:
@@ -170,9 +170,9 @@ def _surface_table(surface: Table) -> str:
         "adjusted 95 % interval", "IV shift (vol pts)", "IV shift 95 % interval",
         "IV shift (vol bps)"))
     rows = []
-    for i in range(_rows(surface)):
+    for i in range(table_rows(surface)):
         c = {k: v[i] for k, v in surface.items()}
-        cells = [_esc(c["kind"]), f"{float(c['moneyness']):g}", _f(c["strike"], 2),
+        cells = [esc(c["kind"]), f"{float(c['moneyness']):g}", _f(c["strike"], 2),
                  f"{float(c['expiry_days']):g}", _f(c["bs_price"], 4),
                  _f(c["adjusted_price"], 4),
                  f"[{_f(c['adjusted_lo'], 4)}, {_f(c['adjusted_hi'], 4)}]",
@@ -182,7 +182,7 @@ def _surface_table(surface: Table) -> str:
         rows.append("<tr>" + "".join(f'<td class="num">{x}</td>' for x in cells) + "</tr>")
     return (f'<table class="summary fit"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>"
-            f'<p class="caption" style="margin-top:0.5rem">{_esc(_NAN_NOTE)}</p>')
+            f'<p class="caption" style="margin-top:0.5rem">{esc(_NAN_NOTE)}</p>')
 
 
 def _f(value: Any, decimals: int) -> str:

@@ -23,8 +23,8 @@ from plotly.subplots import make_subplots
 from scipy import stats
 
 from seqlab.experiments.stats import Domain, domain_of, mean_ci
-from seqlab.report.compare_html import _EXTRA_CSS, _unique_in_order
-from seqlab.report.html import _esc, _rows
+from seqlab.report.compare_html import EXTRA_CSS, unique_in_order
+from seqlab.report.html import esc, table_rows
 from seqlab.report.page import (Card, Headline, Figure, count, figure, folded, header_div, ms,
                                 render_page, usd, write_page)
 from seqlab.report.page import note as _note
@@ -75,7 +75,7 @@ def render_sweep_html(result: Result, title: str | None = None) -> str:
     sweep = _Sweep(result)
     harm = Harm(sweep)
     body = [*harm.sections(), *_figure_sections(sweep), *_failure_section(sweep)]
-    return render_page(title, body, extra_css=_EXTRA_CSS, header=_sweep_header(summary, sweep),
+    return render_page(title, body, extra_css=EXTRA_CSS, header=_sweep_header(summary, sweep),
                        headline=sweep_headline(sweep, harm))
 
 
@@ -91,7 +91,7 @@ class _Sweep:
         summary = result.summary
         runs: Table = result.tables.get("runs") or {}
         self.runs = runs
-        self.n = _rows(runs)
+        self.n = table_rows(runs)
         self.designs = _names_then_found(summary.get("designs"), self.column("design"))
         self.params = _names_then_found(
             summary.get("params"),
@@ -118,7 +118,7 @@ class _Sweep:
         for p in self.params:
             col = self.column(PARAM_PREFIX + p)
             self.values[p] = col
-            self.order[p] = order_values(_unique_in_order(col)) if col is not None else []
+            self.order[p] = order_values(unique_in_order(col)) if col is not None else []
             self.value_code[p] = _codes(col, self.order[p], self.n)
 
     def column(self, name: str) -> np.ndarray | None:
@@ -216,9 +216,9 @@ def _failure_section(sweep: _Sweep) -> list[str]:
         if len(error) > MAX_ERROR_CHARS:
             error = error[:MAX_ERROR_CHARS] + "…"
         rows.append(
-            f'<tr><td class="mono">{_esc(cell["run_id"])}</td><td>{_esc(cell["design"])}</td>'
-            f'<td class="num">{_esc(cell["seed"])}</td><td class="mono">{_esc(params)}</td>'
-            f'<td class="mono">{_esc(error)}</td></tr>'
+            f'<tr><td class="mono">{esc(cell["run_id"])}</td><td>{esc(cell["design"])}</td>'
+            f'<td class="num">{esc(cell["seed"])}</td><td class="mono">{esc(params)}</td>'
+            f'<td class="mono">{esc(error)}</td></tr>'
         )
     parts = [
         f'<table class="summary fit"><thead><tr>{head}</tr></thead>'
@@ -334,11 +334,11 @@ class Harm:
             for p, v in zip(sweep.params, t)))
         index = {t: k for k, t in enumerate(points)}
         codes = np.array([index[t] for t in labels], dtype=np.int64)
-        head = "".join(f"<th>{_esc(h)}</th>" for h in (*sweep.params,
+        head = "".join(f"<th>{esc(h)}</th>" for h in (*sweep.params,
                                                          *(name for _, name in others)))
         rows = []
         for k, point in enumerate(points):
-            cells = [f'<td class="mono">{_esc(v)}</td>' for v in point]
+            cells = [f'<td class="mono">{esc(v)}</td>' for v in point]
             for d, _ in others:
                 v = self.values[(codes == k) & (sweep.design_code == d)
                                 & np.isfinite(self.values)]
@@ -352,7 +352,7 @@ class Harm:
             rows.append("<tr>" + "".join(cells) + "</tr>")
         return (f'<table class="summary fit"><thead><tr>{head}</tr></thead>'
                 f"<tbody>{''.join(rows)}</tbody></table>"
-                f'<p class="caption" style="margin-top:0.5rem">{_esc(self.what)}</p>')
+                f'<p class="caption" style="margin-top:0.5rem">{esc(self.what)}</p>')
 
 
 def sweep_headline(sweep: _Sweep, harm: Harm) -> Headline:
@@ -503,7 +503,7 @@ def _param_line_figure(sweep: _Sweep, metric: str, values: np.ndarray, param: st
             mode="lines+markers", name=design, legendgroup=design,
             line=dict(color=color), marker=dict(color=color, size=7),
             hovertext=[_hover(mean[i], half[i], n[i]) for i in idx],
-            hovertemplate=f"{_esc(param)}=%{{x}}<br>%{{hovertext}}<extra>{_esc(design)}</extra>",
+            hovertemplate=f"{esc(param)}=%{{x}}<br>%{{hovertext}}<extra>{esc(design)}</extra>",
         ))
     if not fig.data:
         return None
@@ -546,8 +546,8 @@ def _heatmap_figure(sweep: _Sweep, metric: str, values: np.ndarray, p1: str, p2:
             go.Heatmap(
                 x=list(o1), y=list(o2), z=[[_json_float(v) for v in row] for row in z],
                 coloraxis="coloraxis", hovertext=text, name=design,
-                hovertemplate=(f"{_esc(p1)}=%{{x}}<br>{_esc(p2)}=%{{y}}<br>%{{hovertext}}"
-                               f"<extra>{_esc(design)}</extra>"),
+                hovertemplate=(f"{esc(p1)}=%{{x}}<br>{esc(p2)}=%{{y}}<br>%{{hovertext}}"
+                               f"<extra>{esc(design)}</extra>"),
             ),
             row=d // cols + 1, col=d % cols + 1,
         )
@@ -631,7 +631,7 @@ def _names_then_found(given: Any, found: Sequence[str] | np.ndarray | None) -> l
     order = [str(x) for x in (given or [])]
     seen = set(order)
     if found is not None:
-        extra = _unique_in_order(found) if isinstance(found, np.ndarray) else list(found)
+        extra = unique_in_order(found) if isinstance(found, np.ndarray) else list(found)
         for name in extra:
             if name not in seen:
                 order.append(name)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from seqlab.errors import SeqlabError
-from seqlab.market.historical import _read_text, resolve_data_file
+from seqlab.market.historical import read_data_text, resolve_data_file
 from seqlab.scenario.schema import BatchPoster
 
 BUILTIN_GAS: dict[str, str] = {
@@ -32,7 +32,7 @@ def load_gas_gwei(name: str, column: str, base_dir: Path | None = None) -> np.nd
     table whose rows carry the percentile columns in wei."""
     path = resolve_data_file(name, base_dir, BUILTIN_GAS, FIELD, "gas JSON file")
     try:
-        rows = json.loads(_read_text(path, str(path)))["data"]
+        rows = json.loads(read_data_text(path, str(path)))["data"]
         wei = np.array([float(r[COLUMNS[column]]) for r in rows], dtype=np.float64)
     except (ValueError, KeyError, TypeError) as exc:
         raise SeqlabError(f"not a gas series: expected rows with '{COLUMNS[column]}' "
