@@ -53,7 +53,7 @@ def test_single_bid_pays_reserve():
 def test_non_express_delay_is_exactly_200ms(operator):
     w, result = world("timeboost", **{"sequencer.strategy": {"operator": operator}})
     txs = result.tables["txs"]
-    outside = (txs["included_us"] >= 0) & ~np.isin(txs["id"], list(w.design.view.inserted))
+    outside = (txs["included_us"] >= 0) & ~np.isin(txs["id"], w.design.view.txs.inserted_since(0))
     arrival, included = txs["arrival_us"][outside], txs["included_us"][outside]
     first_tick = -(-(arrival + 200_000) // 250_000) * 250_000
     assert (included == first_tick).all()
@@ -77,7 +77,7 @@ def test_encryption_leaves_content_strategies_nothing(changes):
     w, result = world("encrypted", **changes)
     got = result.summary["operator_profit_by_strategy"]
     assert got["backrun"] == got["stale_oracle"] == got["sandwich"] == 0
-    inserted = list(w.design.operator.view.inserted)
+    inserted = w.design.operator.view.txs.inserted_since(0).tolist()
     kinds = w.txs.kind[inserted] if inserted else np.empty(0)
     assert not np.isin(kinds, [Kind.TRADE, Kind.CLOSE]).any()
 

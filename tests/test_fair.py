@@ -11,6 +11,7 @@ from seqlab.network import latency_from_normals
 from seqlab.scenario.schema import Fair, Latency, Sequencer
 from seqlab.sequencing.fair import (FairOrderingDesign, fair_order, precedence_counts,
                                     threshold)
+from seqlab.sequencing.txview import TxView
 from seqlab.txs import Kind, TxStore
 
 
@@ -78,16 +79,17 @@ def check_batches(recv, gamma, batches):
 
 
 class StubView:
-    """The parts of OperatorView the design uses."""
+    """The parts of OperatorView the design uses: a real TxView, and a seed."""
 
     def __init__(self, txs, seed):
-        self.txs, self.seed, self.inserted = txs, seed, set()
+        self.txs, self.seed = TxView(txs), seed
 
     def insert(self, kind, sender, now, a=0, b=0):
-        t = np.array([now], dtype=np.int64)
-        tx = int(self.txs.add_many(kind, sender, t, t, a, b)[0])
-        self.inserted.add(tx)
-        return tx
+        return self.txs.insert(kind, sender, now, a, b)
+
+    @property
+    def inserted(self) -> set[int]:
+        return set(self.txs.inserted_since(0).tolist())
 
 
 class FakeOperator:

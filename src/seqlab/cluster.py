@@ -71,7 +71,8 @@ class Cluster:
         self.bundles_sent = 0
         self.arbs = None
         if arb.count:
-            self.arbs = Arbitrageurs(arb, self.seed, self.chains, self.chains[0].users + 2,
+            first = self.chains[0].operator_accounts.next_free  # after the operator's
+            self.arbs = Arbitrageurs(arb, self.seed, self.chains, first,
                                      self._submit_bundle if self.shared else None,
                                      STALE_BLOCKS * self.block_time)
         self._gap_t: list[int] = []

@@ -34,7 +34,8 @@ from seqlab.rollup.poster import Batches, post_batches, posting_cost_micro
 from seqlab.outages import outage_windows, uptime_feed
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.sequencing import make_design
-from seqlab.sequencing.operator import OPERATOR_LIQUIDATORS, OperatorView
+from seqlab.sequencing.operator import OPERATOR_LIQUIDATORS, OperatorAccounts, OperatorView
+from seqlab.sequencing.txview import TxView
 from seqlab.txs import Kind, Status, TxStore
 
 Progress = Callable[[int, int], None]
@@ -116,9 +117,8 @@ class World:
         self.leverage = accounts.leverage
         self.users = tr.accounts
         names = [liq.name for liq in sc.agents.liquidators] + list(OPERATOR_LIQUIDATORS)
-        # Every design gets the same accounts (users, then the operator's two), so runs
-        # under different designs pair account by account.
-        total = self.users + 2 + self.extra_accounts
+        self.operator_accounts = OperatorAccounts.after(self.users, len(sc.agents.liquidators))
+        total = self.operator_accounts.next_free + self.extra_accounts
         self.protocol = PerpsProtocol(sc.protocol.perps, self.ledger, self.txs, total, names)
         capital = sc.sequencer.strategy.capital_usd
         arb = np.full(self.extra_accounts, sc.agents.arbitrageurs.capital_usd)
@@ -127,10 +127,9 @@ class World:
         self.ledger.transfer(0, self.protocol.searchers, int(round(capital * PPM)), "deposit")
         self.protocol.charge_tips = self.design.uses_tips
         self.protocol.uniform_fills = self.design.uniform_fills
-        n_liq = len(sc.agents.liquidators)
-        self.design_view = OperatorView(self.protocol, self.txs, self.users, self.users + 1,
-                                        n_liq, n_liq + 1, self.users, self.sim.seed,
-                                        self.reference)
+        self.design_view = OperatorView(self.protocol,
+                                        TxView(self.txs, self.design.contents_visible),
+                                        self.operator_accounts, self.sim.seed, self.reference)
         self.design.attach(self.design_view)
         if sc.oracle.enabled:
             upd = push_feed_updates(sc.oracle, self.reference.at, self.horizon,
@@ -368,7 +367,7 @@ class World:
         sc = self.sc
         names = [c.name for c in sc.agents.liquidators] + list(OPERATOR_LIQUIDATORS)
         return PerpsRun(self.protocol, self.ledger, self.txs, self.reference, names,
-                        len(sc.agents.liquidators), self.users,
+                        self.operator_accounts, self.users,
                         int(round(sc.sequencer.strategy.capital_usd * PPM)),
                         self.oracle_submit_us, self.horizon, sc.market.step,
                         self.managers.managed, self.leverage, sc.market.venue_depth_usd,

@@ -14,6 +14,7 @@ from seqlab.metrics.core import latency_stats_ms
 from seqlab.metrics.costs import penalties_paid
 from seqlab.metrics.venue import realized_vol, venue_path
 from seqlab.protocols.perps import PPM, PerpsProtocol
+from seqlab.sequencing.operator import OperatorAccounts
 from seqlab.txs import Kind, Status, TxStore
 
 LIQ_COLUMNS = ("t_us", "block", "account", "liquidator", "closed", "bonus",
@@ -29,7 +30,7 @@ class PerpsRun:
     txs: TxStore
     reference: ReferencePrice
     liquidator_names: list[str]   # outside bots, then the operator's identities
-    outside_liquidators: int      # how many of them are outside bots
+    operator: OperatorAccounts    # the operator's perps accounts and liquidator identities
     users: int                    # accounts [0, users) belong to users
     capital_micro: int            # operator capital per trading account
     oracle_submit_us: np.ndarray
@@ -62,12 +63,12 @@ def operator_profit(run: PerpsRun) -> dict[str, float]:
     """Ledger profit of the operator, by strategy (each strategy has its own account)."""
     p, bal = run.protocol, run.ledger.balances
     values = p.account_values(final_price_micro(run))
-    n_out = run.outside_liquidators
+    op = run.operator
     return {
-        "backrun": usd(bal[p.liquidator_account[n_out]]),
-        "censor": usd(bal[p.liquidator_account[n_out + 1]]),
-        "stale_oracle": usd(values[run.users] - run.capital_micro),
-        "sandwich": usd(values[run.users + 1] - run.capital_micro),
+        "backrun": usd(bal[p.liquidator_account[op.backrun]]),
+        "censor": usd(bal[p.liquidator_account[op.censor]]),
+        "stale_oracle": usd(values[op.stale] - run.capital_micro),
+        "sandwich": usd(values[op.sandwich] - run.capital_micro),
         "priority_fees": usd(bal[p.sequencer]),
         "auction": usd(bal[p.searchers] - run.capital_micro),
     }
@@ -99,7 +100,7 @@ def perps_summary(run: PerpsRun) -> dict:
     names = run.liquidator_names
     bonus_by = {n: usd(liq[liq[:, 3] == j, 5].sum()) for j, n in enumerate(names)}
     total_bonus = liq[:, 5].sum()
-    op_bonus = liq[liq[:, 3] >= run.outside_liquidators, 5].sum()
+    op_bonus = liq[liq[:, 3] >= run.operator.backrun, 5].sum()  # the operator's come last
     kinds, status = txs.column("kind"), txs.column("status")
     oracle = kinds == Kind.ORACLE
     profit = operator_profit(run)

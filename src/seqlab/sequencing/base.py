@@ -85,6 +85,7 @@ class Design(ABC):
     uses_tips: bool = False  # whether included txs pay their priority fee
     uniform_fills: bool = False  # whether all trades of a block clear at one price
     public_mempool: bool = False  # whether pending txs are gossiped where bots can watch
+    contents_visible: bool = True  # whether the sequencer may read pending txs' contents
 
     def __init__(self, cfg: Sequencer) -> None:
         self.cfg = cfg

@@ -14,7 +14,6 @@ import numpy as np
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
 from seqlab.sequencing.strategies import HostsOperator
-from seqlab.txs import Kind
 
 
 def hash_order(seed: int, ids: np.ndarray) -> np.ndarray:
@@ -46,7 +45,7 @@ class BatchAuctionDesign(HostsOperator, QueuedDesign):
         if self.operator is not None:
             wanted = self.operator.plan(eligible, arrival, now, can_hold=False)
             ids = np.union1d(eligible, wanted)  # its order is not ours to take
-        kind = self.view.txs.kind[ids]
-        oracle = ids[kind == Kind.ORACLE]
-        oracle = oracle[np.argsort(self.view.txs.arrival_us[oracle], kind="stable")]
-        return np.concatenate((oracle, hash_order(self.view.seed, ids[kind != Kind.ORACLE])))
+        is_oracle = self.view.txs.origin(ids) == -1  # the sender, not the contents
+        oracle = ids[is_oracle]
+        oracle = oracle[np.argsort(self.view.txs.arrival(oracle), kind="stable")]
+        return np.concatenate((oracle, hash_order(self.view.seed, ids[~is_oracle])))

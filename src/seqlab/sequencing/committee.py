@@ -228,7 +228,8 @@ class CommitteeDesign(HostsOperator, Design):
         if self.byzantine.any() and self.view is not None:
             # byzantine members leave margin top-ups out of their lists: they censor what
             # they can, but an honest f+1 still carries a transaction in
-            censored = member(self.view.txs.kind[self._ids], np.array((Kind.TOPUP, Kind.OPT_TOPUP)))
+            censored = member(self.view.txs.known_kind(self._ids),
+                              np.array((Kind.TOPUP, Kind.OPT_TOPUP)))
             seen[np.ix_(censored, self.byzantine)] = False
         return self._ids[seen.sum(axis=1) >= self.f + 1]
 

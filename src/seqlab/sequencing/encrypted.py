@@ -6,10 +6,11 @@ their own latencies (the t-th fastest keyper decides). A committed batch execute
 first tick after its key is out, and batches execute in commit order — so the latency
 cost is the key release, modelled per batch.
 
-A hosted operator sees senders but not contents (``OperatorView.contents_visible`` is
-False): strategies that need contents (backrun an oracle update, sandwich, trade ahead of
-a price) find nothing to act on, while content-blind ones still can — it may hold back
-every transaction of a sender it wants liquidated.
+A hosted operator sees senders but not contents (the design's ``TxView`` is sealed:
+``contents_visible`` is False, and reading contents raises): strategies that need
+contents (backrun an oracle update, sandwich, trade ahead of a price) find nothing to act
+on, while content-blind ones still can — it may hold back every transaction of a sender
+it wants liquidated.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class EncryptedDesign(HostsOperator, QueuedDesign):
     """FCFS commitment of ciphertexts, execution after the threshold key release."""
 
     name = "encrypted"
+    contents_visible = False  # the sequencer orders ciphertexts: its TxView is sealed
 
     def __init__(self, cfg: Sequencer, strategies: tuple[str, ...] = ()) -> None:
         super().__init__(cfg)
@@ -37,7 +39,6 @@ class EncryptedDesign(HostsOperator, QueuedDesign):
         self.seed = 0
 
     def attach(self, view) -> None:
-        view.contents_visible = False  # before the operator gets it
         super().attach(view)
         self.seed = view.seed
 

@@ -316,10 +316,9 @@ class FairOrderingDesign(HostsOperator, Design):
         fresh = fresh[np.lexsort((self._ids[fresh], self._leader[fresh]))]
         self._offered[fresh] = True
         view = self.view
-        first = view.txs.n
+        first = view.txs.count
         self.operator.plan(self._ids[fresh], self._leader[fresh], t, can_hold=False)
-        new = np.array([i for i in range(first, view.txs.n) if i in view.inserted],
-                       dtype=np.int64)
+        new = view.txs.inserted_since(first)
         if len(new):
             leader = np.full(len(new), t, dtype=np.int64)
             own = np.ones(len(new), dtype=bool)

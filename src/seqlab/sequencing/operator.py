@@ -6,64 +6,76 @@ and insert its own. ``OperatorView`` is the only handle an extractive design get
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from seqlab.protocols.perps import PerpsProtocol
-from seqlab.txs import Kind, TxStore
+from seqlab.sequencing.txview import TxView
+from seqlab.txs import Kind
 
 OPERATOR_LIQUIDATORS = ("operator-backrun", "operator-censor")
 
 
+@dataclass(frozen=True)
+class OperatorAccounts:
+    """Where the operator trades and liquidates, by name.
+
+    Perps accounts come after the users' (stale-oracle trades, then sandwiches), its two
+    liquidation identities after the outside bots'; every design gets the same layout,
+    so runs under different designs pair account by account. ``after`` is the one place
+    that layout is decided.
+    """
+
+    stale: int          # perps account of stale-oracle trades
+    sandwich: int       # perps account of sandwiches
+    backrun: int        # liquidator identity of backrun liquidations
+    censor: int         # liquidator identity of censorship liquidations
+    first_outside: int  # perps accounts from here on are not users'
+
+    @classmethod
+    def after(cls, users: int, bots: int) -> "OperatorAccounts":
+        return cls(stale=users, sandwich=users + 1, backrun=bots, censor=bots + 1,
+                   first_outside=users)
+
+    @property
+    def next_free(self) -> int:
+        """The first perps account after the operator's (cross-rollup arbitrageurs)."""
+        return self.sandwich + 1
+
+
 @dataclass
 class OperatorView:
-    """The operator's powers over one rollup running the perps protocol."""
+    """The operator's powers over one rollup running the perps protocol: the state, the
+    transactions as its design lets it see them (``txs``), and its own accounts."""
 
     protocol: PerpsProtocol
-    txs: TxStore
-    stale_account: int      # perps account for stale-oracle trades
-    sandwich_account: int   # perps account for sandwiches
-    backrun_liquidator: int  # liquidator index of the operator's backrun identity
-    censor_liquidator: int   # … and of its censorship identity
-    first_outside_account: int  # operator accounts are >= this index
+    txs: TxView
+    accounts: OperatorAccounts
     seed: int = 0               # the run's seed, for designs' keyed randomness
     reference: object = None    # the off-chain reference price (ReferencePrice), public
-    contents_visible: bool = True  # False under an encrypted mempool
-    options: object = None         # the options protocol, when the rollup runs one
-    inserted: set[int] = field(default_factory=set)
+    options: object = None      # the options protocol, when the rollup runs one
+
+    @property
+    def contents_visible(self) -> bool:
+        return self.txs.contents_visible
 
     def insert(self, kind: Kind, sender: int, now: int, a: int = 0, b: int = 0) -> int:
-        """Create the operator's own transaction (it needs no network to reach itself)."""
-        t = np.array([now], dtype=np.int64)
-        tx = int(self.txs.add_many(kind, sender, t, t, a, b)[0])
-        self.inserted.add(tx)
-        return tx
+        """Create the operator's own transaction."""
+        return self.txs.insert(kind, sender, now, a, b)
 
     def kind(self, ids: np.ndarray) -> np.ndarray:
         """What the operator can read of pending txs' kinds (-1 where encrypted)."""
-        if self.contents_visible:
-            return self.txs.kind[ids]
-        return np.where(self._own(ids), self.txs.kind[ids], -1)
+        return self.txs.known_kind(ids)
 
     def payload(self, ids: np.ndarray) -> np.ndarray:
         """What the operator can read of pending txs' amounts (0 where encrypted)."""
-        if self.contents_visible:
-            return self.txs.a[ids]
-        return np.where(self._own(ids), self.txs.a[ids], 0)
-
-    def _own(self, ids: np.ndarray) -> np.ndarray:
-        """Which of ``ids`` the operator inserted itself (it can read its own)."""
-        inserted = self.inserted
-        return np.fromiter((tx in inserted for tx in ids.tolist()), bool, len(ids))
+        return self.txs.known_payload(ids)
 
     def origin(self, ids: np.ndarray) -> np.ndarray:
-        """Who sent each tx: visible even when contents are not. User accounts are >= 0,
-        the oracle -1, liquidation bot j -(2 + j)."""
-        kind, sender = self.txs.kind[ids], self.txs.sender[ids].astype(np.int64)
-        return np.where(kind == Kind.ORACLE, -1,
-                        np.where(kind == Kind.LIQUIDATE, -2 - sender, sender))
+        """Who sent each tx: visible even when contents are not."""
+        return self.txs.origin(ids)
 
     def user_accounts(self, accounts: np.ndarray) -> np.ndarray:
         """Drop the operator's own accounts from a set."""
-        return accounts[accounts < self.first_outside_account]
+        return accounts[accounts < self.accounts.first_outside]

@@ -17,12 +17,12 @@ class PriorityDesign(QueuedDesign):
     uses_tips = True
 
     def attach(self, view) -> None:
-        self._txs = view.txs
+        self._txs = view.txs  # a TxView: the tips are on the envelope
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         return blocks_per_tick(ticks, self.queue, self._block)
 
     def _block(self, eligible: np.ndarray, arrival: np.ndarray, now: int) -> np.ndarray:
-        order = np.lexsort((eligible, arrival, -self._txs.tip[eligible]))
+        order = np.lexsort((eligible, arrival, -self._txs.tip(eligible)))
         return eligible[order if self.capacity <= 0 else order[: self.capacity]]
 

@@ -70,7 +70,7 @@ class Operator:
         """The block the operator builds from eligible txs ``cand`` (arrival order)."""
         view = self.view
         assert view is not None, "extractive design needs attach(OperatorView)"
-        p, txs, prm = view.protocol, view.txs, self.params
+        p, prm = view.protocol, self.params
         is_oracle = view.kind(cand) == Kind.ORACLE
         hold = np.zeros(len(cand), dtype=bool)
         before: list[int] = []  # the operator's txs ahead of the oracle update
@@ -80,7 +80,7 @@ class Operator:
             if prm.oracle_delay:
                 hold |= is_oracle & (arrival + prm.oracle_delay > now)
         released = cand[is_oracle & ~hold].tolist()
-        after = [view.insert(Kind.CLOSE, view.stale_account, now)
+        after = [view.insert(Kind.CLOSE, view.accounts.stale, now)
                  for u in released if self._stale_open.pop(u, None) is not None]
         price_after = int(view.payload(np.array(released[-1:]))[0]) if released else price_now
         censored = np.empty(0, dtype=np.int64)
@@ -90,7 +90,7 @@ class Operator:
         if not can_hold:
             hold[:] = False
         after += self._liquidations(price_after, censored, now, bool(released))
-        txs.held[cand[hold]] = 1
+        view.txs.hold(cand[hold])
         if {"backrun", "stale_oracle"} & self.strategies:  # updates go first
             return np.asarray(before + released + after + self._body(cand[~hold & ~is_oracle],
                                                                      price_after, now),
@@ -113,7 +113,7 @@ class Operator:
         side = 1 if coming > price else -1
         self._stale_open[update] = side
         usd = side * int(round(prm.stale_trade_usd * PPM))
-        return [view.insert(Kind.TRADE, view.stale_account, now, a=usd),
+        return [view.insert(Kind.TRADE, view.accounts.stale, now, a=usd),
                 *self._stale_option_buy(coming, now)]
 
     def _stale_option_buy(self, coming: int, now: int) -> list[int]:
@@ -145,7 +145,7 @@ class Operator:
         if view.contents_visible:
             topup = (view.kind(cand) == Kind.TOPUP) & fresh
         else:  # contents hidden: censor by sender, every tx of an account at risk
-            topup = (view.origin(cand) >= 0) & (view.origin(cand) < view.first_outside_account) \
+            topup = (view.origin(cand) >= 0) & (view.origin(cand) < view.accounts.first_outside) \
                 & fresh
         mask = np.zeros(len(cand), dtype=bool)
         if view.options is not None and view.contents_visible:
@@ -168,7 +168,7 @@ class Operator:
         self._censored_writers = np.empty(0, dtype=np.int64)
         if not opt_topup.any():
             return opt_topup
-        writers = view.txs.sender[cand[opt_topup]].astype(np.int64)
+        writers = view.origin(cand[opt_topup])
         equity, need = view.options.margin_state(now, price)
         at_risk = (need[writers] > 0) & (equity[writers] < self.params.censor_trigger
                                          * need[writers])
@@ -191,7 +191,7 @@ class Operator:
             targets, is_censored = targets[is_censored], is_censored[is_censored]
         out = []
         for acct, cens in zip(targets.tolist(), is_censored.tolist()):
-            who = view.censor_liquidator if cens else view.backrun_liquidator
+            who = view.accounts.censor if cens else view.accounts.backrun
             for _ in range(LIQUIDATIONS_PER_ACCOUNT):
                 out.append(view.insert(Kind.LIQUIDATE, who, now, b=acct))
         if view.options is not None:  # option writers: after an update, or censored
@@ -199,7 +199,7 @@ class Operator:
             censored_w = member(writers, self._censored_writers)
             for writer, cens in zip(writers.tolist(), censored_w.tolist()):
                 if backrun or cens:
-                    who = view.censor_liquidator if cens else view.backrun_liquidator
+                    who = view.accounts.censor if cens else view.accounts.backrun
                     out.append(view.insert(Kind.OPT_LIQUIDATE, who, now, b=writer))
         return out
 
@@ -218,9 +218,9 @@ class Operator:
             if (kind == Kind.TRADE and abs(a) >= prm.sandwich_min_usd * PPM
                     and victim_units / p.scale_units > 2 * fee_rate):
                 side = 1 if a > 0 else -1
-                out.append(view.insert(Kind.TRADE, view.sandwich_account, now, a=side * size_usd))
+                out.append(view.insert(Kind.TRADE, view.accounts.sandwich, now, a=side * size_usd))
                 out.append(tx)
-                out.append(view.insert(Kind.CLOSE, view.sandwich_account, now))
+                out.append(view.insert(Kind.CLOSE, view.accounts.sandwich, now))
             else:
                 out.append(tx)
         return out

@@ -126,7 +126,7 @@ class TimeboostDesign(QueuedDesign):
         if "backrun" in self.strategies:
             v = self.view
             for acct in v.user_accounts(v.protocol.liquidatable()).tolist():
-                out += [v.insert(Kind.LIQUIDATE, v.backrun_liquidator, now, b=acct)
+                out += [v.insert(Kind.LIQUIDATE, v.accounts.backrun, now, b=acct)
                         for _ in range(LIQUIDATIONS_PER_ACCOUNT)]
         return out
 
@@ -137,7 +137,7 @@ class TimeboostDesign(QueuedDesign):
         if self._stale is not None:
             if p.price != self._stale[1]:  # the update landed: take the profit
                 self._stale = None
-                return [v.insert(Kind.CLOSE, v.stale_account, now)]
+                return [v.insert(Kind.CLOSE, v.accounts.stale, now)]
             return []
         ref = float(v.reference.at(now)) * PPM
         if abs(ref - p.price) <= self.tb.stale_min_move * p.price:
@@ -145,4 +145,4 @@ class TimeboostDesign(QueuedDesign):
         side = 1 if ref > p.price else -1
         self._stale = (side, p.price)
         usd = side * int(round(self.cfg.strategy.stale_trade_usd * PPM))
-        return [v.insert(Kind.TRADE, v.stale_account, now, a=usd)]
+        return [v.insert(Kind.TRADE, v.accounts.stale, now, a=usd)]

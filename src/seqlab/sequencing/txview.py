@@ -1,0 +1,106 @@
+"""What a sequencer design may read of transactions, enforced rather than promised.
+
+A design, and any operator it hosts, sees transactions only through a ``TxView``. The
+envelope — who sent a transaction, when it arrived, the fee it offers — is public. The
+contents — what it does and for how much — are readable only where the design lets the
+sequencer see them: under an encrypted mempool a strict read of someone else's pending
+contents raises ``SealedContent``, and the content-blind reads (``known_kind``,
+``known_payload``) report them as unknown. The operator can always read what it inserted
+itself. The raw transaction store is not part of the interface.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from seqlab.txs import Kind, TxStore
+
+UNKNOWN_KIND = -1
+
+
+class SealedContent(PermissionError):
+    """A design tried to read contents it is not allowed to see."""
+
+
+class TxView:
+    """Transactions as a design may see them (``contents_visible``: plaintext or not)."""
+
+    __slots__ = ("_txs", "_visible", "_own")
+
+    def __init__(self, txs: TxStore, contents_visible: bool = True) -> None:
+        self._txs = txs
+        self._visible = contents_visible
+        self._own: set[int] = set()
+
+    @property
+    def contents_visible(self) -> bool:
+        return self._visible
+
+    @property
+    def count(self) -> int:
+        """How many transactions exist (ids are 0 .. count-1)."""
+        return self._txs.n
+
+    # the envelope: public -------------------------------------------------------------
+    def origin(self, ids: np.ndarray) -> np.ndarray:
+        """Who sent each tx: user accounts >= 0, the oracle -1, liquidation bot j -(2+j)."""
+        kind, sender = self._txs.kind[ids], self._txs.sender[ids].astype(np.int64)
+        return np.where(kind == Kind.ORACLE, -1,
+                        np.where(kind == Kind.LIQUIDATE, -2 - sender, sender))
+
+    def arrival(self, ids: np.ndarray) -> np.ndarray:
+        """When each tx reached the sequencer (µs)."""
+        return self._txs.arrival_us[ids]
+
+    def tip(self, ids: np.ndarray) -> np.ndarray:
+        """The priority fee each tx offers (micro-USD): part of the envelope."""
+        return self._txs.tip[ids]
+
+    # the contents: only where visible ------------------------------------------------
+    def own(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` the operator inserted itself."""
+        mine = self._own
+        return np.fromiter((tx in mine for tx in np.asarray(ids).tolist()), bool, len(ids))
+
+    def _check(self, ids: np.ndarray) -> None:
+        if not self._visible and not self.own(ids).all():
+            raise SealedContent("the contents of pending transactions are encrypted "
+                                "under this design")
+
+    def kind(self, ids: np.ndarray) -> np.ndarray:
+        """What each tx does (``Kind``); raises ``SealedContent`` where hidden."""
+        self._check(ids)
+        return self._txs.kind[ids]
+
+    def payload(self, ids: np.ndarray) -> np.ndarray:
+        """Each tx's amount (the kind's ``a``); raises ``SealedContent`` where hidden."""
+        self._check(ids)
+        return self._txs.a[ids]
+
+    def known_kind(self, ids: np.ndarray) -> np.ndarray:
+        """Kinds where readable, ``UNKNOWN_KIND`` where hidden (for content-blind use)."""
+        if self._visible:
+            return self._txs.kind[ids]
+        return np.where(self.own(ids), self._txs.kind[ids], UNKNOWN_KIND)
+
+    def known_payload(self, ids: np.ndarray) -> np.ndarray:
+        """Amounts where readable, 0 where hidden."""
+        if self._visible:
+            return self._txs.a[ids]
+        return np.where(self.own(ids), self._txs.a[ids], 0)
+
+    # what the sequencer does ----------------------------------------------------------
+    def insert(self, kind: Kind, sender: int, now: int, a: int = 0, b: int = 0) -> int:
+        """Create the operator's own transaction (it needs no network to reach itself)."""
+        t = np.array([now], dtype=np.int64)
+        tx = int(self._txs.add_many(kind, sender, t, t, a, b)[0])
+        self._own.add(tx)
+        return tx
+
+    def inserted_since(self, first: int) -> np.ndarray:
+        """The operator's own transactions with ids from ``first`` on, ascending."""
+        return np.array([i for i in range(first, self._txs.n) if i in self._own],
+                        dtype=np.int64)
+
+    def hold(self, ids: np.ndarray) -> None:
+        """Record that the sequencer deliberately delayed ``ids`` (censorship metrics)."""
+        self._txs.held[ids] = 1

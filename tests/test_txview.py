@@ -1,0 +1,69 @@
+"""The transaction view enforces what a design may read.
+
+Under an encrypted mempool the sequencer orders ciphertexts: reading the kind or amount
+of a pending transaction it did not create raises, whatever ids are asked for, and the
+content-blind reads give nothing away; its own transactions and every envelope field
+(sender, arrival, tip) stay readable. In a real run the encrypted design's view is sealed.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from seqlab.cluster import make_world
+from seqlab.sequencing.txview import UNKNOWN_KIND, SealedContent, TxView
+from seqlab.txs import Kind, TxStore
+from tests.pinned import shrunk
+
+
+def store(kinds: list[int]) -> TxStore:
+    txs = TxStore()
+    t = np.arange(len(kinds), dtype=np.int64)
+    txs.add_many(np.array(kinds, dtype=np.int8), np.arange(len(kinds)), t, t,
+                 a=np.arange(len(kinds)) * 10 + 7)
+    return txs
+
+
+kinds = st.lists(st.sampled_from([int(Kind.TRADE), int(Kind.TOPUP), int(Kind.ORACLE),
+                                  int(Kind.LIQUIDATE)]), min_size=1, max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(kinds, st.data())
+def test_sealed_contents_cannot_be_read(kind_list, data):
+    txs = store(kind_list)
+    view = TxView(txs, contents_visible=False)
+    own = view.insert(Kind.TRADE, 0, 5, a=123)
+    others = np.arange(len(kind_list), dtype=np.int64)
+    ask = data.draw(st.lists(st.sampled_from(others.tolist()), min_size=1, max_size=10))
+    ids = np.array(ask + ([own] if data.draw(st.booleans()) else []), dtype=np.int64)
+    with pytest.raises(SealedContent):
+        view.kind(ids)
+    with pytest.raises(SealedContent):
+        view.payload(ids)
+    hidden = ids != own
+    assert (view.known_kind(ids)[hidden] == UNKNOWN_KIND).all()
+    assert (view.known_payload(ids)[hidden] == 0).all()
+    # its own transaction and the envelope stay readable
+    assert view.kind(np.array([own]))[0] == Kind.TRADE and view.payload(np.array([own]))[0] == 123
+    assert np.array_equal(view.arrival(ids), txs.arrival_us[ids])
+    assert np.array_equal(view.tip(ids), txs.tip[ids])
+
+
+@settings(max_examples=50, deadline=None)
+@given(kinds)
+def test_plaintext_view_reads_everything(kind_list):
+    txs = store(kind_list)
+    view = TxView(txs)
+    ids = np.arange(len(kind_list), dtype=np.int64)
+    assert np.array_equal(view.kind(ids), txs.kind[ids])
+    assert np.array_equal(view.known_payload(ids), txs.a[ids])
+
+
+def test_the_encrypted_design_gets_a_sealed_view_and_others_do_not():
+    for design, visible in (("encrypted", False), ("extractive", True), ("batch-auction", True)):
+        world = make_world(shrunk("tiny", design), 1)
+        view = world.design_view.txs
+        assert view.contents_visible is visible
+        if not visible:
+            with pytest.raises(SealedContent):
+                view.kind(np.array([0]))
