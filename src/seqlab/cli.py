@@ -32,6 +32,15 @@ def _fail(exc: SeqlabError) -> None:
     raise typer.Exit(2)
 
 
+def _design_list(designs: str) -> list[str]:
+    """``--designs a,b`` as names; an option given but empty is an error, not a default."""
+    names = [d.strip() for d in designs.split(",") if d.strip()]
+    if not names:
+        raise SeqlabError(f"{designs!r} names no design", field="--designs",
+                          allowed="comma-separated design names (seqlab designs)")
+    return names
+
+
 def _print_json(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj, sort_keys=True, default=str) + "\n")
 
@@ -95,7 +104,8 @@ def run(scenario: Optional[str] = typer.Argument(None, help="Built-in name or TO
 
     try:
         loaded = load_scenario(scenario)
-        folder = out_dir or Path("runs") / f"{loaded.scenario.name}-seed{seed or loaded.scenario.seed}"
+        seed_ = loaded.scenario.seed if seed is None else seed
+        folder = out_dir or Path("runs") / f"{loaded.scenario.name}-seed{seed_}"
         with _progress(not as_json, "simulating") as progress:
             result = run_scenario(loaded, seed, folder, report=not no_report,
                                   progress=progress)
@@ -210,8 +220,8 @@ def compare(scenario: Optional[str] = typer.Argument(None, help="Built-in name o
     from seqlab.experiments.compare import compare as run_compare
     from seqlab.scenario.loader import load_scenario
 
-    names = [d.strip() for d in designs.split(",") if d.strip()]
     try:
+        names = _design_list(designs)
         loaded = load_scenario(scenario)
         folder = out_dir or Path("runs") / f"{loaded.scenario.name}-compare"
         with _runs_progress(not as_json, "comparing") as progress:
@@ -265,8 +275,8 @@ def sweep(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
     """Run a scenario over parameters × designs × seeds; every run is stored as it ends."""
     from seqlab.experiments.sweep import sweep as run_sweep
 
-    names = [d.strip() for d in designs.split(",") if d.strip()] if designs else None
     try:
+        names = _design_list(designs) if designs is not None else None
         with _runs_progress(not as_json, "sweeping") as progress:
             result = run_sweep(scenario, names, seeds, list(param), backend, workers, store,
                                resume, address, report=not no_report,

@@ -108,6 +108,9 @@ class RayExecutor(Executor):
 
 def make_executor(backend: str, workers: int | None = None,
                   address: str | None = None) -> Executor:
+    if workers is not None and not 1 <= workers <= 1024:
+        raise SeqlabError(f"{workers} workers", field="--workers",
+                          allowed="1 to 1024, or leave it out for one per core")
     if backend == "inline":
         return InlineExecutor()
     if backend == "process":

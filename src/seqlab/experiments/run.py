@@ -3,11 +3,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from seqlab.errors import SeqlabError
 from seqlab.experiments import store
 from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario, load_scenario
 from seqlab.cluster import make_world
 from seqlab.world import Progress
+
+
+def check_seed(seed: int | None, field: str = "--seed") -> None:
+    """A seed given on the command line obeys the scenario's bounds."""
+    from seqlab.scenario.schema import MAX_SEED
+
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise SeqlabError(f"{seed} is out of range", field=field,
+                          allowed=f"0 to {MAX_SEED:,} (seeds are 32-bit)")
 
 
 def run(scenario: str | Path | LoadedScenario | None = None, seed: int | None = None,
@@ -16,6 +26,7 @@ def run(scenario: str | Path | LoadedScenario | None = None, seed: int | None = 
     """Run one scenario; with ``out``, write ``results.duckdb``, ``summary.json`` and
     ``report.html`` there. Returns the Result (its summary gains the file paths)."""
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
+    check_seed(seed)
     result = make_world(loaded, seed).run(progress)
     if out is not None:
         save(result, Path(out), report=report)
