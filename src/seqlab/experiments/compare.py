@@ -50,6 +50,7 @@ class RunView:
 
 
 MODES = ("isolated", "shared")
+COMPARE_FILES = ("compare.duckdb", "compare.json", "compare.html")
 
 
 def variant(spec: str) -> tuple[str, dict[str, object]]:
@@ -146,6 +147,10 @@ def compare(scenario: str | Path | LoadedScenario | None = None,
     if seeds < 1:
         raise SeqlabError("must be at least 1", field="--seeds")
     _check_designs(loaded, designs, baseline)
+    if out is not None:
+        from seqlab.experiments import store
+
+        store.check_out(Path(out), COMPARE_FILES)
     order = [baseline] + [d for d in designs if d != baseline]
     seed_list = [loaded.scenario.seed + k for k in range(seeds)]
     views: dict[tuple[str, int], RunView] = {}
@@ -278,5 +283,4 @@ def save_compare(result: Result, out: Path, report: bool = True) -> None:
     from seqlab.experiments import store
     from seqlab.report import write_compare_report
 
-    store.save(result, out, ("compare.duckdb", "compare.json", "compare.html"),
-               write_compare_report if report else None)
+    store.save(result, out, COMPARE_FILES, write_compare_report if report else None)

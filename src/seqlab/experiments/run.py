@@ -10,6 +10,8 @@ from seqlab.scenario.loader import LoadedScenario, load_scenario
 from seqlab.cluster import make_world
 from seqlab.world import Progress
 
+RUN_FILES = ("results.duckdb", "summary.json", "report.html")
+
 
 def check_seed(seed: int | None, field: str = "--seed") -> None:
     """A seed given on the command line obeys the scenario's bounds."""
@@ -27,6 +29,8 @@ def run(scenario: str | Path | LoadedScenario | None = None, seed: int | None = 
     ``report.html`` there. Returns the Result (its summary gains the file paths)."""
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     check_seed(seed)
+    if out is not None:
+        store.check_out(Path(out), RUN_FILES)  # before the run, not after
     result = make_world(loaded, seed).run(progress)
     if out is not None:
         save(result, Path(out), report=report)
@@ -37,5 +41,4 @@ def save(result: Result, out: Path, report: bool = True) -> None:
     """``results.duckdb``, ``summary.json`` and ``report.html`` in ``out``."""
     from seqlab.report import write_report
 
-    store.save(result, out, ("results.duckdb", "summary.json", "report.html"),
-               write_report if report else None)
+    store.save(result, out, RUN_FILES, write_report if report else None)
