@@ -173,6 +173,7 @@ def test_control_characters_in_errors_are_escaped(tmp_path):
     (["compare", "tiny", "--designs", ""], "--designs"),
     (["compare", "tiny", "--designs", " , "], "--designs"),
     (["sweep", "tiny", "--designs", ""], "--designs"),
+    (["sweep", "tiny", "--workers", "0"], "--workers"),
 ])
 def test_contradictory_options_fail_up_front(tmp_path, monkeypatch, args, field):
     monkeypatch.chdir(tmp_path)

@@ -263,7 +263,9 @@ def sweep(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
                                                 "(default: the scenario's [sweep] or honest)."),
           seeds: Optional[int] = typer.Option(None, help="Seeds per design and point."),
           param: list[str] = typer.Option([], "--param", help="key=v1,v2 | key=lo:hi:n | "
-                                          "key=~lo:hi:n (repeatable)."),
+                                          "key=~lo:hi:n (repeatable): a grid."),
+          point: list[str] = typer.Option([], "--point", help="key=v,key2=w (repeatable): "
+                                          "explicit points instead of a grid."),
           backend: str = typer.Option("process", help="inline | process | ray"),
           workers: Optional[int] = typer.Option(None, help="Parallel runs (default: cores)."),
           address: Optional[str] = typer.Option(None, help="Ray cluster address."),
@@ -280,7 +282,7 @@ def sweep(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
         with _runs_progress(not as_json, "sweeping") as progress:
             result = run_sweep(scenario, names, seeds, list(param), backend, workers, store,
                                resume, address, report=not no_report,
-                               progress=_sweep_progress(progress))
+                               progress=_sweep_progress(progress), points=list(point))
     except SeqlabError as exc:
         _fail(exc)
     except KeyboardInterrupt:
@@ -291,10 +293,28 @@ def sweep(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
                "wall_s": s["wall_s"], "store": s["store"], "backend": s["backend"]}
     if "report" in s:
         figures["report"] = s["report"]
+    all_failed = s["runs"] > 0 and s["failed"] == s["runs"]
     if as_json:
-        _print_json(figures)
-        return
-    out.print(_summary_table(figures, f"seqlab sweep: {s['scenario']}"))
+        _print_json({**figures, "failures": s["failures"]})
+    else:
+        out.print(_summary_table(figures, f"seqlab sweep: {s['scenario']}"))
+        _print_failures(s["failures"])
+    if all_failed:
+        raise typer.Exit(1)
+
+
+FAILURES_SHOWN = 20
+
+
+def _print_failures(failures: list[dict[str, Any]]) -> None:
+    """One line per failed run: design, seed, point and the reason."""
+    for f in failures[:FAILURES_SHOWN]:
+        point = ",".join(f"{k}={v}" for k, v in f["params"].items()) or "-"
+        out.print(f"failed: {f['design']} seed {f['seed']} {point}: {f['error']}",
+                  markup=False, highlight=False, soft_wrap=True)
+    if len(failures) > FAILURES_SHOWN:
+        out.print(f"… {len(failures) - FAILURES_SHOWN} more failed runs (seqlab.load(store) "
+                  "lists them all)")
 
 
 def _sweep_progress(update):
