@@ -131,6 +131,8 @@ REJECTED = {
     "gas_series_short": ('duration = "2d"\n[sequencer.batch_poster]\n'
                          'gas_series = "gas-2020-03-12"\n',
                          "sequencer.batch_poster.gas_series", "covers 1d"),
+    "rollup_design": ('[rollups]\ncount = 2\ndesigns = ["fcfs", "magic"]\n',
+                      "rollups.designs.1", "unknown design 'magic'"),
     "deep_tables": ("a = " + "{b = " * 3000 + "1" + "}" * 3000 + "\n", "", "nested too deeply"),
 }
 
@@ -172,6 +174,8 @@ def test_control_characters_in_errors_are_escaped(tmp_path):
     (["run", "tiny", "--seed", str(2 ** 40)], "--seed"),
     (["compare", "tiny", "--designs", ""], "--designs"),
     (["compare", "tiny", "--designs", " , "], "--designs"),
+    (["compare", "tiny", "--seeds", "0"], "--seeds"),
+    (["compare", "tiny", "--seeds", "100000"], "--seeds"),
     (["sweep", "tiny", "--designs", ""], "--designs"),
     (["sweep", "tiny", "--workers", "0"], "--workers"),
 ])

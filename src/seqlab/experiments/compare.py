@@ -144,8 +144,8 @@ def compare(scenario: str | Path | LoadedScenario | None = None,
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     designs = list(dict.fromkeys(designs or ["honest", "extractive"]))
     baseline = baseline or designs[0]
-    if seeds < 1:
-        raise SeqlabError("must be at least 1", field="--seeds")
+    if not 1 <= seeds <= 10_000:
+        raise SeqlabError(f"{seeds} seeds", field="--seeds", allowed="1 to 10,000")
     _check_designs(loaded, designs, baseline)
     if out is not None:
         from seqlab.experiments import store
