@@ -90,3 +90,14 @@ def test_check_out_allows_new_empty_and_own_folders(tmp_path):
     (tmp_path / "b.json").write_text("{}")
     with pytest.raises(SeqlabError, match="b.json"):
         store.check_out(tmp_path, names)
+
+
+def test_out_may_not_be_the_current_folder(tmp_path, monkeypatch):
+    no_simulation(monkeypatch)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for out in (".", "..", str(here)):
+        res = runner.invoke(app, ["run", *TINY, "--out", out])
+        assert res.exit_code == 2 and "current folder" in res.stderr, res.output
+    assert here.is_dir() and not any(here.iterdir())

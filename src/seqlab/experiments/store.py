@@ -84,6 +84,10 @@ def check_out(out: Path, names: tuple[str, ...]) -> None:
     if out.exists() and not out.is_dir():
         raise SeqlabError("exists and is not a folder", file=str(out), field="--out",
                           allowed="a new or existing results folder")
+    if out.is_dir() and out.resolve() in (Path.cwd(), *Path.cwd().parents):
+        raise SeqlabError("is the current folder or holds it, and a result folder is "
+                          "replaced as a whole", file=str(out), field="--out",
+                          allowed="a folder other than the one you are in")
     if out.is_dir():
         ours = set(names) | {f"{n}.wal" for n in names}
         foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
@@ -107,8 +111,8 @@ def clean_stale(out: Path) -> None:
 @contextmanager
 def atomic_folder(out: Path, names: tuple[str, ...]) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it replaces ``out`` as a whole."""
-    out = Path(out)
-    check_out(out, names)
+    check_out(Path(out), names)
+    out = Path(out).resolve()  # a real name and parent, also for "dir/.."
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}{_TMP}", dir=out.parent))
