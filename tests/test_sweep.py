@@ -1,4 +1,5 @@
 """Sweeps: the grid, executors that agree, failures recorded, kill-and-resume."""
+import json
 import os
 import signal
 import subprocess
@@ -65,14 +66,32 @@ def test_plan_is_the_full_grid_with_stable_ids(small):
     assert [s.run_id for s in specs] == [s.run_id for s in again]
 
 
-def test_failing_runs_are_recorded_not_fatal(small, tmp_path):
-    res = sweep(str(small), ["honest"], 2, ["sequencer.block_time=250ms,fast"],
+def _fail_slow_blocks(monkeypatch):
+    """Runs whose block time is 1s raise inside the run (after validation passed)."""
+    import seqlab.cluster
+
+    real = seqlab.cluster.make_world
+
+    def make_world(loaded, seed=None):
+        if loaded.scenario.sequencer.block_time == 1_000_000:
+            raise RuntimeError("engine broke on purpose")
+        return real(loaded, seed)
+
+    monkeypatch.setattr(seqlab.cluster, "make_world", make_world)
+
+
+def test_failing_runs_are_recorded_not_fatal(small, tmp_path, monkeypatch):
+    _fail_slow_blocks(monkeypatch)
+    res = sweep(str(small), ["honest"], 2, ["sequencer.block_time=250ms,1s"],
                 backend="inline", store=tmp_path / "s.duckdb", report=False)
     runs = res.tables["runs"]
     assert res.summary["runs"] == 4 and res.summary["failed"] == 2
     bad = runs["status"] == "failed"
-    assert all("sequencer.block_time" in e for e in runs["error"][bad])
+    assert all("engine broke on purpose" in e for e in runs["error"][bad])
     assert (runs["status"][~bad] == "ok").all()
+    reasons = res.summary["failures"]
+    assert len(reasons) == 2 and all(f["params"] == {"sequencer.block_time": "1s"}
+                                     for f in reasons)
 
 
 def test_store_refuses_to_overwrite_without_resume(small, tmp_path):
@@ -80,9 +99,16 @@ def test_store_refuses_to_overwrite_without_resume(small, tmp_path):
     sweep(str(small), ["honest"], 1, backend="inline", store=store, report=False)
     with pytest.raises(SeqlabError, match="--resume"):
         sweep(str(small), ["honest"], 1, backend="inline", store=store, report=False)
-    again = sweep(str(small), ["honest"], 2, backend="inline", store=store, resume=True,
+    again = sweep(str(small), ["honest"], 1, backend="inline", store=store, resume=True,
                   report=False)
-    assert again.summary["runs"] == 2
+    assert again.summary["runs"] == 1
+    for other in ({"seeds": 2}, {"designs": ["honest", "fcfs"]},
+                  {"params": ["oracle.nodes=5,7"]}):
+        kwargs = {"designs": ["honest"], "seeds": 1, **other}
+        with pytest.raises(SeqlabError, match="different sweep") as info:
+            sweep(str(small), backend="inline", store=store, resume=True, report=False,
+                  **kwargs)
+        assert str(store) in info.value.line()
 
 
 def test_executors_give_identical_runs(small, tmp_path):
@@ -135,3 +161,144 @@ def test_load_gives_a_dataframe(small, tmp_path):
             "latency_ms.p50"} <= set(df.columns)
     assert (df.loc[df.design == "honest", "operator_profit_usd"] == 0).all()
     assert np.isfinite(df["latency_ms.p50"]).all()
+
+
+def _children(pid: int) -> set[int]:
+    """Live processes whose parent is ``pid`` (from /proc)."""
+    out = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.add(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_interrupted_pool_sweep_leaves_no_worker_behind(small, tmp_path, sig):
+    store = tmp_path / "o.duckdb"
+    cmd = [sys.executable, "-m", "seqlab.cli", "sweep", str(small), "--designs",
+           ",".join(DESIGNS), "--seeds", "100", "--backend", "process", "--workers", "2",
+           "--store", str(store), "--no-report", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    workers: set[int] = set()
+    while time.time() < deadline and not (store.exists() and len(workers) >= 2):
+        workers |= _children(proc.pid)
+        time.sleep(0.05)
+    time.sleep(1.0)
+    workers |= _children(proc.pid)
+    assert proc.poll() is None and len(workers) >= 2, "no pool to interrupt"
+    os.kill(proc.pid, sig)  # the parent only, as a service manager or kill(1) would
+    assert proc.wait(timeout=30) != 0
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.05)
+    orphans = [w for w in workers if _alive(w)]
+    for w in orphans:
+        os.kill(w, signal.SIGKILL)
+    assert not orphans, "pool workers outlived the sweep"
+    with SweepStore(store, resume=True) as db:
+        assert len(db.done_ids()) > 0
+
+
+def _broken_world(monkeypatch):
+    import seqlab.cluster
+
+    def make_world(loaded, seed=None):
+        raise RuntimeError(f"no world for seed {seed}")
+
+    monkeypatch.setattr(seqlab.cluster, "make_world", make_world)
+
+
+def test_cli_reports_each_failure_and_exits_1_when_all_failed(small, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from seqlab.cli import app
+
+    _broken_world(monkeypatch)
+    args = ["sweep", str(small), "--designs", "honest", "--seeds", "2", "--backend",
+            "inline", "--no-report"]
+    res = CliRunner().invoke(app, [*args, "--store", str(tmp_path / "a.duckdb"), "--json"])
+    assert res.exit_code == 1, res.output
+    figures = json.loads(res.stdout)
+    assert figures["failed"] == figures["runs"] == 2
+    assert sorted(f["error"] for f in figures["failures"]) == [
+        "RuntimeError: no world for seed 1", "RuntimeError: no world for seed 2"]
+    res = CliRunner().invoke(app, [*args, "--store", str(tmp_path / "b.duckdb")])
+    assert res.exit_code == 1
+    assert "failed: honest seed 1 -: RuntimeError: no world for seed 1" in res.stdout
+
+
+@pytest.mark.parametrize("spec,hint", [
+    ("market.volatilty=0.5,1", "unknown key"),
+    ("market.volatility=0.5,-1", "market.volatility"),
+    ("oracle.noise_bps=1,inf", "finite"),
+    ("sequencer.block_time=250ms,fast", "not a duration"),
+    ("duration.x=1", "not a table"),
+])
+def test_invalid_param_fails_up_front_in_one_line(small, tmp_path, monkeypatch, spec, hint):
+    from typer.testing import CliRunner
+
+    from seqlab.cli import app
+
+    _broken_world(monkeypatch)  # nothing may run
+    store = tmp_path / "s.duckdb"
+    res = CliRunner().invoke(app, ["sweep", str(small), "--param", spec, "--backend", "inline",
+                                   "--store", str(store), "--no-report"])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.count("\n") == 1 and hint in res.stderr and "--param" in res.stderr
+    assert not store.exists()
+
+
+def test_explicit_points(small, tmp_path):
+    from typer.testing import CliRunner
+
+    from seqlab.cli import app
+
+    store = tmp_path / "p.duckdb"
+    res = CliRunner().invoke(app, [
+        "sweep", str(small), "--designs", "honest,extractive", "--backend", "inline",
+        "--point", "oracle.nodes=5,sequencer.block_time=1s", "--point", "oracle.nodes=9",
+        "--store", str(store), "--no-report", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["runs"] == 4
+    df = seqlab.load(store)
+    got = sorted(zip(df["design"], df["param.oracle.nodes"],
+                     df["param.sequencer.block_time"].fillna("-")))
+    assert got == [("extractive", 5, "1s"), ("extractive", 9, "-"), ("honest", 5, "1s"),
+                   ("honest", 9, "-")]
+    for bad in (["--point", "oracle.nodes"], ["--point", "a=1,a=2"],
+                ["--point", "oracle.nodes=5", "--param", "oracle.nodes=5,7"]):
+        res = CliRunner().invoke(app, ["sweep", str(small), "--backend", "inline",
+                                       "--store", str(tmp_path / "x.duckdb"), *bad])
+        assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.output
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_ray_that_cannot_start_leaves_no_store(small, tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray")
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("Could not connect to cluster\nsecond line")
+
+    monkeypatch.setattr(ray, "init", refuse)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    store = tmp_path / "r" / "s.duckdb"
+    with pytest.raises(SeqlabError, match="cannot start Ray") as info:
+        sweep(str(small), ["honest"], 1, backend="ray", address="127.0.0.1:1", store=store,
+              report=False)
+    assert "\n" not in info.value.line()
+    assert not store.exists()

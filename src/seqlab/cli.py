@@ -68,6 +68,15 @@ def _fail(exc: SeqlabError) -> None:
     raise typer.Exit(2)
 
 
+def _design_list(designs: str) -> list[str]:
+    """``--designs a,b`` as names; an option given but empty is an error, not a default."""
+    names = [d.strip() for d in designs.split(",") if d.strip()]
+    if not names:
+        raise SeqlabError(f"{designs!r} names no design", field="--designs",
+                          allowed="comma-separated design names (seqlab designs)")
+    return names
+
+
 def _print_json(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj, sort_keys=True, default=str) + "\n")
 
@@ -138,8 +147,8 @@ def run(scenario: Optional[str] = typer.Argument(None, help="Built-in name or TO
         loaded = load_scenario(scenario)
         if design is not None:
             loaded = with_checked_design(loaded, design)
-        folder = out_dir or _run_folder(loaded.scenario.name, design,
-                                        seed or loaded.scenario.seed)
+        seed_ = loaded.scenario.seed if seed is None else seed
+        folder = out_dir or _run_folder(loaded.scenario.name, design, seed_)
         with _progress(not as_json, "simulating") as progress:
             result = run_scenario(loaded, seed, folder, report=not no_report,
                                   progress=progress)
@@ -330,8 +339,8 @@ def compare(scenario: Optional[str] = typer.Argument(None, help="Built-in name o
     from seqlab.scenario.loader import load_scenario
 
     _fit_console(wide)
-    names = [d.strip() for d in designs.split(",") if d.strip()]
     try:
+        names = _design_list(designs)
         loaded = load_scenario(scenario)
         folder = out_dir or Path("runs") / f"{loaded.scenario.name}-compare"
         with _runs_progress(not as_json, "comparing") as progress:
@@ -374,7 +383,9 @@ def sweep(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
                                                 "(default: the scenario's [sweep] or honest)."),
           seeds: Optional[int] = typer.Option(None, help="Seeds per design and point."),
           param: list[str] = typer.Option([], "--param", help="key=v1,v2 | key=lo:hi:n | "
-                                          "key=~lo:hi:n (repeatable)."),
+                                          "key=~lo:hi:n (repeatable): a grid."),
+          point: list[str] = typer.Option([], "--point", help="key=v,key2=w (repeatable): "
+                                          "explicit points instead of a grid."),
           backend: str = typer.Option("process", help="inline | process | ray"),
           workers: Optional[int] = typer.Option(None, help="Parallel runs (default: cores)."),
           address: Optional[str] = typer.Option(None, help="Ray cluster address."),
@@ -388,13 +399,12 @@ def sweep(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
     from seqlab.experiments.sweep import sweep as run_sweep
 
     _fit_console(wide)
-
-    names = [d.strip() for d in designs.split(",") if d.strip()] if designs else None
     try:
+        names = _design_list(designs) if designs is not None else None
         with _runs_progress(not as_json, "sweeping") as progress:
             result = run_sweep(scenario, names, seeds, list(param), backend, workers, store,
                                resume, address, report=not no_report,
-                               progress=_sweep_progress(progress))
+                               progress=_sweep_progress(progress), points=list(point))
     except SeqlabError as exc:
         _fail(exc)
     except KeyboardInterrupt:
@@ -405,10 +415,28 @@ def sweep(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
                "wall_s": s["wall_s"], "store": s["store"], "backend": s["backend"]}
     if "report" in s:
         figures["report"] = s["report"]
+    all_failed = s["runs"] > 0 and s["failed"] == s["runs"]
     if as_json:
-        _print_json(figures)
-        return
-    out.print(_summary_table(figures, f"seqlab sweep: {s['scenario']}"))
+        _print_json({**figures, "failures": s["failures"]})
+    else:
+        out.print(_summary_table(figures, f"seqlab sweep: {s['scenario']}"))
+        _print_failures(s["failures"])
+    if all_failed:
+        raise typer.Exit(1)
+
+
+FAILURES_SHOWN = 20
+
+
+def _print_failures(failures: list[dict[str, Any]]) -> None:
+    """One line per failed run: design, seed, point and the reason."""
+    for f in failures[:FAILURES_SHOWN]:
+        point = ",".join(f"{k}={v}" for k, v in f["params"].items()) or "-"
+        out.print(f"failed: {f['design']} seed {f['seed']} {point}: {f['error']}",
+                  markup=False, highlight=False, soft_wrap=True)
+    if len(failures) > FAILURES_SHOWN:
+        out.print(f"… {len(failures) - FAILURES_SHOWN} more failed runs (seqlab.load(store) "
+                  "lists them all)")
 
 
 def _sweep_progress(update):

@@ -24,4 +24,12 @@ class SeqlabError(Exception):
         text = ": ".join(parts + [self.message])
         if self.allowed:
             text += f" (allowed: {self.allowed})"
+        return one_line(text)
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters (newlines, escapes) written as ``\\n``-style
+    escapes, so an error is always exactly one line whatever a user's input held."""
+    if text.isprintable():
         return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -15,6 +15,7 @@ MINUTE = 60 * S
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 
+MAX_DURATION_US = 100 * 365 * DAY  # anything longer is a typo (and overflows int64 soon)
 MICRO_USD = 1_000_000  # micro-USD per USD
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|min|h|d)\s*$")
@@ -33,12 +34,16 @@ def parse_duration(value: str | int | float) -> int:
     if isinstance(value, (int, float)):
         if value < 0:
             raise ValueError("a duration must not be negative")
-        return int(round(value * S))
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ValueError(f"'{value}' is not a duration (allowed units: us, ms, s, min, h, d; "
-                         "e.g. '250ms', '6h')")
-    return int(round(float(m.group(1)) * _UNIT_US[m.group(2)]))
+        us = float(value) * S
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ValueError(f"{str(value)!r} is not a duration (allowed units: us, ms, s, "
+                             "min, h, d; e.g. '250ms', '6h')")
+        us = float(m.group(1)) * _UNIT_US[m.group(2)]
+    if not us <= MAX_DURATION_US:  # also catches nan and inf
+        raise ValueError(f"{value!r} is not a finite duration of at most 100 years")
+    return int(round(us))
 
 
 def format_duration(us: int | float) -> str:

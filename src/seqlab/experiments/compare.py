@@ -51,6 +51,7 @@ class RunView:
 
 
 MODES = ("isolated", "shared")
+COMPARE_FILES = ("compare.duckdb", "compare.json", "compare.html")
 
 
 def variant(spec: str) -> tuple[str, dict[str, object]]:
@@ -172,9 +173,13 @@ def compare(scenario: str | Path | LoadedScenario | None = None,
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     designs = list(dict.fromkeys(designs or ["honest", "extractive"]))
     baseline = baseline or designs[0]
-    if seeds < 1:
-        raise SeqlabError("must be at least 1", field="--seeds")
+    if not 1 <= seeds <= 10_000:
+        raise SeqlabError(f"{seeds} seeds", field="--seeds", allowed="1 to 10,000")
     _check_designs(loaded, designs, baseline)
+    if out is not None:
+        from seqlab.experiments import store
+
+        store.check_out(Path(out), COMPARE_FILES)
     executor = make_executor(backend, workers, address)
     order = [baseline] + [d for d in designs if d != baseline]
     seed_list = [loaded.scenario.seed + k for k in range(seeds)]
@@ -315,5 +320,4 @@ def save_compare(result: Result, out: Path, report: bool = True) -> None:
     from seqlab.experiments import store
     from seqlab.report import write_compare_report
 
-    store.save(result, out, ("compare.duckdb", "compare.json", "compare.html"),
-               write_compare_report if report else None)
+    store.save(result, out, COMPARE_FILES, write_compare_report if report else None)

@@ -23,6 +23,9 @@ class Executor(ABC):
     def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         """Run ``fn(item)`` for every item; yield ``(index, result)`` as runs finish."""
 
+    def start(self) -> None:
+        """Acquire what the executor needs (before a sweep creates its store)."""
+
     def close(self) -> None:
         """Stop work in progress (used on Ctrl-C); finished results are already out."""
 
@@ -62,8 +65,17 @@ class ProcessExecutor(Executor):
             self.close()
 
     def close(self) -> None:
+        """Cancel queued runs and end the workers (a run in progress is abandoned)."""
         if self.pool is not None:
+            workers = list((self.pool._processes or {}).values())
             self.pool.shutdown(wait=False, cancel_futures=True)
+            for proc in workers:
+                if proc.is_alive():
+                    proc.terminate()
+            for proc in workers:
+                proc.join(timeout=5)
+                if proc.is_alive():
+                    proc.kill()
             self.pool = None
 
 
@@ -81,13 +93,25 @@ class RayExecutor(Executor):
         self.workers = workers
         self._started = False
 
+    def start(self) -> None:
+        ray = self.ray
+        if ray.is_initialized():
+            return
+        kwargs = {"address": self.address} if self.address else {
+            "num_cpus": self.workers or os.cpu_count(), "include_dashboard": False}
+        try:
+            ray.init(ignore_reinit_error=True, log_to_driver=False, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; all mean "no Ray"
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise SeqlabError(f"cannot start Ray ({first})", field="--address" if
+                              self.address else "--backend",
+                              allowed="a reachable Ray cluster address, or --backend "
+                                      "process") from None
+        self._started = True
+
     def imap(self, fn, items):
         ray = self.ray
-        if not ray.is_initialized():
-            kwargs = {"address": self.address} if self.address else {
-                "num_cpus": self.workers or os.cpu_count(), "include_dashboard": False}
-            ray.init(ignore_reinit_error=True, log_to_driver=False, **kwargs)
-            self._started = True
+        self.start()
         remote = ray.remote(fn)
         refs = {remote.remote(item): i for i, item in enumerate(items)}
         try:
@@ -108,6 +132,9 @@ class RayExecutor(Executor):
 
 def make_executor(backend: str, workers: int | None = None,
                   address: str | None = None) -> Executor:
+    if workers is not None and not 1 <= workers <= 1024:
+        raise SeqlabError(f"{workers} workers", field="--workers",
+                          allowed="1 to 1024, or leave it out for one per core")
     if backend == "inline":
         return InlineExecutor()
     if backend == "process":

@@ -175,6 +175,9 @@ def reference_spot_sigma(loaded: LoadedScenario) -> tuple[float, float, str]:
             "realised volatility of the replayed path (1-minute log returns)")
 
 
+PRICE_FILES = ("price.json", "price.html")
+
+
 def price(scenario: str | Path | LoadedScenario | None = None, design: str | None = None,
           baseline: str = "honest", seeds: int = 5, position: str = "option writers",
           strikes: Sequence[float] = DEFAULT_STRIKES,
@@ -200,6 +203,10 @@ def price(scenario: str | Path | LoadedScenario | None = None, design: str | Non
             raise SeqlabError(f"unknown design '{name}'", field=field,
                               allowed=", ".join(sorted(DESIGNS)))
     _check_grid(strikes, expiries)  # before minutes of simulation, not after
+    if out is not None:
+        from seqlab.experiments.store import check_out
+
+        check_out(Path(out), PRICE_FILES)
     spot, sigma, sigma_source = reference_spot_sigma(loaded)
     cmp = compare(loaded, [baseline, design], baseline=baseline, seeds=seeds, report=False,
                   progress=progress, backend=backend, workers=workers, address=address)
@@ -219,13 +226,13 @@ def price(scenario: str | Path | LoadedScenario | None = None, design: str | Non
 
 def save_price(result: Result, out: Path, report: bool = True) -> None:
     """``price.json`` (summary plus the surface as rows) and ``price.html`` in ``out``."""
-    from seqlab.experiments.store import write_json
+    from seqlab.experiments.store import atomic_folder, write_json
 
-    out.mkdir(parents=True, exist_ok=True)
-    if report:
-        from seqlab.report.price_html import write_price_report
+    with atomic_folder(out, PRICE_FILES) as tmp:
+        if report:
+            from seqlab.report.price_html import write_price_report
 
-        write_price_report(result, out / "price.html")
-        result.summary["report"] = str(out / "price.html")
-    result.summary["json"] = str(out / "price.json")
-    write_json({**result.summary, "surface": surface_rows(result)}, out / "price.json")
+            write_price_report(result, tmp / "price.html")
+            result.summary["report"] = str(out / "price.html")
+        result.summary["json"] = str(out / "price.json")
+        write_json({**result.summary, "surface": surface_rows(result)}, tmp / "price.json")

@@ -10,6 +10,17 @@ from seqlab.scenario.loader import LoadedScenario, load_scenario
 from seqlab.cluster import make_world
 from seqlab.world import Progress
 
+RUN_FILES = ("results.duckdb", "summary.json", "report.html")
+
+
+def check_seed(seed: int | None, field: str = "--seed") -> None:
+    """A seed given on the command line obeys the scenario's bounds."""
+    from seqlab.scenario.schema import MAX_SEED
+
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise SeqlabError(f"{seed} is out of range", field=field,
+                          allowed=f"0 to {MAX_SEED:,} (seeds are 32-bit)")
+
 
 def run(scenario: str | Path | LoadedScenario | None = None, seed: int | None = None,
         out: str | Path | None = None, report: bool = True,
@@ -22,6 +33,9 @@ def run(scenario: str | Path | LoadedScenario | None = None, seed: int | None = 
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     if design is not None:
         loaded = with_checked_design(loaded, design)
+    check_seed(seed)
+    if out is not None:
+        store.check_out(Path(out), RUN_FILES)  # before the run, not after
     result = make_world(loaded, seed).run(progress)
     if out is not None:
         save(result, Path(out), report=report)
@@ -44,5 +58,4 @@ def save(result: Result, out: Path, report: bool = True) -> None:
     """``results.duckdb``, ``summary.json`` and ``report.html`` in ``out``."""
     from seqlab.report import write_report
 
-    store.save(result, out, ("results.duckdb", "summary.json", "report.html"),
-               write_report if report else None)
+    store.save(result, out, RUN_FILES, write_report if report else None)

@@ -1,12 +1,16 @@
 """Write a Result to disk: DuckDB tables, a JSON summary, all atomically.
 
-Each file is written under a temporary name in the same folder and moved into place
-with ``os.replace``, so a crash never leaves a half-written result behind.
+A result folder (run, compare, price) is written whole into a temporary sibling folder
+and renamed into place, replacing an earlier folder of the same command as a whole; a
+crash or Ctrl-C never leaves a half-written folder, and temporaries left by a killed
+process are removed by the next write beside them. Single files are written under a
+temporary name and moved into place with ``os.replace``.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +20,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from seqlab.errors import SeqlabError
 from seqlab.result import ENUMS, Result
+
+_TMP, _OLD = ".tmp-", ".old-"  # markers of our temporary sibling folders
 
 
 @contextmanager
@@ -70,18 +77,71 @@ def write_duckdb(result: Result, path: Path) -> Path:
     return path
 
 
+def check_out(out: Path, names: tuple[str, ...]) -> None:
+    """Fail before any work when ``out`` cannot become a result folder: it is a file, or
+    a folder holding files this command does not write (which it would replace)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SeqlabError("exists and is not a folder", file=str(out), field="--out",
+                          allowed="a new or existing results folder")
+    if out.is_dir() and out.resolve() in (Path.cwd(), *Path.cwd().parents):
+        raise SeqlabError("is the current folder or holds it, and a result folder is "
+                          "replaced as a whole", file=str(out), field="--out",
+                          allowed="a folder other than the one you are in")
+    if out.is_dir():
+        ours = set(names) | {f"{n}.wal" for n in names}
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
+        if foreign:
+            raise SeqlabError(f"folder holds files seqlab would not write here "
+                              f"({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''})",
+                              file=str(out), field="--out",
+                              allowed=f"an empty folder, a new path, or one holding only "
+                                      f"{', '.join(names)}")
+
+
+def clean_stale(out: Path) -> None:
+    """Remove temporary siblings of ``out`` left by a killed write."""
+    if not out.parent.is_dir():
+        return
+    for prefix in (f".{out.name}{_TMP}", f".{out.name}{_OLD}"):
+        for stale in out.parent.glob(f"{prefix}*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+@contextmanager
+def atomic_folder(out: Path, names: tuple[str, ...]) -> Iterator[Path]:
+    """Yield a temporary sibling folder; on success it replaces ``out`` as a whole."""
+    check_out(Path(out), names)
+    out = Path(out).resolve()  # a real name and parent, also for "dir/.."
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}{_TMP}", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}{_OLD}", dir=out.parent))
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def save(result: Result, out: Path, names: tuple[str, str, str],
          report: Callable[[Result, Path], object] | None = None) -> None:
-    """Write ``result`` into folder ``out`` as (database, json, html) named by ``names``;
-    each file atomically. The summary gains the paths it was written to."""
+    """Write ``result`` into folder ``out`` as (database, json, html) named by ``names``,
+    the folder as a whole atomically. The summary gains the paths it was written to."""
     db, js, html = names
-    out.mkdir(parents=True, exist_ok=True)
-    write_duckdb(result, out / db)
-    if report is not None:
-        report(result, out / html)
-        result.summary["report"] = str(out / html)
-    result.summary["store"] = str(out / db)
-    write_json(result.summary, out / js)
+    with atomic_folder(out, names) as tmp:
+        write_duckdb(result, tmp / db)
+        if report is not None:
+            report(result, tmp / html)
+            result.summary["report"] = str(out / html)
+        result.summary["store"] = str(out / db)
+        write_json(result.summary, tmp / js)
 
 
 def read_table(path: Path, name: str) -> dict[str, np.ndarray]:

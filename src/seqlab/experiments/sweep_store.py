@@ -54,6 +54,16 @@ class SweepStore:
             self.con.execute("INSERT OR REPLACE INTO sweep VALUES (?, ?)",
                              [key, json.dumps(value)])
 
+    def check_fingerprint(self, value: str) -> None:
+        """Refuse to resume a store made by a different sweep definition."""
+        row = self.con.execute("SELECT value FROM sweep WHERE key = 'fingerprint'").fetchone()
+        if row is not None and json.loads(row[0]) != value:
+            raise SeqlabError("this store was made by a different sweep (scenario, designs, "
+                              "points or seeds differ)", file=str(self.path), field="--resume",
+                              allowed="the same sweep definition, or a new --store")
+        self.con.execute("INSERT OR REPLACE INTO sweep VALUES ('fingerprint', ?)",
+                         [json.dumps(value)])
+
     def done_ids(self) -> set[str]:
         return {row[0] for row in self.con.execute("SELECT run_id FROM runs").fetchall()}
 
@@ -99,10 +109,11 @@ def runs_result(rows: list[tuple], meta: dict[str, Any], metrics: list[str]) -> 
             table[f"p:{name}"].append(str(p.get(name, "")))
         for name in metrics:
             table[f"m:{name}"].append(m.get(name, np.nan))
-    failed = sum(s != "ok" for s in table["status"])
+    failures = [{"run_id": r, "design": d, "seed": sd, "params": json.loads(p), "error": e}
+                for r, d, sd, p, st, e, *_ in rows if st != "ok"]
     summary = {"scenario": meta.get("scenario", ""), "designs": meta.get("designs", []),
                "params": params, "seeds": meta.get("seeds", 1), "runs": len(rows),
-               "failed": failed, "metrics": metrics}
+               "failed": len(failures), "failures": failures, "metrics": metrics}
     return Result(summary, {"runs": {k: np.asarray(v) for k, v in table.items()}})
 
 

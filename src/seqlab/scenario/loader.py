@@ -73,7 +73,8 @@ def _validation_error(exc: ValidationError, source: str) -> SeqlabError:
         msg = msg[len("Value error, "):]
     given = err.get("input")
     if not isinstance(given, (dict, list)) and given is not None:
-        msg += f" (got {given!r})"
+        shown = repr(given)
+        msg += f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
     return SeqlabError(msg, file=source, field=field)
 
 
@@ -84,6 +85,8 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>",
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise _validation_error(exc, source) from None
+    except RecursionError:
+        raise SeqlabError("tables nested too deeply", file=source) from None
     _check_references(scenario, source, base_dir)
     return LoadedScenario(scenario, source, base_dir)
 
@@ -92,19 +95,58 @@ def _check_references(scenario: Scenario, source: str, base_dir: Path | None) ->
     """Names that point elsewhere (a design, a data file) must exist."""
     from seqlab.sequencing import DESIGNS
 
-    if scenario.sequencer.design not in DESIGNS:
-        raise SeqlabError(f"unknown design '{scenario.sequencer.design}'", file=source,
-                          field="sequencer.design", allowed=", ".join(sorted(DESIGNS)))
+    named = [("sequencer.design", scenario.sequencer.design)]
+    named += [(f"rollups.designs.{i}", d) for i, d in enumerate(scenario.rollups.designs)]
+    for field, design in named:
+        if design not in DESIGNS:
+            raise SeqlabError(f"unknown design '{design}'", file=source, field=field,
+                              allowed=", ".join(sorted(DESIGNS)))
     if scenario.market.model == "replay":
-        from seqlab.market.historical import load_bars, resolve_series
+        _check_replay_window(scenario, source, base_dir)
+    if scenario.sequencer.batch_poster.gas_series is not None:
+        _check_gas_series(scenario, source, base_dir)
 
-        try:
-            path = resolve_series(scenario.market.series or "", base_dir)
-            load_bars(path)
-        except SeqlabError as exc:
-            where = f"{exc.file}: " if exc.file else ""
-            raise SeqlabError(f"{where}{exc.message}", file=source, field="market.series",
-                              allowed=exc.allowed) from None
+
+def _data_error(exc: SeqlabError, source: str, field: str) -> SeqlabError:
+    """A data file's error, told as the scenario's field that names the file."""
+    where = f"{exc.file}: " if exc.file else ""
+    return SeqlabError(f"{where}{exc.message}", file=source, field=field, allowed=exc.allowed)
+
+
+def _check_replay_window(scenario: Scenario, source: str, base_dir: Path | None) -> None:
+    """The replayed window ``[start, start + duration]`` must lie inside the series."""
+    from seqlab.market.historical import load_bars, resolve_series
+    from seqlab.units import format_duration
+
+    market = scenario.market
+    try:
+        path = resolve_series(market.series or "", base_dir)
+        bars = load_bars(path)
+    except SeqlabError as exc:
+        raise _data_error(exc, source, "market.series") from None
+    length = int(bars.end_us[-1]) - int(bars.start_us[0])
+    if market.start + scenario.duration > length:
+        raise SeqlabError(f"{path.name} covers {format_duration(length)}, but market.start "
+                          f"({format_duration(market.start)}) + duration "
+                          f"({format_duration(scenario.duration)}) reaches past its end",
+                          file=source, field="market.start" if market.start >= length
+                          else "duration", allowed="start + duration within the series")
+
+
+def _check_gas_series(scenario: Scenario, source: str, base_dir: Path | None) -> None:
+    """A gas series must cover the whole run (its last bucket is not repeated silently)."""
+    from seqlab.rollup.gas import BUCKET_US, FIELD, load_gas_gwei
+    from seqlab.units import format_duration
+
+    poster = scenario.sequencer.batch_poster
+    try:
+        series = load_gas_gwei(poster.gas_series or "", poster.gas_percentile, base_dir)
+    except SeqlabError as exc:
+        raise _data_error(exc, source, FIELD) from None
+    if len(series) * BUCKET_US < scenario.duration:
+        raise SeqlabError(f"{poster.gas_series} covers {format_duration(len(series) * BUCKET_US)}"
+                          f" but the run lasts {format_duration(scenario.duration)}",
+                          file=source, field=FIELD, allowed="a series covering the duration")
 
 
 def builtin_path(name: str, what: str = "no built-in scenario or file") -> Path:
@@ -129,8 +171,15 @@ def load_scenario(name_or_path: str | Path | None = None) -> LoadedScenario:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SeqlabError(f"cannot read file ({exc.strerror or exc})", file=source) from None
+    except UnicodeDecodeError as exc:
+        raise SeqlabError(f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                          f"{exc.start})", file=source,
+                          allowed="a TOML file saved as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SeqlabError(f"invalid TOML: {exc}", file=source) from None
+    except RecursionError:
+        raise SeqlabError("invalid TOML: tables or arrays nested too deeply",
+                          file=source) from None
     return parse_scenario(data, source, path.parent)

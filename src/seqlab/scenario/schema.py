@@ -7,25 +7,84 @@ microseconds; money is written in USD. Defaults come from real systems (see the 
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Callable, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
+                      PlainSerializer, model_validator)
 
-from seqlab.units import parse_duration
+from seqlab.units import DAY, S, format_duration, parse_duration
 
+# Upper bounds. Every number a user writes is finite and bounded, so a scenario that
+# validates can also run: no overflow in the integer ledger, no allocation beyond memory.
+MAX_SETTING_US = 365 * DAY     # any one duration setting
+MAX_RUN_US = 30 * DAY          # a run's ``duration``
+MAX_TXS = 50_000_000           # expected transactions of one run
+MAX_TICKS = 20_000_000         # market steps, blocks, polls… in one run
+MAX_POOL_USD = 1e11            # a pool, fund or operator's capital
+MAX_ACCOUNT_USD = 1e8          # one account's collateral, wallet or trade
+MAX_SEED = 2 ** 32 - 1
+LEDGER_WHY = "the ledger counts integer micro-USD in 64 bits (at most about 9.2e12 USD)"
+
+
+def at_most(limit: float, why: str, show: Callable[[float], str] = "{:,g}".format
+            ) -> AfterValidator:
+    """An upper bound whose error message says why it is there."""
+    def check(value: Any) -> Any:
+        if value > limit:
+            raise ValueError(f"must be at most {show(limit)}: {why}")
+        return value
+    return AfterValidator(check)
+
+
+def _duration_at_most(limit_us: int, why: str) -> AfterValidator:
+    return at_most(limit_us, why, format_duration)
+
+
+_setting_cap = _duration_at_most(MAX_SETTING_US, "longer settings describe no real system "
+                                 "and only slow or overflow a run")
 # Dumped as "<n>us" so a dumped scenario loads back to the same microseconds.
 _as_text = PlainSerializer(lambda us: f"{us}us", return_type=str)
-Duration = Annotated[int, BeforeValidator(parse_duration), Field(ge=0), _as_text]
-PositiveDuration = Annotated[int, BeforeValidator(parse_duration), Field(gt=0), _as_text]
-Usd = Annotated[float, Field(ge=0)]
+Duration = Annotated[int, BeforeValidator(parse_duration), Field(ge=0), _setting_cap, _as_text]
+PositiveDuration = Annotated[int, BeforeValidator(parse_duration), Field(gt=0), _setting_cap,
+                             _as_text]
+RunDuration = Annotated[int, BeforeValidator(parse_duration), Field(gt=0),
+                        _duration_at_most(MAX_RUN_US, "memory and time grow with the run's "
+                                          "length; split longer studies into several runs"),
+                        _as_text]
+Usd = Annotated[float, Field(ge=0), at_most(MAX_POOL_USD, LEDGER_WHY)]
+PositiveUsd = Annotated[float, Field(gt=0), at_most(MAX_POOL_USD, LEDGER_WHY)]
+AccountUsd = Annotated[float, Field(ge=0), at_most(MAX_ACCOUNT_USD, "one account's money; "
+                       "many such accounts must fit " + LEDGER_WHY)]
+PositiveAccountUsd = Annotated[float, Field(gt=0), at_most(MAX_ACCOUNT_USD, "one account's "
+                               "money; many such accounts must fit " + LEDGER_WHY)]
+Bps = Annotated[float, Field(ge=0), at_most(10_000, "10,000 bps is 100 %")]
+Multiple = Annotated[float, Field(ge=1), at_most(1_000, "a ratio beyond 1000x describes no "
+                     "real margin policy")]
+Bytes = Annotated[int, Field(ge=1), at_most(100_000_000, "100 MB; sizes are per tx or batch")]
 Share = Annotated[float, Field(ge=0, le=1)]
 
 
-class Model(BaseModel):
-    """Base: unknown keys are errors, models are immutable once loaded."""
+MIN_COMMITTEE = 4
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+def _folder_name(name: str) -> str:
+    """A scenario's name names its run folder (``runs/<name>-…``): keep it one safe name."""
+    if not name or len(name) > 100 or name.strip() != name:
+        raise ValueError("must be 1 to 100 characters without surrounding spaces")
+    if any(c in name for c in "/\\:") or ".." in name or name.startswith("."):
+        raise ValueError("must be usable as a folder name: no '/', '\\', ':', '..' or "
+                         "leading '.'")
+    if not name.isprintable():
+        raise ValueError("must not contain control characters")
+    return name
+
+
+class Model(BaseModel):
+    """Base: unknown keys are errors, models are immutable once loaded, and every float
+    is finite (``nan``/``inf`` are errors, never silently carried into a run)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
+                              allow_inf_nan=False)
 
 
 class Latency(Model):
@@ -39,16 +98,18 @@ class Market(Model):
     """Reference price: GBM with Merton jumps, or replay of a historical series."""
 
     model: Literal["gbm", "replay"] = "gbm"
-    initial_price: Annotated[float, Field(gt=0)] = 2500.0
+    initial_price: Annotated[float, Field(gt=0), at_most(1e7, "prices are USD per unit and "
+                             "positions are priced in integer micro-USD")] = 2500.0
     volatility: Annotated[float, Field(ge=0, le=20)] = 0.8
-    drift: float = 0.0
-    jump_intensity: Annotated[float, Field(ge=0)] = 0.0
-    jump_mean: float = 0.0
-    jump_std: Annotated[float, Field(ge=0)] = 0.0
+    drift: Annotated[float, Field(ge=-10, le=10)] = 0.0
+    jump_intensity: Annotated[float, Field(ge=0), at_most(100_000, "jumps per day; more is "
+                              "no longer a jump process")] = 0.0
+    jump_mean: Annotated[float, Field(ge=-5, le=5)] = 0.0
+    jump_std: Annotated[float, Field(ge=0, le=5)] = 0.0
     step: PositiveDuration = "1s"
     series: str | None = None
     start: Duration = "0h"
-    venue_depth_usd: Annotated[float, Field(ge=0)] = 200_000_000.0
+    venue_depth_usd: Usd = 200_000_000.0
     arb_half_life: PositiveDuration = "10s"
 
     @model_validator(mode="after")
@@ -56,6 +117,9 @@ class Market(Model):
         if self.model == "replay" and not self.series:
             raise ValueError("market.model = 'replay' needs market.series (a built-in "
                              "series name or a file path)")
+        if self.model == "gbm" and self.series:
+            raise ValueError("market.series is only read when market.model = 'replay' "
+                             "(remove it, or set model = 'replay')")
         return self
 
 
@@ -65,7 +129,7 @@ class Oracle(Model):
 
     enabled: bool = True
     nodes: Annotated[int, Field(ge=1, le=101)] = 7
-    noise_bps: Annotated[float, Field(ge=0)] = 2.0
+    noise_bps: Bps = 2.0
     poll: PositiveDuration = "1s"
     deviation: Annotated[float, Field(ge=0, le=1)] = 0.005
     heartbeat: PositiveDuration = "1h"
@@ -83,15 +147,15 @@ class Strategy(Model):
     censor: bool = False
     stale_oracle: bool = False
     sandwich: bool = False
-    capital_usd: Annotated[float, Field(gt=0)] = 1_000_000.0
+    capital_usd: PositiveUsd = 1_000_000.0
     max_censor_delay: Duration = "10min"
-    censor_trigger: Annotated[float, Field(ge=1)] = 1.5
+    censor_trigger: Multiple = 1.5
     oracle_delay: Duration = "0s"
     stale_min_move: Annotated[float, Field(ge=0, le=1)] = 0.002
-    stale_trade_usd: Annotated[float, Field(gt=0)] = 500_000.0
-    stale_option_usd: Annotated[float, Field(ge=0)] = 50_000.0
-    sandwich_min_usd: Annotated[float, Field(ge=0)] = 50_000.0
-    sandwich_size_usd: Annotated[float, Field(gt=0)] = 500_000.0
+    stale_trade_usd: PositiveUsd = 500_000.0
+    stale_option_usd: Usd = 50_000.0
+    sandwich_min_usd: Usd = 50_000.0
+    sandwich_size_usd: PositiveUsd = 500_000.0
 
     def enabled(self) -> tuple[str, ...]:
         """Names of the strategies switched on."""
@@ -103,7 +167,7 @@ class Fair(Model):
     """Aequitas-style batch-order fairness over a committee of ``nodes``."""
 
     nodes: Annotated[int, Field(ge=1, le=64)] = 7
-    faulty: Annotated[int, Field(ge=0)] = 1
+    faulty: Annotated[int, Field(ge=0, le=64)] = 1
     gamma: Annotated[float, Field(gt=0.5, le=1)] = 0.9
     node_latency: Latency = Latency(median="15ms", sigma=0.5)
     fault_delay: Duration = "100ms"
@@ -121,7 +185,7 @@ class Encrypted(Model):
     the key after the order is committed."""
 
     keypers: Annotated[int, Field(ge=1, le=64)] = 7
-    threshold: Annotated[int, Field(ge=1)] = 4
+    threshold: Annotated[int, Field(ge=1, le=64)] = 4
     key_latency: Latency = Latency(median="500ms", sigma=0.5)
 
     @model_validator(mode="after")
@@ -142,11 +206,11 @@ class Timeboost(Model):
 
     round: PositiveDuration = "60s"
     auction_closing: PositiveDuration = "15s"
-    reserve_usd: Annotated[float, Field(ge=0)] = 100.0
+    reserve_usd: Usd = 100.0
     delay: Duration = "200ms"
     searchers: Annotated[int, Field(ge=1, le=50)] = 3
     valuation_noise: Annotated[float, Field(ge=0, le=3)] = 0.3
-    prior_round_value_usd: Annotated[float, Field(ge=0)] = 200.0
+    prior_round_value_usd: Usd = 200.0
     stale_min_move: Annotated[float, Field(ge=0, le=1)] = 0.002
 
     @model_validator(mode="after")
@@ -161,13 +225,13 @@ class Partition(Model):
 
     start: Duration
     end: Duration
-    groups: list[list[Annotated[int, Field(ge=0)]]]
+    groups: list[list[Annotated[int, Field(ge=0, le=1024)]]]
 
 
 class Committee(Model):
     """A BFT committee of sequencer nodes (Tendermint/HotStuff family)."""
 
-    nodes: Annotated[int, Field(ge=1, le=1024)] = 4
+    nodes: Annotated[int, Field(le=1024)] = 4
     regions: list[str] = ["us-east", "us-west", "eu-west", "ap-northeast", "sa-east"]
     jitter_sigma: Annotated[float, Field(ge=0, le=3)] = 0.2
     loss: Annotated[float, Field(ge=0, lt=1)] = 0.0
@@ -175,18 +239,23 @@ class Committee(Model):
     list_interval: PositiveDuration = "250ms"
     list_age: Duration = "250ms"
     ordering: Literal["deterministic", "leader"] = "deterministic"
-    crashed: Annotated[int, Field(ge=0)] = 0
+    crashed: Annotated[int, Field(ge=0, le=1024)] = 0
     crash_at: Duration = "0s"
-    byzantine: Annotated[int, Field(ge=0)] = 0
+    byzantine: Annotated[int, Field(ge=0, le=1024)] = 0
     byzantine_vote_delay: Duration = "0s"
-    tx_bytes: Annotated[int, Field(ge=1)] = 250
-    bandwidth_mbps: Annotated[float, Field(gt=0)] = 1000.0
+    tx_bytes: Bytes = 250
+    bandwidth_mbps: Annotated[float, Field(gt=0), at_most(1e6, "1 Tbit/s per node")] = 1000.0
     partitions: list[Partition] = []
 
     @model_validator(mode="after")
     def _counts_fit(self) -> "Committee":
         from seqlab.consensus import REGIONS
 
+        if self.nodes < MIN_COMMITTEE:
+            raise ValueError(f"nodes must be at least {MIN_COMMITTEE} (got {self.nodes}): a "
+                             "BFT committee of n nodes tolerates f = (n-1)//3 faults, so "
+                             "fewer than 4 tolerate none and the f+1 inclusion rule "
+                             "degenerates to a single node")
         if self.crashed + self.byzantine > self.nodes:
             raise ValueError("crashed + byzantine must not exceed nodes")
         unknown = [r for r in self.regions if r not in REGIONS]
@@ -216,13 +285,13 @@ class Outage(Model):
 class BatchPoster(Model):
     """Posting batches to L1 (Arbitrum-style): sealed by size or by delay."""
 
-    max_batch_bytes: Annotated[int, Field(ge=1)] = 100_000
+    max_batch_bytes: Bytes = 100_000
     max_delay: PositiveDuration = "1h"
     poll: PositiveDuration = "10s"
-    tx_bytes: Annotated[int, Field(ge=1)] = 150
+    tx_bytes: Bytes = 150
     finality: Duration = "13min"
-    gas_per_byte: Annotated[float, Field(ge=0)] = 16.0
-    gas_price_gwei: Annotated[float, Field(ge=0)] = 20.0
+    gas_per_byte: Annotated[float, Field(ge=0), at_most(1e6, "L1 calldata costs 16 gas a byte")] = 16.0
+    gas_price_gwei: Annotated[float, Field(ge=0), at_most(1e6, "a million gwei is 1000x any L1 gas spike")] = 20.0
     gas_series: str | None = None
     gas_percentile: Literal["30", "60", "90", "avg"] = "60"
 
@@ -232,7 +301,7 @@ class Sequencer(Model):
 
     design: str = "fcfs"
     block_time: PositiveDuration = "250ms"
-    max_txs_per_block: Annotated[int, Field(ge=0)] = 0
+    max_txs_per_block: Annotated[int, Field(ge=0), at_most(MAX_TXS, "no run has more transactions")] = 0
     feed_latency: Latency = Latency(median="10ms", sigma=0.3)
     strategy: Strategy = Strategy()
     outages: list[Outage] = []
@@ -279,7 +348,7 @@ class Perps(Model):
     funding_rate_cap: Annotated[float, Field(ge=0, le=0.1)] = 0.0005
     insurance_fund_usd: Usd = 1_000_000.0
     pool_usd: Usd = 100_000_000.0
-    skew_scale: Annotated[float, Field(ge=0)] = 0.0
+    skew_scale: Usd = 0.0
     grace_period: Duration = "0s"
 
     @model_validator(mode="after")
@@ -292,8 +361,8 @@ class Perps(Model):
 class Positions(Model):
     """The benchmark protocol: each tx adds a signed quantity to a position, pays a fee."""
 
-    fee_usd: Usd = 0.01
-    max_qty: Annotated[int, Field(ge=1)] = 10
+    fee_usd: AccountUsd = 0.01
+    max_qty: Annotated[int, Field(ge=1), at_most(1_000_000, "units per tx")] = 10
 
 
 class Options(Model):
@@ -301,15 +370,15 @@ class Options(Model):
 
     enabled: bool = False
     expiries: list[PositiveDuration] = ["1h", "2h", "3h"]
-    moneyness: list[Annotated[float, Field(gt=0)]] = [0.9, 0.95, 1.0, 1.05, 1.1]
+    moneyness: list[Annotated[float, Field(gt=0), at_most(100, "strike / spot")]] = [0.9, 0.95, 1.0, 1.05, 1.1]
     vol: Annotated[float, Field(gt=0, le=10)] = 0.8
     writers: Annotated[int, Field(ge=1, le=100_000)] = 100
     buyers: Annotated[int, Field(ge=1, le=1_000_000)] = 500
-    writer_collateral_usd: Annotated[float, Field(gt=0)] = 100_000.0
-    writer_wallet_usd: Annotated[float, Field(ge=0)] | None = None
-    buyer_wallet_usd: Annotated[float, Field(gt=0)] = 20_000.0
-    buy_rate_per_s: Annotated[float, Field(gt=0)] = 0.5
-    qty_median: Annotated[float, Field(gt=0)] = 1.0
+    writer_collateral_usd: PositiveAccountUsd = 100_000.0
+    writer_wallet_usd: AccountUsd | None = None
+    buyer_wallet_usd: PositiveAccountUsd = 20_000.0
+    buy_rate_per_s: Annotated[float, Field(gt=0)] = 0.5  # bounded with duration below
+    qty_median: Annotated[float, Field(gt=0), at_most(1e6, "units per option trade")] = 1.0
     im_base: Share = 0.15
     im_min: Share = 0.10
     mm_base: Share = 0.075
@@ -335,19 +404,19 @@ class Protocol(Model):
 class Traders(Model):
     """Noise traders: Poisson order flow over ``accounts`` with a leverage distribution."""
 
-    accounts: Annotated[int, Field(ge=1, le=10_000_000)] = 1000
-    rate_per_s: Annotated[float, Field(gt=0)] = 10.0
-    max_txs: Annotated[int, Field(ge=1)] | None = None
-    collateral_median_usd: Annotated[float, Field(gt=0)] = 5000.0
+    accounts: Annotated[int, Field(ge=1), at_most(1_000_000, "per-account arrays must fit in memory")] = 1000
+    rate_per_s: Annotated[float, Field(gt=0)] = 10.0  # bounded with duration below
+    max_txs: Annotated[int, Field(ge=1), at_most(MAX_TXS, "memory")] | None = None
+    collateral_median_usd: PositiveAccountUsd = 5000.0
     collateral_sigma: Annotated[float, Field(ge=0, le=5)] = 1.0
-    wallet_multiple: Annotated[float, Field(ge=0)] = 1.0
-    leverage: list[Annotated[float, Field(gt=0)]] = [2.0, 5.0, 10.0, 15.0]
-    leverage_weights: list[Annotated[float, Field(ge=0)]] = [0.35, 0.3, 0.2, 0.15]
+    wallet_multiple: Annotated[float, Field(ge=0), at_most(1_000, "wallet per unit of collateral")] = 1.0
+    leverage: list[Annotated[float, Field(gt=0), at_most(1_000, "no venue offers more")]] = [2.0, 5.0, 10.0, 15.0]
+    leverage_weights: list[Annotated[float, Field(ge=0), at_most(1e6, "relative weights")]] = [0.35, 0.3, 0.2, 0.15]
     trade_fraction: tuple[Share, Share] = (0.2, 0.6)
     close_probability: Share = 0.1
     reduce_probability: Share = 0.15
     latency: Latency = Latency(median="80ms", sigma=0.5)
-    tip_usd: Annotated[float, Field(ge=0)] = 0.01
+    tip_usd: AccountUsd = 0.01
     tip_sigma: Annotated[float, Field(ge=0, le=5)] = 1.0
 
     @model_validator(mode="after")
@@ -364,11 +433,11 @@ class MarginManagers(Model):
     """Owners who top up margin when the margin ratio nears maintenance."""
 
     share: Share = 0.5
-    trigger: Annotated[float, Field(ge=1)] = 1.5
-    target: Annotated[float, Field(ge=1)] = 3.0
+    trigger: Multiple = 1.5
+    target: Multiple = 3.0
     reaction: Latency = Latency(median="20s", sigma=0.8)
     latency: Latency = Latency(median="80ms", sigma=0.5)
-    tip_usd: Annotated[float, Field(ge=0)] = 0.05
+    tip_usd: AccountUsd = 0.05
 
 
 class Liquidator(Model):
@@ -403,10 +472,10 @@ class Arbitrageurs(Model):
     """
 
     count: Annotated[int, Field(ge=0, le=64)] = 0
-    capital_usd: Annotated[float, Field(gt=0)] = 1_000_000.0
-    min_gap_bps: Annotated[float, Field(ge=0)] = 5.0
-    max_trade_usd: Annotated[float, Field(gt=0)] = 250_000.0
-    slippage_bps: Annotated[float, Field(ge=0)] = 5.0
+    capital_usd: PositiveUsd = 1_000_000.0
+    min_gap_bps: Bps = 5.0
+    max_trade_usd: PositiveUsd = 250_000.0
+    slippage_bps: Bps = 5.0
     reaction: Latency = Latency(median="50ms", sigma=0.3)
     latency: Latency = Latency(median="40ms", sigma=0.3)
 
@@ -451,16 +520,16 @@ class Sweep(Model):
 
     params: dict[str, list[str | int | float | bool]] = {}
     designs: list[str] = []
-    seeds: Annotated[int, Field(ge=1)] = 1
+    seeds: Annotated[int, Field(ge=1), at_most(10_000, "runs per point")] = 1
 
 
 class Scenario(Model):
     """A whole world: market, oracle, sequencer, protocol and agents, run for ``duration``."""
 
-    name: str = "unnamed"
+    name: Annotated[str, AfterValidator(_folder_name)] = "unnamed"
     description: str = ""
-    seed: int = 1
-    duration: PositiveDuration = "1h"
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 1
+    duration: RunDuration = "1h"
     market: Market = Market()
     oracle: Oracle = Oracle()
     sequencer: Sequencer = Sequencer()
@@ -468,6 +537,34 @@ class Scenario(Model):
     agents: Agents = Agents()
     rollups: Rollups = Rollups()
     sweep: Sweep = Sweep()
+
+    @model_validator(mode="after")
+    def _size_fits(self) -> "Scenario":
+        """What the run will allocate: transactions, time steps and money, bounded."""
+        seconds = self.duration / S
+        traders, options = self.agents.traders, self.protocol.options
+        rate = traders.rate_per_s + (options.buy_rate_per_s if options.enabled else 0.0)
+        expected = rate * seconds * self.rollups.count
+        if expected > MAX_TXS:
+            raise ValueError(f"expected transactions (order rates × duration × rollups = "
+                             f"{expected:,.0f}) must be at most {MAX_TXS:,}: every "
+                             "transaction is held in memory; lower a rate or the duration")
+        seq = self.sequencer
+        for field, tick in (("market.step", self.market.step),
+                            ("oracle.poll", self.oracle.poll),
+                            ("sequencer.block_time", seq.block_time),
+                            ("sequencer.l1_block_time", seq.l1_block_time),
+                            ("sequencer.batch_poster.poll", seq.batch_poster.poll)):
+            if self.duration / tick > MAX_TICKS:
+                raise ValueError(f"duration / {field} = {self.duration // tick:,} steps must "
+                                 f"be at most {MAX_TICKS:,}: each step is simulated and "
+                                 "stored; lengthen the step or shorten the run")
+        money = traders.accounts * traders.collateral_median_usd * (1 + traders.wallet_multiple)
+        if money > MAX_POOL_USD:
+            raise ValueError(f"traders' money (accounts × collateral_median_usd × "
+                             f"(1 + wallet_multiple) = {money:,.0f} USD) must be at most "
+                             f"{MAX_POOL_USD:,.0f}: {LEDGER_WHY}")
+        return self
 
     @model_validator(mode="after")
     def _rollups_fit(self) -> "Scenario":
