@@ -353,3 +353,22 @@ def test_design_condorcet_batches_under_dense_flow():
     emitted, t = drive(design, arr, design.block_time, windows=3)
     check_design(design, emitted, t, list(range(len(arr))))
     assert max(len(b) for b in design.batches) > 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 70), st.floats(0.0, 0.6), st.integers(0, 2**31))
+def test_dense_strong_components_partition_like_scipy(m, density, seed):
+    """The dense closure used for small graphs finds the same components as scipy."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from seqlab.sequencing.fair import SMALL_GRAPH, strong_components
+
+    edges = np.random.default_rng(seed).random((m, m)) < density
+    count, label = strong_components(edges)
+    ref_count, ref = connected_components(csr_matrix(edges), directed=True,
+                                          connection="strong")
+    assert count == ref_count
+    same = label[:, None] == label[None, :]
+    assert np.array_equal(same, ref[:, None] == ref[None, :])
+    assert m > SMALL_GRAPH or label.max() == count - 1

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
+from scipy.special import ndtri
 
 
 def stream_key(name: str) -> tuple[int, ...]:
@@ -38,16 +40,20 @@ def _cached(cache: dict[str, np.random.Generator], seed: int, name: str
     return gen
 
 
-_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-
 def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser, vectorised (uint64 arithmetic wraps, as intended)."""
-    with np.errstate(over="ignore"):
-        x = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK
-        x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK
-        x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK
-        return x ^ (x >> np.uint64(31))
+    """The splitmix64 finaliser, vectorised over a uint64 array (arithmetic wraps modulo
+    2**64, as intended; array operations never warn on it)."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@lru_cache(maxsize=4096)
+def _stream_base(seed: int, name: str) -> np.uint64:
+    """The 64-bit key of stream ``name`` under ``seed`` (hashed once, then remembered)."""
+    return np.uint64(int.from_bytes(hashlib.sha256(f"{seed}/{name}".encode()).digest()[:8],
+                                    "little"))
 
 
 def keyed_normals(seed: int, name: str, keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
@@ -58,16 +64,13 @@ def keyed_normals(seed: int, name: str, keys: np.ndarray, counters: np.ndarray) 
     user's fate does not shift the random numbers of every other user, and paired runs
     stay paired account by account.
     """
-    from scipy.special import ndtri
-
-    base = np.uint64(int.from_bytes(hashlib.sha256(f"{seed}/{name}".encode()).digest()[:8],
-                                    "little"))
-    k = np.asarray(keys, dtype=np.int64).astype(np.uint64)
-    c = np.asarray(counters, dtype=np.int64).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        h = _splitmix64(_splitmix64(base ^ k) ^ (c * np.uint64(0xD6E8FEB86659FD93) & _MASK))
+    base = _stream_base(int(seed), name)
+    k = np.atleast_1d(np.asarray(keys, dtype=np.int64)).astype(np.uint64)
+    c = np.atleast_1d(np.asarray(counters, dtype=np.int64)).astype(np.uint64)
+    h = _splitmix64(_splitmix64(base ^ k) ^ (c * np.uint64(0xD6E8FEB86659FD93)))
     u = ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
-    return ndtri(u)
+    z = ndtri(u)
+    return z if np.ndim(keys) or np.ndim(counters) else z[0]  # scalars in, scalar out
 
 
 class Simulation:

@@ -106,14 +106,40 @@ def fair_order(recv: np.ndarray, gamma: float, tiebreak: np.ndarray) -> list[np.
     return np.split(flat, np.cumsum(sizes)[:-1])
 
 
+SMALL_GRAPH = 64  # up to this many transactions, components come from dense closure
+
+
+def strong_components(edges: np.ndarray) -> tuple[int, np.ndarray]:
+    """Strongly connected components of a boolean adjacency: (count, label per row).
+
+    A block's graph is usually a handful of transactions, where building a sparse matrix
+    costs far more than the search; there the components come from the transitive
+    closure by repeated squaring (two rows are one component when each reaches the
+    other). Labels may differ from a graph search's, but the partition is the same, and
+    the order built on it depends only on the partition.
+    """
+    m = len(edges)
+    if m > SMALL_GRAPH:
+        return connected_components(csr_matrix(edges), directed=True, connection="strong")
+    reach = edges | np.eye(m, dtype=bool)
+    while True:
+        step = reach.astype(np.int32)
+        closer = (step @ step) > 0
+        if np.array_equal(closer, reach):
+            break
+        reach = closer
+    first = np.argmax(reach & reach.T, axis=1)  # the smallest row of each one's component
+    roots, label = np.unique(first, return_inverse=True)
+    return len(roots), label
+
+
 def _order_graph(edges: np.ndarray, tiebreak: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows in batch order and the batch sizes, for the boolean adjacency ``edges``."""
     m = len(edges)
     idx = np.arange(m)
     if m == 1:
         return idx, np.ones(1, dtype=np.int64)
-    ncomp, label = connected_components(csr_matrix(edges), directed=True,
-                                        connection="strong")
+    ncomp, label = strong_components(edges)
     # each batch's key: (smallest tiebreak, smallest index), as a rank
     min_tb = np.full(ncomp, np.inf)
     np.minimum.at(min_tb, label, tiebreak.astype(np.float64))
@@ -276,10 +302,9 @@ class FairOrderingDesign(HostsOperator, Design):
     # receive times ----------------------------------------------------------------
     def _own(self, ids: np.ndarray) -> np.ndarray:
         """Which of ``ids`` the operator created."""
-        inserted = getattr(self.view, "inserted", None)
-        if not inserted:
+        if self.view is None:
             return np.zeros(len(ids), dtype=bool)
-        return np.fromiter((i in inserted for i in ids.tolist()), bool, len(ids))
+        return self.view.txs.own(ids)
 
     def _reports(self, ids: np.ndarray, leader: np.ndarray, own: np.ndarray) -> np.ndarray:
         """What each node reports for txs that reached the leader at ``leader``."""
