@@ -22,8 +22,8 @@ class CensorForever(FcfsDesign):
         return blocks_per_tick(ticks, self.queue, self._block)
 
     def _block(self, eligible, arrival, now):
-        kind, sender = self.txs.kind[eligible], self.txs.sender[eligible]
-        return eligible[~((sender == VICTIM) & (kind != 0) & (kind != 6))]
+        kind, origin = self.txs.kind(eligible), self.txs.origin(eligible)
+        return eligible[~((origin == VICTIM) & (kind != 0) & (kind != 6))]
 
 
 def run(monkeypatch, window):
