@@ -39,6 +39,38 @@ def test_replayed_gas_prices_follow_the_series_buckets():
     assert gas_price_gwei(cfg, t).tolist() == [series[0], series[0], series[1], series[-1]]
 
 
+def test_replayed_gas_starts_where_the_market_replay_starts():
+    """A replay of 2020-03-12 from 08:00 pays 08:00's gas at time zero, not midnight's:
+    the gas series is offset by market.start like the price series, in the world too."""
+    from seqlab.rollup.poster import posting_cost_micro
+    from seqlab.scenario import load_scenario, parse_scenario
+    from seqlab.world import World
+
+    cfg = BatchPoster(gas_series="gas-2020-03-12")
+    series = load_gas_gwei("gas-2020-03-12", "60")
+    eight = 8 * 3_600 * S
+    t = np.array([0, 599_999_999, 600_000_000])
+    assert gas_price_gwei(cfg, t, start_us=eight).tolist() == [series[48], series[48],
+                                                                 series[49]]
+    data = load_scenario("black-thursday").scenario.model_dump(mode="python")
+    data.update(duration="20min")
+    data["agents"]["traders"]["accounts"] = 100
+    data["sequencer"]["batch_poster"]["gas_series"] = "gas-2020-03-12"
+    world = World(parse_scenario(data))
+    assert world.sc.market.start == eight
+    assert world.run().summary["ledger_residual"] == 0
+    b, poster = world.batches, world.sc.sequencer.batch_poster
+    price = world.reference.at(b.posted_us)
+    cost = {start: int(posting_cost_micro(b, poster, price,
+                                          gas_price_gwei(poster, b.posted_us, None, start)).sum())
+            for start in (0, eight)}
+    assert cost[0] != cost[eight]  # midnight's gas is not 08:00's
+    assert world.l1_cost == cost[eight]
+    late = dict(data, duration="17h")  # 08:00 + 17 h runs past the day's 24 h of gas
+    with pytest.raises(SeqlabError, match="market.start"):
+        parse_scenario(late)
+
+
 def test_unknown_gas_series_is_a_clear_error():
     with pytest.raises(SeqlabError, match="gas_series"):
         gas_price_gwei(BatchPoster(gas_series="gas-1999"), np.array([0]))

@@ -329,7 +329,8 @@ class World:
         blocks = self.rollup.blocks_table()
         cfg = self.sc.sequencer.batch_poster
         batches = post_batches(blocks["t_us"], blocks["n_txs"], cfg, self.sc.sequencer.l1_block_time)
-        gas = gas_price_gwei(cfg, batches.posted_us, self.loaded.base_dir)
+        gas = gas_price_gwei(cfg, batches.posted_us, self.loaded.base_dir,
+                             self.sc.market.start)
         cost = posting_cost_micro(batches, cfg, self.reference.at(batches.posted_us), gas)
         fees = self.protocol.fees
         self.l1_cost = min(int(cost.sum()), int(self.ledger.balances[fees]))

@@ -1,8 +1,9 @@
 """The L1 gas price the batch poster pays: a constant, or a replayed historical series.
 
 The shipped series are 10-minute percentiles of Ethereum gas prices (in wei) on three
-stress days; a replay starts the series at the run's time zero and holds each bucket's
-value for its 10 minutes (and the last one past the end of the series). Batches posted
+stress days; run time zero is ``market.start`` into the series (the same offset the price
+replay of that day uses, so a replay from 08:00 pays 08:00's gas), and each bucket's
+value holds for its 10 minutes (the last one past the end of the series). Batches posted
 during a gas spike pay the spike: the cost of data availability is itself a risk a
 rollup carries when it is busiest.
 """
@@ -43,10 +44,11 @@ def load_gas_gwei(name: str, column: str, base_dir: Path | None = None) -> np.nd
     return wei / 1e9
 
 
-def gas_price_gwei(cfg: BatchPoster, t_us: np.ndarray, base_dir: Path | None = None
-                   ) -> np.ndarray:
-    """The gas price (gwei) at each time: the constant, or the series' bucket."""
+def gas_price_gwei(cfg: BatchPoster, t_us: np.ndarray, base_dir: Path | None = None,
+                   start_us: int = 0) -> np.ndarray:
+    """The gas price (gwei) at each run time: the constant, or the series' bucket at
+    ``start_us`` (the market's ``start``) + the run time."""
     if cfg.gas_series is None:
         return np.full(len(t_us), cfg.gas_price_gwei)
     series = load_gas_gwei(cfg.gas_series, cfg.gas_percentile, base_dir)
-    return series[np.minimum(np.asarray(t_us) // BUCKET_US, len(series) - 1)]
+    return series[np.minimum((np.asarray(t_us) + start_us) // BUCKET_US, len(series) - 1)]

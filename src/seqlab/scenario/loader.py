@@ -134,7 +134,8 @@ def _check_replay_window(scenario: Scenario, source: str, base_dir: Path | None)
 
 
 def _check_gas_series(scenario: Scenario, source: str, base_dir: Path | None) -> None:
-    """A gas series must cover the whole run (its last bucket is not repeated silently)."""
+    """A gas series must cover the whole run from ``market.start`` (its last bucket is not
+    repeated silently)."""
     from seqlab.rollup.gas import BUCKET_US, FIELD, load_gas_gwei
     from seqlab.units import format_duration
 
@@ -143,10 +144,12 @@ def _check_gas_series(scenario: Scenario, source: str, base_dir: Path | None) ->
         series = load_gas_gwei(poster.gas_series or "", poster.gas_percentile, base_dir)
     except SeqlabError as exc:
         raise _data_error(exc, source, FIELD) from None
-    if len(series) * BUCKET_US < scenario.duration:
+    end = scenario.market.start + scenario.duration
+    if len(series) * BUCKET_US < end:
         raise SeqlabError(f"{poster.gas_series} covers {format_duration(len(series) * BUCKET_US)}"
-                          f" but the run lasts {format_duration(scenario.duration)}",
-                          file=source, field=FIELD, allowed="a series covering the duration")
+                          f" but the run ends {format_duration(end)} into it (market.start "
+                          "+ duration)", file=source, field=FIELD,
+                          allowed="a series covering market.start + duration")
 
 
 def builtin_path(name: str, what: str = "no built-in scenario or file") -> Path:
