@@ -14,6 +14,9 @@ import numpy as np
 EXTERNAL = 0
 
 
+SCALAR_BATCH = 65_536  # single transfers kept as tuples before they become array rows
+
+
 class LedgerImbalance(AssertionError):
     """Value was created or destroyed: a bug in seqlab, never a user error."""
 
@@ -63,6 +66,8 @@ class Ledger:
         self.balances[src] -= amount
         self.balances[dst] += amount
         self._scalar.append((src, dst, amount, self.reason(reason)))
+        if len(self._scalar) >= SCALAR_BATCH:  # Python tuples cost ~5x an array row
+            self._flush_scalar()
 
     def transfer_many(self, src: np.ndarray | int, dst: np.ndarray | int,
                       amounts: np.ndarray | int, reason: str) -> None:
