@@ -30,10 +30,9 @@ from seqlab.agents.arbitrage import Arbitrageurs
 from seqlab.kernel import Scope, Simulation, derived_seed
 from seqlab.market import build_reference
 from seqlab.metrics.contagion import cluster_result
-from seqlab.errors import SeqlabError
 from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario
-from seqlab.sequencing import DESIGNS
+from seqlab.sequencing import check_design
 from seqlab.sequencing.committee import CommitteeDesign, SharedRounds
 from seqlab.txs import Kind, Status
 from seqlab.world import Progress, World, throttled
@@ -83,9 +82,7 @@ class Cluster:
         designs = self.sc.rollups.designs
         if not designs:
             return self.loaded
-        if designs[k] not in DESIGNS:
-            raise SeqlabError(f"unknown design '{designs[k]}'", file=self.loaded.source,
-                              field="rollups.designs", allowed=", ".join(sorted(DESIGNS)))
+        check_design(designs[k], "rollups.designs", self.loaded.source)
         seq = self.sc.sequencer.model_copy(update={"design": designs[k]})
         return LoadedScenario(self.sc.model_copy(update={"sequencer": seq}),
                               self.loaded.source, self.loaded.base_dir)

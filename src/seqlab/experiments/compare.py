@@ -17,14 +17,14 @@ from seqlab.experiments.executors import make_executor
 from seqlab.experiments.stats import domain_of, mean_ci
 from seqlab.metrics.contagion import contagion_metrics
 from seqlab.metrics.costs import execution_cost, trade_fills
+from seqlab.metrics.perps import PROFIT_SOURCES
 from seqlab.metrics.premium import Parts, group_parts, premium_parts, premium_summary
 from seqlab.result import Result
 from seqlab.experiments.sweep import parse_literal, set_dotted
 from seqlab.scenario.loader import LoadedScenario, load_scenario, parse_scenario
-from seqlab.sequencing import DESIGNS
+from seqlab.sequencing import check_design
 from seqlab.cluster import make_world
 
-STRATEGY_KEYS = ("backrun", "censor", "stale_oracle", "sandwich", "priority_fees", "auction")
 # Metrics of one design (vs the baseline) in one seed; the JSON and table carry these.
 METRICS = ("operator_profit_usd", "user_harm_usd", "trader_harm_usd",
            "margin_user_harm_usd", "lp_harm_usd",
@@ -130,10 +130,7 @@ def _check_designs(loaded: LoadedScenario, designs: list[str], baseline: str) ->
     """Every row must name a design and settings the scenario accepts: fail before any
     run starts, not halfway through."""
     for spec in [*designs, baseline]:
-        name, _ = variant(spec)
-        if name not in DESIGNS:
-            raise SeqlabError(f"unknown design '{name}'", field="--designs",
-                              allowed=", ".join(sorted(DESIGNS)))
+        check_design(variant(spec)[0], "--designs")
         with_design(loaded, spec)
 
 
@@ -210,7 +207,7 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
               views: dict[tuple[str, int], RunView]) -> Result:
     keys = METRICS + tuple(contagion_metrics(views[(baseline, seeds[0])].summary))
     rows: dict[str, list] = {k: [] for k in ("design", "seed", *keys, "digest",
-                                             *(f"profit_{s}" for s in STRATEGY_KEYS))}
+                                             *(f"profit_{s}" for s in PROFIT_SOURCES))}
     harm = {"design": [], "seed": [], "account": [], "harm_usd": []}
     bonus = {"design": [], "seed": [], "liquidator": [], "bonus_usd": []}
     per_design: dict[str, dict] = {}
@@ -225,7 +222,7 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
             for k in keys:
                 rows[k].append(m[k])
             rows["digest"].append(run.summary["digest"])
-            for s in STRATEGY_KEYS:
+            for s in PROFIT_SOURCES:
                 rows[f"profit_{s}"].append(run.summary["operator_profit_by_strategy"][s])
             diff = base.values - run.values
             harm["design"] += [design] * len(diff)
@@ -307,7 +304,7 @@ def _design_entry(design: str, seeds: list[int], samples: list[dict],
                            "p99": entry.pop("latency_p99_ms")}
     profits = [views[(design, s)].summary["operator_profit_by_strategy"] for s in seeds]
     entry["operator_profit_by_strategy"] = {
-        k: round(float(np.mean([p[k] for p in profits])), 2) for k in STRATEGY_KEYS}
+        k: round(float(np.mean([p[k] for p in profits])), 2) for k in PROFIT_SOURCES}
     entry["digest"] = views[(design, seeds[0])].summary["digest"]
     entry["digests"] = [views[(design, s)].summary["digest"] for s in seeds]
     if ci:

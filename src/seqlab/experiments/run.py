@@ -46,11 +46,9 @@ def with_checked_design(loaded: LoadedScenario, design: str,
                         field: str = "--design") -> LoadedScenario:
     """``loaded`` run under ``design``; an unknown design fails before anything runs."""
     from seqlab.experiments.compare import variant, with_design
-    from seqlab.sequencing import DESIGNS
+    from seqlab.sequencing import check_design
 
-    if variant(design)[0] not in DESIGNS:
-        raise SeqlabError(f"unknown design '{variant(design)[0]}'", field=field,
-                          allowed=", ".join(sorted(DESIGNS)))
+    check_design(variant(design)[0], field)
     return with_design(loaded, design)
 
 

@@ -37,7 +37,7 @@ from seqlab.experiments.executors import make_executor
 from seqlab.kernel import make_rng
 from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario, load_scenario, parse_scenario
-from seqlab.sequencing import DESIGNS
+from seqlab.sequencing import check_design
 
 DEFAULT_METRICS = ("operator_profit_usd", "user_value_usd", "lp_value_usd", "liquidations",
                    "bad_debt_usd", "latency_ms.p50", "latency_ms.p99")
@@ -226,9 +226,7 @@ def sweep(scenario: str | Path | LoadedScenario | None = None,
     cfg = loaded.scenario.sweep
     designs = list(dict.fromkeys(designs or cfg.designs or ["honest"]))
     for name in designs:
-        if name not in DESIGNS:
-            raise SeqlabError(f"unknown design '{name}'", field="--designs",
-                              allowed=", ".join(sorted(DESIGNS)))
+        check_design(name, "--designs")
     if points and params:
         raise SeqlabError("give either a grid (--param) or explicit points (--point), "
                           "not both", field="--point")

@@ -14,6 +14,7 @@ from seqlab.metrics.core import latency_stats_ms
 from seqlab.metrics.costs import penalties_paid
 from seqlab.metrics.venue import realized_vol, venue_path
 from seqlab.protocols.perps import PPM, PerpsProtocol
+from seqlab.scenario.schema import STRATEGIES
 from seqlab.sequencing.operator import OperatorAccounts
 from seqlab.txs import Kind, Status, TxStore
 
@@ -57,6 +58,10 @@ def oracle_rows(p: PerpsProtocol) -> np.ndarray:
 def final_price_micro(run: PerpsRun) -> int:
     """Mark-to-market price for account values: the reference at the end of the run."""
     return int(round(float(run.reference.at(run.horizon_us)) * PPM))
+
+
+# where the operator's profit comes from: each strategy's account, tips, the lane auction
+PROFIT_SOURCES = (*STRATEGIES, "priority_fees", "auction")
 
 
 def operator_profit(run: PerpsRun) -> dict[str, float]:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from seqlab.metrics.perps import PROFIT_SOURCES
 from seqlab.report.html import esc, table_rows
 from seqlab.report.page import (Card, Headline, count, figure, folded, header_div, ms, render_page,
                                 usd, write_page)
@@ -23,7 +24,6 @@ from seqlab.result import Result, Table
 
 __all__ = ["write_compare_report", "render_compare_html"]
 
-STRATEGY_KEYS = ("backrun", "censor", "stale_oracle", "sandwich", "priority_fees")
 # A design with more harm points than this (or a harm table with more than
 # MAX_RAW_BOX_POINTS_TOTAL in all) is drawn from box statistics computed in numpy.
 MAX_RAW_BOX_POINTS = 50_000
@@ -415,7 +415,7 @@ def _profit_by_strategy(runs: Table | None, entry: Mapping[str, Any], design: st
     mask = _design_mask(runs, design)
     if mask is not None and mask.any():
         columns = [k for k in runs if k.startswith("profit_")]
-        ordered = [f"profit_{s}" for s in STRATEGY_KEYS if f"profit_{s}" in columns]
+        ordered = [f"profit_{s}" for s in PROFIT_SOURCES if f"profit_{s}" in columns]
         ordered += [c for c in columns if c not in ordered]
         for col in ordered:
             vals = _finite(runs[col][mask])

@@ -93,14 +93,12 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>",
 
 def _check_references(scenario: Scenario, source: str, base_dir: Path | None) -> None:
     """Names that point elsewhere (a design, a data file) must exist."""
-    from seqlab.sequencing import DESIGNS
+    from seqlab.sequencing import check_design
 
     named = [("sequencer.design", scenario.sequencer.design)]
     named += [(f"rollups.designs.{i}", d) for i, d in enumerate(scenario.rollups.designs)]
     for field, design in named:
-        if design not in DESIGNS:
-            raise SeqlabError(f"unknown design '{design}'", file=source, field=field,
-                              allowed=", ".join(sorted(DESIGNS)))
+        check_design(design, field, source)
     if scenario.market.model == "replay":
         _check_replay_window(scenario, source, base_dir)
     if scenario.sequencer.batch_poster.gas_series is not None:

@@ -79,6 +79,9 @@ def _folder_name(name: str) -> str:
     return name
 
 
+# The operator strategies, by name: the one list (a flag each in ``[sequencer.strategy]``).
+STRATEGIES = ("backrun", "censor", "stale_oracle", "sandwich")
+
 class Model(BaseModel):
     """Base: unknown keys are errors, models are immutable once loaded, and every float
     is finite (``nan``/``inf`` are errors, never silently carried into a run)."""
@@ -159,8 +162,7 @@ class Strategy(Model):
 
     def enabled(self) -> tuple[str, ...]:
         """Names of the strategies switched on."""
-        return tuple(n for n in ("backrun", "censor", "stale_oracle", "sandwich")
-                     if getattr(self, n))
+        return tuple(n for n in STRATEGIES if getattr(self, n))
 
 
 class Fair(Model):

@@ -84,13 +84,17 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
+def check_design(name: str, field: str = "sequencer.design", file: str | None = None) -> str:
+    """``name`` if it names a design; otherwise the one error every caller gives."""
+    if name not in DESIGNS:
+        raise SeqlabError(f"unknown design '{name}'", file=file, field=field,
+                          allowed=", ".join(sorted(DESIGNS)))
+    return name
+
+
 def make_design(cfg: Sequencer) -> Design:
     """Instantiate the design a scenario names."""
-    factory = DESIGNS.get(cfg.design)
-    if factory is None:
-        raise SeqlabError(f"unknown design '{cfg.design}'", field="sequencer.design",
-                          allowed=", ".join(sorted(DESIGNS)))
-    return factory(cfg)
+    return DESIGNS[check_design(cfg.design)](cfg)
 
 
-__all__ = ["Blocks", "DESCRIPTIONS", "DESIGNS", "Design", "make_design"]
+__all__ = ["Blocks", "DESCRIPTIONS", "DESIGNS", "Design", "check_design", "make_design"]

@@ -35,11 +35,11 @@ import numpy as np
 
 from seqlab.arrays import member
 from seqlab.protocols.perps import PPM
-from seqlab.scenario.schema import Strategy
+from seqlab.scenario.schema import STRATEGIES, Strategy
 from seqlab.sequencing.operator import OperatorView
 from seqlab.txs import Kind
 
-ALL_STRATEGIES = ("backrun", "censor", "stale_oracle", "sandwich")
+ALL_STRATEGIES = STRATEGIES
 MIN_OPTION_MARK = 0.001  # stale option buys skip series worth less than this × spot
 LIQUIDATIONS_PER_ACCOUNT = 2  # a second try takes the rest when the first leaves it liquidatable
 
