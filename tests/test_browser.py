@@ -130,3 +130,25 @@ def test_several_rollup_report_in_browser(browser, tmp_path):
     seqlab.run(parse_scenario(data), out=tmp_path / "multi")
     page = check_page(browser, tmp_path / "multi" / "report.html", tmp_path / "shots")
     assert page.plot_divs >= 6  # gap, arbitrage, then rollup a's price, liq., latency, …
+
+
+def test_reports_rerendered_from_their_folders_in_browser(browser, tmp_path):
+    """``seqlab report DIR`` makes a run's, a compare's and a sweep's report again from the
+    stored files alone (the first ones deleted), and each is a whole report again."""
+    import seqlab
+    from typer.testing import CliRunner
+
+    from seqlab.cli import app
+
+    seqlab.run("tiny", out=tmp_path / "run", report=False)
+    seqlab.compare("tiny", ["honest", "extractive"], seeds=2, out=tmp_path / "cmp", report=False)
+    seqlab.sweep("tiny", designs=["honest", "extractive"], seeds=2, backend="inline",
+                 store=tmp_path / "sw" / "sweep.duckdb", report=False)
+    for folder, page in (("run", "report.html"), ("cmp", "compare.html"), ("sw", "sweep.html")):
+        assert not (tmp_path / folder / page).exists()
+        done = CliRunner().invoke(app, ["report", str(tmp_path / folder), "--json"])
+        assert done.exit_code == 0, done.output
+        assert done.stdout.strip().endswith(f'{page}"}}')
+        check_page(browser, tmp_path / folder / page, tmp_path / "shots" / folder)
+    bad = CliRunner().invoke(app, ["report", str(tmp_path / "shots")])
+    assert bad.exit_code == 2 and "no stored results here" in bad.output

@@ -8,8 +8,8 @@ The public Python API mirrors the command line, so notebooks can do what the CLI
 """
 from seqlab.errors import SeqlabError
 
-__all__ = ["SeqlabError", "run", "compare", "sweep", "price", "load", "load_scenario",
-           "bench_fcfs_reference"]
+__all__ = ["SeqlabError", "run", "compare", "sweep", "price", "load", "rerender",
+           "load_scenario", "bench_fcfs_reference"]
 
 
 def _version() -> str:
@@ -44,6 +44,9 @@ def __getattr__(name: str):
     if name == "load":
         from seqlab.experiments.load import load
         return load
+    if name == "rerender":
+        from seqlab.experiments.rerender import rerender
+        return rerender
     if name == "bench_fcfs_reference":
         from seqlab.experiments.bench import bench_fcfs_reference
         return bench_fcfs_reference

@@ -544,6 +544,22 @@ def _premium_table(premium: dict[str, dict]) -> Table:
 
 
 @app.command()
+def report(folder: Path = typer.Argument(..., help="A run, compare or sweep folder."),
+           as_json: bool = typer.Option(False, "--json")):
+    """Write a stored run's, compare's or sweep's HTML report again from its files."""
+    from seqlab.experiments.rerender import rerender
+
+    try:
+        path = rerender(folder)
+    except SeqlabError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json({"report": str(path)})
+    else:
+        out.print(f"report: {path}")
+
+
+@app.command()
 def designs(as_json: bool = typer.Option(False, "--json")):
     """List the sequencer designs."""
     from seqlab.sequencing import DESCRIPTIONS

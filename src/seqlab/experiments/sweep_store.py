@@ -41,6 +41,17 @@ class SweepStore:
             raise SeqlabError(f"cannot open the store ({exc})", file=str(self.path)) from None
         self.con.execute(SCHEMA)
 
+    @classmethod
+    def reader(cls, path: Path) -> "SweepStore":
+        """The store at ``path`` opened read-only (to report on it; nothing is written)."""
+        store = cls.__new__(cls)
+        store.path = Path(path)
+        try:
+            store.con = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as exc:
+            raise SeqlabError(f"cannot open the store ({exc})", file=str(path)) from None
+        return store
+
     def __enter__(self) -> "SweepStore":
         return self
 
