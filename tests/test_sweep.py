@@ -302,3 +302,14 @@ def test_ray_that_cannot_start_leaves_no_store(small, tmp_path, monkeypatch):
               report=False)
     assert "\n" not in info.value.line()
     assert not store.exists()
+
+
+def test_a_finished_process_sweep_prints_nothing_from_its_workers(tmp_path):
+    """Workers end quietly when a sweep finishes: no traceback from a signal handler
+    inherited by fork, and no stray output on stderr."""
+    code = ("import seqlab; seqlab.sweep('tiny', ['honest'], seeds=2, backend='process', "
+            f"workers=2, store={str(tmp_path / 's.duckdb')!r}, report=False)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""

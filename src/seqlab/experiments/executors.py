@@ -7,6 +7,7 @@ any order. The function itself catches its errors, so one bad run never kills a 
 from __future__ import annotations
 
 import os
+import signal
 from abc import ABC, abstractmethod
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterator, Sequence
@@ -38,6 +39,14 @@ class InlineExecutor(Executor):
             yield i, fn(item)
 
 
+def _quiet_worker() -> None:
+    """A pool worker leaves interrupts to its parent, which cancels the queue and ends
+    the workers: Ctrl-C in the terminal reaches the whole process group, and a worker
+    must not print its own traceback for it (nor run a handler inherited by fork)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 class ProcessExecutor(Executor):
     """A local process pool using every core by default."""
 
@@ -46,7 +55,7 @@ class ProcessExecutor(Executor):
         self.pool: ProcessPoolExecutor | None = None
 
     def imap(self, fn, items):
-        self.pool = ProcessPoolExecutor(max_workers=self.workers)
+        self.pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_quiet_worker)
         pending = {}
         queue = iter(enumerate(items))
         try:
@@ -61,6 +70,8 @@ class ProcessExecutor(Executor):
                     nxt = next(queue, None)
                     if nxt is not None:
                         pending[self.pool.submit(fn, nxt[1])] = nxt[0]
+            self.pool.shutdown(wait=True)  # all done: the workers exit by themselves
+            self.pool = None
         finally:
             self.close()
 
