@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 from seqlab.errors import SeqlabError
-from seqlab.experiments.executors import make_executor
+from seqlab.experiments.executors import make_executor, release_run
 from seqlab.experiments.stats import domain_of, mean_ci
 from seqlab.metrics.contagion import contagion_metrics
 from seqlab.metrics.costs import execution_cost, trade_fills
@@ -155,6 +155,8 @@ def execute_compare_run(spec: CompareRun) -> RunView | str:
         return run_one(loaded, spec.design, spec.seed)
     except SeqlabError as exc:
         return exc.line()
+    finally:
+        release_run()
 
 
 def compare(scenario: str | Path | LoadedScenario | None = None,

@@ -6,6 +6,7 @@ any order. The function itself catches its errors, so one bad run never kills a 
 """
 from __future__ import annotations
 
+import gc
 import os
 import signal
 from abc import ABC, abstractmethod
@@ -35,16 +36,34 @@ class InlineExecutor(Executor):
     """In this process, one at a time: for debugging and as the reference."""
 
     def imap(self, fn, items):
-        for i, item in enumerate(items):
-            yield i, fn(item)
+        gc.freeze()  # the caller's objects are not the runs' garbage (see release_run)
+        try:
+            for i, item in enumerate(items):
+                yield i, fn(item)
+        finally:
+            gc.unfreeze()
 
 
-def _quiet_worker() -> None:
+def release_run() -> None:
+    """Free a finished run's world now (run functions call this as they return).
+
+    A world's parts refer to each other (the rollup's feed to the world, a protocol to its
+    liquidation mechanism), so it ends as cyclic garbage holding large arrays, and the
+    collector's thresholds count objects, not bytes: left alone, a long-lived pool worker
+    grew by tens of MB a run. Executors freeze what was alive before their runs, so this
+    collection scans only what the run made (well under a millisecond for a small run).
+    """
+    gc.collect()
+
+
+def _worker_start() -> None:
     """A pool worker leaves interrupts to its parent, which cancels the queue and ends
     the workers: Ctrl-C in the terminal reaches the whole process group, and a worker
-    must not print its own traceback for it (nor run a handler inherited by fork)."""
+    must not print its own traceback for it (nor run a handler inherited by fork). What
+    it inherited is frozen out of garbage collection (see ``release_run``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    gc.freeze()
 
 
 class ProcessExecutor(Executor):
@@ -55,7 +74,7 @@ class ProcessExecutor(Executor):
         self.pool: ProcessPoolExecutor | None = None
 
     def imap(self, fn, items):
-        self.pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_quiet_worker)
+        self.pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_worker_start)
         pending = {}
         queue = iter(enumerate(items))
         try:

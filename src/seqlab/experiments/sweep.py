@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from seqlab.errors import SeqlabError
-from seqlab.experiments.executors import make_executor
+from seqlab.experiments.executors import make_executor, release_run
 from seqlab.kernel import make_rng
 from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario, load_scenario, parse_scenario
@@ -205,6 +205,8 @@ def execute_run(spec: RunSpec) -> dict[str, Any]:
         record.update(status="failed", error=exc.line())
     except Exception as exc:  # noqa: BLE001 - one bad run must not stop the sweep
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+    finally:
+        release_run()
     record["wall_s"] = round(time.perf_counter() - start, 4)
     return record
 
