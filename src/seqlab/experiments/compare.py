@@ -16,7 +16,7 @@ from seqlab.errors import SeqlabError
 from seqlab.experiments.executors import make_executor
 from seqlab.experiments.stats import domain_of, mean_ci
 from seqlab.metrics.contagion import contagion_metrics
-from seqlab.metrics.costs import execution_cost, trade_fills
+from seqlab.metrics.costs import cost_events, execution_cost, trade_fills
 from seqlab.metrics.premium import Parts, group_parts, premium_parts, premium_summary
 from seqlab.result import Result
 from seqlab.experiments.sweep import parse_literal, set_dotted
@@ -48,6 +48,9 @@ class RunView:
     bonus: dict[str, float]
     latency_ms: np.ndarray    # quantiles 0..1 of inclusion latency
     fills: dict               # executed trades with their fill price (``trade_fills``)
+    cost_events: dict         # timed penalties per owner group (``costs.cost_events``)
+    reference: tuple          # (t µs, price): the reference path, for stress events
+    horizon_us: int
 
 
 MODES = ("isolated", "shared")
@@ -85,8 +88,11 @@ def with_design(loaded: LoadedScenario, design: str) -> LoadedScenario:
 
 
 def run_one(loaded: LoadedScenario, design: str, seed: int) -> RunView:
-    result = make_world(with_design(loaded, design), seed).run()
+    world = make_world(with_design(loaded, design), seed)
+    result = world.run()
     s, t = result.summary, result.tables
+    options, ref = getattr(world, "options", None), getattr(world, "reference", None)
+    prices = t.get("prices", {"t_s": np.zeros(0), "reference": np.zeros(0)})
     txs = t["txs"]
     done = txs["included_us"] >= 0
     lat = (txs["included_us"][done] - txs["submit_us"][done]) / 1000.0
@@ -94,7 +100,10 @@ def run_one(loaded: LoadedScenario, design: str, seed: int) -> RunView:
     return RunView(s, t["accounts"]["value_usd"], t["accounts"]["managed"], t["accounts"],
                    {k: t[k] for k in ("option_writers", "option_buyers") if k in t},
                    np.unique(t["liquidations"]["account"]),
-                   s["liquidation_bonus_by_liquidator"], q, trade_fills(txs, t["accounts"]))
+                   s["liquidation_bonus_by_liquidator"], q, trade_fills(txs, t["accounts"]),
+                   cost_events(t, options, ref.at if ref is not None else None),
+                   ((prices["t_s"] * 1e6).round().astype(np.int64), prices["reference"]),
+                   int(loaded.scenario.duration))
 
 
 def paired_metrics(run: RunView, base: RunView) -> dict[str, float]:
@@ -172,6 +181,20 @@ def compare(scenario: str | Path | LoadedScenario | None = None,
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     designs = list(dict.fromkeys(designs or ["honest", "extractive"]))
     baseline = baseline or designs[0]
+    seed_list, views = run_views(loaded, designs, baseline, seeds, progress, backend,
+                                 workers, address)
+    result = _assemble(loaded, designs, baseline, seed_list, views)
+    if out is not None:
+        save_compare(result, Path(out), report)
+    return result
+
+
+def run_views(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: int,
+              progress: Progress | None = None, backend: str = "inline",
+              workers: int | None = None, address: str | None = None
+              ) -> tuple[list[int], dict[tuple[str, int], RunView]]:
+    """Run every design (and the baseline) on every seed on an executor; the seeds and
+    what was kept of each run, by (design, seed)."""
     if seeds < 1:
         raise SeqlabError("must be at least 1", field="--seeds")
     _check_designs(loaded, designs, baseline)
@@ -195,10 +218,7 @@ def compare(scenario: str | Path | LoadedScenario | None = None,
                 progress(done, len(specs), f"{spec.design} seed {spec.seed}")
     finally:
         executor.close()
-    result = _assemble(loaded, designs, baseline, seed_list, views)
-    if out is not None:
-        save_compare(result, Path(out), report)
-    return result
+    return seed_list, views
 
 
 def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: list[int],
