@@ -269,7 +269,8 @@ def _compare_key_table(summary: dict[str, Any]) -> Table:
     fits 100 columns (``--wide`` prints ``_compare_table``, every figure)."""
     table = Table(title=f"seqlab compare: {summary['scenario']} "
                         f"(baseline {summary['baseline']}, seeds {summary['seeds']})",
-                  box=box.SIMPLE_HEAD, caption="every figure: --wide or --json")
+                  box=box.SIMPLE_HEAD, caption="† 95 % interval contains 0; every figure: "
+                  "--wide or --json")
     table.add_column("design", overflow="fold")
     for col, *_ in KEY_COLUMNS:
         table.add_column(col, justify="right", overflow="fold")
@@ -287,6 +288,8 @@ def _ci_cell(entry: dict[str, Any], key: str, fmt: str = "{:,.0f}") -> str:
     ci = entry.get("ci95", {})
     if key in ci and ci[key][1] != ci[key][0]:
         text += " ± " + fmt.format((ci[key][1] - ci[key][0]) / 2)
+        if entry[key] != 0 and ci[key][0] <= 0 <= ci[key][1]:
+            text += " †"
     return text
 
 

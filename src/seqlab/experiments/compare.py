@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 from seqlab.errors import SeqlabError
 from seqlab.experiments.executors import make_executor
-from seqlab.experiments.stats import domain_of, mean_ci
+from seqlab.experiments.stats import domain_of, mean_ci, significance
 from seqlab.metrics.contagion import contagion_metrics
 from seqlab.metrics.costs import cost_events, execution_cost, trade_fills
 from seqlab.metrics.premium import Parts, group_parts, premium_parts, premium_summary
@@ -327,6 +327,8 @@ def _design_entry(design: str, seeds: list[int], samples: list[dict],
     entry["digests"] = [views[(design, s)].summary["digest"] for s in seeds]
     if ci:
         entry["ci95"] = ci
+        entry["significance"] = {k: significance(entry.get(k, 0.0), v, len(samples))
+                                 for k, v in ci.items() if k in entry}
     return entry
 
 

@@ -21,6 +21,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from seqlab.experiments.stats import significance
+
 Parts = tuple[float, float]  # (harm USD, exposure USD·years) of one type in one seed
 
 
@@ -97,7 +99,8 @@ def premium_summary(per_seed: list[dict[str, Parts]]) -> dict[str, dict]:
         years = [seed.get(key, (0.0, 0.0))[1] for seed in per_seed]
         mean, ci = pooled_ratio_ci(harm, years)
         out[key] = {"mean_bps": round(mean, 4), "ci95_bps": [round(x, 4) for x in ci],
-                    "harm_usd": round(sum(harm), 2), "usd_years": round(sum(years), 6)}
+                    "harm_usd": round(sum(harm), 2), "usd_years": round(sum(years), 6),
+                    **significance(mean, ci, len(per_seed))}
     return out
 
 
