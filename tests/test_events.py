@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from seqlab.errors import SeqlabError
-from seqlab.experiments.premium_events import event_labels
+from seqlab.experiments.premium_events import calm_variance, event_labels
 from seqlab.experiments.stats import significance
 from seqlab.metrics.events import (DEFAULT_CLASSES, find_events, historical_calendar,
                                    parse_calendar)
@@ -61,7 +61,9 @@ def test_user_calendar_and_its_errors():
     cal = parse_calendar("large=4, moderate=40")
     assert cal.per_year == {"moderate": 40.0, "large": 4.0} and cal.source == "user-supplied"
     assert parse_calendar("large=2").per_year["moderate"] == 0.0
-    for bad in ("huge=3", "large=-1", "large", "large=x"):
+    assert parse_calendar("large=2,calm_vol=0.7").calm_vol == 0.7
+    assert parse_calendar("calm_vol=0.7").source.startswith("shipped")
+    for bad in ("huge=3", "large=-1", "large", "large=x", "calm_vol=0"):
         with pytest.raises(SeqlabError) as exc:
             parse_calendar(bad)
         assert exc.value.field == "--calendar"
@@ -97,3 +99,13 @@ def test_significance_and_seeds_needed():
 
 def test_default_classes_are_ordered():
     assert [c.move for c in DEFAULT_CLASSES] == sorted(c.move for c in DEFAULT_CLASSES)
+
+
+def test_calm_variance_is_the_calm_minutes_realised_variance():
+    t = np.arange(0, 180 * MINUTE + 1, 10 * S, dtype=np.int64)
+    rng = np.random.default_rng(3)
+    minute_sd = 0.8 / math.sqrt(365 * 24 * 60)  # 80 % a year
+    steps = np.repeat(rng.normal(0, minute_sd, len(t) // 6 + 1), 6)[: len(t)] / 6
+    p = 2000.0 * np.exp(np.cumsum(steps))
+    var = calm_variance((t, p), find_events(t, p))
+    assert 0.5 < math.sqrt(var) < 1.1

@@ -69,11 +69,37 @@ def windowed_harm(run: RunView, base: RunView, events: Events, cls: int,
     return out
 
 
-def event_parts(run: RunView, base: RunView, events: Events,
-                after_us: int = AFTER_US) -> dict[str, dict[str, Parts]]:
+def calm_variance(reference: tuple[np.ndarray, np.ndarray], events: Events,
+                  after_us: int = AFTER_US) -> float:
+    """Annualised variance of the reference's 1-minute log returns in calm time (0 when
+    there is none)."""
+    t, price = reference
+    if len(t) < 2:
+        return 0.0
+    grid = np.arange(int(t[0]), int(t[-1]) + 1, MINUTE, dtype=np.int64)
+    r = np.diff(np.log(np.interp(grid, t, price)))
+    calm = (event_labels(events, grid[:-1], after_us) < 0) & \
+        (event_labels(events, grid[1:], after_us) < 0)
+    if not calm.any():
+        return 0.0
+    return float((r[calm] ** 2).sum() / (calm.sum() * MINUTE / YEAR_US))
+
+
+def event_parts(run: RunView, base: RunView, events: Events, after_us: int = AFTER_US,
+                calm_vol: float | None = None) -> dict[str, dict[str, Parts]]:
     """Per position type: ``calm → (cost, calm USD·years)`` and, per event class,
-    ``class → (cost, average notional × events)``, for one seed."""
+    ``class → (cost, average notional × events)``, for one seed.
+
+    Calm time on a crash day is itself far more volatile than a calm year. With
+    ``calm_vol``, the calm cost is scaled by ``calm_vol² / (realised calm variance)``: a
+    deviation-triggered oracle updates about ``σ²/h²`` times per unit of time for a band
+    ``h`` and each update is worth about ``h`` to whoever trades ahead of it, so calm
+    ordering costs grow about linearly in variance. ``calm_measured`` keeps the cost as
+    it was measured.
+    """
     direct = _premium(run, base, direct_harm(run, base))
+    var = calm_variance(base.reference, events, after_us)
+    scale = calm_vol ** 2 / var if calm_vol is not None and var > 0 else 1.0
     years = base.horizon_us / YEAR_US
     grid = np.linspace(0, base.horizon_us, 2001).astype(np.int64)
     calm_share = float(np.mean(event_labels(events, grid, after_us) < 0))
@@ -86,7 +112,8 @@ def event_parts(run: RunView, base: RunView, events: Events,
             out[k][c.name] = (cost, usd_years / years * counts[c.name])
             stress_cost[k] += cost
     for k, (cost, usd_years) in direct.items():
-        out[k]["calm"] = (cost - stress_cost[k], usd_years * calm_share)
+        out[k]["calm"] = ((cost - stress_cost[k]) * scale, usd_years * calm_share)
+        out[k]["calm_measured"] = (cost - stress_cost[k], usd_years * calm_share)
     return out
 
 
@@ -134,15 +161,16 @@ def measure_design(views: dict[tuple[str, int], RunView], design: str, baseline:
         events = find_events(*base.reference, calendar.classes)
         for k, v in events.counts().items():
             seen[k] += v
-        for key, parts in event_parts(run, base, events, after_us).items():
+        for key, parts in event_parts(run, base, events, after_us, calendar.calm_vol).items():
             per_type.setdefault(key, []).append(parts)
         for name, pair in payer_harm(run, base).items():
             payers.setdefault(name, []).append(pair)
     premium = {}
     for key, per_seed in per_type.items():
         entry = event_premium(per_seed, calendar.per_year)
-        for fig in (entry["calm_bps_per_year"], entry["stress_bps_per_year"],
-                    entry["annual_bps"], *entry["per_event_bps"].values()):
+        for fig in (entry["calm_bps_per_year"], entry["calm_measured_bps_per_year"],
+                    entry["stress_bps_per_year"], entry["annual_bps"],
+                    *entry["per_event_bps"].values()):
             fig.update(significance(fig["mean_bps"], fig["ci95_bps"], len(seeds)))
         premium[key] = entry
     who = {name: {"direct": _figure([d for d, _ in pairs], len(seeds)),

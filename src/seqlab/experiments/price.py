@@ -336,6 +336,7 @@ def price(scenario: str | Path | LoadedScenario | None = None,
                      "significant": v["annual_bps"]["significant"],
                      "seeds_needed": v["annual_bps"]["seeds_needed"],
                      "calm_bps_per_year": v["calm_bps_per_year"],
+                     "calm_measured_bps_per_year": v["calm_measured_bps_per_year"],
                      "stress_bps_per_year": v["stress_bps_per_year"],
                      "per_event_bps": v["per_event_bps"], "unobserved": v["unobserved"]}
                  for k, v in measured["premium"].items()}

@@ -20,7 +20,7 @@ they give assume every day of the year is such a day: an upper bound, printed as
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d
@@ -136,23 +136,31 @@ def event_mask(events: Events, t_us: np.ndarray, after_us: int = 0,
     return out
 
 
+#: Annualised volatility of a calm ETH market, to which calm-time costs are scaled. A
+#: quiet month is about 40 % (one-month realised volatility, Glassnode, December 2022: a
+#: level seen three times in ETH's history); 50 % is a calm but not exceptional month.
+CALM_VOL = 0.5
+
+
 @dataclass(frozen=True)
 class Calendar:
-    """Events per year of each class, and where those numbers come from."""
+    """Events per year of each class, the volatility of the calm time between them, and
+    where those numbers come from."""
 
     per_year: dict[str, float]
     source: str
     classes: tuple[EventClass, ...] = DEFAULT_CLASSES
     notes: tuple[str, ...] = field(default=())
+    calm_vol: float = CALM_VOL
 
     def describe(self) -> str:
         rates = ", ".join(f"{c.name} ({c.describe()}) {self.per_year.get(c.name, 0.0):,.1f}/yr"
                           for c in self.classes)
-        return f"{rates}; source: {self.source}"
+        return f"{rates}, calm volatility {self.calm_vol:.0%}; source: {self.source}"
 
     def as_dict(self) -> dict:
-        return {"per_year": dict(self.per_year), "source": self.source,
-                "classes": {c.name: c.describe() for c in self.classes},
+        return {"per_year": dict(self.per_year), "calm_vol": self.calm_vol,
+                "source": self.source, "classes": {c.name: c.describe() for c in self.classes},
                 "notes": list(self.notes)}
 
 
@@ -190,23 +198,41 @@ def historical_calendar(classes: tuple[EventClass, ...] = DEFAULT_CLASSES) -> Ca
 def parse_calendar(text: str | None,
                    classes: tuple[EventClass, ...] = DEFAULT_CLASSES) -> Calendar:
     """``None`` or ``"historical"``: :func:`historical_calendar`; otherwise
-    ``"large=4,moderate=40"`` (events per year of each class; a class left out has 0)."""
-    if text is None or text.strip() in ("", "historical"):
-        return historical_calendar(classes)
+    ``"large=4,moderate=40"`` (events per year of each class; a class left out has 0).
+    Either may add ``calm_vol=0.6`` (the calm market's annualised volatility)."""
+    parts = [p for p in (text or "").split(",") if p.strip()]
+    calm = [p for p in parts if p.partition("=")[0].strip() == "calm_vol"]
+    rest = [p for p in parts if p not in calm]
     names = {c.name for c in classes}
     allowed = ("historical, or CLASS=EVENTS_PER_YEAR,… with CLASS in "
-               + ", ".join(c.name for c in classes))
+               + ", ".join(c.name for c in classes) + "; optionally calm_vol=VOLATILITY")
+    calm_vol = CALM_VOL
+    for part in calm:
+        calm_vol = _number(part, allowed)
+        if calm_vol <= 0:
+            raise SeqlabError(f"'{part.strip()}': calm_vol must be positive",
+                              field="--calendar", allowed=allowed)
+    if not rest or [p.strip() for p in rest] == ["historical"]:
+        return replace(historical_calendar(classes), calm_vol=calm_vol)
     per_year = {c.name: 0.0 for c in classes}
-    for part in text.split(","):
-        key, eq, value = part.partition("=")
-        key = key.strip()
-        try:
-            rate = float(value)
-        except ValueError:
-            rate = math.nan
-        if not eq or key not in names or not math.isfinite(rate) or rate < 0:
+    for part in rest:
+        key = part.partition("=")[0].strip()
+        if key not in names:
             raise SeqlabError(f"'{part.strip()}' is not CLASS=EVENTS_PER_YEAR",
                               field="--calendar", allowed=allowed)
-        per_year[key] = rate
-    return Calendar(per_year, "user-supplied", classes)
+        per_year[key] = _number(part, allowed)
+    return Calendar(per_year, "user-supplied", classes, calm_vol=calm_vol)
+
+
+def _number(part: str, allowed: str) -> float:
+    """The non-negative number after ``=`` in ``part``."""
+    _, eq, value = part.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not eq or not math.isfinite(number) or number < 0:
+        raise SeqlabError(f"'{part.strip()}' is not NAME=NUMBER", field="--calendar",
+                          allowed=allowed)
+    return number
 

@@ -136,6 +136,7 @@ def event_premium(per_seed: list[dict[str, Parts]], per_year: dict[str, float]) 
     """Calm rate, cost per event of each class and the calendar-weighted yearly premium.
 
     ``per_seed`` holds, for every seed, ``"calm" → (cost USD, calm exposure USD·years)``
+    (scaled to the calendar's calm market; ``"calm_measured"``, if given, as measured)
     and ``class → (cost USD in that class's events, average notional USD × events)``;
     ``per_year`` the calendar's events per year of each class. All figures are in bps of
     notional: the calm rate per year, a class's cost per event, the stress premium
@@ -145,7 +146,7 @@ def event_premium(per_seed: list[dict[str, Parts]], per_year: dict[str, float]) 
     keys = list(dict.fromkeys(k for seed in per_seed for k in seed))
     parts = {k: ([s.get(k, (0.0, 0.0))[0] for s in per_seed],
                  [s.get(k, (0.0, 0.0))[1] for s in per_seed]) for k in keys}
-    classes = [k for k in keys if k != "calm"]
+    classes = [k for k in keys if not k.startswith("calm")]
 
     def figure(weights: dict[str, float]) -> dict:
         mean, ci = combined_ratio_ci(parts, weights)
@@ -158,8 +159,10 @@ def event_premium(per_seed: list[dict[str, Parts]], per_year: dict[str, float]) 
         entry.update(harm_usd=round(sum(parts[c][0]), 2), observed=observed)
         per_event[c] = entry
     stress = {c: per_year.get(c, 0.0) for c in classes}
-    return {"calm_bps_per_year": {**figure({"calm": 1.0}),
-                                  "harm_usd": round(sum(parts.get("calm", ([], []))[0]), 2)},
+    return {"calm_bps_per_year": figure({"calm": 1.0}),
+            "calm_measured_bps_per_year": {
+                **figure({"calm_measured": 1.0}),
+                "harm_usd": round(sum(parts.get("calm_measured", ([], []))[0]), 2)},
             "per_event_bps": per_event,
             "stress_bps_per_year": figure(stress),
             "annual_bps": figure({"calm": 1.0, **stress}),
