@@ -109,3 +109,18 @@ def test_calm_variance_is_the_calm_minutes_realised_variance():
     p = 2000.0 * np.exp(np.cumsum(steps))
     var = calm_variance((t, p), find_events(t, p))
     assert 0.5 < math.sqrt(var) < 1.1
+
+
+def test_a_cost_seen_in_one_seed_has_no_interval():
+    seeds = [{"calm": (1.0, 1.0), "large": (3.0, 10.0)}, {"calm": (1.2, 1.0), "large": (0, 0)},
+             {"calm": (0.9, 1.0), "large": (0, 0)}]
+    out = event_premium(seeds, {"large": 4.0})
+    large = out["per_event_bps"]["large"]
+    assert large["mean_bps"] == pytest.approx(3e3) and large["ci95_bps"] is None
+    assert large["seeds_seen"] == 1
+    assert out["annual_bps"]["ci95_bps"] is None  # the yearly figure inherits it
+    assert out["calm_bps_per_year"]["ci95_bps"] is not None
+    assert significance(5.0, None, 3) == {"significant": False, "seeds_needed": None}
+    # no cost at all is exact, however few seeds saw the class
+    zero = event_premium([{"large": (0.0, 10.0)}, {"large": (0.0, 0.0)}], {"large": 4.0})
+    assert zero["annual_bps"]["ci95_bps"] == [0.0, 0.0]

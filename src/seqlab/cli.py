@@ -503,8 +503,9 @@ def price(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
             flagged = bool(row["flags"])
             table.add_row(row["kind"], f"{row['moneyness']:g}", f"{row['expiry_days']:g}d",
                           f"{row['bs_price']:,.2f}",
-                          "—" if flagged else f"{row['add_on']:,.2f} [{row['add_on_lo']:,.2f}, "
-                                              f"{row['add_on_hi']:,.2f}]",
+                          "—" if flagged else f"{row['add_on']:,.2f} " + _interval_text(
+                              None if row["add_on_lo"] is None
+                              else [row["add_on_lo"], row["add_on_hi"]], "{:,.2f}"),
                           "no price" if flagged else f"{row['adjusted_price']:,.2f}",
                           "n/a" if row["iv_shift_bps"] is None else f"{row['iv_shift_bps']:,.1f}",
                           row["flags"] or "ok")
@@ -513,10 +514,19 @@ def price(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
         out.print(f"report: {s['report']}")
 
 
+def _interval_text(ci: list[float] | None, fmt: str) -> str:
+    """``[low, high]``, or ``[no interval]`` where it is unknown (seen in one seed)."""
+    if ci is None:
+        return "[no interval]"
+    return "[" + fmt.format(ci[0]) + ", " + fmt.format(ci[1]) + "]"
+
+
 def _mark(entry: dict[str, Any]) -> str:
     """``*`` where the interval excludes zero; otherwise how many seeds it would take."""
     if entry.get("significant"):
         return "*"
+    if entry.get("ci95_bps", entry.get("ci95_usd", ())) is None:
+        return "one seed: no interval"
     needed = entry.get("seeds_needed")
     return f"0 in CI (~{needed} seeds)" if needed else "0 in CI"
 
@@ -527,9 +537,9 @@ def _premium_table(design: str, premium: dict[str, dict], position: str) -> Tabl
                   "stress bps/yr", title=f"sequencer risk premium: {design} (* interval "
                   "excludes 0)")
     for name, v in premium.items():
-        lo, hi = v["ci95_bps"]
         label = f"{escape(name)} (priced)" if name == position else escape(name)
-        table.add_row(label, f"{v['mean_bps']:,.1f} [{lo:,.1f}, {hi:,.1f}]", _mark(v),
+        table.add_row(label, f"{v['mean_bps']:,.1f} {_interval_text(v['ci95_bps'], '{:,.1f}')}",
+                      _mark(v),
                       f"{v['calm_bps_per_year']['mean_bps']:,.1f}",
                       f"{v['stress_bps_per_year']['mean_bps']:,.1f}")
     return table

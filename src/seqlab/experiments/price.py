@@ -79,12 +79,15 @@ def _check_grid(strikes: Sequence[float], expiries_us: Sequence[int]) -> tuple[n
     return np.unique(m), np.unique(e)
 
 
-def _position_premium(premium: dict[str, dict], position: str) -> tuple[float, list[float]]:
+def _position_premium(premium: dict[str, dict], position: str
+                      ) -> tuple[float, list[float] | None]:
     if position not in premium:
         raise SeqlabError(f"unknown position type '{position}'", field="--position",
                           allowed=", ".join(premium) or "none (no position types in this run)")
     entry = premium[position]
     mean = float(entry["mean_bps"])
+    if "ci95_bps" in entry and entry["ci95_bps"] is None:
+        return mean, None  # unknown: the add-on is given at the mean, without an interval
     ci = entry.get("ci95_bps") or [mean, mean]
     return mean, [float(ci[0]), float(ci[1])]
 
@@ -172,9 +175,11 @@ def price_surface(premium: dict[str, dict], position: str, spot: float, sigma: f
         gamma_book = book_gamma(m, e, sigma)
     prices = [bs if p == 0.0 else _adjusted(kind, spot, strike, t, r, sigma, p, model,
                                               gamma_book or 1.0, sign)
-              for p in (mean, *ci)]
+              for p in (mean, *(ci or ()))]
     flags = _flags(kind, strike, t, prices, spot, r)
     ok = flags == ""
+    if ci is None:
+        prices += [np.full(kind.size, np.nan)] * 2
     adj, lo, hi = (np.where(ok, q, np.nan) for q in prices)
     lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
 
@@ -366,9 +371,12 @@ def price(scenario: str | Path | LoadedScenario | None = None,
 
 
 def _fmt_figure(entry: dict, unit: str = "bps/yr") -> str:
-    lo, hi = entry["ci95"] if "ci95" in entry else entry["ci95_bps"]
+    ci = entry["ci95"] if "ci95" in entry else entry["ci95_bps"]
     mean = entry["mean"] if "mean" in entry else entry["mean_bps"]
-    text = f"{mean:,.2f} {unit} [{lo:,.2f}, {hi:,.2f}]"
+    if ci is None:
+        return (f"{mean:,.2f} {unit} with no interval (a stress class seen in one seed "
+                "only: more seeds needed)")
+    text = f"{mean:,.2f} {unit} [{ci[0]:,.2f}, {ci[1]:,.2f}]"
     if not entry.get("significant"):
         text += " (0 in CI"
         needed = entry.get("seeds_needed")
@@ -383,7 +391,8 @@ def reading(s: dict) -> str:
     for name, d in s["per_design"].items():
         p = d["premium_bps"]
         verdict = ("significant" if p.get("significant")
-                   else "not distinguishable from zero")
+                   else "not distinguishable from zero" if p.get("ci95") is not None
+                   else "not measured well enough to say")
         parts.append(f"{name}: {_fmt_figure(p)}, {verdict}")
     flagged = sum(d["counts"]["flagged"] for d in s["per_design"].values())
     cells = sum(d["counts"]["cells"] for d in s["per_design"].values())

@@ -59,8 +59,11 @@ def significance(mean: float, interval: list[float] | None, seeds: int) -> dict:
     seeds the spread seen over ``seeds`` would need for the interval to exclude zero
     (the smallest ``n`` with ``t(n−1) · s / √n < |mean|``, ``s`` the per-seed standard
     deviation implied by the interval). ``None`` where it cannot be said: one seed (no
-    spread seen) or a mean of exactly zero (nothing to detect)."""
-    lo, hi = interval if interval else (mean, mean)
+    spread seen), an unknown interval (``None``) or a mean of exactly zero (nothing to
+    detect)."""
+    if interval is None:  # unknown (a cost seen in one seed): nothing can be said
+        return {"significant": False, "seeds_needed": None}
+    lo, hi = interval
     significant = bool(lo > 0.0 or hi < 0.0)
     needed = None
     if seeds >= 2 and mean != 0.0 and hi > lo:

@@ -105,7 +105,7 @@ def premium_summary(per_seed: list[dict[str, Parts]]) -> dict[str, dict]:
 
 
 def combined_ratio_ci(parts: dict[str, tuple[list[float], list[float]]],
-                      weights: dict[str, float]) -> tuple[float, list[float]]:
+                      weights: dict[str, float]) -> tuple[float, list[float] | None]:
     """``Σ_j w_j · (Σ_k h_jk / Σ_k y_jk)`` and its 95 % interval over independent seeds.
 
     The joint delta method: each ratio's residuals ``(h_jk − R_j y_jk) / mean(y_j)`` are
@@ -113,18 +113,23 @@ def combined_ratio_ci(parts: dict[str, tuple[list[float], list[float]]],
     same seeds (a calm rate and the cost per event of each class, from the same runs) are
     combined with their correlation, not as if independent. A ratio with no denominator
     (no exposure, no event of that class in any seed) contributes 0: it was not observed.
+    A ratio with a cost seen in fewer than two seeds (one crash in one seed) has no spread
+    to measure: the interval is ``None``, unknown, not a zero-width point.
     """
-    total, resid, k = 0.0, None, 0
+    total, resid, k, unknown = 0.0, None, 0, False
     for name, (h, y) in parts.items():
         w = weights.get(name, 0.0)
         h_a, y_a = np.asarray(h, dtype=np.float64), np.asarray(y, dtype=np.float64)
         k = len(h_a)
         if w == 0.0 or y_a.sum() <= 0:
             continue
+        unknown |= bool(np.any(h_a)) and int(np.sum(y_a > 0)) < 2
         ratio = float(h_a.sum() / y_a.sum())
         total += w * ratio
         r = w * (h_a - ratio * y_a) / (y_a.sum() / k)
         resid = r if resid is None else resid + r
+    if unknown:
+        return total * 1e4, None
     if resid is None or k < 2 or not np.any(resid):
         return total * 1e4, [total * 1e4, total * 1e4]
     se = math.sqrt(float((resid ** 2).sum()) / (k * (k - 1)))
@@ -150,13 +155,15 @@ def event_premium(per_seed: list[dict[str, Parts]], per_year: dict[str, float]) 
 
     def figure(weights: dict[str, float]) -> dict:
         mean, ci = combined_ratio_ci(parts, weights)
-        return {"mean_bps": round(mean, 4), "ci95_bps": [round(x, 4) for x in ci]}
+        return {"mean_bps": round(mean, 4),
+                "ci95_bps": None if ci is None else [round(x, 4) for x in ci]}
 
     per_event = {}
     for c in classes:
         entry = figure({c: 1.0})
         observed = sum(parts[c][1]) > 0
-        entry.update(harm_usd=round(sum(parts[c][0]), 2), observed=observed)
+        entry.update(harm_usd=round(sum(parts[c][0]), 2), observed=observed,
+                     seeds_seen=int(sum(y > 0 for y in parts[c][1])))
         per_event[c] = entry
     stress = {c: per_year.get(c, 0.0) for c in classes}
     return {"calm_bps_per_year": figure({"calm": 1.0}),
