@@ -145,9 +145,10 @@ def test_price_checks_everything_before_running(monkeypatch):
         assert exc.value.field == field, kwargs
 
 
-def test_price_default_exits_2_with_one_line_at_once():
+@pytest.mark.parametrize("args", [[], ["--design", "extractive"]])
+def test_price_default_exits_2_with_one_line_at_once(args):
     start = time.perf_counter()
-    res = runner.invoke(app, ["price", "default", "--design", "extractive"])
+    res = runner.invoke(app, ["price", "default", *args])
     assert res.exit_code == 2
     lines = [x for x in res.output.splitlines() if x.strip()]
     assert len(lines) == 1 and "option writers" in lines[0] and "perps (all)" in lines[0]
@@ -274,7 +275,8 @@ def test_price_cli_table(tmp_path):
 ])
 def test_price_cli_bad_values_exit_2(tmp_path, args, name):
     res = runner.invoke(app, ["price", "tiny", "--design", "extractive", "--seeds", "1",
-                              "--out", str(tmp_path), "--no-report", *args])
+                              "--position", "long 10x", "--out", str(tmp_path), "--no-report",
+                              *args])
     assert res.exit_code == 2, res.output
     assert name in res.output
     if name == "--position":

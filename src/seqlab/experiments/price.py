@@ -280,11 +280,17 @@ def _designs(design: str | Sequence[str] | None) -> list[str]:
 
 def check_price_args(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: int,
                      position: str, strikes: Sequence[float], expiries: Sequence[int]) -> None:
-    """Everything ``price`` can check before a simulation: designs, seeds, grid, and that
-    the scenario reports the position type at all (a perps-only scenario has no option
-    writers)."""
+    """Everything ``price`` can check before a simulation: that the scenario reports the
+    position type at all (a perps-only scenario has no option writers), designs, seeds
+    and the grid."""
     from seqlab.sequencing import DESIGNS
 
+    types = position_types(loaded)
+    if position not in types:
+        why = (" (the scenario has no options market)" if position in OPTION_TYPES else "")
+        raise SeqlabError(f"position type '{position}' is not in scenario "
+                          f"'{loaded.scenario.name}'{why}", field="--position",
+                          allowed=", ".join(types))
     if not designs:
         raise SeqlabError("a design to price is required", field="--design",
                           allowed=", ".join(sorted(DESIGNS)))
@@ -296,12 +302,6 @@ def check_price_args(loaded: LoadedScenario, designs: list[str], baseline: str, 
         raise SeqlabError(f"must be a whole number of at least 1, got {seeds!r}",
                           field="--seeds")
     _check_grid(strikes, expiries)
-    types = position_types(loaded)
-    if position not in types:
-        why = (" (the scenario has no options market)" if position in OPTION_TYPES else "")
-        raise SeqlabError(f"position type '{position}' is not in scenario "
-                          f"'{loaded.scenario.name}'{why}", field="--position",
-                          allowed=", ".join(types))
 
 
 def price(scenario: str | Path | LoadedScenario | None = None,
