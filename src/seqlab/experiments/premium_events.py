@@ -173,7 +173,7 @@ def measure_design(views: dict[tuple[str, int], RunView], design: str, baseline:
                     *entry["per_event_bps"].values()):
             fig.update(significance(fig["mean_bps"], fig["ci95_bps"], len(seeds)))
         premium[key] = entry
-    who = {name: {"direct": _figure([d for d, _ in pairs], len(seeds)),
-                  "final_value_difference": _figure([t for _, t in pairs], len(seeds))}
-           for name, pairs in payers.items()}
+    who = {name: {"direct": _figure([d for d, _ in payers[name]], len(seeds)),
+                  "final_value_difference": _figure([t for _, t in payers[name]], len(seeds))}
+           for name in PAYERS if name in payers}
     return {"premium": premium, "events_seen": seen, "who_pays": who}
