@@ -117,6 +117,21 @@ def test_price_report_in_browser(browser, tmp_path):
     assert "0 in CI" in page.headline["text"]
 
 
+def test_price_term_sheet_report_in_browser(browser, tmp_path):
+    """A whole term sheet (two designs, who pays, the calendar) fits and draws."""
+    import seqlab
+    from seqlab.scenario import load_scenario, parse_scenario
+
+    data = load_scenario("tiny").scenario.model_dump(mode="python")
+    data["protocol"]["options"].update(enabled=True, expiries=["4min", "8min"],
+                                       buy_rate_per_s=3.0, writers=8,
+                                       writer_collateral_usd=8000.0)
+    seqlab.price(parse_scenario(data), "extractive,fcfs", seeds=2, out=tmp_path / "p",
+                 calendar="large=4,moderate=40")
+    page = check_page(browser, tmp_path / "p" / "price.html", tmp_path / "shots")
+    assert "paired seeds" in page.headline["text"]
+
+
 def test_several_rollup_report_in_browser(browser, tmp_path):
     """The gap-over-time and arbitrage figures draw, beside rollup a's usual ones."""
     import seqlab

@@ -89,3 +89,23 @@ def test_honest_against_itself_is_exactly_zero_for_every_type():
     for entry in table.values():
         assert entry["mean_bps"] == 0 and entry["ci95_bps"] == [0, 0]
         assert entry["harm_usd"] == 0
+
+
+def test_summary_says_whether_the_interval_excludes_zero():
+    summary = premium_summary([{"long 10x": (4.0, 1.0)}, {"long 10x": (-3.0, 1.0)},
+                               {"long 10x": (5.0, 1.0)}])
+    entry = summary["long 10x"]
+    assert entry["ci95_bps"][0] < 0 < entry["ci95_bps"][1]
+    assert entry["significant"] is False and entry["seeds_needed"] > 3
+    sure = premium_summary([{"long 10x": (4.0, 1.0)}, {"long 10x": (4.2, 1.0)}])["long 10x"]
+    assert sure["significant"] is True
+
+
+def test_compare_marks_figures_whose_interval_contains_zero():
+    from seqlab.cli import _ci_cell
+    from seqlab.report.compare_html import format_cell
+
+    entry = {"user_harm_usd": 10.0, "ci95": {"user_harm_usd": [-5.0, 25.0]}}
+    assert _ci_cell(entry, "user_harm_usd").endswith("†")
+    assert "0 in CI" in format_cell(10.0, 15.0, 1.0, "usd")
+    assert "0 in CI" not in format_cell(10.0, 5.0, 1.0, "usd")

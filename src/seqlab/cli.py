@@ -278,7 +278,8 @@ def _compare_key_table(summary: dict[str, Any]) -> Table:
     fits 100 columns (``--wide`` prints ``_compare_table``, every figure)."""
     table = Table(title=f"seqlab compare: {summary['scenario']} "
                         f"(baseline {summary['baseline']}, seeds {summary['seeds']})",
-                  box=box.SIMPLE_HEAD, caption="every figure: --wide or --json")
+                  box=box.SIMPLE_HEAD, caption="† 95 % interval contains 0; every figure: "
+                  "--wide or --json")
     table.add_column("design", overflow="fold")
     for col, *_ in KEY_COLUMNS:
         table.add_column(col, justify="right", overflow="fold")
@@ -296,6 +297,8 @@ def _ci_cell(entry: dict[str, Any], key: str, fmt: str = "{:,.0f}") -> str:
     ci = entry.get("ci95", {})
     if key in ci and ci[key][1] != ci[key][0]:
         text += " ± " + fmt.format((ci[key][1] - ci[key][0]) / 2)
+        if entry[key] != 0 and ci[key][0] <= 0 <= ci[key][1]:
+            text += " †"
     return text
 
 
@@ -465,14 +468,18 @@ def _price_grid(strikes: str, expiries: str) -> tuple[list[float], list[int]]:
 
 @app.command()
 def price(scenario: Optional[str] = typer.Argument(None, help="Built-in name or TOML file."),
-          design: str = typer.Option(..., help="Design whose risk premium is priced."),
+          design: Optional[str] = typer.Option(None, help="Design(s) to price, "
+                                               "comma-separated (one term sheet each)."),
           baseline: str = typer.Option("honest", help="Design the premium is measured "
                                        "against."),
           seeds: int = typer.Option(5, help="Seeds (scenario seed, +1, …)."),
           position: str = typer.Option("option writers", help="Position type whose premium "
-                                       "the option writer charges."),
+                                       "is priced."),
           strikes: str = typer.Option("0.8,0.9,1,1.1,1.2", help="Moneyness (strike / spot)."),
           expiries: str = typer.Option("1d,7d,30d,90d", help="Times to expiry."),
+          calendar: str = typer.Option("historical", help="Stress events per year: "
+                                       "'historical' (counted in the shipped crash days: an "
+                                       "upper bound) or CLASS=N,… e.g. large=4,moderate=40."),
           out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for price.json "
                                                  "and price.html."),
           no_report: bool = typer.Option(False, "--no-report"),
@@ -481,65 +488,100 @@ def price(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
           address: Optional[str] = typer.Option(None, help=ADDRESS_HELP),
           as_json: bool = typer.Option(False, "--json"),
           wide: bool = typer.Option(False, "--wide", help=WIDE_HELP)):
-    """Price options with a design's sequencer risk premium: Black-Scholes plus the
-    premium over the option's life, and the implied-volatility shift it makes."""
+    """A term sheet per design: the event-based sequencer risk premium of every position
+    type (with intervals and significance), who pays, and option prices that carry it,
+    checked for no-arbitrage."""
     from seqlab.experiments.price import price as run_price
     from seqlab.experiments.price import surface_rows
+    from seqlab.metrics.events import parse_calendar
     from seqlab.scenario.loader import load_scenario
 
     _fit_console(wide)
 
     try:
         ms, es = _price_grid(strikes, expiries)
+        cal = parse_calendar(calendar)
         loaded = load_scenario(scenario)
         folder = out_dir or Path("runs") / f"{loaded.scenario.name}-price"
         with _runs_progress(not as_json, "pricing") as progress:
             result = run_price(loaded, design, baseline, seeds, position, ms, es, folder,
                                report=not no_report, progress=progress, backend=backend,
-                               workers=workers, address=address)
+                               workers=workers, address=address, calendar=cal)
     except SeqlabError as exc:
         _fail(exc)
     s = result.summary
     rows = surface_rows(result)
     if as_json:
-        _print_json({"position": s["position"], "premium_bps": s["premium_bps"],
-                     "spot": s["spot"], "sigma": s["sigma"], "r": s["r"],
-                     "design": s["design"], "baseline": s["baseline"], "seeds": s["seeds"],
-                     "premium_table": s.get("premium_table", {}), "surface": rows})
+        keep = ("scenario", "designs", "baseline", "seeds", "position", "spot", "sigma",
+                "sigma_source", "r", "calendar", "reading", "per_design", "units")
+        _print_json({**{k: s[k] for k in keep}, "term_sheet": rows})
         return
-    if s.get("premium_table"):
-        out.print(_premium_table(s["premium_table"]))
-    p = s["premium_bps"]
-    out.print(f"premium for {escape(s['position'])} ({s['design']} vs {s['baseline']}, "
-              f"{len(s['seeds'])} seeds): {p['mean']:,.2f} bps/yr "
-              f"(95 % CI {p['ci95'][0]:,.2f} … {p['ci95'][1]:,.2f}); "
-              f"spot {s['spot']:,.2f}, sigma {s['sigma']:.4g}")
-    table = Table(title=f"seqlab price: {s['scenario']}")
-    for col in ("kind", "moneyness", "expiry", "BS price", "adjusted price",
-                "IV shift (vol bps)"):
-        table.add_column(col, justify="left" if col == "kind" else "right")
-    for row in rows:
-        shift = row["iv_shift_bps"]
-        table.add_row(row["kind"], f"{row['moneyness']:g}", f"{row['expiry_days']:g}d",
-                      f"{row['bs_price']:,.4f}", f"{row['adjusted_price']:,.4f}",
-                      "n/a" if shift is None else f"{shift:,.1f}")
-    out.print(table)
-    if s["counts"]["iv_undefined"]:
-        out.print("n/a: no implied volatility: the adjusted price is at or above the "
-                  "no-arbitrage bound (the spot for a call, the discounted strike for a put) "
-                  "or needs a volatility above the solver's limit")
+    out.print(escape(s["reading"]), soft_wrap=False)
+    out.print(f"calendar: {escape(s['calendar_text'])}")
+    for name, d in s["per_design"].items():
+        out.print(_premium_table(name, d["premium_table"], s["position"]))
+        out.print(_who_pays_table(name, d["who_pays"]))
+        table = Table(title=f"term sheet: {name} ({d['model']['name']} model, "
+                            f"spot {s['spot']:,.2f}, sigma {s['sigma']:.4g})")
+        for col in ("kind", "K/S", "expiry", "BS", "add-on [95 % CI]", "adjusted",
+                    "IV shift bps", "flags"):
+            table.add_column(col, justify="left" if col in ("kind", "flags") else "right",
+                             overflow="fold")
+        for row in (r for r in rows if r["design"] == name):
+            flagged = bool(row["flags"])
+            table.add_row(row["kind"], f"{row['moneyness']:g}", f"{row['expiry_days']:g}d",
+                          f"{row['bs_price']:,.2f}",
+                          "—" if flagged else f"{row['add_on']:,.2f} " + _interval_text(
+                              None if row["add_on_lo"] is None
+                              else [row["add_on_lo"], row["add_on_hi"]], "{:,.2f}"),
+                          "no price" if flagged else f"{row['adjusted_price']:,.2f}",
+                          "n/a" if row["iv_shift_bps"] is None else f"{row['iv_shift_bps']:,.1f}",
+                          row["flags"] or "ok")
+        out.print(table)
     if "report" in s:
         out.print(f"report: {s['report']}")
 
 
-def _premium_table(premium: dict[str, dict]) -> Table:
-    """Every position type's premium with its 95 % interval (bps of notional per year)."""
-    table = Table("position", "premium bps/yr", "95 % CI", "harm USD", "USD·years",
-                  title="sequencer risk premium by position type")
+def _interval_text(ci: list[float] | None, fmt: str) -> str:
+    """``[low, high]``, or ``[no interval]`` where it is unknown (seen in one seed)."""
+    if ci is None:
+        return "[no interval]"
+    return "[" + fmt.format(ci[0]) + ", " + fmt.format(ci[1]) + "]"
+
+
+def _mark(entry: dict[str, Any]) -> str:
+    """``*`` where the interval excludes zero; otherwise how many seeds it would take."""
+    if entry.get("significant"):
+        return "*"
+    if entry.get("ci95_bps", entry.get("ci95_usd", ())) is None:
+        return "one seed: no interval"
+    needed = entry.get("seeds_needed")
+    return f"0 in CI (~{needed} seeds)" if needed else "0 in CI"
+
+
+def _premium_table(design: str, premium: dict[str, dict], position: str) -> Table:
+    """Every position type's yearly premium (calm + stress) with its 95 % interval."""
+    table = Table("position", "premium bps/yr [95 % CI]", "sig.", "calm bps/yr",
+                  "stress bps/yr", title=f"sequencer risk premium: {design} (* interval "
+                  "excludes 0)")
     for name, v in premium.items():
-        lo, hi = v["ci95_bps"]
-        table.add_row(escape(name), f"{v['mean_bps']:,.1f}", f"{lo:,.1f} … {hi:,.1f}",
-                      f"{v.get('harm_usd', 0.0):,.0f}", f"{v.get('usd_years', 0.0):,.2f}")
+        label = f"{escape(name)} (priced)" if name == position else escape(name)
+        table.add_row(label, f"{v['mean_bps']:,.1f} {_interval_text(v['ci95_bps'], '{:,.1f}')}",
+                      _mark(v),
+                      f"{v['calm_bps_per_year']['mean_bps']:,.1f}",
+                      f"{v['stress_bps_per_year']['mean_bps']:,.1f}")
+    return table
+
+
+def _who_pays_table(design: str, who: dict[str, dict]) -> Table:
+    """Direct ordering cost per payer, with the final-value difference beside it."""
+    table = Table("who pays", "direct cost USD [95 % CI]", "sig.", "final-value diff. USD",
+                  title=f"who pays: {design}")
+    for name, v in who.items():
+        d, t = v["direct"], v["final_value_difference"]
+        lo, hi = d["ci95_usd"]
+        table.add_row(name, f"{d['mean_usd']:,.0f} [{lo:,.0f}, {hi:,.0f}]", _mark(d),
+                      f"{t['mean_usd']:,.0f} ± {(t['ci95_usd'][1] - t['ci95_usd'][0]) / 2:,.0f}")
     return table
 
 

@@ -14,9 +14,9 @@ from typing import Callable
 import numpy as np
 from seqlab.errors import SeqlabError
 from seqlab.experiments.executors import make_executor, release_run
-from seqlab.experiments.stats import domain_of, mean_ci
+from seqlab.experiments.stats import domain_of, mean_ci, significance
 from seqlab.metrics.contagion import contagion_metrics
-from seqlab.metrics.costs import execution_cost, trade_fills
+from seqlab.metrics.costs import cost_events, execution_cost, trade_fills
 from seqlab.metrics.perps import PROFIT_SOURCES
 from seqlab.metrics.premium import Parts, group_parts, premium_parts, premium_summary
 from seqlab.result import Result
@@ -48,6 +48,9 @@ class RunView:
     bonus: dict[str, float]
     latency_ms: np.ndarray    # quantiles 0..1 of inclusion latency
     fills: dict               # executed trades with their fill price (``trade_fills``)
+    cost_events: dict         # timed penalties per owner group (``costs.cost_events``)
+    reference: tuple          # (t µs, price): the reference path, for stress events
+    horizon_us: int
 
 
 MODES = ("isolated", "shared")
@@ -86,8 +89,11 @@ def with_design(loaded: LoadedScenario, design: str) -> LoadedScenario:
 
 
 def run_one(loaded: LoadedScenario, design: str, seed: int) -> RunView:
-    result = make_world(with_design(loaded, design), seed).run()
+    world = make_world(with_design(loaded, design), seed)
+    result = world.run()
     s, t = result.summary, result.tables
+    options, ref = getattr(world, "options", None), getattr(world, "reference", None)
+    prices = t.get("prices", {"t_s": np.zeros(0), "reference": np.zeros(0)})
     txs = t["txs"]
     done = txs["included_us"] >= 0
     lat = (txs["included_us"][done] - txs["submit_us"][done]) / 1000.0
@@ -95,7 +101,10 @@ def run_one(loaded: LoadedScenario, design: str, seed: int) -> RunView:
     return RunView(s, t["accounts"]["value_usd"], t["accounts"]["managed"], t["accounts"],
                    {k: t[k] for k in ("option_writers", "option_buyers") if k in t},
                    np.unique(t["liquidations"]["account"]),
-                   s["liquidation_bonus_by_liquidator"], q, trade_fills(txs, t["accounts"]))
+                   s["liquidation_bonus_by_liquidator"], q, trade_fills(txs, t["accounts"]),
+                   cost_events(t, options, ref.at if ref is not None else None),
+                   ((prices["t_s"] * 1e6).round().astype(np.int64), prices["reference"]),
+                   int(loaded.scenario.duration))
 
 
 def paired_metrics(run: RunView, base: RunView) -> dict[str, float]:
@@ -172,13 +181,27 @@ def compare(scenario: str | Path | LoadedScenario | None = None,
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     designs = list(dict.fromkeys(designs or ["honest", "extractive"]))
     baseline = baseline or designs[0]
-    if not 1 <= seeds <= 10_000:
-        raise SeqlabError(f"{seeds} seeds", field="--seeds", allowed="1 to 10,000")
-    _check_designs(loaded, designs, baseline)
     if out is not None:
         from seqlab.experiments import store
 
         store.check_out(Path(out), COMPARE_FILES)
+    seed_list, views = run_views(loaded, designs, baseline, seeds, progress, backend,
+                                 workers, address)
+    result = _assemble(loaded, designs, baseline, seed_list, views)
+    if out is not None:
+        save_compare(result, Path(out), report)
+    return result
+
+
+def run_views(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: int,
+              progress: Progress | None = None, backend: str = "inline",
+              workers: int | None = None, address: str | None = None
+              ) -> tuple[list[int], dict[tuple[str, int], RunView]]:
+    """Run every design (and the baseline) on every seed on an executor; the seeds and
+    what was kept of each run, by (design, seed)."""
+    if not 1 <= seeds <= 10_000:
+        raise SeqlabError(f"{seeds} seeds", field="--seeds", allowed="1 to 10,000")
+    _check_designs(loaded, designs, baseline)
     executor = make_executor(backend, workers, address)
     order = [baseline] + [d for d in designs if d != baseline]
     seed_list = [loaded.scenario.seed + k for k in range(seeds)]
@@ -199,10 +222,7 @@ def compare(scenario: str | Path | LoadedScenario | None = None,
                 progress(done, len(specs), f"{spec.design} seed {spec.seed}")
     finally:
         executor.close()
-    result = _assemble(loaded, designs, baseline, seed_list, views)
-    if out is not None:
-        save_compare(result, Path(out), report)
-    return result
+    return seed_list, views
 
 
 def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: list[int],
@@ -239,9 +259,9 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
         per_design[design] = _design_entry(design, seeds, samples, views, keys)
         pairs = [(views[(design, seed)], views[(baseline, seed)]) for seed in seeds]
         per_design[design]["risk_premium"] = premium_summary(
-            [_premium(run, base, direct_harm(run, base)) for run, base in pairs])
+            [premium_by_type(run, base, direct_harm(run, base)) for run, base in pairs])
         per_design[design]["risk_premium_total"] = premium_summary(
-            [_premium(run, base, total_harm(run, base)) for run, base in pairs])
+            [premium_by_type(run, base, total_harm(run, base)) for run, base in pairs])
     summary = {"scenario": loaded.scenario.name, "baseline": baseline, "seeds": seeds,
                "designs": per_design}
     tables = {
@@ -281,7 +301,7 @@ def total_harm(run: RunView, base: RunView) -> dict[str, np.ndarray]:
     return out
 
 
-def _premium(run: RunView, base: RunView, harm: dict[str, np.ndarray]) -> dict[str, Parts]:
+def premium_by_type(run: RunView, base: RunView, harm: dict[str, np.ndarray]) -> dict[str, Parts]:
     """Harm (USD) and baseline exposure (USD·years) per position type in one seed; the
     premium is pooled over seeds from these totals (``premium_summary``)."""
     acc = base.accounts
@@ -311,6 +331,8 @@ def _design_entry(design: str, seeds: list[int], samples: list[dict],
     entry["digests"] = [views[(design, s)].summary["digest"] for s in seeds]
     if ci:
         entry["ci95"] = ci
+        entry["significance"] = {k: significance(entry.get(k, 0.0), v, len(samples))
+                                 for k, v in ci.items() if k in entry}
     return entry
 
 

@@ -52,3 +52,27 @@ def mean_ci(values: list[float], domain: Domain = ANY) -> tuple[float, list[floa
         return mean, [mean, mean]
     half = float(stats.t.ppf(0.975, len(arr) - 1) * arr.std(ddof=1) / np.sqrt(len(arr)))
     return mean, clip_interval(mean - half, mean + half, domain)
+
+
+def significance(mean: float, interval: list[float] | None, seeds: int) -> dict:
+    """Whether a figure's 95 % interval excludes zero, and a power estimate: how many
+    seeds the spread seen over ``seeds`` would need for the interval to exclude zero
+    (the smallest ``n`` with ``t(n−1) · s / √n < |mean|``, ``s`` the per-seed standard
+    deviation implied by the interval). ``None`` where it cannot be said: one seed (no
+    spread seen), an unknown interval (``None``) or a mean of exactly zero (nothing to
+    detect)."""
+    if interval is None:  # unknown (a cost seen in one seed): nothing can be said
+        return {"significant": False, "seeds_needed": None}
+    lo, hi = interval
+    significant = bool(lo > 0.0 or hi < 0.0)
+    needed = None
+    if seeds >= 2 and mean != 0.0 and hi > lo:
+        spread = (hi - lo) / 2 / float(stats.t.ppf(0.975, seeds - 1)) * math.sqrt(seeds)
+        ratio = (spread / abs(mean)) ** 2
+        n = max(2, math.ceil(1.96 ** 2 * ratio))
+        while float(stats.t.ppf(0.975, n - 1)) ** 2 * ratio >= n:
+            n += 1
+        needed = n
+    elif significant:
+        needed = seeds
+    return {"significant": significant, "seeds_needed": needed}

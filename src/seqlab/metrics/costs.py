@@ -57,11 +57,11 @@ def trade_fills(txs: dict[str, np.ndarray], accounts: dict[str, np.ndarray]
     return out
 
 
-def execution_cost(run: dict[str, np.ndarray], base: dict[str, np.ndarray],
-                   accounts: int) -> np.ndarray:
-    """Per account (USD): Σ notional × (fill − baseline fill) / baseline fill over the
-    trades both runs executed; positive when the design filled a buy dearer or a sell
-    cheaper."""
+def execution_costs(run: dict[str, np.ndarray], base: dict[str, np.ndarray]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per trade both runs executed: (sender, submit time µs, cost USD), the cost being
+    notional × (fill − baseline fill) / baseline fill; positive when the design filled a
+    buy dearer or a sell cheaper. The submit time is the same in both runs."""
     common, i, j = np.intersect1d(run["id"], base["id"], return_indices=True)
     same = np.ones(len(common), dtype=bool)
     for col in ("sender", "a", "submit_us"):
@@ -70,8 +70,58 @@ def execution_cost(run: dict[str, np.ndarray], base: dict[str, np.ndarray],
     fb = base["fill"][j].astype(np.float64)
     ok = fb > 0
     cost = run["a"][i][ok] * (run["fill"][i][ok] - fb[ok]) / fb[ok] / PPM
-    out = np.zeros(accounts, dtype=np.float64)
-    senders = run["sender"][i][ok]
-    mine = (senders >= 0) & (senders < accounts)
-    np.add.at(out, senders[mine], cost[mine])
+    return run["sender"][i][ok], run["submit_us"][i][ok], cost
+
+
+def execution_cost(run: dict[str, np.ndarray], base: dict[str, np.ndarray],
+                   accounts: int) -> np.ndarray:
+    """Per account (USD): Σ of :func:`execution_costs` over the account's trades."""
+    senders, _, cost = execution_costs(run, base)
+    return per_owner(senders, cost, accounts)
+
+
+def per_owner(owner: np.ndarray, usd: np.ndarray, n: int) -> np.ndarray:
+    """``usd`` summed by ``owner`` into ``n`` owners (owners outside ``[0, n)`` dropped)."""
+    out = np.zeros(n, dtype=np.float64)
+    owner = np.asarray(owner, dtype=np.int64)
+    mine = (owner >= 0) & (owner < n)
+    np.add.at(out, owner[mine], np.asarray(usd, dtype=np.float64)[mine])
+    return out
+
+
+USER_KINDS = (Kind.TRADE, Kind.CLOSE, Kind.REDUCE, Kind.TOPUP, Kind.WITHDRAW)
+
+
+def cost_events(tables: dict[str, dict[str, np.ndarray]], options=None,
+                reference_at=None) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The penalties of one run as timed events, per owner group: ``(t_us, owner, USD)``.
+
+    The same channels as :func:`penalties_paid` and the options' sales, with their time,
+    so an ordering cost can be placed in a calm stretch or in a stress event: perps
+    liquidation bonuses (the liquidations table) and users' priority fees (included
+    transactions' tips) under ``accounts``; for the options market (``options``, an
+    ``OptionsProtocol``) writers' liquidation bonuses and, for writers and buyers, each
+    sale's value at the reference (``reference_at``) less its price.
+    """
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+    liq = tables.get("liquidations")
+    txs = tables["txs"]
+    paid = (txs["included_us"] >= 0) & (txs["tip"] > 0) & np.isin(txs["kind"], USER_KINDS)
+    parts = [((liq["t_s"] * 1e6).round().astype(np.int64), liq["account"].astype(np.int64),
+              np.asarray(liq["bonus_usd"], dtype=np.float64))] if liq is not None else []
+    parts.append((txs["included_us"][paid].astype(np.int64),
+                  txs["sender"][paid].astype(np.int64), txs["tip"][paid] / PPM))
+    out = {"accounts": tuple(np.concatenate(c) for c in zip(*parts))}
+    if options is None:
+        return out
+    rows = np.asarray(options.liquidations, dtype=np.int64).reshape(-1, 6)
+    writers = [(rows[:, 0], rows[:, 2], rows[:, 5] / PPM)]
+    buyers = [empty]
+    if options.sales:
+        sale = np.asarray(options.sales, dtype=np.int64)
+        cheap = (options.fair_premiums(reference_at) - sale[:, 5]) / PPM
+        writers.append((sale[:, 0], sale[:, 1], cheap))
+        buyers.append((sale[:, 0], sale[:, 2], -cheap))
+    out["option_writers"] = tuple(np.concatenate(c) for c in zip(*writers))
+    out["option_buyers"] = tuple(np.concatenate(c) for c in zip(*buyers))
     return out

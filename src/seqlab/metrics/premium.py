@@ -21,6 +21,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from seqlab.experiments.stats import significance
+
 Parts = tuple[float, float]  # (harm USD, exposure USD·years) of one type in one seed
 
 
@@ -97,5 +99,79 @@ def premium_summary(per_seed: list[dict[str, Parts]]) -> dict[str, dict]:
         years = [seed.get(key, (0.0, 0.0))[1] for seed in per_seed]
         mean, ci = pooled_ratio_ci(harm, years)
         out[key] = {"mean_bps": round(mean, 4), "ci95_bps": [round(x, 4) for x in ci],
-                    "harm_usd": round(sum(harm), 2), "usd_years": round(sum(years), 6)}
+                    "harm_usd": round(sum(harm), 2), "usd_years": round(sum(years), 6),
+                    **significance(mean, ci, len(per_seed))}
     return out
+
+
+def combined_ratio_ci(parts: dict[str, tuple[list[float], list[float]]],
+                      weights: dict[str, float]) -> tuple[float, list[float] | None]:
+    """``Σ_j w_j · (Σ_k h_jk / Σ_k y_jk)`` and its 95 % interval over independent seeds.
+
+    The joint delta method: each ratio's residuals ``(h_jk − R_j y_jk) / mean(y_j)`` are
+    weighted and summed *per seed* before the variance is taken, so ratios measured on the
+    same seeds (a calm rate and the cost per event of each class, from the same runs) are
+    combined with their correlation, not as if independent. A ratio with no denominator
+    (no exposure, no event of that class in any seed) contributes 0: it was not observed.
+    A ratio with a cost seen in fewer than two seeds (one crash in one seed) has no spread
+    to measure: the interval is ``None``, unknown, not a zero-width point.
+    """
+    total, resid, k, unknown = 0.0, None, 0, False
+    for name, (h, y) in parts.items():
+        w = weights.get(name, 0.0)
+        h_a, y_a = np.asarray(h, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        k = len(h_a)
+        if w == 0.0 or y_a.sum() <= 0:
+            continue
+        unknown |= bool(np.any(h_a)) and int(np.sum(y_a > 0)) < 2
+        ratio = float(h_a.sum() / y_a.sum())
+        total += w * ratio
+        r = w * (h_a - ratio * y_a) / (y_a.sum() / k)
+        resid = r if resid is None else resid + r
+    if unknown:
+        return total * 1e4, None
+    if resid is None or k < 2 or not np.any(resid):
+        return total * 1e4, [total * 1e4, total * 1e4]
+    se = math.sqrt(float((resid ** 2).sum()) / (k * (k - 1)))
+    half = float(stats.t.ppf(0.975, k - 1)) * se
+    return total * 1e4, [(total - half) * 1e4, (total + half) * 1e4]
+
+
+def event_premium(per_seed: list[dict[str, Parts]], per_year: dict[str, float]) -> dict:
+    """Calm rate, cost per event of each class and the calendar-weighted yearly premium.
+
+    ``per_seed`` holds, for every seed, ``"calm" → (cost USD, calm exposure USD·years)``
+    (scaled to the calendar's calm market; ``"calm_measured"``, if given, as measured)
+    and ``class → (cost USD in that class's events, average notional USD × events)``;
+    ``per_year`` the calendar's events per year of each class. All figures are in bps of
+    notional: the calm rate per year, a class's cost per event, the stress premium
+    ``Σ f_c · E_c`` and the yearly premium ``calm + stress`` (events last minutes, so the
+    calm rate runs over the whole year), each with its 95 % interval.
+    """
+    keys = list(dict.fromkeys(k for seed in per_seed for k in seed))
+    parts = {k: ([s.get(k, (0.0, 0.0))[0] for s in per_seed],
+                 [s.get(k, (0.0, 0.0))[1] for s in per_seed]) for k in keys}
+    classes = [k for k in keys if not k.startswith("calm")]
+
+    def figure(weights: dict[str, float]) -> dict:
+        mean, ci = combined_ratio_ci(parts, weights)
+        return {"mean_bps": round(mean, 4),
+                "ci95_bps": None if ci is None else [round(x, 4) for x in ci]}
+
+    per_event = {}
+    for c in classes:
+        entry = figure({c: 1.0})
+        observed = sum(parts[c][1]) > 0
+        entry.update(harm_usd=round(sum(parts[c][0]), 2), observed=observed,
+                     seeds_seen=int(sum(y > 0 for y in parts[c][1])))
+        per_event[c] = entry
+    stress = {c: per_year.get(c, 0.0) for c in classes}
+    return {"calm_bps_per_year": figure({"calm": 1.0}),
+            "calm_measured_bps_per_year": {
+                **figure({"calm_measured": 1.0}),
+                "harm_usd": round(sum(parts.get("calm_measured", ([], []))[0]), 2)},
+            "per_event_bps": per_event,
+            "stress_bps_per_year": figure(stress),
+            "annual_bps": figure({"calm": 1.0, **stress}),
+            "unobserved": [c for c in classes if not per_event[c]["observed"]
+                           and per_year.get(c, 0.0) > 0]}

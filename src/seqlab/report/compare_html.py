@@ -283,7 +283,10 @@ def format_cell(value: Any, half: float | None, scale: float, kind: str,
         low, high = (float(v) * scale for v in interval)
         text += f' <span class="ci">[{low:,.{decimals}f}, {high:,.{decimals}f}]</span>'
     elif half_scaled is not None:
+        low, high = number - half_scaled, number + half_scaled
         text += f' <span class="ci">± {half_scaled:,.{decimals}f}</span>'
+    if (interval is not None or half_scaled) and number != 0 and low <= 0 <= high:
+        text += ' <span class="ci" title="the 95 % interval contains zero">(0 in CI)</span>'
     return text
 
 

@@ -30,9 +30,8 @@ __all__ = ["write_price_report", "render_price_html"]
 
 _COLORS = qualitative.Plotly
 _PRICE_CSS = "tr.priced td, tr.priced th { background: #fff7e0; }\n"
-_NAN_NOTE = ("n/a: no volatility reproduces the adjusted price: it is at or above the upper "
-             "no-arbitrage bound (the spot for a call, the discounted strike for a put) or "
-             "needs a volatility above the solver's limit.")
+_NAN_NOTE = ("no price: the cell fails a no-arbitrage check (flags: bounds, monotone, convex, "
+             "calendar) at the premium or an end of its interval; n/a: no implied volatility.")
 
 
 def write_price_report(result: Result, path: str | Path, title: str | None = None) -> Path:
@@ -41,63 +40,81 @@ def write_price_report(result: Result, path: str | Path, title: str | None = Non
 
 
 def render_price_html(result: Result, title: str | None = None) -> str:
-    """The whole pricing document as a string."""
+    """The whole pricing document as a string: the reading first, then per design the
+    premium by position type, who pays, and the term sheet; figures for the first."""
     s = result.summary
     title = title or f"seqlab price: {s.get('scenario', 'options')}"
     surface = result.tables.get("surface")
     page = dict(extra_css=EXTRA_CSS + _PRICE_CSS, header=_price_header(s),
                 headline=price_headline(s, surface))
-    body = ["<h2>Sequencer risk premium by position type</h2>",
-            '<p class="explain">What the design costs each position type against the '
-            "baseline, per year, in basis points of the position's notional.</p>",
-            _premium_table(s)]
+    body = []
+    if s.get("calendar_text"):
+        body.append(f'<p class="explain">Calendar: {esc(s["calendar_text"])}.</p>')
+    for name, d in (s.get("per_design") or {"": s}).items():
+        label = f" under {name}" if name else ""
+        body += [f"<h2>Sequencer risk premium by position type{esc(label)}</h2>",
+                 '<p class="explain">Yearly cost of the design to each position type against '
+                 "the baseline, in basis points of notional: the calm-market rate plus the "
+                 "cost per stress event times the calendar's events per year.</p>",
+                 _premium_table({**s, **d})]
+        if d.get("who_pays"):
+            body.append(_who_pays_table(d["who_pays"]))
+        if table_rows(surface):
+            body.append(_surface_table(_design_rows(surface, name)))
     if not table_rows(surface):
         body.append(_note("Option prices", "no surface in this result"))
         return render_page(title, body, **page)
-    undefined = int(np.isnan(np.asarray(surface["iv_shift"], dtype=float)).sum())
+    first = _design_rows(surface, s.get("design", ""))
+    undefined = int(np.isnan(np.asarray(first["iv_shift"], dtype=float)).sum())
     body.append(_section("Surface distortion: implied-volatility shift (vol bps)",
-                         _distortion_figure(surface),
+                         _distortion_figure(first),
                          "How much volatility an option market must add to Black-Scholes to "
                          "carry the premium, per strike and expiry."))
     body.append(f'<p class="caption">{esc(_distortion_caption(s, undefined))}</p>')
     body.append(_section("Premium-adjusted vs Black-Scholes price across strikes",
-                         _price_figure(surface),
+                         _price_figure(first),
                          "Option prices with the premium against plain Black-Scholes, one "
                          "colour per expiry."))
     body.append('<p class="caption">Dashed: Black-Scholes at the pricing volatility; solid: '
-                "with the premium; bars: the premium's 95 % interval.</p>")
-    body.append(folded("Price surface: every strike and expiry", _surface_table(surface)))
+                "with the premium; bars: the premium's 95 % interval. Cells that fail a "
+                "no-arbitrage check have no price and are left out.</p>")
     return render_page(title, body, **page)
 
 
+def _design_rows(surface: Table, design: str) -> Table:
+    """The rows of one design (all rows when the table has no design column)."""
+    if "design" not in surface or not design:
+        return surface
+    keep = np.asarray(surface["design"]).astype(str) == design
+    return {k: np.asarray(v)[keep] for k, v in surface.items()}
+
+
 def price_headline(s: Mapping[str, Any], surface: Table | None) -> Headline:
-    """The premium for the priced position (with its interval) and the largest shift it puts
-    into the option surface, and a sentence."""
-    p = s.get("premium_bps") or {}
+    """The reading paragraph, and per design the priced premium with its interval."""
     position = s.get("position", "?")
-    ci = p.get("ci95") if half_width(p.get("ci95")) is not None else None
-    figures = [figure(f"premium, {position} (bps/yr)", p.get("mean"), ci, _bps)]
-    reading = f"Priced for {position}"
-    if "design" in s:
-        reading += f" under {s['design']}" + (f" against {s['baseline']}"
-                                              if "baseline" in s else "")
-    if p.get("mean") is not None:
-        verb = "costs" if float(p["mean"]) >= 0 else "saves (a negative cost)"
-        reading += f", the sequencer {verb} {_bps(p['mean'])} bps of notional per year"
-        if ci is not None:
-            reading += f" [{_bps(ci[0])}, {_bps(ci[1])}]"
-    if table_rows(surface):
-        shift = np.asarray(surface["iv_shift"], dtype=float) * 100.0
-        if np.isfinite(shift).any():
-            i = int(np.nanargmax(np.abs(shift)))
-            where = (f"{surface['kind'][i]} at moneyness {float(surface['moneyness'][i]):g}, "
-                     f"expiry {_days(float(surface['expiry_days'][i]))}")
-            figures.append(Figure("largest IV shift (vol bps)", f"{shift[i]:+,.0f}"))
-            figures.append(Figure("where", where))
-            reading += (f"; the largest implied-volatility shift it needs is "
-                        f"{shift[i]:+,.0f} vol bps ({where})")
-        figures.append(Figure("n/a cells", str(int(np.isnan(shift).sum()))))
-    return Headline(reading + ".", [Card(figures)])
+    cards = []
+    for name, d in (s.get("per_design") or {s.get("design", ""): s}).items():
+        p = d.get("premium_bps") or {}
+        ci = p.get("ci95") if half_width(p.get("ci95")) is not None else None
+        figures = [figure(f"premium, {position} (bps/yr)", p.get("mean"), ci, _bps)]
+        if p.get("seeds_needed") and not p.get("significant"):
+            figures.append(Figure("seeds needed", f"~{p['seeds_needed']}"))
+        counts = d.get("counts") or {}
+        if counts:
+            figures.append(Figure("flagged cells", f"{counts.get('flagged', 0)} of "
+                                                   f"{counts.get('cells', 0)}"))
+        cards.append(Card(figures, title=name or None))
+    reading = s.get("reading")
+    if not reading:
+        p = s.get("premium_bps") or {}
+        reading = f"Priced for {position}"
+        if p.get("mean") is not None:
+            verb = "costs" if float(p["mean"]) >= 0 else "saves (a negative cost)"
+            reading += f", the sequencer {verb} {_bps(p['mean'])} bps of notional per year"
+            if half_width(p.get("ci95")) is not None:
+                reading += f" [{_bps(p['ci95'][0])}, {_bps(p['ci95'][1])}]"
+        reading += "."
+    return Headline(reading, cards)
 
 
 def _bps(value: Any) -> str:
@@ -113,20 +130,13 @@ def _price_header(s: Mapping[str, Any]) -> str:
     seeds = s.get("seeds")
     seed_text = (f"{len(seeds)} ({seeds[0]} … {seeds[-1]})" if isinstance(seeds, list) and seeds
                  else seeds if seeds is not None else "?")
-    p = s.get("premium_bps") or {}
-    fields = [(k, s[k]) for k in ("scenario", "design", "baseline") if k in s]
+    fields = [(k, s[k]) for k in ("scenario", "baseline") if k in s]
+    if s.get("designs"):
+        fields.append(("designs", ", ".join(s["designs"])))
     fields += [("seeds", seed_text), ("priced for", s.get("position", "?")),
-               ("premium", _premium_text(p.get("mean"), p.get("ci95")) + " bps/yr"),
                ("spot", _num(s.get("spot"), 2)), ("sigma", _num(s.get("sigma"), 4)),
                ("r", _num(s.get("r"), 4))]
     return header_div(fields)
-
-
-def _premium_text(mean: Any, ci: Any) -> str:
-    if mean is None:
-        return "?"
-    half = half_width(ci)
-    return f"{float(mean):,.2f}" + (f" ± {half:,.2f}" if half else "")
 
 
 def _num(value: Any, decimals: int) -> str:
@@ -136,29 +146,68 @@ def _num(value: Any, decimals: int) -> str:
         return "?"
 
 
+def _sig(entry: Mapping[str, Any]) -> str:
+    """Whether a figure's interval excludes zero, and how many seeds it would need."""
+    if entry.get("significant"):
+        return "significant"
+    needed = entry.get("seeds_needed")
+    return "0 in CI" + (f" (~{needed} seeds needed)" if needed else "")
+
+
+def _interval(ci: Any, decimals: int = 2) -> str:
+    return (f"[{float(ci[0]):,.{decimals}f}, {float(ci[1]):,.{decimals}f}]"
+            if half_width(ci) is not None else "&ndash;")
+
+
 def _premium_table(s: Mapping[str, Any]) -> str:
-    """Every position type's premium (mean ± half-width of the 95 % interval, and the ends)."""
+    """Every position type's premium, its 95 % interval, significance, calm and stress."""
     table = s.get("premium_table")
     position = str(s.get("position", ""))
     if not table:
         p = s.get("premium_bps") or {}
         table = {position: {"mean_bps": p.get("mean"), "ci95_bps": p.get("ci95")}}
     head = "".join(f"<th>{h}</th>" for h in ("position type", "premium (bps/yr)",
-                                             "95 % interval (bps/yr)"))
+                                             "95 % interval (bps/yr)", "significance",
+                                             "calm (bps/yr)", "stress (bps/yr)"))
     rows = []
     for name, entry in table.items():
         ci = entry.get("ci95_bps")
-        interval = (f"[{float(ci[0]):,.2f}, {float(ci[1]):,.2f}]"
-                    if half_width(ci) is not None else "&ndash;")
         priced = name == position
         tag = ' <span class="ci">(priced)</span>' if priced else ""
         css = ' class="priced"' if priced else ""
         mean = format_cell(entry.get("mean_bps"), half_width(ci), 1.0, "usd")
+        calm = (entry.get("calm_bps_per_year") or {}).get("mean_bps")
+        stress = (entry.get("stress_bps_per_year") or {}).get("mean_bps")
         rows.append(f"<tr{css}><th>{esc(name)}{tag}</th>"
-                    f'<td class="num">{mean}</td><td class="num">{interval}</td></tr>')
-    note = ("Annualised cost of the design to each position type, in basis points of "
-            "underlying notional per year, measured against the baseline with the same seeds; "
-            "± is the half-width of the 95 % confidence interval (Student t).")
+                    f'<td class="num">{mean}</td><td class="num">{_interval(ci)}</td>'
+                    f"<td>{esc(_sig(entry))}</td>"
+                    f'<td class="num">{_f(calm if calm is not None else math.nan, 2)}</td>'
+                    f'<td class="num">{_f(stress if stress is not None else math.nan, 2)}</td>'
+                    "</tr>")
+    note = ("Basis points of underlying notional per year against the baseline with the same "
+            "seeds; ± is the half-width of the 95 % interval (joint delta method over seeds). "
+            "'0 in CI': the interval contains zero, with the seeds the observed spread would "
+            "need for it not to.")
+    return (f'<table class="summary"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+            f'<p class="caption" style="margin-top:0.5rem">{esc(note)}</p>')
+
+
+def _who_pays_table(who: Mapping[str, Any]) -> str:
+    """Direct ordering cost by payer, with the final-value difference beside it."""
+    head = "".join(f"<th>{h}</th>" for h in ("who pays", "direct cost (USD)",
+                                             "95 % interval", "significance",
+                                             "final-value difference (USD)", "95 % interval"))
+    rows = []
+    for name, v in who.items():
+        d, t = v["direct"], v["final_value_difference"]
+        rows.append(f"<tr><th>{esc(name)}</th><td class=\"num\">{_f(d['mean_usd'], 0)}</td>"
+                    f'<td class="num">{_interval(d["ci95_usd"], 0)}</td>'
+                    f"<td>{esc(_sig(d))}</td><td class=\"num\">{_f(t['mean_usd'], 0)}</td>"
+                    f'<td class="num">{_interval(t["ci95_usd"], 0)}</td></tr>')
+    note = ("Direct cost: penalties, fees and execution the design added per seed on average. "
+            "The final-value difference also carries what happens once paths diverge; for "
+            "the liquidity pool and the insurance fund it is the only measure.")
     return (f'<table class="summary"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>"
             f'<p class="caption" style="margin-top:0.5rem">{esc(note)}</p>')
@@ -166,23 +215,25 @@ def _premium_table(s: Mapping[str, Any]) -> str:
 
 def _surface_table(surface: Table) -> str:
     head = "".join(f"<th>{h}</th>" for h in (
-        "kind", "moneyness", "strike", "expiry (days)", "Black-Scholes", "adjusted",
-        "adjusted 95 % interval", "IV shift (vol pts)", "IV shift 95 % interval",
-        "IV shift (vol bps)"))
+        "kind", "moneyness", "strike", "expiry (days)", "Black-Scholes", "add-on",
+        "add-on 95 % interval", "adjusted", "IV shift (vol bps)", "flags"))
     rows = []
     for i in range(table_rows(surface)):
         c = {k: v[i] for k, v in surface.items()}
+        flags = str(c.get("flags", "") or "")
+        add = c.get("add_on", c["adjusted_price"] - c["bs_price"])
+        lo = c.get("add_on_lo", c["adjusted_lo"] - c["bs_price"])
+        hi = c.get("add_on_hi", c["adjusted_hi"] - c["bs_price"])
         cells = [esc(c["kind"]), f"{float(c['moneyness']):g}", _f(c["strike"], 2),
-                 f"{float(c['expiry_days']):g}", _f(c["bs_price"], 4),
-                 _f(c["adjusted_price"], 4),
-                 f"[{_f(c['adjusted_lo'], 4)}, {_f(c['adjusted_hi'], 4)}]",
-                 _f(c["iv_shift"], 3),
-                 f"[{_f(c['iv_shift_lo'], 3)}, {_f(c['iv_shift_hi'], 3)}]",
-                 _f(c["iv_shift"] * 100.0, 1)]
+                 f"{float(c['expiry_days']):g}", _f(c["bs_price"], 4), _f(add, 4),
+                 f"[{_f(lo, 4)}, {_f(hi, 4)}]",
+                 "no price" if flags else _f(c["adjusted_price"], 4),
+                 _f(c["iv_shift"] * 100.0, 1), esc(flags or "ok")]
         rows.append("<tr>" + "".join(f'<td class="num">{x}</td>' for x in cells) + "</tr>")
-    return (f'<table class="summary fit"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table>"
-            f'<p class="caption" style="margin-top:0.5rem">{esc(_NAN_NOTE)}</p>')
+    return folded("Term sheet: every strike and expiry",
+                  f'<table class="summary fit"><thead><tr>{head}</tr></thead>'
+                  f"<tbody>{''.join(rows)}</tbody></table>"
+                  f'<p class="caption" style="margin-top:0.5rem">{esc(_NAN_NOTE)}</p>')
 
 
 def _f(value: Any, decimals: int) -> str:

@@ -1,0 +1,179 @@
+"""The event-based sequencer risk premium and who pays it, from paired runs.
+
+For every seed, the direct ordering cost a design adds over the baseline (penalties,
+execution, option sales: :func:`seqlab.experiments.compare.direct_harm`) is placed in
+time: a cost inside a stress event of the seed's reference path (:mod:`seqlab.metrics.
+events`), or up to ``after_us`` past its end, is that event's; the rest is calm-market
+cost. The penalties are placed by their own time, trades by their submit time (the same
+in both runs). Whatever a channel cannot time (a Clipper auction's take, a partial
+liquidation's fee) stays in the calm part, so the calm and stress parts always add up to
+the direct cost.
+
+Per position type the stress cost is divided by the type's average notional times the
+number of events of that class (a cost per event per dollar of notional), the calm cost
+by the type's exposure in calm time (a rate per year); the calendar then weighs the
+classes (:func:`seqlab.metrics.premium.event_premium`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from seqlab.experiments.compare import RunView, premium_by_type, direct_harm
+from seqlab.experiments.stats import mean_ci, significance
+from seqlab.market.gbm import YEAR_US
+from seqlab.metrics.costs import execution_costs, per_owner
+from seqlab.metrics.events import Calendar, Events, find_events
+from seqlab.metrics.premium import Parts, event_premium
+from seqlab.units import MINUTE
+
+__all__ = ["event_labels", "event_parts", "measure_design", "payer_harm", "PAYERS"]
+
+#: How long after an event's last fast move its costs still count as the event's.
+AFTER_US = 10 * MINUTE
+PAYERS = ("traders", "margin users", "option writers", "option buyers", "liquidity pool",
+          "insurance fund")
+
+
+def event_labels(events: Events, t_us: np.ndarray, after_us: int = AFTER_US) -> np.ndarray:
+    """The class index of the event each time falls in (``after_us`` past its end
+    included), or −1 for calm time. An earlier event keeps a time two windows share."""
+    t = np.asarray(t_us, dtype=np.int64)
+    out = np.full(t.shape, -1, dtype=np.int64)
+    for s, e, c in zip(events.start_us, events.end_us, events.cls):
+        out[(out < 0) & (t >= s) & (t <= e + after_us)] = c
+    return out
+
+
+def _owners(base: RunView, group: str) -> int:
+    if group == "accounts":
+        return len(base.values)
+    return len(base.option_tables[group]["usd_years"])
+
+
+def windowed_harm(run: RunView, base: RunView, events: Events, cls: int,
+                  after_us: int = AFTER_US) -> dict[str, np.ndarray]:
+    """Per owner (USD): the direct cost the design added inside events of class ``cls``."""
+    out = {}
+    for group in ("accounts", *base.option_tables):
+        n = _owners(base, group)
+        total = np.zeros(n)
+        for view, sign in ((run, 1.0), (base, -1.0)):
+            t, owner, usd = view.cost_events.get(group, (np.empty(0),) * 3)
+            inside = event_labels(events, t, after_us) == cls
+            total += sign * per_owner(owner[inside], usd[inside], n)
+        out[group] = total
+    senders, submit, cost = execution_costs(run.fills, base.fills)
+    inside = event_labels(events, submit, after_us) == cls
+    out["accounts"] = out["accounts"] + per_owner(senders[inside], cost[inside],
+                                                  len(base.values))
+    return out
+
+
+def calm_variance(reference: tuple[np.ndarray, np.ndarray], events: Events,
+                  after_us: int = AFTER_US) -> float:
+    """Annualised variance of the reference's 1-minute log returns in calm time (0 when
+    there is none)."""
+    t, price = reference
+    if len(t) < 2:
+        return 0.0
+    grid = np.arange(int(t[0]), int(t[-1]) + 1, MINUTE, dtype=np.int64)
+    r = np.diff(np.log(np.interp(grid, t, price)))
+    calm = (event_labels(events, grid[:-1], after_us) < 0) & \
+        (event_labels(events, grid[1:], after_us) < 0)
+    if not calm.any():
+        return 0.0
+    return float((r[calm] ** 2).sum() / (calm.sum() * MINUTE / YEAR_US))
+
+
+def event_parts(run: RunView, base: RunView, events: Events, after_us: int = AFTER_US,
+                calm_vol: float | None = None) -> dict[str, dict[str, Parts]]:
+    """Per position type: ``calm → (cost, calm USD·years)`` and, per event class,
+    ``class → (cost, average notional × events)``, for one seed.
+
+    Calm time on a crash day is itself far more volatile than a calm year. With
+    ``calm_vol``, the calm cost is scaled by ``calm_vol² / (realised calm variance)``: a
+    deviation-triggered oracle updates about ``σ²/h²`` times per unit of time for a band
+    ``h`` and each update is worth about ``h`` to whoever trades ahead of it, so calm
+    ordering costs grow about linearly in variance. ``calm_measured`` keeps the cost as
+    it was measured.
+    """
+    direct = premium_by_type(run, base, direct_harm(run, base))
+    var = calm_variance(base.reference, events, after_us)
+    scale = calm_vol ** 2 / var if calm_vol is not None and var > 0 else 1.0
+    years = base.horizon_us / YEAR_US
+    grid = np.linspace(0, base.horizon_us, 2001).astype(np.int64)
+    calm_share = float(np.mean(event_labels(events, grid, after_us) < 0))
+    counts = events.counts()
+    out: dict[str, dict[str, Parts]] = {k: {} for k in direct}
+    stress_cost = {k: 0.0 for k in direct}
+    for i, c in enumerate(events.classes):
+        parts = premium_by_type(run, base, windowed_harm(run, base, events, i, after_us))
+        for k, (cost, usd_years) in parts.items():
+            out[k][c.name] = (cost, usd_years / years * counts[c.name])
+            stress_cost[k] += cost
+    for k, (cost, usd_years) in direct.items():
+        out[k]["calm"] = ((cost - stress_cost[k]) * scale, usd_years * calm_share)
+        out[k]["calm_measured"] = (cost - stress_cost[k], usd_years * calm_share)
+    return out
+
+
+def payer_harm(run: RunView, base: RunView) -> dict[str, tuple[float, float]]:
+    """Who pays, in USD, for one seed: (direct ordering cost, final-value difference).
+
+    Traders and margin users (perps accounts that do not and do manage their margin),
+    option writers and buyers: the direct cost beside the total. The liquidity pool and
+    the insurance fund have no trades or penalties of their own: what stale-oracle trading
+    and bad debt take from them is their value difference (pool) and the extra insurance
+    paid out, so both columns hold it.
+    """
+    direct = direct_harm(run, base)
+    total = base.values - run.values
+    managed = np.asarray(base.managed, dtype=bool)
+    out = {"traders": (float(direct["accounts"][~managed].sum()), float(total[~managed].sum())),
+           "margin users": (float(direct["accounts"][managed].sum()),
+                            float(total[managed].sum()))}
+    for name, table in base.option_tables.items():
+        diff = float((table["value_usd"] - run.option_tables[name]["value_usd"]).sum())
+        out[name.replace("_", " ")] = (float(direct[name].sum()), diff)
+    lp = float(base.summary.get("lp_value_usd", 0.0) - run.summary.get("lp_value_usd", 0.0))
+    ins = float(run.summary.get("insurance_paid_usd", 0.0)
+                - base.summary.get("insurance_paid_usd", 0.0))
+    out["liquidity pool"] = (lp, lp)
+    out["insurance fund"] = (ins, ins)
+    return out
+
+
+def _figure(values: list[float], seeds: int) -> dict:
+    mean, ci = mean_ci(values)
+    return {"mean_usd": round(mean, 2), "ci95_usd": [round(x, 2) for x in ci],
+            **significance(mean, ci, seeds)}
+
+
+def measure_design(views: dict[tuple[str, int], RunView], design: str, baseline: str,
+                   seeds: list[int], calendar: Calendar, after_us: int = AFTER_US) -> dict:
+    """A design against the baseline over ``seeds``: the event-based premium of every
+    position type (with significance), the events seen, and who pays."""
+    per_type: dict[str, list[dict[str, Parts]]] = {}
+    seen = {c.name: 0 for c in calendar.classes}
+    payers: dict[str, list[tuple[float, float]]] = {}
+    for seed in seeds:
+        run, base = views[(design, seed)], views[(baseline, seed)]
+        events = find_events(*base.reference, calendar.classes)
+        for k, v in events.counts().items():
+            seen[k] += v
+        for key, parts in event_parts(run, base, events, after_us, calendar.calm_vol).items():
+            per_type.setdefault(key, []).append(parts)
+        for name, pair in payer_harm(run, base).items():
+            payers.setdefault(name, []).append(pair)
+    premium = {}
+    for key, per_seed in per_type.items():
+        entry = event_premium(per_seed, calendar.per_year)
+        for fig in (entry["calm_bps_per_year"], entry["calm_measured_bps_per_year"],
+                    entry["stress_bps_per_year"], entry["annual_bps"],
+                    *entry["per_event_bps"].values()):
+            fig.update(significance(fig["mean_bps"], fig["ci95_bps"], len(seeds)))
+        premium[key] = entry
+    who = {name: {"direct": _figure([d for d, _ in payers[name]], len(seeds)),
+                  "final_value_difference": _figure([t for _, t in payers[name]], len(seeds))}
+           for name in PAYERS if name in payers}
+    return {"premium": premium, "events_seen": seen, "who_pays": who}

@@ -1,0 +1,126 @@
+"""Stress events in a price path, calendars, and the event-based premium estimator."""
+import math
+
+import numpy as np
+import pytest
+
+from seqlab.errors import SeqlabError
+from seqlab.experiments.premium_events import calm_variance, event_labels
+from seqlab.experiments.stats import significance
+from seqlab.metrics.events import (DEFAULT_CLASSES, find_events, historical_calendar,
+                                   parse_calendar)
+from seqlab.metrics.premium import combined_ratio_ci, event_premium, pooled_ratio_ci
+from seqlab.units import MINUTE, S
+
+
+def path(moves: dict[int, float], minutes: int = 180) -> tuple[np.ndarray, np.ndarray]:
+    """A flat 2,000 USD path on a 10-second grid with step moves at given minutes."""
+    t = np.arange(0, minutes * MINUTE + 1, 10 * S, dtype=np.int64)
+    logp = np.full(len(t), math.log(2000.0))
+    for minute, move in moves.items():
+        logp[t >= minute * MINUTE] += math.log1p(move)
+    return t, np.exp(logp)
+
+
+def test_flat_path_has_no_events():
+    t, p = path({})
+    assert find_events(t, p).counts() == {"moderate": 0, "large": 0}
+
+
+def test_moves_are_classified_by_size_and_merged():
+    t, p = path({30: -0.03, 60: -0.08, 64: -0.01, 120: 0.015})
+    ev = find_events(t, p)
+    assert ev.counts() == {"moderate": 1, "large": 1}
+    # the 8 % drop at minute 60 and the 1 % more 4 minutes later are one event
+    large = np.flatnonzero(ev.cls == 1)[0]
+    assert ev.start_us[large] <= 60 * MINUTE <= ev.end_us[large]
+    assert ev.move[large] == pytest.approx(-(1 - 0.92 * 0.99), rel=1e-9)
+    moderate = np.flatnonzero(ev.cls == 0)[0]
+    assert ev.move[moderate] == pytest.approx(-0.03, rel=1e-9)
+    # a slow drift of 6 % over two hours is no event: speed matters
+    slow_t = np.arange(0, 120 * MINUTE + 1, 10 * S, dtype=np.int64)
+    slow = 2000.0 * np.exp(np.linspace(0, math.log(0.94), len(slow_t)))
+    assert find_events(slow_t, slow).counts() == {"moderate": 0, "large": 0}
+
+
+def test_labels_cover_the_event_and_the_time_after_it():
+    t, p = path({60: -0.08})
+    ev = find_events(t, p)
+    labels = event_labels(ev, np.array([0, 55 * MINUTE, 60 * MINUTE, 75 * MINUTE,
+                                         100 * MINUTE]), after_us=10 * MINUTE)
+    assert list(labels) == [-1, 1, 1, 1, -1]
+
+
+def test_historical_calendar_counts_the_shipped_crash_days():
+    cal = historical_calendar()
+    assert cal.per_year["large"] > 0 and cal.per_year["moderate"] > cal.per_year["large"]
+    assert "upper bound" in cal.source and "large" in cal.describe()
+
+
+def test_user_calendar_and_its_errors():
+    cal = parse_calendar("large=4, moderate=40")
+    assert cal.per_year == {"moderate": 40.0, "large": 4.0} and cal.source == "user-supplied"
+    assert parse_calendar("large=2").per_year["moderate"] == 0.0
+    assert parse_calendar("large=2,calm_vol=0.7").calm_vol == 0.7
+    assert parse_calendar("calm_vol=0.7").source.startswith("shipped")
+    for bad in ("huge=3", "large=-1", "large", "large=x", "calm_vol=0"):
+        with pytest.raises(SeqlabError) as exc:
+            parse_calendar(bad)
+        assert exc.value.field == "--calendar"
+
+
+def test_one_ratio_combination_is_the_pooled_ratio():
+    h, y = [2.0, 3.0, 7.0, 4.0], [1.0, 2.0, 3.0, 2.0]
+    mean, ci = combined_ratio_ci({"a": (h, y)}, {"a": 1.0})
+    ref_mean, ref_ci = pooled_ratio_ci(h, y)
+    assert mean == pytest.approx(ref_mean) and ci == pytest.approx(ref_ci)
+
+
+def test_event_premium_weighs_classes_by_the_calendar():
+    # calm: 1 USD per USD·year; large: 0.01 USD per USD of notional per event
+    seeds = [{"calm": (1.0 * y, y), "large": (0.01 * n, n), "moderate": (0.0, 0.0)}
+             for y, n in ((1.0, 5.0), (2.0, 3.0), (0.5, 8.0))]
+    out = event_premium(seeds, {"large": 4.0, "moderate": 40.0})
+    assert out["calm_bps_per_year"]["mean_bps"] == pytest.approx(1e4)
+    assert out["per_event_bps"]["large"]["mean_bps"] == pytest.approx(100.0)
+    assert out["stress_bps_per_year"]["mean_bps"] == pytest.approx(400.0)
+    assert out["annual_bps"]["mean_bps"] == pytest.approx(1e4 + 400.0)
+    assert out["annual_bps"]["ci95_bps"] == pytest.approx([1e4 + 400.0] * 2)
+    assert out["unobserved"] == ["moderate"]  # in the calendar, never seen in the runs
+
+
+def test_significance_and_seeds_needed():
+    assert significance(5.0, [1.0, 9.0], 3) == {"significant": True, "seeds_needed": 3}
+    out = significance(1.0, [-3.0, 5.0], 3)
+    assert not out["significant"] and out["seeds_needed"] > 3
+    assert significance(0.0, [0.0, 0.0], 3) == {"significant": False, "seeds_needed": None}
+    assert significance(2.0, [2.0, 2.0], 1)["seeds_needed"] == 1
+
+
+def test_default_classes_are_ordered():
+    assert [c.move for c in DEFAULT_CLASSES] == sorted(c.move for c in DEFAULT_CLASSES)
+
+
+def test_calm_variance_is_the_calm_minutes_realised_variance():
+    t = np.arange(0, 180 * MINUTE + 1, 10 * S, dtype=np.int64)
+    rng = np.random.default_rng(3)
+    minute_sd = 0.8 / math.sqrt(365 * 24 * 60)  # 80 % a year
+    steps = np.repeat(rng.normal(0, minute_sd, len(t) // 6 + 1), 6)[: len(t)] / 6
+    p = 2000.0 * np.exp(np.cumsum(steps))
+    var = calm_variance((t, p), find_events(t, p))
+    assert 0.5 < math.sqrt(var) < 1.1
+
+
+def test_a_cost_seen_in_one_seed_has_no_interval():
+    seeds = [{"calm": (1.0, 1.0), "large": (3.0, 10.0)}, {"calm": (1.2, 1.0), "large": (0, 0)},
+             {"calm": (0.9, 1.0), "large": (0, 0)}]
+    out = event_premium(seeds, {"large": 4.0})
+    large = out["per_event_bps"]["large"]
+    assert large["mean_bps"] == pytest.approx(3e3) and large["ci95_bps"] is None
+    assert large["seeds_seen"] == 1
+    assert out["annual_bps"]["ci95_bps"] is None  # the yearly figure inherits it
+    assert out["calm_bps_per_year"]["ci95_bps"] is not None
+    assert significance(5.0, None, 3) == {"significant": False, "seeds_needed": None}
+    # no cost at all is exact, however few seeds saw the class
+    zero = event_premium([{"large": (0.0, 10.0)}, {"large": (0.0, 0.0)}], {"large": 4.0})
+    assert zero["annual_bps"]["ci95_bps"] == [0.0, 0.0]
