@@ -29,7 +29,7 @@ def no_simulation(monkeypatch):
 
 @pytest.mark.parametrize("command", [["run", *TINY], ["compare", *TINY, "--seeds", "1"],
                                      ["price", *TINY, "--design", "extractive",
-                                      "--seeds", "1"]])
+                                      "--seeds", "1", "--position", "perps (all)"]])
 def test_out_pointing_at_a_file_fails_before_any_work(tmp_path, monkeypatch, command):
     no_simulation(monkeypatch)
     target = tmp_path / "results.txt"
