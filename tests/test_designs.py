@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from seqlab.scenario import load_scenario, parse_scenario
 from seqlab.sequencing.batch_auction import hash_order
 from seqlab.sequencing.timeboost import second_price_auction
-from seqlab.txs import Kind
+from seqlab.txs import Kind, Status
 from seqlab.world import World
 
 
@@ -93,7 +93,11 @@ def test_encryption_costs_the_key_release_and_allows_censoring_by_sender():
 
 def test_batch_fills_share_one_price_and_ignore_arrival_order():
     w, result = world("batch-auction", **SANDWICH)
-    fills = np.asarray(w.protocol.log.fills)
+    txs = result.tables["txs"]
+    filled = (txs["status"] == Status.OK) & np.isin(txs["kind"], [Kind.TRADE, Kind.CLOSE,
+                                                                  Kind.REDUCE])
+    fills = np.c_[txs["block"][filled], txs["fill"][filled]]
+    assert len(fills)
     for block in np.unique(fills[:, 0]):
         assert len(np.unique(fills[fills[:, 0] == block, 1])) == 1
     assert result.summary["operator_profit_by_strategy"]["sandwich"] <= 0

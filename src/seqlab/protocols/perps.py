@@ -44,7 +44,6 @@ class PerpsLog:
     """What the protocol did, for the Result tables."""
 
     liquidations: list[tuple[int, int, int, int, int, int, int]] = field(default_factory=list)
-    fills: list[tuple[int, int]] = field(default_factory=list)  # (block, fill price)
     liquidation_units: list[tuple[int, int]] = field(default_factory=list)  # (t, units closed)
     oracle: list[tuple[int, int, int, int]] = field(default_factory=list)
     bad_debt: int = 0
@@ -86,6 +85,7 @@ class PerpsProtocol:
         self.charge_tips = False
         self.uniform_fills = False  # batch auctions: every fill of a block at one price
         self._batch_px: int | None = None
+        self._fills: list[int] = []
         self.sequencer = ledger.open("sequencer")
         self.searchers = ledger.open("searchers")
         self.treasury = ledger.open("treasury")
@@ -144,7 +144,7 @@ class PerpsProtocol:
                    txs.b[ids].tolist(), block.tolist(), t_us.tolist())
         handlers = self._handlers
         self._batch_px = None
-        fills_before = len(self.log.fills)
+        self._fills: list[int] = []  # this block's fill prices, in execution order
         status, filled = [], []  # each tx's status; positions of the trades that filled
         for n, (kind, sender, a, b, blk, t) in enumerate(rows):
             if self.uniform_fills and self._batch_px is None and kind in _TRADE_KINDS:
@@ -154,7 +154,7 @@ class PerpsProtocol:
             if ok and kind in _TRADE_KINDS:
                 filled.append(n)
         if filled:  # each filled trade logged exactly one fill, in execution order
-            txs.fill[ids[filled]] = [px for _, px in self.log.fills[fills_before:]]
+            txs.fill[ids[filled]] = self._fills
         self._batch_px = None
         if self.charge_tips:
             self._pay_tips(ids)
@@ -310,7 +310,7 @@ class PerpsProtocol:
             return False
         delta, close, opened, px, fee = plan
         self.traded[i] += self.notional(delta)
-        self.log.fills.append((block, px))
+        self._fills.append(px)
         if close:
             self._close_part(i, close, px)
         if opened:
@@ -329,7 +329,7 @@ class PerpsProtocol:
             return False
         px = self._fill(-size)
         self._close_part(i, size, px)
-        self.log.fills.append((block, px))
+        self._fills.append(px)
         self.traded[i] += self.notional(size)
         self._charge_fee(i, self.notional(size) * self.fee_ppm // PPM)
         return True
@@ -344,7 +344,7 @@ class PerpsProtocol:
             return False
         px = self._fill(-close)
         self._close_part(i, close, px)
-        self.log.fills.append((block, px))
+        self._fills.append(px)
         self.traded[i] += self.notional(close)
         self._charge_fee(i, self.notional(close) * self.fee_ppm // PPM)
         return True
