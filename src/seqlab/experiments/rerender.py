@@ -40,7 +40,7 @@ def rerender(folder: str | Path) -> Path:
 
 def sweep_result(path: Path) -> Result:
     """A sweep store's runs as the Result its report is made from (read-only)."""
-    with SweepStore.reader(path) as db:
+    with SweepStore(path, read_only=True) as db:
         try:
             return db.result(DEFAULT_METRICS)
         except duckdb.Error as exc:

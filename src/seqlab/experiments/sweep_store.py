@@ -29,28 +29,21 @@ CREATE TABLE IF NOT EXISTS sweep (key VARCHAR PRIMARY KEY, value JSON);
 class SweepStore:
     """Open (or resume) the store at ``path``."""
 
-    def __init__(self, path: Path, resume: bool = False) -> None:
+    def __init__(self, path: Path, resume: bool = False, read_only: bool = False) -> None:
+        """``read_only``: an existing store, to report on; nothing is created or written."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists() and not resume:
-            raise SeqlabError("a sweep store already exists here", file=str(self.path),
-                              field="--store", allowed="--resume to continue it, or a new path")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists() and not resume:
+                raise SeqlabError("a sweep store already exists here", file=str(self.path),
+                                  field="--store",
+                                  allowed="--resume to continue it, or a new path")
         try:
-            self.con = duckdb.connect(str(self.path))
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:
             raise SeqlabError(f"cannot open the store ({exc})", file=str(self.path)) from None
-        self.con.execute(SCHEMA)
-
-    @classmethod
-    def reader(cls, path: Path) -> "SweepStore":
-        """The store at ``path`` opened read-only (to report on it; nothing is written)."""
-        store = cls.__new__(cls)
-        store.path = Path(path)
-        try:
-            store.con = duckdb.connect(str(path), read_only=True)
-        except duckdb.Error as exc:
-            raise SeqlabError(f"cannot open the store ({exc})", file=str(path)) from None
-        return store
+        if not read_only:
+            self.con.execute(SCHEMA)
 
     def __enter__(self) -> "SweepStore":
         return self

@@ -134,10 +134,6 @@ def ms(value: float) -> str:
     return f"{v:,.0f} ms"
 
 
-def pct(value: float) -> str:
-    return f"{float(value) * 100:,.1f} %"
-
-
 # --- templates ------------------------------------------------------------------------------
 
 
