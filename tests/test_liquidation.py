@@ -91,3 +91,26 @@ def test_dutch_auctions_cut_what_the_operator_takes():
     assert take(auction) < 0.5 * take(fixed)
     for s in (fixed, auction):
         assert s["designs"]["honest"]["operator_profit_usd"] == 0
+
+
+def test_reward_is_what_the_next_liquidation_pays_and_changes_nothing():
+    for cfg in ({}, {"liquidation": "partial", "partial_cap": 0.1}):
+        p = long_at_risk(**cfg)
+        before = p.ledger.balances.copy()
+        size = int(p.size[0])
+        close = size // 2 if not cfg else size // 10
+        bonus = p.notional(close) * p.bonus_ppm // 1_000_000
+        assert p.liquidation.reward(0, 3) == min(bonus, p.equity(0)) > 0
+        assert (p.ledger.balances == before).all() and int(p.size[0]) == size
+    p = dutch()
+    expected = p.liquidation.reward(0, 3)
+    tx(p, Kind.LIQUIDATE, 0, b=0, block=3, t=10_000_000)  # kick
+    assert bal(p, p.liquidator_account[0]) == expected
+    assert p.liquidation.reward(0, 3) == 0  # already under auction
+
+
+def test_reward_is_zero_for_a_healthy_account():
+    p = make(margin=1_100.0, wallet=5_000.0)
+    oracle(p, 2000.0, block=1)
+    tx(p, Kind.TRADE, 0, a=usd(5_000.0), block=1)
+    assert p.liquidation.reward(0, 2) == 0

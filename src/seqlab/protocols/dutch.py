@@ -49,6 +49,15 @@ class DutchLiquidation:
         no longer trade, top up or withdraw until the auction is over."""
         return i in self.auctions
 
+    def reward(self, i: int, block: int) -> int:
+        """What kicking account ``i``'s auction now would pay the kicker (micro-USD; 0 when
+        it is not liquidatable or already under auction). Pure: nothing changes."""
+        p = self.p
+        if i in self.auctions or not p.is_liquidatable(i):
+            return 0
+        tab = p.notional(int(p.size[i]))
+        return min(keeper_incentive(tab, self.tip, self.chip), p.balance(p.insurance))
+
     def liquidate(self, liquidator: int, a: int, i: int, block: int, t: int) -> bool:
         p = self.p
         auction = self.auctions.get(i)

@@ -46,6 +46,20 @@ class FixedBonus:
             close = size
         return close
 
+    def reward(self, i: int, block: int) -> int:
+        """What liquidating account ``i`` now would pay its liquidator (micro-USD; 0 when
+        it is not liquidatable): the estimate a rational bot weighs against its costs.
+        Pure: nothing changes."""
+        p = self.p
+        if not p.is_liquidatable(i):
+            return 0
+        close = self.peek(i, block)
+        return max(0, min(p.notional(close) * p.bonus_ppm // PPM, p.equity(i)))
+
+    def peek(self, i: int, block: int) -> int:
+        """``amount`` without using up anything (a per-block budget)."""
+        return FixedBonus.amount(self, i, block)
+
     def liquidate(self, liquidator: int, a: int, i: int, block: int, t: int) -> bool:
         p = self.p
         if not p.is_liquidatable(i):
@@ -74,14 +88,22 @@ class PartialPerBlock(FixedBonus):
         self.fee_ppm = int(round(cfg.liquidation_fee * PPM))
         self._budget: dict[int, tuple[int, int]] = {}  # account -> (block, units left)
 
-    def amount(self, i: int, block: int) -> int:
+    def peek(self, i: int, block: int) -> int:
         size = int(self.p.size[i])
+        close = min(abs(super().amount(i, block)), self._left(i, block, size), abs(size))
+        return close if size > 0 else -close
+
+    def amount(self, i: int, block: int) -> int:
+        close = self.peek(i, block)
+        self._budget[i] = (block, self._left(i, block, int(self.p.size[i])) - abs(close))
+        return close
+
+    def _left(self, i: int, block: int, size: int) -> int:
+        """Units account ``i`` may still lose to liquidation in ``block``."""
         last_block, left = self._budget.get(i, (-1, 0))
         if last_block != block:
             left = abs(toward_zero(size * self.cap_ppm, PPM)) or abs(size)
-        close = min(abs(super().amount(i, block)), left, abs(size))
-        self._budget[i] = (block, left - close)
-        return close if size > 0 else -close
+        return left
 
     def after_close(self, i: int, closed: int) -> None:
         p = self.p
