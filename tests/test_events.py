@@ -52,9 +52,16 @@ def test_labels_cover_the_event_and_the_time_after_it():
 
 
 def test_historical_calendar_counts_the_shipped_crash_days():
-    cal = historical_calendar()
-    assert cal.per_year["large"] > 0 and cal.per_year["moderate"] > cal.per_year["large"]
-    assert "upper bound" in cal.source and "large" in cal.describe()
+    floor, ceiling = historical_calendar(), historical_calendar(ceiling=True)
+    for cal in (floor, ceiling):
+        assert cal.per_year["large"] > 0 and cal.per_year["moderate"] > cal.per_year["large"]
+        assert "large" in cal.describe()
+    assert "floor" in floor.source and "ceiling" in ceiling.source
+    # the same events: over five years, or over the four days of data as if 365 a year
+    days = 365.0 * 5 / (ceiling.per_year["large"] / floor.per_year["large"])
+    assert 3.0 < days < 4.5
+    assert parse_calendar("historical-ceiling").per_year == ceiling.per_year
+    assert parse_calendar(None).per_year == floor.per_year
 
 
 def test_user_calendar_and_its_errors():

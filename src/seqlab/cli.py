@@ -478,8 +478,10 @@ def price(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
           strikes: str = typer.Option("0.8,0.9,1,1.1,1.2", help="Moneyness (strike / spot)."),
           expiries: str = typer.Option("1d,7d,30d,90d", help="Times to expiry."),
           calendar: str = typer.Option("historical", help="Stress events per year: "
-                                       "'historical' (counted in the shipped crash days: an "
-                                       "upper bound) or CLASS=N,… e.g. large=4,moderate=40."),
+                                       "'historical' (the shipped crash days over the five "
+                                       "years they come from: a floor), "
+                                       "'historical-ceiling' (as if every day were one), "
+                                       "or CLASS=N,… e.g. large=4,moderate=40."),
           out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for price.json "
                                                  "and price.html."),
           no_report: bool = typer.Option(False, "--no-report"),

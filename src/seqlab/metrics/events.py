@@ -14,8 +14,9 @@ and gives each the largest class it reaches (classes are ordered by ``move``).
 
 A :class:`Calendar` holds events per year for each class and says where the numbers come
 from; :func:`historical_calendar` counts them in the shipped historical series. Those
-series are *stress days only* (three crash days of 2020-2021 and 2024-08-05), so the rates
-they give assume every day of the year is such a day: an upper bound, printed as such.
+series are *stress days only* (crash days picked from 2020-2024), so they bound a year's
+rate: spread over the five years they come from (a floor, the default) or as if every
+day were such a day (a ceiling no year reaches); both are printed as what they are.
 """
 from __future__ import annotations
 
@@ -164,14 +165,43 @@ class Calendar:
                 "notes": list(self.notes)}
 
 
-def historical_calendar(classes: tuple[EventClass, ...] = DEFAULT_CLASSES) -> Calendar:
-    """Events per year counted in every shipped historical series, per day of data × 365.
+#: The years the shipped crash days were picked from: each is among the sharpest ETH
+#: sell-offs of 2020-2024 (Black Thursday 2020-03-12, 2020-09-05, 2021-01-21 and the
+#: 2024-08-05 carry-trade unwind).
+HISTORY_YEARS = 5.0
 
-    The shipped series are crash days (2020-03-12, 2020-09-05, 2021-01-21, 2024-08-05 from
-    two exchanges, counted once each): a year of such days does not exist, so these rates
-    are an upper bound on a real year's. Each series is put on a 1-minute grid (linear
-    between closes, as a replay does).
+
+def historical_calendar(classes: tuple[EventClass, ...] = DEFAULT_CLASSES,
+                        ceiling: bool = False) -> Calendar:
+    """Events per year counted in every shipped historical series.
+
+    The shipped series are crash days picked from the five years 2020-2024 (2020-03-12,
+    2020-09-05, 2021-01-21, 2024-08-05 from two exchanges, counted once each). By default
+    their events are spread over those five years: a *floor* on a real year's rate, since
+    other days of those years had fast moves too, but the right order of magnitude for
+    the large class, whose moves cluster on such days. ``ceiling`` instead counts per day
+    of data × 365, as if every day were a crash day: a stress ceiling no year reaches.
+    Each series is put on a 1-minute grid (linear between closes, as a replay does).
     """
+    counts, days, dates = _shipped_event_counts(classes)
+    per_year = {k: v / (days / YEAR_DAYS if ceiling else HISTORY_YEARS)
+                for k, v in counts.items()}
+    if ceiling:
+        source = (f"shipped historical series ({len(dates)} crash days, as if every day "
+                  "were one: a ceiling)")
+    else:
+        source = (f"shipped historical series ({len(dates)} crash days of 2020-2024 over "
+                  f"{HISTORY_YEARS:g} years: a floor)")
+    other = "the ceiling (historical-ceiling)" if not ceiling else "the floor (historical)"
+    return Calendar(per_year, source, classes,
+                    ("the shipped series are stress days only; " + other + " bounds the "
+                     "rate from the other side; supply a desk's own count with "
+                     "--calendar CLASS=EVENTS_PER_YEAR,…",))
+
+
+def _shipped_event_counts(classes: tuple[EventClass, ...]
+                          ) -> tuple[dict[str, int], float, set[str]]:
+    """Events of each class in the shipped series, the days of data, and the dates."""
     from seqlab.market.historical import BUILTIN_SERIES, load_bars, price_at, resolve_series
 
     counts = {c.name: 0 for c in classes}
@@ -188,23 +218,20 @@ def historical_calendar(classes: tuple[EventClass, ...] = DEFAULT_CLASSES) -> Ca
         for k, v in found.counts().items():
             counts[k] += v
         days += (t[-1] - t[0]) / DAY
-    per_year = {k: v / days * YEAR_DAYS for k, v in counts.items()}
-    return Calendar(per_year, f"shipped historical series ({len(seen_dates)} crash days, "
-                    "as if every day were one: an upper bound)", classes,
-                    ("the shipped series are stress days only; supply your own calendar "
-                     "with --calendar CLASS=EVENTS_PER_YEAR,…",))
+    return counts, days, seen_dates
 
 
 def parse_calendar(text: str | None,
                    classes: tuple[EventClass, ...] = DEFAULT_CLASSES) -> Calendar:
-    """``None`` or ``"historical"``: :func:`historical_calendar`; otherwise
+    """``None`` or ``"historical"``: :func:`historical_calendar` (its floor);
+    ``"historical-ceiling"``: its ceiling; otherwise
     ``"large=4,moderate=40"`` (events per year of each class; a class left out has 0).
     Either may add ``calm_vol=0.6`` (the calm market's annualised volatility)."""
     parts = [p for p in (text or "").split(",") if p.strip()]
     calm = [p for p in parts if p.partition("=")[0].strip() == "calm_vol"]
     rest = [p for p in parts if p not in calm]
     names = {c.name for c in classes}
-    allowed = ("historical, or CLASS=EVENTS_PER_YEAR,… with CLASS in "
+    allowed = ("historical, historical-ceiling, or CLASS=EVENTS_PER_YEAR,… with CLASS in "
                + ", ".join(c.name for c in classes) + "; optionally calm_vol=VOLATILITY")
     calm_vol = CALM_VOL
     for part in calm:
@@ -212,8 +239,9 @@ def parse_calendar(text: str | None,
         if calm_vol <= 0:
             raise SeqlabError(f"'{part.strip()}': calm_vol must be positive",
                               field="--calendar", allowed=allowed)
-    if not rest or [p.strip() for p in rest] == ["historical"]:
-        return replace(historical_calendar(classes), calm_vol=calm_vol)
+    if not rest or [p.strip() for p in rest] in (["historical"], ["historical-ceiling"]):
+        ceiling = [p.strip() for p in rest] == ["historical-ceiling"]
+        return replace(historical_calendar(classes, ceiling), calm_vol=calm_vol)
     per_year = {c.name: 0.0 for c in classes}
     for part in rest:
         key = part.partition("=")[0].strip()
