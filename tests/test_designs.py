@@ -82,13 +82,26 @@ def test_encryption_leaves_content_strategies_nothing(changes):
     assert not np.isin(kinds, [Kind.TRADE, Kind.CLOSE]).any()
 
 
-def test_encryption_costs_the_key_release_and_allows_censoring_by_sender():
+def test_encryption_costs_the_key_release_and_hides_whom_to_censor():
     _, honest = world("honest")
     _, enc = world("encrypted")
     extra = enc.summary["latency_ms"]["p50"] - honest.summary["latency_ms"]["p50"]
     assert 300 < extra < 1500  # about the 4th-fastest of 7 keypers at median 500 ms
-    assert enc.summary["operator_profit_by_strategy"]["censor"] > 0
-    assert enc.summary["held_txs"] > 0
+    assert enc.summary["operator_profit_by_strategy"]["censor"] == 0
+    assert enc.summary["held_txs"] == 0  # it cannot tell whose ciphertext is whose
+
+
+def test_linkable_senders_are_censored_only_as_long_as_the_inclusion_rule_allows():
+    linked = {"sequencer.encrypted": {"sender_linkable": True, "inclusion": "none"}}
+    _, free = world("encrypted", **linked)
+    assert free.summary["operator_profit_by_strategy"]["censor"] > 0
+    assert free.summary["held_txs"] > 0
+    bounded = {"sequencer.encrypted": {"sender_linkable": True, "inclusion": "committee"}}
+    _, committee = world("encrypted", **bounded)
+    assert committee.summary["held_txs"] > 0  # it still tries …
+    assert committee.summary["operator_profit_by_strategy"]["censor"] \
+        < 0.1 * free.summary["operator_profit_by_strategy"]["censor"]  # … to little effect
+    assert committee.summary["latency_ms"]["max"] < 0.1 * free.summary["latency_ms"]["max"]
 
 
 def test_batch_fills_share_one_price_and_ignore_arrival_order():
