@@ -162,3 +162,16 @@ def test_the_bound_holds_in_whole_runs_with_every_strategy_on():
         outside = np.setdiff1d(received, np.array(sorted(own), dtype=np.int64))
         assert len(outside) > 1000
         assert np.isin(outside, ids).all(), "a transaction was never committed"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 12), st.data(), st.integers(0, 2**31), st.integers(0, 10**9))
+def test_the_key_is_out_when_the_threshold_th_keyper_has_released(keypers, data, seed, t):
+    """Decryption waits for the threshold-th fastest of the keypers' share releases."""
+    threshold = data.draw(st.integers(1, keypers))
+    cfg = Sequencer(encrypted=Encrypted(keypers=keypers, threshold=threshold))
+    d = EncryptedDesign(cfg)
+    d.seed = seed
+    release = sorted(int(latency_from_normals(cfg.encrypted.key_latency, keyed_normals(
+        seed, "encrypted.keyper", np.array([k]), t))[0]) for k in range(keypers))
+    assert d.key_delay(t) == release[threshold - 1]
