@@ -17,7 +17,7 @@ from seqlab.network import latency_from_normals
 from seqlab.scenario import load_scenario, parse_scenario
 from seqlab.scenario.schema import Encrypted, Latency, Sequencer
 from seqlab.sequencing.encrypted import EncryptedDesign
-from seqlab.sequencing.txview import SealedContent, TxView
+from seqlab.sequencing.txview import UNKNOWN_SENDER, SealedContent, SealedSender, TxView
 from seqlab.txs import Kind, TxStore
 from seqlab.world import World
 
@@ -63,12 +63,15 @@ class GreedyOperator:
         self.view = view
 
     def plan(self, cand, arrival, now, can_hold=True):
-        try:
-            self.view.txs.kind(cand)
-        except SealedContent:
-            pass
-        else:
-            raise AssertionError("a sealed view let the operator read contents")
+        for read, sealed in ((self.view.txs.kind, SealedContent),
+                             (self.view.txs.origin, SealedSender)):
+            try:
+                read(cand)
+            except sealed:
+                pass
+            else:
+                raise AssertionError(f"a sealed view let the operator {read.__name__}")
+        assert (self.view.txs.known_origin(cand) == UNKNOWN_SENDER).all()
         mask = self.rng.random(len(cand)) < self.keep
         out = cand[mask].tolist()
         if self.rng.random() < 0.2:
