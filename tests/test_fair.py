@@ -1,5 +1,8 @@
-"""Aequitas batch-order fairness: the pure ordering and the design's global guarantee."""
+"""Receive-order fairness in Aequitas's batch order: the pure ordering and the design's
+global guarantee."""
 import heapq
+import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -353,6 +356,38 @@ def test_design_condorcet_batches_under_dense_flow():
     emitted, t = drive(design, arr, design.block_time, windows=3)
     check_design(design, emitted, t, list(range(len(arr))))
     assert max(len(b) for b in design.batches) > 1
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, 2_000_000), min_size=2, max_size=45),
+       st.integers(0, 2**31),
+       st.sampled_from([(3, 0, Fraction(2, 3)), (4, 0, Fraction(3, 4)), (7, 1, Fraction(9, 10)),
+                        (10, 1, Fraction(4, 5)), (5, 0, Fraction(3, 5)), (9, 1, Fraction(5, 6))]),
+       st.sampled_from(["5ms", "40ms", "150ms"]), st.booleans())
+def test_no_pair_seen_in_order_by_ceil_gamma_n_nodes_is_inverted(arrivals, seed, fair,
+                                                                  median, operator):
+    """The rule named exactly: whenever at least ⌈γ·n⌉ of the n reports have a before b
+    (counted pair by pair, the threshold in exact fractions), b is never emitted before a
+    — unless the two are in one batch (a strongly connected component), where batch-order
+    fairness promises nothing."""
+    nodes, faulty, gamma = fair
+    need = math.ceil(gamma * nodes)
+    design = make_design(nodes, faulty, float(gamma), median, 1.0, "100ms", "100ms")
+    arr = np.asarray(arrivals, dtype=np.int64)
+    txs = TxStore()
+    txs.add_many(Kind.TRADE, 0, arr, arr)
+    if operator:
+        design.operator = FakeOperator()
+    design.attach(StubView(txs, seed))
+    emitted, _ = drive(design, arr, design.block_time, windows=2)
+    position = {tx: i for i, tx in enumerate(emitted.tolist())}
+    batch_of = {tx: k for k, batch in enumerate(design.batches) for tx in batch.tolist()}
+    reports = {tx: design.reported[tx].tolist() for tx in emitted.tolist()}
+    for a in emitted.tolist():
+        for b in emitted.tolist():
+            votes = sum(ra < rb for ra, rb in zip(reports[a], reports[b]))
+            if a != b and votes >= need and batch_of[a] != batch_of[b]:
+                assert position[a] < position[b], (a, b, votes, need)
 
 
 @settings(max_examples=300, deadline=None)

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from seqlab.cluster import make_world
-from seqlab.sequencing.txview import UNKNOWN_KIND, SealedContent, TxView
+from seqlab.sequencing.txview import (UNKNOWN_KIND, UNKNOWN_SENDER, SealedContent,
+                                     SealedSender, TxView)
 from seqlab.txs import Kind, TxStore
 from tests.pinned import shrunk
 
@@ -49,6 +50,31 @@ def test_sealed_contents_cannot_be_read(kind_list, data):
     assert np.array_equal(view.tip(ids), txs.tip[ids])
 
 
+@settings(max_examples=200, deadline=None)
+@given(kinds, st.data(), st.booleans())
+def test_unlinkable_senders_cannot_be_read(kind_list, data, linkable):
+    """With senders hidden, whose ciphertext is whose is as sealed as what it says."""
+    txs = store(kind_list)
+    view = TxView(txs, contents_visible=False, senders_visible=linkable)
+    own = view.insert(Kind.TRADE, 3, 5, a=1)
+    others = np.arange(len(kind_list), dtype=np.int64)
+    ask = data.draw(st.lists(st.sampled_from(others.tolist()), min_size=1, max_size=10))
+    ids = np.array(ask + ([own] if data.draw(st.booleans()) else []), dtype=np.int64)
+    hidden = ids != own
+    if linkable:
+        assert (view.known_origin(ids) != UNKNOWN_SENDER).all()
+        assert np.array_equal(view.known_origin(ids), view.origin(ids))
+    else:
+        with pytest.raises(SealedSender):
+            view.origin(ids)
+        assert (view.known_origin(ids)[hidden] == UNKNOWN_SENDER).all()
+    with pytest.raises(SealedContent):
+        view.kind(ids)
+    assert view.origin(np.array([own]))[0] == 3 and view.known_origin(np.array([own]))[0] == 3
+    # a plaintext view always names senders, whatever is asked
+    assert TxView(txs, contents_visible=True, senders_visible=False).senders_visible
+
+
 @settings(max_examples=50, deadline=None)
 @given(kinds)
 def test_plaintext_view_reads_everything(kind_list):
@@ -64,6 +90,9 @@ def test_the_encrypted_design_gets_a_sealed_view_and_others_do_not():
         world = make_world(shrunk("tiny", design), 1)
         view = world.design_view.txs
         assert view.contents_visible is visible
+        assert view.senders_visible is visible  # encrypted: senders unlinkable by default
         if not visible:
             with pytest.raises(SealedContent):
                 view.kind(np.array([0]))
+            with pytest.raises(SealedSender):
+                view.origin(np.array([0]))

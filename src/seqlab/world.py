@@ -128,7 +128,8 @@ class World:
         self.protocol.charge_tips = self.design.uses_tips
         self.protocol.uniform_fills = self.design.uniform_fills
         self.design_view = OperatorView(self.protocol,
-                                        TxView(self.txs, self.design.contents_visible),
+                                        TxView(self.txs, self.design.contents_visible,
+                                               self.design.senders_visible),
                                         self.operator_accounts, self.sim.seed, self.reference)
         self.design.attach(self.design_view)
         if sc.oracle.enabled:

@@ -166,7 +166,9 @@ class Strategy(Model):
 
 
 class Fair(Model):
-    """Aequitas-style batch-order fairness over a committee of ``nodes``."""
+    """Receive-order fairness over a committee of ``nodes``: a before b when at least
+    ceil(gamma·nodes) nodes report a first; cycles become batches (Aequitas's batch
+    order, Kelkar et al. 2020)."""
 
     nodes: Annotated[int, Field(ge=1, le=64)] = 7
     faulty: Annotated[int, Field(ge=0, le=64)] = 1
@@ -184,11 +186,22 @@ class Fair(Model):
 
 class Encrypted(Model):
     """Threshold-encrypted mempool (Shutter-style): ``threshold`` of ``keypers`` release
-    the key after the order is committed."""
+    the key after the order is committed.
+
+    ``inclusion`` bounds how long the sequencer may hold a ciphertext: ``committee`` (the
+    decentralized Timeboost rule: the keypers are the committee, and a transaction in
+    F+1 honest nodes' candidate lists goes into the next block), ``deadline`` (within
+    ``inclusion_deadline`` of its arrival) or ``none`` (only the rollup's force-inclusion
+    window). ``sender_linkable`` says whether the sequencer can tell who sent a
+    ciphertext (false when users submit through a relay or an unlinkable envelope)."""
 
     keypers: Annotated[int, Field(ge=1, le=64)] = 7
     threshold: Annotated[int, Field(ge=1, le=64)] = 4
     key_latency: Latency = Latency(median="500ms", sigma=0.5)
+    inclusion: Literal["none", "committee", "deadline"] = "committee"
+    inclusion_deadline: PositiveDuration = "5s"
+    node_latency: Latency = Latency(median="75ms", sigma=0.5)
+    sender_linkable: bool = False
 
     @model_validator(mode="after")
     def _threshold_fits(self) -> "Encrypted":

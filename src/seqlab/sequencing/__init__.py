@@ -71,10 +71,12 @@ DESCRIPTIONS: dict[str, str] = {
        for s in ALL_STRATEGIES},
     "timeboost": "FCFS with a 200 ms delay for all but the express-lane controller, "
                  "sold each 60 s round in a second-price auction (Arbitrum)",
-    "fair-ordering": "Aequitas-style batch-order fairness over a committee of nodes; "
-                     "Condorcet cycles become one batch",
+    "fair-ordering": "receive-order fairness: a before b when ceil(gamma·n) of n nodes "
+                     "received a first; Condorcet cycles become one batch (Aequitas "
+                     "batch order)",
     "encrypted": "threshold-encrypted mempool: order committed before t-of-n keypers "
-                 "reveal contents (Shutter-style)",
+                 "reveal contents (Shutter-style); holding bounded by the F+1 "
+                 "committee inclusion rule",
     "batch-auction": "frequent batch auctions: everything that arrived clears together "
                      "at one price, in hash order",
     "committee": "BFT committee of sequencer nodes: f+1-of-lists inclusion, median "

@@ -53,7 +53,11 @@ class PendingQueue:
 
     def remove(self, taken: np.ndarray) -> None:
         """Drop the transactions in ``taken`` (ids), keeping the others' order."""
-        keep = ~member(self.ids, taken)
+        self.keep_only(~member(self.ids, taken))
+
+    def keep_only(self, keep: np.ndarray) -> None:
+        """Keep the queued transactions where ``keep`` is True (a subclass keeping more
+        per-transaction columns filters them here too)."""
         self.ids, self.arrival = self.ids[keep], self.arrival[keep]
 
     def drop_head(self, n: int) -> None:
@@ -86,6 +90,8 @@ class Design(ABC):
     uniform_fills: bool = False  # whether all trades of a block clear at one price
     public_mempool: bool = False  # whether pending txs are gossiped where bots can watch
     contents_visible: bool = True  # whether the sequencer may read pending txs' contents
+    senders_visible: bool = True  # whether it can tell who sent a tx it cannot read
+    operator_orders: bool = True  # whether a hosted operator's block layout is kept
 
     def __init__(self, cfg: Sequencer) -> None:
         self.cfg = cfg

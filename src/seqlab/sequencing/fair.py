@@ -1,4 +1,15 @@
-"""Aequitas-style batch-order fairness: a committee of nodes votes on receive order.
+"""Receive-order fairness with a γ·n vote threshold, ordered in Aequitas's batch order.
+
+The rule, exactly: ``a`` must come before ``b`` when at least ``ceil(gamma·nodes)`` of
+the ``nodes`` reports have ``a`` received strictly before ``b`` — γ-receive-order-fairness
+as defined by Kelkar, Zhang, Goldfeder and Juels ("Order-Fairness for Byzantine
+Consensus", CRYPTO 2020), counted over every node's report. Where those edges form
+cycles, the paper's batch-order-fairness relaxation applies: each strongly connected
+component is one batch, and only pairs in different batches are guaranteed. This is not
+Aequitas's own protocol, whose leader builds the graph from the first n − f local orders
+it collects with an edge threshold that grows with the faulty count f; here every node
+reports (faulty ones lie rather than stay silent) and the threshold depends on γ and n
+only. ``cfg.fair.faulty`` therefore changes what is reported, not the threshold.
 
 Each of ``cfg.fair.nodes`` nodes reports the time it received every transaction. Node 0
 is the leader (the node the network delivers to); node ``k >= 1`` receives a transaction
@@ -90,7 +101,7 @@ def _counts(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 def fair_order(recv: np.ndarray, gamma: float, tiebreak: np.ndarray) -> list[np.ndarray]:
-    """Batches (arrays of row indices of ``recv``) in Aequitas batch order.
+    """Batches (arrays of row indices of ``recv``) in batch order.
 
     Edge ``a -> b`` iff ``C[a, b] >= ceil(gamma·n)``. Each strongly connected component is
     one batch; batches come in a topological order of the condensation, ready batches
@@ -242,14 +253,18 @@ class ReportedTimes(Mapping):
 
 
 class FairOrderingDesign(HostsOperator, Design):
-    """Aequitas batch-order fairness over ``cfg.fair.nodes`` (see the module docstring).
+    """Receive-order fairness in batch order over ``cfg.fair.nodes`` (see the module
+    docstring).
 
     With ``strategies`` (non-empty) the leader is an extractive ``Operator`` that may
-    insert transactions but neither order nor hold them.
+    insert transactions but neither order nor hold them: the committee places them by
+    their reported receive times, so the operator has no place ahead of an update or
+    around a victim to trade from (``operator_orders`` False).
     """
 
     name = "fair-ordering"
     public_mempool = True  # nodes gossip pending txs: anyone can watch them
+    operator_orders = False  # the committee's vote orders the operator's txs too
     def __init__(self, cfg: Sequencer, strategies: tuple[str, ...] | None = None,
                  name: str | None = None) -> None:
         super().__init__(cfg)

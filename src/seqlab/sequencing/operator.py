@@ -73,8 +73,13 @@ class OperatorView:
         return self.txs.known_payload(ids)
 
     def origin(self, ids: np.ndarray) -> np.ndarray:
-        """Who sent each tx: visible even when contents are not."""
+        """Who sent each tx (raises where the design hides senders)."""
         return self.txs.origin(ids)
+
+    def known_origin(self, ids: np.ndarray) -> np.ndarray:
+        """Who sent each tx as far as the operator can tell (``UNKNOWN_SENDER`` where the
+        design does not link ciphertexts to senders)."""
+        return self.txs.known_origin(ids)
 
     def user_accounts(self, accounts: np.ndarray) -> np.ndarray:
         """Drop the operator's own accounts from a set."""

@@ -3,10 +3,15 @@
 ``Operator.plan`` builds the block an operator would like from the eligible transactions.
 Each design decides which of the operator's wishes it honours: a centralized sequencer
 honours all of them; a design that forbids holding transactions passes
-``can_hold=False``; a design that hides contents gives the operator a view whose pending
-transactions read as unknown (then content-dependent strategies find nothing to act on,
-and censorship falls back to censoring by sender); a design with its own ordering rule
-keeps only the operator's inserted transactions and orders everything itself.
+``can_hold=False`` (then the operator neither censors nor delays updates); a design that
+hides contents gives the operator a view whose pending transactions read as unknown
+(then content-dependent strategies find nothing to act on, and censorship falls back to
+censoring by sender — or to nothing, where senders are hidden too); a design with its
+own ordering rule keeps only the operator's inserted transactions and orders everything
+itself, and says so (``operator_orders`` False, or ``uniform_fills``): there an operator
+trade cannot be placed ahead of an update or around a victim, so it has no edge and the
+operator does not open one — which also means it never leaves a position open because
+the design put its close before its open.
 
 Strategies:
 
@@ -47,11 +52,16 @@ LIQUIDATIONS_PER_ACCOUNT = 2  # a second try takes the rest when the first leave
 class Operator:
     """A sequencer operator running ``strategies`` through an ``OperatorView``."""
 
-    def __init__(self, params: Strategy, strategies: tuple[str, ...] = ALL_STRATEGIES) -> None:
+    def __init__(self, params: Strategy, strategies: tuple[str, ...] = ALL_STRATEGIES,
+                 orders: bool = True) -> None:
         unknown = set(strategies) - set(ALL_STRATEGIES)
         if unknown:
             raise ValueError(f"unknown strategies {sorted(unknown)}")
         self.strategies = frozenset(strategies)
+        # trades that need a place in the block (ahead of an update, around a victim)
+        # only where the design keeps the operator's layout
+        self.trades = self.strategies if orders else self.strategies - {"stale_oracle",
+                                                                         "sandwich"}
         self.params = params
         self._stale_open: dict[int, int] = {}  # oracle update -> side traded ahead of it
         self._censored_writers = np.empty(0, dtype=np.int64)
@@ -75,20 +85,18 @@ class Operator:
         hold = np.zeros(len(cand), dtype=bool)
         before: list[int] = []  # the operator's txs ahead of the oracle update
         price_now = p.price
-        if "stale_oracle" in self.strategies and is_oracle.any() and price_now:
+        if "stale_oracle" in self.trades and is_oracle.any() and price_now:
             before += self._stale_open_trade(int(cand[is_oracle][-1]), now)
-            if prm.oracle_delay:
+            if prm.oracle_delay and can_hold:
                 hold |= is_oracle & (arrival + prm.oracle_delay > now)
         released = cand[is_oracle & ~hold].tolist()
         after = [view.insert(Kind.CLOSE, view.accounts.stale, now)
                  for u in released if self._stale_open.pop(u, None) is not None]
         price_after = int(view.payload(np.array(released[-1:]))[0]) if released else price_now
         censored = np.empty(0, dtype=np.int64)
-        if "censor" in self.strategies and price_after:
+        if "censor" in self.strategies and price_after and can_hold:
             censored, held_topups = self._censor(cand, arrival, price_after, now)
             hold |= held_topups
-        if not can_hold:
-            hold[:] = False
         after += self._liquidations(price_after, censored, now, bool(released))
         view.txs.hold(cand[hold])
         if {"backrun", "stale_oracle"} & self.strategies:  # updates go first
@@ -100,7 +108,7 @@ class Operator:
         return np.asarray(before + body[:cut] + after + body[cut:], dtype=np.int64)
 
     def _body(self, rest: np.ndarray, price: int, now: int) -> list[int]:
-        if "sandwich" in self.strategies:
+        if "sandwich" in self.trades:
             return self._sandwiches(rest, price, now)
         return rest.tolist()
 
@@ -144,15 +152,15 @@ class Operator:
         fresh = arrival + prm.max_censor_delay > now
         if view.contents_visible:
             topup = (view.kind(cand) == Kind.TOPUP) & fresh
-        else:  # contents hidden: censor by sender, every tx of an account at risk
-            topup = (view.origin(cand) >= 0) & (view.origin(cand) < view.accounts.first_outside) \
-                & fresh
+        else:  # contents hidden: censor by sender (if it can tell), every tx of one at risk
+            sender = view.known_origin(cand)
+            topup = (sender >= 0) & (sender < view.accounts.first_outside) & fresh
         mask = np.zeros(len(cand), dtype=bool)
         if view.options is not None and view.contents_visible:
             mask |= self._censor_writers(cand, fresh, price, now)
         if not topup.any():
             return np.empty(0, dtype=np.int64), mask
-        who = view.origin(cand[topup])
+        who = view.known_origin(cand[topup])
         equity, notional = p.margin_state(price)
         mm = p.mm_ppm / PPM
         at_risk = (notional[who] > 0) & (equity[who] < prm.censor_trigger * mm * notional[who])
@@ -226,6 +234,15 @@ class Operator:
         return out
 
 
+def keeps_operator_order(design: object) -> bool:
+    """Whether ``design`` lets its operator place its own trades relative to others': it
+    keeps the operator's block layout (``operator_orders``) and fills each trade at its
+    place in the block (where a block clears at one uniform price the place is worth
+    nothing)."""
+    return bool(getattr(design, "operator_orders", True)
+                and not getattr(design, "uniform_fills", False))
+
+
 class HostsOperator:
     """For designs that may host an extractive operator: build it from the strategies
     (none when there are none) and pass it the view when the design is attached."""
@@ -234,7 +251,8 @@ class HostsOperator:
     view: OperatorView | None = None
 
     def host(self, params: Strategy, strategies: tuple[str, ...] | None) -> None:
-        self.operator = Operator(params, strategies) if strategies else None
+        self.operator = Operator(params, strategies, keeps_operator_order(self)) \
+            if strategies else None
 
     def attach(self, view: OperatorView) -> None:
         self.view = view

@@ -1,12 +1,15 @@
 """What a sequencer design may read of transactions, enforced rather than promised.
 
 A design, and any operator it hosts, sees transactions only through a ``TxView``. The
-envelope — who sent a transaction, when it arrived, the fee it offers — is public. The
-contents — what it does and for how much — are readable only where the design lets the
-sequencer see them: under an encrypted mempool a strict read of someone else's pending
-contents raises ``SealedContent``, and the content-blind reads (``known_kind``,
-``known_payload``) report them as unknown. The operator can always read what it inserted
-itself. The raw transaction store is not part of the interface.
+envelope — when a transaction arrived, the fee it offers and, where the design links
+ciphertexts to their senders, who sent it — is public. The contents — what it does and
+for how much — are readable only where the design lets the sequencer see them: under an
+encrypted mempool a strict read of someone else's pending contents raises
+``SealedContent``, and the content-blind reads (``known_kind``, ``known_payload``) report
+them as unknown. Where the sender cannot be linked either (``senders_visible`` False), a
+strict read of the sender raises ``SealedSender`` and ``known_origin`` reports
+``UNKNOWN_SENDER``. The operator can always read what it inserted itself. The raw
+transaction store is not part of the interface.
 """
 from __future__ import annotations
 
@@ -15,25 +18,37 @@ import numpy as np
 from seqlab.txs import Kind, TxStore
 
 UNKNOWN_KIND = -1
+UNKNOWN_SENDER = np.iinfo(np.int64).min  # below every real origin (users >= 0, oracle -1, bots)
 
 
 class SealedContent(PermissionError):
     """A design tried to read contents it is not allowed to see."""
 
 
+class SealedSender(SealedContent):
+    """A design tried to learn who sent a ciphertext it cannot link to its sender."""
+
+
 class TxView:
-    """Transactions as a design may see them (``contents_visible``: plaintext or not)."""
+    """Transactions as a design may see them (``contents_visible``: plaintext or not;
+    ``senders_visible``: whether a ciphertext can be linked to its sender)."""
 
-    __slots__ = ("_txs", "_visible", "_own")
+    __slots__ = ("_txs", "_visible", "_senders", "_own")
 
-    def __init__(self, txs: TxStore, contents_visible: bool = True) -> None:
+    def __init__(self, txs: TxStore, contents_visible: bool = True,
+                 senders_visible: bool = True) -> None:
         self._txs = txs
         self._visible = contents_visible
+        self._senders = senders_visible or contents_visible  # plaintext names its sender
         self._own: set[int] = set()
 
     @property
     def contents_visible(self) -> bool:
         return self._visible
+
+    @property
+    def senders_visible(self) -> bool:
+        return self._senders
 
     @property
     def count(self) -> int:
@@ -42,7 +57,20 @@ class TxView:
 
     # the envelope: public -------------------------------------------------------------
     def origin(self, ids: np.ndarray) -> np.ndarray:
-        """Who sent each tx: user accounts >= 0, the oracle -1, liquidation bot j -(2+j)."""
+        """Who sent each tx: user accounts >= 0, the oracle -1, liquidation bot j -(2+j);
+        raises ``SealedSender`` where a ciphertext cannot be linked to its sender."""
+        if not self._senders and not self.own(ids).all():
+            raise SealedSender("the senders of pending transactions cannot be linked to "
+                               "their ciphertexts under this design")
+        return self._origin(ids)
+
+    def known_origin(self, ids: np.ndarray) -> np.ndarray:
+        """Senders where linkable, ``UNKNOWN_SENDER`` where not (for sender-blind use)."""
+        if self._senders:
+            return self._origin(ids)
+        return np.where(self.own(ids), self._origin(ids), UNKNOWN_SENDER)
+
+    def _origin(self, ids: np.ndarray) -> np.ndarray:
         kind, sender = self._txs.kind[ids], self._txs.sender[ids].astype(np.int64)
         return np.where(kind == Kind.ORACLE, -1,
                         np.where(kind == Kind.LIQUIDATE, -2 - sender, sender))
