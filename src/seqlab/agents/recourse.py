@@ -153,7 +153,8 @@ class Recourse:
         self.tip[who[raise_tip]] = np.ceil(self.tip[who[raise_tip]] * self.cfg.tip_raise)
         close = action == ACTIONS.index("close")
         via_inbox = action == ACTIONS.index("inbox")
-        kind = np.where(close, self.close_kind or 0, self.kind)
+        kind = np.where(close, self.kind if self.close_kind is None else self.close_kind,
+                        self.kind)
         amount = np.where(close, 0, self.amount[who])
         tip = np.where(via_inbox, 0, self.tip[who])
         sent = t_us + net
