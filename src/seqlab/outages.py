@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from seqlab.scenario.schema import Sequencer
-from seqlab.units import DAY, HOUR, MINUTE
+from seqlab.units import DAY, HOUR, MINUTE, ceil_to
 
 REAL_OUTAGES_US = np.array([7 * HOUR, 80 * MINUTE, 2 * HOUR, 33 * MINUTE], dtype=np.int64)
 
@@ -51,13 +51,16 @@ def in_grace(windows: np.ndarray, t_us: int, grace_us: int) -> bool:
     return k >= 0 and t_us < windows[k, 1] + grace_us
 
 
-def uptime_feed(windows: np.ndarray, l1_block_us: int) -> np.ndarray:
+def uptime_feed(windows: np.ndarray, l1_block_us: int, inbox_delay_us: int = 0
+                ) -> np.ndarray:
     """Down windows as the L2 sequencer uptime feed reports them (Chainlink-style).
 
-    The feed is written by an L1 transaction relayed to L2, so "up again" takes effect
-    at the first L1 block after the restart, and the grace period counts from there.
+    The feed is written by an L1 transaction relayed to L2 through the delayed inbox
+    (``seqlab.rollup.inbox``), the path a user's L1 message takes: the "up" report lands
+    in the first L1 block after the restart and the restarted sequencer includes it
+    ``inbox_delay_us`` later; the grace period counts from there.
     """
     if not len(windows):
         return windows
-    up = -(-windows[:, 1] // l1_block_us) * l1_block_us
+    up = ceil_to(windows[:, 1], l1_block_us) + inbox_delay_us
     return np.column_stack((windows[:, 0], up)).astype(np.int64)

@@ -54,3 +54,10 @@ def format_duration(us: int | float) -> str:
             return f"{us / size:.4g}{unit}"
     return f"{us:.4g}us"
 
+
+
+def ceil_to(t_us, step_us: int):
+    """The first multiple of ``step_us`` at or after ``t_us`` (scalar or array): when
+    something sent at ``t_us`` is taken by a process that runs every ``step_us``, such as
+    an L1 transaction by the next L1 block."""
+    return -(-t_us // step_us) * step_us

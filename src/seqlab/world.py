@@ -14,11 +14,13 @@ from typing import Callable
 import numpy as np
 
 from seqlab.agents.reactive import Liquidators, MarginManagers
+from seqlab.agents.recourse import Channels, InboxFee, Recourse
 from seqlab.agents.traders import draw_accounts, option_flow, perp_order_flow, position_flow
 from seqlab.kernel import Scope, Simulation
 from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice, build_reference
 from seqlab.metrics.core import digest, latency_stats_ms
+from seqlab.metrics.recourse import recourse_summary
 from seqlab.metrics.options import operator_option_value, options_summary, options_tables
 from seqlab.metrics.perps import (PerpsRun, final_price_micro, perps_summary, perps_tables,
                                   volatility)
@@ -30,6 +32,7 @@ from seqlab.protocols.positions import PositionsProtocol
 from seqlab.result import Result
 from seqlab.rollup import Rollup
 from seqlab.rollup.gas import gas_price_gwei
+from seqlab.rollup.inbox import DelayedInbox
 from seqlab.rollup.poster import Batches, post_batches, posting_cost_micro
 from seqlab.outages import outage_windows, uptime_feed
 from seqlab.scenario.loader import LoadedScenario
@@ -83,6 +86,8 @@ class World:
         self.outages = np.empty((0, 2), dtype=np.int64)
         self.batches: Batches | None = None
         self.l1_cost = 0
+        self.inbox_fee: InboxFee | None = None
+        self.recourses: list[Recourse | None] = []
         if self.sc.protocol.kind == "positions":
             self._build_positions()
         else:
@@ -143,8 +148,11 @@ class World:
                       flow.a, tip=flow.tip)
         self.rollup = Rollup(self.sim, self.design, self.network, self.txs, self.protocol,
                              self.horizon)
+        self.rollup.inbox = DelayedInbox(sc.sequencer.l1_block_time, sc.sequencer.inbox_delay)
         self.managers = MarginManagers(sc.agents.margin_managers, sc.sequencer, self.sim,
-                                       self.txs, self.network, total, self.users)
+                                       self.txs, self.network, total, self.users,
+                                       recourse=self._recourse("margin", total, Kind.TOPUP,
+                                                               Kind.CLOSE, self.protocol.wallet))
         p = self.protocol
         self.liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs, self.network,
                                        total, p.bonus_ppm / PPM * p.close_ppm / PPM)
@@ -160,12 +168,34 @@ class World:
         if self.design.public_mempool:
             self._watch_public_updates()
 
+    def _recourse(self, name: str, accounts: int, kind: Kind, close_kind: Kind | None,
+                  wallets: np.ndarray) -> Recourse | None:
+        """Recourse for one group of margin managers (None when switched off); users pay
+        a delayed-inbox message's L1 gas at the batch poster's gas price."""
+        cfg = self.sc.agents.margin_managers
+        if not cfg.recourse.enabled:
+            self.recourses.append(None)
+            return None
+        seq, base, start = self.sc.sequencer, self.loaded.base_dir, self.sc.market.start
+        if self.inbox_fee is None:
+            self.inbox_fee = InboxFee(self.ledger, cfg.recourse.inbox_gas,
+                                      lambda t: gas_price_gwei(seq.batch_poster, t, base, start),
+                                      self.reference.at)
+        channels = Channels(self.network, self.rollup.inbox, self.rollup.nonces,
+                            self.inbox_fee, wallets)
+        recourse = Recourse(cfg.recourse, cfg.latency, self.sim.seed, name, accounts, self.txs,
+                            channels, kind, close_kind, self.design.uses_tips)
+        self.recourses.append(recourse)
+        return recourse
+
     def set_outages(self, windows: np.ndarray) -> None:
         """The sequencer's down windows; the protocol's sentinel reads them through the
-        uptime feed, whose "up" report reaches L2 at the next L1 block after restart."""
+        uptime feed, whose "up" report reaches L2 through the delayed inbox: the next L1
+        block after restart, then the inbox delay."""
         self.outages = windows
         self.rollup.outages = windows
-        self.protocol.set_sentinel(uptime_feed(windows, self.sc.sequencer.l1_block_time),
+        seq = self.sc.sequencer
+        self.protocol.set_sentinel(uptime_feed(windows, seq.l1_block_time, seq.inbox_delay),
                                    self.sc.protocol.perps.grace_period)
 
     def _watch_public_updates(self) -> None:
@@ -197,7 +227,10 @@ class World:
                       "options.latency", flow.a, flow.b)
         self.opt_managers = MarginManagers(sc.agents.margin_managers, sc.sequencer, self.sim,
                                            self.txs, self.network, cfg.writers, cfg.writers,
-                                           Kind.OPT_TOPUP, "options.margin")
+                                           Kind.OPT_TOPUP, "options.margin",
+                                           self._recourse("options.margin", cfg.writers,
+                                                          Kind.OPT_TOPUP, None,
+                                                          opt.writer_wallet))
         self.opt_liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs,
                                            self.network, cfg.writers, cfg.liquidation_bonus,
                                            Kind.OPT_LIQUIDATE, "options.liquidator")
@@ -210,9 +243,7 @@ class World:
     def _executed(self, ids: np.ndarray, kind: np.ndarray, managers: MarginManagers,
                   liquidators: Liquidators) -> None:
         """Clear the pending flags of the top-ups and liquidations this block executed."""
-        done = ids[kind == managers.kind]
-        if len(done):
-            managers.on_executed(self.txs.sender[done])
+        managers.on_executed(ids, kind)
         done = ids[kind == liquidators.kind]
         if len(done):
             liquidators.on_executed(self.txs.sender[done], self.txs.b[done])
@@ -305,6 +336,8 @@ class World:
             run = self._perps_run()
             summary.update(perps_summary(run))
             tables.update(perps_tables(run))
+            summary.update(recourse_summary(self.recourses, self.inbox_fee, tables["txs"],
+                                            tables["liquidations"]["account"]))
             summary.update(volatility(tables["prices"]))
             if self.options is not None:
                 mark = final_price_micro(run)

@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from seqlab.agents.recourse import Recourse
 from seqlab.kernel import Simulation, keyed_normals
 from seqlab.network import Network, latency_from_normals
 from seqlab.protocols.perps import PPM
@@ -40,11 +41,13 @@ class MarginManagers:
 
     ``total`` accounts, of which the first ``accounts`` belong to users (a ``share`` of
     them manage their margin); ``kind`` is the top-up transaction of their protocol.
+    With ``recourse``, an owner whose top-up is not included in time acts on it.
     """
 
     def __init__(self, cfg: MarginManagersCfg, seq_cfg: Sequencer, sim: Simulation,
                  txs: TxStore, network: Network, total: int, accounts: int,
-                 kind: Kind = Kind.TOPUP, name: str = "margin") -> None:
+                 kind: Kind = Kind.TOPUP, name: str = "margin",
+                 recourse: Recourse | None = None) -> None:
         self.cfg, self.seq_cfg, self.kind = cfg, seq_cfg, int(kind)  # compared per block
         self.txs, self.network = txs, network
         self.managed = np.zeros(total, dtype=bool)
@@ -52,6 +55,7 @@ class MarginManagers:
         self.pending = np.zeros(total, dtype=bool)
         self.low = np.zeros(total, dtype=bool)  # below the trigger when last examined
         self.delays = KeyedDelays(sim.seed, name, total)
+        self.recourse = recourse
 
     def on_block(self, t_us: int, equity: np.ndarray, notional: np.ndarray, rate: float = 1.0,
                  wallet: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -68,6 +72,8 @@ class MarginManagers:
         req = rate * notional[idx]
         low = (req > 0) & (equity[idx] < self.cfg.trigger * req)
         self.low[idx] = low
+        if self.recourse is not None:
+            self.recourse.act(t_us, self.low)
         who = np.flatnonzero(self.low)
         who = who[self.managed[who] & ~self.pending[who]]
         if wallet is not None and len(who):
@@ -79,13 +85,22 @@ class MarginManagers:
                                                self.cfg.reaction, self.cfg.latency)
         submit = t_us + feed + reaction
         arrival = submit + net
-        ids = self.txs.add_many(self.kind, who, submit, arrival, np.maximum(amount, 1),
-                                tip=int(round(self.cfg.tip_usd * PPM)))
+        amount, tip = np.maximum(amount, 1), int(round(self.cfg.tip_usd * PPM))
+        ids = self.txs.add_many(self.kind, who, submit, arrival, amount, tip=tip)
         self.network.send(ids, arrival)
         self.pending[who] = True
+        if self.recourse is not None:
+            self.recourse.started(who, ids, submit, amount, tip)
 
-    def on_executed(self, accounts: np.ndarray) -> None:
-        self.pending[accounts] = False
+    def on_executed(self, ids: np.ndarray, kind: np.ndarray) -> None:
+        """Executed txs ``ids`` (of kinds ``kind``): an owner whose top-up (or, with
+        recourse, any version of it) is in a block stops waiting."""
+        if self.recourse is not None:
+            self.pending[self.recourse.resolved(ids)] = False
+            return
+        done = ids[kind == self.kind]
+        if len(done):
+            self.pending[self.txs.sender[done]] = False
 
 
 class Liquidators:

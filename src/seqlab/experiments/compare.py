@@ -18,6 +18,7 @@ from seqlab.experiments.stats import domain_of, mean_ci, significance
 from seqlab.metrics.contagion import contagion_metrics
 from seqlab.metrics.costs import cost_events, execution_cost, trade_fills
 from seqlab.metrics.perps import PROFIT_SOURCES
+from seqlab.metrics.recourse import recourse_metrics
 from seqlab.metrics.premium import Parts, group_parts, premium_parts, premium_summary
 from seqlab.result import Result
 from seqlab.experiments.sweep import parse_literal, set_dotted
@@ -132,6 +133,7 @@ def paired_metrics(run: RunView, base: RunView) -> dict[str, float]:
         "max_censorship_delay_ms": s["max_censorship_delay_ms"],
         "vol_distortion": s.get("vol_distortion", 0.0),
         **contagion_metrics(s),
+        **recourse_metrics(s),
     }
 
 
@@ -227,7 +229,8 @@ def run_views(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
 
 def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: list[int],
               views: dict[tuple[str, int], RunView]) -> Result:
-    keys = METRICS + tuple(contagion_metrics(views[(baseline, seeds[0])].summary))
+    first = views[(baseline, seeds[0])].summary
+    keys = METRICS + tuple(contagion_metrics(first)) + tuple(recourse_metrics(first))
     rows: dict[str, list] = {k: [] for k in ("design", "seed", *keys, "digest",
                                              *(f"profit_{s}" for s in PROFIT_SOURCES))}
     harm = {"design": [], "seed": [], "account": [], "harm_usd": []}

@@ -397,7 +397,7 @@ class PerpsProtocol:
     def set_sentinel(self, outages: np.ndarray, grace_us: int) -> None:
         """Aave-style PriceOracleSentinel: no liquidation while the sequencer uptime feed
         reports it down or within ``grace_us`` of its restart. ``outages`` are the feed's
-        windows (``seqlab.outages.uptime_feed``: "up" lands with the next L1 block)."""
+        windows (``seqlab.outages.uptime_feed``: "up" lands through the delayed inbox)."""
         self._outages, self._grace = outages, grace_us
 
     def _liquidate(self, liquidator: int, a: int, i: int, block: int, t: int) -> bool:

@@ -14,8 +14,10 @@ import numpy as np
 from seqlab.kernel import Simulation
 from seqlab.network import Network
 from seqlab import outages as outage_windows
+from seqlab.rollup.inbox import DelayedInbox
+from seqlab.rollup.nonces import Nonces
 from seqlab.sequencing.base import Blocks, Design
-from seqlab.txs import TxStore
+from seqlab.txs import Status, TxStore
 
 _ONE_BLOCK = np.zeros(1, dtype=np.int64)
 BlockHook = Callable[[int, int, np.ndarray, np.ndarray], None]
@@ -50,6 +52,8 @@ class Rollup:
         self.force_window = 0   # txs waiting this long are force-included via L1 (0: never)
         self.l1_block_time = 12_000_000
         self.forced = 0
+        self.inbox: DelayedInbox | None = None  # messages sent through L1 (none: no inbox)
+        self.nonces = Nonces()  # versions of one transaction: only the first executed counts
         self.last_tick = 0  # the latest tick the sequencer produced (its feed's freshness)
         self._block_chunks: list[tuple[np.ndarray, np.ndarray]] = []
         self._order_chunks: list[np.ndarray] = []
@@ -64,7 +68,7 @@ class Rollup:
     # the loop -----------------------------------------------------------------------
     def _window(self, now: int) -> np.ndarray:
         """Tick times to process now: one, or a run of ticks nothing else can interrupt."""
-        if self.hooks or len(self.outages):
+        if self.hooks or len(self.outages) or (self.inbox is not None and len(self.inbox)):
             return np.array([now], dtype=np.int64)
         end = now + (self.window_ticks - 1) * self.block_time
         if not self.drain:
@@ -99,8 +103,9 @@ class Rollup:
         ids, arrival = self.network.deliver(int(ticks[-1]))
         self.design.receive(ids, arrival)
         forced = self._overdue(now) if self.force_window and len(ticks) == 1 else None
+        delayed = self._delayed(now) if len(ticks) == 1 else None
         blocks = self.design.build_blocks(ticks)
-        first = [x for x in (lead, forced) if x is not None and len(x)]
+        first = [x for x in (lead, delayed, forced) if x is not None and len(x)]
         if first:
             head = np.concatenate(first)
             blocks = Blocks(np.concatenate((head, blocks.ids)),
@@ -122,8 +127,24 @@ class Rollup:
             self.forced += len(forced)
         return forced
 
+    def _delayed(self, now: int) -> np.ndarray | None:
+        """Delayed-inbox messages this block takes, in inbox order: the prefix the design
+        admits of those an honest sequencer would include by now, or, when longer, the
+        prefix that has waited out the force-inclusion window (anyone forces it in)."""
+        inbox = self.inbox
+        if inbox is None or not len(inbox):
+            return None
+        ready = inbox.ready(now)
+        forced = inbox.forceable(now, self.force_window)
+        taken = self.design.admit_delayed(inbox.ids[:ready], inbox.ready_at(ready), now) \
+            if ready else 0
+        if forced > taken:
+            self.forced += forced - taken
+        return inbox.pop(max(taken, forced))
+
     def _busy(self) -> bool:
-        return self.network.in_flight() > 0 or self.design.pending() > 0
+        inbox = 0 if self.inbox is None else len(self.inbox)
+        return self.network.in_flight() > 0 or self.design.pending() > 0 or inbox > 0
 
     def _execute(self, ticks: np.ndarray, ids: np.ndarray, tick_index: np.ndarray) -> None:
         if len(ticks) == 1:  # one tick: one block, no need to sort anything
@@ -133,7 +154,7 @@ class Rollup:
         block_no = self.next_block + block_of
         t_us = ticks[tick_index]
         self.next_block += len(used)
-        status = self.protocol.execute(ids, block_no, t_us)
+        status = self._run(ids, block_no, t_us)
         txs = self.txs
         txs.block[ids] = block_no
         txs.included_us[ids] = t_us
@@ -144,6 +165,17 @@ class Rollup:
         self._block_chunks.append((ticks[used], counts))
         for hook in self.hooks:
             hook(int(block_no[0]), int(ticks[used[0]]), ids, status)
+
+    def _run(self, ids: np.ndarray, block_no: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+        """Execute ``ids``; a version of a transaction whose nonce an earlier version
+        already spent fails without reaching the protocol."""
+        ok = self.nonces.claim(ids) if self.nonces.bound else None
+        if ok is None or ok.all():
+            return self.protocol.execute(ids, block_no, t_us)
+        status = np.full(len(ids), Status.FAILED, dtype=np.int8)
+        if ok.any():
+            status[ok] = self.protocol.execute(ids[ok], block_no[ok], t_us[ok])
+        return status
 
     def executed_order(self) -> np.ndarray:
         """Every executed tx id, in execution order."""

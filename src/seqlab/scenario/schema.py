@@ -321,6 +321,7 @@ class Sequencer(Model):
     strategy: Strategy = Strategy()
     outages: list[Outage] = []
     force_inclusion_window: Duration = "24h"
+    inbox_delay: Duration = "8min"
     batch_poster: BatchPoster = BatchPoster()
     l1_block_time: PositiveDuration = "12s"
     outage_rate_per_day: Annotated[float, Field(ge=0, le=100)] = 0.0
@@ -444,6 +445,31 @@ class Traders(Model):
         return self
 
 
+class Recourse(Model):
+    """What an owner does when a top-up has not been included after ``patience``:
+    resend it, raise its tip, close the position instead, or send the top-up through the
+    delayed inbox on L1; one action each time, drawn with these weights."""
+
+    enabled: bool = True
+    patience: Latency = Latency(median="1min", sigma=1.6)
+    retry: Share = 0.4
+    raise_tip: Share = 0.3
+    close: Share = 0.2
+    inbox: Share = 0.1
+    tip_raise: Annotated[float, Field(ge=1.1), at_most(100, "a replacement paying more "
+                         "than 100x the tip describes no wallet")] = 1.1
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
+    inbox_gas: Annotated[int, Field(ge=21_000), at_most(30_000_000, "an L1 block's gas "
+                         "limit")] = 100_000
+
+    @model_validator(mode="after")
+    def _some_action(self) -> "Recourse":
+        if self.enabled and self.retry + self.raise_tip + self.close + self.inbox <= 0:
+            raise ValueError("retry, raise_tip, close and inbox are all 0: give one a "
+                             "weight above 0, or set enabled = false")
+        return self
+
+
 class MarginManagers(Model):
     """Owners who top up margin when the margin ratio nears maintenance."""
 
@@ -453,6 +479,7 @@ class MarginManagers(Model):
     reaction: Latency = Latency(median="20s", sigma=0.8)
     latency: Latency = Latency(median="80ms", sigma=0.5)
     tip_usd: AccountUsd = 0.05
+    recourse: Recourse = Recourse()
 
 
 class Liquidator(Model):

@@ -118,6 +118,12 @@ class Design(ABC):
         (always, for a design that produces a block at every tick)."""
         return True
 
+    def admit_delayed(self, ids: np.ndarray, ready_us: np.ndarray, now: int) -> int:
+        """How many of the delayed-inbox messages ``ids`` (in inbox order, each
+        includable since ``ready_us``) the sequencer includes now: a prefix, as the inbox
+        is read in order. An honest sequencer takes them all."""
+        return len(ids)
+
     def take_overdue(self, deadline_us: int) -> np.ndarray:
         """Remove and return txs received at or before ``deadline_us`` that are still
         waiting: the rollup force-includes them through L1, whatever the design wants.

@@ -29,6 +29,9 @@ class ExtractiveDesign(QueuedDesign):
     def attach(self, view: OperatorView) -> None:
         self.operator.attach(view)
 
+    def admit_delayed(self, ids: np.ndarray, ready_us: np.ndarray, now: int) -> int:
+        return self.operator.admit_delayed(ids, ready_us, now)
+
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         return blocks_per_tick(ticks, self.queue, self._block)
 

@@ -167,6 +167,29 @@ class Operator:
         mask[np.flatnonzero(topup)[at_risk]] = True
         return np.unique(who[at_risk]), mask
 
+    def admit_delayed(self, ids: np.ndarray, ready_us: np.ndarray, now: int) -> int:
+        """With ``censor``: stop reading the delayed inbox at the first top-up of an
+        account at risk that has been includable for less than ``max_censor_delay`` (its
+        contents are public L1 calldata). The inbox is read in order, so every later
+        message waits too; the force-inclusion window bounds the wait (the rollup)."""
+        view = self.view
+        if "censor" not in self.strategies or view is None or not len(ids):
+            return len(ids)
+        p, prm = view.protocol, self.params
+        kind = view.txs.known_kind(ids)
+        cand = np.flatnonzero((kind == Kind.TOPUP) & (ready_us + prm.max_censor_delay > now))
+        if not len(cand) or not p.price:
+            return len(ids)
+        who = view.origin(ids[cand])
+        equity, notional = p.margin_state(p.price)
+        at_risk = (notional[who] > 0) & (equity[who] < prm.censor_trigger * p.mm_ppm / PPM
+                                         * notional[who])
+        if not at_risk.any():
+            return len(ids)
+        first = int(cand[at_risk][0])
+        view.txs.hold(ids[first:first + 1])
+        return first
+
     def _censor_writers(self, cand: np.ndarray, fresh: np.ndarray, price: int,
                         now: int) -> np.ndarray:
         """Hold option writers' top-ups when they are at risk at ``price``; remember them
