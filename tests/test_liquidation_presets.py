@@ -16,8 +16,9 @@ from seqlab.errors import SeqlabError
 from seqlab.ledger import Ledger
 from seqlab.protocols.perps import PerpsProtocol
 from seqlab.scenario import load_scenario, parse_scenario
+from seqlab.scenario.loader import builtin_scenarios
 from seqlab.scenario.presets import PERPS_PRESETS
-from seqlab.scenario.schema import Perps
+from seqlab.scenario.schema import Perps, liquidator_share
 from seqlab.txs import Kind, TxStore
 from tests.test_perps import OK, FAILED, bal, make, oracle, tx, usd
 
@@ -126,7 +127,10 @@ def test_builtin_scenarios_use_a_coherent_default():
     perps = load_scenario("default").scenario.protocol.perps
     assert perps.preset == "dydx-v4" and perps.liquidation == "fillable"
     assert (perps.initial_margin, perps.maintenance_margin) == (0.05, 0.03)
-    assert load_scenario("black-thursday").scenario.protocol.perps.liquidation == "fillable"
+    for name in builtin_scenarios():  # each validates, and its take stays below maintenance
+        cfg = load_scenario(name).scenario.protocol.perps
+        share, setting = liquidator_share(cfg)
+        assert setting is None or share + cfg.liquidation_fee < cfg.maintenance_margin
 
 
 # the reproduction from the review --------------------------------------------------------
