@@ -83,6 +83,18 @@ def test_a_preset_fills_its_fields_and_written_fields_win():
     assert Perps.model_validate(cfg.model_dump()) == cfg  # a dump loads back the same
 
 
+def test_changing_the_preset_of_a_dumped_scenario_switches_its_numbers():
+    data = load_scenario("default").scenario.model_dump(mode="python")
+    assert parse_scenario(data).scenario == load_scenario("default").scenario
+    data["protocol"]["perps"]["preset"] = "gmx-v2"  # as a sweep or compare override does
+    perps = parse_scenario(data).scenario.protocol.perps
+    assert {k: getattr(perps, k) for k in PERPS_PRESETS["gmx-v2"]} == \
+        dict(PERPS_PRESETS["gmx-v2"])
+    kept = Perps(preset="aave-v3", close_factor=0.3, initial_margin=0.2)
+    assert Perps.model_validate(kept.model_dump()) == kept
+    assert kept.model_dump()["close_factor"] == 0.3 and "initial_margin" not in kept.model_dump()
+
+
 def test_bare_perps_is_dydx_v4():
     assert Perps() == Perps(preset="dydx-v4").model_copy(update={"preset": None})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Callable, Literal
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
-                      PlainSerializer, model_validator)
+                      PlainSerializer, model_serializer, model_validator)
 
 from seqlab.scenario.presets import PERPS_PRESETS
 from seqlab.units import DAY, S, format_duration, parse_duration
@@ -375,6 +375,17 @@ class Perps(Model):
         the ``preset`` field's own check, which lists the allowed names)."""
         if isinstance(data, dict) and data.get("preset") in PERPS_PRESETS:
             return {**PERPS_PRESETS[data["preset"]], **data}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _dump_without_preset_values(self, handler: Any) -> dict[str, Any]:
+        """A dump leaves out the values its preset supplies (they come back on load), so
+        changing only ``preset`` in a dumped scenario — a sweep or compare override —
+        switches every number the preset sets, not just the name."""
+        data = handler(self)
+        for key, value in PERPS_PRESETS.get(self.preset or "", {}).items():
+            if getattr(self, key) == value:
+                data.pop(key, None)
         return data
 
     @model_validator(mode="after")
