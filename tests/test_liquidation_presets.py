@@ -299,3 +299,22 @@ def test_liquidators_never_take_more_than_positive_equity(cfg, leverage, sides, 
         block += 1
     assert p.ledger.check() == 0
     assert (p.ledger.balances[1:len(p.ledger.names)] >= 0).all()
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_runs_a_world_with_an_exact_ledger(preset):
+    """The tiny scenario under each preset (leverage 80-99 % of the preset's maximum):
+    liquidations happen, the ledger balances, no account goes negative."""
+    from seqlab.world import World
+
+    data = load_scenario("tiny").scenario.model_dump(mode="python")
+    data["market"]["jump_mean"] = -0.05  # crashes deep enough for Aave's 17 % margin
+    data["protocol"]["perps"] = {"preset": preset}
+    im = PERPS_PRESETS[preset]["initial_margin"]
+    data["agents"]["traders"].update(leverage=[0.8 / im, 0.99 / im], leverage_weights=[1, 1])
+    world = World(parse_scenario(data))
+    result = world.run()
+    assert result.summary["ledger_residual"] == 0
+    assert result.summary["liquidations"] > 0
+    balances = world.ledger.balances[1:len(world.ledger.names)]
+    assert (balances >= 0).all()
