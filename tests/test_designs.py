@@ -150,8 +150,11 @@ def test_fair_ordering_keeps_its_guarantee_in_a_run():
 
 
 def test_fair_ordering_turns_backruns_into_a_public_race():
-    _, fair = world("fair-ordering")
-    _, central = world("extractive")
+    # a first-come 2 % bonus (0.5 % fee): the prize a backrun races for
+    bonus = {"protocol.perps": {"liquidation": "fixed", "liquidation_bonus": 0.02,
+                                "liquidation_fee": 0.005}}
+    _, fair = world("fair-ordering", **bonus)
+    _, central = world("extractive", **bonus)
     assert central.summary["operator_profit_by_strategy"]["backrun"] > 0
     got = fair.summary["operator_profit_by_strategy"]
     assert got["backrun"] < 0.2 * central.summary["operator_profit_by_strategy"]["backrun"]

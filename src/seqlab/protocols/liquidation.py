@@ -1,8 +1,16 @@
 """Liquidation mechanisms for the perps protocol, selectable per scenario.
 
-- ``fixed``: a fixed bonus on the closed notional with a close factor (Aave-style);
-- ``partial``: at most ``partial_cap`` of a position per block (dYdX-style 10 %), a
-  liquidation fee to the insurance fund on top of the liquidator's bonus;
+- ``fixed`` (Aave-v3-like): close ``close_factor`` of the position, all of it below
+  health ``full_close_health`` (equity / maintenance requirement), when equity is gone or
+  the rest would be dust; the liquidator earns ``liquidation_bonus`` of the closed
+  notional and the insurance fund ``liquidation_fee``;
+- ``partial``: the same, but at most ``partial_cap`` of a position per block;
+- ``fillable`` (dYdX-v4-like, ``protocols.fillable``): no bonus; the liquidator takes the
+  position at the fillable price, a discount from the oracle that grows as the account
+  nears bankruptcy and never goes past it; a fee to the insurance fund; per-block caps;
+- ``keeper_fee`` (GMX-v2- and Synthetix-v2-like, ``protocols.keeper_fee``): the whole
+  position closes, the keeper earns a fee in a band, the pool a liquidation fee, and the
+  rest of the margin goes back to the trader or to the pool;
 - ``dutch``: a Dutch auction in the MakerDAO Liquidations 2.0 (Clipper) style — the
   first liquidation transaction "kicks" an auction (paying the kicker ``tip + tab·chip``
   from the insurance fund); its price starts at oracle × ``buf`` and falls along the
@@ -15,99 +23,61 @@
   is healthy again ends its auction.
 
 Each mechanism only moves value through the protocol's ledger helpers, so every one
-keeps the ledger exact.
+keeps the ledger exact, and pays out of an account at most its equity above zero
+(``protocols.payout``).
 """
 from __future__ import annotations
 
 from seqlab.protocols.dutch import DutchLiquidation
+from seqlab.protocols.fillable import FillablePrice
 from seqlab.protocols.fixed import DUST_MICRO_USD, PPM, toward_zero
+from seqlab.protocols.keeper_fee import KeeperFee
 from seqlab.protocols.liquidation_host import LiquidationHost
+from seqlab.protocols.payout import BlockCap, Payment, PlannedLiquidation, ppm, share
 from seqlab.scenario.schema import Perps
 
 
-class FixedBonus:
-    """Close ``close_factor`` of the position (all of it when equity is gone or the rest
-    would be dust); the bonus is a fixed share of the closed notional."""
-
-    def __init__(self, cfg: Perps, p: LiquidationHost) -> None:
-        self.cfg, self.p = cfg, p
-
-    def locks(self, i: int) -> bool:
-        """Whether the account's owner is locked out (only Dutch auctions lock)."""
-        return False
-
-    def amount(self, i: int, block: int) -> int:
-        """Units to close now (same sign as the position)."""
-        p = self.p
-        size = int(p.size[i])
-        close = toward_zero(size * p.close_ppm, PPM)
-        if p.equity(i) <= 0 or p.notional(size) - p.notional(close) < DUST_MICRO_USD \
-                or not close:
-            close = size
-        return close
-
-    def reward(self, i: int, block: int) -> int:
-        """What liquidating account ``i`` now would pay its liquidator (micro-USD; 0 when
-        it is not liquidatable): the estimate a rational bot weighs against its costs.
-        Pure: nothing changes."""
-        p = self.p
-        if not p.is_liquidatable(i):
-            return 0
-        close = self.peek(i, block)
-        return max(0, min(p.notional(close) * p.bonus_ppm // PPM, p.equity(i)))
-
-    def peek(self, i: int, block: int) -> int:
-        """``amount`` without using up anything (a per-block budget)."""
-        return FixedBonus.amount(self, i, block)
-
-    def liquidate(self, liquidator: int, a: int, i: int, block: int, t: int) -> bool:
-        p = self.p
-        if not p.is_liquidatable(i):
-            return False
-        close = self.amount(i, block)
-        if not close:
-            return False
-        closed = p.close_for_liquidation(i, close)
-        self.after_close(i, closed)
-        bonus = p.pay_from_margin(i, p.liquidator_account[liquidator],
-                                  closed * p.bonus_ppm // PPM, "liquidation_bonus")
-        p.log_liquidation(t, block, i, liquidator, closed, bonus)
-        return True
-
-    def after_close(self, i: int, closed: int) -> None:
-        """Hook for fees on the closed notional (none here)."""
-
-
-class PartialPerBlock(FixedBonus):
-    """dYdX-style: no more than ``partial_cap`` of the position (as it stood when the
-    block first touched it) per block, and a fee to the insurance fund."""
+class FixedBonus(PlannedLiquidation):
+    """Close ``close_factor`` of the position (all of it when the account's health is
+    below ``full_close_health``, when equity is gone or the rest would be dust); the bonus
+    and the fee are fixed shares of the closed notional."""
 
     def __init__(self, cfg: Perps, p: LiquidationHost) -> None:
         super().__init__(cfg, p)
-        self.cap_ppm = int(round(cfg.partial_cap * PPM))
-        self.fee_ppm = int(round(cfg.liquidation_fee * PPM))
-        self._budget: dict[int, tuple[int, int]] = {}  # account -> (block, units left)
+        self.fee_ppm = ppm(cfg.liquidation_fee)
+        self.full_ppm = ppm(cfg.full_close_health)
 
     def peek(self, i: int, block: int) -> int:
-        size = int(self.p.size[i])
-        close = min(abs(super().amount(i, block)), self._left(i, block, size), abs(size))
-        return close if size > 0 else -close
-
-    def amount(self, i: int, block: int) -> int:
-        close = self.peek(i, block)
-        self._budget[i] = (block, self._left(i, block, int(self.p.size[i])) - abs(close))
+        p = self.p
+        size = int(p.size[i])
+        close = toward_zero(size * p.close_ppm, PPM)
+        # Aave v3: health factor below 0.95 lets the whole debt be repaid at once
+        sick = p.equity(i) * PPM * PPM < self.full_ppm * p.mm_ppm * p.notional(size)
+        if sick or p.equity(i) <= 0 or not close \
+                or p.notional(size) - p.notional(close) < DUST_MICRO_USD:
+            close = size
         return close
 
-    def _left(self, i: int, block: int, size: int) -> int:
-        """Units account ``i`` may still lose to liquidation in ``block``."""
-        last_block, left = self._budget.get(i, (-1, 0))
-        if last_block != block:
-            left = abs(toward_zero(size * self.cap_ppm, PPM)) or abs(size)
-        return left
-
-    def after_close(self, i: int, closed: int) -> None:
+    def wants(self, i: int, close: int) -> tuple[int, list[Payment]]:
         p = self.p
-        p.pay_from_margin(i, p.insurance, closed * self.fee_ppm // PPM, "liquidation_fee")
+        closed = p.notional(close)
+        return share(closed, p.bonus_ppm), [(p.insurance, share(closed, self.fee_ppm),
+                                            "liquidation_fee")]
+
+
+class PartialPerBlock(FixedBonus):
+    """The fixed bonus and fee, but no more than ``partial_cap`` of the position (as it
+    stood when the block first touched it) per block."""
+
+    def __init__(self, cfg: Perps, p: LiquidationHost) -> None:
+        super().__init__(cfg, p)
+        self.cap = BlockCap(cfg.partial_cap)
+
+    def peek(self, i: int, block: int) -> int:
+        return self.cap.limit(i, block, int(self.p.size[i]), super().peek(i, block))
+
+    def consume(self, i: int, block: int, close: int) -> None:
+        self.cap.use(i, block, int(self.p.size[i]), close)
 
 
 def make_liquidation(cfg: Perps, p: LiquidationHost):
@@ -115,4 +85,8 @@ def make_liquidation(cfg: Perps, p: LiquidationHost):
         return PartialPerBlock(cfg, p)
     if cfg.liquidation == "dutch":
         return DutchLiquidation(cfg, p)
+    if cfg.liquidation == "fillable":
+        return FillablePrice(cfg, p)
+    if cfg.liquidation == "keeper_fee":
+        return KeeperFee(cfg, p)
     return FixedBonus(cfg, p)

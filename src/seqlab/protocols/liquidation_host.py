@@ -22,9 +22,11 @@ class LiquidationHost(Protocol):
     size: np.ndarray            # position per account (micro-units, signed)
     price: int                  # on-chain price (micro-USD)
     insurance: int              # ledger account of the insurance fund
+    pool: int                   # ledger account of the counterparty pool
     liquidator_account: list[int]
     bonus_ppm: int
     close_ppm: int
+    mm_ppm: int
 
     def balance(self, account: int) -> int: ...
 
@@ -35,6 +37,8 @@ class LiquidationHost(Protocol):
     def is_liquidatable(self, i: int) -> bool: ...
 
     def close_for_liquidation(self, i: int, close: int) -> int: ...
+
+    def preview_close(self, i: int, close: int) -> tuple[int, int]: ...
 
     def pay_from_margin(self, i: int, to: int, amount: int, reason: str) -> int: ...
 

@@ -7,9 +7,9 @@ micro-USD, so execution is exact and every value movement is a ledger transfer:
 - initial margin checked on risk-increasing trades, withdrawals keep initial margin;
 - realized PnL settles against the pool; a loss beyond an account's margin is covered by
   the insurance fund, and what it cannot cover is recorded as bad debt;
-- liquidation when equity < maintenance margin × notional: ``close_factor`` of the
-  position (all of it when equity is gone or the rest would be dust), the bonus paid from
-  the account's margin to the liquidator;
+- liquidation when equity < maintenance margin × notional, by the mechanism the scenario
+  picks (``protocols.liquidation``); whatever it pays comes out of the account's margin
+  and never exceeds the account's equity above zero;
 - funding every ``funding_interval``: the crowded side pays the pool, the pool pays the
   other side, at a rate proportional to the open-interest skew (capped).
 
@@ -223,11 +223,16 @@ class PerpsProtocol:
         skew2 = 2 * self.skew + delta
         return self.price + self.price * skew2 // (2 * self.scale_units)
 
+    def _closed_basis_pnl(self, i: int, close: int, px: int) -> tuple[int, int]:
+        """Cost basis and PnL of closing ``close`` units of account ``i`` at price ``px``."""
+        size, basis = int(self.size[i]), int(self.basis[i])
+        closed_basis = basis if close == size else basis * close // size
+        return closed_basis, close * px // PPM - closed_basis
+
     def _close_part(self, i: int, close: int, px: int) -> int:
         """Close ``close`` units (same sign as the position) at price ``px``; settle the PnL."""
         size, basis = int(self.size[i]), int(self.basis[i])
-        closed_basis = basis if close == size else basis * close // size
-        pnl = close * px // PPM - closed_basis
+        closed_basis, pnl = self._closed_basis_pnl(i, close, px)
         self._settle_exposure(i)
         self.size[i] = size - close
         self.basis[i] = basis - closed_basis
@@ -413,9 +418,22 @@ class PerpsProtocol:
         self.log.liquidation_units.append((self._now, close))
         return closed
 
+    def preview_close(self, i: int, close: int) -> tuple[int, int]:
+        """Account ``i``'s margin and equity after ``close_for_liquidation(i, close)``
+        (micro-USD), computed without changing anything: what a liquidation plans with."""
+        closed_basis, pnl = self._closed_basis_pnl(i, close, self.price)
+        margin = self.balance(self.margin[i])
+        margin = margin + min(pnl, self.balance(self.pool)) if pnl >= 0 else \
+            max(0, margin + pnl)
+        rest = int(self.size[i]) - close
+        return margin, margin + rest * self.price // PPM - (int(self.basis[i]) - closed_basis)
+
     def pay_from_margin(self, i: int, to: int, amount: int, reason: str) -> int:
-        """Pay up to ``amount`` out of account ``i``'s margin; returns what was paid."""
-        paid = min(amount, self.balance(self.margin[i]))
+        """Pay up to ``amount`` out of account ``i``'s margin, never more than its equity
+        above zero (margin plus the unrealised PnL of what is still open): whatever a
+        liquidation pays, the margin left still covers the open position's loss, so no
+        payment turns into bad debt. Returns what was paid."""
+        paid = max(0, min(amount, self.balance(self.margin[i]), self.equity(i)))
         self.ledger.transfer(int(self.margin[i]), to, paid, reason)
         self.margin_view.touched.append(i)
         return paid

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Callable, Literal
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
-                      PlainSerializer, model_validator)
+                      PlainSerializer, model_serializer, model_validator)
 
+from seqlab.scenario.presets import PERPS_PRESETS
 from seqlab.units import DAY, S, format_duration, parse_duration
 
 # Upper bounds. Every number a user writes is finite and bounded, so a scenario that
@@ -348,17 +349,31 @@ class Dutch(Model):
 
 
 class Perps(Model):
-    """A perpetual futures market priced by the on-chain oracle, with a pool as counterparty."""
+    """A perpetual futures market priced by the on-chain oracle, with a pool as counterparty.
 
-    liquidation: Literal["fixed", "dutch", "partial"] = "fixed"
+    The defaults are dYdX v4's ETH-USD numbers (``preset = "dydx-v4"``): a liquidator's
+    reward (the fillable-price discount, at most ``fillable_spread`` of the maintenance
+    margin) plus the insurance fee stays below the maintenance margin, so a liquidated
+    account keeps what it has left instead of being wiped in one block.
+    """
+
+    preset: Literal["aave-v3", "dydx-v4", "gmx-v2", "synthetix-v2"] | None = None
+    liquidation: Literal["fixed", "dutch", "partial", "fillable", "keeper_fee"] = "fillable"
     dutch: Dutch = Dutch()
     partial_cap: Annotated[float, Field(gt=0, le=1)] = 0.1
     liquidation_fee: Annotated[float, Field(ge=0, le=0.1)] = 0.015
+    full_close_health: Share = 0.95
+    fillable_spread: Annotated[float, Field(ge=0, le=1)] = 0.1
+    bankruptcy_adjustment: Annotated[float, Field(ge=0, le=10)] = 1.0
+    keeper_fee_ratio: Annotated[float, Field(ge=0, le=0.1)] = 0.0
+    min_keeper_fee_usd: AccountUsd = 0.0
+    max_keeper_fee_usd: AccountUsd = 0.0
+    liquidation_remainder: Literal["account", "pool"] = "account"
 
     taker_fee_bps: Annotated[float, Field(ge=0, le=1000)] = 5.0
     initial_margin: Annotated[float, Field(gt=0, le=1)] = 0.05
     maintenance_margin: Annotated[float, Field(gt=0, le=1)] = 0.03
-    liquidation_bonus: Annotated[float, Field(ge=0, le=0.5)] = 0.05
+    liquidation_bonus: Annotated[float, Field(ge=0, le=0.5)] = 0.0
     close_factor: Annotated[float, Field(gt=0, le=1)] = 0.5
     funding_interval: PositiveDuration = "1h"
     funding_rate_cap: Annotated[float, Field(ge=0, le=0.1)] = 0.0005
@@ -367,11 +382,63 @@ class Perps(Model):
     skew_scale: Usd = 0.0
     grace_period: Duration = "0s"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        """A preset's numbers under whatever the user wrote (an unknown name is left to
+        the ``preset`` field's own check, which lists the allowed names)."""
+        if isinstance(data, dict) and data.get("preset") in PERPS_PRESETS:
+            return {**PERPS_PRESETS[data["preset"]], **data}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _dump_without_preset_values(self, handler: Any) -> dict[str, Any]:
+        """A dump leaves out the values its preset supplies (they come back on load), so
+        changing only ``preset`` in a dumped scenario — a sweep or compare override —
+        switches every number the preset sets, not just the name."""
+        data = handler(self)
+        for key, value in PERPS_PRESETS.get(self.preset or "", {}).items():
+            if getattr(self, key) == value:
+                data.pop(key, None)
+        return data
+
     @model_validator(mode="after")
     def _margins_ordered(self) -> "Perps":
         if self.maintenance_margin >= self.initial_margin:
             raise ValueError("maintenance_margin must be below initial_margin")
         return self
+
+    @model_validator(mode="after")
+    def _take_below_maintenance(self) -> "Perps":
+        """What one liquidation may take must be less than the maintenance margin: at or
+        above it, the first liquidation of an account that just crossed maintenance takes
+        all its equity, and the close factor or per-block cap protects nothing."""
+        if self.min_keeper_fee_usd > self.max_keeper_fee_usd:
+            raise ValueError("min_keeper_fee_usd must not exceed max_keeper_fee_usd")
+        share, name = liquidator_share(self)
+        if name is None:
+            return self
+        take = share + self.liquidation_fee
+        if take >= self.maintenance_margin:
+            raise ValueError(
+                f"{name} ({share:g}) + liquidation_fee ({self.liquidation_fee:g}) = "
+                f"{take:g} must be below maintenance_margin ({self.maintenance_margin:g}): "
+                "otherwise one liquidation takes all of an account's equity")
+        return self
+
+
+def liquidator_share(cfg: Perps) -> tuple[float, str | None]:
+    """The largest share of closed notional a liquidator is paid under ``cfg``'s mechanism,
+    and the setting it comes from (None for Dutch auctions, whose discount the auction
+    sets and the account's equity caps)."""
+    if cfg.liquidation in ("fixed", "partial"):
+        return cfg.liquidation_bonus, "liquidation_bonus"
+    if cfg.liquidation == "fillable":
+        return cfg.fillable_spread * cfg.maintenance_margin, \
+            "fillable_spread × maintenance_margin"
+    if cfg.liquidation == "keeper_fee":
+        return cfg.keeper_fee_ratio, "keeper_fee_ratio"
+    return 0.0, None
 
 
 class Positions(Model):
