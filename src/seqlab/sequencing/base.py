@@ -86,6 +86,7 @@ class Design(ABC):
     uniform_fills: bool = False  # whether all trades of a block clear at one price
     public_mempool: bool = False  # whether pending txs are gossiped where bots can watch
     contents_visible: bool = True  # whether the sequencer may read pending txs' contents
+    builders: int = 0  # independent block builders, each with accounts of its own
 
     def __init__(self, cfg: Sequencer) -> None:
         self.cfg = cfg
