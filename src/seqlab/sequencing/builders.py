@@ -60,7 +60,7 @@ class BuildersDesign(QueuedDesign):
                         else Latency(median=f"{5 * (i + 1)}ms", sigma=0.3)
                         for i in range(b.count)]
         self.private_share = b.private_share
-        self.keep = b.margin
+        self.margin = b.margin
         self.inclusion_lists = b.inclusion_lists
         self.list_lead = cfg.block_time // 3
         # the strategies an extractive builder runs; none at all when the scenario hosts
@@ -121,7 +121,7 @@ class BuildersDesign(QueuedDesign):
         n = len(eligible)
         seen = self._seen_at[:n] <= now
         bids = np.array([m.value(eligible[seen[:, i]]) for i, m in enumerate(self.members)]
-                        ) * (1 - self.keep)
+                        ) * (1 - self.margin)
         # equal bids (the same flow seen, the same opportunities) win in a random order
         ties = keyed_normals(self.view.seed, "builders.ties", np.arange(self.builders), now)
         ranked = np.lexsort((ties, -bids))
