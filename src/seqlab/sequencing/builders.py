@@ -122,9 +122,13 @@ class BuildersDesign(QueuedDesign):
         seen = self._seen_at[:n] <= now
         bids = np.array([m.value(eligible[seen[:, i]]) for i, m in enumerate(self.members)]
                         ) * (1 - self.margin)
-        # equal bids (the same flow seen, the same opportunities) win in a random order
-        ties = keyed_normals(self.view.seed, "builders.ties", np.arange(self.builders), now)
-        ranked = np.lexsort((ties, -bids))
+        ranked = np.argsort(-bids, kind="stable")
+        if self.builders > 1 and bids[ranked[0]] == bids[ranked[1]]:
+            # equal top bids (the same flow seen, the same opportunities) win in a random
+            # order; the price, the second bid, is the same whichever wins
+            ties = keyed_normals(self.view.seed, "builders.ties", np.arange(self.builders),
+                                 now)
+            ranked = np.lexsort((ties, -bids))
         pay: list[int] = []
         if bids[ranked[0]] <= 0:  # no bid: the proposer builds from the public flow
             mine = self._owner[:n] == PUBLIC
