@@ -37,7 +37,7 @@ from seqlab.rollup.poster import Batches, post_batches, posting_cost_micro
 from seqlab.outages import outage_windows, uptime_feed
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.sequencing import make_design
-from seqlab.sequencing.operator import OPERATOR_LIQUIDATORS, OperatorAccounts, OperatorView
+from seqlab.sequencing.operator import OperatorAccounts, OperatorView
 from seqlab.sequencing.txview import TxView
 from seqlab.txs import Kind, Status, TxStore
 
@@ -121,14 +121,17 @@ class World:
         accounts = draw_accounts(tr, self.sim.rng("accounts"))
         self.leverage = accounts.leverage
         self.users = tr.accounts
-        names = [liq.name for liq in sc.agents.liquidators] + list(OPERATOR_LIQUIDATORS)
-        self.operator_accounts = OperatorAccounts.after(self.users, len(sc.agents.liquidators))
+        self.operator_accounts = OperatorAccounts.after(self.users, len(sc.agents.liquidators),
+                                                        self.design.builders)
+        names = [liq.name for liq in sc.agents.liquidators] + \
+            self.operator_accounts.liquidator_names
         total = self.operator_accounts.next_free + self.extra_accounts
         self.protocol = PerpsProtocol(sc.protocol.perps, self.ledger, self.txs, total, names)
         capital = sc.sequencer.strategy.capital_usd
         arb = np.full(self.extra_accounts, sc.agents.arbitrageurs.capital_usd)
-        self.protocol.fund_accounts(np.r_[accounts.collateral_usd, capital, capital, arb],
-                                    np.r_[accounts.wallet_usd, 0.0, 0.0, np.zeros_like(arb)])
+        own = self.operator_accounts.trading_accounts
+        self.protocol.fund_accounts(np.r_[accounts.collateral_usd, np.full(own, capital), arb],
+                                    np.r_[accounts.wallet_usd, np.zeros(own), np.zeros_like(arb)])
         self.ledger.transfer(0, self.protocol.searchers, int(round(capital * PPM)), "deposit")
         self.protocol.charge_tips = self.design.uses_tips
         self.protocol.uniform_fills = self.design.uniform_fills
@@ -400,7 +403,8 @@ class World:
 
     def _perps_run(self) -> PerpsRun:
         sc = self.sc
-        names = [c.name for c in sc.agents.liquidators] + list(OPERATOR_LIQUIDATORS)
+        names = [c.name for c in sc.agents.liquidators] + \
+            self.operator_accounts.liquidator_names
         return PerpsRun(self.protocol, self.ledger, self.txs, self.reference, names,
                         self.operator_accounts, self.users,
                         int(round(sc.sequencer.strategy.capital_usd * PPM)),

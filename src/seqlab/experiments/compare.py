@@ -332,6 +332,10 @@ def _design_entry(design: str, seeds: list[int], samples: list[dict],
         k: round(float(np.mean([p[k] for p in profits])), 2) for k in PROFIT_SOURCES}
     entry["digest"] = views[(design, seeds[0])].summary["digest"]
     entry["digests"] = [views[(design, s)].summary["digest"] for s in seeds]
+    extra = {str(s): views[(design, s)].summary["design_metrics"] for s in seeds
+             if "design_metrics" in views[(design, s)].summary}
+    if extra:  # a design's own figures, per seed, as it reported them
+        entry["design_metrics"] = extra
     if ci:
         entry["ci95"] = ci
         entry["significance"] = {k: significance(entry.get(k, 0.0), v, len(samples))

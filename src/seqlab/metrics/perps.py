@@ -65,15 +65,16 @@ PROFIT_SOURCES = (*STRATEGIES, "priority_fees", "auction")
 
 
 def operator_profit(run: PerpsRun) -> dict[str, float]:
-    """Ledger profit of the operator, by strategy (each strategy has its own account)."""
+    """Ledger profit of the operator, by strategy (each strategy has its own account);
+    where independent builders extract instead, theirs is summed in."""
     p, bal = run.protocol, run.ledger.balances
     values = p.account_values(final_price_micro(run))
-    op = run.operator
+    sides, capital = run.operator.parties, run.capital_micro
     return {
-        "backrun": usd(bal[p.liquidator_account[op.backrun]]),
-        "censor": usd(bal[p.liquidator_account[op.censor]]),
-        "stale_oracle": usd(values[op.stale] - run.capital_micro),
-        "sandwich": usd(values[op.sandwich] - run.capital_micro),
+        "backrun": usd(sum(int(bal[p.liquidator_account[op.backrun]]) for op in sides)),
+        "censor": usd(sum(int(bal[p.liquidator_account[op.censor]]) for op in sides)),
+        "stale_oracle": usd(sum(values[op.stale] - capital for op in sides)),
+        "sandwich": usd(sum(values[op.sandwich] - capital for op in sides)),
         "priority_fees": usd(bal[p.sequencer]),
         "auction": usd(bal[p.searchers] - run.capital_micro),
     }

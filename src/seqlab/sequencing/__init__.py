@@ -81,8 +81,9 @@ DESCRIPTIONS: dict[str, str] = {
                      "at one price, in hash order",
     "committee": "BFT committee of sequencer nodes: f+1-of-lists inclusion, median "
                  "timestamp, deterministic in-block order (decentralized Timeboost)",
-    "builders": "proposer-builder separation: builders bid for each block and build it "
-                "with the extractive strategies; the proposer takes the highest bid",
+    "builders": "proposer-builder separation: independent honest, extractive or "
+                "specialised builders bid for each block; the proposer takes the highest "
+                "bid, the winner pays the second; optional FOCIL inclusion lists",
 }
 
 

@@ -92,6 +92,7 @@ class Design(ABC):
     contents_visible: bool = True  # whether the sequencer may read pending txs' contents
     senders_visible: bool = True  # whether it can tell who sent a tx it cannot read
     operator_orders: bool = True  # whether a hosted operator's block layout is kept
+    builders: int = 0  # independent block builders, each with accounts of its own
 
     def __init__(self, cfg: Sequencer) -> None:
         self.cfg = cfg

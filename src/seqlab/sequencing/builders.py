@@ -1,50 +1,88 @@
-"""Proposer-builder separation: builders compete for each block, the proposer sells it.
+"""Proposer-builder separation: independent builders bid for each block, the proposer
+sells it to the highest bid.
 
-``count`` builders receive the order flow, each with its own extra latency behind the
-sequencer, and a share of user transactions (``private_share``) goes privately to one
-builder only. At every tick each builder values what it can see — the liquidation
-bonuses a visible oracle update unlocks, the stale-price edge of the update, the price
-impact of large visible orders it could sandwich — and the proposer takes the highest
-bid. Builders bid competitively: the winner pays the second-highest value (what an
-open auction among them converges to; nothing when it is alone), as an on-chain
-transfer to the proposer. The winning builder then builds the block from its own view
-with the extractive operator's strategies (it may order, insert and leave transactions
-out; what it leaves stays pending for the next block).
+``count`` builders (``builder.Builder``) receive the order flow, each with its own extra
+latency behind the sequencer; a share of user transactions (``private_share``) goes
+privately to one builder only. Each builder has its own accounts, its own kind
+(honest, extractive or specialised: ``mix``) and its own strategy state.
 
-Extraction therefore splits between builder profit and proposer revenue; with more
-competing builders, more of it moves to the proposer.
+At every tick each builder values the block it would build from what it has seen and
+bids that value less the margin it keeps (``margin``). The auction is open, as
+MEV-Boost's repeated bidding is in effect: the highest bid wins and pays the
+second-highest bid (nothing when it is alone), an on-chain transfer to the proposer
+at the top of the block. With competitors of similar value most of a block's value goes
+to the proposer; a lone builder keeps it. When no builder bids, the proposer builds
+locally: the public transactions it has, in arrival order.
+
+The winner builds the block from its own view only: an honest builder includes all it
+has seen by arrival; an extractive or specialised one runs its strategies (it may order,
+insert and leave transactions out). What it leaves out stays pending, so censorship
+lasts only as long as censoring builders keep winning: the next winner that does not
+censor includes it.
+
+With ``inclusion_lists`` (FOCIL, EIP-7805, off by default) the proposer publishes,
+a third of a block before the tick (the IL deadline at about 2/3 of the slot), the
+public transactions it has seen; the winning block must contain them. The builder may
+still place them where it likes, so it can liquidate an account before the top-up that
+would have saved it: lists force inclusion, not order.
 """
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
 
-from seqlab.arrays import member
+import numpy as np
 from scipy.special import ndtr
 
+from seqlab.arrays import member
 from seqlab.kernel import keyed_normals
 from seqlab.network import latency_from_normals
 from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import Latency, Sequencer
 from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
-from seqlab.sequencing.strategies import HostsOperator
+from seqlab.sequencing.builder import Builder
+from seqlab.sequencing.operator import OperatorView
 from seqlab.txs import Kind
 
+PUBLIC = -1  # owner of a transaction every builder (and the proposer) receives
 
-class BuildersDesign(HostsOperator, QueuedDesign):
-    """A block auction among ``count`` builders at every tick."""
+
+class BuildersDesign(QueuedDesign):
+    """A block auction among ``count`` independent builders at every tick."""
 
     name = "builders"
+    uses_tips = True  # the winning builder is the block's fee recipient
 
     def __init__(self, cfg: Sequencer, strategies: tuple[str, ...] = ()) -> None:
         super().__init__(cfg)
         b = cfg.builders
-        self.k = b.count
+        self.builders = b.count
         self.latency = [b.latency[i] if i < len(b.latency)
-                        else Latency(median=f"{5 * (i + 1)}ms", sigma=0.3) for i in range(self.k)]
+                        else Latency(median=f"{5 * (i + 1)}ms", sigma=0.3)
+                        for i in range(b.count)]
         self.private_share = b.private_share
-        self.host(cfg.strategy, strategies)
-        self._seen_at = np.empty((0, self.k), dtype=np.int64)  # when each builder sees a tx
-        self.payments: list[tuple[int, int, float]] = []  # (tick, winner, price USD)
+        self.margin = b.margin
+        self.inclusion_lists = b.inclusion_lists
+        self.list_lead = cfg.block_time // 3
+        # the strategies an extractive builder runs; none at all when the scenario hosts
+        # no operator (strategy.operator = false): then every builder is honest
+        self.members = [Builder(i, kind, _strategies(kind, strategies), cfg.strategy)
+                        for i, kind in enumerate(b.kinds())]
+        self.view: OperatorView | None = None
+        self._seen_at = np.empty((0, b.count), dtype=np.int64)  # when each builder sees a tx
+        self._owner = np.empty(0, dtype=np.int64)  # the builder a private tx goes to
+        self.local_blocks = 0
+        self.local_tips_micro = 0
+        self.winners: list[tuple[int, int]] = []  # (tick, winning builder; -1: local block)
+
+    def attach(self, view: OperatorView) -> None:
+        self.view = view
+
+    def _ready(self) -> None:
+        """Give each builder its view (its own accounts) once the world is wired: the
+        options protocol joins the shared view after the design is attached."""
+        if self.members[0].view is None:
+            for m, own in zip(self.members, self.view.accounts.builders):
+                m.attach(dataclasses.replace(self.view, accounts=own))
 
     def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
         if not len(ids):
@@ -53,62 +91,126 @@ class BuildersDesign(HostsOperator, QueuedDesign):
         seen = np.stack([arrival_us + latency_from_normals(
             lat, keyed_normals(seed, f"builders.{i}", ids, 0)) for i, lat in
             enumerate(self.latency)], axis=1)
+        owner = np.full(len(ids), PUBLIC, dtype=np.int64)
         if self.private_share > 0:
             user = self.view.origin(ids) >= 0
             u = ndtr(keyed_normals(seed, "builders.private", ids, 0))  # uniform in (0, 1)
             private = user & (u < self.private_share)
-            owner = (np.abs(keyed_normals(seed, "builders.owner", ids, 0)) * 1e6
-                     ).astype(np.int64) % self.k
-            hidden = private[:, None] & (np.arange(self.k)[None, :] != owner[:, None])
+            chosen = (np.abs(keyed_normals(seed, "builders.owner", ids, 0)) * 1e6
+                      ).astype(np.int64) % self.builders
+            owner = np.where(private, chosen, PUBLIC)
+            hidden = private[:, None] & (np.arange(self.builders)[None, :] != owner[:, None])
             seen = np.where(hidden, np.iinfo(np.int64).max, seen)
         self.queue.add(ids, arrival_us)
         self._seen_at = np.concatenate((self._seen_at, seen))
+        self._owner = np.concatenate((self._owner, owner))
+
+    def take_overdue(self, deadline_us: int) -> np.ndarray:
+        """Forced inclusion takes late transactions from every builder's view too."""
+        stay = self.queue.arrival > deadline_us
+        late = super().take_overdue(deadline_us)
+        if len(late):
+            self._seen_at, self._owner = self._seen_at[stay], self._owner[stay]
+        return late
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
+        self._ready()
         return blocks_per_tick(ticks, self.queue, self._block)
 
     def _block(self, eligible: np.ndarray, arrival: np.ndarray, now: int) -> np.ndarray:
-        seen = self._seen_at[: len(eligible)] <= now
-        values = np.array([self._value(eligible[seen[:, b]]) for b in range(self.k)])
-        winner = int(np.argmax(values))
-        price = float(np.sort(values)[-2]) if self.k > 1 else 0.0
-        mine = seen[:, winner]
-        block = eligible[mine]
-        if self.operator is not None:
-            block = self.operator.plan(block, arrival[mine], now)
-        pay = []
-        if price > 0:
-            self.payments.append((now, winner, price))
-            pay = [self.view.insert(Kind.AUCTION, winner, now, a=int(round(price * PPM)), b=1)]
+        n = len(eligible)
+        seen = self._seen_at[:n] <= now
+        bids = np.array([m.value(eligible[seen[:, i]]) for i, m in enumerate(self.members)]
+                        ) * (1 - self.margin)
+        ranked = np.argsort(-bids, kind="stable")
+        if self.builders > 1 and bids[ranked[0]] == bids[ranked[1]]:
+            # equal top bids (the same flow seen, the same opportunities) win in a random
+            # order; the price, the second bid, is the same whichever wins
+            ties = keyed_normals(self.view.seed, "builders.ties", np.arange(self.builders),
+                                 now)
+            ranked = np.lexsort((ties, -bids))
+        pay: list[int] = []
+        if bids[ranked[0]] <= 0:  # no bid: the proposer builds from the public flow
+            mine = self._owner[:n] == PUBLIC
+            block = eligible[mine]
+            self.local_blocks += 1
+            self.winners.append((now, -1))
+            self.local_tips_micro += int(self.view.txs.tip(block).sum())
+        else:
+            winner = self.members[int(ranked[0])]
+            price = int(bids[ranked[1]] * PPM) if self.builders > 1 else 0
+            mine = seen[:, winner.index]
+            block = winner.build(eligible[mine], arrival[mine], now)
+            block = self._with_list(block, eligible, arrival, now)
+            winner.wins += 1
+            self.winners.append((now, winner.index))
+            winner.tips_micro += int(self.view.txs.tip(block).sum())
+            winner.held_blocks += int(not member(eligible[mine], block).all())
+            if price > 0:
+                winner.paid_micro += price
+                pay = [self.view.insert(Kind.AUCTION, winner.index, now, a=price, b=1)]
         taken = member(eligible, block)
-        self._seen_at = np.concatenate((self._seen_at[: len(eligible)][~taken],
-                                        self._seen_at[len(eligible):]))
+        keep = np.r_[~taken, np.ones(len(self._owner) - n, dtype=bool)]
+        self._seen_at, self._owner = self._seen_at[keep], self._owner[keep]
         return np.concatenate((np.asarray(pay, dtype=np.int64), block))
 
-    def _value(self, visible: np.ndarray) -> float:
-        """USD a builder expects from the opportunities in ``visible`` (its bid ceiling)."""
-        v = self.view
-        p = v.protocol
-        if not len(visible) or not p.price:
-            return 0.0
-        kind = v.kind(visible)
-        value = 0.0
-        updates = visible[kind == Kind.ORACLE]
-        if len(updates):
-            price = int(v.payload(updates[-1:])[0])
-            equity, notional = p.margin_state(price)
-            accounts = v.user_accounts(p.liquidatable(price))
-            # a bonus is paid out of what is left of the account's margin
-            bonus = np.minimum(p.bonus_ppm / PPM * notional[accounts],
-                               np.clip(equity[accounts], 0, None))
-            value += float(bonus.sum()) / PPM
-            edge = abs(price / p.price - 1) - 2 * p.fee_ppm / PPM
-            value += max(0.0, edge) * self.cfg.strategy.stale_trade_usd
-        if p.scale_units:
-            trades = np.abs(v.payload(visible[kind == Kind.TRADE])).astype(np.float64)
-            units = trades * PPM / p.price  # micro-units of the asset
-            size = self.cfg.strategy.sandwich_size_usd
-            gain = size * units / p.scale_units - 2 * p.fee_ppm / PPM * size
-            value += float(np.clip(gain, 0, None).sum())
-        return value
+    def _with_list(self, block: np.ndarray, eligible: np.ndarray, arrival: np.ndarray,
+                   now: int) -> np.ndarray:
+        """The block with the proposer's inclusion list honoured: listed transactions
+        the builder left out go at its end."""
+        if not self.inclusion_lists:
+            return block
+        listed = eligible[(self._owner[: len(eligible)] == PUBLIC)
+                          & (arrival <= now - self.list_lead)]
+        missing = listed[~member(listed, block)]
+        return np.concatenate((block, missing)) if len(missing) else block
 
+    def metrics(self, horizon_us: int) -> dict:
+        """Who won the blocks, what they made and what the proposer was paid."""
+        if self.view is None:  # a protocol without markets: nothing to auction
+            return {}
+        self._ready()
+        view = self.view
+        p = view.protocol
+        values = p.account_values(int(round(float(view.reference.at(horizon_us)) * PPM)))
+        capital = int(round(self.cfg.strategy.capital_usd * PPM))
+        # the fees paid (a payer may fall short of its offer), split by what was offered
+        fees = int(p.ledger.balances[p.sequencer])
+        offered = sum(m.tips_micro for m in self.members) + self.local_tips_micro
+        rows, gross_total = [], 0.0
+        for m in self.members:
+            gross = m.extracted_micro(values, capital) + fees * m.tips_micro / max(offered, 1)
+            gross_total += gross
+            rows.append({"builder": m.index, "kind": m.kind, "wins": m.wins,
+                         "held_blocks": m.held_blocks, "gross_usd": _usd(gross),
+                         "paid_usd": _usd(m.paid_micro), "net_usd": _usd(gross - m.paid_micro)})
+        paid = int(p.ledger.balances[p.proposer])  # what the proposer actually received
+        won = sum(m.wins for m in self.members)
+        blocks = won + self.local_blocks
+        held = sum(m.held_blocks for m in self.members)
+        return {"design_metrics": {
+            "builders": self.builders,
+            "blocks": blocks,
+            "local_blocks": self.local_blocks,
+            "proposer_paid_usd": _usd(paid),
+            "proposer_local_fees_usd": _usd(fees * self.local_tips_micro / max(offered, 1)),
+            "builders_gross_usd": _usd(gross_total),
+            "proposer_share": round(paid / gross_total, 4) if gross_total > 0 else 0.0,
+            "censoring_blocks_share": round(held / blocks, 4) if blocks else 0.0,
+            "censoring_builder_wins_share": round(
+                sum(m.wins for m in self.members if m.censors) / won, 4) if won else 0.0,
+            "inclusion_lists": self.inclusion_lists,
+            "per_builder": rows,
+        }}
+
+
+def _strategies(kind: str, extractive: tuple[str, ...]) -> tuple[str, ...]:
+    """What a builder of ``kind`` runs: nothing (honest), the extractive set, or its one
+    strategy; nothing at all when the scenario hosts no extraction."""
+    if not extractive or kind == "honest":
+        return ()
+    return extractive if kind == "extractive" else (kind,)
+
+
+def _usd(micro: float) -> float:
+    return round(float(micro) / PPM, 2)

@@ -1,0 +1,127 @@
+"""One block builder of a proposer-builder separation: its own accounts, strategies,
+view of the order flow and books.
+
+A builder is an independent party. It trades and liquidates from accounts of its own
+(``OperatorAccounts.builders``), so what it extracts is its profit alone; it runs only
+the strategies of its kind (``honest``: none, it only orders what it sees by arrival;
+``extractive``: every strategy the scenario switches on, like a builder integrated with
+searchers; one strategy name: a specialised builder); and it keeps its own strategy
+state, so what it holds back is held only in the blocks it wins.
+
+Before the auction a builder values the block it would build from what it has seen:
+the priority fees it would collect as the block's fee recipient, plus what its
+strategies expect from the visible opportunities (liquidation bonuses an oracle update
+unlocks, the stale-price edge of the update, the price impact of large orders). The
+estimate reads state and transactions only; it creates nothing, so losing builders
+leave no trace in the chain.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqlab.arrays import member
+from seqlab.protocols.perps import PPM
+from seqlab.scenario.schema import Strategy
+from seqlab.sequencing.operator import OperatorView
+from seqlab.sequencing.strategies import Operator
+from seqlab.txs import Kind
+
+# strategies whose plans leave transactions out of the block: the builders that censor
+HOLDING = frozenset({"censor", "stale_oracle"})
+
+
+@dataclass
+class Builder:
+    """Builder ``index`` of kind ``kind`` running ``strategies`` from its own accounts."""
+
+    index: int
+    kind: str
+    strategies: tuple[str, ...]
+    params: Strategy
+    operator: Operator | None = None
+    view: OperatorView | None = None
+    wins: int = 0
+    paid_micro: int = 0       # bids paid to the proposer
+    tips_micro: int = 0       # priority fees its won blocks offered (it is their recipient)
+    held_blocks: int = 0      # won blocks in which it left out something it had seen
+
+    def __post_init__(self) -> None:
+        if self.strategies:
+            self.operator = Operator(self.params, self.strategies)
+
+    @property
+    def censors(self) -> bool:
+        """Whether its strategies hold transactions back."""
+        return bool(HOLDING & set(self.strategies))
+
+    def attach(self, view: OperatorView) -> None:
+        """Its view of the chain: the shared one with its own accounts."""
+        self.view = view
+        if self.operator is not None:
+            self.operator.attach(view)
+
+    def build(self, seen: np.ndarray, arrival: np.ndarray, now: int) -> np.ndarray:
+        """Its block from the eligible transactions it has seen (arrival order)."""
+        if self.operator is None:
+            return seen
+        return self.operator.plan(seen, arrival, now)
+
+    def value(self, visible: np.ndarray) -> float:
+        """USD it expects from the block it would build out of ``visible``."""
+        v = self.view
+        if not len(visible):
+            return 0.0
+        value = float(v.txs.tip(visible).sum()) / PPM
+        p = v.protocol
+        if self.operator is None or not p.price:
+            return value
+        run = self.operator.strategies
+        kind = v.kind(visible)
+        updates = visible[kind == Kind.ORACLE]
+        price = int(v.payload(updates[-1:])[0]) if len(updates) else p.price
+        if "backrun" in run and len(updates):
+            value += self._bonus(price, v.user_accounts(p.liquidatable(price)))
+        elif "censor" in run:  # accounts whose visible top-up it can hold until liquidatable
+            topups = v.origin(visible[kind == Kind.TOPUP])
+            targets = v.user_accounts(p.liquidatable(price))
+            value += self._bonus(price, targets[member(targets, topups)])
+        if "stale_oracle" in run and len(updates):
+            edge = abs(price / p.price - 1) - 2 * p.fee_ppm / PPM
+            value += max(0.0, edge) * self.params.stale_trade_usd
+        if "sandwich" in run and p.scale_units:
+            trades = np.abs(v.payload(visible[kind == Kind.TRADE])).astype(np.float64)
+            big = trades >= self.params.sandwich_min_usd * PPM
+            units = trades[big] * PPM / p.price  # micro-units of the asset
+            size = self.params.sandwich_size_usd
+            gain = size * units / p.scale_units - 2 * p.fee_ppm / PPM * size
+            value += float(np.clip(gain, 0, None).sum())
+        return value
+
+    def extracted_micro(self, values: np.ndarray, capital_micro: int) -> float:
+        """What its strategies made (micro-USD): its liquidators' bonuses and its two
+        trading accounts' gain on their capital (``values``: accounts marked to market)."""
+        p, own = self.view.protocol, self.view.accounts
+        bonuses = sum(int(p.ledger.balances[p.liquidator_account[who]])
+                      for who in (own.backrun, own.censor))
+        return bonuses + float(values[own.stale] + values[own.sandwich]) - 2 * capital_micro
+
+    def _bonus(self, price: int, accounts: np.ndarray) -> float:
+        """Liquidation bonuses of ``accounts`` at ``price`` (USD), the way its
+        liquidations collect them: the close factor's share first, then the rest; each
+        closing realizes its part of the loss, and a bonus is paid out of what margin is
+        left."""
+        if not len(accounts):
+            return 0.0
+        p = self.view.protocol
+        equity, notional = p.margin_state(price)
+        margin = p.ledger.balances[p.margin[accounts]].astype(np.float64)
+        loss = np.clip(margin - equity[accounts], 0, None)
+        rate, first = p.bonus_ppm / PPM, p.close_ppm / PPM
+        total = np.zeros(len(accounts))
+        for part in (first, 1 - first):
+            margin = margin - part * loss
+            paid = np.clip(np.minimum(rate * part * notional[accounts], margin), 0, None)
+            margin, total = margin - paid, total + paid
+        return float(total.sum()) / PPM
