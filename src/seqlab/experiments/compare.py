@@ -329,6 +329,9 @@ def _design_entry(design: str, seeds: list[int], samples: list[dict],
         k: round(float(np.mean([p[k] for p in profits])), 2) for k in PROFIT_SOURCES}
     entry["digest"] = views[(design, seeds[0])].summary["digest"]
     entry["digests"] = [views[(design, s)].summary["digest"] for s in seeds]
+    own = [views[(design, s)].summary.get("design_metrics") for s in seeds]
+    if any(own):  # the design's own figures (Timeboost's auction), one per seed
+        entry["design_metrics"] = own
     if ci:
         entry["ci95"] = ci
         entry["significance"] = {k: significance(entry.get(k, 0.0), v, len(samples))
