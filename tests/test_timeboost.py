@@ -38,9 +38,9 @@ def runs():
 
 def test_controllers_realise_at_least_what_they_pay(runs):
     """No systematic overpayment: in every run the lane's value to its controllers (after
-    gas) covers the auction prices they paid, and so it does over the seeds for the
-    searcher that won most. (One searcher's few wins can fall on quiet minutes: the
-    property test below checks the guarantee over many rounds.)"""
+    gas) covers the auction prices they paid, and so it does over the seeds for every
+    searcher that won often enough to average over. (A searcher's few wins can fall on
+    quiet minutes: the property test below checks the guarantee over many rounds.)"""
     paid, net, wins = {}, {}, {}
     for _, s in runs.values():
         m = s["design_metrics"]
@@ -50,8 +50,10 @@ def test_controllers_realise_at_least_what_they_pay(runs):
             paid[name] = paid.get(name, 0.0) + d["paid_usd"]
             net[name] = net.get(name, 0.0) + d["gross_usd"] - d["gas_usd"]
             wins[name] = wins.get(name, 0) + d["wins"]
-    most = max(wins, key=wins.get)
-    assert net[most] >= paid[most]
+    often = [name for name in wins if wins[name] >= 10]
+    assert len(often) >= 2
+    for name in often:
+        assert net[name] >= paid[name], name
 
 
 def test_the_two_strongest_searchers_win_most_rounds(runs):
@@ -166,12 +168,23 @@ def test_no_systematic_overpayment(profiles, sigma, tail, seed):
 
 
 def test_a_searcher_that_keeps_losing_steps_back():
+    """Paying 500 for 10, round after round, where rounds vary by about 1000: after
+    enough of them the loss is beyond luck, and the searcher sits out, then returns."""
     cfg = Timeboost(searchers=[{"name": "a", "skill": 0.9}, {"name": "b", "skill": 0.8}])
     bidders = Bidders(cfg)
-    bidders.estimate = 1000.0
+    bidders.recent, bidders.moments = 1000.0, [1000.0, 2e6, 1.5e6]
     before = bidders.bids(1, 10)
-    for r in range(10, 20):
+    for r in range(10, 30):
         bidders.settle(0, 10.0, 500.0, r, r)
-    after = bidders.bids(1, 20)
+    after = bidders.bids(1, 30)
     assert before[0] > 0 and after[0] == 0.0 and after[1] > 0
-    assert bidders.bids(1, 20 + 10)[0] > 0  # back after sitting out
+    assert bidders.bids(1, 45)[0] > 0  # back after sitting out
+
+
+def test_quiet_minutes_in_a_bursty_market_are_not_a_losing_record():
+    cfg = Timeboost(searchers=[{"name": "a", "skill": 0.9}])
+    bidders = Bidders(cfg)
+    bidders.recent, bidders.moments = 1000.0, [1000.0, 1e8, 1e6]  # rounds vary by ~10,000
+    for r in range(10, 30):
+        bidders.settle(0, 10.0, 500.0, r, r)
+    assert bidders.ratio(30)[0] == 1.0 and bidders.bids(1, 30)[0] > 0

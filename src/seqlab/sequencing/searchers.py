@@ -14,9 +14,9 @@ second-price auction the winner is whoever overestimated most (the winner's curs
 the bid is conditioned on being the highest signal: for ``n`` bidders with log-normal
 signal errors of spread ``sigma`` the highest error averages ``sigma·E[max of n normals]``,
 which is taken off. Risk aversion takes off more where recent rounds varied more, and a
-searcher that has paid more than it realised over its recent wins (those of the last
-``RECORD_ROUNDS`` rounds, once there are ``MIN_RECORD``) scales its bids by the ratio
-and, when that falls below ``BENCH_RATIO``, stops bidding for ``BENCH_ROUNDS`` rounds.
+searcher that has clearly paid more than it realised over its recent wins (those of
+the last ``RECORD_ROUNDS`` rounds, once there are ``MIN_RECORD``, by more than luck
+explains) scales its bids by the ratio and, when that falls below ``BENCH_RATIO``, stops bidding for ``BENCH_ROUNDS`` rounds.
 Old wins leave the record, so a searcher priced out by its past comes back. Nobody bids
 more than its capital.
 """
@@ -31,7 +31,8 @@ from seqlab.scenario.schema import Timeboost
 EMA_WEIGHT = 0.3     # weight of the latest round: bids follow the previous minutes' value
 RISK_WEIGHT = 0.05   # weight of the latest round in the long view of how rounds vary
 RECORD_ROUNDS = 60   # a searcher judges itself on its wins of the last hour...
-MIN_RECORD = 10      # ...once it has at least ten (the value of a few minutes says little)
+MIN_RECORD = 5       # ...once it has at least five
+SIGNIFICANCE = 2.0   # and only a shortfall beyond two standard deviations of luck counts
 BENCH_RATIO = 0.5    # below this realised/paid ratio a searcher stops bidding for a while
 BENCH_ROUNDS = 10    # how long it stays out before it tries again, with a clean record
 RATIO_FLOOR = 0.05   # bids are never scaled below this share
@@ -58,9 +59,12 @@ class Bidders:
         self.capital = np.array([x.capital_usd for x in s], dtype=np.float64)
         self.risk = np.array([x.risk_aversion for x in s], dtype=np.float64)
         self.sigma = cfg.valuation_noise
-        self.estimate = cfg.prior_round_value_usd  # a perfect controller's round (USD)
-        # the long view: mean and second moment of a perfect controller's round
-        self.moments = [cfg.prior_round_value_usd, cfg.prior_round_value_usd ** 2]
+        prior = cfg.prior_round_value_usd
+        self.recent = prior  # a perfect controller's round, the last few minutes (USD)
+        # the long view of a perfect controller's round: mean, second moment, and the
+        # mean product of consecutive rounds (how much a round tells about the next)
+        self.moments = [prior, prior * prior, prior * prior]
+        self._last = prior
         # realised (per unit of skill) over public opportunity, from controlled rounds
         self._capture = [cfg.prior_round_value_usd, cfg.prior_round_value_usd]
         self.record: list[list[tuple[int, float, float]]] = [[] for _ in s]  # (round, net, paid)
@@ -82,16 +86,29 @@ class Bidders:
             cap[1] += EMA_WEIGHT * (public_usd - cap[1])
         else:
             full = public_usd * (cap[0] / cap[1] if cap[1] > 0 else 1.0)
-        self.estimate += EMA_WEIGHT * (full - self.estimate)
+        self.recent += EMA_WEIGHT * (full - self.recent)
         m = self.moments
         m[0] += RISK_WEIGHT * (full - m[0])
         m[1] += RISK_WEIGHT * (full * full - m[1])
+        m[2] += RISK_WEIGHT * (full * self._last - m[2])
+        self._last = full
+
+    @property
+    def estimate(self) -> float:
+        """The forecast of the coming round: the long-run mean, moved toward the last few
+        minutes as far as rounds have been carrying over into the next (their lag-one
+        autocorrelation). Bids follow a burst only as long as bursts have been lasting,
+        so nobody keeps paying for a spike that is over."""
+        mean, second, lagged = self.moments
+        var = second - mean * mean
+        carry = min(max((lagged - mean * mean) / var, 0.0), 1.0) if var > 0 else 1.0
+        return mean + carry * (self.recent - mean)
 
     def variation(self) -> float:
         """How much rounds vary (coefficient of variation, long view): what a risk-averse
         searcher discounts for. A long view, so a quiet spell after a burst does not make
         every round look wildly uncertain."""
-        mean, second = self.moments
+        mean, second = self.moments[:2]
         return float(np.sqrt(max(second - mean * mean, 0.0)) / mean) if mean > 0 else 0.0
 
     def settle(self, winner: int, net_usd: float, paid_usd: float, won: int, now: int
@@ -104,14 +121,21 @@ class Bidders:
             self.record[winner].clear()
 
     def ratio(self, round_no: int) -> np.ndarray:
-        """Each searcher's realised/paid over its recent wins, capped at 1 (one that has
-        earned more than it paid bids its full shaded value), 1 on too short a record."""
+        """Each searcher's realised/paid over its recent wins where it has clearly been
+        paying more than it got, 1 elsewhere. "Clearly": the shortfall exceeds
+        ``SIGNIFICANCE`` standard deviations of what that many rounds could have brought
+        it, so a run of quiet minutes in a market whose value comes in rare bursts is not
+        taken for a losing strategy, while a steady loss in a steady market is."""
         out = np.ones(len(self))
+        sd = self.variation() * self.moments[0]
         for i, rec in enumerate(self.record):
             rec[:] = [x for x in rec if x[0] > round_no - RECORD_ROUNDS]
-            paid = sum(x[2] for x in rec)
-            if len(rec) >= MIN_RECORD and paid > 0:
-                out[i] = min(max(sum(x[1] for x in rec) / paid, RATIO_FLOOR), 1.0)
+            if len(rec) < MIN_RECORD:
+                continue
+            net, paid = sum(x[1] for x in rec), sum(x[2] for x in rec)
+            noise = SIGNIFICANCE * self.skill[i] * sd * np.sqrt(len(rec))
+            if paid > 0 and paid - net > noise:
+                out[i] = min(max(net / paid, RATIO_FLOOR), 1.0)
         return out
 
     # bidding -----------------------------------------------------------------------------

@@ -9,17 +9,21 @@ other transaction is delayed by ``delay`` (200 ms), and apart from that the orde
 first come, first served. The controller cannot see or reorder anyone else's
 transactions.
 
-Searchers value the lane by the opportunities the chain showed in past rounds — every
-liquidation bonus paid, and every oracle update that moved the price by more than two
-taker fees (worth that excess on a stale-price trade) — as an exponential average
-starting from ``prior_round_value_usd``, each with its own noise, and bid their value (truthful bidding is optimal in a second-price
-auction); so the price emerges from the simulation. Simplification: bids are formed
-with what is known at the round boundary, and the winner pays at the start of its
-round. The controller uses the lane the
-way the extractive operator's content-free strategies can: it liquidates accounts that
-the public state shows liquidatable, and when the off-chain reference price has moved
-away from the on-chain price it trades at the stale on-chain price ahead of the coming
-(delayed) oracle update, closing once the update has landed.
+The searchers (``searchers.Bidders``) are unequal and rational: each forecasts the
+coming round from what the lane earned in the previous ones and from the public
+opportunities, and shades its bid below its own share of that forecast (winner's curse,
+risk, its own record), so the price emerges from the simulation and controllers do not
+pay more than the lane gives them on average. Simplification: bids are formed with what
+is known at the round boundary, and the winner pays at the start of its round.
+
+The controller uses the lane the way the extractive operator's content-free strategies
+can, through the operator's accounts: it liquidates accounts that the public state shows
+liquidatable, tries those the coming oracle update will make liquidatable, and when the
+off-chain reference price has moved away from the on-chain price it trades at the stale
+on-chain price, with a limit, closing once the update has landed. Its transactions reach
+the sequencer its latency after what it reacted to, so they can arrive on the wrong side
+of an oracle update and revert; every one of them pays ``express_gas_usd``. The run's
+rounds are kept in a ``RoundBook`` whose figures are the summary's ``design_metrics``.
 """
 from __future__ import annotations
 
@@ -178,9 +182,9 @@ class TimeboostDesign(QueuedDesign):
         for tx, k in self._pending:
             st = int(status[tx])
             if st == Status.PENDING:
-                if k == self.current:  # not run yet (several blocks built at once)
+                if k >= self.current - 1:  # not run yet (several blocks built at once)
                     waiting.append((tx, k))
-                continue
+                continue  # older: cut from a full block, never to run
             paid = min(gas, p.balance(p.searchers))
             p.ledger.transfer(p.searchers, EXTERNAL, paid, "express_gas")
             self.book.gas[k] += paid / PPM
@@ -201,15 +205,23 @@ class TimeboostDesign(QueuedDesign):
         self._earned += usd
 
     def _settle_stale(self) -> None:
+        """Once the stale-price trade's open has reverted or its close has run, its
+        profit (the account's equity change) goes to the round that opened it."""
         trade = self._stale
-        if trade is None or trade.pending:
+        if trade is None:
             return
         p, acct = self.view.protocol, self.view.accounts.stale
-        if not p.size[acct] and (trade.closing or not trade.opened):
-            self._gross(trade.book, (p.equity(acct) - trade.mark) / PPM)
-            self._stale = None
-        else:
-            trade.opened = True
+        status = p.txs.status
+        last = trade.open_tx if trade.close_tx is None else trade.close_tx
+        if status[last] == Status.PENDING:
+            return
+        if trade.close_tx is None and status[last] == Status.OK:
+            return  # open: wait for the update
+        if p.size[acct]:  # the close failed: send it again
+            trade.close_tx = None
+            return
+        self._gross(trade.book, (p.equity(acct) - trade.mark) / PPM)
+        self._stale = None
 
     # the controller -------------------------------------------------------------------
     def _express(self, now: int, prev: int) -> tuple[list[int], list[int]]:
@@ -285,12 +297,10 @@ class TimeboostDesign(QueuedDesign):
             return []
         trade = self._stale
         if trade is not None:
-            if trade.pending:
-                trade.pending = False
-                return []
-            if trade.opened and not trade.closing and p.price != trade.price:
-                trade.closing = True
-                return [(v.insert(Kind.CLOSE, v.accounts.stale, now), min(prev + lat, now))]
+            opened = trade.close_tx is None and p.txs.status[trade.open_tx] == Status.OK
+            if opened and p.price != trade.price:
+                trade.close_tx = v.insert(Kind.CLOSE, v.accounts.stale, now)
+                return [(trade.close_tx, min(prev + lat, now))]
             return []
         if p.price == self._tried_price:
             return []
@@ -303,9 +313,9 @@ class TimeboostDesign(QueuedDesign):
         usd = side * int(round(self.bidders.skill[self.controller]
                                * self.cfg.strategy.stale_trade_usd * PPM))
         limit = int(round((p.price + ref) / 2))
-        self._stale = _StaleTrade(self.current, p.price, p.equity(v.accounts.stale))
-        return [(v.insert(Kind.TRADE, v.accounts.stale, now, a=usd, b=limit),
-                 min(t + lat, now))]
+        tx = v.insert(Kind.TRADE, v.accounts.stale, now, a=usd, b=limit)
+        self._stale = _StaleTrade(self.current, p.price, p.equity(v.accounts.stale), tx)
+        return [(tx, min(t + lat, now))]
 
 
 @dataclass
@@ -316,9 +326,8 @@ class _StaleTrade:
     book: int
     price: int
     mark: int
-    pending: bool = True   # sent, not yet executed
-    opened: bool = False   # the open filled
-    closing: bool = False  # the close has been sent
+    open_tx: int
+    close_tx: int | None = None  # the close, once sent
 
 
 GAP_STEP_US = 10_000  # how finely a searcher watching the reference notices a move (10 ms)
