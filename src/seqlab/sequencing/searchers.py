@@ -6,8 +6,8 @@ chain, so all forecast the same quantity, the value a perfect controller would t
 the coming minute, from what recent rounds showed. They differ in how much of it they
 can realise (``skill``), in how far their own model of the coming minute is off (a
 private signal, ``valuation_noise``), in how much they dislike an uncertain round
-(``risk_aversion``: the bid is divided by 1 + risk_aversion × the
-coefficient of variation of recent rounds) and in what they can put up (``capital_usd``).
+(``risk_aversion``: the bid is divided by 1 + risk_aversion × the coefficient of
+variation of rounds) and in what they can put up (``capital_usd``).
 
 A searcher bids its own share of the forecast, shaded below it. In a common-value
 second-price auction the winner is whoever overestimated most (the winner's curse), so
@@ -16,9 +16,9 @@ signal errors of spread ``sigma`` the highest error averages ``sigma·E[max of n
 which is taken off. Risk aversion takes off more where recent rounds varied more, and a
 searcher that has clearly paid more than it realised over its recent wins (those of
 the last ``RECORD_ROUNDS`` rounds, once there are ``MIN_RECORD``, by more than luck
-explains) scales its bids by the ratio and, when that falls below ``BENCH_RATIO``, stops bidding for ``BENCH_ROUNDS`` rounds.
-Old wins leave the record, so a searcher priced out by its past comes back. Nobody bids
-more than its capital.
+explains) scales its bids by the ratio and, when that falls below ``BENCH_RATIO``,
+stops bidding for ``BENCH_ROUNDS`` rounds. Old wins leave the record, so a searcher
+priced out by its past comes back. Nobody bids more than its capital.
 """
 from __future__ import annotations
 
@@ -67,7 +67,8 @@ class Bidders:
         self._last = prior
         # realised (per unit of skill) over public opportunity, from controlled rounds
         self._capture = [cfg.prior_round_value_usd, cfg.prior_round_value_usd]
-        self.record: list[list[tuple[int, float, float]]] = [[] for _ in s]  # (round, net, paid)
+        # each searcher's wins: (round, net realised, paid)
+        self.record: list[list[tuple[int, float, float]]] = [[] for _ in s]
         self.benched_until = np.full(len(s), -1, dtype=np.int64)
 
     def __len__(self) -> int:
