@@ -188,3 +188,20 @@ def test_quiet_minutes_in_a_bursty_market_are_not_a_losing_record():
     for r in range(10, 30):
         bidders.settle(0, 10.0, 500.0, r, r)
     assert bidders.ratio(30)[0] == 1.0 and bidders.bids(1, 30)[0] > 0
+
+
+def test_a_slow_controller_loses_races_to_the_oracle():
+    """A controller whose transactions take 2 s to arrive sends stale-price trades on
+    what it saw 2 s ago: some arrive after the oracle update and revert on their limit,
+    and it realises less than a 5 ms one."""
+    from seqlab.txs import Kind, Status
+
+    out = {}
+    for latency in ("5ms", "2s"):
+        w, s = run(1, searchers=[{"name": "solo", "skill": 0.9, "latency": latency}])
+        own = w.design.view.txs.inserted_since(0)
+        trades = own[w.txs.kind[own] == Kind.TRADE]
+        out[latency] = (int((w.txs.status[trades] == Status.FAILED).sum()),
+                        s["design_metrics"]["controller_gross_usd"])
+    assert out["5ms"][0] == 0 < out["2s"][0]
+    assert out["5ms"][1] > out["2s"][1]

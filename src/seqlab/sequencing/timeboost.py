@@ -27,6 +27,7 @@ rounds are kept in a ``RoundBook`` whose figures are the summary's ``design_metr
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -289,9 +290,10 @@ class TimeboostDesign(QueuedDesign):
 
     def _stale_trade(self, now: int, prev: int, lat: int) -> list[tuple[int, int]]:
         """Open a trade at the stale on-chain price when the reference has moved away from
-        it; close it once an update has landed. The open carries a limit halfway to the
-        reference, so it reverts if the update (or the market moving back) got there
-        first; the close goes out once the update is visible on chain."""
+        it (both as the controller saw them, its latency ago); close it once an update has
+        landed. The open carries a limit halfway to the reference, so it reverts if an
+        update (or the market moving back) got there first; the close goes out once the
+        update is visible on chain."""
         v, p = self.view, self.view.protocol
         if not p.price:
             return []
@@ -302,20 +304,28 @@ class TimeboostDesign(QueuedDesign):
                 trade.close_tx = v.insert(Kind.CLOSE, v.accounts.stale, now)
                 return [(trade.close_tx, min(prev + lat, now))]
             return []
-        if p.price == self._tried_price:
+        then = _onchain_at(p.log.oracle, now - lat)  # what the controller saw
+        if not then or then == self._tried_price:
             return []
-        seen = _first_gap(v.reference, p.price, self.tb.stale_min_move, prev - lat, now - lat)
+        seen = _first_gap(v.reference, then, self.tb.stale_min_move, prev - lat, now - lat)
         if seen is None:
             return []
         t, ref = seen
-        self._tried_price = p.price
-        side = 1 if ref > p.price else -1
+        self._tried_price = then
+        side = 1 if ref > then else -1
         usd = side * int(round(self.bidders.skill[self.controller]
                                * self.cfg.strategy.stale_trade_usd * PPM))
-        limit = int(round((p.price + ref) / 2))
+        limit = int(round((then + ref) / 2))
         tx = v.insert(Kind.TRADE, v.accounts.stale, now, a=usd, b=limit)
-        self._stale = _StaleTrade(self.current, p.price, p.equity(v.accounts.stale), tx)
+        self._stale = _StaleTrade(self.current, then, p.equity(v.accounts.stale), tx)
         return [(tx, min(t + lat, now))]
+
+
+def _onchain_at(oracle_log: list, t_us: int) -> int:
+    """The on-chain price as of ``t_us`` (the last update executed by then; 0 before the
+    first): what a searcher whose transactions take until now to arrive had seen."""
+    k = bisect_right(oracle_log, t_us, key=lambda row: row[0])
+    return oracle_log[k - 1][2] if k else 0
 
 
 @dataclass
