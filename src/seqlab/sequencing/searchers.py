@@ -1,0 +1,155 @@
+"""Express-lane bidders: how rational, unequal searchers value a Timeboost round and bid.
+
+The lane's value is close to a common value (Mamageishvili et al. 2025: paid bids track
+the lane's markouts better than winning bids do): every searcher watches the same public
+chain, so all forecast the same quantity, the value a perfect controller would take in
+the coming minute, from what recent rounds showed. They differ in how much of it they
+can realise (``skill``), in how far their own model of the coming minute is off (a
+private signal, ``valuation_noise``), in how much they dislike an uncertain round
+(``risk_aversion``: the bid is divided by 1 + risk_aversion × the coefficient of
+variation of rounds) and in what they can put up (``capital_usd``).
+
+A searcher bids its own share of the forecast, shaded below it. In a common-value
+second-price auction the winner is whoever overestimated most (the winner's curse), so
+the bid is conditioned on being the highest signal: for ``n`` bidders with log-normal
+signal errors of spread ``sigma`` the highest error averages ``sigma·E[max of n normals]``,
+which is taken off. Risk aversion takes off more where recent rounds varied more, and a
+searcher that has clearly paid more than it realised over its recent wins (those of
+the last ``RECORD_ROUNDS`` rounds, once there are ``MIN_RECORD``, by more than luck
+explains) scales its bids by the ratio and, when that falls below ``BENCH_RATIO``,
+stops bidding for ``BENCH_ROUNDS`` rounds. Old wins leave the record, so a searcher
+priced out by its past comes back. Nobody bids more than its capital.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtr
+
+from seqlab.kernel import keyed_normals
+from seqlab.scenario.schema import Timeboost
+
+EMA_WEIGHT = 0.3     # weight of the latest round: bids follow the previous minutes' value
+RISK_WEIGHT = 0.05   # weight of the latest round in the long view of how rounds vary
+RECORD_ROUNDS = 60   # a searcher judges itself on its wins of the last hour...
+MIN_RECORD = 5       # ...once it has at least five
+SIGNIFICANCE = 2.0   # and only a shortfall beyond two standard deviations of luck counts
+BENCH_RATIO = 0.5    # below this realised/paid ratio a searcher stops bidding for a while
+BENCH_ROUNDS = 10    # how long it stays out before it tries again, with a clean record
+RATIO_FLOOR = 0.05   # bids are never scaled below this share
+
+
+def expected_max_normal(n: int) -> float:
+    """E[max of n independent standard normals] (0 for one), by quadrature: how far the
+    highest of n signals overshoots the truth, in units of the signals' spread."""
+    if n <= 1:
+        return 0.0
+    z = np.linspace(-8.0, 8.0, 4001)
+    density = n * np.exp(-z * z / 2) / np.sqrt(2 * np.pi) * ndtr(z) ** (n - 1)
+    return float(np.trapezoid(z * density, z))
+
+
+class Bidders:
+    """The searchers of ``[sequencer.timeboost]``: their forecasts, bids and records."""
+
+    def __init__(self, cfg: Timeboost) -> None:
+        s = cfg.searchers
+        self.names = [x.name for x in s]
+        self.skill = np.array([x.skill for x in s], dtype=np.float64)
+        self.latency_us = np.array([x.latency for x in s], dtype=np.int64)
+        self.capital = np.array([x.capital_usd for x in s], dtype=np.float64)
+        self.risk = np.array([x.risk_aversion for x in s], dtype=np.float64)
+        self.sigma = cfg.valuation_noise
+        prior = cfg.prior_round_value_usd
+        self.recent = prior  # a perfect controller's round, the last few minutes (USD)
+        # the long view of a perfect controller's round: mean, second moment, and the
+        # mean product of consecutive rounds (how much a round tells about the next)
+        self.moments = [prior, prior * prior, prior * prior]
+        self._last = prior
+        # realised (per unit of skill) over public opportunity, from controlled rounds
+        self._capture = [cfg.prior_round_value_usd, cfg.prior_round_value_usd]
+        # each searcher's wins: (round, net realised, paid)
+        self.record: list[list[tuple[int, float, float]]] = [[] for _ in s]
+        self.benched_until = np.full(len(s), -1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    # learning ----------------------------------------------------------------------------
+    def observe(self, public_usd: float, realised_usd: float | None,
+                controller: int | None) -> None:
+        """One finished round: the public opportunity everyone saw and, when someone held
+        the lane, what it realised. Either becomes an estimate of a perfect controller's
+        round, which updates the common forecast."""
+        cap = self._capture
+        if controller is not None and realised_usd is not None:
+            full = max(realised_usd, 0.0) / self.skill[controller]
+            cap[0] += EMA_WEIGHT * (full - cap[0])
+            cap[1] += EMA_WEIGHT * (public_usd - cap[1])
+        else:
+            full = public_usd * (cap[0] / cap[1] if cap[1] > 0 else 1.0)
+        self.recent += EMA_WEIGHT * (full - self.recent)
+        m = self.moments
+        m[0] += RISK_WEIGHT * (full - m[0])
+        m[1] += RISK_WEIGHT * (full * full - m[1])
+        m[2] += RISK_WEIGHT * (full * self._last - m[2])
+        self._last = full
+
+    @property
+    def estimate(self) -> float:
+        """The forecast of the coming round: the long-run mean, moved toward the last few
+        minutes as far as rounds have been carrying over into the next (their lag-one
+        autocorrelation). Bids follow a burst only as long as bursts have been lasting,
+        so nobody keeps paying for a spike that is over."""
+        mean, second, lagged = self.moments
+        var = second - mean * mean
+        carry = min(max((lagged - mean * mean) / var, 0.0), 1.0) if var > 0 else 1.0
+        return mean + carry * (self.recent - mean)
+
+    def variation(self) -> float:
+        """How much rounds vary (coefficient of variation, long view): what a risk-averse
+        searcher discounts for. A long view, so a quiet spell after a burst does not make
+        every round look wildly uncertain."""
+        mean, second = self.moments[:2]
+        return float(np.sqrt(max(second - mean * mean, 0.0)) / mean) if mean > 0 else 0.0
+
+    def settle(self, winner: int, net_usd: float, paid_usd: float, won: int, now: int
+               ) -> None:
+        """The outcome of round ``won``, known at round ``now``: into the winner's record,
+        and a rest from bidding when it has been paying far more than it got."""
+        self.record[winner].append((won, net_usd, paid_usd))
+        if self.ratio(now)[winner] < BENCH_RATIO:
+            self.benched_until[winner] = now + BENCH_ROUNDS
+            self.record[winner].clear()
+
+    def ratio(self, round_no: int) -> np.ndarray:
+        """Each searcher's realised/paid over its recent wins where it has clearly been
+        paying more than it got, 1 elsewhere. "Clearly": the shortfall exceeds
+        ``SIGNIFICANCE`` standard deviations of what that many rounds could have brought
+        it, so a run of quiet minutes in a market whose value comes in rare bursts is not
+        taken for a losing strategy, while a steady loss in a steady market is."""
+        out = np.ones(len(self))
+        sd = self.variation() * self.moments[0]
+        for i, rec in enumerate(self.record):
+            rec[:] = [x for x in rec if x[0] > round_no - RECORD_ROUNDS]
+            if len(rec) < MIN_RECORD:
+                continue
+            net, paid = sum(x[1] for x in rec), sum(x[2] for x in rec)
+            noise = SIGNIFICANCE * self.skill[i] * sd * np.sqrt(len(rec))
+            if paid > 0 and paid - net > noise:
+                out[i] = min(max(net / paid, RATIO_FLOOR), 1.0)
+        return out
+
+    # bidding -----------------------------------------------------------------------------
+    def active(self, round_no: int) -> np.ndarray:
+        return self.benched_until < round_no
+
+    def bids(self, seed: int, round_no: int) -> np.ndarray:
+        """Every searcher's bid for round ``round_no`` (USD; 0 for those sitting out)."""
+        active = self.active(round_no)
+        n = int(active.sum())
+        z = keyed_normals(seed, "timeboost.signal", np.arange(len(self)), round_no)
+        signal = max(self.estimate, 0.0) * np.exp(self.sigma * z)
+        shade = np.exp(-self.sigma * expected_max_normal(n))
+        value = self.skill * signal * shade / (1.0 + self.risk * self.variation()) \
+            * self.ratio(round_no)
+        return np.where(active, np.minimum(value, self.capital), 0.0)
