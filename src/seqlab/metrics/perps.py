@@ -11,6 +11,7 @@ import numpy as np
 from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice
 from seqlab.metrics.core import latency_stats_ms
+from seqlab.metrics.auction import auction_summary
 from seqlab.metrics.costs import penalties_paid
 from seqlab.metrics.venue import realized_vol, venue_path
 from seqlab.protocols.perps import PPM, PerpsProtocol
@@ -70,8 +71,9 @@ def operator_profit(run: PerpsRun) -> dict[str, float]:
     values = p.account_values(final_price_micro(run))
     op = run.operator
     return {
-        "backrun": usd(bal[p.liquidator_account[op.backrun]]),
-        "censor": usd(bal[p.liquidator_account[op.censor]]),
+        # less the capital its liquidator identities brought to buy Dutch auction lots
+        "backrun": usd(bal[p.liquidator_account[op.backrun]] - p.keeper_capital[op.backrun]),
+        "censor": usd(bal[p.liquidator_account[op.censor]] - p.keeper_capital[op.censor]),
         "stale_oracle": usd(values[op.stale] - run.capital_micro),
         "sandwich": usd(values[op.sandwich] - run.capital_micro),
         "priority_fees": usd(bal[p.sequencer]),
@@ -143,6 +145,7 @@ def perps_summary(run: PerpsRun) -> dict:
         "price_start": round(float(run.reference.price[0]), 2),
         "price_end": round(float(run.reference.price[-1]), 2),
         "price_min": round(float(run.reference.price.min()), 2),
+        **auction_summary(p.liquidation),
     }
 
 

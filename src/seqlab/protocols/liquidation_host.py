@@ -6,7 +6,7 @@ protocol imports its mechanisms, never the other way round.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -22,9 +22,11 @@ class LiquidationHost(Protocol):
     size: np.ndarray            # position per account (micro-units, signed)
     price: int                  # on-chain price (micro-USD)
     insurance: int              # ledger account of the insurance fund
+    pool: int                   # ledger account of the counterparty pool
     liquidator_account: list[int]
     bonus_ppm: int
     close_ppm: int
+    log: Any                    # PerpsLog: bad debt booked so far
 
     def balance(self, account: int) -> int: ...
 
@@ -34,7 +36,7 @@ class LiquidationHost(Protocol):
 
     def is_liquidatable(self, i: int) -> bool: ...
 
-    def close_for_liquidation(self, i: int, close: int) -> int: ...
+    def close_for_liquidation(self, i: int, close: int, px: int | None = None) -> int: ...
 
     def pay_from_margin(self, i: int, to: int, amount: int, reason: str) -> int: ...
 
