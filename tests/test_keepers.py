@@ -227,3 +227,23 @@ def test_black_thursday_without_congestion_clears_near_the_oracle():
     assert auction["median_discount"] <= 0.02
     assert auction["max_discount"] < 0.05
     assert auction["bad_debt_usd"] == 0 == summary["bad_debt_usd"]
+
+
+def test_an_operator_holding_competing_takes_lets_the_price_fall_and_takes_itself():
+    """``hold_takes``: the censoring operator holds outside keepers' takes (never longer
+    than ``max_censor_delay``) and buys the lots itself, deeper than they would have."""
+    def run(hold: bool) -> dict:
+        data = load_scenario("tiny").scenario.model_dump(mode="python")
+        data["duration"] = "30min"
+        data["protocol"]["perps"]["liquidation"] = "dutch"
+        data["sequencer"]["design"] = "extractive-censor"
+        data["sequencer"]["strategy"]["hold_takes"] = hold
+        return World(parse_scenario(data, "tiny-dutch")).run().summary
+
+    plain, held = run(False), run(True)
+    assert held["held_txs"] > plain["held_txs"]
+    assert held["max_censorship_delay_ms"] <= 10 * 60 * 1000 + 250  # the bound, one block
+    assert held["auction"]["median_discount"] > plain["auction"]["median_discount"]
+    assert held["auction"]["max_discount"] > 0.2 > plain["auction"]["max_discount"]
+    censor = lambda s: s["operator_profit_by_strategy"]["censor"]
+    assert censor(held) > censor(plain) + 100_000

@@ -110,6 +110,13 @@ class DutchLiquidation:
             return True
         return self._take(liquidator, a, i, auction, block, t)
 
+    def resets_by(self, i: int, t_us: int) -> bool:
+        """Whether account ``i``'s auction would need a reset at ``t_us`` (pure): how
+        long whoever wants the price to fall can let it."""
+        auction = self.auctions.get(i)
+        return auction is not None and auction.needs_reset(t_us, self.curve, self.d.tail,
+                                                           self.cusp)
+
     def on_price(self) -> None:
         """After an oracle update: end the auctions of accounts healthy again."""
         for i in [i for i in self.auctions if not self.p.is_liquidatable(i)]:

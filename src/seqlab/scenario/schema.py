@@ -153,6 +153,7 @@ class Strategy(Model):
     capital_usd: PositiveUsd = 1_000_000.0
     max_censor_delay: Duration = "10min"
     censor_trigger: Multiple = 1.5
+    hold_takes: bool = False  # censor also holds competing Dutch-auction takes
     oracle_delay: Duration = "0s"
     stale_min_move: Annotated[float, Field(ge=0, le=1)] = 0.002
     stale_trade_usd: PositiveUsd = 500_000.0
