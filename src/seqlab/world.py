@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from seqlab.agents.keepers import Keepers, discount_bids
 from seqlab.agents.reactive import Liquidators, MarginManagers
 from seqlab.agents.recourse import Channels, InboxFee, Recourse
 from seqlab.agents.traders import draw_accounts, option_flow, perp_order_flow, position_flow
@@ -26,12 +27,13 @@ from seqlab.metrics.perps import (PerpsRun, final_price_micro, perps_summary, pe
                                   volatility)
 from seqlab.network import Network, sample_latency
 from seqlab.oracle import push_feed_updates
+from seqlab.protocols.keeper_venue import KeeperVenue
 from seqlab.protocols.options import OptionsProtocol
 from seqlab.protocols.perps import PPM, PerpsProtocol
 from seqlab.protocols.positions import PositionsProtocol
 from seqlab.result import Result
 from seqlab.rollup import Rollup
-from seqlab.rollup.gas import gas_price_gwei
+from seqlab.rollup.gas import GasMarket, gas_price_gwei
 from seqlab.rollup.inbox import DelayedInbox
 from seqlab.rollup.poster import Batches, post_batches, posting_cost_micro
 from seqlab.outages import outage_windows, uptime_feed
@@ -159,6 +161,8 @@ class World:
         p = self.protocol
         self.liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs, self.network,
                                        total, p.bonus_ppm / PPM * p.close_ppm / PPM)
+        self.keepers = self._build_keepers() if sc.protocol.perps.liquidation == "dutch" \
+            else None
         self._margin_seen = -1  # the margin view's generation the managers last saw
         self.rollup.subscribe(self._on_perps_block)
         self.options = None
@@ -190,6 +194,22 @@ class World:
                             channels, kind, close_kind, self.design.uses_tips)
         self.recourses.append(recourse)
         return recourse
+
+    def _build_keepers(self) -> Keepers:
+        """Dutch auctions: keepers bring capital (the operator's identities its strategy
+        capital), sell on the L2 venue and, with congestion, pay the day's gas."""
+        sc, p = self.sc, self.protocol
+        bots, d = sc.agents.liquidators, sc.protocol.perps.dutch
+        others = len(p.liquidator_account) - len(bots)  # the operator's and builders' identities
+        p.fund_keepers([c.capital_usd for c in bots] + [sc.sequencer.strategy.capital_usd] * others)
+        p.liquidation.venue = KeeperVenue(sc.market.venue_depth_usd, sc.market.arb_half_life)
+        gas = GasMarket(sc.sequencer.batch_poster, self.loaded.base_dir, sc.market.start) \
+            if d.congestion else None
+        keepers = Keepers(bots, d, gas, self.sim.rng("keepers.inclusion") if gas else None,
+                          sc.sequencer.l1_block_time, self.horizon)
+        if gas is not None:
+            p.liquidation.gas = lambda j, t: keepers.gas_cost(j, t, p.price)
+        return keepers
 
     def set_outages(self, windows: np.ndarray) -> None:
         """The sequencer's down windows; the protocol's sentinel reads them through the
@@ -266,8 +286,23 @@ class World:
         if quotes is not None:
             accounts, prices = quotes
             candidates = np.setdiff1d(candidates, accounts)
-            bots.on_auctions(t_us, accounts, prices, self.protocol.price, notional)
+            if len(accounts):
+                self._bid(bots, t_us, accounts, prices, notional)
         bots.on_block(t_us, candidates, notional)
+
+    def _bid(self, bots: Liquidators, t_us: int, accounts: np.ndarray, prices: np.ndarray,
+             notional: np.ndarray) -> None:
+        """Keepers with capital, venue and gas bid in perp auctions; option writers'
+        auctions are bid by discount alone."""
+        p = self.protocol
+        if bots is self.liquidators and self.keepers is not None:
+            capital = self.ledger.balances[np.asarray(p.liquidator_account[: len(bots.cfgs)])]
+            bids, delays = self.keepers.plan(t_us, prices, p.size[accounts], p.price,
+                                             capital, p.liquidation.venue)
+            bots.on_auctions(t_us, accounts, bids, notional, delays)
+        else:
+            bots.on_auctions(t_us, accounts, discount_bids(bots.cfgs, prices, p.price),
+                             notional)
 
     def _on_perps_block(self, block: int, t_us: int, ids: np.ndarray,
                         status: np.ndarray) -> None:

@@ -122,17 +122,19 @@ class Liquidators:
         for j, cfg in enumerate(self.cfgs):
             self._send(j, t_us, candidates, notional, np.zeros(len(candidates), np.int64))
 
-    def on_auctions(self, t_us: int, accounts: np.ndarray, prices: np.ndarray, oracle: int,
-                    notional: np.ndarray) -> None:
-        """Bid in running Dutch auctions: each bot takes once the price is at or below
-        the oracle price less the discount it needs (its cost of capital and of selling)."""
-        if not len(accounts):
-            return
-        for j, cfg in enumerate(self.cfgs):
-            limit = int(oracle * (1 - cfg.min_discount))
-            ok = prices <= limit
-            if ok.any():
-                self._send(j, t_us, accounts[ok], notional, np.full(int(ok.sum()), limit))
+    def on_auctions(self, t_us: int, accounts: np.ndarray, bids: np.ndarray,
+                    notional: np.ndarray, delays: np.ndarray | None = None) -> None:
+        """Bid in running Dutch auctions: ``bids[j, k]`` is bot j's highest price for
+        ``accounts[k]`` (0: it stays out; ``agents.keepers`` decides), sent ``delays[j, k]``
+        µs after it sees the block (waiting for inclusion under congestion)."""
+        for j in range(len(self.cfgs)):
+            ok = np.flatnonzero(bids[j] > 0)
+            if delays is None or not delays[j, ok].any():
+                self._send(j, t_us, accounts[ok], notional, bids[j, ok])
+                continue
+            for k in ok.tolist():
+                self._send(j, t_us + int(delays[j, k]), accounts[k:k + 1], notional,
+                           bids[j, k:k + 1])
 
     def _send(self, j: int, t_us: int, accounts: np.ndarray, notional: np.ndarray,
               bid: np.ndarray) -> None:

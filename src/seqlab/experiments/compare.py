@@ -330,6 +330,10 @@ def _design_entry(design: str, seeds: list[int], samples: list[dict],
     profits = [views[(design, s)].summary["operator_profit_by_strategy"] for s in seeds]
     entry["operator_profit_by_strategy"] = {
         k: round(float(np.mean([p[k] for p in profits])), 2) for k in PROFIT_SOURCES}
+    auctions = [views[(design, s)].summary.get("auction") for s in seeds]
+    if all(auctions):  # Dutch auctions: how they cleared, averaged over seeds
+        entry["auction"] = {k: round(float(np.mean([a[k] for a in auctions])), 4)
+                            for k in auctions[0]}
     entry["digest"] = views[(design, seeds[0])].summary["digest"]
     entry["digests"] = [views[(design, s)].summary["digest"] for s in seeds]
     extra = {str(s): views[(design, s)].summary["design_metrics"] for s in seeds

@@ -11,6 +11,7 @@ import numpy as np
 from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice
 from seqlab.metrics.core import latency_stats_ms
+from seqlab.metrics.auction import auction_summary
 from seqlab.metrics.costs import penalties_paid
 from seqlab.metrics.venue import realized_vol, venue_path
 from seqlab.protocols.perps import PPM, PerpsProtocol
@@ -71,8 +72,11 @@ def operator_profit(run: PerpsRun) -> dict[str, float]:
     values = p.account_values(final_price_micro(run))
     sides, capital = run.operator.parties, run.capital_micro
     return {
-        "backrun": usd(sum(int(bal[p.liquidator_account[op.backrun]]) for op in sides)),
-        "censor": usd(sum(int(bal[p.liquidator_account[op.censor]]) for op in sides)),
+        # less the capital its liquidator identities brought to buy Dutch auction lots
+        "backrun": usd(sum(int(bal[p.liquidator_account[op.backrun]]
+                               - p.keeper_capital[op.backrun]) for op in sides)),
+        "censor": usd(sum(int(bal[p.liquidator_account[op.censor]]
+                              - p.keeper_capital[op.censor]) for op in sides)),
         "stale_oracle": usd(sum(values[op.stale] - capital for op in sides)),
         "sandwich": usd(sum(values[op.sandwich] - capital for op in sides)),
         "priority_fees": usd(bal[p.sequencer]),
@@ -144,6 +148,7 @@ def perps_summary(run: PerpsRun) -> dict:
         "price_start": round(float(run.reference.price[0]), 2),
         "price_end": round(float(run.reference.price[-1]), 2),
         "price_min": round(float(run.reference.price.min()), 2),
+        **auction_summary(p.liquidation),
     }
 
 

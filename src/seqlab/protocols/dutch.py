@@ -1,27 +1,54 @@
 """Dutch-auction liquidation for the perps protocol (MakerDAO Liquidations 2.0 style).
 
-A perp position has no collateral to sell, so the auction sells the right to take the
-position off the account at a discount: its price starts at oracle × ``buf`` and falls
-along the curve; a keeper who takes part of the lot closes that part at the oracle price
-against the pool and is paid the discount it bought at, (oracle − price) per unit, out
-of the account's margin. The kicker (and whoever resets a stale auction) earns the
-keeper incentive ``tip + tab·chip`` from the insurance fund. Because the reward grows
-with time instead of being fixed, whoever controls ordering gains far less by being
-first: the first profitable moment pays almost nothing. As a Maker vault is seized at
-kick, an account under auction is locked: its owner can no longer save it with a top-up.
+A perp position is sold off the account: at kick the account is seized and its whole
+position becomes the lot, priced from oracle × ``buf`` down the curve. A keeper who
+takes part of the lot BUYS it with its own capital at the auction price: the account's
+position is closed at that price (for a short lot, at the mirror price 2·oracle − price),
+so the account bears the discount — and, when its margin runs out, the insurance fund,
+then bad debt. The keeper pays price × units into the pool and receives the lot's value
+at the oracle price, which it sells at once on the L2 venue (``KeeperVenue``, as a
+Clipper taker sells through its exchange callee), losing the venue's price impact. A
+keeper can take no more than its capital pays for. Whether a deep-discount take costs
+the protocol anything now depends on who can bid: when nobody does for a long time,
+the price keeps falling and the account's loss at that price can exceed its margin.
+
+The kicker (and whoever resets a stale auction) earns the keeper incentive
+``tip + tab·chip`` from the insurance fund. Because the reward grows with time instead
+of being fixed, whoever controls ordering gains far less by being first. An account
+under auction is locked (a Maker vault is seized at kick); an account that is healthy
+again at the oracle price (equity back above maintenance) gets its auction ended and
+the lock released. With ``congestion`` on each keeper transaction pays gas (``gas``,
+set by the world from the day's gas prices), whether it takes anything or not.
 """
 from __future__ import annotations
+
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from seqlab.protocols.auction import (Auction, ExponentialDecrease, LinearDecrease,
                                       StairstepExponentialDecrease, exact_ratio,
                                       keeper_incentive)
+from seqlab.ledger import EXTERNAL
+from seqlab.protocols.keeper_venue import KeeperVenue
 from seqlab.protocols.liquidation_host import LiquidationHost
 from seqlab.scenario.schema import Perps
 from seqlab.units import MICRO_USD as PPM
 
+GasCost = Callable[[int, int], int]  # (liquidator, t_us) -> micro-USD per transaction
 
+
+class Take(NamedTuple):
+    """One take: when, whose lot, which keeper, units (signed as the position), the
+    auction price and the oracle price then, and the bad debt it booked (micro-USD)."""
+
+    t_us: int
+    account: int
+    keeper: int
+    units: int
+    price: int
+    oracle: int
+    bad_debt: int
 
 
 def make_curve(d):
@@ -43,6 +70,10 @@ class DutchLiquidation:
         self.tip = int(round(self.d.tip_usd * PPM))
         self.auctions: dict[int, Auction] = {}
         self._next_id = 0
+        self.venue = KeeperVenue(0.0, 1)  # no impact until the world names its venue
+        self.gas: GasCost | None = None   # keepers' gas per transaction (congestion)
+        self.takes: list[Take] = []
+        self.kicks = self.resets = self.ended = 0
 
     def locks(self, i: int) -> bool:
         """An account under auction is seized (as a Maker vault is at kick): its owner can
@@ -60,16 +91,41 @@ class DutchLiquidation:
 
     def liquidate(self, liquidator: int, a: int, i: int, block: int, t: int) -> bool:
         p = self.p
+        if self.gas is not None:  # included: the gas is spent whatever the outcome
+            keeper = p.liquidator_account[liquidator]
+            p.ledger.transfer(keeper, EXTERNAL, min(self.gas(liquidator, t),
+                                                    p.balance(keeper)), "keeper_gas")
         auction = self.auctions.get(i)
         if auction is None:
             if not p.is_liquidatable(i):
                 return False
             return self._kick(liquidator, i, t)
+        if not p.is_liquidatable(i):
+            self._end(i)
+            return False
         if auction.needs_reset(t, self.curve, self.d.tail, self.cusp):
             auction.redo(t, p.price, self.buf)
+            self.resets += 1
             self._reward_keeper(liquidator, auction.tab)
             return True
         return self._take(liquidator, a, i, auction, block, t)
+
+    def resets_by(self, i: int, t_us: int) -> bool:
+        """Whether account ``i``'s auction would need a reset at ``t_us`` (pure): how
+        long whoever wants the price to fall can let it."""
+        auction = self.auctions.get(i)
+        return auction is not None and auction.needs_reset(t_us, self.curve, self.d.tail,
+                                                           self.cusp)
+
+    def on_price(self) -> None:
+        """After an oracle update: end the auctions of accounts healthy again."""
+        for i in [i for i in self.auctions if not self.p.is_liquidatable(i)]:
+            self._end(i)
+
+    def _end(self, i: int) -> None:
+        """The account is healthy again: its auction is over and its lock released."""
+        del self.auctions[i]
+        self.ended += 1
 
     def _kick(self, liquidator: int, i: int, t: int) -> bool:
         p = self.p
@@ -79,6 +135,7 @@ class DutchLiquidation:
             return False
         self.auctions[i] = Auction.kick(self._next_id, i, lot, tab, t, p.price, self.buf)
         self._next_id += 1
+        self.kicks += 1
         self._reward_keeper(liquidator, tab)
         return True
 
@@ -90,18 +147,33 @@ class DutchLiquidation:
 
     def _take(self, liquidator: int, a: int, i: int, auction: Auction, block: int,
               t: int) -> bool:
+        """Buy up to the whole lot at the current price if it is at or below the bid
+        ``a`` (0: the oracle price), as far as the keeper's capital pays for it."""
         p = self.p
-        size = int(p.size[i])
+        keeper = p.liquidator_account[liquidator]
+        size, oracle = int(p.size[i]), p.price
         price = auction.price(t, self.curve)
-        max_price = a if a > 0 else p.price
-        taken, _ = auction.take(t, min(auction.lot, abs(size)), max_price, self.curve,
-                                tail_us=self.d.tail, cusp=self.cusp, unit=PPM)
+        afford = p.balance(keeper) * PPM // price if price else auction.lot
+        taken, _ = auction.take(t, min(auction.lot, abs(size), afford), a if a > 0 else oracle,
+                                self.curve, tail_us=self.d.tail, cusp=self.cusp, unit=PPM)
         if not taken:
             return False
-        closed = p.close_for_liquidation(i, taken if size > 0 else -taken)
-        reward = p.pay_from_margin(i, p.liquidator_account[liquidator],
-                                   taken * max(0, p.price - price) // PPM, "liquidation_bonus")
-        p.log_liquidation(t, block, i, liquidator, closed, reward)
+        close = taken if size > 0 else -taken
+        px = price if size > 0 else max(0, 2 * oracle - price)  # the account's price
+        debt = p.log.bad_debt
+        closed = p.close_for_liquidation(i, close, px)
+        paid, value = abs(close * px // PPM), abs(close * oracle // PPM)
+        if close > 0:  # buy the long lot, sell it on the venue
+            p.ledger.transfer(keeper, p.pool, paid, "auction_payment")
+            p.ledger.transfer(p.pool, keeper, value, "auction_lot")
+        else:  # take the short over (paid its price), buy the units back on the venue
+            p.ledger.transfer(p.pool, keeper, paid, "auction_payment")
+            p.ledger.transfer(keeper, p.pool, min(value, p.balance(keeper)), "auction_lot")
+        loss = min(self.venue.trade(close, oracle, t), p.balance(keeper))
+        p.ledger.transfer(keeper, EXTERNAL, loss, "venue_impact")
+        gain = (value - paid if close > 0 else paid - value) - loss
+        p.log_liquidation(t, block, i, liquidator, closed, gain)
+        self.takes.append(Take(t, i, liquidator, close, price, oracle, p.log.bad_debt - debt))
         if auction.done or not p.size[i]:
             self.auctions.pop(i, None)
         return True

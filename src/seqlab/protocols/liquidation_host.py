@@ -6,7 +6,7 @@ protocol imports its mechanisms, never the other way round.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,6 +27,7 @@ class LiquidationHost(Protocol):
     bonus_ppm: int
     close_ppm: int
     mm_ppm: int
+    log: Any                    # PerpsLog: bad debt booked so far
 
     def balance(self, account: int) -> int: ...
 
@@ -36,7 +37,7 @@ class LiquidationHost(Protocol):
 
     def is_liquidatable(self, i: int) -> bool: ...
 
-    def close_for_liquidation(self, i: int, close: int) -> int: ...
+    def close_for_liquidation(self, i: int, close: int, px: int | None = None) -> int: ...
 
     def preview_close(self, i: int, close: int) -> tuple[int, int]: ...
 

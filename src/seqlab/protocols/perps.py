@@ -78,6 +78,8 @@ class PerpsProtocol:
         self.insurance = ledger.open("insurance")
         self.fees = ledger.open("fees")
         self.liquidator_account = [ledger.open(f"liquidator:{n}") for n in liquidators]
+        # what each liquidator brought to buy auction lots with (micro-USD; Dutch only)
+        self.keeper_capital = np.zeros(len(liquidators), dtype=np.int64)
         ledger.transfer(0, self.pool, int(round(cfg.pool_usd * PPM)), "deposit")
         ledger.transfer(0, self.insurance, int(round(cfg.insurance_fund_usd * PPM)), "deposit")
         self.scale_units = int(round(cfg.skew_scale * PPM))
@@ -112,6 +114,14 @@ class PerpsProtocol:
         self.margin_view.stale()
         self.ledger.transfer_many(0, self.wallet, np.round(wallet_usd * PPM).astype(np.int64),
                                   "deposit")
+
+    def fund_keepers(self, capital_usd: list[float]) -> None:
+        """Deposit each liquidator's capital: under Dutch auctions keepers pay for the
+        lots they buy, so they can take no more than they can pay for."""
+        self.keeper_capital = np.round(np.asarray(capital_usd, dtype=np.float64)
+                                       * PPM).astype(np.int64)
+        self.ledger.transfer_many(0, np.asarray(self.liquidator_account, dtype=np.int64),
+                                  self.keeper_capital, "deposit")
 
     # execution ------------------------------------------------------------------------
     def attach(self, extension) -> None:
@@ -187,6 +197,9 @@ class PerpsProtocol:
         self.price = price
         self.oracle_block = block
         self.log.oracle.append((t, block, price, seq))
+        on_price = getattr(self.liquidation, "on_price", None)
+        if on_price is not None:  # Dutch auctions end for accounts healthy again
+            on_price()
         return True
 
     def notional(self, size: int) -> int:
@@ -410,11 +423,12 @@ class PerpsProtocol:
             return False
         return self.liquidation.liquidate(liquidator, a, i, block, t)
 
-    def close_for_liquidation(self, i: int, close: int) -> int:
-        """Close ``close`` units at the oracle price (liquidations have no price impact);
-        returns the closed notional (micro-USD)."""
+    def close_for_liquidation(self, i: int, close: int, px: int | None = None) -> int:
+        """Close ``close`` units at the oracle price (liquidations have no price impact),
+        or at ``px`` (an auction's price: the account bears the discount, then the
+        insurance fund, then bad debt); returns the closed notional (micro-USD)."""
         closed = self.notional(close)
-        self._close_part(i, close, self.price)
+        self._close_part(i, close, self.price if px is None else px)
         self.log.liquidation_units.append((self._now, close))
         return closed
 

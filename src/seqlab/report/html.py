@@ -132,6 +132,11 @@ def _run_reading(s: Mapping[str, Any], p99: float | None) -> str:
         parts.append(f"the operator made {usd(s['operator_profit_usd'])}")
     if p99 is not None:
         parts.append(f"99 % of transactions were included within {ms(p99)}")
+    auction = s.get("auction") or {}
+    if auction.get("takes"):  # Dutch auctions: how far below the oracle they cleared
+        parts.append(f"{count(auction['takes'])} auction takes cleared at a median "
+                     f"discount of {auction['median_discount']:.1%} (at most "
+                     f"{auction['max_discount']:.1%})")
     if s.get("bad_debt_usd"):
         parts.append(f"bad debt reached {usd(s['bad_debt_usd'])}")
     return "; ".join(parts) + "."

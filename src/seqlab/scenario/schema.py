@@ -154,6 +154,7 @@ class Strategy(Model):
     capital_usd: PositiveUsd = 1_000_000.0
     max_censor_delay: Duration = "10min"
     censor_trigger: Multiple = 1.5
+    hold_takes: bool = False  # censor also holds competing Dutch-auction takes
     oracle_delay: Duration = "0s"
     stale_min_move: Annotated[float, Field(ge=0, le=1)] = 0.002
     stale_trade_usd: PositiveUsd = 500_000.0
@@ -403,6 +404,12 @@ class Dutch(Model):
     cusp: Annotated[float, Field(ge=0, lt=1)] = 0.6
     tip_usd: Usd = 10.0
     chip: Annotated[float, Field(ge=0, le=0.1)] = 0.001
+    # keepers' gas: off, takes and resets are free and land at once; on, each keeper
+    # transaction pays ``keeper_gas`` at the day's L1 gas price (the batch poster's
+    # series) and a keeper with a fixed ``gas_price_gwei`` waits for inclusion
+    congestion: bool = False
+    keeper_gas: Annotated[int, Field(ge=0), at_most(30_000_000, "an Ethereum block's gas "
+                          "limit")] = 300_000
 
 
 class Perps(Model):
@@ -614,6 +621,9 @@ class Liquidator(Model):
     latency: Latency = Latency(median="40ms", sigma=0.3)
     tip_share: Share = 0.1
     min_discount: Annotated[float, Field(ge=0, le=0.5)] = 0.01
+    capital_usd: Usd = 1_000_000.0
+    gas_price_gwei: Annotated[float, Field(gt=0), at_most(1e6, "a million gwei is 1000x "
+                              "any L1 gas spike")] | None = None
 
 
 def _default_liquidators() -> list[Liquidator]:

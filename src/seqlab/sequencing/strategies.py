@@ -19,7 +19,10 @@ Strategies:
   first and the operator's own liquidations right after it, ahead of every outside
   liquidator;
 - ``censor``: a top-up from an account at risk at the coming price is held back (up to
-  ``max_censor_delay``) and the operator liquidates the account once it can;
+  ``max_censor_delay``) and the operator liquidates the account once it can; with
+  ``hold_takes``, under Dutch auctions, outside keepers' takes are held back too (up to
+  the same delay) so the auction price keeps falling, and the operator takes the lot
+  itself just before a held take must be released or the auction would need a reset;
 - ``stale_oracle``: before a pending update that moves the price by more than
   ``stale_min_move``, the operator trades at the stale on-chain price, holds the update
   up to ``oracle_delay``, and closes right after the update executes; where an options
@@ -47,6 +50,7 @@ from seqlab.txs import Kind
 ALL_STRATEGIES = STRATEGIES
 MIN_OPTION_MARK = 0.001  # stale option buys skip series worth less than this × spot
 LIQUIDATIONS_PER_ACCOUNT = 2  # a second try takes the rest when the first leaves it liquidatable
+TAKE_LOOKAHEAD_US = 1_000_000  # hold_takes: take while the auction is still live this far ahead
 
 
 class Operator:
@@ -97,6 +101,12 @@ class Operator:
         if "censor" in self.strategies and price_after and can_hold:
             censored, held_topups = self._censor(cand, arrival, price_after, now)
             hold |= held_topups
+            if prm.hold_takes:
+                held_takes, own_takes = self._hold_takes(cand, arrival, price_after, now)
+                hold |= held_takes
+                after += own_takes
+        if not can_hold:
+            hold[:] = False
         after += self._liquidations(price_after, censored, now, bool(released))
         view.txs.hold(cand[hold])
         if {"backrun", "stale_oracle"} & self.strategies:  # updates go first
@@ -190,6 +200,38 @@ class Operator:
         view.txs.hold(ids[first:first + 1])
         return first
 
+    def _hold_takes(self, cand: np.ndarray, arrival: np.ndarray, price: int, now: int
+                    ) -> tuple[np.ndarray, list[int]]:
+        """Hold outside keepers' takes in running Dutch auctions while the price falls;
+        take the lot first when a hold would run out or the auction would need a reset
+        within ``TAKE_LOOKAHEAD_US``. Returns the hold mask and the operator's takes."""
+        view, prm = self.view, self.params
+        mask = np.zeros(len(cand), dtype=bool)
+        mechanism = view.protocol.liquidation
+        if not getattr(mechanism, "auctions", None) or not view.contents_visible:
+            return mask, []
+        takes = np.flatnonzero((view.kind(cand) == Kind.LIQUIDATE) & ~view.txs.own(cand))
+        target = view.txs.target(cand[takes])
+        live = member(target, np.fromiter(mechanism.auctions, np.int64))
+        takes, target = takes[live], target[live]
+        fresh = arrival[takes] + prm.max_censor_delay > now
+        mask[takes[fresh]] = True
+        due = [acct for acct in np.unique(target).tolist()
+               if acct in target[~fresh] or mechanism.resets_by(acct, now + TAKE_LOOKAHEAD_US)]
+        return mask, [view.insert(Kind.LIQUIDATE, view.accounts.censor, now,
+                                  a=self._break_even(mechanism, acct, price, now), b=acct)
+                      for acct in due]
+
+    def _break_even(self, mechanism, acct: int, price: int, now: int) -> int:
+        """The highest auction price at which taking ``acct``'s whole position and
+        selling it on the venue at oracle ``price`` still pays the operator (micro-USD,
+        at least 1)."""
+        size = int(self.view.protocol.size[acct])
+        if not size:
+            return 1
+        impact = mechanism.venue.impact(size, price, now)
+        return max(1, price - -(-impact * PPM // abs(size)))
+
     def _censor_writers(self, cand: np.ndarray, fresh: np.ndarray, price: int,
                         now: int) -> np.ndarray:
         """Hold option writers' top-ups when they are at risk at ``price``; remember them
@@ -221,10 +263,13 @@ class Operator:
         if not backrun:
             targets, is_censored = targets[is_censored], is_censored[is_censored]
         out = []
+        mechanism = view.protocol.liquidation
+        dutch = hasattr(mechanism, "auctions")  # a take bids no more than breaks even
         for acct, cens in zip(targets.tolist(), is_censored.tolist()):
             who = view.accounts.censor if cens else view.accounts.backrun
+            bid = self._break_even(mechanism, acct, price, now) if dutch else 0
             for _ in range(LIQUIDATIONS_PER_ACCOUNT):
-                out.append(view.insert(Kind.LIQUIDATE, who, now, b=acct))
+                out.append(view.insert(Kind.LIQUIDATE, who, now, a=bid, b=acct))
         if view.options is not None:  # option writers: after an update, or censored
             writers = view.options.liquidatable(now, price)
             censored_w = member(writers, self._censored_writers)

@@ -104,6 +104,12 @@ class TxView:
         self._check(ids)
         return self._txs.a[ids]
 
+    def target(self, ids: np.ndarray) -> np.ndarray:
+        """Each tx's second operand (the account a liquidation targets); raises
+        ``SealedContent`` where hidden."""
+        self._check(ids)
+        return self._txs.b[ids]
+
     def known_kind(self, ids: np.ndarray) -> np.ndarray:
         """Kinds where readable, ``UNKNOWN_KIND`` where hidden (for content-blind use)."""
         if self._visible:
