@@ -16,11 +16,12 @@
   from the insurance fund); its price starts at oracle × ``buf`` and falls along the
   chosen curve; a later liquidation transaction "takes" part or all of the lot at the
   current price if that is at or below its bid (``a``: max price, 0 = the oracle price).
-  The taker's reward is the discount it bought at, (oracle − price) per unit, paid from
-  the account's margin; the lot is closed at the oracle price against the pool. An
-  auction older than ``tail`` or below ``cusp`` of its start is reset ("redo") by the
-  next liquidation transaction, which earns the keeper incentive again. An account that
-  is healthy again ends its auction.
+  The taker buys the lot with its own capital at the auction price: the account's
+  position closes at that price (so the discount falls on its margin, then on the
+  insurance fund, then is bad debt) and the keeper sells the lot on the L2 venue
+  (``protocols.keeper_venue``). An auction older than ``tail`` or below ``cusp`` of its
+  start is reset ("redo") by the next liquidation transaction, which earns the keeper
+  incentive again. An account that is healthy again ends its auction.
 
 Each mechanism only moves value through the protocol's ledger helpers, so every one
 keeps the ledger exact, and pays out of an account at most its equity above zero
