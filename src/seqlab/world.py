@@ -9,11 +9,12 @@ the same prices, the same order flow and the same oracle decisions.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
-from seqlab.agents.reactive import Liquidators, MarginManagers
+from seqlab.agents.liquidators import Costs, Expected, Liquidators
+from seqlab.agents.reactive import MarginManagers
 from seqlab.agents.traders import draw_accounts, option_flow, perp_order_flow, position_flow
 from seqlab.kernel import Scope, Simulation
 from seqlab.ledger import Ledger
@@ -131,12 +132,17 @@ class World:
                                         TxView(self.txs, self.design.contents_visible),
                                         self.operator_accounts, self.sim.seed, self.reference)
         self.design.attach(self.design_view)
+        self._fund_liquidators()
         if sc.oracle.enabled:
             upd = push_feed_updates(sc.oracle, self.reference.at, self.horizon,
                                     self.sim.rng("oracle"))
             self.oracle_submit_us = upd.submit_us
+            tip = int(round(sc.oracle.tip_usd * PPM))
+            # the transmitter's gas budget for the run: one tip per update
+            self.ledger.transfer(0, self.protocol.oracle_payer, tip * len(upd.submit_us),
+                                 "deposit")
             self._preload(Kind.ORACLE, 0, upd.submit_us, sc.oracle.latency, "oracle.latency",
-                          upd.price_micro, np.arange(len(upd.submit_us)))
+                          upd.price_micro, np.arange(len(upd.submit_us)), tip)
         flow = perp_order_flow(tr, accounts, self.horizon, self.sim.rng("traders"))
         self._preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
                       flow.a, tip=flow.tip)
@@ -145,8 +151,12 @@ class World:
         self.managers = MarginManagers(sc.agents.margin_managers, sc.sequencer, self.sim,
                                        self.txs, self.network, total, self.users)
         p = self.protocol
-        self.liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs, self.network,
-                                       total, p.bonus_ppm / PPM * p.close_ppm / PPM)
+        self.liquidators = Liquidators(
+            sc.agents.liquidators, self.sim, self.txs, self.network, total,
+            Costs(self._perps_reward, p.bonus_ppm / PPM * p.close_ppm / PPM, self._bot_profit),
+            self.horizon)
+        self.liquidators.start(self._perps_scan, self._forecast if sc.oracle.enabled else None,
+                               sc.oracle.poll, int(round(sc.oracle.tip_usd * PPM)))
         self._margin_seen = -1  # the margin view's generation the managers last saw
         self.rollup.subscribe(self._on_perps_block)
         self.options = None
@@ -197,9 +207,61 @@ class World:
         self.opt_managers = MarginManagers(sc.agents.margin_managers, sc.sequencer, self.sim,
                                            self.txs, self.network, cfg.writers, cfg.writers,
                                            Kind.OPT_TOPUP, "options.margin")
-        self.opt_liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs,
-                                           self.network, cfg.writers, cfg.liquidation_bonus,
-                                           Kind.OPT_LIQUIDATE, "options.liquidator")
+        self.opt_liquidators = Liquidators(
+            sc.agents.liquidators, self.sim, self.txs, self.network, cfg.writers,
+            Costs(lambda who, need: np.rint(cfg.liquidation_bonus * need[who]).astype(np.int64),
+                  cfg.liquidation_bonus, self._bot_profit),
+            self.horizon, Kind.OPT_LIQUIDATE, "options.liquidator")
+        self.opt_liquidators.start(self._options_scan, None, 0, 0)
+
+    # liquidators ------------------------------------------------------------------------
+    def _fund_liquidators(self) -> None:
+        """Each outside bot starts with its capital (for gas and tips) and pays gas per
+        attempt; the operator's liquidator identities pay none."""
+        bots, p = self.sc.agents.liquidators, self.protocol
+        self.bot_capital = tuple(int(round(b.capital_usd * PPM)) for b in bots)
+        for j, capital in enumerate(self.bot_capital):
+            self.ledger.transfer(0, p.liquidator_account[j], capital, "deposit")
+            p.attempt_gas[j] = int(round(bots[j].gas_usd * PPM))
+
+    def _bot_profit(self, j: int) -> int:
+        """Bot ``j``'s realised profit so far (micro-USD): its balance less its capital."""
+        return int(self.ledger.balances[self.protocol.liquidator_account[j]]) \
+            - self.bot_capital[j]
+
+    def _perps_reward(self, who: np.ndarray, notional: np.ndarray) -> np.ndarray:
+        """What liquidating each of ``who`` in the coming block would pay (the
+        mechanism's own estimate; -1 is a block not yet built, so per-block budgets are
+        whole)."""
+        reward = self.protocol.liquidation.reward
+        return np.fromiter((reward(i, -1) for i in who.tolist()), np.int64, len(who))
+
+    def _perps_scan(self, t_us: int, bots: Sequence[int]) -> None:
+        """A polling bot looks at the chain now: the state the last block left."""
+        p = self.protocol
+        self._race(self.liquidators, t_us, p.liquidatable(), p.quotes(t_us),
+                   p.margin_view.refresh().notional, bots)
+
+    def _options_scan(self, t_us: int, bots: Sequence[int]) -> None:
+        equity, need = self.options.margin_state(t_us)
+        self._race(self.opt_liquidators, t_us, self.options.liquidatable(t_us),
+                   self.options.quotes(t_us), need, bots)
+
+    def _forecast(self, t_us: int) -> Expected | None:
+        """What a bot watching the reference price expects of the oracle's poll now: if
+        the price has moved past the feed's deviation threshold, an update at that price,
+        making liquidatable the accounts it lists (not those liquidatable already)."""
+        p, cfg = self.protocol, self.sc.oracle
+        if not p.price:
+            return None
+        ref = float(self.reference.at(np.array([t_us]))[0])
+        if abs(ref * PPM - p.price) <= cfg.deviation * p.price:
+            return None
+        price = int(round(ref * PPM))
+        coming = np.setdiff1d(p.liquidatable(price), p.liquidatable())
+        if not len(coming):
+            return None
+        return Expected(coming, p.margin_state(price)[1][coming])
 
     def _balances_of(self, accounts: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         """The ledger balances of ``accounts[who]``, looked up only for ``who``."""
@@ -225,14 +287,16 @@ class World:
                    self.options.quotes(t_us), need)
 
     def _race(self, bots: Liquidators, t_us: int, candidates: np.ndarray,
-              quotes: tuple[np.ndarray, np.ndarray] | None, notional: np.ndarray) -> None:
+              quotes: tuple[np.ndarray, np.ndarray] | None, notional: np.ndarray,
+              only: Sequence[int] | None = None) -> None:
         """Bots race to liquidate ``candidates``; under Dutch auctions (``quotes``: who is
-        under auction at what price) they kick new auctions and bid in running ones."""
+        under auction at what price) they kick new auctions and bid in running ones.
+        ``only``: the bots that look now (a poller); None: those streaming the feed."""
         if quotes is not None:
             accounts, prices = quotes
             candidates = np.setdiff1d(candidates, accounts)
-            bots.on_auctions(t_us, accounts, prices, self.protocol.price, notional)
-        bots.on_block(t_us, candidates, notional)
+            bots.on_auctions(t_us, accounts, prices, self.protocol.price, notional, only)
+        bots.on_block(t_us, candidates, notional, only)
 
     def _on_perps_block(self, block: int, t_us: int, ids: np.ndarray,
                         status: np.ndarray) -> None:
@@ -372,4 +436,5 @@ class World:
                         int(round(sc.sequencer.strategy.capital_usd * PPM)),
                         self.oracle_submit_us, self.horizon, sc.market.step,
                         self.managers.managed, self.leverage, sc.market.venue_depth_usd,
-                        sc.market.arb_half_life)
+                        sc.market.arb_half_life,
+                        tuple(c.strategy for c in sc.agents.liquidators), self.bot_capital)
