@@ -179,3 +179,24 @@ def test_down_windows_are_disjoint_and_near_the_uptime(uptime, seed):
 
 def test_an_always_up_bot_has_no_windows():
     assert down_windows(Liquidator(name="x"), 10**9, np.random.default_rng(0)).shape == (0, 2)
+
+
+def test_under_priority_a_bidder_lands_right_after_the_update_a_speculator_before_it():
+    """Timed for the update's block: under FCFS both land after it (they arrive later);
+    under priority ordering the speculator's tip (a share of the reward) outbids the
+    update's and puts it first, where it fails and pays, until its loss limit stops it;
+    the bidder tips just below the update and lands right behind it."""
+    def lone(strategy: str, design: str) -> dict:
+        bots = [{"name": "timed", "strategy": strategy, "min_profit_usd": 0.0,
+                 "aim": {"median": "60ms", "sigma": 0.0}}]
+        return run("tiny", design, liquidators=bots, accounts=1_500)[1].summary
+
+    for strategy in ("speculative", "bidder"):
+        assert lone(strategy, "honest")["liquidation_gap"]["same_block_share"] > 0.5
+    bidder = lone("bidder", "priority")
+    assert bidder["liquidation_gap"]["same_block_share"] > 0.5
+    assert bidder["liquidator_profit_by_strategy"]["bidder"] > 0
+    spec = lone("speculative", "priority")
+    assert spec["liquidation_gap"]["count"] == 0
+    assert spec["liquidator_failed_attempts"] == spec["liquidator_attempts"] > 0
+    assert spec["liquidator_profit_by_strategy"]["speculative"] < -1_000  # then it stopped

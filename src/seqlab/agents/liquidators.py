@@ -26,7 +26,6 @@ from seqlab.scenario.schema import Liquidator
 from seqlab.txs import Kind, TxStore
 
 
-
 @dataclass(frozen=True)
 class Expected:
     """What a bot watching the reference price expects the next oracle update to do:
@@ -43,9 +42,9 @@ Forecast = Callable[[int], "Expected | None"]
 @dataclass
 class Costs:
     """How a bot values an attempt: the protocol's reward estimate (micro-USD per
-    account, liquidating now; given the accounts and everyone's notional), the reward per USD of notional (what it expects from a
-    liquidation an update has not yet enabled) and its realised profit so far
-    (micro-USD, from the ledger)."""
+    account, liquidating now; given the accounts and everyone's notional), the reward
+    per USD of notional (what it expects from a liquidation an update has not yet
+    enabled) and its realised profit so far (micro-USD, from the ledger)."""
 
     reward: Callable[[np.ndarray, np.ndarray], np.ndarray]
     reward_rate: float
@@ -91,6 +90,7 @@ class Liquidators:
                  network: Network, accounts: int, costs: Costs, horizon_us: int,
                  kind: Kind = Kind.LIQUIDATE, name: str = "liquidator") -> None:
         self.cfgs, self.txs, self.network, self.kind = cfgs, txs, network, int(kind)
+        self.name = name
         self.sim, self.costs, self.horizon = sim, costs, horizon_us
         self.pending = np.zeros((len(cfgs), accounts), dtype=bool)
         self.in_flight = np.zeros(len(cfgs), dtype=np.int64)  # attempts not yet executed
@@ -123,7 +123,7 @@ class Liquidators:
         self.oracle_tip = oracle_tip
         for j, cfg in enumerate(self.cfgs):
             if cfg.poll:
-                phase = int(self.sim.rng(f"liquidator.{cfg.name}.phase").integers(cfg.poll))
+                phase = int(self.sim.rng(f"{self.name}.{cfg.name}.phase").integers(cfg.poll))
                 self.sim.schedule(phase, self._poll, scan, j)
         watchers = [j for j, c in enumerate(self.cfgs) if c.strategy != "reactive"]
         if watchers and forecast is not None and oracle_poll_us > 0:

@@ -443,9 +443,6 @@ class MarginManagers(Model):
     tip_usd: AccountUsd = 0.05
 
 
-LIQUIDATOR_STRATEGIES = ("reactive", "speculative", "bidder")
-
-
 class Liquidator(Model):
     """A liquidation bot: how it watches the chain, how fast it reaches the sequencer,
     when it is online, what an attempt costs it and what it needs to earn.
