@@ -66,8 +66,9 @@ def test_extractive_takes_value_and_harms_users():
     assert ext["user_harm_usd"] > 0
     assert ext["operator_bonus_share"] > 0.8
     assert ext["same_block_liquidation_share"] > 0.5
-    assert hon["same_block_liquidation_share"] == 0.0
-    assert ext["oracle_to_liquidation_ms"] < hon["oracle_to_liquidation_ms"]
+    assert hon["same_block_liquidation_share"] <= 0.03  # only speculators land there
+    # most land in the update's block (the mean is not: censored accounts wait long)
+    assert ext["liquidation_gap_p50_s"] < hon["liquidation_gap_p50_s"]
     assert ext["max_censorship_delay_ms"] > 0 and hon["max_censorship_delay_ms"] == 0
     assert ext["forced_liquidations"] > 0
 

@@ -30,7 +30,7 @@ def at_risk(side: int = 1, insurance: float = 1_000_000.0, capital: float = 100_
     p = make(margin=1_100.0, wallet=5_000.0, insurance_fund_usd=insurance,
              liquidation="dutch", dutch={"curve": "linear", "buf": 1.0, "tau": "100s",
                                          "tail": "1h", "cusp": 0.0})
-    p.fund_keepers([capital, capital])
+    p.fund_liquidators(0, [capital, capital])
     oracle(p, 2000.0, block=1)
     assert tx(p, Kind.TRADE, 0, a=side * usd(20_000.0), block=1) == OK
     oracle(p, 2000.0 * (1 - side * drop), block=2)

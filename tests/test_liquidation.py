@@ -51,7 +51,7 @@ def test_dutch_kick_pays_the_keeper_and_locks_the_account():
 
 def test_dutch_take_pays_the_discount_when_the_price_has_fallen():
     p = dutch()
-    p.fund_keepers([100_000.0, 100_000.0])
+    p.fund_liquidators(0, [100_000.0, 100_000.0])
     start = 10_000_000
     tx(p, Kind.LIQUIDATE, 0, b=0, block=3, t=start)  # top = 1915 × 1.2 = 2298
     bid = usd(1915.0 * 0.995)  # 1905.425

@@ -326,7 +326,8 @@ def test_partial_liquidation_closes_close_factor_and_pays_bonus():
     assert bal(p, p.liquidator_account[0]) == 0
     assert margin(p, 0) == usd(991) - usd(270) - bonus
     assert bal(p, p.pool) == pool0 + usd(270)
-    assert p.log.liquidations == [(2_000, 7, 0, 1, closed_notional, bonus, 2)]
+    # 2 blocks and 1,000 µs after the update (block 5, t 1,000) that made it liquidatable
+    assert p.log.liquidations == [(2_000, 7, 0, 1, closed_notional, bonus, 2, 1_000)]
     assert p.log.bad_debt == 0
     assert_sound(p)
 

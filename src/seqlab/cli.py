@@ -250,7 +250,8 @@ def _compare_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"seqlab compare: {summary['scenario']} "
                         f"(baseline {summary['baseline']}, seeds {summary['seeds']})")
     for col in ("design", "extracted USD", "user harm USD", "harm bps", "forced liq.",
-                "op. bonus share", "same-block liq.", "p50 ms", "p99 ms", "max censor ms"):
+                "op. bonus share", "same-block liq.", "liq. ≤1 s", "p50 ms", "p99 ms",
+                "max censor ms"):
         table.add_column(col, justify="left" if col == "design" else "right")
     for name, d in summary["designs"].items():
         def cell(key: str, fmt: str = "{:,.0f}") -> str:
@@ -260,6 +261,7 @@ def _compare_table(summary: dict[str, Any]) -> Table:
                       cell("harm_bps", "{:,.2f}"), cell("forced_liquidations", "{:,.1f}"),
                       cell("operator_bonus_share", "{:.2f}"),
                       cell("same_block_liquidation_share", "{:.2f}"),
+                      cell("liquidation_within_1s_share", "{:.2f}"),
                       f"{d['latency_ms']['p50']:,.0f}", f"{d['latency_ms']['p99']:,.0f}",
                       cell("max_censorship_delay_ms"))
     return table

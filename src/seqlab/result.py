@@ -8,7 +8,8 @@ Tables are ``dict[column, numpy array]`` of equal length. The ones a run produce
 - ``prices``: ``t_s``, ``reference`` (USD), ``oracle`` (on-chain USD; NaN before the first update)
 - ``oracle_updates``: ``submit_s``, ``included_s``, ``block``, ``price``
 - ``liquidations``: ``t_s``, ``block``, ``account``, ``liquidator``, ``closed_usd``,
-  ``bonus_usd``, ``blocks_after_oracle``
+  ``bonus_usd``, ``blocks_after_oracle``, ``ms_after_oracle`` (both from the oracle update
+  that made the account liquidatable)
 - ``txs``: ``id``, ``kind``, ``sender``, ``a`` (the kind's amount: see ``seqlab.txs.Kind``),
   ``submit_us``, ``arrival_us``, ``block``, ``included_us`` (-1 when never included),
   ``status``; ``kind`` and ``status`` are small integer codes whose names are in ``ENUMS``

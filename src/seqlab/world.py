@@ -9,12 +9,13 @@ the same prices, the same order flow and the same oracle decisions.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from seqlab.agents.keepers import Keepers, discount_bids
-from seqlab.agents.reactive import Liquidators, MarginManagers
+from seqlab.agents.liquidators import Costs, Expected, Liquidators
+from seqlab.agents.reactive import MarginManagers
 from seqlab.agents.recourse import Channels, InboxFee, Recourse
 from seqlab.agents.traders import draw_accounts, option_flow, perp_order_flow, position_flow
 from seqlab.kernel import Scope, Simulation
@@ -142,12 +143,17 @@ class World:
                                                self.design.senders_visible),
                                         self.operator_accounts, self.sim.seed, self.reference)
         self.design.attach(self.design_view)
+        self._fund_liquidators()
         if sc.oracle.enabled:
             upd = push_feed_updates(sc.oracle, self.reference.at, self.horizon,
                                     self.sim.rng("oracle"))
             self.oracle_submit_us = upd.submit_us
+            tip = int(round(sc.oracle.tip_usd * PPM))
+            # the transmitter's gas budget for the run: one tip per update
+            self.ledger.transfer(0, self.protocol.oracle_payer, tip * len(upd.submit_us),
+                                 "deposit")
             self._preload(Kind.ORACLE, 0, upd.submit_us, sc.oracle.latency, "oracle.latency",
-                          upd.price_micro, np.arange(len(upd.submit_us)))
+                          upd.price_micro, np.arange(len(upd.submit_us)), tip)
         flow = perp_order_flow(tr, accounts, self.horizon, self.sim.rng("traders"))
         self._preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
                       flow.a, tip=flow.tip)
@@ -159,8 +165,12 @@ class World:
                                        recourse=self._recourse("margin", total, Kind.TOPUP,
                                                                Kind.CLOSE, self.protocol.wallet))
         p = self.protocol
-        self.liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs, self.network,
-                                       total, p.bonus_ppm / PPM * p.close_ppm / PPM)
+        self.liquidators = Liquidators(
+            sc.agents.liquidators, self.sim, self.txs, self.network, total,
+            Costs(self._perps_reward, p.bonus_ppm / PPM * p.close_ppm / PPM, self._bot_profit),
+            self.horizon)
+        self.liquidators.start(self._perps_scan, self._forecast if sc.oracle.enabled else None,
+                               sc.oracle.poll, int(round(sc.oracle.tip_usd * PPM)))
         self.keepers = self._build_keepers() if sc.protocol.perps.liquidation == "dutch" \
             else None
         self._margin_seen = -1  # the margin view's generation the managers last saw
@@ -201,7 +211,7 @@ class World:
         sc, p = self.sc, self.protocol
         bots, d = sc.agents.liquidators, sc.protocol.perps.dutch
         others = len(p.liquidator_account) - len(bots)  # the operator's and builders' identities
-        p.fund_keepers([c.capital_usd for c in bots] + [sc.sequencer.strategy.capital_usd] * others)
+        p.fund_liquidators(len(bots), [sc.sequencer.strategy.capital_usd] * others)
         p.liquidation.venue = KeeperVenue(sc.market.venue_depth_usd, sc.market.arb_half_life)
         gas = GasMarket(sc.sequencer.batch_poster, self.loaded.base_dir, sc.market.start) \
             if d.congestion else None
@@ -254,9 +264,62 @@ class World:
                                            self._recourse("options.margin", cfg.writers,
                                                           Kind.OPT_TOPUP, None,
                                                           opt.writer_wallet))
-        self.opt_liquidators = Liquidators(sc.agents.liquidators, self.sim, self.txs,
-                                           self.network, cfg.writers, cfg.liquidation_bonus,
-                                           Kind.OPT_LIQUIDATE, "options.liquidator")
+        self.opt_liquidators = Liquidators(
+            sc.agents.liquidators, self.sim, self.txs, self.network, cfg.writers,
+            Costs(lambda who, need: np.rint(cfg.liquidation_bonus * need[who]).astype(np.int64),
+                  cfg.liquidation_bonus, self._bot_profit),
+            self.horizon, Kind.OPT_LIQUIDATE, "options.liquidator")
+        self.opt_liquidators.start(self._options_scan, None, 0, 0)
+
+    # liquidators ------------------------------------------------------------------------
+    def _fund_liquidators(self) -> None:
+        """Each outside bot starts with its capital (for gas, tips and, under Dutch
+        auctions, the lots it buys) and pays gas per attempt; the operator's liquidator
+        identities pay none."""
+        bots, p = self.sc.agents.liquidators, self.protocol
+        p.fund_liquidators(0, [b.capital_usd for b in bots])
+        self.bot_capital = tuple(int(c) for c in p.keeper_capital[: len(bots)])
+        for j, bot in enumerate(bots):
+            p.attempt_gas[j] = int(round(bot.gas_usd * PPM))
+
+    def _bot_profit(self, j: int) -> int:
+        """Bot ``j``'s realised profit so far (micro-USD): its balance less its capital."""
+        return int(self.ledger.balances[self.protocol.liquidator_account[j]]) \
+            - self.bot_capital[j]
+
+    def _perps_reward(self, who: np.ndarray, notional: np.ndarray) -> np.ndarray:
+        """What liquidating each of ``who`` in the coming block would pay (the
+        mechanism's own estimate; -1 is a block not yet built, so per-block budgets are
+        whole)."""
+        reward = self.protocol.liquidation.reward
+        return np.fromiter((reward(i, -1) for i in who.tolist()), np.int64, len(who))
+
+    def _perps_scan(self, t_us: int, bots: Sequence[int]) -> None:
+        """A polling bot looks at the chain now: the state the last block left."""
+        p = self.protocol
+        self._race(self.liquidators, t_us, p.liquidatable(), p.quotes(t_us),
+                   p.margin_view.refresh().notional, bots)
+
+    def _options_scan(self, t_us: int, bots: Sequence[int]) -> None:
+        equity, need = self.options.margin_state(t_us)
+        self._race(self.opt_liquidators, t_us, self.options.liquidatable(t_us),
+                   self.options.quotes(t_us), need, bots)
+
+    def _forecast(self, t_us: int) -> Expected | None:
+        """What a bot watching the reference price expects of the oracle's poll now: if
+        the price has moved past the feed's deviation threshold, an update at that price,
+        making liquidatable the accounts it lists (not those liquidatable already)."""
+        p, cfg = self.protocol, self.sc.oracle
+        if not p.price:
+            return None
+        ref = float(self.reference.at(np.array([t_us]))[0])
+        if abs(ref * PPM - p.price) <= cfg.deviation * p.price:
+            return None
+        price = int(round(ref * PPM))
+        coming = np.setdiff1d(p.liquidatable(price), p.liquidatable())
+        if not len(coming):
+            return None
+        return Expected(coming, p.margin_state(price)[1][coming])
 
     def _balances_of(self, accounts: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         """The ledger balances of ``accounts[who]``, looked up only for ``who``."""
@@ -280,18 +343,20 @@ class World:
                    self.options.quotes(t_us), need)
 
     def _race(self, bots: Liquidators, t_us: int, candidates: np.ndarray,
-              quotes: tuple[np.ndarray, np.ndarray] | None, notional: np.ndarray) -> None:
+              quotes: tuple[np.ndarray, np.ndarray] | None, notional: np.ndarray,
+              only: Sequence[int] | None = None) -> None:
         """Bots race to liquidate ``candidates``; under Dutch auctions (``quotes``: who is
-        under auction at what price) they kick new auctions and bid in running ones."""
+        under auction at what price) they kick new auctions and bid in running ones.
+        ``only``: the bots that look now (a poller); None: those streaming the feed."""
         if quotes is not None:
             accounts, prices = quotes
             candidates = np.setdiff1d(candidates, accounts)
             if len(accounts):
-                self._bid(bots, t_us, accounts, prices, notional)
-        bots.on_block(t_us, candidates, notional)
+                self._bid(bots, t_us, accounts, prices, notional, only)
+        bots.on_block(t_us, candidates, notional, only)
 
     def _bid(self, bots: Liquidators, t_us: int, accounts: np.ndarray, prices: np.ndarray,
-             notional: np.ndarray) -> None:
+             notional: np.ndarray, only: Sequence[int] | None = None) -> None:
         """Keepers with capital, venue and gas bid in perp auctions; option writers'
         auctions are bid by discount alone."""
         p = self.protocol
@@ -299,10 +364,10 @@ class World:
             capital = self.ledger.balances[np.asarray(p.liquidator_account[: len(bots.cfgs)])]
             bids, delays = self.keepers.plan(t_us, prices, p.size[accounts], p.price,
                                              capital, p.liquidation.venue)
-            bots.on_auctions(t_us, accounts, bids, notional, delays)
+            bots.on_auctions(t_us, accounts, bids, delays, only)
         else:
             bots.on_auctions(t_us, accounts, discount_bids(bots.cfgs, prices, p.price),
-                             notional)
+                             None, only)
 
     def _on_perps_block(self, block: int, t_us: int, ids: np.ndarray,
                         status: np.ndarray) -> None:
@@ -445,4 +510,5 @@ class World:
                         int(round(sc.sequencer.strategy.capital_usd * PPM)),
                         self.oracle_submit_us, self.horizon, sc.market.step,
                         self.managers.managed, self.leverage, sc.market.venue_depth_usd,
-                        sc.market.arb_half_life)
+                        sc.market.arb_half_life,
+                        tuple(c.strategy for c in sc.agents.liquidators), self.bot_capital)

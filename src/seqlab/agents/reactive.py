@@ -1,6 +1,7 @@
-"""Agents that watch the block feed and react: margin managers and liquidators.
+"""Agents that watch the block feed and react: margin managers (liquidators, which also
+poll and speculate, live in ``seqlab.agents.liquidators``).
 
-Both see each executed block after their own feed latency, decide from the state that
+They see each executed block after their own feed latency, decide from the state that
 block left behind (never from pending transactions: they have no view of the
 sequencer's queue), and send transactions that arrive after their network latency.
 Their random delays are keyed by account and attempt (``keyed_normals``), so a design
@@ -16,7 +17,7 @@ from seqlab.agents.recourse import Recourse
 from seqlab.kernel import Simulation, keyed_normals
 from seqlab.network import Network, latency_from_normals
 from seqlab.protocols.perps import PPM
-from seqlab.scenario.schema import Latency, Liquidator, Sequencer
+from seqlab.scenario.schema import Latency, Sequencer
 from seqlab.scenario.schema import MarginManagers as MarginManagersCfg
 from seqlab.txs import Kind, TxStore
 
@@ -102,55 +103,3 @@ class MarginManagers:
         if len(done):
             self.pending[self.txs.sender[done]] = False
 
-
-class Liquidators:
-    """Bots racing to liquidate: each reacts to the feed with its own latencies."""
-
-    def __init__(self, cfgs: list[Liquidator], sim: Simulation, txs: TxStore,
-                 network: Network, accounts: int, bonus_rate: float,
-                 kind: Kind = Kind.LIQUIDATE, name: str = "liquidator") -> None:
-        self.cfgs, self.txs, self.network, self.kind = cfgs, txs, network, int(kind)
-        self.pending = np.zeros((len(cfgs), accounts), dtype=bool)
-        self.delays = [KeyedDelays(sim.seed, f"{name}.{c.name}", accounts) for c in cfgs]
-        # expected bonus per USD of notional: what a bot can bid as a priority fee
-        self.bonus_rate = bonus_rate
-
-    def on_block(self, t_us: int, candidates: np.ndarray, notional: np.ndarray) -> None:
-        """Race to liquidate (or, under Dutch auctions, to kick) ``candidates``."""
-        if not len(candidates):
-            return
-        for j, cfg in enumerate(self.cfgs):
-            self._send(j, t_us, candidates, notional, np.zeros(len(candidates), np.int64))
-
-    def on_auctions(self, t_us: int, accounts: np.ndarray, bids: np.ndarray,
-                    notional: np.ndarray, delays: np.ndarray | None = None) -> None:
-        """Bid in running Dutch auctions: ``bids[j, k]`` is bot j's highest price for
-        ``accounts[k]`` (0: it stays out; ``agents.keepers`` decides), sent ``delays[j, k]``
-        µs after it sees the block (waiting for inclusion under congestion)."""
-        for j in range(len(self.cfgs)):
-            ok = np.flatnonzero(bids[j] > 0)
-            if delays is None or not delays[j, ok].any():
-                self._send(j, t_us, accounts[ok], notional, bids[j, ok])
-                continue
-            for k in ok.tolist():
-                self._send(j, t_us + int(delays[j, k]), accounts[k:k + 1], notional,
-                           bids[j, k:k + 1])
-
-    def _send(self, j: int, t_us: int, accounts: np.ndarray, notional: np.ndarray,
-              bid: np.ndarray) -> None:
-        cfg = self.cfgs[j]
-        fresh = ~self.pending[j, accounts]
-        accounts, bid = accounts[fresh], bid[fresh]
-        if not len(accounts):
-            return
-        feed, net = self.delays[j].draw(accounts, cfg.feed_latency, cfg.latency)
-        submit = t_us + feed
-        arrival = submit + net
-        tip = np.rint(cfg.tip_share * self.bonus_rate * notional[accounts]).astype(np.int64)
-        ids = self.txs.add_many(self.kind, j, submit, arrival, bid, accounts, tip)
-        self.network.send(ids, arrival)
-        self.pending[j, accounts] = True
-
-    def on_executed(self, liquidator: np.ndarray, account: np.ndarray) -> None:
-        ours = liquidator < len(self.cfgs)  # the operator's liquidations are not ours
-        self.pending[liquidator[ours], account[ours]] = False

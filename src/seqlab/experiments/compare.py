@@ -30,7 +30,9 @@ from seqlab.cluster import make_world
 METRICS = ("operator_profit_usd", "user_harm_usd", "trader_harm_usd",
            "margin_user_harm_usd", "lp_harm_usd",
            "harm_bps", "forced_liquidations", "liquidations", "operator_bonus_share",
-           "same_block_liquidation_share", "oracle_to_liquidation_ms", "latency_p50_ms",
+           "same_block_liquidation_share", "oracle_to_liquidation_ms",
+           "liquidation_within_1s_share", "liquidation_within_12s_share",
+           "liquidation_gap_p50_s", "liquidation_gap_p90_s", "latency_p50_ms",
            "latency_p99_ms", "max_censorship_delay_ms", "vol_distortion")
 
 Progress = Callable[[int, int, str], None]
@@ -108,6 +110,16 @@ def run_one(loaded: LoadedScenario, design: str, seed: int) -> RunView:
                    int(loaded.scenario.duration))
 
 
+def gap_metrics(s: dict) -> dict[str, float]:
+    """How soon liquidations follow the oracle update that enabled them (a run's
+    ``liquidation_gap``), under the names compare carries."""
+    gap = s.get("liquidation_gap") or {}
+    return {"liquidation_within_1s_share": gap.get("within_1s_share", 0.0),
+            "liquidation_within_12s_share": gap.get("within_12s_share", 0.0),
+            "liquidation_gap_p50_s": gap.get("p50_s", 0.0),
+            "liquidation_gap_p90_s": gap.get("p90_s", 0.0)}
+
+
 def paired_metrics(run: RunView, base: RunView) -> dict[str, float]:
     """One design against the baseline, same seed."""
     s, b = run.summary, base.summary
@@ -128,6 +140,7 @@ def paired_metrics(run: RunView, base: RunView) -> dict[str, float]:
         "operator_bonus_share": s["operator_bonus_share"],
         "same_block_liquidation_share": s["same_block_liquidation_share"],
         "oracle_to_liquidation_ms": s["oracle_to_liquidation_ms"],
+        **gap_metrics(s),
         "latency_p50_ms": s["latency_ms"]["p50"],
         "latency_p99_ms": s["latency_ms"]["p99"],
         "max_censorship_delay_ms": s["max_censorship_delay_ms"],

@@ -18,7 +18,8 @@ _COUNT_NAMES = {"forced_liquidations", "liquidations", "txs", "blocks", "rollups
                 "liquidations_after_restart", "failed_legs", "reverted_bundles", "p50", "p90",
                 "p99", "latency_p50_ms", "latency_p99_ms", "max_censorship_delay_ms",
                 "oracle_to_liquidation_ms", "bad_debt_usd", "held_liquidated",
-                "recourse_actions", "recourse_inbox"}
+                "recourse_actions", "recourse_inbox", "liquidation_gap_p50_s",
+                "liquidation_gap_p90_s"}
 
 
 def domain_of(name: str) -> Domain:

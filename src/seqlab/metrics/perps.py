@@ -12,6 +12,7 @@ from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice
 from seqlab.metrics.core import latency_stats_ms
 from seqlab.metrics.auction import auction_summary
+from seqlab.metrics.liquidation_gap import liquidation_gap, liquidator_profit
 from seqlab.metrics.costs import penalties_paid
 from seqlab.metrics.venue import realized_vol, venue_path
 from seqlab.protocols.perps import PPM, PerpsProtocol
@@ -19,8 +20,9 @@ from seqlab.scenario.schema import STRATEGIES
 from seqlab.sequencing.operator import OperatorAccounts
 from seqlab.txs import Kind, Status, TxStore
 
+# the delays are from the oracle update that made the account liquidatable
 LIQ_COLUMNS = ("t_us", "block", "account", "liquidator", "closed", "bonus",
-               "blocks_after_oracle")
+               "blocks_after_oracle", "us_after_oracle")
 
 
 @dataclass
@@ -42,6 +44,8 @@ class PerpsRun:
     leverage: np.ndarray          # per user: preferred leverage
     venue_depth_usd: float = 0.0  # L2 venue where liquidations are hedged (0: none)
     arb_half_life_us: int = 30_000_000
+    bot_strategies: tuple[str, ...] = ()  # per outside bot (the first liquidator ids)
+    bot_capital: tuple[int, ...] = ()     # per outside bot: its starting funds (micro-USD)
 
 
 def usd(micro: float | int) -> float:
@@ -95,18 +99,26 @@ def censorship(txs: TxStore, horizon_us: int) -> dict[str, float | int]:
             "mean_censorship_delay_ms": round(float(wait_ms.mean()), 3)}
 
 
-def oracle_gap_ms(liq: np.ndarray, orc: np.ndarray) -> np.ndarray:
-    """Per liquidation: time since the last oracle update executed before it (ms)."""
-    if not len(liq) or not len(orc):
-        return np.zeros(len(liq))
-    k = np.searchsorted(orc[:, 0], liq[:, 0], side="right") - 1
-    return (liq[:, 0] - orc[np.maximum(k, 0), 0]) / 1000.0
+def liquidator_figures(run: PerpsRun) -> dict:
+    """The outside bots' attempts (each paid gas, won or lost), gas and net profit."""
+    p, txs = run.protocol, run.txs
+    bots = len(run.bot_strategies)
+    kinds, sender = txs.column("kind"), txs.column("sender")
+    tries = ((kinds == Kind.LIQUIDATE) | (kinds == Kind.OPT_LIQUIDATE)) & (sender < bots) \
+        & (txs.column("block") >= 0)
+    failed = tries & (txs.column("status") == Status.FAILED)
+    balances = run.ledger.balances[np.asarray(p.liquidator_account[:bots], dtype=np.int64)]
+    return {"liquidator_attempts": int(tries.sum()),
+            "liquidator_failed_attempts": int(failed.sum()),
+            "liquidator_gas_usd": usd(run.ledger.totals_by_reason().get("gas", 0)),
+            "liquidator_profit_by_strategy": liquidator_profit(
+                list(run.bot_strategies), balances, np.asarray(run.bot_capital, np.int64))}
 
 
 def perps_summary(run: PerpsRun) -> dict:
     p, txs = run.protocol, run.txs
     flows = run.ledger.totals_by_reason()
-    liq, orc = liquidation_rows(p), oracle_rows(p)
+    liq = liquidation_rows(p)
     names = run.liquidator_names
     bonus_by = {n: usd(liq[liq[:, 3] == j, 5].sum()) for j, n in enumerate(names)}
     total_bonus = liq[:, 5].sum()
@@ -115,7 +127,7 @@ def perps_summary(run: PerpsRun) -> dict:
     oracle = kinds == Kind.ORACLE
     profit = operator_profit(run)
     values = p.account_values(final_price_micro(run))
-    gap = oracle_gap_ms(liq, orc)
+    gap = liq[:, 7] / 1000.0
     return {
         "accounts": run.users,
         "oracle_updates": int(oracle.sum()),
@@ -131,6 +143,8 @@ def perps_summary(run: PerpsRun) -> dict:
         if len(liq) else 0.0,
         "oracle_to_liquidation_blocks": round(float(liq[:, 6].mean()), 3) if len(liq) else 0.0,
         "oracle_to_liquidation_ms": round(float(gap.mean()), 3) if len(liq) else 0.0,
+        "liquidation_gap": liquidation_gap(liq[:, 6], liq[:, 7]),
+        **liquidator_figures(run),
         # gross: auction payments only move part of it from searchers to the treasury
         "operator_profit_usd": round(sum(v for k, v in profit.items() if k != "auction"), 2),
         "operator_profit_by_strategy": profit,
@@ -163,7 +177,7 @@ def perps_tables(run: PerpsRun) -> dict[str, dict[str, np.ndarray]]:
         "liquidations": {"t_s": liq[:, 0] / 1e6, "block": liq[:, 1], "account": liq[:, 2],
                          "liquidator": names[liq[:, 3]], "closed_usd": liq[:, 4] / PPM,
                          "bonus_usd": liq[:, 5] / PPM, "blocks_after_oracle": liq[:, 6],
-                         "ms_after_oracle": oracle_gap_ms(liq, orc)},
+                         "ms_after_oracle": liq[:, 7] / 1000.0},
         "oracle_updates": {"submit_s": run.oracle_submit_us[orc[:, 3]] / 1e6,
                            "included_s": orc[:, 0] / 1e6, "block": orc[:, 1],
                            "price": orc[:, 2] / PPM},

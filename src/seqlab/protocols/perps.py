@@ -43,7 +43,7 @@ def _ppm(x: float) -> int:
 class PerpsLog:
     """What the protocol did, for the Result tables."""
 
-    liquidations: list[tuple[int, int, int, int, int, int, int]] = field(default_factory=list)
+    liquidations: list[tuple[int, ...]] = field(default_factory=list)  # see LIQ_COLUMNS
     liquidation_units: list[tuple[int, int]] = field(default_factory=list)  # (t, units closed)
     oracle: list[tuple[int, int, int, int]] = field(default_factory=list)
     bad_debt: int = 0
@@ -92,6 +92,15 @@ class PerpsProtocol:
         self.searchers = ledger.open("searchers")
         self.treasury = ledger.open("treasury")
         self.proposer = ledger.open("proposer")
+        self.gas = ledger.open("gas")  # the chain's execution fees, paid per attempt
+        self.oracle_payer = ledger.open("oracle")  # the feed's transmitter pays its tips
+        # gas per liquidation attempt, by liquidator identity (the operator's pay none)
+        self.attempt_gas = np.zeros(len(liquidators), dtype=np.int64)
+        # the oracle update (block, time) that made each account liquidatable in its
+        # current episode: what a liquidation's delay is measured from (-1: none seen)
+        self.enabled_block = np.full(accounts, -1, dtype=np.int64)
+        self.enabled_t = np.full(accounts, -1, dtype=np.int64)
+        self.oracle_t = -1
         self._outages, self._grace = np.empty((0, 2), np.int64), 0
         self._now, self._begun = 0, -1
         self.extensions: list = []
@@ -115,13 +124,15 @@ class PerpsProtocol:
         self.ledger.transfer_many(0, self.wallet, np.round(wallet_usd * PPM).astype(np.int64),
                                   "deposit")
 
-    def fund_keepers(self, capital_usd: list[float]) -> None:
-        """Deposit each liquidator's capital: under Dutch auctions keepers pay for the
-        lots they buy, so they can take no more than they can pay for."""
-        self.keeper_capital = np.round(np.asarray(capital_usd, dtype=np.float64)
-                                       * PPM).astype(np.int64)
-        self.ledger.transfer_many(0, np.asarray(self.liquidator_account, dtype=np.int64),
-                                  self.keeper_capital, "deposit")
+    def fund_liquidators(self, first: int, capital_usd: list[float]) -> None:
+        """Deposit capital into the liquidator identities ``first``, ``first + 1``, …: bots
+        pay gas and tips from it, and under Dutch auctions keepers pay for the lots they
+        buy, so they can take no more than they can pay for."""
+        capital = np.round(np.asarray(capital_usd, dtype=np.float64) * PPM).astype(np.int64)
+        idx = slice(first, first + len(capital))
+        self.keeper_capital[idx] = capital
+        self.ledger.transfer_many(0, np.asarray(self.liquidator_account[idx], dtype=np.int64),
+                                  capital, "deposit")
 
     # execution ------------------------------------------------------------------------
     def attach(self, extension) -> None:
@@ -168,7 +179,21 @@ class PerpsProtocol:
         self._batch_px = None
         if self.charge_tips:
             self._pay_tips(ids)
+        self._pay_gas(ids)
         return np.array(status, dtype=np.int8)
+
+    def _pay_gas(self, ids: np.ndarray) -> None:
+        """Each outside bot's liquidation attempt in the block pays its gas to the chain,
+        won or lost (a failed attempt burns gas too), capped by the bot's balance."""
+        kind = self.txs.kind[ids]
+        tries = ids[(kind == Kind.LIQUIDATE) | (kind == Kind.OPT_LIQUIDATE)]
+        if not len(tries):
+            return
+        senders = self.txs.sender[tries]
+        cost = self.attempt_gas[senders]
+        for sender, gas in zip(senders[cost > 0].tolist(), cost[cost > 0].tolist()):
+            payer = self.liquidator_account[sender]
+            self.ledger.transfer(payer, self.gas, min(gas, self.balance(payer)), "gas")
 
     def _pay_tips(self, ids: np.ndarray) -> None:
         """Priority fees to the sequencer, paid by included txs whether or not they
@@ -187,6 +212,8 @@ class PerpsProtocol:
         payer = self._payers.get(kind)
         if payer is not None:
             return payer(kind, sender)
+        if kind == Kind.ORACLE:
+            return self.oracle_payer
         return self.liquidator_account[sender] if kind == Kind.LIQUIDATE else \
             int(self.wallet[sender])
 
@@ -194,9 +221,12 @@ class PerpsProtocol:
         return int(self.ledger.balances[account])
 
     def _oracle(self, sender: int, price: int, seq: int, block: int, t: int) -> bool:
+        before = self.margin_view.refresh().below.copy()
         self.price = price
-        self.oracle_block = block
+        self.oracle_block, self.oracle_t = block, t
         self.log.oracle.append((t, block, price, seq))
+        enabled = np.flatnonzero(self.margin_view.refresh().below & ~before)
+        self.enabled_block[enabled], self.enabled_t[enabled] = block, t
         on_price = getattr(self.liquidation, "on_price", None)
         if on_price is not None:  # Dutch auctions end for accounts healthy again
             on_price()
@@ -454,8 +484,14 @@ class PerpsProtocol:
 
     def log_liquidation(self, t: int, block: int, i: int, liquidator: int, closed: int,
                         reward: int) -> None:
+        """Record a liquidation with its delay from the oracle update that made the
+        account liquidatable (the last one if none did: it got there by funding, fees
+        or its own trade), in blocks and microseconds."""
+        since_block, since_t = int(self.enabled_block[i]), int(self.enabled_t[i])
+        if since_block < 0:
+            since_block, since_t = self.oracle_block, self.oracle_t
         self.log.liquidations.append((t, block, i, liquidator, closed, reward,
-                                      block - self.oracle_block))
+                                      block - since_block, t - since_t))
 
     # vectorised views -----------------------------------------------------------------
     def _advance_clock(self, t_us: int) -> None:

@@ -128,6 +128,11 @@ def _run_reading(s: Mapping[str, Any], p99: float | None) -> str:
         if s.get("liquidated_usd"):
             text += f" closed {usd(s['liquidated_usd'])} of positions"
         parts.append(text)
+    gap = s.get("liquidation_gap") or {}
+    if gap.get("count"):
+        parts.append(f"{gap['within_1s_share']:.0%} of them landed within 1 s of the oracle "
+                     f"update that made them possible ({gap['same_block_share']:.0%} in its "
+                     f"own block, {gap['within_12s_share']:.0%} within 12 s)")
     if s.get("operator_profit_usd") is not None:
         parts.append(f"the operator made {usd(s['operator_profit_usd'])}")
     if p99 is not None:

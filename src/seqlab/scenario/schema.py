@@ -138,6 +138,7 @@ class Oracle(Model):
     deviation: Annotated[float, Field(ge=0, le=1)] = 0.005
     heartbeat: PositiveDuration = "1h"
     latency: Latency = Latency(median="30ms", sigma=0.3)
+    tip_usd: AccountUsd = 0.05
 
 
 class Strategy(Model):
@@ -614,26 +615,63 @@ class MarginManagers(Model):
 
 
 class Liquidator(Model):
-    """A liquidation bot: how fast it sees the feed and how fast its txs reach the sequencer."""
+    """A liquidation bot: how it watches the chain, how fast it reaches the sequencer,
+    when it is online, what an attempt costs it and what it needs to earn.
+
+    ``reactive`` bots act on the state blocks leave behind (streaming the feed, or
+    polling every ``poll``); ``speculative`` bots also watch the reference price and the
+    oracle's deviation rule and send attempts timed to land just after an expected
+    update; ``bidder`` bots do the same but tip just below the update (so priority
+    ordering puts them right after it) and, on the feed, bid their whole margin over
+    costs as priority fee. Every attempt that reaches a block pays ``gas_usd``, failed
+    or not; a bot whose realised profit falls below ``-max_loss_usd`` stops.
+    """
 
     name: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
+    strategy: Literal["reactive", "speculative", "bidder"] = "reactive"
     feed_latency: Latency = Latency(median="20ms", sigma=0.3)
     latency: Latency = Latency(median="40ms", sigma=0.3)
+    poll: Duration = "0s"
+    uptime: Annotated[float, Field(gt=0, le=1)] = 1.0
+    outage: PositiveDuration = "10min"
+    capital_usd: Usd = 1_000_000.0
+    gas_usd: AccountUsd = 0.02
+    min_profit_usd: AccountUsd = 1.0
+    max_loss_usd: AccountUsd = 1_000.0
+    max_pending: Annotated[int, Field(ge=1, le=100_000)] = 1_000
+    aim: Latency = Latency(median="1s", sigma=1.0)
     tip_share: Share = 0.1
     min_discount: Annotated[float, Field(ge=0, le=0.5)] = 0.01
-    capital_usd: Usd = 1_000_000.0
     gas_price_gwei: Annotated[float, Field(gt=0), at_most(1e6, "a million gwei is 1000x "
                               "any L1 gas spike")] | None = None
 
 
 def _default_liquidators() -> list[Liquidator]:
+    """A population, not a few identical bots: two co-located streamers, two cloud
+    streamers, three pollers on RPC intervals, one speculator and one bidder (see
+    docs/scenarios.md for where each number comes from)."""
+    def bot(name: str, feed: str, net: str, sigma: float, **kw: Any) -> Liquidator:
+        return Liquidator(name=name, feed_latency=Latency(median=feed, sigma=sigma),
+                          latency=Latency(median=net, sigma=sigma), **kw)
     return [
-        Liquidator(name="colocated", feed_latency=Latency(median="5ms", sigma=0.2),
-                   latency=Latency(median="10ms", sigma=0.2)),
-        Liquidator(name="cloud", feed_latency=Latency(median="20ms", sigma=0.3),
-                   latency=Latency(median="40ms", sigma=0.3)),
-        Liquidator(name="remote", feed_latency=Latency(median="60ms", sigma=0.4),
-                   latency=Latency(median="120ms", sigma=0.4)),
+        bot("colocated-a", "5ms", "10ms", 0.5, uptime=0.9, outage="20min", max_pending=20,
+            min_profit_usd=50.0),
+        bot("colocated-b", "5ms", "15ms", 0.5, uptime=0.9, outage="30min", max_pending=20,
+            min_profit_usd=50.0),
+        bot("cloud-a", "30ms", "60ms", 0.8, uptime=0.85, outage="20min", max_pending=10,
+            min_profit_usd=20.0),
+        bot("cloud-b", "40ms", "80ms", 0.8, uptime=0.85, outage="30min", max_pending=10,
+            min_profit_usd=20.0),
+        bot("poller-1s", "100ms", "100ms", 0.8, poll="1s", uptime=0.95, max_pending=2,
+            min_profit_usd=10.0),
+        bot("poller-3s", "150ms", "150ms", 0.8, poll="3s", uptime=0.95, max_pending=2,
+            min_profit_usd=5.0),
+        bot("poller-7s", "200ms", "200ms", 0.8, poll="7s", uptime=0.98, max_pending=2,
+            min_profit_usd=5.0),
+        bot("speculator", "5ms", "20ms", 0.5, strategy="speculative", uptime=0.5,
+            outage="1h", max_pending=3, min_profit_usd=500.0, max_loss_usd=200.0),
+        bot("bidder", "10ms", "20ms", 0.5, strategy="bidder", uptime=0.5, outage="1h",
+            max_pending=3, min_profit_usd=100.0, max_loss_usd=200.0),
     ]
 
 
