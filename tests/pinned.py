@@ -22,13 +22,22 @@ PINNED = Path(__file__).with_name("pinned_digests.json")
 # Scenario settings that shrink a built-in scenario while keeping what it exercises.
 SHRINK = {"duration": "10min", "agents.traders.accounts": 200}
 OUTAGE = [{"start": "3min", "duration": "3min"}]
+# Variants of ``default`` whose shrunk runs liquidate (a crash every few minutes), so the
+# digests cover liquidation mechanisms and liquidators too: the built-in scenarios, shrunk
+# to ten calm minutes, mostly liquidate nobody.
+CRASH = {"market.jump_intensity": 600.0, "market.jump_mean": -0.08}
+VARIANTS = {
+    "default+crash": CRASH,
+    "default+crash+dydx": {**CRASH, "protocol.perps.preset": "dydx-v4"},
+}
 
 
 def shrunk(name: str, design: str):
-    """Built-in ``name`` under ``design``, shrunk (an outage stays inside the horizon)."""
-    loaded = load_scenario(name)
+    """Built-in ``name`` (or a ``VARIANTS`` entry) under ``design``, shrunk (an outage
+    stays inside the horizon)."""
+    loaded = load_scenario(name.partition("+")[0])
     data = loaded.scenario.model_dump(mode="python")
-    for key, value in SHRINK.items():
+    for key, value in {**SHRINK, **VARIANTS.get(name, {})}.items():
         set_dotted(data, key, value)
     if data["sequencer"]["outages"]:
         set_dotted(data, "sequencer.outages", OUTAGE)
@@ -37,7 +46,8 @@ def shrunk(name: str, design: str):
 
 
 def cases() -> list[tuple[str, str]]:
-    return [(s, d) for s in sorted(builtin_scenarios()) for d in sorted(DESIGNS)]
+    names = sorted(builtin_scenarios()) + sorted(VARIANTS)
+    return [(s, d) for s in names for d in sorted(DESIGNS)]
 
 
 def digest(scenario: str, design: str) -> str:

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from seqlab.agents.keepers import Keepers, discount_bids
-from seqlab.agents.liquidators import Costs, Expected, Liquidators
+from seqlab.agents.liquidators import Costs, Expected, Liquidators, population
 from seqlab.agents.reactive import MarginManagers
 from seqlab.agents.recourse import Channels, InboxFee, Recourse
 from seqlab.agents.traders import draw_accounts, option_flow, perp_order_flow, position_flow
@@ -30,6 +30,7 @@ from seqlab.network import Network, sample_latency
 from seqlab.oracle import push_feed_updates
 from seqlab.protocols.keeper_venue import KeeperVenue
 from seqlab.protocols.options import OptionsProtocol
+from seqlab.protocols.liquidation import reward_rate
 from seqlab.protocols.perps import PPM, PerpsProtocol
 from seqlab.protocols.positions import PositionsProtocol
 from seqlab.result import Result
@@ -124,10 +125,10 @@ class World:
         accounts = draw_accounts(tr, self.sim.rng("accounts"))
         self.leverage = accounts.leverage
         self.users = tr.accounts
-        self.operator_accounts = OperatorAccounts.after(self.users, len(sc.agents.liquidators),
+        self.bots = population(sc.agents.liquidators, sc.protocol.perps)
+        self.operator_accounts = OperatorAccounts.after(self.users, len(self.bots),
                                                         self.design.builders)
-        names = [liq.name for liq in sc.agents.liquidators] + \
-            self.operator_accounts.liquidator_names
+        names = [liq.name for liq in self.bots] + self.operator_accounts.liquidator_names
         total = self.operator_accounts.next_free + self.extra_accounts
         self.protocol = PerpsProtocol(sc.protocol.perps, self.ledger, self.txs, total, names)
         capital = sc.sequencer.strategy.capital_usd
@@ -166,8 +167,8 @@ class World:
                                                                Kind.CLOSE, self.protocol.wallet))
         p = self.protocol
         self.liquidators = Liquidators(
-            sc.agents.liquidators, self.sim, self.txs, self.network, total,
-            Costs(self._perps_reward, p.bonus_ppm / PPM * p.close_ppm / PPM, self._bot_profit),
+            self.bots, self.sim, self.txs, self.network, total,
+            Costs(self._perps_reward, reward_rate(sc.protocol.perps), self._bot_profit),
             self.horizon)
         self.liquidators.start(self._perps_scan, self._forecast if sc.oracle.enabled else None,
                                sc.oracle.poll, int(round(sc.oracle.tip_usd * PPM)))
@@ -209,7 +210,7 @@ class World:
         """Dutch auctions: keepers bring capital (the operator's identities its strategy
         capital), sell on the L2 venue and, with congestion, pay the day's gas."""
         sc, p = self.sc, self.protocol
-        bots, d = sc.agents.liquidators, sc.protocol.perps.dutch
+        bots, d = self.bots, sc.protocol.perps.dutch
         others = len(p.liquidator_account) - len(bots)  # the operator's and builders' identities
         p.fund_liquidators(len(bots), [sc.sequencer.strategy.capital_usd] * others)
         p.liquidation.venue = KeeperVenue(sc.market.venue_depth_usd, sc.market.arb_half_life)
@@ -265,7 +266,7 @@ class World:
                                                           Kind.OPT_TOPUP, None,
                                                           opt.writer_wallet))
         self.opt_liquidators = Liquidators(
-            sc.agents.liquidators, self.sim, self.txs, self.network, cfg.writers,
+            self.bots, self.sim, self.txs, self.network, cfg.writers,
             Costs(lambda who, need: np.rint(cfg.liquidation_bonus * need[who]).astype(np.int64),
                   cfg.liquidation_bonus, self._bot_profit),
             self.horizon, Kind.OPT_LIQUIDATE, "options.liquidator")
@@ -276,7 +277,7 @@ class World:
         """Each outside bot starts with its capital (for gas, tips and, under Dutch
         auctions, the lots it buys) and pays gas per attempt; the operator's liquidator
         identities pay none."""
-        bots, p = self.sc.agents.liquidators, self.protocol
+        bots, p = self.bots, self.protocol
         p.fund_liquidators(0, [b.capital_usd for b in bots])
         self.bot_capital = tuple(int(c) for c in p.keeper_capital[: len(bots)])
         for j, bot in enumerate(bots):
@@ -503,12 +504,11 @@ class World:
 
     def _perps_run(self) -> PerpsRun:
         sc = self.sc
-        names = [c.name for c in sc.agents.liquidators] + \
-            self.operator_accounts.liquidator_names
+        names = [c.name for c in self.bots] + self.operator_accounts.liquidator_names
         return PerpsRun(self.protocol, self.ledger, self.txs, self.reference, names,
                         self.operator_accounts, self.users,
                         int(round(sc.sequencer.strategy.capital_usd * PPM)),
                         self.oracle_submit_us, self.horizon, sc.market.step,
                         self.managers.managed, self.leverage, sc.market.venue_depth_usd,
                         sc.market.arb_half_life,
-                        tuple(c.strategy for c in sc.agents.liquidators), self.bot_capital)
+                        tuple(c.strategy for c in self.bots), self.bot_capital)

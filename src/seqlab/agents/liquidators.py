@@ -22,7 +22,7 @@ from seqlab.agents.reactive import KeyedDelays
 from seqlab.kernel import Simulation
 from seqlab.network import Network
 from seqlab.protocols.perps import PPM
-from seqlab.scenario.schema import Liquidator
+from seqlab.scenario.schema import Latency, Liquidator, Perps
 from seqlab.txs import Kind, TxStore
 
 
@@ -49,6 +49,27 @@ class Costs:
     reward: Callable[[np.ndarray, np.ndarray], np.ndarray]
     reward_rate: float
     profit: Callable[[int], int]
+
+
+#: The protocol's own liquidator, where the protocol liquidates rather than paying bots to:
+#: dYdX v4's validators run a liquidation daemon and the proposer places the liquidation
+#: orders in the next block; GMX v2's keepers are run by GMX and paid only their gas. It
+#: liquidates whatever is liquidatable, paid or not, and never gives up.
+PROTOCOL_KEEPER = Liquidator(name="protocol-keeper", strategy="protocol",
+                             feed_latency=Latency(median="5ms", sigma=0.2),
+                             latency=Latency(median="10ms", sigma=0.2), gas_usd=0.0,
+                             min_profit_usd=0.0, max_loss_usd=1e8, max_pending=100_000)
+
+
+def population(bots: Sequence[Liquidator], perps: Perps) -> list[Liquidator]:
+    """The scenario's bots, and the protocol's own keeper where the mechanism pays
+    outside liquidators nothing at the maintenance line (``fillable``: the discount is
+    zero there; ``keeper_fee`` with no keeper fee): without it, rational bots would leave
+    a just-liquidatable account alone until it is nearly bankrupt."""
+    unpaid = perps.liquidation == "fillable" or (
+        perps.liquidation == "keeper_fee" and perps.keeper_fee_ratio == 0
+        and perps.min_keeper_fee_usd == 0)
+    return [*bots, PROTOCOL_KEEPER] if unpaid else list(bots)
 
 
 def down_windows(cfg: Liquidator, horizon_us: int, rng: np.random.Generator) -> np.ndarray:
@@ -100,7 +121,9 @@ class Liquidators:
         self.gas = np.array([int(round(c.gas_usd * PPM)) for c in cfgs], dtype=np.int64)
         self.min_profit = np.array([int(round(c.min_profit_usd * PPM)) for c in cfgs],
                                    dtype=np.int64)
-        self.floor = int((self.gas + self.min_profit).min()) if len(cfgs) else 0
+        self.keepers = [j for j, c in enumerate(cfgs) if c.strategy == "protocol"]
+        paid = [j for j in range(len(cfgs)) if j not in self.keepers]
+        self.floor = int((self.gas + self.min_profit)[paid].min()) if paid else 0
         self.stopped = np.zeros(len(cfgs), dtype=bool)
         self.streaming = [j for j, c in enumerate(cfgs) if c.poll == 0]
         self.oracle_tip = 0
@@ -125,7 +148,8 @@ class Liquidators:
             if cfg.poll:
                 phase = int(self.sim.rng(f"{self.name}.{cfg.name}.phase").integers(cfg.poll))
                 self.sim.schedule(phase, self._poll, scan, j)
-        watchers = [j for j, c in enumerate(self.cfgs) if c.strategy != "reactive"]
+        watchers = [j for j, c in enumerate(self.cfgs)
+                    if c.strategy in ("speculative", "bidder")]
         if watchers and forecast is not None and oracle_poll_us > 0:
             self.sim.schedule(0, self._watch, forecast, watchers, oracle_poll_us)
 
@@ -156,12 +180,16 @@ class Liquidators:
         if not len(candidates):
             return
         reward = self.costs.reward(candidates, notional)
-        worth = reward > self.floor  # what no bot would touch is dropped at once
+        for j in self.keepers:  # the protocol's own: every liquidatable account
+            if (bots is None or j in bots) and self.active(j, t_us):
+                none = np.zeros(len(candidates), np.int64)
+                self._send(j, t_us, candidates, none, none)
+        worth = reward > self.floor  # what no paid bot would touch is dropped at once
         if not worth.any():
             return
         candidates, reward = candidates[worth], reward[worth]
         for j in (self.streaming if bots is None else bots):
-            if bots is not None or self.active(j, t_us):
+            if j not in self.keepers and (bots is not None or self.active(j, t_us)):
                 self._react(j, t_us, candidates, reward)
 
     def on_auctions(self, t_us: int, accounts: np.ndarray, bids: np.ndarray,

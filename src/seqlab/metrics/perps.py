@@ -12,7 +12,8 @@ from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice
 from seqlab.metrics.core import latency_stats_ms
 from seqlab.metrics.auction import auction_summary
-from seqlab.metrics.liquidation_gap import liquidation_gap, liquidator_profit
+from seqlab.metrics.liquidation_gap import (first_of_episode, liquidation_gap,
+                                            liquidator_profit)
 from seqlab.metrics.costs import penalties_paid
 from seqlab.metrics.venue import realized_vol, venue_path
 from seqlab.protocols.perps import PPM, PerpsProtocol
@@ -143,7 +144,8 @@ def perps_summary(run: PerpsRun) -> dict:
         if len(liq) else 0.0,
         "oracle_to_liquidation_blocks": round(float(liq[:, 6].mean()), 3) if len(liq) else 0.0,
         "oracle_to_liquidation_ms": round(float(gap.mean()), 3) if len(liq) else 0.0,
-        "liquidation_gap": liquidation_gap(liq[:, 6], liq[:, 7]),
+        "liquidation_gap": liquidation_gap(*liq[first_of_episode(liq[:, 0], liq[:, 2],
+                                                                 liq[:, 7])][:, 6:8].T),
         **liquidator_figures(run),
         # gross: auction payments only move part of it from searchers to the treasury
         "operator_profit_usd": round(sum(v for k, v in profit.items() if k != "auction"), 2),

@@ -91,3 +91,23 @@ def make_liquidation(cfg: Perps, p: LiquidationHost):
     if cfg.liquidation == "keeper_fee":
         return KeeperFee(cfg, p)
     return FixedBonus(cfg, p)
+
+
+def bonus_rate(cfg: Perps) -> float:
+    """The liquidator's share of the notional a liquidation closes, before any cap by
+    the account's equity: the bonus (``fixed``, ``partial``), the keeper fee
+    (``keeper_fee``, within its band), nothing at the maintenance line (``fillable``: the
+    discount starts at zero; ``dutch``: takers earn the auction's discount instead)."""
+    if cfg.liquidation in ("fixed", "partial"):
+        return cfg.liquidation_bonus
+    if cfg.liquidation == "keeper_fee":
+        return cfg.keeper_fee_ratio
+    return 0.0
+
+
+def reward_rate(cfg: Perps) -> float:
+    """What one liquidation of an account that has just crossed maintenance pays per USD
+    of its position's notional: what a liquidator can bid for it before the update that
+    enables it has landed."""
+    share = {"fixed": cfg.close_factor, "partial": min(cfg.close_factor, cfg.partial_cap)}
+    return bonus_rate(cfg) * share.get(cfg.liquidation, 1.0)

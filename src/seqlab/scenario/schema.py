@@ -623,12 +623,14 @@ class Liquidator(Model):
     oracle's deviation rule and send attempts timed to land just after an expected
     update; ``bidder`` bots do the same but tip just below the update (so priority
     ordering puts them right after it) and, on the feed, bid their whole margin over
-    costs as priority fee. Every attempt that reaches a block pays ``gas_usd``, failed
+    costs as priority fee; a ``protocol`` keeper (the protocol's own, as dYdX v4's
+    validators or GMX's keepers) liquidates whatever is liquidatable, paid or not. Every
+    attempt that reaches a block pays ``gas_usd``, failed
     or not; a bot whose realised profit falls below ``-max_loss_usd`` stops.
     """
 
     name: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
-    strategy: Literal["reactive", "speculative", "bidder"] = "reactive"
+    strategy: Literal["reactive", "speculative", "bidder", "protocol"] = "reactive"
     feed_latency: Latency = Latency(median="20ms", sigma=0.3)
     latency: Latency = Latency(median="40ms", sigma=0.3)
     poll: Duration = "0s"
@@ -655,13 +657,13 @@ def _default_liquidators() -> list[Liquidator]:
                           latency=Latency(median=net, sigma=sigma), **kw)
     return [
         bot("colocated-a", "5ms", "10ms", 0.5, uptime=0.9, outage="20min", max_pending=20,
-            min_profit_usd=50.0),
+            min_profit_usd=100.0),
         bot("colocated-b", "5ms", "15ms", 0.5, uptime=0.9, outage="30min", max_pending=20,
-            min_profit_usd=50.0),
+            min_profit_usd=100.0),
         bot("cloud-a", "30ms", "60ms", 0.8, uptime=0.85, outage="20min", max_pending=10,
-            min_profit_usd=20.0),
+            min_profit_usd=40.0),
         bot("cloud-b", "40ms", "80ms", 0.8, uptime=0.85, outage="30min", max_pending=10,
-            min_profit_usd=20.0),
+            min_profit_usd=40.0),
         bot("poller-1s", "100ms", "100ms", 0.8, poll="1s", uptime=0.95, max_pending=2,
             min_profit_usd=10.0),
         bot("poller-3s", "150ms", "150ms", 0.8, poll="3s", uptime=0.95, max_pending=2,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqlab.arrays import member
+from seqlab.protocols.liquidation import bonus_rate
 from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import Strategy
 from seqlab.sequencing.operator import OperatorView
@@ -118,7 +119,7 @@ class Builder:
         equity, notional = p.margin_state(price)
         margin = p.ledger.balances[p.margin[accounts]].astype(np.float64)
         loss = np.clip(margin - equity[accounts], 0, None)
-        rate, first = p.bonus_ppm / PPM, p.close_ppm / PPM
+        rate, first = bonus_rate(p.cfg), p.close_ppm / PPM
         total = np.zeros(len(accounts))
         for part in (first, 1 - first):
             margin = margin - part * loss
