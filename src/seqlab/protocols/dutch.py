@@ -87,7 +87,8 @@ class DutchLiquidation:
         if i in self.auctions or not p.is_liquidatable(i):
             return 0
         tab = p.notional(int(p.size[i]))
-        return min(keeper_incentive(tab, self.tip, self.chip), p.balance(p.insurance))
+        due = keeper_incentive(tab, self.tip, self.chip)
+        return min(due, p.balance(p.insurance) + p.balance(p.pool))
 
     def liquidate(self, liquidator: int, a: int, i: int, block: int, t: int) -> bool:
         p = self.p
@@ -106,7 +107,7 @@ class DutchLiquidation:
         if auction.needs_reset(t, self.curve, self.d.tail, self.cusp):
             auction.redo(t, p.price, self.buf)
             self.resets += 1
-            self._reward_keeper(liquidator, auction.tab)
+            self._reward_keeper(liquidator, auction.tab, t)
             return True
         return self._take(liquidator, a, i, auction, block, t)
 
@@ -136,14 +137,23 @@ class DutchLiquidation:
         self.auctions[i] = Auction.kick(self._next_id, i, lot, tab, t, p.price, self.buf)
         self._next_id += 1
         self.kicks += 1
-        self._reward_keeper(liquidator, tab)
+        self._reward_keeper(liquidator, tab, t)
         return True
 
-    def _reward_keeper(self, liquidator: int, tab: int) -> None:
+    def _reward_keeper(self, liquidator: int, tab: int, t: int) -> None:
+        """Pay the kicker ``tip + tab·chip`` from the insurance fund; what the fund cannot
+        pay comes out of the pool as bad debt, as Maker's Vow pays it with unbacked DAI
+        (``vat.suck``): the incentive is owed whatever the surplus."""
         p = self.p
-        amount = min(keeper_incentive(tab, self.tip, self.chip), p.balance(p.insurance))
-        p.ledger.transfer(p.insurance, p.liquidator_account[liquidator], amount,
-                          "keeper_incentive")
+        due = keeper_incentive(tab, self.tip, self.chip)
+        covered = min(due, p.balance(p.insurance))
+        keeper = p.liquidator_account[liquidator]
+        p.ledger.transfer(p.insurance, keeper, covered, "keeper_incentive")
+        rest = min(due - covered, p.balance(p.pool))
+        if rest > 0:
+            p.ledger.transfer(p.pool, keeper, rest, "keeper_incentive")
+            p.log.bad_debt += rest
+            p.log.bad_debt_events.append((t, rest))
 
     def _take(self, liquidator: int, a: int, i: int, auction: Auction, block: int,
               t: int) -> bool:
