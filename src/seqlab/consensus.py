@@ -148,6 +148,22 @@ def run_round(t0: int, leader: int, base_us: np.ndarray, factors: np.ndarray,
     return RoundOutcome(out, bool(finite.any()))
 
 
+def decryption_times(commit_us: np.ndarray, delay_us: np.ndarray, threshold: int) -> np.ndarray:
+    """When each member can decrypt a committed block's ciphertexts: every member that
+    committed multicasts its decryption share at once, and member j decrypts on the
+    ``threshold``-th share to reach it (its own at once; ``delay_us[i, j]`` from i), and
+    not before it has committed the block itself.
+    INF where a member never gets enough shares, or did not commit."""
+    sent = np.where(commit_us < INF, commit_us, np.inf).astype(np.float64)
+    arrive = sent[:, None] + delay_us
+    np.fill_diagonal(arrive, sent)
+    at = np.maximum(kth_smallest(arrive, threshold, axis=0), sent)  # executes once committed
+    ok = np.isfinite(at) & (commit_us < INF)
+    out = np.full(len(commit_us), INF, dtype=np.int64)
+    out[ok] = np.ceil(at[ok]).astype(np.int64)
+    return out
+
+
 def reference_rounds(committee: Committee, rounds: int, seed: int, block_bytes: float = 0.0,
                      bandwidth_mbps: float = 1000.0) -> np.ndarray:
     """Start time (µs) of each of ``rounds`` rounds plus the end of the last: the

@@ -294,6 +294,7 @@ class Committee(Model):
     byzantine: Annotated[int, Field(ge=0, le=1024)] = 0
     byzantine_vote_delay: Duration = "0s"
     equivocate: bool = False
+    encrypted: bool = False
     tx_bytes: Bytes = 250
     bandwidth_mbps: Annotated[float, Field(gt=0), at_most(1e6, "1 Tbit/s per node")] = 1000.0
     partitions: list[Partition] = []

@@ -29,6 +29,13 @@ block at a height is then a bug and raises ``SafetyViolation``. With more than f
 byzantine members both can be certified: seqlab counts each fork in
 ``safety_violations`` (the run goes on along the first block) and flags the scenario
 with ``byzantine_over_f``.
+
+With ``encrypted`` (the specification's threshold encryption), users' transactions reach
+the committee as ciphertexts, decrypted jointly once a block is committed: each member
+multicasts its decryption share and decrypts on the f+1-th, so at least one honest
+member took part. The block executes then (later rounds do not wait for it), and until
+then nobody reads a transaction: byzantine members cannot tell a top-up to leave out,
+and a byzantine leader in ``leader`` mode has nothing to extract on.
 """
 from __future__ import annotations
 
@@ -38,8 +45,8 @@ import numpy as np
 
 from seqlab.arrays import member
 
-from seqlab.consensus import (INF, REGION_LATENCY_MS, REGIONS, forks, proposal_serialization_us,
-                               quorum_size, run_round)
+from seqlab.consensus import (INF, REGION_LATENCY_MS, REGIONS, decryption_times, forks,
+                               proposal_serialization_us, quorum_size, run_round)
 from seqlab.kernel import keyed_normals
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, Design
@@ -199,10 +206,25 @@ class CommitteeDesign(HostsOperator, Design):
         if not outcome.committed or commit >= INF:
             self._view_change(t0)
             return
-        committed_at = int(np.median(outcome.commit_us[outcome.commit_us < INF]))
+        committed_at = self._executed_at(outcome.commit_us, alive)
         self._commit(included, leader, t0, committed_at, forked)
         self.next_start, self.leader = max(commit, t0 + 1), nxt
         self._publish(t0, committed_at)
+
+    def _executed_at(self, commit_us: np.ndarray, alive: np.ndarray) -> int:
+        """When the round's block executes: the median member's commit, or with
+        ``encrypted`` its decryption (shares jittered on their own keyed stream)."""
+        if self.c.encrypted:
+            n = self.c.nodes
+            z = keyed_normals(self.seed, "committee.decrypt",
+                              np.repeat(np.arange(n) + self.height * n, n), np.tile(np.arange(n), n))
+            delay = self.base_us * np.exp(self.c.jitter_sigma * z).reshape(n, n)
+            delay[~alive, :] = np.inf
+            decrypted = decryption_times(commit_us, delay, self.f + 1)
+            at = int(np.median(decrypted[decrypted < INF]))
+            # blocks still execute in round order, whichever decrypts first
+            return max(at, self.block_times[-1]) if self.block_times else at
+        return int(np.median(commit_us[commit_us < INF]))
 
     def _equivocation(self, leader: int, alive: np.ndarray) -> tuple[np.ndarray | None, bool]:
         """Who votes for the block the run follows, and whether its conflicting twin is
@@ -254,7 +276,7 @@ class CommitteeDesign(HostsOperator, Design):
             return np.empty(0, dtype=np.int64)
         list_time = t0 - t0 % self.c.list_interval
         seen = (self._recv <= list_time - self.c.list_age) & alive[None, :]
-        if self.byzantine.any() and self.view is not None:
+        if self.byzantine.any() and self.view is not None and not self.c.encrypted:
             # byzantine members leave margin top-ups out of their lists: they censor what
             # they can, but an honest f+1 still carries a transaction in
             censored = member(self.view.txs.known_kind(self._ids),
@@ -274,7 +296,7 @@ class CommitteeDesign(HostsOperator, Design):
         if self.c.ordering == "leader":
             arrival = self._recv[member(self._ids, ids)][:, leader]
             ids = ids[np.argsort(arrival, kind="stable")]
-            if self.byzantine[leader] and self.operator is not None:
+            if self.byzantine[leader] and self.operator is not None and not self.c.encrypted:
                 return self.operator.plan(ids, np.sort(arrival), t0, can_hold=False)
             return ids
         origin = self.view.origin(ids) if self.view is not None else ids
