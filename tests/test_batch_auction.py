@@ -163,7 +163,7 @@ def test_outside_liquidators_win_most_bonuses():
         total += s["liquidation_bonus_usd"]
         outside = sum(v for k, v in s["liquidation_bonus_by_liquidator"].items()
                       if not k.startswith("operator"))
-        assert outside > 0  # every run with liquidations: bots win some
+        assert outside > 0 or not s["liquidations"]  # where there is a race, bots win some
     assert total > 0 and 0 < op / total < 0.5
 
 
