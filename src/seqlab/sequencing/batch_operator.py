@@ -9,11 +9,12 @@ account and attempt, ``keyed_normals`` streams ``batch.operator*``, so no other
 stream moves), and go into the first batch that closes after they arrive, where the design's
 hash order ranks them with everyone else's. Running the node, it sees the state without
 feed latency; like a bot it has at most one liquidation per account in flight, and tries
-again after a batch leaves the account liquidatable.
+again after any batch that leaves the account liquidatable. That is the most it can do
+without a look inside the batch, so its share of the rewards is an upper bound.
 
-With ``backrun`` on it liquidates every user account the last batch left liquidatable
-(under Dutch auctions it bids the break-even price, as the unsealed operator does) and,
-beside an options market, every liquidatable writer. Nothing else of its strategies is
+With ``backrun`` on it liquidates, after every batch, each user account the batch left
+liquidatable (under Dutch auctions it bids the break-even price, as the unsealed operator
+does) and, beside an options market, every liquidatable writer. Nothing else of its strategies is
 possible here: holding is forbidden, contents are sealed and every fill of a batch is at
 one price.
 """
@@ -62,7 +63,7 @@ class SealedBatchOperator:
         """Liquidations decided at ``t_us`` from the state the last batch left: their ids
         and when each reaches the sequencer."""
         view = self.view
-        if view is None or "backrun" not in self.operator.strategies or not view.protocol.price:
+        if "backrun" not in self.operator.strategies or not view.protocol.price:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         p = view.protocol
         targets = view.user_accounts(p.liquidatable())

@@ -99,6 +99,8 @@ class TxView:
         if self._visible:
             return np.ones(len(ids), dtype=bool)
         seen = self._revealed
+        if not seen:  # nothing opened yet (an encrypted mempool never opens)
+            return self.own(ids)
         return self.own(ids) | np.fromiter((tx in seen for tx in np.asarray(ids).tolist()),
                                            bool, len(ids))
 
