@@ -209,3 +209,9 @@ def test_without_price_impact_every_fill_is_at_the_oracle_price():
                          a=np.array([150_000, 90_000]) * PPM)
     assert (p.execute(ids, np.full(2, 2), np.full(2, 2_000)) == Status.OK).all()
     assert (p.txs.fill[ids] == 2_000 * PPM).all()
+
+
+def test_same_seed_same_result_with_the_operator_racing():
+    runs = [World(parse_scenario(tiny(perps=FIXED_BONUS)), 3).run().summary for _ in range(2)]
+    assert runs[0]["liquidations"] > 0 and runs[0]["operator_bonus_share"] > 0
+    assert runs[0]["digest"] == runs[1]["digest"]
