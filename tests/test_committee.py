@@ -26,7 +26,8 @@ def run(committee=None, design="committee", seed=None, **top):
 
 
 def test_quorum_sizes():
-    assert [quorum_size(n) for n in (1, 4, 7, 10, 128)] == [1, 3, 5, 7, 85]
+    # 2f+1 when n = 3f+1; larger otherwise, so that two quorums share f+1 members
+    assert [quorum_size(n) for n in (1, 4, 6, 7, 10, 128)] == [1, 3, 4, 5, 7, 86]
 
 
 def test_round_matches_hand_computation():

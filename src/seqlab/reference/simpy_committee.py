@@ -44,7 +44,7 @@ def run_simpy_committee(nodes: int, rounds: int, seed: int = 0, sigma: float = 0
     """Simulate ``rounds`` consensus rounds of ``nodes`` nodes in SimPy.
 
     Nodes sit round-robin in the regions of ``REGION_LATENCY_MS``; a message from
-    i to j takes base(i, j) × factor seconds (0 to itself); quorum is 2f+1 with
+    i to j takes base(i, j) × factor seconds (0 to itself); quorum is ceil((n+f+1)/2) with
     f = (n-1)//3; round r's leader is node r mod n. ``wall_s`` covers environment
     setup plus ``env.run()`` only. Besides the documented keys, ``round_starts_s``
     (start of each round and the end of the last) is returned for checks.
@@ -54,7 +54,7 @@ def run_simpy_committee(nodes: int, rounds: int, seed: int = 0, sigma: float = 0
     if rounds < 1:
         raise ValueError("rounds must be at least 1")
     n = nodes
-    quorum = 2 * ((n - 1) // 3) + 1
+    quorum = (n + (n - 1) // 3 + 2) // 2  # ceil((n+f+1)/2): two quorums share f+1
     rng = np.random.Generator(np.random.PCG64(seed))
 
     t0 = time.perf_counter()

@@ -214,9 +214,15 @@ class Encrypted(Model):
 
 
 class BatchAuction(Model):
-    """Frequent batch auctions: orders collected over ``interval`` clear at one price."""
+    """Frequent batch auctions: orders collected over ``interval`` clear at one price.
+
+    Batches are sealed until their order is committed, so a hosted operator's own
+    transactions are decided from the last executed batch and reach the sequencer after
+    ``operator_latency``, like an outside bot's (by default as fast as the best-connected
+    one, the ``colocated`` liquidator)."""
 
     interval: PositiveDuration = "1s"
+    operator_latency: Latency = Latency(median="10ms", sigma=0.2)
 
 
 class TimeboostSearcher(Model):
@@ -294,6 +300,8 @@ class Committee(Model):
     crash_at: Duration = "0s"
     byzantine: Annotated[int, Field(ge=0, le=1024)] = 0
     byzantine_vote_delay: Duration = "0s"
+    equivocate: bool = False
+    encrypted: bool = False
     tx_bytes: Bytes = 250
     bandwidth_mbps: Annotated[float, Field(gt=0), at_most(1e6, "1 Tbit/s per node")] = 1000.0
     partitions: list[Partition] = []

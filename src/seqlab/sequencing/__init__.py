@@ -77,8 +77,9 @@ DESCRIPTIONS: dict[str, str] = {
     "encrypted": "threshold-encrypted mempool: order committed before t-of-n keypers "
                  "reveal contents (Shutter-style); holding bounded by the F+1 "
                  "committee inclusion rule",
-    "batch-auction": "frequent batch auctions: everything that arrived clears together "
-                     "at one price, in hash order",
+    "batch-auction": "frequent batch auctions: sealed batches, their hash order committed "
+                     "before anyone reads them; everything that arrived clears together at "
+                     "one price",
     "committee": "BFT committee of sequencer nodes: f+1-of-lists inclusion, median "
                  "timestamp, deterministic in-block order (decentralized Timeboost)",
     "builders": "proposer-builder separation: independent honest, extractive or "

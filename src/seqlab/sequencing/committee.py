@@ -19,7 +19,23 @@ delay their votes, leave margin top-ups out of their candidate lists and, in lea
 mode, extract on their slots; ``partitions`` drop
 messages between groups for a while. A round without a quorum, or whose next leader is
 down, costs ``timeout`` and a view change. Liveness (blocks per minute, longest gap)
-and safety (no two different blocks at one height) are reported; safety is asserted.
+and safety (no two different blocks at one height) are reported.
+
+With ``equivocate``, a byzantine leader proposes two conflicting blocks at its height,
+one to each half of the honest members, and byzantine members vote for both. Quorums of
+ceil((n+f+1)/2) share f+1 members, so while at most f are byzantine at most one of the
+two is certified (or neither, and the round ends in a view change); a second certified
+block at a height is then a bug and raises ``SafetyViolation``. With more than f
+byzantine members both can be certified: seqlab counts each fork in
+``safety_violations`` (the run goes on along the first block) and flags the scenario
+with ``byzantine_over_f``.
+
+With ``encrypted`` (the specification's threshold encryption), users' transactions reach
+the committee as ciphertexts, decrypted jointly once a block is committed: each member
+multicasts its decryption share and decrypts on the f+1-th, so at least one honest
+member took part. The block executes then (later rounds do not wait for it), and until
+then nobody reads a transaction: byzantine members cannot tell a top-up to leave out,
+and a byzantine leader in ``leader`` mode has nothing to extract on.
 """
 from __future__ import annotations
 
@@ -29,7 +45,8 @@ import numpy as np
 
 from seqlab.arrays import member
 
-from seqlab.consensus import INF, REGION_LATENCY_MS, REGIONS, quorum_size, run_round
+from seqlab.consensus import (INF, REGION_LATENCY_MS, REGIONS, decryption_times, forks,
+                               proposal_serialization_us, quorum_size, run_round)
 from seqlab.kernel import keyed_normals
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, Design
@@ -38,7 +55,8 @@ from seqlab.txs import Kind
 
 
 class SafetyViolation(AssertionError):
-    """Two different blocks committed at one height: a bug, never a user error."""
+    """Two different blocks committed at one height with at most f byzantine members: a
+    bug, never a user error (beyond f it is the expected fork, counted instead)."""
 
 
 class SharedRounds:
@@ -87,6 +105,7 @@ class CommitteeDesign(HostsOperator, Design):
         self.block_times: list[int] = []
         self.view_changes = 0
         self._committed: dict[int, str] = {}
+        self.safety_violations = 0
         self.shared: SharedRounds | None = None
         self._replayed = 0  # rounds of the shared schedule this member has replayed
 
@@ -176,24 +195,56 @@ class CommitteeDesign(HostsOperator, Design):
         carried = len(included) + (sum(len(m._collect(t0, alive))
                                        for m in self.shared.members[1:])
                                    if self.shared is not None else 0)
-        size_bits = carried * self.c.tx_bytes * 8
-        serialize = (np.arange(n) + 1) * size_bits / (self.c.bandwidth_mbps * 1e6) * 1e6
+        serialize = proposal_serialization_us(n, carried * self.c.tx_bytes,
+                                              self.c.bandwidth_mbps)
         vote_delay = np.where(self.byzantine, self.c.byzantine_vote_delay, 0.0)
+        voters, forked = self._equivocation(leader, alive)
         outcome = run_round(t0, leader, self.base_us, factors, alive, self.quorum,
-                            self._lost(t0, factors.shape), serialize, vote_delay)
+                            self._lost(t0, factors.shape), serialize, vote_delay, voters)
         nxt = (leader + 1) % n
         commit = int(outcome.commit_us[nxt]) if alive[nxt] else INF
         if not outcome.committed or commit >= INF:
             self._view_change(t0)
             return
-        committed_at = int(np.median(outcome.commit_us[outcome.commit_us < INF]))
-        self._commit(included, leader, t0, committed_at)
+        committed_at = self._executed_at(outcome.commit_us, alive)
+        self._commit(included, leader, t0, committed_at, forked)
         self.next_start, self.leader = max(commit, t0 + 1), nxt
         self._publish(t0, committed_at)
 
-    def _commit(self, included: np.ndarray, leader: int, t0: int, committed_at: int) -> None:
+    def _executed_at(self, commit_us: np.ndarray, alive: np.ndarray) -> int:
+        """When the round's block executes: the median member's commit, or with
+        ``encrypted`` its decryption (shares jittered on their own keyed stream)."""
+        if self.c.encrypted:
+            n = self.c.nodes
+            z = keyed_normals(self.seed, "committee.decrypt",
+                              np.repeat(np.arange(n) + self.height * n, n), np.tile(np.arange(n), n))
+            delay = self.base_us * np.exp(self.c.jitter_sigma * z).reshape(n, n)
+            delay[~alive, :] = np.inf
+            decrypted = decryption_times(commit_us, delay, self.f + 1)
+            at = int(np.median(decrypted[decrypted < INF]))
+            # blocks still execute in round order, whichever decrypts first
+            return max(at, self.block_times[-1]) if self.block_times else at
+        return int(np.median(commit_us[commit_us < INF]))
+
+    def _equivocation(self, leader: int, alive: np.ndarray) -> tuple[np.ndarray | None, bool]:
+        """Who votes for the block the run follows, and whether its conflicting twin is
+        certified too, when an equivocating byzantine leader splits the honest members
+        (``seqlab.consensus.equivocation_votes``); (None, False) for an honest round."""
+        if not (self.c.equivocate and self.byzantine[leader]):
+            return None, False
+        honest = np.flatnonzero(alive & ~self.byzantine)
+        first_half = honest[: (len(honest) + 1) // 2]
+        voters = alive & self.byzantine
+        voters[first_half] = True
+        byzantine = int((alive & self.byzantine).sum())
+        return voters, forks(self.c.nodes, len(honest), byzantine)
+
+    def _commit(self, included: np.ndarray, leader: int, t0: int, committed_at: int,
+                forked: bool = False) -> None:
         ids = self._order(included, leader, t0)
         self._check_safety(ids)
+        if forked:  # the twin differs from ``ids`` by the leader's mark on it
+            self._check_safety(ids, b"equivocation")
         self._remove(included)
         self._ready.append((committed_at, ids))
         self.block_times.append(committed_at)
@@ -225,7 +276,7 @@ class CommitteeDesign(HostsOperator, Design):
             return np.empty(0, dtype=np.int64)
         list_time = t0 - t0 % self.c.list_interval
         seen = (self._recv <= list_time - self.c.list_age) & alive[None, :]
-        if self.byzantine.any() and self.view is not None:
+        if self.byzantine.any() and self.view is not None and not self.c.encrypted:
             # byzantine members leave margin top-ups out of their lists: they censor what
             # they can, but an honest f+1 still carries a transaction in
             censored = member(self.view.txs.known_kind(self._ids),
@@ -245,17 +296,24 @@ class CommitteeDesign(HostsOperator, Design):
         if self.c.ordering == "leader":
             arrival = self._recv[member(self._ids, ids)][:, leader]
             ids = ids[np.argsort(arrival, kind="stable")]
-            if self.byzantine[leader] and self.operator is not None:
+            if self.byzantine[leader] and self.operator is not None and not self.c.encrypted:
                 return self.operator.plan(ids, np.sort(arrival), t0, can_hold=False)
             return ids
         origin = self.view.origin(ids) if self.view is not None else ids
         key = keyed_normals(self.seed, f"committee.order/{self.height}", origin, 0)
         return ids[np.lexsort((ids, key))]
 
-    def _check_safety(self, ids: np.ndarray) -> None:
-        digest = hashlib.sha256(np.asarray(ids, "<i8").tobytes()).hexdigest()
-        if self._committed.setdefault(self.height, digest) != digest:
-            raise SafetyViolation(f"two different blocks at height {self.height}")
+    def _check_safety(self, ids: np.ndarray, mark: bytes = b"") -> None:
+        """Record the block certified at this height; a second, different one is a fork:
+        counted beyond f byzantine members, a bug (raised) within the bound."""
+        digest = hashlib.sha256(np.asarray(ids, "<i8").tobytes() + mark).hexdigest()
+        if self._committed.setdefault(self.height, digest) == digest:
+            return
+        if self.c.byzantine <= self.f:
+            raise SafetyViolation(f"two different blocks at height {self.height} with "
+                                  f"{self.c.byzantine} byzantine of {self.c.nodes} "
+                                  f"(f = {self.f})")
+        self.safety_violations += 1
 
     # reporting ------------------------------------------------------------------------
     def metrics(self, horizon_us: int) -> dict:
@@ -264,4 +322,7 @@ class CommitteeDesign(HostsOperator, Design):
         return {"committee_nodes": self.c.nodes, "committee_blocks": int(len(times)),
                 "blocks_per_min": round(len(times) / (horizon_us / 60e6), 3),
                 "max_block_gap_ms": round(float(np.diff(edges).max()) / 1000.0, 3),
-                "view_changes": self.view_changes, "safety_ok": True}
+                "view_changes": self.view_changes,
+                "safety_ok": self.safety_violations == 0,
+                "safety_violations": self.safety_violations,
+                "byzantine_over_f": self.c.byzantine > self.f}

@@ -219,10 +219,10 @@ class Operator:
         due = [acct for acct in np.unique(target).tolist()
                if acct in target[~fresh] or mechanism.resets_by(acct, now + TAKE_LOOKAHEAD_US)]
         return mask, [view.insert(Kind.LIQUIDATE, view.accounts.censor, now,
-                                  a=self._break_even(mechanism, acct, price, now), b=acct)
+                                  a=self.break_even(mechanism, acct, price, now), b=acct)
                       for acct in due]
 
-    def _break_even(self, mechanism, acct: int, price: int, now: int) -> int:
+    def break_even(self, mechanism, acct: int, price: int, now: int) -> int:
         """The highest auction price at which taking ``acct``'s whole position and
         selling it on the venue at oracle ``price`` still pays the operator (micro-USD,
         at least 1)."""
@@ -267,7 +267,7 @@ class Operator:
         dutch = hasattr(mechanism, "auctions")  # a take bids no more than breaks even
         for acct, cens in zip(targets.tolist(), is_censored.tolist()):
             who = view.accounts.censor if cens else view.accounts.backrun
-            bid = self._break_even(mechanism, acct, price, now) if dutch else 0
+            bid = self.break_even(mechanism, acct, price, now) if dutch else 0
             for _ in range(LIQUIDATIONS_PER_ACCOUNT):
                 out.append(view.insert(Kind.LIQUIDATE, who, now, a=bid, b=acct))
         if view.options is not None:  # option writers: after an update, or censored

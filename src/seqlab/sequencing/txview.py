@@ -10,6 +10,9 @@ them as unknown. Where the sender cannot be linked either (``senders_visible`` F
 strict read of the sender raises ``SealedSender`` and ``known_origin`` reports
 ``UNKNOWN_SENDER``. The operator can always read what it inserted itself. The raw
 transaction store is not part of the interface.
+
+A design that seals only while a batch is open (sealed-bid batch auctions) ``reveal``s a
+batch once its order is committed: from then on its contents read like plaintext.
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ class TxView:
     """Transactions as a design may see them (``contents_visible``: plaintext or not;
     ``senders_visible``: whether a ciphertext can be linked to its sender)."""
 
-    __slots__ = ("_txs", "_visible", "_senders", "_own")
+    __slots__ = ("_txs", "_visible", "_senders", "_own", "_revealed")
 
     def __init__(self, txs: TxStore, contents_visible: bool = True,
                  senders_visible: bool = True) -> None:
@@ -41,6 +44,7 @@ class TxView:
         self._visible = contents_visible
         self._senders = senders_visible or contents_visible  # plaintext names its sender
         self._own: set[int] = set()
+        self._revealed: set[int] = set()  # committed, so no longer sealed
 
     @property
     def contents_visible(self) -> bool:
@@ -89,8 +93,19 @@ class TxView:
         mine = self._own
         return np.fromiter((tx in mine for tx in np.asarray(ids).tolist()), bool, len(ids))
 
+    def readable(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` this view may read the contents of: all under plaintext;
+        otherwise the operator's own and those of committed (revealed) batches."""
+        if self._visible:
+            return np.ones(len(ids), dtype=bool)
+        seen = self._revealed
+        if not seen:  # nothing opened yet (an encrypted mempool never opens)
+            return self.own(ids)
+        return self.own(ids) | np.fromiter((tx in seen for tx in np.asarray(ids).tolist()),
+                                           bool, len(ids))
+
     def _check(self, ids: np.ndarray) -> None:
-        if not self._visible and not self.own(ids).all():
+        if not self._visible and not self.readable(ids).all():
             raise SealedContent("the contents of pending transactions are encrypted "
                                 "under this design")
 
@@ -114,21 +129,30 @@ class TxView:
         """Kinds where readable, ``UNKNOWN_KIND`` where hidden (for content-blind use)."""
         if self._visible:
             return self._txs.kind[ids]
-        return np.where(self.own(ids), self._txs.kind[ids], UNKNOWN_KIND)
+        return np.where(self.readable(ids), self._txs.kind[ids], UNKNOWN_KIND)
 
     def known_payload(self, ids: np.ndarray) -> np.ndarray:
         """Amounts where readable, 0 where hidden."""
         if self._visible:
             return self._txs.a[ids]
-        return np.where(self.own(ids), self._txs.a[ids], 0)
+        return np.where(self.readable(ids), self._txs.a[ids], 0)
 
     # what the sequencer does ----------------------------------------------------------
-    def insert(self, kind: Kind, sender: int, now: int, a: int = 0, b: int = 0) -> int:
-        """Create the operator's own transaction (it needs no network to reach itself)."""
+    def insert(self, kind: Kind, sender: int, now: int, a: int = 0, b: int = 0,
+               arrival: int | None = None) -> int:
+        """Create the operator's own transaction, decided at ``now``. It needs no network
+        to reach itself unless the design makes it wait like everyone else: then it
+        arrives at ``arrival``."""
         t = np.array([now], dtype=np.int64)
-        tx = int(self._txs.add_many(kind, sender, t, t, a, b)[0])
+        at = t if arrival is None else np.array([max(now, arrival)], dtype=np.int64)
+        tx = int(self._txs.add_many(kind, sender, t, at, a, b)[0])
         self._own.add(tx)
         return tx
+
+    def reveal(self, ids: np.ndarray) -> None:
+        """Open the contents of ``ids``: their order is committed, so reading them can
+        no longer change where they go."""
+        self._revealed.update(np.asarray(ids).tolist())
 
     def inserted_since(self, first: int) -> np.ndarray:
         """The operator's own transactions with ids from ``first`` on, ascending."""
