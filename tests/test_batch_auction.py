@@ -26,7 +26,8 @@ from seqlab.world import World
 
 PPM = 1_000_000
 TICK = 250_000
-FIXED_BONUS = {"liquidation": "fixed", "liquidation_bonus": 0.02, "liquidation_fee": 0.005}
+FIXED_BONUS = {"liquidation": "fixed", "liquidation_bonus": 0.02, "liquidation_fee": 0.005,
+               "initial_margin": 0.05, "maintenance_margin": 0.03}
 
 
 def tiny(design: str = "batch-auction", strategies: dict | None = None,

@@ -33,7 +33,8 @@ def tiny(**changes) -> object:
 # the prize the backrun strategy is built to take; the default dYdX-style fillable price
 # pays almost nothing at the first block an account is liquidatable.
 BONUS = {"protocol.perps": {"liquidation": "fixed", "liquidation_bonus": 0.02,
-                            "liquidation_fee": 0.005}}
+                            "liquidation_fee": 0.005, "initial_margin": 0.05,
+                            "maintenance_margin": 0.03}}
 
 
 def run_world(scenario, design, seed=None):
@@ -87,12 +88,12 @@ def test_backrun_alone():
 
 
 def test_censorship_alone():
-    got, result = profits(load_scenario("tiny"), "extractive-censor")
+    got, result = profits(tiny(**BONUS), "extractive-censor")
     assert got["censor"] > 0 and got["backrun"] == 0
     assert result.summary["held_txs"] > 0
     assert result.summary["max_censorship_delay_ms"] <= 600_000 + 250  # max_censor_delay
     # nobody tops up: nothing to censor, nothing to gain
-    unmanaged = tiny(**{"agents.margin_managers": {"share": 0.0}})
+    unmanaged = tiny(**{"agents.margin_managers": {"share": 0.0}}, **BONUS)
     got, result = profits(unmanaged, "extractive-censor")
     assert got["censor"] == 0 and result.summary["held_txs"] == 0
 

@@ -86,7 +86,8 @@ def test_dutch_auctions_cut_what_the_operator_takes():
         data = load_scenario("tiny").scenario.model_dump(mode="python")
         # a 2 % bonus and a 0.5 % fee: together below the 3 % maintenance margin
         data["protocol"]["perps"].update(liquidation=mode, liquidation_bonus=0.02,
-                                         liquidation_fee=0.005)
+                                         liquidation_fee=0.005, initial_margin=0.05,
+                                         maintenance_margin=0.03)
         return parse_scenario(data, f"tiny-{mode}")
 
     fixed = compare(scenario("fixed"), ["honest", "extractive"], seeds=3).summary

@@ -137,8 +137,11 @@ def test_the_docs_presets_table_matches_the_presets():
 
 def test_builtin_scenarios_use_a_coherent_default():
     perps = load_scenario("default").scenario.protocol.perps
-    assert perps.preset == "dydx-v4" and perps.liquidation == "fillable"
-    assert (perps.initial_margin, perps.maintenance_margin) == (0.05, 0.03)
+    assert perps.preset == "synthetix-v2" and perps.liquidation == "keeper_fee"
+    assert (perps.initial_margin, perps.maintenance_margin) == (0.037, 0.015)
+    bare = Perps()  # the bare default: dYdX v4's ETH-USD market
+    assert bare.liquidation == "fillable" and (bare.initial_margin, bare.maintenance_margin) \
+        == (0.05, 0.03)
     for name in builtin_scenarios():  # each validates, and its take stays below maintenance
         cfg = load_scenario(name).scenario.protocol.perps
         share, setting = liquidator_share(cfg)
