@@ -9,6 +9,7 @@ from seqlab.cli import app
 from seqlab.errors import SeqlabError
 from seqlab.experiments.compare import compare
 from seqlab.experiments.stats import mean_ci
+from seqlab.txs import Kind, Status
 from seqlab.scenario import load_scenario, parse_scenario
 from seqlab.world import World
 
@@ -127,6 +128,23 @@ def test_sandwich_alone_needs_price_impact():
     txs = result.tables["txs"]
     sandwich_account = world.users + 1
     assert not ((txs["kind"] == 1) & (txs["sender"] == sandwich_account)).any()
+
+
+def test_the_operator_only_wraps_trades_that_fill():
+    """A sandwich whose victim fails pays two fees for nothing, so the operator checks the
+    victim's limit and margin behind its own front-run. It checks the state the block
+    starts from (earlier trades of the block can still change it), so nearly every victim
+    it wraps (the trade between its open and its close) executes; without the check about
+    a quarter did."""
+    world, result = run_world(tiny(**SANDWICH), "extractive-sandwich")
+    order = world.rollup.executed_order()
+    kind, sender = world.txs.kind[order], world.txs.sender[order]
+    mine = np.flatnonzero((sender == world.operator_accounts.sandwich)
+                          & (kind == Kind.TRADE))
+    assert len(mine) > 0
+    victims = order[mine + 1]
+    assert (world.txs.status[victims] == Status.OK).mean() > 0.9
+    assert (world.txs.kind[order[mine + 2]] == Kind.CLOSE).all()
 
 
 def test_sandwich_victims_pay():

@@ -255,15 +255,16 @@ class PerpsProtocol:
                 delta -= toward_zero(int(self.size[who]) * a, 10_000)
         return self.price + self.price * (2 * self.skew + delta) // (2 * self.scale_units)
 
-    def _fill(self, delta: int) -> int:
+    def _fill(self, delta: int, ahead: int = 0) -> int:
         """Fill price for a trade of ``delta`` units: the oracle price moved by the mean of
         the skew premium before and after the trade (Synthetix-style price impact), or the
-        batch's clearing price under uniform fills."""
+        batch's clearing price under uniform fills. ``ahead``: units some other trade
+        would add to the skew first (a what-if; nothing changes)."""
         if self._batch_px is not None:
             return self._batch_px
         if not self.scale_units:
             return self.price
-        skew2 = 2 * self.skew + delta
+        skew2 = 2 * (self.skew + ahead) + delta
         return self.price + self.price * skew2 // (2 * self.scale_units)
 
     def _closed_basis_pnl(self, i: int, close: int, px: int) -> tuple[int, int]:
@@ -307,7 +308,7 @@ class PerpsProtocol:
         self.ledger.transfer(int(self.margin[i]), self.fees,
                              min(fee, self.balance(self.margin[i])), "fee")
 
-    def _plan_trade(self, i: int, usd_delta: int, limit: int
+    def _plan_trade(self, i: int, usd_delta: int, limit: int, ahead: int = 0
                     ) -> tuple[int, int, int, int, int] | None:
         """``(delta, close, opened, fill price, fee)`` of a trade, or None where it fails:
         account locked, no price, initial margin short, or the fill worse than ``limit``
@@ -317,7 +318,7 @@ class PerpsProtocol:
         delta = toward_zero(usd_delta * PPM, self.price)
         if not delta:
             return None
-        px = self._fill(delta)
+        px = self._fill(delta, ahead)
         if limit and (px > limit if delta > 0 else px < limit):
             return None
         size, basis = int(self.size[i]), int(self.basis[i])
@@ -348,9 +349,10 @@ class PerpsProtocol:
         """Fill price (micro-USD) a trade of ``usd_delta`` would get now."""
         return self._fill(toward_zero(usd_delta * PPM, self.price)) if self.price else 0
 
-    def can_trade(self, i: int, usd_delta: int, limit: int) -> bool:
-        """Whether a TRADE would succeed now (nothing changes): an atomic bundle's check."""
-        return self._plan_trade(i, usd_delta, limit) is not None
+    def can_trade(self, i: int, usd_delta: int, limit: int, ahead: int = 0) -> bool:
+        """Whether a TRADE would succeed now (nothing changes): an atomic bundle's check;
+        ``ahead``: behind another trade that first adds that many units to the skew."""
+        return self._plan_trade(i, usd_delta, limit, ahead) is not None
 
     def _trade(self, i: int, usd_delta: int, limit: int, block: int, t: int) -> bool:
         plan = self._plan_trade(i, usd_delta, limit)

@@ -279,6 +279,16 @@ class Operator:
                     out.append(view.insert(Kind.OPT_LIQUIDATE, who, now, b=writer))
         return out
 
+    def _victim_fills(self, tx: int, a: int, size_usd: int, price: int) -> bool:
+        """Whether the victim's trade would still fill behind the operator's front-run
+        (its limit and its margin at the fill the front-run moves): a victim that fails
+        leaves the operator two fees and no gain."""
+        view = self.view
+        ids = np.array([tx], dtype=np.int64)
+        victim, limit = int(view.origin(ids)[0]), int(view.txs.target(ids)[0])
+        ahead = (1 if a > 0 else -1) * (size_usd * PPM // price)
+        return view.protocol.can_trade(victim, a, limit, ahead)
+
     def _sandwiches(self, rest: np.ndarray, price: int, now: int) -> list[int]:
         """Wrap large orders whose price impact pays for the operator's two fees."""
         view, prm = self.view, self.params
@@ -292,7 +302,8 @@ class Operator:
         for tx, kind, a in zip(rest.tolist(), kinds, amounts):
             victim_units = abs(a) * PPM // price
             if (kind == Kind.TRADE and abs(a) >= prm.sandwich_min_usd * PPM
-                    and victim_units / p.scale_units > 2 * fee_rate):
+                    and victim_units / p.scale_units > 2 * fee_rate
+                    and self._victim_fills(tx, a, size_usd, price)):
                 side = 1 if a > 0 else -1
                 out.append(view.insert(Kind.TRADE, view.accounts.sandwich, now, a=side * size_usd))
                 out.append(tx)
