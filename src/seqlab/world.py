@@ -279,14 +279,13 @@ class World:
         identities pay none."""
         bots, p = self.bots, self.protocol
         p.fund_liquidators(0, [b.capital_usd for b in bots])
-        self.bot_capital = tuple(int(c) for c in p.keeper_capital[: len(bots)])
         for j, bot in enumerate(bots):
             p.attempt_gas[j] = int(round(bot.gas_usd * PPM))
 
     def _bot_profit(self, j: int) -> int:
         """Bot ``j``'s realised profit so far (micro-USD): its balance less its capital."""
         return int(self.ledger.balances[self.protocol.liquidator_account[j]]) \
-            - self.bot_capital[j]
+            - int(self.protocol.keeper_capital[j])
 
     def _perps_reward(self, who: np.ndarray, notional: np.ndarray) -> np.ndarray:
         """What liquidating each of ``who`` in the coming block would pay (the
@@ -511,4 +510,5 @@ class World:
                         self.oracle_submit_us, self.horizon, sc.market.step,
                         self.managers.managed, self.leverage, sc.market.venue_depth_usd,
                         sc.market.arb_half_life,
-                        tuple(c.strategy for c in self.bots), self.bot_capital)
+                        tuple(c.strategy for c in self.bots),
+                        tuple(int(c) for c in self.protocol.keeper_capital[: len(self.bots)]))
