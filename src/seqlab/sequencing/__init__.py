@@ -88,6 +88,20 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
+def register(name: str, factory: Callable[[Sequencer], Design], description: str) -> None:
+    """Make a design selectable by ``name`` everywhere a design is named (scenarios,
+    ``run``/``compare``/``sweep``/``price``, the CLI): the one line a new design adds.
+
+    ``factory`` takes the scenario's ``[sequencer]`` table and returns the design; a name
+    already taken is refused, so a plugin cannot silently replace a built-in design."""
+    if name in DESIGNS:
+        raise ValueError(f"design '{name}' is already registered")
+    if not name or not name.replace("-", "").isalnum():
+        raise ValueError(f"design names are letters, digits and '-' (got '{name}')")
+    DESIGNS[name] = factory
+    DESCRIPTIONS[name] = description
+
+
 def check_design(name: str, field: str = "sequencer.design", file: str | None = None) -> str:
     """``name`` if it names a design; otherwise the one error every caller gives."""
     if name not in DESIGNS:
@@ -101,4 +115,5 @@ def make_design(cfg: Sequencer) -> Design:
     return DESIGNS[check_design(cfg.design)](cfg)
 
 
-__all__ = ["Blocks", "DESCRIPTIONS", "DESIGNS", "Design", "check_design", "make_design"]
+__all__ = ["Blocks", "DESCRIPTIONS", "DESIGNS", "Design", "check_design", "make_design",
+           "register"]
