@@ -1,5 +1,6 @@
 """The documentation site builds with ``mkdocs build --strict`` (offline: no web fonts)."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+DESIGN_PAGE_SECTIONS = ["mechanism", "source", "what-the-operator-can-and-cannot-do",
+                        "settings", "how-seqlab-checks-it", "reading-its-compare-row"]
 
 
 def test_mkdocs_builds_strict(tmp_path):
@@ -26,6 +29,17 @@ def test_mkdocs_builds_strict(tmp_path):
     designs = (site / "designs" / "index.html").read_text()
     from seqlab.sequencing import DESCRIPTIONS
     assert all(f"<code>{name}</code>" in designs for name in DESCRIPTIONS)
+    for name in DESCRIPTIONS:  # the overview links each design to the page that has it
+        link = rf'<a href="([^"]+)"><code>{re.escape(name)}</code></a>'
+        (href,) = set(re.findall(link, designs))
+        path, _, anchor = href.partition("#")
+        page = (site / "designs" / path / "index.html").read_text()
+        assert f"<code>{name}</code>" in page, name
+        assert not anchor or f'id="{anchor}"' in page, href
+    pages = [p for p in (site / "designs").glob("*/index.html")]
+    assert len(pages) >= 9
+    for page in pages:  # every design page has the same sections, in the same order
+        assert re.findall(r'<h2 id="([^"]+)"', page.read_text()) == DESIGN_PAGE_SECTIONS, page
     api = (site / "api" / "index.html").read_text()
     assert "Run every design on every seed" in api          # docstrings rendered
     assert "fonts.googleapis" not in home + api

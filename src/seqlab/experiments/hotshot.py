@@ -69,7 +69,7 @@ def log_error(relay_mbps: float, overhead_s: float) -> float:
 
 
 def markdown(rows: list[dict]) -> str:
-    """The table as docs/designs.md shows it."""
+    """The table as docs/designs/committee.md shows it."""
     lines = ["| nodes | published view (s) | seqlab view (s) | published latency (s) | "
              "seqlab latency (s) |", "|---|---|---|---|---|"]
     lines += [f"| {r['nodes']} | {r['published_view_s']} | {r['seqlab_view_s']} | "
