@@ -445,7 +445,7 @@ class Rollup(Model):
     lognormal ``proof_time`` and fails with ``proof_failure``, then is retried)."""
 
     proof: Literal["none", "zk"] = "none"
-    proof_time: Latency = Latency(median="50min", sigma=0.5)
+    proof_time: Latency = Latency(median="45min", sigma=0.1)
     proof_failure: Annotated[float, Field(ge=0, le=0.9)] = 0.0
     challenge_period: Duration = "7d"
 
