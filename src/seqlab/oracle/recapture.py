@@ -8,9 +8,11 @@ compete, so the winner bids nearly all the value (``bid_share``), and the bid is
 between the protocol (``protocol_share``) and the oracle network.
 
 Here every outside liquidator's liquidation is an auction it won: it pays its bid out
-of the reward it just received, in the block it liquidated in. An extractive operator
-sees the update in its own mempool and liquidates right behind it without bidding:
-those liquidations pay nothing, and what they take is reported as bypassed. The split
+of the reward it just received, in the block it liquidated in. The sequencing side —
+an extractive operator, a builder, Timeboost's express-lane controller, each liquidating
+under its own identities — sees the update before any auction and liquidates right
+behind it without bidding: those liquidations pay nothing, and what they take is
+reported as bypassed. The split
 is booked on the ledger (the protocol's insurance fund or pool, and an oracle-network
 account), so the ledger stays exact.
 """
