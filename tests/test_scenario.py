@@ -22,6 +22,8 @@ BAD = {
     "bad_margins": ("[protocol.perps]\ninitial_margin = 0.02\nmaintenance_margin = 0.03\n",
                     "protocol.perps", "maintenance_margin must be below"),
     "bad_literal": ("[market]\nmodel = \"heston\"\n", "market.model", "'gbm' or 'replay'"),
+    "too_many_colluders": ("[oracle]\nnodes = 3\n[oracle.collusion]\nnodes = 4\n", "oracle",
+                           "must be at most oracle.nodes = 3"),
     "unreadable_series": ("[market]\nmodel = \"replay\"\nseries = \"garbage.csv\"\n",
                           "market.series", "garbage.csv"),
 }

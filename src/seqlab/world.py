@@ -22,12 +22,14 @@ from seqlab.kernel import Scope, Simulation
 from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice, build_reference
 from seqlab.metrics.core import digest, latency_stats_ms
+from seqlab.metrics.oracle_error import oracle_error_bps
 from seqlab.metrics.recourse import recourse_summary
 from seqlab.metrics.options import operator_option_value, options_summary, options_tables
 from seqlab.metrics.perps import (PerpsRun, final_price_micro, perps_summary, perps_tables,
                                   volatility)
 from seqlab.network import Network, sample_latency
 from seqlab.oracle import push_feed_updates
+from seqlab.oracle.recapture import RecaptureAuction
 from seqlab.protocols.keeper_venue import KeeperVenue
 from seqlab.protocols.options import OptionsProtocol
 from seqlab.protocols.liquidation import reward_rate
@@ -38,6 +40,7 @@ from seqlab.rollup import Rollup
 from seqlab.rollup.gas import GasMarket, gas_price_gwei
 from seqlab.rollup.inbox import DelayedInbox
 from seqlab.rollup.poster import Batches, post_batches, posting_cost_micro
+from seqlab.rollup.prover import Proofs, optimistic_withdrawals, proof_summary, prove
 from seqlab.outages import outage_windows, uptime_feed
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.sequencing import make_design
@@ -89,6 +92,8 @@ class World:
         self.oracle_submit_us = np.empty(0, dtype=np.int64)
         self.outages = np.empty((0, 2), dtype=np.int64)
         self.batches: Batches | None = None
+        self.proofs: Proofs | None = None
+        self.recapture: RecaptureAuction | None = None
         self.l1_cost = 0
         self.inbox_fee: InboxFee | None = None
         self.recourses: list[Recourse | None] = []
@@ -142,7 +147,8 @@ class World:
         self.design_view = OperatorView(self.protocol,
                                         TxView(self.txs, self.design.contents_visible,
                                                self.design.senders_visible),
-                                        self.operator_accounts, self.sim.seed, self.reference)
+                                        self.operator_accounts, self.sim.seed, self.reference,
+                                        sealed_updates=sc.oracle.firewalled)
         self.design.attach(self.design_view)
         self._fund_liquidators()
         if sc.oracle.enabled:
@@ -176,6 +182,8 @@ class World:
             else None
         self._margin_seen = -1  # the margin view's generation the managers last saw
         self.rollup.subscribe(self._on_perps_block)
+        if sc.oracle.enabled and sc.oracle.recapture.enabled:
+            self.recapture = RecaptureAuction(sc.oracle.recapture, p, len(self.bots))
         self.options = None
         if sc.protocol.options.enabled:
             self._build_options()
@@ -183,7 +191,7 @@ class World:
         self.rollup.l1_block_time = sc.sequencer.l1_block_time
         self.set_outages(outage_windows(sc.sequencer, self.horizon, self.sim.rng("outages"),
                                         self.scheduled_outages))
-        if self.design.public_mempool:
+        if self.design.public_mempool and not sc.oracle.firewalled:
             self._watch_public_updates()
 
     def _recourse(self, name: str, accounts: int, kind: Kind, close_kind: Kind | None,
@@ -234,7 +242,8 @@ class World:
 
     def _watch_public_updates(self) -> None:
         """Where the design gossips pending txs, bots see an oracle update when it reaches
-        the nodes, not only once it is executed: backrunning becomes a public race."""
+        the nodes, not only once it is executed: backrunning becomes a public race (not
+        on a firewalled oracle network, whose updates travel on their own path)."""
         oracle = np.flatnonzero(self.txs.column("kind") == Kind.ORACLE)
         for tx in oracle.tolist():
             self.sim.schedule(int(self.txs.arrival_us[tx]), self._on_pending_update,
@@ -374,6 +383,8 @@ class World:
         """The feed: agents learn what the block did and see the state it left."""
         kind = self.txs.kind[ids]
         self._executed(ids, kind, self.managers, self.liquidators)
+        if self.recapture is not None:
+            self.recapture.on_block()
         p = self.protocol
         view = p.margin_view.refresh()
         changed, self._margin_seen = view.since(self._margin_seen), view.generation
@@ -442,6 +453,9 @@ class World:
             summary.update(recourse_summary(self.recourses, self.inbox_fee, tables["txs"],
                                             tables["liquidations"]["account"]))
             summary.update(volatility(tables["prices"]))
+            summary.update(oracle_error_bps(tables["prices"]))
+            if self.recapture is not None:
+                summary.update(self.recapture.summary())
             if self.options is not None:
                 mark = final_price_micro(run)
                 summary.update(options_summary(self.options, self.horizon, mark))
@@ -472,26 +486,40 @@ class World:
         fees = self.protocol.fees
         self.l1_cost = min(int(cost.sum()), int(self.ledger.balances[fees]))
         self.ledger.transfer(fees, 0, self.l1_cost, "l1_data_posting")
+        if self.sc.rollup.proof == "zk":
+            self.proofs = prove(batches, self.sc.rollup, self.sc.sequencer.l1_block_time,
+                                cfg.finality, self.sim.rng("prover"))
         return batches
 
     def _stage_summary(self, txs: dict[str, np.ndarray]) -> dict:
-        """Latency to each settlement stage: soft (in a block), posted to L1, final."""
+        """Latency to each settlement stage: soft (in a block), posted to L1, final on
+        L1 (on a ZK rollup: its proof verified and that L1 block final), and a
+        withdrawal's completion (optimistic: posted plus the challenge period)."""
         done = txs["included_us"] >= 0
         block = txs["block"][done]
         posted = self.batches.block_posted_us[block]
-        final = self.batches.block_final_us[block]
+        if self.proofs is None:
+            final = self.batches.block_final_us[block]
+            withdraw = optimistic_withdrawals(self.batches, self.sc.rollup.challenge_period)[block]
+        else:
+            final = self.proofs.block_final_us[block]
+            withdraw = self.proofs.block_withdraw_us[block]
         txs["posted_us"] = np.full(len(txs["id"]), -1, dtype=np.int64)
         txs["final_us"] = np.full(len(txs["id"]), -1, dtype=np.int64)
         txs["posted_us"][done], txs["final_us"][done] = posted, final
         submit = txs["submit_us"][done]
         stages = {}
-        for name, t in (("soft", txs["included_us"][done]), ("posted", posted), ("final", final)):
+        for name, t in (("soft", txs["included_us"][done]), ("posted", posted), ("final", final),
+                        ("withdraw", withdraw)):
             if len(t):
                 p50, p99 = np.percentile((t - submit) / 1000.0, [50, 99])
                 stages[f"{name}_p50"] = round(float(p50), 3)
                 stages[f"{name}_p99"] = round(float(p99), 3)
-        return {"stage_latency_ms": stages, "l1_batches": int(len(self.batches.posted_us)),
-                "l1_cost_usd": round(self.l1_cost / PPM, 2)}
+        out = {"stage_latency_ms": stages, "l1_batches": int(len(self.batches.posted_us)),
+               "l1_cost_usd": round(self.l1_cost / PPM, 2)}
+        if self.proofs is not None:
+            out.update(proof_summary(self.proofs, self.batches))
+        return out
 
     def _txs_table(self) -> dict[str, np.ndarray]:
         """Views of the store's columns; ``kind``/``status`` stay codes (see result.ENUMS)."""

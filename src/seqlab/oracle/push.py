@@ -3,7 +3,8 @@
 The posting decision is computed over arrays before the run: node observations at every
 poll, their median, then one pass that finds deviation and heartbeat triggers. Each
 trigger becomes an oracle-update *transaction* that goes through the sequencer like any
-other, so a sequencer can later delay or reorder it.
+other, so a sequencer can later delay or reorder it. Colluding nodes
+(``seqlab.oracle.collusion``) replace their reports before the median is taken.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seqlab.oracle.collusion import collude
 from seqlab.scenario.schema import Oracle
 
 
@@ -22,12 +24,12 @@ class OracleUpdates:
     price_micro: np.ndarray  # int64, micro-USD per unit of the asset
 
 
-def node_medians(reference_at, poll_times: np.ndarray, nodes: int, noise_bps: float,
-                 rng: np.random.Generator) -> np.ndarray:
-    """Median across ``nodes`` noisy observations at each poll time."""
+def node_observations(reference_at, poll_times: np.ndarray, nodes: int, noise_bps: float,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Each node's noisy observation at each poll time (nodes × polls, USD)."""
     ref = reference_at(poll_times)
     noise = rng.standard_normal((nodes, len(poll_times))) * (noise_bps / 1e4)
-    return np.median(ref[None, :] * (1.0 + noise), axis=0)
+    return ref[None, :] * (1.0 + noise)
 
 
 def trigger_indices(poll_times: np.ndarray, medians: np.ndarray, deviation: float,
@@ -51,7 +53,8 @@ def push_feed_updates(cfg: Oracle, reference_at, duration_us: int,
                       rng: np.random.Generator) -> OracleUpdates:
     """All updates the feed decides to post during ``[0, duration_us)``."""
     poll_times = np.arange(0, duration_us, cfg.poll, dtype=np.int64)
-    medians = node_medians(reference_at, poll_times, cfg.nodes, cfg.noise_bps, rng)
+    observed = node_observations(reference_at, poll_times, cfg.nodes, cfg.noise_bps, rng)
+    medians = np.median(collude(observed, cfg.collusion, reference_at, poll_times), axis=0)
     idx = trigger_indices(poll_times, medians, cfg.deviation, cfg.heartbeat)
     prices = np.round(medians[idx] * 1e6).astype(np.int64)
     return OracleUpdates(poll_times[idx], prices)

@@ -19,13 +19,15 @@ from seqlab.scenario.schema import BatchPoster
 
 @dataclass(frozen=True)
 class Batches:
-    """Per block: when it was posted and final (µs); per batch: bytes and when sealed."""
+    """Per block: when it was posted and final (µs) and its batch; per batch: bytes and
+    when sealed and posted."""
 
     block_posted_us: np.ndarray
     block_final_us: np.ndarray
     sealed_us: np.ndarray
     posted_us: np.ndarray
     bytes: np.ndarray
+    block_batch: np.ndarray
 
 
 def post_batches(block_t_us: np.ndarray, block_txs: np.ndarray, cfg: BatchPoster,
@@ -55,7 +57,7 @@ def post_batches(block_t_us: np.ndarray, block_txs: np.ndarray, cfg: BatchPoster
     sealed_us = np.asarray(sealed, dtype=np.int64)
     posted_us = (sealed_us // l1_block_us + 1) * l1_block_us
     return Batches(posted_us[batch_of], posted_us[batch_of] + cfg.finality, sealed_us,
-                   posted_us, np.asarray(nbytes, dtype=np.int64))
+                   posted_us, np.asarray(nbytes, dtype=np.int64), batch_of)
 
 
 def posting_cost_micro(batches: Batches, cfg: BatchPoster, eth_usd: np.ndarray,

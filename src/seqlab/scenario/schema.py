@@ -127,9 +127,35 @@ class Market(Model):
         return self
 
 
+class Collusion(Model):
+    """``nodes`` of the feed's nodes report a chosen price instead of what they observe,
+    from ``start`` for ``duration`` (0: to the end): ``offset`` reports the reference
+    moved by ``offset_bps``; ``frozen`` keeps reporting the reference at ``start``."""
+
+    nodes: Annotated[int, Field(ge=0, le=101)] = 0
+    price: Literal["offset", "frozen"] = "offset"
+    offset_bps: Annotated[float, Field(ge=-5_000, le=5_000)] = -300.0
+    start: Duration = "0s"
+    duration: Duration = "0s"
+
+
+class Recapture(Model):
+    """Oracle-value recapture (Chainlink SVR, UMA Oval): the right to backrun each update
+    is auctioned; the winner bids ``bid_share`` of the liquidation value it captures, and
+    ``protocol_share`` of the bid goes to the protocol's ``to`` account, the rest to the
+    oracle network."""
+
+    enabled: bool = False
+    bid_share: Share = 0.99
+    protocol_share: Share = 0.6
+    to: Literal["insurance", "pool"] = "insurance"
+
+
 class Oracle(Model):
     """Push feed: ``nodes`` observe the price with noise; the median is posted on-chain
-    when it moves more than ``deviation`` or ``heartbeat`` expires (Chainlink-style)."""
+    when it moves more than ``deviation`` or ``heartbeat`` expires (Chainlink-style).
+    ``collusion``: some nodes report a chosen price; ``firewalled``: the nodes report on
+    a path the sequencer cannot read ahead; ``recapture``: the backrun is auctioned."""
 
     enabled: bool = True
     nodes: Annotated[int, Field(ge=1, le=101)] = 7
@@ -139,6 +165,17 @@ class Oracle(Model):
     heartbeat: PositiveDuration = "1h"
     latency: Latency = Latency(median="30ms", sigma=0.3)
     tip_usd: AccountUsd = 0.05
+    collusion: Collusion = Collusion()
+    firewalled: bool = False
+    recapture: Recapture = Recapture()
+
+    @model_validator(mode="after")
+    def _colluders_fit(self) -> "Oracle":
+        if self.collusion.nodes > self.nodes:
+            raise ValueError(f"oracle.collusion.nodes = {self.collusion.nodes} must be at "
+                             f"most oracle.nodes = {self.nodes}: colluders are among the "
+                             "feed's nodes")
+        return self
 
 
 class Strategy(Model):
@@ -399,6 +436,18 @@ class Sequencer(Model):
     timeboost: Timeboost = Timeboost()
     committee: Committee = Committee()
     builders: Builders = Builders()
+
+
+class Rollup(Model):
+    """How the rollup settles on L1: ``proof = "none"`` is an optimistic rollup (a batch
+    is final on L1 ``finality`` after it lands; withdrawals wait ``challenge_period``);
+    ``"zk"`` waits for a validity proof from a prover network (each attempt takes a
+    lognormal ``proof_time`` and fails with ``proof_failure``, then is retried)."""
+
+    proof: Literal["none", "zk"] = "none"
+    proof_time: Latency = Latency(median="45min", sigma=0.1)
+    proof_failure: Annotated[float, Field(ge=0, le=0.9)] = 0.0
+    challenge_period: Duration = "7d"
 
 
 class Dutch(Model):
@@ -759,6 +808,7 @@ class Scenario(Model):
     sequencer: Sequencer = Sequencer()
     protocol: Protocol = Protocol()
     agents: Agents = Agents()
+    rollup: Rollup = Rollup()
     rollups: Rollups = Rollups()
     sweep: Sweep = Sweep()
 

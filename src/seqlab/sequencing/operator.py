@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqlab.protocols.perps import PerpsProtocol
-from seqlab.sequencing.txview import TxView
+from seqlab.sequencing.txview import UNKNOWN_KIND, TxView
 from seqlab.txs import Kind
 
 OPERATOR_LIQUIDATORS = ("operator-backrun", "operator-censor")
@@ -78,6 +78,9 @@ class OperatorView:
     seed: int = 0               # the run's seed, for designs' keyed randomness
     reference: object = None    # the off-chain reference price (ReferencePrice), public
     options: object = None      # the options protocol, when the rollup runs one
+    # a firewalled oracle network: updates reach the chain on a path the sequencer
+    # cannot read ahead, so a pending update reads as unknown until it has executed
+    sealed_updates: bool = False
 
     @property
     def contents_visible(self) -> bool:
@@ -88,12 +91,20 @@ class OperatorView:
         return self.txs.insert(kind, sender, now, a, b)
 
     def kind(self, ids: np.ndarray) -> np.ndarray:
-        """What the operator can read of pending txs' kinds (-1 where encrypted)."""
-        return self.txs.known_kind(ids)
+        """What the operator can read of pending txs' kinds (-1 where encrypted, or an
+        oracle update on a firewalled network)."""
+        kind = self.txs.known_kind(ids)
+        if self.sealed_updates:
+            return np.where(kind == Kind.ORACLE, UNKNOWN_KIND, kind)
+        return kind
 
     def payload(self, ids: np.ndarray) -> np.ndarray:
-        """What the operator can read of pending txs' amounts (0 where encrypted)."""
-        return self.txs.known_payload(ids)
+        """What the operator can read of pending txs' amounts (0 where encrypted, or an
+        oracle update on a firewalled network)."""
+        amount = self.txs.known_payload(ids)
+        if self.sealed_updates:
+            return np.where(self.txs.known_kind(ids) == Kind.ORACLE, 0, amount)
+        return amount
 
     def origin(self, ids: np.ndarray) -> np.ndarray:
         """Who sent each tx (raises where the design hides senders)."""

@@ -17,7 +17,8 @@ Strategies:
 
 - ``backrun``: when a pending oracle update makes accounts liquidatable, the update goes
   first and the operator's own liquidations right after it, ahead of every outside
-  liquidator;
+  liquidator (on a firewalled oracle network, where it cannot read a pending update, at
+  the top of the block after the update has landed);
 - ``censor``: a top-up from an account at risk at the coming price is held back (up to
   ``max_censor_delay``) and the operator liquidates the account once it can; with
   ``hold_takes``, under Dutch auctions, outside keepers' takes are held back too (up to
@@ -69,6 +70,7 @@ class Operator:
         self.params = params
         self._stale_open: dict[int, int] = {}  # oracle update -> side traded ahead of it
         self._censored_writers = np.empty(0, dtype=np.int64)
+        self._seen_update = -1  # firewalled feed: the last landed update backrun
         self.view: OperatorView | None = None
 
     def attach(self, view: OperatorView) -> None:
@@ -107,7 +109,8 @@ class Operator:
                 after += own_takes
         if not can_hold:
             hold[:] = False
-        after += self._liquidations(price_after, censored, now, bool(released))
+        after += self._liquidations(price_after, censored, now,
+                                    bool(released) or self._landed_unseen(p))
         view.txs.hold(cand[hold])
         if {"backrun", "stale_oracle"} & self.strategies:  # updates go first
             return np.asarray(before + released + after + self._body(cand[~hold & ~is_oracle],
@@ -116,6 +119,15 @@ class Operator:
         body = self._body(cand[~hold], price_after, now)  # updates keep their place
         cut = body.index(released[-1]) + 1 if released else 0
         return np.asarray(before + body[:cut] + after + body[cut:], dtype=np.int64)
+
+    def _landed_unseen(self, protocol) -> bool:
+        """On a firewalled oracle network the operator cannot read an update before it
+        executes; it learns the new price from the state once the update has landed and
+        backruns at the top of the next block instead (once per update)."""
+        if not self.view.sealed_updates or protocol.oracle_block == self._seen_update:
+            return False
+        self._seen_update = protocol.oracle_block
+        return True
 
     def _body(self, rest: np.ndarray, price: int, now: int) -> list[int]:
         if "sandwich" in self.trades:
