@@ -142,7 +142,8 @@ class World:
         self.design_view = OperatorView(self.protocol,
                                         TxView(self.txs, self.design.contents_visible,
                                                self.design.senders_visible),
-                                        self.operator_accounts, self.sim.seed, self.reference)
+                                        self.operator_accounts, self.sim.seed, self.reference,
+                                        oracle=sc.oracle if sc.oracle.enabled else None)
         self.design.attach(self.design_view)
         self._fund_liquidators()
         if sc.oracle.enabled:

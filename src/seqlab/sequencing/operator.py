@@ -78,6 +78,7 @@ class OperatorView:
     seed: int = 0               # the run's seed, for designs' keyed randomness
     reference: object = None    # the off-chain reference price (ReferencePrice), public
     options: object = None      # the options protocol, when the rollup runs one
+    oracle: object = None       # the push feed's public parameters (schema Oracle), if any
 
     @property
     def contents_visible(self) -> bool:
