@@ -2,9 +2,12 @@
 auction and controller as Timeboost, its bundles first in every committed block."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from seqlab.scenario.schema import Committee
+from seqlab.scenario.schema import Committee, Sequencer
+from seqlab.sequencing.committee import CommitteeDesign
 from seqlab.txs import Kind, Status
 from tests.test_committee import run
 
@@ -88,3 +91,40 @@ def test_express_lane_needs_the_deterministic_order():
     with pytest.raises(ValidationError, match='express_lane = true needs ordering'):
         Committee(express_lane=True, ordering="leader")
     assert Committee(express_lane=True).express_lane
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=4, max_value=10), st.data())
+def test_inclusion_and_order_of_bundles_and_ordinary_transactions(n, data):
+    """Whatever the members' receive times: an ordinary transaction goes in only once
+    f+1 members have held it for list_age, a bundle once one member has it, never past
+    a bundle sent before it that is still out; and the block puts the bundles first, in
+    the order sent."""
+    m = data.draw(st.integers(min_value=1, max_value=30))
+    design = CommitteeDesign(Sequencer(design="committee",
+                                       committee={"nodes": n, "express_lane": True}),
+                             ("backrun",))
+    recv = np.array(data.draw(st.lists(st.lists(st.integers(0, 2_000_000), min_size=n,
+                                                max_size=n), min_size=m, max_size=m)))
+    priority = np.array(data.draw(st.lists(st.booleans(), min_size=m, max_size=m)))
+    # ids in the order the members were handed them, which is the bundles' send order
+    design._ids, design._recv, design._arrival = np.arange(m), recv, recv.min(axis=1)
+    design._priority = priority
+    t0 = data.draw(st.integers(0, 2_500_000))
+    alive = np.ones(n, dtype=bool)
+    included = design._collect(t0, alive)
+    list_time = t0 - t0 % design.c.list_interval
+    lists = np.where(priority[:, None], recv <= list_time, recv <= list_time - design.c.list_age)
+    held = lists.sum(axis=1)
+    inc = np.isin(np.arange(m), included)
+    assert (held[inc & ~priority] >= design.f + 1).all()
+    assert (inc[~priority] == (held[~priority] >= design.f + 1)).all()
+    bundles = np.flatnonzero(priority)
+    ready = held[bundles] >= 1
+    prefix = len(ready) if ready.all() else int(np.argmin(ready))
+    assert inc[bundles].tolist() == [k < prefix for k in range(len(bundles))]
+    block = design._order(included, 0, t0)
+    assert sorted(block.tolist()) == sorted(included.tolist())
+    first = priority[block]
+    assert not (np.diff(first.astype(int)) > 0).any()
+    assert (np.diff(block[first]) > 0).all()
