@@ -73,13 +73,17 @@ def test_the_lane_is_auctioned_used_and_paid_for(lane):
 def test_the_controller_liquidates_after_the_update_not_in_front_of_it(lane):
     """Its bundles go ahead of everything in a block, an oracle update included, so it
     tries no liquidation ahead of an update: the ones it sends are of accounts the
-    executed state shows liquidatable, and none reverts."""
+    executed state shows liquidatable, and they revert only when a round in between
+    changed that (a keeper or a top-up first) — seldom."""
     w, s, _ = lane
     own = w.design.view.txs.inserted_since(0)
     liq = own[w.txs.kind[own] == Kind.LIQUIDATE]
-    assert len(liq) > 0
-    assert not (w.txs.status[liq] == Status.FAILED).any()
-    assert s["design_metrics"]["express_revert_share_by_kind"]["liquidate"] == 0
+    done = liq[w.txs.status[liq] != Status.PENDING]
+    assert len(done) > 0
+    failed = (w.txs.status[done] == Status.FAILED).mean()
+    assert failed < 0.1
+    assert s["design_metrics"]["express_revert_share_by_kind"]["liquidate"] == \
+        pytest.approx(failed, abs=1e-4)
 
 
 def test_off_by_default_and_then_no_auction():
