@@ -11,6 +11,7 @@ from seqlab.scenario.schema import Timeboost
 from seqlab.sequencing.reserve_pricer import ReservePricer
 from seqlab.sequencing.searchers import Bidders, expected_max_normal
 from seqlab.sequencing.timeboost import second_price_auction
+from seqlab.txs import Kind, Status
 from seqlab.world import World
 
 SEEDS = (1, 2, 3)
@@ -82,6 +83,38 @@ def test_some_express_transactions_revert_and_pay_gas(runs):
         gas = w.ledger.totals_by_reason()["express_gas"] / 1e6
         assert gas == pytest.approx(m["express_gas_usd"], abs=0.01)
         assert gas == pytest.approx(m["express_txs"] * 0.03, abs=1e-6)
+
+
+def test_the_controller_sends_no_liquidation_it_knows_will_fail(runs):
+    """A revert costs gas, so the controller sends one try per account and block (the
+    rest of a partial close waits a block, the lane keeps it first) and tries ahead of an
+    oracle update only once a feed poll has triggered one: its liquidations land, many
+    right behind the update in the update's own block, and what reverts is mostly the
+    stale-price trades that race the update."""
+    behind = 0
+    for w, s in runs.values():
+        own = w.design.view.txs.inserted_since(0)
+        liq = own[w.txs.kind[own] == Kind.LIQUIDATE]
+        assert len(set(zip(w.txs.block[liq].tolist(), w.txs.b[liq].tolist()))) == len(liq)
+        by_kind = s["design_metrics"]["express_revert_share_by_kind"]
+        assert by_kind["liquidate"] < 0.1 < by_kind["trade"] < 0.9
+        update_blocks = {row[1] for row in w.protocol.log.oracle}
+        behind += sum(b in update_blocks for b in w.txs.block[liq].tolist())
+    assert behind > 0
+
+
+def test_no_guess_at_an_update_no_poll_has_triggered():
+    """With a feed that posts only on its heartbeat, the reference drifting away from the
+    on-chain price announces no update: the controller tries nothing ahead, so none of
+    its liquidations reverts (it used to guess, and most guesses reverted)."""
+    data = tiny().scenario.model_dump(mode="python")
+    data["oracle"]["deviation"] = 1.0
+    w = World(parse_scenario(data), 1)
+    assert w.run().summary["ledger_residual"] == 0
+    own = w.design.view.txs.inserted_since(0)
+    liq = own[w.txs.kind[own] == Kind.LIQUIDATE]
+    assert not (w.txs.status[liq] == Status.FAILED).any()
+    assert len(w.protocol.log.oracle) <= 2  # the first post and at most one heartbeat
 
 
 def test_bookkeeping_matches_the_ledger(runs):
@@ -200,8 +233,6 @@ def test_a_slow_controller_loses_races_to_the_oracle():
     """A controller whose transactions take 2 s to arrive sends stale-price trades on
     what it saw 2 s ago: some arrive after the oracle update and revert on their limit,
     and it realises less than a 5 ms one."""
-    from seqlab.txs import Kind, Status
-
     out = {}
     for latency in ("5ms", "2s"):
         # no price impact: a trade fills at the on-chain price it was sent on, unless

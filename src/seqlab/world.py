@@ -148,7 +148,8 @@ class World:
                                         TxView(self.txs, self.design.contents_visible,
                                                self.design.senders_visible),
                                         self.operator_accounts, self.sim.seed, self.reference,
-                                        sealed_updates=sc.oracle.firewalled)
+                                        sealed_updates=sc.oracle.firewalled,
+                                        oracle=sc.oracle if sc.oracle.enabled else None)
         self.design.attach(self.design_view)
         self._fund_liquidators()
         if sc.oracle.enabled:

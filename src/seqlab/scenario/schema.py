@@ -339,6 +339,7 @@ class Committee(Model):
     byzantine_vote_delay: Duration = "0s"
     equivocate: bool = False
     encrypted: bool = False
+    express_lane: bool = False
     tx_bytes: Bytes = 250
     bandwidth_mbps: Annotated[float, Field(gt=0), at_most(1e6, "1 Tbit/s per node")] = 1000.0
     partitions: list[Partition] = []
@@ -360,6 +361,11 @@ class Committee(Model):
         for part in self.partitions:
             if any(i >= self.nodes for g in part.groups for i in g):
                 raise ValueError("partition groups name nodes beyond committee.nodes")
+        if self.express_lane and self.ordering != "deterministic":
+            raise ValueError(f'express_lane = true needs ordering = "deterministic" (got '
+                             f'"{self.ordering}"): the decentralized Timeboost order puts the '
+                             "controller's bundles first, which a leader ordering its own "
+                             "block need not keep")
         return self
 
 

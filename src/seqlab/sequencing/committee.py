@@ -36,6 +36,18 @@ multicasts its decryption share and decrypts on the f+1-th, so at least one hone
 member took part. The block executes then (later rounds do not wait for it), and until
 then nobody reads a transaction: byzantine members cannot tell a top-up to leave out,
 and a byzantine leader in ``leader`` mode has nothing to extract on.
+
+With ``express_lane``, the committee runs the specification's priority epochs: the
+express lane of ``sequencing.express_lane`` — the same auction, searchers and
+controller as Timeboost, with the rounds, reserve and gas of ``[sequencer.timeboost]`` —
+whose controller sends priority bundles. A member lists a bundle as soon as it has it
+(an ordinary transaction waits ``list_age``, the specification's 250 ms: that is the
+lane's time advantage), one list carrying it is enough, bundles go in in the order the
+controller sent them with no gap, and a block puts them ahead of every ordinary
+transaction. So the controller cannot land a liquidation right behind an oracle update
+in the update's own block (it would be ordered in front of it): it acts once the update
+has executed, ahead of every keeper. With ``encrypted`` the bundles' contents are sealed
+until the block is decrypted like everyone else's.
 """
 from __future__ import annotations
 
@@ -50,6 +62,7 @@ from seqlab.consensus import (INF, REGION_LATENCY_MS, REGIONS, decryption_times,
 from seqlab.kernel import keyed_normals
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, Design
+from seqlab.sequencing.express_lane import ExpressLane
 from seqlab.sequencing.strategies import HostsOperator
 from seqlab.txs import Kind
 
@@ -108,6 +121,11 @@ class CommitteeDesign(HostsOperator, Design):
         self.safety_violations = 0
         self.shared: SharedRounds | None = None
         self._replayed = 0  # rounds of the shared schedule this member has replayed
+        self.lane = ExpressLane(cfg.timeboost, cfg.strategy, strategies, delay=c.list_age,
+                                behind_updates=False, keep_waiting=True) \
+            if c.express_lane else None
+        self._priority = np.empty(0, dtype=bool)  # pending txs that are priority bundles
+        self._prev_tick: int | None = None
 
     def join(self, shared: SharedRounds) -> None:
         """Run this committee's rounds as part of one shared consensus."""
@@ -120,11 +138,17 @@ class CommitteeDesign(HostsOperator, Design):
         self.seed = view.seed
         self.rng = np.random.Generator(np.random.PCG64(
             np.random.SeedSequence(view.seed, spawn_key=(0xC0, 0x77))))
+        if self.lane is not None:
+            self.lane.attach(view)
 
     def pending(self) -> int:
         return len(self._ids) + sum(len(b) for _, b in self._ready)
 
     def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
+        self._receive(ids, arrival_us, priority=False)
+
+    def _receive(self, ids: np.ndarray, arrival_us: np.ndarray, priority: bool) -> None:
+        """Every member's receive time of each tx; ``priority``: the lane's bundles."""
         if not len(ids):
             return
         n = self.c.nodes
@@ -138,6 +162,7 @@ class CommitteeDesign(HostsOperator, Design):
         self._ids = np.concatenate((self._ids, ids))
         self._arrival = np.concatenate((self._arrival, arrival_us))
         self._recv = np.concatenate((self._recv, recv))
+        self._priority = np.concatenate((self._priority, np.full(len(ids), priority)))
 
     # faults ---------------------------------------------------------------------------
     def _alive(self, t: int) -> np.ndarray:
@@ -163,6 +188,8 @@ class CommitteeDesign(HostsOperator, Design):
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         out = []
         for k, tick in enumerate(ticks.tolist()):
+            if self.lane is not None:
+                self._express(tick)
             while self.next_start <= tick:
                 self._round()
             block = []
@@ -171,6 +198,19 @@ class CommitteeDesign(HostsOperator, Design):
             if block:
                 out.append((k, np.concatenate(block)))
         return Blocks.collect(out)
+
+    def _express(self, now: int) -> None:
+        """The express lane at this tick: the auction's settlement and the controller's
+        bundles, sent from what it saw of the blocks executed so far, reach the members
+        like any transaction (from the controller's region) and are marked priority."""
+        prev = now - self.block_time if self._prev_tick is None else self._prev_tick
+        self._prev_tick = now
+        head, ids, times = self.lane.step(now, prev)
+        order = np.argsort(np.asarray(times, dtype=np.int64), kind="stable")
+        sent = np.r_[np.asarray(head, dtype=np.int64), np.asarray(ids, dtype=np.int64)[order]]
+        at = np.r_[np.full(len(head), now, dtype=np.int64),
+                   np.asarray(times, dtype=np.int64)[order]]
+        self._receive(sent, at, priority=True)  # the settlement first, then by send time
 
     def commits_by(self, t_us: int) -> bool:
         """Whether a round has committed a block by ``t_us``: a bundle waits for one (it
@@ -275,19 +315,27 @@ class CommitteeDesign(HostsOperator, Design):
         if not len(self._ids):
             return np.empty(0, dtype=np.int64)
         list_time = t0 - t0 % self.c.list_interval
-        seen = (self._recv <= list_time - self.c.list_age) & alive[None, :]
+        age = np.where(self._priority, 0, self.c.list_age)  # bundles are listed at once
+        seen = (self._recv <= (list_time - age)[:, None]) & alive[None, :]
         if self.byzantine.any() and self.view is not None and not self.c.encrypted:
             # byzantine members leave margin top-ups out of their lists: they censor what
             # they can, but an honest f+1 still carries a transaction in
             censored = member(self.view.txs.known_kind(self._ids),
                               np.array((Kind.TOPUP, Kind.OPT_TOPUP)))
             seen[np.ix_(censored, self.byzantine)] = False
-        return self._ids[seen.sum(axis=1) >= self.f + 1]
+        # one list carries a priority bundle, f+1 an ordinary transaction
+        ok = seen.sum(axis=1) >= np.where(self._priority, 1, self.f + 1)
+        bundles = np.flatnonzero(self._priority)  # in the order the controller sent them
+        gap = np.flatnonzero(~ok[bundles])
+        if len(gap):  # no bundle goes in before the ones sent ahead of it
+            ok[bundles[gap[0]:]] = False
+        return self._ids[ok]
 
     def _remove(self, ids: np.ndarray) -> None:
         keep = ~member(self._ids, ids)
         self._ids, self._recv, self._arrival = self._ids[keep], self._recv[keep], \
             self._arrival[keep]
+        self._priority = self._priority[keep]
 
     def _order(self, ids: np.ndarray, leader: int, t0: int) -> np.ndarray:
         """Deterministic order, or the leader's (an extractive operator if byzantine)."""
@@ -301,7 +349,19 @@ class CommitteeDesign(HostsOperator, Design):
             return ids
         origin = self.view.origin(ids) if self.view is not None else ids
         key = keyed_normals(self.seed, f"committee.order/{self.height}", origin, 0)
-        return ids[np.lexsort((ids, key))]
+        ordered = ids[np.lexsort((ids, key))]
+        if self.lane is None:
+            return ordered
+        # the express lane's bundles first, in the order the controller sent them
+        bundles = member(ordered, self._ids[self._priority])
+        sent = self._sent_order(ordered[bundles])
+        return np.concatenate((sent, ordered[~bundles]))
+
+    def _sent_order(self, bundles: np.ndarray) -> np.ndarray:
+        """Priority bundles in the order the controller sent them (their sequence
+        numbers): the order they were handed to the members."""
+        pos = np.flatnonzero(member(self._ids, bundles))
+        return self._ids[pos]
 
     def _check_safety(self, ids: np.ndarray, mark: bytes = b"") -> None:
         """Record the block certified at this height; a second, different one is a fork:
@@ -325,4 +385,5 @@ class CommitteeDesign(HostsOperator, Design):
                 "view_changes": self.view_changes,
                 "safety_ok": self.safety_violations == 0,
                 "safety_violations": self.safety_violations,
-                "byzantine_over_f": self.c.byzantine > self.f}
+                "byzantine_over_f": self.c.byzantine > self.f,
+                **(self.lane.metrics(horizon_us) if self.lane is not None else {})}

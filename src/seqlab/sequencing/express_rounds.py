@@ -3,7 +3,7 @@
 Each auctioned round keeps its bids, its winner and price, what the lane earned its
 controller (``gross``: liquidation rewards and stale-price trade profit, before the
 auction price and gas), the gas its express transactions cost and how many of them
-reverted. ``metrics`` turns that into the figures the empirical studies report, so a
+reverted (over the run also by kind of transaction). ``metrics`` turns that into the figures the empirical studies report, so a
 run can be set beside them: the top two searchers' share of wins and the spread between
 first and second bids (Messias & Torres 2025; Blockworks Research), the revert share of
 express transactions (Messias & Torres 2025), how bids follow the value realised just
@@ -40,6 +40,8 @@ class RoundBook:
     gas: list[float] = field(default_factory=list)       # USD of express-lane gas
     express: list[int] = field(default_factory=list)     # express txs executed
     reverted: list[int] = field(default_factory=list)    # of which failed
+    # over the run, by transaction kind ("liquidate", "trade", "close"): [executed, failed]
+    by_kind: dict[str, list[int]] = field(default_factory=dict)
 
     def open(self, round_no: int, bids: np.ndarray, reserve: float, winner: int | None,
              price: float) -> int:
@@ -56,6 +58,14 @@ class RoundBook:
         for col in (self.express, self.reverted):
             col.append(0)
         return len(self.round_no) - 1
+
+    def executed(self, k: int, kind: str, failed: bool) -> None:
+        """One of round ``k``'s express transactions has run, and reverted or not."""
+        self.express[k] += 1
+        self.reverted[k] += failed
+        counts = self.by_kind.setdefault(kind, [0, 0])
+        counts[0] += 1
+        counts[1] += failed
 
     def net(self, k: int) -> float:
         """What round ``k``'s lane has earned its controller so far, after gas."""
@@ -89,6 +99,10 @@ class RoundBook:
             "median_bid_spread": round(float(np.median(spread)), 4) if len(spread) else None,
             "express_txs": int(express),
             "express_revert_share": round(reverted / express, 4) if express else None,
+            # arbitrage-like trades apart from liquidations: the published share is
+            # measured on a lane used mostly for CEX-DEX arbitrage
+            "express_revert_share_by_kind": {kind: round(failed / sent, 4) for kind, (sent, failed)
+                                             in sorted(self.by_kind.items())},
             "bid_value_correlation": _corr(top[won], gross[won]),
             "bid_prev_value_correlation": _corr(top[1:][lagged], gross[:-1][lagged]),
             "auction_revenue_per_day_usd": round(float(price.sum()) * DAY_US / horizon_us, 2),

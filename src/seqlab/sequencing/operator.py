@@ -81,6 +81,7 @@ class OperatorView:
     # a firewalled oracle network: updates reach the chain on a path the sequencer
     # cannot read ahead, so a pending update reads as unknown until it has executed
     sealed_updates: bool = False
+    oracle: object = None       # the push feed's public parameters (schema Oracle), if any
 
     @property
     def contents_visible(self) -> bool:

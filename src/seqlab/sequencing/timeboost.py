@@ -1,61 +1,22 @@
 """Timeboost (as deployed on Arbitrum): FCFS with an express lane sold by auction.
 
-Time is cut into rounds (60 s). The right to control the next round's express lane is
-sold in a sealed-bid second-price auction that closes ``auction_closing`` (15 s) before
-the round: the highest bid at or above the reserve wins and pays the second-highest bid,
-or the reserve when it is alone above it; the payment is an on-chain transfer from the
-searchers to the treasury. The controller's transactions are sequenced at once; every
-other transaction is delayed by ``delay`` (200 ms), and apart from that the order is
-first come, first served. The controller cannot see or reorder anyone else's
-transactions.
-
-The searchers (``searchers.Bidders``) are unequal and rational: each forecasts the
-coming round from what the lane earned in the previous ones and from the public
-opportunities, and shades its bid below its own share of that forecast (winner's curse,
-risk, its own record), so the price emerges from the simulation and controllers do not
-pay more than the lane gives them on average. Simplification: bids are formed with what
-is known at the round boundary, and the winner pays at the start of its round.
-
-The controller uses the lane the way the extractive operator's content-free strategies
-can, through the operator's accounts: it liquidates accounts that the public state shows
-liquidatable, tries those the coming oracle update will make liquidatable, and when the
-off-chain reference price has moved away from the on-chain price it trades at the stale
-on-chain price, with a limit, closing once the update has landed. Its transactions reach
-the sequencer its latency after what it reacted to, so they can arrive on the wrong side
-of an oracle update and revert; every one of them pays ``express_gas_usd``. The run's
-rounds are kept in a ``RoundBook`` whose figures are the summary's ``design_metrics``.
+The lane — its auction every ``round`` (60 s), its searchers and what its controller
+sends — is ``sequencing.express_lane``. What this design adds is where the controller's
+transactions go: they are sequenced at once, in order of the time they reached the
+sequencer, while every other transaction is delayed by ``delay`` (200 ms); apart from
+that the order is first come, first served, so an express transaction can land right
+behind an ordinary one (an oracle update) in the same block.
 """
 from __future__ import annotations
 
-from bisect import bisect_right
-from dataclasses import dataclass
-
 import numpy as np
-from scipy.special import ndtr
 
-from seqlab.kernel import keyed_normals
-from seqlab.ledger import EXTERNAL
-from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
+from seqlab.sequencing.express_lane import ExpressLane, second_price_auction
 from seqlab.sequencing.express_rounds import RoundBook
-from seqlab.sequencing.reserve_pricer import ReservePricer
-from seqlab.sequencing.searchers import Bidders
-from seqlab.sequencing.strategies import LIQUIDATIONS_PER_ACCOUNT
-from seqlab.txs import Kind, Status
 
-
-def second_price_auction(bids: np.ndarray, reserve: float) -> tuple[int | None, float]:
-    """Winner (index of the highest bid at or above ``reserve``; lowest index on ties) and
-    price: the second-highest bid, or the reserve if no other bid reaches it."""
-    bids = np.asarray(bids, dtype=np.float64)
-    eligible = np.flatnonzero(bids >= reserve)
-    if not len(eligible):
-        return None, 0.0
-    winner = int(eligible[np.argmax(bids[eligible])])
-    others = np.delete(bids, winner)
-    second = float(others.max()) if len(others) else reserve
-    return winner, max(second, reserve)
+__all__ = ["TimeboostDesign", "second_price_auction"]
 
 
 class TimeboostDesign(QueuedDesign):
@@ -66,29 +27,22 @@ class TimeboostDesign(QueuedDesign):
     def __init__(self, cfg: Sequencer, strategies: tuple[str, ...] = ()) -> None:
         super().__init__(cfg)
         self.tb = cfg.timeboost
-        self.strategies = frozenset(strategies)
+        self.lane = ExpressLane(self.tb, cfg.strategy, strategies, delay=self.tb.delay,
+                                behind_updates=True)
         self.view = None
-        self.bidders = Bidders(self.tb)
-        self.reserve = ReservePricer(self.tb)
-        self.book = RoundBook([s.name for s in self.tb.searchers])
-        self.round = -1
-        self.current: int | None = None      # the book's index of the round in progress
-        self.controller: int | None = None
-        self._seen = (0, 0)  # liquidation and oracle log rows already valued
         self._prev_tick: int | None = None
-        self._pending: list[tuple[int, int]] = []  # (express tx, book index) not yet run
-        self._liq_mark = 0   # the lane's liquidation account balance at the last look
-        self._earned = 0.0   # what the lane earned (after gas) since the round began (USD)
-        self._unsettled: list[int] = []  # won rounds not yet in their winner's record
-        self._stale: _StaleTrade | None = None
-        self._tried_price = 0  # on-chain price a stale-price trade was last tried at
-        # accounts tried ahead of the update to this on-chain price, and the furthest
-        # reference price they were looked for at
-        self._ahead_price, self._ahead, self._ahead_ref = 0, set(), 0
-        self.rounds: list[tuple[int, int | None, float]] = []  # (round, winner, price USD)
+
+    @property
+    def book(self) -> RoundBook:
+        return self.lane.book
+
+    @property
+    def rounds(self) -> list[tuple[int, int | None, float]]:
+        return self.lane.rounds
 
     def attach(self, view) -> None:
         self.view = view
+        self.lane.attach(view)
 
     def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
         """Queue by effective time: everyone else's transactions wait ``delay``."""
@@ -102,10 +56,7 @@ class TimeboostDesign(QueuedDesign):
         reached the sequencer's queue: the controller's on arrival, others' ``delay`` later."""
         prev = now - self.block_time if self._prev_tick is None else self._prev_tick
         self._prev_tick = now
-        if self.view is not None and self.strategies:
-            self._account()
-        head = self._new_round(now)
-        ids, times = self._express(now, prev)
+        head, ids, times = self.lane.step(now, prev)
         if ids:
             at = np.searchsorted(effective, np.asarray(times, dtype=np.int64), side="right")
             eligible = np.insert(eligible, at, np.asarray(ids, dtype=np.int64))
@@ -114,244 +65,4 @@ class TimeboostDesign(QueuedDesign):
         return block if self.capacity <= 0 else block[: self.capacity]
 
     def metrics(self, horizon_us: int) -> dict:
-        """The auction and the lane, round by round, summed up (``design_metrics``)."""
-        if not self.book.round_no:
-            return {}
-        return {"design_metrics": self.book.metrics(horizon_us)}
-
-    # the auction ----------------------------------------------------------------------
-    def _round_opportunity(self) -> float:
-        """USD a lane controller could have taken since the last look (public data)."""
-        p = self.view.protocol
-        liq, orc = p.log.liquidations, p.log.oracle
-        seen_liq, seen_orc = self._seen
-        bonus = sum(row[5] for row in liq[seen_liq:]) / PPM
-        edge = 0.0
-        prev = orc[seen_orc - 1][2] if seen_orc else None
-        threshold = 2 * p.fee_ppm / PPM
-        for row in orc[seen_orc:]:
-            if prev:
-                edge += max(0.0, abs(row[2] / prev - 1) - threshold)
-            prev = row[2]
-        self._seen = (len(liq), len(orc))
-        return bonus + edge * self.cfg.strategy.stale_trade_usd
-
-    def _new_round(self, now: int) -> list[int]:
-        """At a round boundary: learn from the last round, run the auction, settle it."""
-        r = now // self.tb.round
-        if r == self.round or not self.strategies:  # nobody to use the lane: no auction
-            return []
-        if self.round >= 0:
-            self._learn()
-        self.round = r
-        bids = self.bidders.bids(self.view.seed, r)
-        reserve = self.reserve.price()
-        self.controller, price = second_price_auction(bids, reserve)
-        self.current = self.book.open(r, bids, reserve, self.controller, price)
-        self.rounds.append((r, self.controller, price))
-        if self.controller is None:
-            return []
-        self.reserve.record(price)
-        return [self.view.insert(Kind.AUCTION, self.controller, now,
-                                 a=int(round(price * PPM)))]
-
-    def _learn(self) -> None:
-        """What the finished round showed: everyone's forecast, and the winners' records
-        of the rounds whose outcome is known (a round whose stale-price trade is still
-        open waits until it has closed)."""
-        k = self.current
-        won = self.book.winner[k] if k is not None else -1
-        if won >= 0:
-            self._unsettled.append(k)
-        open_k = self._stale.book if self._stale is not None else None
-        for j in [j for j in self._unsettled if j != open_k]:
-            self.bidders.settle(self.book.winner[j], self.book.net(j), self.book.price[j],
-                                self.book.round_no[j], self.round)
-        self._unsettled = [j for j in self._unsettled if j == open_k]
-        self.bidders.observe(self._round_opportunity(), self._earned if won >= 0 else None,
-                             won if won >= 0 else None)
-        self._earned = 0.0
-
-    # what the lane earned --------------------------------------------------------------
-    def _account(self) -> None:
-        """Book what the lane's executed transactions did: gas for each (paid from the
-        searchers' funds whether it succeeded or not), reverts, liquidation rewards and
-        closed stale-price trades, each to the round whose controller sent it."""
-        p = self.view.protocol
-        status, waiting = p.txs.status, []
-        gas = int(round(self.tb.express_gas_usd * PPM))
-        for tx, k in self._pending:
-            st = int(status[tx])
-            if st == Status.PENDING:
-                if k >= self.current - 1:  # not run yet (several blocks built at once)
-                    waiting.append((tx, k))
-                continue  # older: cut from a full block, never to run
-            paid = min(gas, p.balance(p.searchers))
-            p.ledger.transfer(p.searchers, EXTERNAL, paid, "express_gas")
-            self.book.gas[k] += paid / PPM
-            self._earned -= paid / PPM
-            self.book.express[k] += 1
-            self.book.reverted[k] += st == Status.FAILED
-        self._pending = waiting
-        mark = p.balance(p.liquidator_account[self.view.accounts.backrun])
-        if self.current is not None:
-            self._gross(self.current, (mark - self._liq_mark) / PPM)
-        self._liq_mark = mark
-        self._settle_stale()
-
-    def _gross(self, k: int, usd: float) -> None:
-        """Value the lane earned: the round ``k`` that sent it, and the running total a
-        watcher of the chain sees earned in the current minute."""
-        self.book.gross[k] += usd
-        self._earned += usd
-
-    def _settle_stale(self) -> None:
-        """Once the stale-price trade's open has reverted or its close has run, its
-        profit (the account's equity change) goes to the round that opened it."""
-        trade = self._stale
-        if trade is None:
-            return
-        p, acct = self.view.protocol, self.view.accounts.stale
-        status = p.txs.status
-        last = trade.open_tx if trade.close_tx is None else trade.close_tx
-        if status[last] == Status.PENDING:
-            return
-        if trade.close_tx is None and status[last] == Status.OK:
-            return  # open: wait for the update
-        if p.size[acct]:  # the close failed: send it again
-            trade.close_tx = None
-            return
-        self._gross(trade.book, (p.equity(acct) - trade.mark) / PPM)
-        self._stale = None
-
-    # the controller -------------------------------------------------------------------
-    def _express(self, now: int, prev: int) -> tuple[list[int], list[int]]:
-        """What searchers send through the lane, from public information only, with the
-        time each reaches the sequencer: the controller reacts to the block at ``prev``
-        (liquidations, closes) or to the reference price (stale-price trades), and its
-        transaction arrives its latency later."""
-        ids: list[int] = []
-        times: list[int] = []
-        if self.controller is None:
-            return ids, times
-        lat = int(self.bidders.latency_us[self.controller])
-        if "stale_oracle" in self.strategies:
-            for tx, t in self._stale_trade(now, prev, lat):
-                ids.append(tx)
-                times.append(t)
-        if "backrun" in self.strategies:
-            sent, at = self._liquidations(now, prev, lat)
-            ids += sent
-            times += at
-        self._pending += [(tx, self.current) for tx in ids]
-        return ids, times
-
-    def _liquidations(self, now: int, prev: int, lat: int) -> tuple[list[int], list[int]]:
-        """Liquidations the controller sends, with when each reaches the sequencer.
-
-        Accounts the public state shows liquidatable go out as soon as the controller has
-        seen the last block. While the reference sits away from the on-chain price, the
-        accounts the coming oracle update will make liquidatable are tried too, timed to
-        the end of the block so as to land behind the update if it is in it: they revert
-        when it is not (the controller cannot see pending transactions), and are tried
-        again in the next block. Each account is found with the controller's skill (keyed
-        by account and round); none is sent while a try on it is still waiting."""
-        v, p = self.view, self.view.protocol
-        sure = v.user_accounts(p.liquidatable())
-        ahead = np.empty(0, dtype=np.int64)
-        ref = int(round(float(v.reference.at(now - lat)) * PPM)) if p.price else 0
-        if p.price and abs(ref - p.price) > self.tb.stale_min_move * p.price:
-            if p.price != self._ahead_price:  # a new gap: nothing tried ahead of it yet
-                self._ahead_price, self._ahead, self._ahead_ref = p.price, set(), p.price
-            if abs(ref - p.price) > abs(self._ahead_ref - p.price) or \
-                    (ref > p.price) != (self._ahead_ref > p.price):  # further than yet seen
-                self._ahead_ref = ref
-                ahead = np.setdiff1d(v.user_accounts(p.liquidatable(ref)), sure)
-                ahead = ahead[~np.isin(ahead, list(self._ahead))]
-        waiting = {int(p.txs.b[tx]) for tx, _ in self._pending
-                   if p.txs.kind[tx] == Kind.LIQUIDATE}
-        skill = self.bidders.skill[self.controller]
-        ids: list[int] = []
-        times: list[int] = []
-        for accounts, copies, t in ((sure, LIQUIDATIONS_PER_ACCOUNT, min(prev + lat, now)),
-                                    (ahead, 1, now)):
-            if not len(accounts):
-                continue
-            z = keyed_normals(v.seed, "timeboost.skill", accounts, self.round)
-            for acct in accounts[ndtr(z) < skill].tolist():
-                if acct in waiting:
-                    continue
-                if copies == 1:
-                    self._ahead.add(acct)
-                ids += [v.insert(Kind.LIQUIDATE, v.accounts.backrun, now, b=acct)
-                        for _ in range(copies)]
-                times += [t] * copies
-        return ids, times
-
-    def _stale_trade(self, now: int, prev: int, lat: int) -> list[tuple[int, int]]:
-        """Open a trade at the stale on-chain price when the reference has moved away from
-        it (both as the controller saw them, its latency ago); close it once an update has
-        landed. The open carries a limit halfway to the reference, so it reverts if an
-        update (or the market moving back) got there first; the close goes out once the
-        update is visible on chain."""
-        v, p = self.view, self.view.protocol
-        if not p.price:
-            return []
-        trade = self._stale
-        if trade is not None:
-            opened = trade.close_tx is None and p.txs.status[trade.open_tx] == Status.OK
-            if opened and p.price != trade.price:
-                trade.close_tx = v.insert(Kind.CLOSE, v.accounts.stale, now)
-                return [(trade.close_tx, min(prev + lat, now))]
-            return []
-        then = _onchain_at(p.log.oracle, now - lat)  # what the controller saw
-        if not then or then == self._tried_price:
-            return []
-        seen = _first_gap(v.reference, then, self.tb.stale_min_move, prev - lat, now - lat)
-        if seen is None:
-            return []
-        t, ref = seen
-        self._tried_price = then
-        side = 1 if ref > then else -1
-        usd = side * int(round(self.bidders.skill[self.controller]
-                               * self.cfg.strategy.stale_trade_usd * PPM))
-        limit = int(round((then + ref) / 2))
-        tx = v.insert(Kind.TRADE, v.accounts.stale, now, a=usd, b=limit)
-        self._stale = _StaleTrade(self.current, then, p.equity(v.accounts.stale), tx)
-        return [(tx, min(t + lat, now))]
-
-
-def _onchain_at(oracle_log: list, t_us: int) -> int:
-    """The on-chain price as of ``t_us`` (the last update executed by then; 0 before the
-    first): what a searcher whose transactions take until now to arrive had seen."""
-    k = bisect_right(oracle_log, t_us, key=lambda row: row[0])
-    return oracle_log[k - 1][2] if k else 0
-
-
-@dataclass
-class _StaleTrade:
-    """The lane's open stale-price trade: the round that opened it (its profit is that
-    controller's), the on-chain price it traded against and the account's equity before."""
-
-    book: int
-    price: int
-    mark: int
-    open_tx: int
-    close_tx: int | None = None  # the close, once sent
-
-
-GAP_STEP_US = 10_000  # how finely a searcher watching the reference notices a move (10 ms)
-
-
-def _first_gap(reference, onchain: int, min_move: float, start: int, end: int
-               ) -> tuple[int, float] | None:
-    """The first moment in ``(start, end]`` the reference (micro-USD) sat more than
-    ``min_move`` away from the on-chain price, and the reference then; None if never."""
-    if end <= start:
-        return None
-    t = np.arange(end, start, -GAP_STEP_US)[::-1]
-    ref = np.asarray(reference.at(t), dtype=np.float64) * PPM
-    away = np.flatnonzero(np.abs(ref - onchain) > min_move * onchain)
-    if not len(away):
-        return None
-    return int(t[away[0]]), float(ref[away[0]])
+        return self.lane.metrics(horizon_us)
