@@ -81,7 +81,8 @@ DESCRIPTIONS: dict[str, str] = {
                      "before anyone reads them; everything that arrived clears together at "
                      "one price",
     "committee": "BFT committee of sequencer nodes: f+1-of-lists inclusion, median "
-                 "timestamp, deterministic in-block order (decentralized Timeboost)",
+                 "timestamp, deterministic in-block order (decentralized Timeboost); "
+                 "optional threshold encryption and express lane",
     "builders": "proposer-builder separation: independent honest, extractive or "
                 "specialised builders bid for each block; the proposer takes the highest "
                 "bid, the winner pays the second; optional FOCIL inclusion lists",
