@@ -171,7 +171,7 @@ def test_bad_settings_are_one_clear_error():
         parse_scenario(data, "bad")
 
 
-def stale_profit(oracle: dict, perps: dict, seed: int | None = None) -> tuple[float, dict]:
+def stale_profit(oracle: dict, perps: dict, seed: int | None = None) -> tuple[float, object]:
     data = load_scenario("tiny").scenario.model_dump(mode="python")
     data["sequencer"]["design"] = "extractive-stale-oracle"
     data["oracle"].update(oracle)
@@ -179,13 +179,22 @@ def stale_profit(oracle: dict, perps: dict, seed: int | None = None) -> tuple[fl
     world = World(parse_scenario(data, "oracle-kinds"), seed)
     result = world.run()
     assert result.summary["ledger_residual"] == 0
-    return result.summary["operator_profit_by_strategy"]["stale_oracle"], result.summary
+    return result.summary["operator_profit_by_strategy"]["stale_oracle"], result
 
 
 def test_pull_with_delayed_orders_leaves_stale_trading_nothing():
     push, _ = stale_profit({}, {})
     pull, _ = stale_profit({"kind": "pull"}, {})
-    delayed, summary = stale_profit({"kind": "pull"}, {"order_execution": "delayed"})
+    delayed, result = stale_profit({"kind": "pull"}, {"order_execution": "delayed"})
+    summary = result.summary
     assert push > 10_000 and pull > 10_000  # trading ahead of updates pays at once
     assert abs(delayed) < 0.01 * push
     assert summary["oracle_updates"] > 1_000  # the orders carried prices all along
+    assert summary["delayed_orders_settled"] > 1_000
+    # every order committed (a successful trade, close or reduce) is accounted for once
+    txs = result.tables["txs"]
+    committed = np.isin(txs["kind"], [Kind.TRADE, Kind.CLOSE, Kind.REDUCE]) \
+        & (txs["status"] == Status.OK)
+    assert summary["delayed_orders_settled"] + summary["delayed_orders_failed"] \
+        + summary["delayed_orders_cancelled"] + summary["delayed_orders_pending"] \
+        == committed.sum()

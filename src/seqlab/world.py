@@ -470,6 +470,8 @@ class World:
             summary.update(recourse_summary(self.recourses, self.inbox_fee, tables["txs"],
                                             tables["liquidations"]["account"]))
             summary.update(volatility(tables["prices"]))
+            if self.protocol.price_rule is not None:
+                summary.update(self.protocol.price_rule.summary())
             if self.options is not None:
                 mark = final_price_micro(run)
                 summary.update(options_summary(self.options, self.horizon, mark))

@@ -95,3 +95,11 @@ class PriceRule:
                 continue
             ok = settle(order.handler, i, order.a, order.b, block, t)
             self.settled.append((i, order.commit_us, t, pub, int(ok)))
+
+    def summary(self) -> dict[str, int]:
+        """Delayed orders by outcome: a commit counts as a successful transaction, so
+        what became of it afterwards is told here."""
+        ok = sum(row[4] for row in self.settled)
+        return {"delayed_orders_settled": ok, "delayed_orders_failed": len(self.settled) - ok,
+                "delayed_orders_cancelled": self.cancelled,
+                "delayed_orders_pending": len(self.pending)} if self.delayed else {}
