@@ -28,12 +28,14 @@ from seqlab.metrics.options import operator_option_value, options_summary, optio
 from seqlab.metrics.perps import (PerpsRun, final_price_micro, perps_summary, perps_tables,
                                   volatility)
 from seqlab.network import Network, sample_latency
-from seqlab.oracle import push_feed_updates
+from seqlab.oracle.base import Feed
+from seqlab.oracle.pull import carried
 from seqlab.oracle.recapture import RecaptureAuction
 from seqlab.protocols.keeper_venue import KeeperVenue
 from seqlab.protocols.options import OptionsProtocol
 from seqlab.protocols.liquidation import reward_rate
 from seqlab.protocols.perps import PPM, PerpsProtocol
+from seqlab.protocols.price_rule import PriceRule
 from seqlab.protocols.positions import PositionsProtocol
 from seqlab.result import Result
 from seqlab.rollup import Rollup
@@ -104,8 +106,9 @@ class World:
 
     # building -------------------------------------------------------------------------
     def _preload(self, kind, sender, submit: np.ndarray, latency_cfg, stream: str,
-                 a=0, b=0, tip=0) -> None:
-        arrival = submit + sample_latency(self.sim.rng(stream), latency_cfg, len(submit))
+                 a=0, b=0, tip=0, arrival: np.ndarray | None = None) -> None:
+        if arrival is None:
+            arrival = submit + sample_latency(self.sim.rng(stream), latency_cfg, len(submit))
         ids = self.txs.add_many(kind, sender, submit, arrival, a, b, tip)
         self.network.preload(ids, arrival)
 
@@ -152,19 +155,11 @@ class World:
                                         oracle=sc.oracle if sc.oracle.enabled else None)
         self.design.attach(self.design_view)
         self._fund_liquidators()
-        if sc.oracle.enabled:
-            upd = push_feed_updates(sc.oracle, self.reference.at, self.horizon,
-                                    self.sim.rng("oracle"))
-            self.oracle_submit_us = upd.submit_us
-            tip = int(round(sc.oracle.tip_usd * PPM))
-            # the transmitter's gas budget for the run: one tip per update
-            self.ledger.transfer(0, self.protocol.oracle_payer, tip * len(upd.submit_us),
-                                 "deposit")
-            self._preload(Kind.ORACLE, 0, upd.submit_us, sc.oracle.latency, "oracle.latency",
-                          upd.price_micro, np.arange(len(upd.submit_us)), tip)
+        self.feed = Feed(sc.oracle)
         flow = perp_order_flow(tr, accounts, self.horizon, self.sim.rng("traders"))
+        flow_arrival = self._preload_oracle(flow) if sc.oracle.enabled else None
         self._preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
-                      flow.a, tip=flow.tip)
+                      flow.a, tip=flow.tip, arrival=flow_arrival)
         self.rollup = Rollup(self.sim, self.design, self.network, self.txs, self.protocol,
                              self.horizon)
         self.rollup.inbox = DelayedInbox(sc.sequencer.l1_block_time, sc.sequencer.inbox_delay)
@@ -178,7 +173,7 @@ class World:
             Costs(self._perps_reward, reward_rate(sc.protocol.perps), self._bot_profit),
             self.horizon)
         self.liquidators.start(self._perps_scan, self._forecast if sc.oracle.enabled else None,
-                               sc.oracle.poll, int(round(sc.oracle.tip_usd * PPM)))
+                               self.feed.interval, int(round(sc.oracle.tip_usd * PPM)))
         self.keepers = self._build_keepers() if sc.protocol.perps.liquidation == "dutch" \
             else None
         self._margin_seen = -1  # the margin view's generation the managers last saw
@@ -194,6 +189,39 @@ class World:
                                         self.scheduled_outages))
         if self.design.public_mempool and not sc.oracle.firewalled:
             self._watch_public_updates()
+
+    def _preload_oracle(self, flow) -> np.ndarray | None:
+        """The feed's updates as transactions; returns the order flow's arrival times when
+        updates ride in the orders (pull), None when the flow draws its own later.
+
+        Push: each posting is the transmitter's own transaction. Pull: the first order
+        after each publication carries it, arriving with it and placed just ahead of it
+        (preloaded first, so ties by arrival go the update's way)."""
+        sc = self.sc
+        pubs = self.feed.publications(self.reference.at, self.horizon, self.sim.rng("oracle"))
+        arrival = None
+        if self.feed.attached:
+            arrival = flow.submit_us + sample_latency(self.sim.rng("traders.latency"),
+                                                      sc.agents.traders.latency,
+                                                      len(flow.submit_us))
+            orders, seqs = carried(pubs.submit_us, flow.submit_us)
+            submit, upd_arrival = flow.submit_us[orders], arrival[orders]
+        else:
+            seqs = np.arange(len(pubs.submit_us))
+            submit, upd_arrival = pubs.submit_us, None
+        self.oracle_submit_us = submit
+        tip = int(round(sc.oracle.tip_usd * PPM))
+        # the transmitter's (or the carrying users') gas budget for the run: a tip an update
+        self.ledger.transfer(0, self.protocol.oracle_payer, tip * len(submit), "deposit")
+        self._preload(Kind.ORACLE, 0, submit, sc.oracle.latency, "oracle.latency",
+                      pubs.price_micro[seqs], np.arange(len(seqs)), tip, upd_arrival)
+        perps = sc.protocol.perps
+        if self.feed.attached or perps.order_execution == "delayed":
+            self.protocol.set_price_rule(PriceRule(
+                pubs.submit_us[seqs], max_age=sc.oracle.max_age if self.feed.attached else 0,
+                keep_newest=self.feed.attached, delayed=perps.order_execution == "delayed",
+                min_delay=perps.min_delay, max_delay=perps.max_delay))
+        return arrival
 
     def _recourse(self, name: str, accounts: int, kind: Kind, close_kind: Kind | None,
                   wallets: np.ndarray) -> Recourse | None:
@@ -319,11 +347,11 @@ class World:
         """What a bot watching the reference price expects of the oracle's poll now: if
         the price has moved past the feed's deviation threshold, an update at that price,
         making liquidatable the accounts it lists (not those liquidatable already)."""
-        p, cfg = self.protocol, self.sc.oracle
+        p = self.protocol
         if not p.price:
             return None
         ref = float(self.reference.at(np.array([t_us]))[0])
-        if abs(ref * PPM - p.price) <= cfg.deviation * p.price:
+        if abs(ref * PPM - p.price) <= self.feed.deviation * p.price:
             return None
         price = int(round(ref * PPM))
         coming = np.setdiff1d(p.liquidatable(price), p.liquidatable())
@@ -457,6 +485,8 @@ class World:
             summary.update(oracle_error_bps(tables["prices"]))
             if self.recapture is not None:
                 summary.update(self.recapture.summary())
+            if self.protocol.price_rule is not None:
+                summary.update(self.protocol.price_rule.summary())
             if self.options is not None:
                 mark = final_price_micro(run)
                 summary.update(options_summary(self.options, self.horizon, mark))

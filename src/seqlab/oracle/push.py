@@ -32,6 +32,14 @@ def node_observations(reference_at, poll_times: np.ndarray, nodes: int, noise_bp
     return ref[None, :] * (1.0 + noise)
 
 
+def node_medians(cfg: Oracle, reference_at, times: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """The median of the nodes' reports at each time, colluders' reports included: what
+    a push feed posts and a pull feed signs."""
+    observed = node_observations(reference_at, times, cfg.nodes, cfg.noise_bps, rng)
+    return np.median(collude(observed, cfg.collusion, reference_at, times), axis=0)
+
+
 def trigger_indices(poll_times: np.ndarray, medians: np.ndarray, deviation: float,
                     heartbeat_us: int) -> np.ndarray:
     """Indices of polls at which an update is posted (the first poll always posts)."""
@@ -53,8 +61,7 @@ def push_feed_updates(cfg: Oracle, reference_at, duration_us: int,
                       rng: np.random.Generator) -> OracleUpdates:
     """All updates the feed decides to post during ``[0, duration_us)``."""
     poll_times = np.arange(0, duration_us, cfg.poll, dtype=np.int64)
-    observed = node_observations(reference_at, poll_times, cfg.nodes, cfg.noise_bps, rng)
-    medians = np.median(collude(observed, cfg.collusion, reference_at, poll_times), axis=0)
+    medians = node_medians(cfg, reference_at, poll_times, rng)
     idx = trigger_indices(poll_times, medians, cfg.deviation, cfg.heartbeat)
     prices = np.round(medians[idx] * 1e6).astype(np.int64)
     return OracleUpdates(poll_times[idx], prices)

@@ -29,6 +29,7 @@ from seqlab.scenario.schema import Perps
 from seqlab.txs import Kind, Status, TxStore
 from seqlab.protocols.fixed import PPM, toward_zero
 from seqlab.protocols.liquidation import make_liquidation
+from seqlab.protocols.price_rule import Handler, PriceRule
 
 _TRADE_KINDS = frozenset((int(Kind.TRADE), int(Kind.CLOSE), int(Kind.REDUCE)))
 _OK, _FAILED = int(Status.OK), int(Status.FAILED)  # plain ints: enum lookups cost per tx
@@ -104,6 +105,8 @@ class PerpsProtocol:
         self._outages, self._grace = np.empty((0, 2), np.int64), 0
         self._now, self._begun = 0, -1
         self.extensions: list = []
+        self.price_rule: PriceRule | None = None  # staleness limit, delayed orders
+        self.oi_cap = int(round(cfg.max_open_interest_usd * PPM))  # per side; 0: none
         self.price = 0
         self.oracle_block = -1
         self.next_funding = cfg.funding_interval
@@ -221,6 +224,9 @@ class PerpsProtocol:
         return int(self.ledger.balances[account])
 
     def _oracle(self, sender: int, price: int, seq: int, block: int, t: int) -> bool:
+        rule = self.price_rule
+        if rule is not None and not rule.accepts(seq):
+            return True  # verified but older than the stored price: nothing changes
         before = self.margin_view.refresh().below.copy()
         self.price = price
         self.oracle_block, self.oracle_t = block, t
@@ -230,7 +236,47 @@ class PerpsProtocol:
         on_price = getattr(self.liquidation, "on_price", None)
         if on_price is not None:  # Dutch auctions end for accounts healthy again
             on_price()
+        if rule is not None:
+            rule.on_price(seq, block, t, self._settle_order)
         return True
+
+    # the price rule -------------------------------------------------------------------
+    def set_price_rule(self, rule: PriceRule) -> None:
+        """Put ``rule`` between trades, closes and reduces and their execution."""
+        self.price_rule = rule
+        for kind in _TRADE_KINDS:
+            self._handlers[kind] = rule.route(self._handlers[kind], self._defer_fill)
+
+    def _defer_fill(self) -> None:
+        """A committed delayed order fills later: its place among the block's fills is 0."""
+        self._fills.append(0)
+
+    def _settle_order(self, handler: Handler, i: int, a: int, b: int, block: int,
+                      t: int) -> bool:
+        """Settle a delayed order at the price just stored, apart from the block's own
+        fills (and from a batch's uniform price: it was not part of the batch)."""
+        fills, batch_px = self._fills, self._batch_px
+        self._fills, self._batch_px = [], None
+        try:
+            return handler(i, a, b, block, t)
+        finally:
+            self._fills, self._batch_px = fills, batch_px
+
+    def open_interest_room(self, side: int) -> int:
+        """How much more open interest (micro-USD at the oracle price) the ``side``
+        (+1 long, -1 short) may take before the market's cap (-1: no cap)."""
+        if not self.oi_cap:
+            return -1
+        held = self.size * side
+        return max(0, self.oi_cap - int(held[held > 0].sum()) * self.price // PPM)
+
+    def _within_cap(self, size: int, new_size: int) -> bool:
+        """Whether an account going from ``size`` to ``new_size`` keeps its side's open
+        interest within the cap (Synthetix ``maxMarketValue``, GMX max open interest)."""
+        side = 1 if new_size > 0 else -1
+        held = self.size * side
+        oi = int(held[held > 0].sum()) - max(side * size, 0) + side * new_size
+        return oi * self.price // PPM <= self.oi_cap
 
     def notional(self, size: int) -> int:
         return abs(size) * self.price // PPM
@@ -331,6 +377,8 @@ class PerpsProtocol:
             closed_basis = basis if close == size else (basis * close // size if close else 0)
             pnl = close * px // PPM - closed_basis
             new_size = size - close + opened
+            if self.oi_cap and not self._within_cap(size, new_size):
+                return None
             new_basis = basis - closed_basis + opened * px // PPM
             margin_after = self.balance(self.margin[i]) + pnl - fee
             equity = margin_after + new_size * self.price // PPM - new_basis

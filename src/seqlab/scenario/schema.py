@@ -152,12 +152,18 @@ class Recapture(Model):
 
 
 class Oracle(Model):
-    """Push feed: ``nodes`` observe the price with noise; the median is posted on-chain
-    when it moves more than ``deviation`` or ``heartbeat`` expires (Chainlink-style).
-    ``collusion``: some nodes report a chosen price; ``firewalled``: the nodes report on
-    a path the sequencer cannot read ahead; ``recapture``: the backrun is auctioned."""
+    """``push`` (Chainlink-style): ``nodes`` observe the price with noise; the median is
+    posted on-chain when it moves more than ``deviation`` or ``heartbeat`` expires.
+    ``pull`` (Pyth-style): the median is signed off-chain every ``publish_interval`` and
+    reaches the chain only inside users' orders; the protocol refuses a trade priced by
+    a publication older than ``max_age``. ``collusion``: some nodes report a chosen
+    price; ``firewalled``: the nodes report on a path the sequencer cannot read ahead;
+    ``recapture``: the backrun is auctioned."""
 
     enabled: bool = True
+    kind: Literal["push", "pull"] = "push"
+    publish_interval: PositiveDuration = "400ms"
+    max_age: PositiveDuration = "60s"
     nodes: Annotated[int, Field(ge=1, le=101)] = 7
     noise_bps: Bps = 2.0
     poll: PositiveDuration = "1s"
@@ -509,6 +515,10 @@ class Perps(Model):
     pool_usd: Usd = 100_000_000.0
     skew_scale: Usd = 0.0
     grace_period: Duration = "0s"
+    max_open_interest_usd: Usd = 0.0
+    order_execution: Literal["immediate", "delayed"] = "immediate"
+    min_delay: Duration = "2s"
+    max_delay: PositiveDuration = "60s"
 
     @model_validator(mode="before")
     @classmethod
@@ -534,6 +544,10 @@ class Perps(Model):
     def _margins_ordered(self) -> "Perps":
         if self.maintenance_margin >= self.initial_margin:
             raise ValueError("maintenance_margin must be below initial_margin")
+        if self.min_delay >= self.max_delay:
+            raise ValueError(f"min_delay ({format_duration(self.min_delay)}) must be below "
+                             f"max_delay ({format_duration(self.max_delay)}): a delayed "
+                             "order must have a window in which it can settle")
         return self
 
     @model_validator(mode="after")
@@ -834,7 +848,9 @@ class Scenario(Model):
                             ("oracle.poll", self.oracle.poll),
                             ("sequencer.block_time", seq.block_time),
                             ("sequencer.l1_block_time", seq.l1_block_time),
-                            ("sequencer.batch_poster.poll", seq.batch_poster.poll)):
+                            ("sequencer.batch_poster.poll", seq.batch_poster.poll),
+                            ("oracle.publish_interval", self.oracle.publish_interval
+                             if self.oracle.kind == "pull" else self.duration)):
             if self.duration / tick > MAX_TICKS:
                 raise ValueError(f"duration / {field} = {self.duration // tick:,} steps must "
                                  f"be at most {MAX_TICKS:,}: each step is simulated and "

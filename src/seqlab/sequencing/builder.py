@@ -26,6 +26,7 @@ from seqlab.protocols.liquidation import bonus_rate
 from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import Strategy
 from seqlab.sequencing.operator import OperatorView
+from seqlab.sequencing.stale_size import known_fill, stale_trade_usd
 from seqlab.sequencing.strategies import Operator
 from seqlab.txs import Kind
 
@@ -89,8 +90,11 @@ class Builder:
             targets = v.user_accounts(p.liquidatable(price))
             value += self._bonus(price, targets[member(targets, topups)])
         if "stale_oracle" in run and len(updates):
-            edge = abs(price / p.price - 1) - 2 * p.fee_ppm / PPM
-            value += max(0.0, edge) * self.params.stale_trade_usd
+            fill = known_fill(p)
+            edge = abs(price / fill - 1) - 2 * p.fee_ppm / PPM if fill else 0.0
+            size = stale_trade_usd(p, v.accounts.stale, price, fill,
+                                   self.params.stale_trade_usd)
+            value += max(0.0, edge) * abs(size) / PPM
         if "sandwich" in run and p.scale_units:
             trades = np.abs(v.payload(visible[kind == Kind.TRADE])).astype(np.float64)
             big = trades >= self.params.sandwich_min_usd * PPM

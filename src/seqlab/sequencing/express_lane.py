@@ -48,6 +48,7 @@ from seqlab.scenario.schema import Strategy, Timeboost
 from seqlab.sequencing.express_rounds import RoundBook
 from seqlab.sequencing.reserve_pricer import ReservePricer
 from seqlab.sequencing.searchers import Bidders
+from seqlab.sequencing.stale_size import known_fill, stale_trade_usd
 from seqlab.txs import KIND_NAMES, Kind, Status
 
 
@@ -327,9 +328,12 @@ class ExpressLane:
             return []
         t, ref = seen
         self._tried_price = then
-        side = 1 if ref > then else -1
-        usd = side * int(round(self.bidders.skill[self.controller]
-                               * self.strategy.stale_trade_usd * PPM))
+        size = stale_trade_usd(p, v.accounts.stale, int(ref), then if known_fill(p) else 0,
+                               self.strategy.stale_trade_usd)
+        if not size:
+            return []
+        side = 1 if size > 0 else -1
+        usd = side * int(round(self.bidders.skill[self.controller] * abs(size)))
         limit = int(round((then + ref) / 2))
         tx = v.insert(Kind.TRADE, v.accounts.stale, now, a=usd, b=limit)
         self._stale = _StaleTrade(self.current, then, p.equity(v.accounts.stale), tx)

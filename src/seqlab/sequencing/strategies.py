@@ -25,10 +25,13 @@ Strategies:
   the same delay) so the auction price keeps falling, and the operator takes the lot
   itself just before a held take must be released or the auction would need a reset;
 - ``stale_oracle``: before a pending update that moves the price by more than
-  ``stale_min_move``, the operator trades at the stale on-chain price, holds the update
-  up to ``oracle_delay``, and closes right after the update executes; where an options
-  market runs beside the perps it also buys, at the stale marks, the series the update
-  lifts most (``stale_option_usd``), paid the writers' old price;
+  ``stale_min_move``, the operator trades at the stale on-chain price, as much as the
+  market lets it (``stale_size``: fees, open-interest cap, margin, and at most
+  ``stale_trade_usd``; under delayed orders, which fill at a later price, usually
+  nothing), holds the update up to ``oracle_delay``, and closes right after the update
+  executes; where an options market runs beside the perps it also buys, at the stale
+  marks, the series the update lifts most (``stale_option_usd``), paid the writers'
+  old price;
 - ``sandwich``: where fills have price impact, a large order is wrapped between the
   operator's own trade in the same direction and its closing trade, when the impact
   pays for both fees.
@@ -46,6 +49,7 @@ from seqlab.arrays import member
 from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import STRATEGIES, Strategy
 from seqlab.sequencing.operator import OperatorView
+from seqlab.sequencing.stale_size import known_fill, stale_trade_usd
 from seqlab.txs import Kind
 
 ALL_STRATEGIES = STRATEGIES
@@ -140,11 +144,13 @@ class Operator:
         coming = int(view.payload(np.array([update]))[0])
         if update in self._stale_open or abs(coming - price) <= prm.stale_min_move * price:
             return []
-        side = 1 if coming > price else -1
-        self._stale_open[update] = side
-        usd = side * int(round(prm.stale_trade_usd * PPM))
-        return [view.insert(Kind.TRADE, view.accounts.stale, now, a=usd),
-                *self._stale_option_buy(coming, now)]
+        p, acct = view.protocol, view.accounts.stale
+        usd = stale_trade_usd(p, acct, coming, known_fill(p),
+                              prm.stale_trade_usd)
+        if not usd:
+            return self._stale_option_buy(coming, now)
+        self._stale_open[update] = 1 if usd > 0 else -1
+        return [view.insert(Kind.TRADE, acct, now, a=usd), *self._stale_option_buy(coming, now)]
 
     def _stale_option_buy(self, coming: int, now: int) -> list[int]:
         """Buy, at the stale marks, the option series the coming price lifts most per
