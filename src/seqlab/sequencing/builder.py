@@ -69,6 +69,15 @@ class Builder:
             return seen
         return self.operator.plan(seen, arrival, now)
 
+    def closing(self, pending: np.ndarray, now: int) -> list[int]:
+        """Its closing trade, sent to the public flow, when a stale-price position it
+        opened lost its update to a rival's block (it held the update and lost the next
+        auction): the rival executed the update, so the gain is there to take, and the
+        position must not stay open as a bet on the next move."""
+        if self.operator is None or not self.operator.forget_executed(pending):
+            return []
+        return [self.view.insert(Kind.CLOSE, self.view.accounts.stale, now)]
+
     def value(self, visible: np.ndarray) -> float:
         """USD it expects from the block it would build out of ``visible``."""
         v = self.view
