@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqlab.arrays import member
-from seqlab.protocols.liquidation import bonus_rate
+from seqlab.protocols.liquidation import first_close, liquidator_pay
 from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import Strategy
 from seqlab.sequencing.operator import OperatorView
@@ -128,10 +128,11 @@ class Builder:
         equity, notional = p.margin_state(price)
         margin = p.ledger.balances[p.margin[accounts]].astype(np.float64)
         loss = np.clip(margin - equity[accounts], 0, None)
-        rate, first = bonus_rate(p.cfg), p.close_ppm / PPM
+        first = first_close(p.cfg)
         total = np.zeros(len(accounts))
-        for part in (first, 1 - first):
+        for part in (first, 1 - first) if first < 1 else (1.0,):
             margin = margin - part * loss
-            paid = np.clip(np.minimum(rate * part * notional[accounts], margin), 0, None)
+            pay = liquidator_pay(p.cfg, part * notional[accounts])
+            paid = np.clip(np.minimum(pay, margin), 0, None)
             margin, total = margin - paid, total + paid
         return float(total.sum()) / PPM

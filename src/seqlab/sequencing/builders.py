@@ -7,7 +7,10 @@ privately to one builder only. Each builder has its own accounts, its own kind
 (honest, extractive or specialised: ``mix``) and its own strategy state.
 
 At every tick each builder values the block it would build from what it has seen and
-bids that value less the margin it keeps (``margin``). The auction is open, as
+bids that value less the margin it keeps for its costs (``margin``). Builders running
+the same strategies on the same flow value a block alike, so the default market, three
+searcher-integrated builders beside a specialised and a neutral one, passes most of
+the value to the proposer, as MEV-Boost's competing builders do. The auction is open, as
 MEV-Boost's repeated bidding is in effect: the highest bid wins and pays the
 second-highest bid (nothing when it is alone), an on-chain transfer to the proposer
 at the top of the block. With competitors of similar value most of a block's value goes
