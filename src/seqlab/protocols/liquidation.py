@@ -29,6 +29,8 @@ keeps the ledger exact, and pays out of an account at most its equity above zero
 """
 from __future__ import annotations
 
+import numpy as np
+
 from seqlab.protocols.dutch import DutchLiquidation
 from seqlab.protocols.fillable import FillablePrice
 from seqlab.protocols.fixed import DUST_MICRO_USD, PPM, toward_zero
@@ -105,9 +107,26 @@ def bonus_rate(cfg: Perps) -> float:
     return 0.0
 
 
+def first_close(cfg: Perps) -> float:
+    """The share of a position the first liquidation of an account closes: the close
+    factor (``fixed``), capped per block (``partial``), or all of it."""
+    share = {"fixed": cfg.close_factor, "partial": min(cfg.close_factor, cfg.partial_cap)}
+    return share.get(cfg.liquidation, 1.0)
+
+
+def liquidator_pay(cfg: Perps, closed_notional: np.ndarray) -> np.ndarray:
+    """What one liquidation closing ``closed_notional`` (micro-USD) pays its liquidator
+    before the cap by the account's equity: ``bonus_rate`` of it, kept within the keeper
+    fee's band under ``keeper_fee`` (Synthetix pays at most 1,000 USD however large the
+    position, so a value estimate without the band overstates large accounts)."""
+    pay = bonus_rate(cfg) * np.asarray(closed_notional, dtype=np.float64)
+    if cfg.liquidation == "keeper_fee":
+        pay = np.clip(pay, cfg.min_keeper_fee_usd * PPM, cfg.max_keeper_fee_usd * PPM)
+    return pay
+
+
 def reward_rate(cfg: Perps) -> float:
     """What one liquidation of an account that has just crossed maintenance pays per USD
     of its position's notional: what a liquidator can bid for it before the update that
     enables it has landed."""
-    share = {"fixed": cfg.close_factor, "partial": min(cfg.close_factor, cfg.partial_cap)}
-    return bonus_rate(cfg) * share.get(cfg.liquidation, 1.0)
+    return bonus_rate(cfg) * first_close(cfg)

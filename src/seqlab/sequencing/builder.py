@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqlab.arrays import member
-from seqlab.protocols.liquidation import bonus_rate
+from seqlab.protocols.liquidation import first_close, liquidator_pay
 from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import Strategy
 from seqlab.sequencing.operator import OperatorView
@@ -69,6 +69,15 @@ class Builder:
         if self.operator is None:
             return seen
         return self.operator.plan(seen, arrival, now)
+
+    def closing(self, pending: np.ndarray, now: int) -> list[int]:
+        """Its closing trade, sent to the public flow, when a stale-price position it
+        opened lost its update to a rival's block (it held the update and lost the next
+        auction): the rival executed the update, so the gain is there to take, and the
+        position must not stay open as a bet on the next move."""
+        if self.operator is None or not self.operator.forget_executed(pending):
+            return []
+        return [self.view.insert(Kind.CLOSE, self.view.accounts.stale, now)]
 
     def value(self, visible: np.ndarray) -> float:
         """USD it expects from the block it would build out of ``visible``."""
@@ -123,10 +132,11 @@ class Builder:
         equity, notional = p.margin_state(price)
         margin = p.ledger.balances[p.margin[accounts]].astype(np.float64)
         loss = np.clip(margin - equity[accounts], 0, None)
-        rate, first = bonus_rate(p.cfg), p.close_ppm / PPM
+        first = first_close(p.cfg)
         total = np.zeros(len(accounts))
-        for part in (first, 1 - first):
+        for part in (first, 1 - first) if first < 1 else (1.0,):
             margin = margin - part * loss
-            paid = np.clip(np.minimum(rate * part * notional[accounts], margin), 0, None)
+            pay = liquidator_pay(p.cfg, part * notional[accounts])
+            paid = np.clip(np.minimum(pay, margin), 0, None)
             margin, total = margin - paid, total + paid
         return float(total.sum()) / PPM

@@ -7,7 +7,10 @@ privately to one builder only. Each builder has its own accounts, its own kind
 (honest, extractive or specialised: ``mix``) and its own strategy state.
 
 At every tick each builder values the block it would build from what it has seen and
-bids that value less the margin it keeps (``margin``). The auction is open, as
+bids that value less the margin it keeps for its costs (``margin``). Builders running
+the same strategies on the same flow value a block alike, so the default market, three
+searcher-integrated builders beside a specialised and a neutral one, passes most of
+the value to the proposer, as MEV-Boost's competing builders do. The auction is open, as
 MEV-Boost's repeated bidding is in effect: the highest bid wins and pays the
 second-highest bid (nothing when it is alone), an on-chain transfer to the proposer
 at the top of the block. With competitors of similar value most of a block's value goes
@@ -18,7 +21,9 @@ The winner builds the block from its own view only: an honest builder includes a
 has seen by arrival; an extractive or specialised one runs its strategies (it may order,
 insert and leave transactions out). What it leaves out stays pending, so censorship
 lasts only as long as censoring builders keep winning: the next winner that does not
-censor includes it.
+censor includes it. A builder that traded ahead of an oracle update, held the update
+and lost the next auction sees a rival's block execute it; it then sends its closing
+trade to the public flow, for the next block, rather than keep a naked position.
 
 With ``inclusion_lists`` (FOCIL, EIP-7805, off by default) the proposer publishes,
 a third of a block before the tick (the IL deadline at about 2/3 of the slot), the
@@ -88,9 +93,7 @@ class BuildersDesign(QueuedDesign):
         if not len(ids):
             return
         seed = self.view.seed
-        seen = np.stack([arrival_us + latency_from_normals(
-            lat, keyed_normals(seed, f"builders.{i}", ids, 0)) for i, lat in
-            enumerate(self.latency)], axis=1)
+        seen = self._seen(ids, arrival_us)
         owner = np.full(len(ids), PUBLIC, dtype=np.int64)
         if self.private_share > 0:
             user = self.view.origin(ids) >= 0
@@ -104,6 +107,13 @@ class BuildersDesign(QueuedDesign):
         self.queue.add(ids, arrival_us)
         self._seen_at = np.concatenate((self._seen_at, seen))
         self._owner = np.concatenate((self._owner, owner))
+
+    def _seen(self, ids: np.ndarray, arrival_us: np.ndarray) -> np.ndarray:
+        """When each builder sees each public transaction: its arrival plus the builder's
+        own latency behind the sequencer (one column per builder)."""
+        return np.stack([arrival_us + latency_from_normals(
+            lat, keyed_normals(self.view.seed, f"builders.{i}", ids, 0)) for i, lat in
+            enumerate(self.latency)], axis=1)
 
     def take_overdue(self, deadline_us: int) -> np.ndarray:
         """Forced inclusion takes late transactions from every builder's view too."""
@@ -152,7 +162,23 @@ class BuildersDesign(QueuedDesign):
         taken = member(eligible, block)
         keep = np.r_[~taken, np.ones(len(self._owner) - n, dtype=bool)]
         self._seen_at, self._owner = self._seen_at[keep], self._owner[keep]
+        self._send_closes(np.r_[eligible[~taken], self.queue.ids[n:]], n, now)
         return np.concatenate((np.asarray(pay, dtype=np.int64), block))
+
+    def _send_closes(self, pending: np.ndarray, n: int, now: int) -> None:
+        """Builders whose stale-price position lost its update to this block send their
+        closing trades to the public flow, for the next block. They go into the queue
+        behind the ``n`` transactions eligible now (arrived by ``now``), in arrival
+        order; the block's own transactions leave the queue after this call."""
+        closes = np.array([tx for m in self.members for tx in m.closing(pending, now)],
+                          dtype=np.int64)
+        if not len(closes):
+            return
+        at = np.full(len(closes), now, dtype=np.int64)
+        q, rest = self.queue, n - (len(self.queue.ids) - len(pending))
+        q.ids, q.arrival = np.insert(q.ids, n, closes), np.insert(q.arrival, n, at)
+        self._seen_at = np.insert(self._seen_at, rest, self._seen(closes, at), axis=0)
+        self._owner = np.insert(self._owner, rest, np.full(len(closes), PUBLIC))
 
     def _with_list(self, block: np.ndarray, eligible: np.ndarray, arrival: np.ndarray,
                    now: int) -> np.ndarray:

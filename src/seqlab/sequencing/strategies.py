@@ -133,6 +133,20 @@ class Operator:
         self._seen_update = protocol.oracle_block
         return True
 
+    def forget_executed(self, pending: np.ndarray) -> bool:
+        """Drop the stale-price trades whose oracle update is no longer ``pending``
+        though this operator's blocks never released it: someone else's block executed
+        it (a rival builder's). Returns whether such a position is left open, so the
+        caller closes it: the gain is made once the update executes, whoever includes
+        it, and keeping the position would be a naked bet on the next move."""
+        if not self._stale_open:
+            return False
+        waiting = set(pending.tolist())
+        gone = [u for u in self._stale_open if u not in waiting]
+        for u in gone:
+            del self._stale_open[u]
+        return bool(gone)
+
     def _body(self, rest: np.ndarray, price: int, now: int) -> list[int]:
         if "sandwich" in self.trades:
             return self._sandwiches(rest, price, now)
