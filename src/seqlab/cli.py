@@ -293,9 +293,9 @@ def _compare_key_table(summary: dict[str, Any]) -> Table:
     return table
 
 
-COMPARE_CAPTION = ("ordering cost: direct cost of ordering to users, pool and insurance fund; "
-                   "value diff.: final-value difference; † 95 % interval contains 0 (~n: "
-                   "seeds needed); every figure: --wide or --json; yearly premium: seqlab price")
+COMPARE_CAPTION = ("ordering cost: direct, to users, pool and insurance fund; value diff.: "
+                   "final values; † 95 % interval contains 0 (~n seeds needed); all figures: "
+                   "--wide, --json; yearly premium: seqlab price")
 
 
 def _ci_cell(entry: dict[str, Any], key: str, fmt: str = "{:,.0f}") -> str:
@@ -326,8 +326,8 @@ def _payers_table(summary: dict[str, Any]) -> Table | None:
     if not rows:
         return None
     payers = list(next(iter(rows.values())))
-    table = Table(title="direct ordering cost by who pays, USD (final-value differences: "
-                        "--wide or --json)", box=box.SIMPLE_HEAD)
+    table = Table(title="ordering cost by who pays, USD (value diff. too: --wide)",
+                  box=box.SIMPLE_HEAD)
     table.add_column("design", overflow="fold")
     for payer in payers:
         table.add_column(payer, justify="right", overflow="fold")
