@@ -75,3 +75,17 @@ def test_compare_marks_figures_whose_interval_contains_zero():
     assert "†" not in _ci_cell(entry, "ordering_cost_usd")
     assert "0 in CI" in format_cell(10.0, 15.0, 1.0, "usd")
     assert "0 in CI" not in format_cell(10.0, 5.0, 1.0, "usd")
+
+
+def test_one_seed_is_said_to_have_no_interval():
+    from seqlab.cli import _mark
+    from seqlab.report.compare_html import significance_text
+
+    one = {"mean_usd": 12.0, "ci95_usd": None, "significant": False, "seeds_needed": None}
+    point = {"mean_bps": 3.0, "ci95_bps": [3.0, 3.0], "significant": False,
+             "seeds_needed": None}
+    for entry in (one, point):
+        assert _mark(entry) == "one seed: no interval"
+        assert significance_text(entry).startswith("no interval")
+    zero = {"mean_usd": 0.0, "ci95_usd": [0.0, 0.0], "significant": False, "seeds_needed": None}
+    assert _mark(zero) == "0 in CI" and significance_text(zero) == "0 in CI"

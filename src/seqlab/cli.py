@@ -598,7 +598,9 @@ def _mark(entry: dict[str, Any]) -> str:
     """``*`` where the interval excludes zero; otherwise how many seeds it would take."""
     if entry.get("significant"):
         return "*"
-    if entry.get("ci95_bps", entry.get("ci95_usd", ())) is None:
+    from seqlab.report.compare_html import seen_once
+
+    if seen_once(entry):
         return "one seed: no interval"
     needed = entry.get("seeds_needed")
     return f"0 in CI (~{needed} seeds)" if needed else "0 in CI"

@@ -23,7 +23,7 @@ from seqlab.report.page import section as _section
 from seqlab.result import Result, Table
 
 __all__ = ["write_compare_report", "render_compare_html", "who_pays_table", "interval_text",
-           "significance_text"]
+           "significance_text", "seen_once"]
 
 # A design with more harm points than this (or a harm table with more than
 # MAX_RAW_BOX_POINTS_TOTAL in all) is drawn from box statistics computed in numpy.
@@ -360,10 +360,18 @@ def significance_text(entry: Mapping[str, Any]) -> str:
     """Whether a figure's interval excludes zero, and how many seeds it would need."""
     if entry.get("significant"):
         return "significant"
-    if entry.get("ci95_usd", entry.get("ci95_bps", ())) is None:
-        return "no interval (one seed)"
+    if seen_once(entry):
+        return "no interval: seen in one seed only"
     needed = entry.get("seeds_needed")
     return "0 in CI" + (f" (~{needed} seeds needed)" if needed else "")
+
+
+def seen_once(entry: Mapping[str, Any]) -> bool:
+    """A figure whose interval is unknown, or a point away from zero that is not
+    significant: one seed, whose spread nothing can be said about."""
+    ci = entry.get("ci95_usd", entry.get("ci95_bps", ()))
+    mean = entry.get("mean_usd", entry.get("mean_bps", 0.0))
+    return ci is None or (len(ci) == 2 and ci[0] == ci[1] and mean != 0)
 
 
 def who_pays_table(who: Mapping[str, Any]) -> str:
