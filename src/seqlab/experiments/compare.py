@@ -32,8 +32,8 @@ from seqlab.cluster import make_world
 
 # Metrics of one design (vs the baseline) in one seed; the JSON and table carry these.
 METRICS = ("operator_profit_usd", "ordering_cost_usd", "ordering_cost_bps",
-           "final_value_difference_usd", "forced_liquidations", "liquidations", "operator_bonus_share",
-           "same_block_liquidation_share", "oracle_to_liquidation_ms",
+           "final_value_difference_usd", "forced_liquidations", "liquidations",
+           "operator_bonus_share", "same_block_liquidation_share", "oracle_to_liquidation_ms",
            "liquidation_within_1s_share", "liquidation_within_12s_share",
            "liquidation_gap_p50_s", "liquidation_gap_p90_s", "latency_p50_ms",
            "latency_p99_ms", "max_censorship_delay_ms", "vol_distortion")
