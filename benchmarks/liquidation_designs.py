@@ -2,8 +2,8 @@
 
 Runs ``seqlab compare --designs honest,extractive`` on the default scenario with the
 perps liquidation set to fixed, dutch and partial, over paired seeds, and prints the
-operator's profit and the harm to users with 95 % intervals. Usage, from the repository
-root:
+operator's profit and the direct ordering cost to users with 95 % intervals. Usage, from the
+repository root:
 
     .venv/bin/python benchmarks/liquidation_designs.py [--seeds 3] [--scenario default]
 """
@@ -31,8 +31,8 @@ def main() -> None:
         rows[mode] = {"backrun_usd": e["operator_profit_by_strategy"]["backrun"],
                       "operator_profit_usd": e["operator_profit_usd"],
                       "operator_profit_ci95": e.get("ci95", {}).get("operator_profit_usd"),
-                      "user_harm_usd": e["user_harm_usd"],
-                      "user_harm_ci95": e.get("ci95", {}).get("user_harm_usd"),
+                      "ordering_cost_usd": e["ordering_cost_usd"],
+                      "ordering_cost_ci95": e.get("ci95", {}).get("ordering_cost_usd"),
                       "operator_bonus_share": e["operator_bonus_share"]}
     print(json.dumps(rows, indent=1))
 

@@ -55,8 +55,12 @@ def profits(scenario, design, seed=None):
 def test_honest_against_itself_is_exactly_zero():
     res = compare("tiny", ["honest", "fcfs"], seeds=2).summary
     same = res["designs"]["fcfs"]
-    assert same["user_harm_usd"] == 0 and same["forced_liquidations"] == 0
-    assert same["trader_harm_usd"] == 0 and same["lp_harm_usd"] == 0
+    assert same["ordering_cost_usd"] == 0 and same["forced_liquidations"] == 0
+    assert same["final_value_difference_usd"] == 0 and same["ordering_cost_bps"] == 0
+    for payer in same["who_pays"].values():  # exactly zero, with a zero-width interval
+        for fig in payer.values():
+            assert fig["mean_usd"] == 0 and fig["ci95_usd"] == [0, 0]
+            assert fig["significant"] is False
     assert same["digests"] == res["designs"]["honest"]["digests"]
     assert same["operator_profit_usd"] == 0
 
@@ -65,7 +69,7 @@ def test_extractive_takes_value_and_harms_users():
     res = compare(tiny(**BONUS), ["honest", "extractive"], seeds=3).summary["designs"]
     ext, hon = res["extractive"], res["honest"]
     assert ext["operator_profit_usd"] > 0
-    assert ext["user_harm_usd"] > 0
+    assert ext["ordering_cost_usd"] > 0
     assert ext["operator_bonus_share"] > 0.8
     assert ext["same_block_liquidation_share"] > 0.5
     assert hon["same_block_liquidation_share"] <= 0.03  # only speculators land there
@@ -149,7 +153,8 @@ def test_the_operator_only_wraps_trades_that_fill():
 
 def test_sandwich_victims_pay():
     res = compare(tiny(**SANDWICH), ["honest", "extractive-sandwich"]).summary["designs"]
-    assert res["extractive-sandwich"]["trader_harm_usd"] > 0
+    who = res["extractive-sandwich"]["who_pays"]
+    assert who["traders"]["direct"]["mean_usd"] + who["margin users"]["direct"]["mean_usd"] > 0
 
 
 def test_priority_orders_by_tip_and_extracts_nothing_else():
@@ -187,7 +192,7 @@ def test_mean_ci_respects_the_domain():
     assert mean_ci([0.0, 0.0, 3.0])[1][0] < 0  # unbounded: the plain t-interval
     assert domain_of("operator_bonus_share") == SHARE
     assert domain_of("forced_liquidations") == domain_of("latency_ms.p99") == NON_NEGATIVE
-    assert domain_of("user_harm_usd")[0] == float("-inf")
+    assert domain_of("ordering_cost_usd")[0] == float("-inf")
 
 
 def test_compare_cli_json(tmp_path):
@@ -198,7 +203,8 @@ def test_compare_cli_json(tmp_path):
     assert data["baseline"] == "honest"
     for name in ("honest", "extractive"):
         d = data["designs"][name]
-        for key in ("operator_profit_usd", "user_harm_usd", "forced_liquidations",
+        for key in ("operator_profit_usd", "ordering_cost_usd", "final_value_difference_usd",
+                    "who_pays", "forced_liquidations",
                     "operator_bonus_share", "same_block_liquidation_share",
                     "max_censorship_delay_ms", "digest"):
             assert key in d
@@ -223,7 +229,7 @@ def test_rows_can_change_scenario_settings_paired_by_seed():
     d = res.summary["designs"]
     grace = d["fcfs@protocol.perps.grace_period=30min"]
     assert grace["liquidations"] < d["fcfs"]["liquidations"]
-    assert grace["user_harm_usd"] != 0.0
+    assert grace["ordering_cost_usd"] != 0.0
     with pytest.raises(SeqlabError, match="grace_perio"):
         compare(parse_scenario(data), ["fcfs", "fcfs@protocol.perps.grace_perio=1h"])
 

@@ -13,12 +13,13 @@ from seqlab.result import Result
 STRATEGIES = ("backrun", "censor", "stale_oracle", "sandwich", "priority_fees")
 LIQUIDATORS = ("alice", "bob", "operator")
 FIGURE_TITLES = (
-    "Extracted value and user harm per design",
-    "Distribution of harm across users",
+    "Extracted value and direct ordering cost per design",
+    "Distribution of the ordering cost across users",
     "Liquidation-bonus capture share",
     "Inclusion latency CDF",
 )
-NUMERIC = ("operator_profit_usd", "user_harm_usd", "trader_harm_usd", "lp_harm_usd", "harm_bps",
+NUMERIC = ("operator_profit_usd", "ordering_cost_usd", "ordering_cost_bps",
+           "final_value_difference_usd",
            "forced_liquidations", "liquidations", "operator_bonus_share",
            "same_block_liquidation_share", "oracle_to_liquidation_ms", "latency_p50_ms",
            "latency_p99_ms", "max_censorship_delay_ms")
@@ -40,7 +41,7 @@ def make_compare(designs: tuple[str, ...] = ("honest", "extractive", "batch-auct
         for seed in seeds:
             extractive = i > 0
             row = {k: float(rng.uniform(0, 10)) for k in NUMERIC}
-            row["user_harm_usd"] = float(rng.uniform(1e4, 5e4)) if extractive else 0.0
+            row["ordering_cost_usd"] = float(rng.uniform(1e4, 5e4)) if extractive else 0.0
             row["operator_bonus_share"] = float(rng.uniform(0.2, 0.9)) if extractive else 0.0
             row["forced_liquidations"] = int(rng.integers(0, 20)) if extractive else 0
             profits = {s: (float(rng.uniform(0, 1e4)) if extractive else 0.0) for s in STRATEGIES}
@@ -82,7 +83,9 @@ def make_compare(designs: tuple[str, ...] = ("honest", "extractive", "batch-auct
     tables = {
         "runs": {k: np.asarray(v) for k, v in runs.items()},
         "harm": {"design": np.concatenate(harm_design), "seed": np.concatenate(harm_seed),
-                 "account": np.concatenate(harm_account), "harm_usd": np.concatenate(harm_usd)},
+                 "account": np.concatenate(harm_account),
+                 "ordering_cost_usd": np.concatenate(harm_usd),
+                 "final_value_difference_usd": np.concatenate(harm_usd)},
         "bonus": {k: np.asarray(v) for k, v in bonus.items()},
         "latency_quantiles": {
             "design": np.repeat(np.asarray(designs), len(q)),
@@ -126,10 +129,12 @@ def test_compare_page_is_self_contained_and_complete(tmp_path: Path, result: Res
     # Header line and table.
     assert "flash-crash" in rest and "baseline" in rest and "100, 101" in rest
     # Intervals as [low, high] (clipped intervals are not symmetric about the mean).
-    low, high = result.summary["designs"]["extractive"]["ci95"]["harm_bps"]
+    low, high = result.summary["designs"]["extractive"]["ci95"]["ordering_cost_bps"]
     assert f'<span class="ci">[{low:,.2f}, {high:,.2f}]</span>' in rest
     assert result.summary["designs"]["extractive"]["digest"][:12] in rest
-    for column in ("extracted value (USD)", "user harm (USD)", "harm (bps)", "forced liquidations",
+    for column in ("extracted value (USD)", "direct ordering cost (USD)",
+                   "ordering cost (bps of traded notional)", "final-value difference (USD)",
+                   "forced liquidations",
                    "operator bonus share", "same-block liquidation share", "p50 latency (ms)",
                    "p99 latency (ms)", "max censorship delay (ms)"):
         assert column in rest, column
@@ -165,7 +170,8 @@ def test_one_seed_without_ci(tmp_path: Path) -> None:
 def test_empty_harm_and_bonus_tables(tmp_path: Path) -> None:
     res = make_compare(n_seeds=2, n_accounts=100)
     res.tables["harm"] = _empty({"design": str, "seed": np.int64, "account": np.int64,
-                                 "harm_usd": np.float64})
+                                 "ordering_cost_usd": np.float64,
+                                 "final_value_difference_usd": np.float64})
     res.tables["bonus"] = _empty({"design": str, "seed": np.int64, "liquidator": str,
                                   "bonus_usd": np.float64})
     text = write_compare_report(res, tmp_path / "empty.html").read_text(encoding="utf-8")
@@ -192,13 +198,13 @@ def test_missing_tables_and_empty_ci(tmp_path: Path) -> None:
 def test_big_harm_table_stays_small(tmp_path: Path) -> None:
     res = make_compare(designs=("honest", "extractive", "batch-auction", "priority"),
                        n_seeds=10, n_accounts=20_000)
-    assert len(res.tables["harm"]["harm_usd"]) == 4 * 10 * 20_000
+    assert len(res.tables["harm"]["ordering_cost_usd"]) == 4 * 10 * 20_000
     out = write_compare_report(res, tmp_path / "big.html")
     size = out.stat().st_size
     assert size < 10 * 1024 * 1024, size
     rest = _outside_plotlyjs(out.read_text(encoding="utf-8"))
     assert len(rest) < 500_000, len(rest)
-    assert "Distribution of harm across users" in rest
+    assert "Distribution of the ordering cost across users" in rest
 
 
 def test_precomputed_box_matches_numpy() -> None:
@@ -223,22 +229,28 @@ def test_headline_reads_each_design_against_the_baseline(result: Result) -> None
     assert headline.reading.startswith("Under extractive the operator made ")
     assert "against honest" in headline.reading and "were forced" in headline.reading
     labels = [f.label for f in headline.cards[1].figures]
-    assert labels == ["operator profit", "user harm vs baseline", "forced liquidations",
-                      "p99 latency"]
+    assert labels == ["operator profit", "ordering cost vs baseline", "final-value difference",
+                      "forced liquidations", "p99 latency"]
     harm = headline.cards[1].figures[1]
-    low, high = extractive["ci95"]["user_harm_usd"]
+    low, high = extractive["ci95"]["ordering_cost_usd"]
     assert harm.interval is not None and harm.zero == (low <= 0 <= high)
     rest = _outside_plotlyjs(write_compare_report_text(result))
-    assert rest.index('id="headline"') < rest.index("Extracted value and user harm per design")
+    assert rest.index('id="headline"') < rest.index(
+        "Extracted value and direct ordering cost per design")
     assert rest.index("Inclusion latency CDF") < rest.index('<details class="full">')
 
 
 def test_interval_containing_zero_is_marked(tmp_path: Path) -> None:
     res = make_compare(n_seeds=3, n_accounts=50)
-    res.summary["designs"]["extractive"]["ci95"]["user_harm_usd"] = [-5.0, 20.0]
+    res.summary["designs"]["extractive"]["ci95"]["ordering_cost_usd"] = [-5.0, 20.0]
+    res.summary["designs"]["extractive"]["significance"] = {
+        "ordering_cost_usd": {"significant": False, "seeds_needed": 17}}
     rest = _outside_plotlyjs(write_compare_report_text(res))
     card = rest[rest.index('id="headline"'):rest.index("</section>")]
     assert "0 in CI" in card and "not told apart from zero" in card
+    assert "~17 seeds needed" in card  # the power estimate beside the interval
+    table = rest[rest.index('<details class="full">'):]
+    assert "0 in CI, ~17 seeds needed" in table
 
 
 def test_latency_axis_clipped_to_the_bulk() -> None:

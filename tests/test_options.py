@@ -83,8 +83,9 @@ def test_runs_with_options_balance_and_pair_exactly():
     assert s["ledger_residual"] == 0 and s["option_premiums_usd"] > 0
     assert s["option_liquidations"] > 0
     cmp = seqlab.compare(parse_scenario(data), ["honest", "fcfs"]).summary
-    prem = cmp["designs"]["fcfs"]["risk_premium"]
-    assert prem["option writers"]["mean_bps"] == 0 and prem["option buyers"]["mean_bps"] == 0
+    who = cmp["designs"]["fcfs"]["who_pays"]
+    assert who["option writers"]["direct"]["mean_usd"] == 0
+    assert who["option buyers"]["direct"]["mean_usd"] == 0
 
 
 def test_expired_unsettled_series_are_valued_at_their_payoff():

@@ -1,13 +1,13 @@
 """The risk-premium estimator: per-type split of harm, pooling over seeds as a ratio of
-totals, and its delta-method interval, checked on synthetic data by hand."""
+totals, and its delta-method interval, checked on synthetic data by hand; and compare's
+marking of figures whose interval contains zero."""
 import math
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from seqlab.metrics.premium import (pooled_ratio_ci, premium_bps, premium_parts,
-                                    premium_summary)
+from seqlab.metrics.premium import pooled_ratio_ci, premium_parts
 
 
 def test_parts_split_harm_by_exposure_share():
@@ -19,7 +19,6 @@ def test_parts_split_harm_by_exposure_share():
     assert parts["long 10x"] == pytest.approx((75.0, 3.0))
     assert parts["short 10x"] == pytest.approx((25.0 + 30.0, 3.0))
     assert parts["long 5x"] == (0.0, 1.0) and parts["short 5x"] == (0.0, 0.0)
-    assert premium_bps(harm, long_y, short_y, lev)["long 10x"] == pytest.approx(25.0 * 1e4)
     # every leverage pooled by side, and both sides together
     assert parts["long (all)"] == pytest.approx((75.0, 4.0))
     assert parts["short (all)"] == pytest.approx((55.0, 3.0))
@@ -55,18 +54,7 @@ def test_interval_covers_the_true_rate_about_95_percent():
 
 
 def test_no_harm_is_exactly_zero_with_zero_width():
-    summary = premium_summary([{"long 10x": (0.0, 2.0)}, {"long 10x": (0.0, 3.0)}])
-    assert summary["long 10x"]["mean_bps"] == 0 and summary["long 10x"]["ci95_bps"] == [0, 0]
-
-
-def test_summary_pools_seeds_and_tolerates_missing_types():
-    summary = premium_summary([{"long 20x": (4.0, 1.0)}, {"short 20x": (1.0, 1.0)}])
-    assert summary["long 20x"]["mean_bps"] == pytest.approx(4e4)
-    assert summary["long 20x"]["harm_usd"] == 4.0 and summary["long 20x"]["usd_years"] == 1.0
-    assert set(summary) == {"long 20x", "short 20x"}
-    # a seed without the type adds nothing to either total, so it cannot widen the interval
-    assert summary["short 20x"]["mean_bps"] == pytest.approx(1e4)
-    assert summary["short 20x"]["ci95_bps"] == pytest.approx([1e4, 1e4])
+    assert pooled_ratio_ci([0.0, 0.0], [2.0, 3.0]) == (0.0, [0.0, 0.0])
 
 
 def test_no_exposure_gives_zero_not_nan():
@@ -75,37 +63,29 @@ def test_no_exposure_gives_zero_not_nan():
     assert mean == 5e4 and ci == [5e4, 5e4]
 
 
-def test_honest_against_itself_is_exactly_zero_for_every_type():
-    import seqlab
-    from seqlab.scenario import load_scenario, parse_scenario
-
-    data = load_scenario("tiny").scenario.model_dump(mode="python")
-    data["protocol"]["options"].update(enabled=True, expiries=["4min", "8min"],
-                                       buy_rate_per_s=3.0, writers=8,
-                                       writer_collateral_usd=8000.0)
-    cmp = seqlab.compare(parse_scenario(data), ["honest", "fcfs"], seeds=2, report=False)
-    table = cmp.summary["designs"]["fcfs"]["risk_premium"]
-    assert {"option writers", "long 10x"} <= set(table)
-    for entry in table.values():
-        assert entry["mean_bps"] == 0 and entry["ci95_bps"] == [0, 0]
-        assert entry["harm_usd"] == 0
-
-
-def test_summary_says_whether_the_interval_excludes_zero():
-    summary = premium_summary([{"long 10x": (4.0, 1.0)}, {"long 10x": (-3.0, 1.0)},
-                               {"long 10x": (5.0, 1.0)}])
-    entry = summary["long 10x"]
-    assert entry["ci95_bps"][0] < 0 < entry["ci95_bps"][1]
-    assert entry["significant"] is False and entry["seeds_needed"] > 3
-    sure = premium_summary([{"long 10x": (4.0, 1.0)}, {"long 10x": (4.2, 1.0)}])["long 10x"]
-    assert sure["significant"] is True
-
-
 def test_compare_marks_figures_whose_interval_contains_zero():
     from seqlab.cli import _ci_cell
     from seqlab.report.compare_html import format_cell
 
-    entry = {"user_harm_usd": 10.0, "ci95": {"user_harm_usd": [-5.0, 25.0]}}
-    assert _ci_cell(entry, "user_harm_usd").endswith("†")
+    entry = {"ordering_cost_usd": 10.0, "ci95": {"ordering_cost_usd": [-5.0, 25.0]}}
+    assert _ci_cell(entry, "ordering_cost_usd").endswith("†")
+    entry["significance"] = {"ordering_cost_usd": {"significant": False, "seeds_needed": 23}}
+    assert _ci_cell(entry, "ordering_cost_usd").endswith("†~23")
+    entry["ci95"]["ordering_cost_usd"] = [5.0, 15.0]
+    assert "†" not in _ci_cell(entry, "ordering_cost_usd")
     assert "0 in CI" in format_cell(10.0, 15.0, 1.0, "usd")
     assert "0 in CI" not in format_cell(10.0, 5.0, 1.0, "usd")
+
+
+def test_one_seed_is_said_to_have_no_interval():
+    from seqlab.cli import _mark
+    from seqlab.report.compare_html import significance_text
+
+    one = {"mean_usd": 12.0, "ci95_usd": None, "significant": False, "seeds_needed": None}
+    point = {"mean_bps": 3.0, "ci95_bps": [3.0, 3.0], "significant": False,
+             "seeds_needed": None}
+    for entry in (one, point):
+        assert _mark(entry) == "one seed: no interval"
+        assert significance_text(entry).startswith("no interval")
+    zero = {"mean_usd": 0.0, "ci95_usd": [0.0, 0.0], "significant": False, "seeds_needed": None}
+    assert _mark(zero) == "0 in CI" and significance_text(zero) == "0 in CI"

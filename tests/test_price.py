@@ -281,3 +281,19 @@ def test_price_cli_bad_values_exit_2(tmp_path, args, name):
     assert name in res.output
     if name == "--position":
         assert "long 10x" in res.output
+
+
+def test_price_runs_on_a_process_pool_with_the_same_result(small_options):
+    """The runs go to an executor like compare's: a process pool gives the same digests,
+    premiums and term sheet as running inline; an unknown backend fails before any run."""
+    args = dict(design="extractive", seeds=2, position="option writers", report=False,
+                calendar=parse_calendar("large=4,moderate=40"))
+    inline = price(small_options, **args).summary["per_design"]["extractive"]
+    pool = price(small_options, backend="process", workers=2, **args)
+    d = pool.summary["per_design"]["extractive"]
+    assert d["digests"] == inline["digests"]
+    assert d["premium_table"] == inline["premium_table"]
+    assert d["who_pays"] == inline["who_pays"]
+    with pytest.raises(SeqlabError) as exc:
+        price(small_options, backend="threads", **args)
+    assert exc.value.field == "--backend"

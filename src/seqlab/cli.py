@@ -249,16 +249,17 @@ def _compare_table(summary: dict[str, Any]) -> Table:
     """One row per design: the quantitative form of 'centralized vs fair ordering'."""
     table = Table(title=f"seqlab compare: {summary['scenario']} "
                         f"(baseline {summary['baseline']}, seeds {summary['seeds']})")
-    for col in ("design", "extracted USD", "user harm USD", "harm bps", "forced liq.",
-                "op. bonus share", "same-block liq.", "liq. ≤1 s", "p50 ms", "p99 ms",
-                "max censor ms"):
+    for col in ("design", "extracted USD", "ordering cost USD", "cost bps",
+                "final-value diff. USD", "forced liq.", "op. bonus share", "same-block liq.",
+                "liq. ≤1 s", "p50 ms", "p99 ms", "max censor ms"):
         table.add_column(col, justify="left" if col == "design" else "right")
     for name, d in summary["designs"].items():
         def cell(key: str, fmt: str = "{:,.0f}") -> str:
             return _ci_cell(d, key, fmt)
 
-        table.add_row(name, cell("operator_profit_usd"), cell("user_harm_usd"),
-                      cell("harm_bps", "{:,.2f}"), cell("forced_liquidations", "{:,.1f}"),
+        table.add_row(name, cell("operator_profit_usd"), cell("ordering_cost_usd"),
+                      cell("ordering_cost_bps", "{:,.2f}"),
+                      cell("final_value_difference_usd"), cell("forced_liquidations", "{:,.1f}"),
                       cell("operator_bonus_share", "{:.2f}"),
                       cell("same_block_liquidation_share", "{:.2f}"),
                       cell("liquidation_within_1s_share", "{:.2f}"),
@@ -268,8 +269,8 @@ def _compare_table(summary: dict[str, Any]) -> Table:
 
 
 KEY_COLUMNS = (("extracted USD", "operator_profit_usd", "{:,.0f}"),
-               ("user harm USD", "user_harm_usd", "{:,.0f}"),
-               ("harm bps", "harm_bps", "{:,.2f}"),
+               ("ordering cost USD", "ordering_cost_usd", "{:,.0f}"),
+               ("value diff. USD", "final_value_difference_usd", "{:,.0f}"),
                ("forced liq.", "forced_liquidations", "{:,.1f}"),
                ("op. bonus share", "operator_bonus_share", "{:.2f}"),
                ("max censor ms", "max_censorship_delay_ms", "{:,.0f}"))
@@ -280,8 +281,7 @@ def _compare_key_table(summary: dict[str, Any]) -> Table:
     fits 100 columns (``--wide`` prints ``_compare_table``, every figure)."""
     table = Table(title=f"seqlab compare: {summary['scenario']} "
                         f"(baseline {summary['baseline']}, seeds {summary['seeds']})",
-                  box=box.SIMPLE_HEAD, caption="† 95 % interval contains 0; every figure: "
-                  "--wide or --json")
+                  box=box.SIMPLE_HEAD, caption=COMPARE_CAPTION)
     table.add_column("design", overflow="fold")
     for col, *_ in KEY_COLUMNS:
         table.add_column(col, justify="right", overflow="fold")
@@ -293,15 +293,48 @@ def _compare_key_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+COMPARE_CAPTION = ("ordering cost: direct, to users, pool and insurance fund; value diff.: "
+                   "final values; † 95 % interval contains 0 (~n seeds needed); all figures: "
+                   "--wide, --json; yearly premium: seqlab price")
+
+
 def _ci_cell(entry: dict[str, Any], key: str, fmt: str = "{:,.0f}") -> str:
-    """A design's mean, with ``± half-width`` of its 95 % interval when there is one."""
+    """A design's mean, with ``± half-width`` of its 95 % interval when there is one, and
+    ``†`` (with the seeds it would need) where the interval contains zero."""
     text = fmt.format(entry[key])
     ci = entry.get("ci95", {})
     if key in ci and ci[key][1] != ci[key][0]:
         text += " ± " + fmt.format((ci[key][1] - ci[key][0]) / 2)
         if entry[key] != 0 and ci[key][0] <= 0 <= ci[key][1]:
-            text += " †"
+            needed = entry.get("significance", {}).get(key, {}).get("seeds_needed")
+            text += " †" + (f"~{needed}" if needed else "")
     return text
+
+
+def _usd_cell(figure: dict[str, Any]) -> str:
+    """A ``who_pays`` figure: mean, ``± half-width`` and ``†~n`` as :func:`_ci_cell`."""
+    ci = figure["ci95_usd"]
+    return _ci_cell({"v": figure["mean_usd"], "ci95": {"v": ci} if ci else {},
+                     "significance": {"v": figure}}, "v")
+
+
+def _payers_table(summary: dict[str, Any]) -> Table | None:
+    """The direct ordering cost by who pays, one row per design (the baseline is zero
+    against itself and left out)."""
+    rows = {k: d["who_pays"] for k, d in summary["designs"].items()
+            if k != summary["baseline"] and d.get("who_pays")}
+    if not rows:
+        return None
+    payers = list(next(iter(rows.values())))
+    table = Table(title="ordering cost by who pays, USD (value diff. too: --wide)",
+                  box=box.SIMPLE_HEAD)
+    table.add_column("design", overflow="fold")
+    for payer in payers:
+        table.add_column(payer, justify="right", overflow="fold")
+    for name, who in rows.items():
+        table.add_row(name, *(_usd_cell(who[p]["direct"]).replace(" ± ", "\n± ")
+                              for p in payers))
+    return table
 
 
 CONTAGION_COLUMNS = (("rollups halted", "rollups_halted", "{:,.1f}"),
@@ -358,6 +391,14 @@ def compare(scenario: Optional[str] = typer.Argument(None, help="Built-in name o
         _print_json(result.summary)
         return
     out.print(_compare_table(result.summary) if wide else _compare_key_table(result.summary))
+    if wide:
+        for name, d in result.summary["designs"].items():
+            if name != result.summary["baseline"] and d.get("who_pays"):
+                out.print(_who_pays_table(name, d["who_pays"]))
+    else:
+        payers = _payers_table(result.summary)
+        if payers is not None:
+            out.print(payers)
     contagion = _contagion_table(result.summary)
     if contagion is not None:
         out.print(contagion)
@@ -557,7 +598,9 @@ def _mark(entry: dict[str, Any]) -> str:
     """``*`` where the interval excludes zero; otherwise how many seeds it would take."""
     if entry.get("significant"):
         return "*"
-    if entry.get("ci95_bps", entry.get("ci95_usd", ())) is None:
+    from seqlab.report.compare_html import seen_once
+
+    if seen_once(entry):
         return "one seed: no interval"
     needed = entry.get("seeds_needed")
     return f"0 in CI (~{needed} seeds)" if needed else "0 in CI"
@@ -579,13 +622,14 @@ def _premium_table(design: str, premium: dict[str, dict], position: str) -> Tabl
 
 def _who_pays_table(design: str, who: dict[str, dict]) -> Table:
     """Direct ordering cost per payer, with the final-value difference beside it."""
-    table = Table("who pays", "direct cost USD [95 % CI]", "sig.", "final-value diff. USD",
-                  title=f"who pays: {design}")
+    table = Table("who pays", "direct cost USD [95 % CI]", "sig.",
+                  "final-value diff. USD [95 % CI]", "sig.", title=f"who pays: {design}")
     for name, v in who.items():
         d, t = v["direct"], v["final_value_difference"]
-        lo, hi = d["ci95_usd"]
-        table.add_row(name, f"{d['mean_usd']:,.0f} [{lo:,.0f}, {hi:,.0f}]", _mark(d),
-                      f"{t['mean_usd']:,.0f} ± {(t['ci95_usd'][1] - t['ci95_usd'][0]) / 2:,.0f}")
+        table.add_row(name, f"{d['mean_usd']:,.0f} {_interval_text(d['ci95_usd'], '{:,.0f}')}",
+                      _mark(d),
+                      f"{t['mean_usd']:,.0f} {_interval_text(t['ci95_usd'], '{:,.0f}')}",
+                      _mark(t))
     return table
 
 

@@ -4,6 +4,10 @@ Every design runs the same scenario with the same seed, so prices, order flow an
 random decision a design does not change are identical; the difference between a
 design's outcome and the baseline's is therefore what the design did, not noise. With
 several seeds each metric gets a mean and a 95 % confidence interval (Student t).
+
+The headline harm is the direct ordering cost (:mod:`seqlab.experiments.paired`), split by
+who pays, with the final-value difference beside it. A yearly premium needs stress events
+and a calendar to annualise them: that is ``seqlab price``, not compare.
 """
 from __future__ import annotations
 
@@ -14,12 +18,12 @@ from typing import Callable
 import numpy as np
 from seqlab.errors import SeqlabError
 from seqlab.experiments.executors import make_executor, release_run
+from seqlab.experiments.paired import RunView, direct_harm, payer_harm, who_pays
 from seqlab.experiments.stats import domain_of, mean_ci, significance
 from seqlab.metrics.contagion import contagion_metrics
-from seqlab.metrics.costs import cost_events, execution_cost, trade_fills
+from seqlab.metrics.costs import cost_events, trade_fills
 from seqlab.metrics.perps import PROFIT_SOURCES
 from seqlab.metrics.recourse import recourse_metrics
-from seqlab.metrics.premium import Parts, group_parts, premium_parts, premium_summary
 from seqlab.result import Result
 from seqlab.experiments.sweep import parse_literal, set_dotted
 from seqlab.scenario.loader import LoadedScenario, load_scenario, parse_scenario
@@ -27,33 +31,14 @@ from seqlab.sequencing import check_design
 from seqlab.cluster import make_world
 
 # Metrics of one design (vs the baseline) in one seed; the JSON and table carry these.
-METRICS = ("operator_profit_usd", "user_harm_usd", "trader_harm_usd",
-           "margin_user_harm_usd", "lp_harm_usd",
-           "harm_bps", "forced_liquidations", "liquidations", "operator_bonus_share",
-           "same_block_liquidation_share", "oracle_to_liquidation_ms",
+METRICS = ("operator_profit_usd", "ordering_cost_usd", "ordering_cost_bps",
+           "final_value_difference_usd", "forced_liquidations", "liquidations",
+           "operator_bonus_share", "same_block_liquidation_share", "oracle_to_liquidation_ms",
            "liquidation_within_1s_share", "liquidation_within_12s_share",
            "liquidation_gap_p50_s", "liquidation_gap_p90_s", "latency_p50_ms",
            "latency_p99_ms", "max_censorship_delay_ms", "vol_distortion")
 
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass
-class RunView:
-    """What compare keeps of one run."""
-
-    summary: dict
-    values: np.ndarray        # per user account, USD
-    managed: np.ndarray       # per user account: manages margin (tops up)
-    accounts: dict            # the run's accounts table (exposure, leverage)
-    option_tables: dict       # option writers and buyers (value, exposure), if any
-    liquidated: np.ndarray    # accounts liquidated at least once
-    bonus: dict[str, float]
-    latency_ms: np.ndarray    # quantiles 0..1 of inclusion latency
-    fills: dict               # executed trades with their fill price (``trade_fills``)
-    cost_events: dict         # timed penalties per owner group (``costs.cost_events``)
-    reference: tuple          # (t µs, price): the reference path, for stress events
-    horizon_us: int
 
 
 MODES = ("isolated", "shared")
@@ -120,21 +105,20 @@ def gap_metrics(s: dict) -> dict[str, float]:
             "liquidation_gap_p90_s": gap.get("p90_s", 0.0)}
 
 
-def paired_metrics(run: RunView, base: RunView) -> dict[str, float]:
-    """One design against the baseline, same seed."""
+def paired_metrics(run: RunView, base: RunView,
+                   payers: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """One design against the baseline, same seed; ``payers`` is the pair's
+    :func:`~seqlab.experiments.paired.payer_harm`, whose sums are the headline harm: the
+    direct ordering cost and, beside it, the final-value difference (which also carries
+    what later trading does once paths diverge)."""
     s, b = run.summary, base.summary
-    diff = base.values - run.values
-    trader_harm = float(diff.sum())
-    lp_harm = b["lp_value_usd"] - s["lp_value_usd"]
-    harm = trader_harm + lp_harm
+    cost = sum(direct for direct, _ in payers.values())
     notional = b["traded_notional_usd"]
     return {
         "operator_profit_usd": s["operator_profit_usd"],
-        "user_harm_usd": round(harm, 2),
-        "trader_harm_usd": round(trader_harm, 2),
-        "margin_user_harm_usd": round(float(diff[base.managed].sum()), 2),
-        "lp_harm_usd": round(lp_harm, 2),
-        "harm_bps": round(harm / notional * 1e4, 4) if notional else 0.0,
+        "ordering_cost_usd": round(cost, 2),
+        "ordering_cost_bps": round(cost / notional * 1e4, 4) if notional else 0.0,
+        "final_value_difference_usd": round(sum(total for _, total in payers.values()), 2),
         "forced_liquidations": int(len(np.setdiff1d(run.liquidated, base.liquidated))),
         "liquidations": s["liquidations"],
         "operator_bonus_share": s["operator_bonus_share"],
@@ -246,14 +230,16 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
     keys = METRICS + tuple(contagion_metrics(first)) + tuple(recourse_metrics(first))
     rows: dict[str, list] = {k: [] for k in ("design", "seed", *keys, "digest",
                                              *(f"profit_{s}" for s in PROFIT_SOURCES))}
-    harm = {"design": [], "seed": [], "account": [], "harm_usd": []}
+    harm: dict[str, list] = {"design": [], "seed": [], "account": [], "ordering_cost_usd": [],
+                             "final_value_difference_usd": []}
     bonus = {"design": [], "seed": [], "liquidator": [], "bonus_usd": []}
     per_design: dict[str, dict] = {}
     for design in designs:
-        samples = []
+        samples, payers = [], []
         for seed in seeds:
             run, base = views[(design, seed)], views[(baseline, seed)]
-            m = paired_metrics(run, base)
+            payers.append(payer_harm(run, base))
+            m = paired_metrics(run, base, payers[-1])
             samples.append(m)
             rows["design"].append(design)
             rows["seed"].append(seed)
@@ -266,25 +252,22 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
             harm["design"] += [design] * len(diff)
             harm["seed"] += [seed] * len(diff)
             harm["account"].append(np.arange(len(diff)))
-            harm["harm_usd"].append(diff)
+            harm["ordering_cost_usd"].append(direct_harm(run, base)["accounts"])
+            harm["final_value_difference_usd"].append(diff)
             for name, usd in run.bonus.items():
                 bonus["design"].append(design)
                 bonus["seed"].append(seed)
                 bonus["liquidator"].append(name)
                 bonus["bonus_usd"].append(usd)
         per_design[design] = _design_entry(design, seeds, samples, views, keys)
-        pairs = [(views[(design, seed)], views[(baseline, seed)]) for seed in seeds]
-        per_design[design]["risk_premium"] = premium_summary(
-            [premium_by_type(run, base, direct_harm(run, base)) for run, base in pairs])
-        per_design[design]["risk_premium_total"] = premium_summary(
-            [premium_by_type(run, base, total_harm(run, base)) for run, base in pairs])
+        per_design[design]["who_pays"] = who_pays(payers)
     summary = {"scenario": loaded.scenario.name, "baseline": baseline, "seeds": seeds,
                "designs": per_design}
     tables = {
         "runs": {k: np.asarray(v) for k, v in rows.items()},
         "harm": {"design": np.asarray(harm["design"]), "seed": np.asarray(harm["seed"]),
-                 "account": np.concatenate(harm["account"]),
-                 "harm_usd": np.concatenate(harm["harm_usd"])},
+                 **{k: np.concatenate(harm[k]) for k in ("account", "ordering_cost_usd",
+                                                          "final_value_difference_usd")}},
         "bonus": {k: np.asarray(v) for k, v in bonus.items()},
         "latency_quantiles": {
             "design": np.repeat(designs, 201),
@@ -292,40 +275,6 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
             "latency_ms": np.concatenate([views[(d, seeds[0])].latency_ms for d in designs])},
     }
     return Result(summary, tables)
-
-
-def direct_harm(run: RunView, base: RunView) -> dict[str, np.ndarray]:
-    """Per owner (USD): the extra penalties and fees it paid under the design, and the
-    extra execution cost: for perps users their trades against the baseline's fills, for
-    option writers and buyers their sales against the options' value at the reference."""
-    out = {}
-    for name, table in [("accounts", base.accounts), *base.option_tables.items()]:
-        mine = run.accounts if name == "accounts" else run.option_tables[name]
-        out[name] = mine["ordering_cost_usd"] - table["ordering_cost_usd"]
-        if "execution_cost_usd" in table:  # options: sales against their value
-            out[name] = out[name] + mine["execution_cost_usd"] - table["execution_cost_usd"]
-    out["accounts"] = out["accounts"] + execution_cost(run.fills, base.fills,
-                                                       len(base.values))
-    return out
-
-
-def total_harm(run: RunView, base: RunView) -> dict[str, np.ndarray]:
-    """Per owner (USD): final value under the baseline less under the design."""
-    out = {"accounts": base.values - run.values}
-    for name, table in base.option_tables.items():
-        out[name] = table["value_usd"] - run.option_tables[name]["value_usd"]
-    return out
-
-
-def premium_by_type(run: RunView, base: RunView, harm: dict[str, np.ndarray]) -> dict[str, Parts]:
-    """Harm (USD) and baseline exposure (USD·years) per position type in one seed; the
-    premium is pooled over seeds from these totals (``premium_summary``)."""
-    acc = base.accounts
-    out = premium_parts(harm["accounts"], acc["long_usd_years"], acc["short_usd_years"],
-                        acc["leverage"])
-    for name, table in base.option_tables.items():
-        out[name.replace("_", " ")] = group_parts(harm[name], table["usd_years"])
-    return out
 
 
 def _design_entry(design: str, seeds: list[int], samples: list[dict],

@@ -1,7 +1,7 @@
 """The event-based sequencer risk premium and who pays it, from paired runs.
 
 For every seed, the direct ordering cost a design adds over the baseline (penalties,
-execution, option sales: :func:`seqlab.experiments.compare.direct_harm`) is placed in
+execution, option sales: :func:`seqlab.experiments.paired.direct_harm`) is placed in
 time: a cost inside a stress event of the seed's reference path (:mod:`seqlab.metrics.
 events`), or up to ``after_us`` past its end, is that event's; the rest is calm-market
 cost. The penalties are placed by their own time, trades by their submit time (the same
@@ -18,20 +18,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqlab.experiments.compare import RunView, premium_by_type, direct_harm
-from seqlab.experiments.stats import mean_ci, significance
+from seqlab.experiments.paired import (RunView, direct_harm, payer_harm, premium_by_type,
+                                      who_pays)
+from seqlab.experiments.stats import significance
 from seqlab.market.gbm import YEAR_US
 from seqlab.metrics.costs import execution_costs, per_owner
 from seqlab.metrics.events import Calendar, Events, find_events
 from seqlab.metrics.premium import Parts, event_premium
 from seqlab.units import MINUTE
 
-__all__ = ["event_labels", "event_parts", "measure_design", "payer_harm", "PAYERS"]
+__all__ = ["event_labels", "event_parts", "measure_design"]
 
 #: How long after an event's last fast move its costs still count as the event's.
 AFTER_US = 10 * MINUTE
-PAYERS = ("traders", "margin users", "option writers", "option buyers", "liquidity pool",
-          "insurance fund")
 
 
 def event_labels(events: Events, t_us: np.ndarray, after_us: int = AFTER_US) -> np.ndarray:
@@ -117,45 +116,13 @@ def event_parts(run: RunView, base: RunView, events: Events, after_us: int = AFT
     return out
 
 
-def payer_harm(run: RunView, base: RunView) -> dict[str, tuple[float, float]]:
-    """Who pays, in USD, for one seed: (direct ordering cost, final-value difference).
-
-    Traders and margin users (perps accounts that do not and do manage their margin),
-    option writers and buyers: the direct cost beside the total. The liquidity pool and
-    the insurance fund have no trades or penalties of their own: what stale-oracle trading
-    and bad debt take from them is their value difference (pool) and the extra insurance
-    paid out, so both columns hold it.
-    """
-    direct = direct_harm(run, base)
-    total = base.values - run.values
-    managed = np.asarray(base.managed, dtype=bool)
-    out = {"traders": (float(direct["accounts"][~managed].sum()), float(total[~managed].sum())),
-           "margin users": (float(direct["accounts"][managed].sum()),
-                            float(total[managed].sum()))}
-    for name, table in base.option_tables.items():
-        diff = float((table["value_usd"] - run.option_tables[name]["value_usd"]).sum())
-        out[name.replace("_", " ")] = (float(direct[name].sum()), diff)
-    lp = float(base.summary.get("lp_value_usd", 0.0) - run.summary.get("lp_value_usd", 0.0))
-    ins = float(run.summary.get("insurance_paid_usd", 0.0)
-                - base.summary.get("insurance_paid_usd", 0.0))
-    out["liquidity pool"] = (lp, lp)
-    out["insurance fund"] = (ins, ins)
-    return out
-
-
-def _figure(values: list[float], seeds: int) -> dict:
-    mean, ci = mean_ci(values)
-    return {"mean_usd": round(mean, 2), "ci95_usd": [round(x, 2) for x in ci],
-            **significance(mean, ci, seeds)}
-
-
 def measure_design(views: dict[tuple[str, int], RunView], design: str, baseline: str,
                    seeds: list[int], calendar: Calendar, after_us: int = AFTER_US) -> dict:
     """A design against the baseline over ``seeds``: the event-based premium of every
     position type (with significance), the events seen, and who pays."""
     per_type: dict[str, list[dict[str, Parts]]] = {}
     seen = {c.name: 0 for c in calendar.classes}
-    payers: dict[str, list[tuple[float, float]]] = {}
+    payers: list[dict[str, tuple[float, float]]] = []
     for seed in seeds:
         run, base = views[(design, seed)], views[(baseline, seed)]
         events = find_events(*base.reference, calendar.classes)
@@ -163,8 +130,7 @@ def measure_design(views: dict[tuple[str, int], RunView], design: str, baseline:
             seen[k] += v
         for key, parts in event_parts(run, base, events, after_us, calendar.calm_vol).items():
             per_type.setdefault(key, []).append(parts)
-        for name, pair in payer_harm(run, base).items():
-            payers.setdefault(name, []).append(pair)
+        payers.append(payer_harm(run, base))
     premium = {}
     for key, per_seed in per_type.items():
         entry = event_premium(per_seed, calendar.per_year)
@@ -173,7 +139,4 @@ def measure_design(views: dict[tuple[str, int], RunView], design: str, baseline:
                     *entry["per_event_bps"].values()):
             fig.update(significance(fig["mean_bps"], fig["ci95_bps"], len(seeds)))
         premium[key] = entry
-    who = {name: {"direct": _figure([d for d, _ in payers[name]], len(seeds)),
-                  "final_value_difference": _figure([t for _, t in payers[name]], len(seeds))}
-           for name in PAYERS if name in payers}
-    return {"premium": premium, "events_seen": seen, "who_pays": who}
+    return {"premium": premium, "events_seen": seen, "who_pays": who_pays(payers)}

@@ -63,7 +63,7 @@ def significance(mean: float, interval: list[float] | None, seeds: int) -> dict:
     deviation implied by the interval). ``None`` where it cannot be said: one seed (no
     spread seen), an unknown interval (``None``) or a mean of exactly zero (nothing to
     detect)."""
-    if interval is None:  # unknown (a cost seen in one seed): nothing can be said
+    if interval is None or seeds < 2:  # unknown, or one seed: no spread seen, nothing said
         return {"significant": False, "seeds_needed": None}
     lo, hi = interval
     significant = bool(lo > 0.0 or hi < 0.0)

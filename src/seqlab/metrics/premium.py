@@ -1,18 +1,22 @@
-"""The sequencer risk premium: what ordering costs a position, as a yearly rate.
+"""The sequencer risk premium's estimators: harm split by position type, ratios pooled
+over seeds, and the event-based yearly premium.
 
-For one seed, the harm a design does to each account (its value under the baseline
-minus under the design, same seed) is split between the account's long and short
-exposure in proportion to the USD·years it held each way under the baseline, and
-summed by position type — direction × the account's leverage. Divided by the type's
-USD·years of exposure it is a cost per dollar of notional per year; × 10,000 it is the
-annualised premium in basis points of notional a fair price must carry.
+For one seed, the harm a design does to each account (its direct ordering cost against
+the baseline, same seed) is split between the account's long and short exposure in
+proportion to the USD·years it held each way under the baseline, and summed by position
+type — direction × the account's leverage (:func:`premium_parts`).
 
-Over seeds the premium is a ratio of totals, Σ harm / Σ USD·years, not a mean of
-per-seed ratios: a seed with little exposure of some type (a short run, few 20x
-accounts) would otherwise weigh as much as one with plenty, and its ratio is mostly
-noise. The 95 % interval comes from the delta method over the independent seeds (the
-residuals ``harm_k − R·years_k``), with Student-t quantiles; a design that harms no one
-gets exactly 0 with a zero-width interval.
+A run lasts hours, and its ordering costs cluster in the stress events it happens to
+contain, so its cost per USD·year is not a yearly rate: the yearly premium is the calm
+rate plus the cost per stress event of each class times a calendar's events per year
+(:func:`event_premium`; the method is in docs/premium.md).
+
+Over seeds every rate is a ratio of totals, Σ harm / Σ exposure, not a mean of per-seed
+ratios: a seed with little exposure of some type (a short run, few 20x accounts) would
+otherwise weigh as much as one with plenty, and its ratio is mostly noise. The 95 %
+interval comes from the delta method over the independent seeds (the residuals
+``harm_k − R·exposure_k``), with Student-t quantiles; a design that harms no one gets
+exactly 0 with a zero-width interval.
 """
 from __future__ import annotations
 
@@ -20,8 +24,6 @@ import math
 
 import numpy as np
 from scipy import stats
-
-from seqlab.experiments.stats import significance
 
 Parts = tuple[float, float]  # (harm USD, exposure USD·years) of one type in one seed
 
@@ -53,20 +55,9 @@ def group_parts(harm: np.ndarray, usd_years: np.ndarray) -> Parts:
     return float(harm.sum()), float(usd_years.sum())
 
 
-def _rate_bps(parts: Parts) -> float:
-    cost, exposure = parts
-    return cost / exposure * 1e4 if exposure > 0 else 0.0
-
-
-def premium_bps(harm: np.ndarray, long_years: np.ndarray, short_years: np.ndarray,
-                leverage: np.ndarray) -> dict[str, float]:
-    """Annualised premium (bps of notional) per position type for one seed."""
-    return {k: _rate_bps(v) for k, v in
-            premium_parts(harm, long_years, short_years, leverage).items()}
-
-
 def pooled_ratio_ci(harm: list[float], years: list[float]) -> tuple[float, list[float]]:
-    """Σ harm / Σ years (bps per year) and its 95 % interval over independent seeds.
+    """Σ harm / Σ years (× 10,000) and its 95 % interval over independent seeds: one
+    ratio on its own (:func:`combined_ratio_ci` with one term gives the same).
 
     Delta method for a ratio estimator: with ``R = Σh/Σy`` and residuals
     ``d_k = h_k − R·y_k``, ``SE(R) = sqrt(Σd² / (K(K−1))) / mean(y)``; the interval uses
@@ -84,24 +75,6 @@ def pooled_ratio_ci(harm: list[float], years: list[float]) -> tuple[float, list[
     se = math.sqrt(float((resid ** 2).sum()) / (k * (k - 1))) / (total / k)
     half = float(stats.t.ppf(0.975, k - 1)) * se
     return ratio * 1e4, [(ratio - half) * 1e4, (ratio + half) * 1e4]
-
-
-def premium_summary(per_seed: list[dict[str, Parts]]) -> dict[str, dict]:
-    """Each type's pooled premium over seeds, its 95 % interval and the totals behind it.
-
-    ``per_seed`` holds, for every seed, ``type → (harm USD, exposure USD·years)``; a type
-    missing from a seed had no harm and no exposure there.
-    """
-    keys = list(dict.fromkeys(k for seed in per_seed for k in seed))
-    out = {}
-    for key in keys:
-        harm = [seed.get(key, (0.0, 0.0))[0] for seed in per_seed]
-        years = [seed.get(key, (0.0, 0.0))[1] for seed in per_seed]
-        mean, ci = pooled_ratio_ci(harm, years)
-        out[key] = {"mean_bps": round(mean, 4), "ci95_bps": [round(x, 4) for x in ci],
-                    "harm_usd": round(sum(harm), 2), "usd_years": round(sum(years), 6),
-                    **significance(mean, ci, len(per_seed))}
-    return out
 
 
 def combined_ratio_ci(parts: dict[str, tuple[list[float], list[float]]],

@@ -22,7 +22,8 @@ from seqlab.report.page import note as _note
 from seqlab.report.page import section as _section
 from seqlab.result import Result, Table
 
-__all__ = ["write_compare_report", "render_compare_html"]
+__all__ = ["write_compare_report", "render_compare_html", "who_pays_table", "interval_text",
+           "significance_text", "seen_once"]
 
 # A design with more harm points than this (or a harm table with more than
 # MAX_RAW_BOX_POINTS_TOTAL in all) is drawn from box statistics computed in numpy.
@@ -44,11 +45,13 @@ tr.baseline td, tr.baseline th { background: #f6f6f6; }
 """
 # One line under each figure's title: what it measures here.
 EXPLAIN = {
-    "value": "Per design, the operator's extracted value stacked by strategy, next to what "
-             "users lost against the baseline with the same seed (means over seeds; bars: "
-             "95 % interval).",
-    "harm": "Each user account's loss against the baseline with the same seed: a wide box "
-            "means the harm falls on a few accounts, not evenly.",
+    "value": "Per design, the operator's extracted value stacked by strategy, next to the "
+             "direct ordering cost to users, pool and insurance fund against the baseline "
+             "with the same seed (means over seeds; bars: 95 % interval).",
+    "harm": "Each user account's direct ordering cost against the baseline with the same "
+            "seed: a wide box means the cost falls on a few accounts, not evenly.",
+    "payers": "The direct ordering cost split by who pays, with each payer's final-value "
+              "difference beside it (means over seeds, 95 % intervals, significance).",
     "bonus": "Who captures the liquidation bonus under each design (mean share over seeds): "
              "the operator's share is what ordering power is worth in liquidations.",
     "latency": "Share of transactions included within a given latency, per design (log "
@@ -58,8 +61,11 @@ EXPLAIN = {
 # (column heading, key in the design summary, key in ci95, scale, kind)
 _COLUMNS: tuple[tuple[str, str, str, float, str], ...] = (
     ("extracted value (USD)", "operator_profit_usd", "operator_profit_usd", 1.0, "usd"),
-    ("user harm (USD)", "user_harm_usd", "user_harm_usd", 1.0, "usd"),
-    ("harm (bps)", "harm_bps", "harm_bps", 1.0, "num"),
+    ("direct ordering cost (USD)", "ordering_cost_usd", "ordering_cost_usd", 1.0, "usd"),
+    ("ordering cost (bps of traded notional)", "ordering_cost_bps", "ordering_cost_bps", 1.0,
+     "num"),
+    ("final-value difference (USD)", "final_value_difference_usd",
+     "final_value_difference_usd", 1.0, "usd"),
     ("forced liquidations", "forced_liquidations", "forced_liquidations", 1.0, "num"),
     ("operator bonus share (%)", "operator_bonus_share", "operator_bonus_share", 100.0, "pct"),
     ("same-block liquidation share (%)", "same_block_liquidation_share",
@@ -106,6 +112,7 @@ def render_compare_html(result: Result, title: str | None = None) -> str:
     title = title or f"seqlab compare: {summary.get('scenario', 'run')}"
     designs = _design_order(result)
     body = _figure_sections(result, designs)
+    body += _payer_sections(summary, designs)
     body.append(folded("Designs compared: every figure", _comparison_table(result, designs)))
     if any("rollups_halted" in (d or {}) for d in (summary.get("designs") or {}).values()):
         body.append(folded("Contagion across rollups",
@@ -114,16 +121,21 @@ def render_compare_html(result: Result, title: str | None = None) -> str:
                        headline=compare_headline(result, designs))
 
 
+# Figures measured against the baseline: zero by construction on the baseline's own card.
+_AGAINST_BASELINE = ("ordering_cost_usd", "final_value_difference_usd", "forced_liquidations")
 # (label, key in the design summary, key in ci95, format)
 _HEADLINE = (("operator profit", "operator_profit_usd", "operator_profit_usd", usd),
-             ("user harm vs baseline", "user_harm_usd", "user_harm_usd", usd),
+             ("ordering cost vs baseline", "ordering_cost_usd", "ordering_cost_usd", usd),
+             ("final-value difference", "final_value_difference_usd",
+              "final_value_difference_usd", usd),
              ("forced liquidations", "forced_liquidations", "forced_liquidations", count),
              ("p99 latency", "latency_ms.p99", "latency_p99_ms", ms))
 
 
 def compare_headline(result: Result, designs: Sequence[str]) -> Headline:
-    """One card per design (operator profit, user harm, forced liquidations, p99 latency,
-    with 95 % intervals over seeds) and a sentence per design against the baseline."""
+    """One card per design (operator profit, direct ordering cost and final-value
+    difference, forced liquidations, p99 latency, with 95 % intervals over seeds) and a
+    sentence per design against the baseline."""
     summary = result.summary
     per_design: Mapping[str, Any] = summary.get("designs") or {}
     baseline = str(summary.get("baseline", ""))
@@ -140,11 +152,15 @@ def compare_headline(result: Result, designs: Sequence[str]) -> Headline:
             if value is None:
                 value = _runs_mean(runs, design, _RUNS_COLUMN.get(key, key))
             values[key] = value
-            if design == baseline and key in ("user_harm_usd", "forced_liquidations"):
+            if design == baseline and key in _AGAINST_BASELINE:
                 continue  # zero by construction against itself
             interval = ci.get(ci_key) if half_width(ci.get(ci_key)) is not None else None
-            figures.append(figure(label, value, interval, fmt))
-            if key == "user_harm_usd":
+            shown = figure(label, value, interval, fmt)
+            needed = _seeds_needed(entry, ci_key)
+            if shown.zero and shown.interval and needed:
+                shown.interval += f" (~{needed} seeds needed)"
+            figures.append(shown)
+            if key == "ordering_cost_usd":
                 values["harm_interval"] = interval
         is_base = design == baseline
         cards.append(Card(figures, title=design, tag="baseline" if is_base else None,
@@ -153,9 +169,13 @@ def compare_headline(result: Result, designs: Sequence[str]) -> Headline:
             sentences.append(_design_sentence(design, baseline, values, n_seeds))
     if not sentences:
         sentences = ["Only the baseline was run: nothing to measure harm against."]
-    note = ("Harm is the users' loss against the baseline with the same seed (accounts and "
-            "LPs); forced liquidations are accounts liquidated that the baseline did not "
-            "liquidate.")
+    note = ("The ordering cost is the direct cost of ordering against the baseline with the "
+            "same seed: penalties, fees, fills and option sales worse than the baseline's, "
+            "paid by traders, margin users and option writers and buyers, with what the pool "
+            "and the insurance fund lost. The final-value difference beside it also carries "
+            "what later trading does once paths diverge. Forced liquidations are accounts "
+            "liquidated that the baseline did not liquidate. A yearly premium needs stress "
+            "events and a calendar: seqlab price.")
     if n_seeds > 1:
         note = (f"Means over {n_seeds} seeds; brackets: the 95 % interval (Student t, clipped "
                 "to the figure's range); 'zero in interval' marks figures these seeds do not "
@@ -164,15 +184,15 @@ def compare_headline(result: Result, designs: Sequence[str]) -> Headline:
 
 
 def _design_sentence(design: str, baseline: str, v: Mapping[str, Any], n_seeds: int) -> str:
-    """``Under X the operator made …; users lost … [a, b] against B; N liquidations were
-    forced.``"""
+    """``Under X the operator made …; users paid … [a, b] in direct ordering cost against
+    B; N liquidations were forced.``"""
     parts = [f"Under {design}"]
     if v.get("operator_profit_usd") is not None:
         parts[0] += f" the operator made {usd(v['operator_profit_usd'])}"
-    harm = v.get("user_harm_usd")
+    harm = v.get("ordering_cost_usd")
     if harm is not None:
-        verb = "lost" if float(harm) >= 0 else "gained"
-        text = f"users {verb} {usd(abs(float(harm)))}"
+        verb = "paid" if float(harm) >= 0 else "saved"
+        text = f"users {verb} {usd(abs(float(harm)))} in direct ordering cost"
         interval = v.get("harm_interval")
         if interval is not None:
             low, high = (float(x) for x in interval)
@@ -244,8 +264,8 @@ def _comparison_table(result: Result, designs: Sequence[str],
             half = half_width(ci.get(ci_key))
             any_ci |= half is not None
             interval = ci.get(ci_key) if half is not None else None
-            cells.append(f'<td class="num">{format_cell(value, half, scale, kind, interval)}'
-                         "</td>")
+            text = format_cell(value, half, scale, kind, interval, _seeds_needed(entry, ci_key))
+            cells.append(f'<td class="num">{text}</td>')
         digest = entry.get("digest")
         if digest is None:
             digest = _runs_first(runs, design, "digest")
@@ -269,9 +289,10 @@ def _comparison_table(result: Result, designs: Sequence[str],
 
 
 def format_cell(value: Any, half: float | None, scale: float, kind: str,
-                 interval: Sequence[float] | None = None) -> str:
+                 interval: Sequence[float] | None = None, needed: int | None = None) -> str:
     """``value`` and ``± half`` (or the ``[low, high]`` interval when given: a clipped
-    interval is not symmetric) with one shared precision, so they read alike."""
+    interval is not symmetric) with one shared precision, so they read alike; where the
+    interval contains zero, ``needed`` is how many seeds the spread seen would need."""
     if value is None:
         return "&ndash;"
     try:
@@ -290,8 +311,15 @@ def format_cell(value: Any, half: float | None, scale: float, kind: str,
         low, high = number - half_scaled, number + half_scaled
         text += f' <span class="ci">± {half_scaled:,.{decimals}f}</span>'
     if (interval is not None or half_scaled) and number != 0 and low <= 0 <= high:
-        text += ' <span class="ci" title="the 95 % interval contains zero">(0 in CI)</span>'
+        more = f", ~{needed} seeds needed" if needed else ""
+        text += (' <span class="ci" title="the 95 % interval contains zero">'
+                 f"(0 in CI{more})</span>")
     return text
+
+
+def _seeds_needed(entry: Mapping[str, Any], key: str) -> int | None:
+    """The design summary's power estimate for ``key`` (``significance``), if any."""
+    return ((entry.get("significance") or {}).get(key) or {}).get("seeds_needed")
 
 
 def _decimals(number: float, half: float | None, kind: str) -> int:
@@ -322,6 +350,64 @@ def half_width(interval: Any) -> float | None:
     return abs(high - low) / 2.0
 
 
+def interval_text(ci: Any, decimals: int = 2) -> str:
+    """``[low, high]``, or a dash where there is no interval (one seed)."""
+    return (f"[{float(ci[0]):,.{decimals}f}, {float(ci[1]):,.{decimals}f}]"
+            if half_width(ci) is not None else "&ndash;")
+
+
+def significance_text(entry: Mapping[str, Any]) -> str:
+    """Whether a figure's interval excludes zero, and how many seeds it would need."""
+    if entry.get("significant"):
+        return "significant"
+    if seen_once(entry):
+        return "no interval: seen in one seed only"
+    needed = entry.get("seeds_needed")
+    return "0 in CI" + (f" (~{needed} seeds needed)" if needed else "")
+
+
+def seen_once(entry: Mapping[str, Any]) -> bool:
+    """A figure whose interval is unknown, or a point away from zero that is not
+    significant: one seed, whose spread nothing can be said about."""
+    ci = entry.get("ci95_usd", entry.get("ci95_bps", ()))
+    mean = entry.get("mean_usd", entry.get("mean_bps", 0.0))
+    return ci is None or (len(ci) == 2 and ci[0] == ci[1] and mean != 0)
+
+
+def who_pays_table(who: Mapping[str, Any]) -> str:
+    """Direct ordering cost by payer, with the final-value difference beside it."""
+    head = "".join(f"<th>{h}</th>" for h in ("who pays", "direct cost (USD)",
+                                             "95 % interval", "significance",
+                                             "final-value difference (USD)", "95 % interval",
+                                             "significance"))
+    rows = []
+    for name, v in who.items():
+        cells = "".join(f'<td class="num">{float(f["mean_usd"]):,.0f}</td>'
+                        f'<td class="num">{interval_text(f["ci95_usd"], 0)}</td>'
+                        f"<td>{esc(significance_text(f))}</td>"
+                        for f in (v["direct"], v["final_value_difference"]))
+        rows.append(f"<tr><th>{esc(name)}</th>{cells}</tr>")
+    note = ("Direct cost: penalties, fees and execution the design added per seed on average. "
+            "The final-value difference also carries what happens once paths diverge; for "
+            "the liquidity pool and the insurance fund it is the only measure.")
+    return (f'<table class="summary"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+            f'<p class="caption" style="margin-top:0.5rem">{esc(note)}</p>')
+
+
+def _payer_sections(summary: Mapping[str, Any], designs: Sequence[str]) -> list[str]:
+    """One who-pays table per design against the baseline (none for the baseline)."""
+    per_design: Mapping[str, Any] = summary.get("designs") or {}
+    baseline = str(summary.get("baseline", ""))
+    out = []
+    for design in designs:
+        who = (per_design.get(design) or {}).get("who_pays")
+        if design != baseline and who:
+            out += [f"<h2>Who pays under {esc(design)}</h2>",
+                    f'<p class="explain">{esc(EXPLAIN["payers"])}</p>', who_pays_table(who)]
+    return out
+
+
 def _lookup(entry: Mapping[str, Any], dotted: str) -> Any:
     value: Any = entry
     for part in dotted.split("."):
@@ -341,12 +427,12 @@ def _figure_sections(result: Result, designs: Sequence[str]) -> list[str]:
     baseline = str(result.summary.get("baseline", ""))
     sections = []
 
-    heading = "Extracted value and user harm per design"
+    heading = "Extracted value and direct ordering cost per design"
     fig = _value_figure(result, designs)
     sections.append(_section(heading, fig, EXPLAIN["value"]) if fig is not None
                     else _note(heading, "no per-design values in this comparison"))
 
-    heading = "Distribution of harm across users"
+    heading = "Distribution of the ordering cost across users"
     fig, caption = _harm_figure(tables.get("harm"), designs, baseline)
     if fig is None:
         sections.append(_note(heading, "no per-user harm data (baseline excluded)"))
@@ -371,7 +457,7 @@ def _figure_sections(result: Result, designs: Sequence[str]) -> list[str]:
 
 
 def _value_figure(result: Result, designs: Sequence[str]) -> go.Figure | None:
-    """Operator profit stacked by strategy next to user harm, per design.
+    """Operator profit stacked by strategy next to the direct ordering cost, per design.
 
     Grouped + stacked bars via a two-level (multicategory) x axis: ``(design, quantity)``.
     """
@@ -381,13 +467,13 @@ def _value_figure(result: Result, designs: Sequence[str]) -> go.Figure | None:
     runs = result.tables.get("runs")
     by_strategy = {d: _profit_by_strategy(runs, per_design.get(d) or {}, d) for d in designs}
     strategies = list(dict.fromkeys(k for d in designs for k in by_strategy[d]))
-    harm = [_metric_mean(per_design, runs, d, "user_harm_usd") for d in designs]
+    harm = [_metric_mean(per_design, runs, d, "ordering_cost_usd") for d in designs]
     profit = [_metric_mean(per_design, runs, d, "operator_profit_usd") for d in designs]
     if not strategies and all(v is None for v in harm):
         return None
 
     x_profit = [list(designs), ["extracted value"] * len(designs)]
-    x_harm = [list(designs), ["user harm"] * len(designs)]
+    x_harm = [list(designs), ["ordering cost"] * len(designs)]
     fig = go.Figure()
     for strategy in strategies:
         fig.add_trace(go.Bar(
@@ -395,12 +481,12 @@ def _value_figure(result: Result, designs: Sequence[str]) -> go.Figure | None:
             name=f"extracted: {strategy.replace('_', ' ')}",
             hovertemplate="%{x}<br>%{y:,.2f} USD<extra>" + esc(strategy) + "</extra>",
         ))
-    harm_err = _error_bars(per_design, designs, "user_harm_usd", harm)
+    harm_err = _error_bars(per_design, designs, "ordering_cost_usd", harm)
     fig.add_trace(go.Bar(
-        x=x_harm, y=[v if v is not None else 0.0 for v in harm], name="user harm",
+        x=x_harm, y=[v if v is not None else 0.0 for v in harm], name="direct ordering cost",
         marker=dict(color=HARM_COLOR, pattern=dict(shape="/", fgcolor="#ffffff", size=6)),
         error_y=harm_err,
-        hovertemplate="%{x}<br>%{y:,.2f} USD<extra>user harm</extra>",
+        hovertemplate="%{x}<br>%{y:,.2f} USD<extra>ordering cost</extra>",
     ))
     profit_err = _error_bars(per_design, designs, "operator_profit_usd", profit)
     if profit_err is not None:
@@ -467,11 +553,12 @@ def _error_bars(per_design: Mapping[str, Any], designs: Sequence[str], key: str,
 
 def _harm_figure(harm: Table | None, designs: Sequence[str], baseline: str
                  ) -> tuple[go.Figure | None, str]:
-    """Per-user harm as one box per design (baseline excluded: it is zero by construction)."""
-    if not table_rows(harm) or "design" not in harm or "harm_usd" not in harm:
+    """Per-user direct ordering cost as one box per design (baseline excluded: it is zero
+    by construction)."""
+    if not table_rows(harm) or "design" not in harm or "ordering_cost_usd" not in harm:
         return None, ""
     design_col = np.asarray(harm["design"]).astype(str)
-    values = np.asarray(harm["harm_usd"], dtype=np.float64)
+    values = np.asarray(harm["ordering_cost_usd"], dtype=np.float64)
     groups = []
     for d in designs:
         if d == baseline:
@@ -491,7 +578,7 @@ def _harm_figure(harm: Table | None, designs: Sequence[str], baseline: str
         else:
             fig.add_trace(go.Box(y=v.astype(np.float32), name=d, boxpoints="outliers",
                                  boxmean=True, marker=dict(size=3)))
-    fig.update_yaxes(title_text="harm per user (USD, positive = user lost)")
+    fig.update_yaxes(title_text="ordering cost per user (USD, positive = user paid)")
     fig.update_layout(showlegend=False)
     n_seeds = len(np.unique(np.asarray(harm["seed"]))) if "seed" in harm else 1
     caption = (f"One point per user account and seed ({n_seeds} seed(s)); box = quartiles, "

@@ -18,7 +18,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from seqlab.report.compare_html import EXTRA_CSS, format_cell, half_width
+from seqlab.report.compare_html import (EXTRA_CSS, format_cell, half_width,
+                                        interval_text, significance_text, who_pays_table)
 from seqlab.report.html import esc, table_rows
 from seqlab.report.page import Card, Headline, Figure, figure, folded, header_div, render_page
 from seqlab.report.page import note as _note
@@ -58,7 +59,7 @@ def render_price_html(result: Result, title: str | None = None) -> str:
                  "cost per stress event times the calendar's events per year.</p>",
                  _premium_table({**s, **d})]
         if d.get("who_pays"):
-            body.append(_who_pays_table(d["who_pays"]))
+            body.append(who_pays_table(d["who_pays"]))
         if table_rows(surface):
             body.append(_surface_table(_design_rows(surface, name)))
     if not table_rows(surface):
@@ -146,19 +147,6 @@ def _num(value: Any, decimals: int) -> str:
         return "?"
 
 
-def _sig(entry: Mapping[str, Any]) -> str:
-    """Whether a figure's interval excludes zero, and how many seeds it would need."""
-    if entry.get("significant"):
-        return "significant"
-    needed = entry.get("seeds_needed")
-    return "0 in CI" + (f" (~{needed} seeds needed)" if needed else "")
-
-
-def _interval(ci: Any, decimals: int = 2) -> str:
-    return (f"[{float(ci[0]):,.{decimals}f}, {float(ci[1]):,.{decimals}f}]"
-            if half_width(ci) is not None else "&ndash;")
-
-
 def _premium_table(s: Mapping[str, Any]) -> str:
     """Every position type's premium, its 95 % interval, significance, calm and stress."""
     table = s.get("premium_table")
@@ -179,8 +167,8 @@ def _premium_table(s: Mapping[str, Any]) -> str:
         calm = (entry.get("calm_bps_per_year") or {}).get("mean_bps")
         stress = (entry.get("stress_bps_per_year") or {}).get("mean_bps")
         rows.append(f"<tr{css}><th>{esc(name)}{tag}</th>"
-                    f'<td class="num">{mean}</td><td class="num">{_interval(ci)}</td>'
-                    f"<td>{esc(_sig(entry))}</td>"
+                    f'<td class="num">{mean}</td><td class="num">{interval_text(ci)}</td>'
+                    f"<td>{esc(significance_text(entry))}</td>"
                     f'<td class="num">{_f(calm if calm is not None else math.nan, 2)}</td>'
                     f'<td class="num">{_f(stress if stress is not None else math.nan, 2)}</td>'
                     "</tr>")
@@ -188,26 +176,6 @@ def _premium_table(s: Mapping[str, Any]) -> str:
             "seeds; ± is the half-width of the 95 % interval (joint delta method over seeds). "
             "'0 in CI': the interval contains zero, with the seeds the observed spread would "
             "need for it not to.")
-    return (f'<table class="summary"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table>"
-            f'<p class="caption" style="margin-top:0.5rem">{esc(note)}</p>')
-
-
-def _who_pays_table(who: Mapping[str, Any]) -> str:
-    """Direct ordering cost by payer, with the final-value difference beside it."""
-    head = "".join(f"<th>{h}</th>" for h in ("who pays", "direct cost (USD)",
-                                             "95 % interval", "significance",
-                                             "final-value difference (USD)", "95 % interval"))
-    rows = []
-    for name, v in who.items():
-        d, t = v["direct"], v["final_value_difference"]
-        rows.append(f"<tr><th>{esc(name)}</th><td class=\"num\">{_f(d['mean_usd'], 0)}</td>"
-                    f'<td class="num">{_interval(d["ci95_usd"], 0)}</td>'
-                    f"<td>{esc(_sig(d))}</td><td class=\"num\">{_f(t['mean_usd'], 0)}</td>"
-                    f'<td class="num">{_interval(t["ci95_usd"], 0)}</td></tr>')
-    note = ("Direct cost: penalties, fees and execution the design added per seed on average. "
-            "The final-value difference also carries what happens once paths diverge; for "
-            "the liquidity pool and the insurance fund it is the only measure.")
     return (f'<table class="summary"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>"
             f'<p class="caption" style="margin-top:0.5rem">{esc(note)}</p>')

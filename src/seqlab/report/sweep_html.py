@@ -244,7 +244,9 @@ class Harm:
     a run is the baseline's user value minus the design's, run by run: the user accounts'
     final value (``user_value_usd``) plus the liquidity providers' (``lp_value_usd``) where
     stored, under the baseline with the same seed and parameter values less under the design.
-    This is compare's ``user_harm_usd`` (accounts + LPs), from the sweep's stored figures.
+    It is compare's ``final_value_difference_usd`` without the option and insurance parts,
+    from the sweep's stored figures; compare's direct ordering cost needs per-trade fills a
+    sweep does not store.
     """
 
     def __init__(self, sweep: _Sweep) -> None:
