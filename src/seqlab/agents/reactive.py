@@ -75,7 +75,7 @@ class MarginManagers:
         self.low[idx] = low
         if self.recourse is not None:
             self.recourse.act(t_us, self.low)
-        who = np.flatnonzero(self.low)
+        who = self.low.nonzero()[0]
         who = who[self.managed[who] & ~self.pending[who]]
         if wallet is not None and len(who):
             who = who[wallet(who) > 0]
