@@ -221,7 +221,7 @@ class PerpsProtocol:
             int(self.wallet[sender])
 
     def balance(self, account: int) -> int:
-        return int(self.ledger.balances[account])
+        return self.ledger.balances.item(account)
 
     def _oracle(self, sender: int, price: int, seq: int, block: int, t: int) -> bool:
         before = self.margin_view.refresh().below.copy()
@@ -239,8 +239,8 @@ class PerpsProtocol:
         return abs(size) * self.price // PPM
 
     def equity(self, i: int) -> int:
-        size = int(self.size[i])
-        return self.balance(self.margin[i]) + size * self.price // PPM - int(self.basis[i])
+        size = self.size.item(i)
+        return self.balance(self.margin[i]) + size * self.price // PPM - self.basis.item(i)
 
     def _clearing_price(self, ids: np.ndarray) -> int:
         """One price for every trade of the batch: the skew premium averaged over the
@@ -272,13 +272,13 @@ class PerpsProtocol:
 
     def _closed_basis_pnl(self, i: int, close: int, px: int) -> tuple[int, int]:
         """Cost basis and PnL of closing ``close`` units of account ``i`` at price ``px``."""
-        size, basis = int(self.size[i]), int(self.basis[i])
+        size, basis = self.size.item(i), self.basis.item(i)
         closed_basis = basis if close == size else basis * close // size
         return closed_basis, close * px // PPM - closed_basis
 
     def _close_part(self, i: int, close: int, px: int) -> int:
         """Close ``close`` units (same sign as the position) at price ``px``; settle the PnL."""
-        size, basis = int(self.size[i]), int(self.basis[i])
+        size, basis = self.size.item(i), self.basis.item(i)
         closed_basis, pnl = self._closed_basis_pnl(i, close, px)
         self._settle_exposure(i)
         self.size[i] = size - close
@@ -288,15 +288,15 @@ class PerpsProtocol:
         return pnl
 
     def _settle(self, i: int, pnl: int) -> None:
-        led, margin = self.ledger, int(self.margin[i])
+        led, margin = self.ledger, self.margin.item(i)
         self.margin_view.touched.append(i)
         if pnl >= 0:
-            paid = min(pnl, self.balance(self.pool))
+            paid = min(pnl, led.balances.item(self.pool))
             led.transfer(self.pool, margin, paid, "pnl")
             self.log.pool_shortfall += pnl - paid
             return
         loss = -pnl
-        from_margin = min(loss, self.balance(margin))
+        from_margin = min(loss, led.balances.item(margin))
         led.transfer(margin, self.pool, from_margin, "pnl")
         short = loss - from_margin
         if short:
@@ -308,36 +308,38 @@ class PerpsProtocol:
 
     def _charge_fee(self, i: int, fee: int) -> None:
         self.margin_view.touched.append(i)
-        self.ledger.transfer(int(self.margin[i]), self.fees,
-                             min(fee, self.balance(self.margin[i])), "fee")
+        margin = self.margin.item(i)
+        self.ledger.transfer(margin, self.fees, min(fee, self.ledger.balances.item(margin)),
+                             "fee")
 
     def _plan_trade(self, i: int, usd_delta: int, limit: int, ahead: int = 0
                     ) -> tuple[int, int, int, int, int] | None:
         """``(delta, close, opened, fill price, fee)`` of a trade, or None where it fails:
         account locked, no price, initial margin short, or the fill worse than ``limit``
         (micro-USD; a buy's highest, a sell's lowest price; 0 for no limit)."""
-        if self.liquidation.locks(i) or not self.price or not usd_delta:
+        price = self.price
+        if self.liquidation.locks(i) or not price or not usd_delta:
             return None
-        delta = toward_zero(usd_delta * PPM, self.price)
+        delta = toward_zero(usd_delta * PPM, price)
         if not delta:
             return None
         px = self._fill(delta, ahead)
         if limit and (px > limit if delta > 0 else px < limit):
             return None
-        size, basis = int(self.size[i]), int(self.basis[i])
+        size, basis = self.size.item(i), self.basis.item(i)
         close = 0
         if size and (delta > 0) != (size > 0):
             close = size if abs(delta) >= abs(size) else -delta
         opened = delta + close
-        fee = self.notional(delta) * self.fee_ppm // PPM
+        fee = abs(delta) * price // PPM * self.fee_ppm // PPM  # notional(delta) × fee
         if opened:
             closed_basis = basis if close == size else (basis * close // size if close else 0)
             pnl = close * px // PPM - closed_basis
             new_size = size - close + opened
             new_basis = basis - closed_basis + opened * px // PPM
-            margin_after = self.balance(self.margin[i]) + pnl - fee
-            equity = margin_after + new_size * self.price // PPM - new_basis
-            if margin_after < 0 or equity * PPM < self.im_ppm * self.notional(new_size):
+            margin_after = self.ledger.balances.item(self.margin[i]) + pnl - fee
+            equity = margin_after + new_size * price // PPM - new_basis
+            if margin_after < 0 or equity * PPM < self.im_ppm * (abs(new_size) * price // PPM):
                 return None
         return delta, close, opened, px, fee
 
@@ -362,14 +364,14 @@ class PerpsProtocol:
         if plan is None:
             return False
         delta, close, opened, px, fee = plan
-        self.traded[i] += self.notional(delta)
+        self.traded[i] = self.traded.item(i) + abs(delta) * self.price // PPM
         self._fills.append(px)
         if close:
             self._close_part(i, close, px)
         if opened:
             self._settle_exposure(i)
-            self.size[i] += opened
-            self.basis[i] += opened * px // PPM
+            self.size[i] = self.size.item(i) + opened
+            self.basis[i] = self.basis.item(i) + opened * px // PPM
             self.skew += opened
         self._charge_fee(i, fee)
         return True
@@ -377,7 +379,7 @@ class PerpsProtocol:
     def _close(self, i: int, a: int, b: int, block: int, t: int) -> bool:
         if self.liquidation.locks(i):
             return False
-        size = int(self.size[i])
+        size = self.size.item(i)
         if not size or not self.price:
             return False
         px = self._fill(-size)
@@ -392,7 +394,7 @@ class PerpsProtocol:
             return False
         if not 0 < bps <= 10_000:  # outside (0, 100 %] it would grow or flip the position
             return False
-        close = toward_zero(int(self.size[i]) * bps, 10_000)
+        close = toward_zero(self.size.item(i) * bps, 10_000)
         if not close or not self.price:
             return False
         px = self._fill(-close)
@@ -417,7 +419,7 @@ class PerpsProtocol:
         amount = min(amount, self.balance(self.wallet[i]))
         if amount <= 0:
             return False
-        self.ledger.transfer(int(self.wallet[i]), int(self.margin[i]), amount, "topup")
+        self.ledger.transfer(self.wallet.item(i), self.margin.item(i), amount, "topup")
         self.margin_view.touched.append(i)
         return True
 
@@ -428,10 +430,10 @@ class PerpsProtocol:
         if amount <= 0:
             return False
         if self.size[i]:
-            notional = self.notional(int(self.size[i]))
+            notional = self.notional(self.size.item(i))
             if not self.price or (self.equity(i) - amount) * PPM < self.im_ppm * notional:
                 return False
-        self.ledger.transfer(int(self.margin[i]), int(self.wallet[i]), amount, "withdraw")
+        self.ledger.transfer(self.margin.item(i), self.wallet.item(i), amount, "withdraw")
         self.margin_view.touched.append(i)
         return True
 
@@ -442,10 +444,12 @@ class PerpsProtocol:
 
     def is_liquidatable(self, i: int) -> bool:
         """Exact integer test: equity below maintenance margin on the on-chain price."""
-        size = int(self.size[i])
-        if not size or not self.price:
+        size, price = self.size.item(i), self.price
+        if not size or not price:
             return False
-        return self.equity(i) * PPM < self.mm_ppm * self.notional(size)
+        equity = self.ledger.balances.item(self.margin[i]) + size * price // PPM \
+            - self.basis.item(i)  # self.equity(i), self.notional(size): asked per block
+        return equity * PPM < self.mm_ppm * (abs(size) * price // PPM)
 
     def set_sentinel(self, outages: np.ndarray, grace_us: int) -> None:
         """Aave-style PriceOracleSentinel: no liquidation while the sequencer uptime feed
@@ -474,8 +478,8 @@ class PerpsProtocol:
         margin = self.balance(self.margin[i])
         margin = margin + min(pnl, self.balance(self.pool)) if pnl >= 0 else \
             max(0, margin + pnl)
-        rest = int(self.size[i]) - close
-        return margin, margin + rest * self.price // PPM - (int(self.basis[i]) - closed_basis)
+        rest = self.size.item(i) - close
+        return margin, margin + rest * self.price // PPM - (self.basis.item(i) - closed_basis)
 
     def pay_from_margin(self, i: int, to: int, amount: int, reason: str) -> int:
         """Pay up to ``amount`` out of account ``i``'s margin, never more than its equity
@@ -483,7 +487,7 @@ class PerpsProtocol:
         liquidation pays, the margin left still covers the open position's loss, so no
         payment turns into bad debt. Returns what was paid."""
         paid = max(0, min(amount, self.balance(self.margin[i]), self.equity(i)))
-        self.ledger.transfer(int(self.margin[i]), to, paid, reason)
+        self.ledger.transfer(self.margin.item(i), to, paid, reason)
         self.margin_view.touched.append(i)
         return paid
 
@@ -513,10 +517,11 @@ class PerpsProtocol:
 
     def _settle_exposure(self, i: int) -> None:
         """Book account ``i``'s exposure up to now (called before its size changes)."""
-        size = int(self.size[i])
+        size = self.size.item(i)
         if size:
-            self.exposure[0 if size > 0 else 1, i] += abs(size) * (
-                self._price_time - self._price_time_at[i])
+            side = 0 if size > 0 else 1
+            self.exposure[side, i] = self.exposure.item(side, i) + abs(size) * (
+                self._price_time - self._price_time_at.item(i))
         self._price_time_at[i] = self._price_time
 
     def accrue_exposure(self, t_us: int) -> None:
@@ -669,10 +674,11 @@ class MarginView:
         price, mm_ppm = p.price / PPM, p.mm_ppm
         balances, margin, size, basis = p.ledger.balances, p.margin, p.size, p.basis
         equity, notional, below = self.equity, self.notional, self.below
-        for i in accounts:
-            units = int(size[i])
+        for i in set(accounts):  # a trade touches its account two or three times
+            units = size.item(i)
             n = float(abs(units)) * price
-            e = float(balances[margin[i]]) + float(units) * price - float(basis[i])
+            e = float(balances.item(margin.item(i))) + float(units) * price \
+                - float(basis.item(i))
             equity[i], notional[i] = e, n
             below[i] = units != 0 and e * PPM < mm_ppm * n
 
