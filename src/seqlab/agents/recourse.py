@@ -115,6 +115,8 @@ class Recourse:
     def resolved(self, ids: np.ndarray) -> np.ndarray:
         """Accounts whose outstanding top-up one of the executed ``ids`` settles (any
         version, whether it succeeded or not); they stop waiting."""
+        if not self.ch.nonces.bound:  # no top-up sent yet
+            return np.empty(0, dtype=np.int64)
         groups = self.ch.nonces.of(ids)
         if not (groups >= 0).any():  # most blocks settle no top-up with a nonce
             return np.empty(0, dtype=np.int64)

@@ -38,7 +38,7 @@ class Nonces:
 
     def of(self, ids: np.ndarray) -> np.ndarray:
         """The group of each of ``ids`` (-1: a transaction with a nonce of its own)."""
-        if len(ids) and int(ids.max()) < len(self.group):  # the usual case: one lookup
+        if len(ids) and np.maximum.reduce(ids) < len(self.group):  # usually: one lookup
             return self.group[ids]
         out = np.full(len(ids), -1, dtype=np.int64)
         known = ids < len(self.group)
