@@ -69,14 +69,13 @@ class MarginManagers:
         last call (None: any): only those are re-examined, so a quiet block costs little
         however many accounts there are.
         """
-        idx = slice(None) if changed is None else changed
-        req = rate * notional[idx]
-        low = (req > 0) & (equity[idx] < self.cfg.trigger * req)
-        self.low[idx] = low
+        if changed is None or len(changed):
+            idx = slice(None) if changed is None else changed
+            req = rate * notional[idx]
+            self.low[idx] = (req > 0) & (equity[idx] < self.cfg.trigger * req)
         if self.recourse is not None:
             self.recourse.act(t_us, self.low)
-        who = self.low.nonzero()[0]
-        who = who[self.managed[who] & ~self.pending[who]]
+        who = (self.low & self.managed & ~self.pending).nonzero()[0]
         if wallet is not None and len(who):
             who = who[wallet(who) > 0]
         if not len(who):
