@@ -45,6 +45,8 @@ class MarginManagers:
     With ``recourse``, an owner whose top-up is not included in time acts on it.
     """
 
+    FEW = 32  # up to this many changed accounts are re-examined one by one
+
     def __init__(self, cfg: MarginManagersCfg, seq_cfg: Sequencer, sim: Simulation,
                  txs: TxStore, network: Network, total: int, accounts: int,
                  kind: Kind = Kind.TOPUP, name: str = "margin",
@@ -69,10 +71,15 @@ class MarginManagers:
         last call (None: any): only those are re-examined, so a quiet block costs little
         however many accounts there are.
         """
-        if changed is None or len(changed):
+        if changed is None or len(changed) > self.FEW:
             idx = slice(None) if changed is None else changed
             req = rate * notional[idx]
             self.low[idx] = (req > 0) & (equity[idx] < self.cfg.trigger * req)
+        else:  # the same float comparisons one account at a time: a block changes a few
+            trigger, low = self.cfg.trigger, self.low
+            for i in set(changed.tolist()):
+                req = rate * notional.item(i)
+                low[i] = req > 0 and equity.item(i) < trigger * req
         if self.recourse is not None:
             self.recourse.act(t_us, self.low)
         who = (self.low & self.managed & ~self.pending).nonzero()[0]
