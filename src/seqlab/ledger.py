@@ -63,9 +63,11 @@ class Ledger:
             raise ValueError(f"negative transfer {amount} ({reason})")
         if amount == 0:
             return
-        self.balances[src] -= amount
-        self.balances[dst] += amount
-        self._scalar.append((src, dst, amount, self.reason(reason)))
+        balances = self.balances
+        balances[src] = balances.item(src) - amount  # item(): a Python int, no scalar object
+        balances[dst] = balances.item(dst) + amount
+        code = self._reasons.get(reason)
+        self._scalar.append((src, dst, amount, self.reason(reason) if code is None else code))
         if len(self._scalar) >= SCALAR_BATCH:  # Python tuples cost ~5x an array row
             self._flush_scalar()
 

@@ -50,7 +50,7 @@ class Network:
 
     def deliver(self, until_us: int) -> tuple[np.ndarray, np.ndarray]:
         """Everything that has arrived by ``until_us``, ordered by (arrival, id)."""
-        end = int(np.searchsorted(self._bulk_arrival, until_us, side="right"))
+        end = int(self._bulk_arrival.searchsorted(until_us, side="right"))
         ids = self._bulk_ids[self._bulk_pos:end]
         arrival = self._bulk_arrival[self._bulk_pos:end]
         self._bulk_pos = end

@@ -45,6 +45,8 @@ class MarginManagers:
     With ``recourse``, an owner whose top-up is not included in time acts on it.
     """
 
+    FEW = 32  # up to this many changed accounts are re-examined one by one
+
     def __init__(self, cfg: MarginManagersCfg, seq_cfg: Sequencer, sim: Simulation,
                  txs: TxStore, network: Network, total: int, accounts: int,
                  kind: Kind = Kind.TOPUP, name: str = "margin",
@@ -69,14 +71,18 @@ class MarginManagers:
         last call (None: any): only those are re-examined, so a quiet block costs little
         however many accounts there are.
         """
-        idx = slice(None) if changed is None else changed
-        req = rate * notional[idx]
-        low = (req > 0) & (equity[idx] < self.cfg.trigger * req)
-        self.low[idx] = low
+        if changed is None or len(changed) > self.FEW:
+            idx = slice(None) if changed is None else changed
+            req = rate * notional[idx]
+            self.low[idx] = (req > 0) & (equity[idx] < self.cfg.trigger * req)
+        else:  # the same float comparisons one account at a time: a block changes a few
+            trigger, low = self.cfg.trigger, self.low
+            for i in set(changed.tolist()):
+                req = rate * notional.item(i)
+                low[i] = req > 0 and equity.item(i) < trigger * req
         if self.recourse is not None:
             self.recourse.act(t_us, self.low)
-        who = np.flatnonzero(self.low)
-        who = who[self.managed[who] & ~self.pending[who]]
+        who = (self.low & self.managed & ~self.pending).nonzero()[0]
         if wallet is not None and len(who):
             who = who[wallet(who) > 0]
         if not len(who):

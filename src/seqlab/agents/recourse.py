@@ -115,7 +115,11 @@ class Recourse:
     def resolved(self, ids: np.ndarray) -> np.ndarray:
         """Accounts whose outstanding top-up one of the executed ``ids`` settles (any
         version, whether it succeeded or not); they stop waiting."""
+        if not self.ch.nonces.bound:  # no top-up sent yet
+            return np.empty(0, dtype=np.int64)
         groups = self.ch.nonces.of(ids)
+        if not (groups >= 0).any():  # most blocks settle no top-up with a nonce
+            return np.empty(0, dtype=np.int64)
         acct = self.txs.sender[ids].astype(np.int64)
         mine = (groups >= 0) & (acct < len(self.episode))
         mine[mine] = self.episode[acct[mine]] == groups[mine]
@@ -128,7 +132,7 @@ class Recourse:
         trigger (``low``) wait again, those out of attempts give up and wait."""
         if t_us < self.next_due:
             return
-        due = np.flatnonzero(self.deadline <= t_us)
+        due = (self.deadline <= t_us).nonzero()[0]
         calm = due[~low[due]]
         spent = due[low[due] & (self.attempts[due] >= self.cfg.max_attempts)]
         who = due[low[due] & (self.attempts[due] < self.cfg.max_attempts)]

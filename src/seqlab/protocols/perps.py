@@ -32,6 +32,7 @@ from seqlab.protocols.liquidation import make_liquidation
 from seqlab.protocols.price_rule import Handler, PriceRule
 
 _TRADE_KINDS = frozenset((int(Kind.TRADE), int(Kind.CLOSE), int(Kind.REDUCE)))
+_LIQUIDATE_KINDS = frozenset((int(Kind.LIQUIDATE), int(Kind.OPT_LIQUIDATE)))  # pay gas
 _OK, _FAILED = int(Status.OK), int(Status.FAILED)  # plain ints: enum lookups cost per tx
 YEAR_US = 31_536e9
 
@@ -164,25 +165,29 @@ class PerpsProtocol:
     def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
         self.begin_block(int(t_us[0]))
         txs = self.txs
-        rows = zip(txs.kind[ids].tolist(), txs.sender[ids].tolist(), txs.a[ids].tolist(),
+        kinds = txs.kind[ids].tolist()
+        rows = zip(kinds, txs.sender[ids].tolist(), txs.a[ids].tolist(),
                    txs.b[ids].tolist(), block.tolist(), t_us.tolist())
-        handlers = self._handlers
+        handlers, uniform = self._handlers, self.uniform_fills
         self._batch_px = None
         self._fills: list[int] = []  # this block's fill prices, in execution order
         status, filled = [], []  # each tx's status; positions of the trades that filled
         for n, (kind, sender, a, b, blk, t) in enumerate(rows):
-            if self.uniform_fills and self._batch_px is None and kind in _TRADE_KINDS:
+            if uniform and self._batch_px is None and kind in _TRADE_KINDS:
                 self._batch_px = self._clearing_price(ids[n:])
-            ok = handlers[kind](sender, a, b, blk, t)
-            status.append(_OK if ok else _FAILED)
-            if ok and kind in _TRADE_KINDS:
-                filled.append(n)
+            if handlers[kind](sender, a, b, blk, t):
+                status.append(_OK)
+                if kind in _TRADE_KINDS:
+                    filled.append(n)
+            else:
+                status.append(_FAILED)
         if filled:  # each filled trade logged exactly one fill, in execution order
             txs.fill[ids[filled]] = self._fills
         self._batch_px = None
         if self.charge_tips:
             self._pay_tips(ids)
-        self._pay_gas(ids)
+        if _LIQUIDATE_KINDS.intersection(kinds):
+            self._pay_gas(ids)
         return np.array(status, dtype=np.int8)
 
     def _pay_gas(self, ids: np.ndarray) -> None:
@@ -190,8 +195,6 @@ class PerpsProtocol:
         won or lost (a failed attempt burns gas too), capped by the bot's balance."""
         kind = self.txs.kind[ids]
         tries = ids[(kind == Kind.LIQUIDATE) | (kind == Kind.OPT_LIQUIDATE)]
-        if not len(tries):
-            return
         senders = self.txs.sender[tries]
         cost = self.attempt_gas[senders]
         for sender, gas in zip(senders[cost > 0].tolist(), cost[cost > 0].tolist()):
@@ -221,7 +224,7 @@ class PerpsProtocol:
             int(self.wallet[sender])
 
     def balance(self, account: int) -> int:
-        return int(self.ledger.balances[account])
+        return self.ledger.balances.item(account)
 
     def _oracle(self, sender: int, price: int, seq: int, block: int, t: int) -> bool:
         rule = self.price_rule
@@ -282,8 +285,8 @@ class PerpsProtocol:
         return abs(size) * self.price // PPM
 
     def equity(self, i: int) -> int:
-        size = int(self.size[i])
-        return self.balance(self.margin[i]) + size * self.price // PPM - int(self.basis[i])
+        size = self.size.item(i)
+        return self.balance(self.margin[i]) + size * self.price // PPM - self.basis.item(i)
 
     def _clearing_price(self, ids: np.ndarray) -> int:
         """One price for every trade of the batch: the skew premium averaged over the
@@ -315,13 +318,13 @@ class PerpsProtocol:
 
     def _closed_basis_pnl(self, i: int, close: int, px: int) -> tuple[int, int]:
         """Cost basis and PnL of closing ``close`` units of account ``i`` at price ``px``."""
-        size, basis = int(self.size[i]), int(self.basis[i])
+        size, basis = self.size.item(i), self.basis.item(i)
         closed_basis = basis if close == size else basis * close // size
         return closed_basis, close * px // PPM - closed_basis
 
     def _close_part(self, i: int, close: int, px: int) -> int:
         """Close ``close`` units (same sign as the position) at price ``px``; settle the PnL."""
-        size, basis = int(self.size[i]), int(self.basis[i])
+        size, basis = self.size.item(i), self.basis.item(i)
         closed_basis, pnl = self._closed_basis_pnl(i, close, px)
         self._settle_exposure(i)
         self.size[i] = size - close
@@ -331,15 +334,15 @@ class PerpsProtocol:
         return pnl
 
     def _settle(self, i: int, pnl: int) -> None:
-        led, margin = self.ledger, int(self.margin[i])
+        led, margin = self.ledger, self.margin.item(i)
         self.margin_view.touched.append(i)
         if pnl >= 0:
-            paid = min(pnl, self.balance(self.pool))
+            paid = min(pnl, led.balances.item(self.pool))
             led.transfer(self.pool, margin, paid, "pnl")
             self.log.pool_shortfall += pnl - paid
             return
         loss = -pnl
-        from_margin = min(loss, self.balance(margin))
+        from_margin = min(loss, led.balances.item(margin))
         led.transfer(margin, self.pool, from_margin, "pnl")
         short = loss - from_margin
         if short:
@@ -351,28 +354,30 @@ class PerpsProtocol:
 
     def _charge_fee(self, i: int, fee: int) -> None:
         self.margin_view.touched.append(i)
-        self.ledger.transfer(int(self.margin[i]), self.fees,
-                             min(fee, self.balance(self.margin[i])), "fee")
+        margin = self.margin.item(i)
+        self.ledger.transfer(margin, self.fees, min(fee, self.ledger.balances.item(margin)),
+                             "fee")
 
     def _plan_trade(self, i: int, usd_delta: int, limit: int, ahead: int = 0
                     ) -> tuple[int, int, int, int, int] | None:
         """``(delta, close, opened, fill price, fee)`` of a trade, or None where it fails:
         account locked, no price, initial margin short, or the fill worse than ``limit``
         (micro-USD; a buy's highest, a sell's lowest price; 0 for no limit)."""
-        if self.liquidation.locks(i) or not self.price or not usd_delta:
+        price = self.price
+        if self.liquidation.locks(i) or not price or not usd_delta:
             return None
-        delta = toward_zero(usd_delta * PPM, self.price)
+        delta = toward_zero(usd_delta * PPM, price)
         if not delta:
             return None
         px = self._fill(delta, ahead)
         if limit and (px > limit if delta > 0 else px < limit):
             return None
-        size, basis = int(self.size[i]), int(self.basis[i])
+        size, basis = self.size.item(i), self.basis.item(i)
         close = 0
         if size and (delta > 0) != (size > 0):
             close = size if abs(delta) >= abs(size) else -delta
         opened = delta + close
-        fee = self.notional(delta) * self.fee_ppm // PPM
+        fee = abs(delta) * price // PPM * self.fee_ppm // PPM  # notional(delta) × fee
         if opened:
             closed_basis = basis if close == size else (basis * close // size if close else 0)
             pnl = close * px // PPM - closed_basis
@@ -380,9 +385,9 @@ class PerpsProtocol:
             if self.oi_cap and not self._within_cap(size, new_size):
                 return None
             new_basis = basis - closed_basis + opened * px // PPM
-            margin_after = self.balance(self.margin[i]) + pnl - fee
-            equity = margin_after + new_size * self.price // PPM - new_basis
-            if margin_after < 0 or equity * PPM < self.im_ppm * self.notional(new_size):
+            margin_after = self.ledger.balances.item(self.margin[i]) + pnl - fee
+            equity = margin_after + new_size * price // PPM - new_basis
+            if margin_after < 0 or equity * PPM < self.im_ppm * (abs(new_size) * price // PPM):
                 return None
         return delta, close, opened, px, fee
 
@@ -407,14 +412,14 @@ class PerpsProtocol:
         if plan is None:
             return False
         delta, close, opened, px, fee = plan
-        self.traded[i] += self.notional(delta)
+        self.traded[i] = self.traded.item(i) + abs(delta) * self.price // PPM
         self._fills.append(px)
         if close:
             self._close_part(i, close, px)
         if opened:
             self._settle_exposure(i)
-            self.size[i] += opened
-            self.basis[i] += opened * px // PPM
+            self.size[i] = self.size.item(i) + opened
+            self.basis[i] = self.basis.item(i) + opened * px // PPM
             self.skew += opened
         self._charge_fee(i, fee)
         return True
@@ -422,7 +427,7 @@ class PerpsProtocol:
     def _close(self, i: int, a: int, b: int, block: int, t: int) -> bool:
         if self.liquidation.locks(i):
             return False
-        size = int(self.size[i])
+        size = self.size.item(i)
         if not size or not self.price:
             return False
         px = self._fill(-size)
@@ -437,7 +442,7 @@ class PerpsProtocol:
             return False
         if not 0 < bps <= 10_000:  # outside (0, 100 %] it would grow or flip the position
             return False
-        close = toward_zero(int(self.size[i]) * bps, 10_000)
+        close = toward_zero(self.size.item(i) * bps, 10_000)
         if not close or not self.price:
             return False
         px = self._fill(-close)
@@ -462,7 +467,7 @@ class PerpsProtocol:
         amount = min(amount, self.balance(self.wallet[i]))
         if amount <= 0:
             return False
-        self.ledger.transfer(int(self.wallet[i]), int(self.margin[i]), amount, "topup")
+        self.ledger.transfer(self.wallet.item(i), self.margin.item(i), amount, "topup")
         self.margin_view.touched.append(i)
         return True
 
@@ -473,10 +478,10 @@ class PerpsProtocol:
         if amount <= 0:
             return False
         if self.size[i]:
-            notional = self.notional(int(self.size[i]))
+            notional = self.notional(self.size.item(i))
             if not self.price or (self.equity(i) - amount) * PPM < self.im_ppm * notional:
                 return False
-        self.ledger.transfer(int(self.margin[i]), int(self.wallet[i]), amount, "withdraw")
+        self.ledger.transfer(self.margin.item(i), self.wallet.item(i), amount, "withdraw")
         self.margin_view.touched.append(i)
         return True
 
@@ -487,10 +492,12 @@ class PerpsProtocol:
 
     def is_liquidatable(self, i: int) -> bool:
         """Exact integer test: equity below maintenance margin on the on-chain price."""
-        size = int(self.size[i])
-        if not size or not self.price:
+        size, price = self.size.item(i), self.price
+        if not size or not price:
             return False
-        return self.equity(i) * PPM < self.mm_ppm * self.notional(size)
+        equity = self.ledger.balances.item(self.margin[i]) + size * price // PPM \
+            - self.basis.item(i)  # self.equity(i), self.notional(size): asked per block
+        return equity * PPM < self.mm_ppm * (abs(size) * price // PPM)
 
     def set_sentinel(self, outages: np.ndarray, grace_us: int) -> None:
         """Aave-style PriceOracleSentinel: no liquidation while the sequencer uptime feed
@@ -519,8 +526,8 @@ class PerpsProtocol:
         margin = self.balance(self.margin[i])
         margin = margin + min(pnl, self.balance(self.pool)) if pnl >= 0 else \
             max(0, margin + pnl)
-        rest = int(self.size[i]) - close
-        return margin, margin + rest * self.price // PPM - (int(self.basis[i]) - closed_basis)
+        rest = self.size.item(i) - close
+        return margin, margin + rest * self.price // PPM - (self.basis.item(i) - closed_basis)
 
     def pay_from_margin(self, i: int, to: int, amount: int, reason: str) -> int:
         """Pay up to ``amount`` out of account ``i``'s margin, never more than its equity
@@ -528,7 +535,7 @@ class PerpsProtocol:
         liquidation pays, the margin left still covers the open position's loss, so no
         payment turns into bad debt. Returns what was paid."""
         paid = max(0, min(amount, self.balance(self.margin[i]), self.equity(i)))
-        self.ledger.transfer(int(self.margin[i]), to, paid, reason)
+        self.ledger.transfer(self.margin.item(i), to, paid, reason)
         self.margin_view.touched.append(i)
         return paid
 
@@ -558,10 +565,11 @@ class PerpsProtocol:
 
     def _settle_exposure(self, i: int) -> None:
         """Book account ``i``'s exposure up to now (called before its size changes)."""
-        size = int(self.size[i])
+        size = self.size.item(i)
         if size:
-            self.exposure[0 if size > 0 else 1, i] += abs(size) * (
-                self._price_time - self._price_time_at[i])
+            side = 0 if size > 0 else 1
+            self.exposure[side, i] = self.exposure.item(side, i) + abs(size) * (
+                self._price_time - self._price_time_at.item(i))
         self._price_time_at[i] = self._price_time
 
     def accrue_exposure(self, t_us: int) -> None:
@@ -609,7 +617,7 @@ class PerpsProtocol:
         if not (self.price if price_micro is None else price_micro):
             return np.empty(0, dtype=np.int64)
         if price_micro is None or price_micro == self.price:
-            return np.flatnonzero(self.margin_view.refresh().below)
+            return self.margin_view.refresh().below.nonzero()[0]
         equity, notional = self.margin_state(price_micro)
         return np.flatnonzero(below_maintenance(self, self.size, equity, notional))
 
@@ -667,6 +675,7 @@ class MarginView:
     """
 
     LOG = 256  # partial refreshes remembered; a watcher further behind rereads all
+    FEW = 32  # up to this many touched accounts are recomputed one by one
 
     def __init__(self, p: PerpsProtocol) -> None:
         self.p = p
@@ -692,15 +701,34 @@ class MarginView:
             self._full, self._log = self.generation, []
         elif self.touched:
             idx = np.array(self.touched, dtype=np.int64)
-            equity, notional = margin_arrays(p, idx, p.price)
-            self.equity[idx], self.notional[idx] = equity, notional
-            self.below[idx] = below_maintenance(p, p.size[idx], equity, notional)
+            if len(idx) <= self.FEW:
+                self._recompute_few(self.touched)
+            else:
+                equity, notional = margin_arrays(p, idx, p.price)
+                self.equity[idx], self.notional[idx] = equity, notional
+                self.below[idx] = below_maintenance(p, p.size[idx], equity, notional)
             self.generation += 1
             self._log.append((self.generation, idx))
             if len(self._log) > self.LOG:
                 del self._log[: len(self._log) // 2]
         self.touched.clear()
         return self
+
+    def _recompute_few(self, accounts: list[int]) -> None:
+        """``margin_arrays`` and ``below_maintenance`` for a few accounts, one at a time:
+        the same IEEE operations in the same order (so the same bits), without the fixed
+        cost of a dozen array operations that dominates a block touching a handful."""
+        p = self.p
+        price, mm_ppm = p.price / PPM, p.mm_ppm
+        balances, margin, size, basis = p.ledger.balances, p.margin, p.size, p.basis
+        equity, notional, below = self.equity, self.notional, self.below
+        for i in set(accounts):  # a trade touches its account two or three times
+            units = size.item(i)
+            n = float(abs(units)) * price
+            e = float(balances.item(margin.item(i))) + float(units) * price \
+                - float(basis.item(i))
+            equity[i], notional[i] = e, n
+            below[i] = units != 0 and e * PPM < mm_ppm * n
 
     def since(self, generation: int) -> np.ndarray | None:
         """Accounts recomputed after ``generation`` (None: all may have changed)."""

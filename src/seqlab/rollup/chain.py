@@ -19,7 +19,6 @@ from seqlab.rollup.nonces import Nonces
 from seqlab.sequencing.base import Blocks, Design
 from seqlab.txs import Status, TxStore
 
-_ONE_BLOCK = np.zeros(1, dtype=np.int64)
 BlockHook = Callable[[int, int, np.ndarray, np.ndarray], None]
 
 
@@ -148,23 +147,26 @@ class Rollup:
 
     def _execute(self, ticks: np.ndarray, ids: np.ndarray, tick_index: np.ndarray) -> None:
         if len(ticks) == 1:  # one tick: one block, no need to sort anything
-            used, block_of = _ONE_BLOCK, np.zeros(len(ids), dtype=np.int64)
+            block_no, t_us = np.empty(len(ids), np.int64), np.empty(len(ids), np.int64)
+            block_no.fill(self.next_block)  # np.full costs twice as much
+            t_us.fill(ticks[0])
+            self.next_block += 1
+            used_ticks, counts = ticks, np.array([len(ids)])
         else:
             used, block_of = np.unique(tick_index, return_inverse=True)
-        block_no = self.next_block + block_of
-        t_us = ticks[tick_index]
-        self.next_block += len(used)
+            block_no = self.next_block + block_of
+            t_us = ticks[tick_index]
+            self.next_block += len(used)
+            used_ticks, counts = ticks[used], np.bincount(block_of, minlength=len(used))
         status = self._run(ids, block_no, t_us)
         txs = self.txs
         txs.block[ids] = block_no
         txs.included_us[ids] = t_us
         txs.status[ids] = status
         self._order_chunks.append(ids)
-        counts = np.array([len(ids)]) if len(used) == 1 else \
-            np.bincount(block_of, minlength=len(used))
-        self._block_chunks.append((ticks[used], counts))
+        self._block_chunks.append((used_ticks, counts))
         for hook in self.hooks:
-            hook(int(block_no[0]), int(ticks[used[0]]), ids, status)
+            hook(int(block_no[0]), int(used_ticks[0]), ids, status)
 
     def _run(self, ids: np.ndarray, block_no: np.ndarray, t_us: np.ndarray) -> np.ndarray:
         """Execute ``ids``; a version of a transaction whose nonce an earlier version

@@ -38,6 +38,8 @@ class Nonces:
 
     def of(self, ids: np.ndarray) -> np.ndarray:
         """The group of each of ``ids`` (-1: a transaction with a nonce of its own)."""
+        if len(ids) and np.maximum.reduce(ids) < len(self.group):  # usually: one lookup
+            return self.group[ids]
         out = np.full(len(ids), -1, dtype=np.int64)
         known = ids < len(self.group)
         out[known] = self.group[ids[known]]
@@ -48,7 +50,7 @@ class Nonces:
         the first of its group whose nonce is still unspent. Marks their groups spent."""
         ok = np.ones(len(ids), dtype=bool)
         groups = self.of(ids)
-        bound = np.flatnonzero(groups >= 0)
+        bound = (groups >= 0).nonzero()[0]
         if not len(bound):
             return ok
         g = groups[bound]
