@@ -195,3 +195,16 @@ def test_each_rollup_has_its_policy_and_sees_the_same_service_outages():
     assert a.schedule.services == ["primary", "backup"] and b.schedule.services == ["primary"]
     assert b.schedule.down.tolist() == [[3 * MINUTE, 7 * MINUTE]]
     assert cluster.run().summary["ledger_residual"] == 0
+
+
+@pytest.mark.parametrize("key,value,field", [
+    ("sequencer.outages", [{"start": "1min", "duration": "1min"}], "sequencer.outages"),
+    ("rollups", {"count": 2, "sequencing": "shared"}, "rollups.sequencing"),
+])
+def test_settings_a_market_replaces_are_refused(key, value, field):
+    from seqlab.experiments.sweep import set_dotted
+    data = scenario(services=[{"name": "x"}]).scenario.model_dump(mode="python")
+    set_dotted(data, key, value)
+    with pytest.raises(SeqlabError) as info:
+        make_world(parse_scenario(data, "<test>"), 3)
+    assert field in info.value.line() and "\n" not in info.value.line()
