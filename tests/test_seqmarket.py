@@ -169,6 +169,8 @@ BAD = {
     "fair ordering": ({"services": [{"name": "x", "design": "fair-ordering"}]}, "design"),
     "unknown design": ({"services": [{"name": "x", "design": "magic"}]}, "design"),
     "order": ({"services": [{"name": "x"}], "order": ["y"]}, "order"),
+    "policies": ({"services": [{"name": "x"}], "policies": ["static", "failover"]},
+                 "policies"),
 }
 
 

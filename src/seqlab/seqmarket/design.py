@@ -177,6 +177,10 @@ def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int =
     if sc.sequencer.outages or sc.sequencer.outage_rate_per_day:
         raise SeqlabError("under a sequencing market outages belong to services", file=file,
                           field="sequencer.outages", allowed="none (set them per service)")
+    if len(cfg.policies) > sc.rollups.count:
+        raise SeqlabError(f"{len(cfg.policies)} policies for {sc.rollups.count} rollup(s)",
+                          file=file, field="sequencing_market.policies",
+                          allowed=f"at most one policy per rollup ({sc.rollups.count})")
     name = cfg.policies[rollup] if rollup < len(cfg.policies) else cfg.policy
     if name not in POLICIES:
         raise SeqlabError(f"unknown policy '{name}'", file=file,
