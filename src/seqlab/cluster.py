@@ -56,7 +56,7 @@ class Cluster:
         self.chains = [World(self._rollup_scenario(k), self.seed,
                              sim=Scope(self.sim, self._seed(k)),
                              reference=self.reference, extra_accounts=arb.count,
-                             scheduled_outages=k == 0)
+                             scheduled_outages=k == 0, rollup=k)
                        for k in range(sc.rollups.count)]
         if self.shared:  # one sequencer: its outages halt every rollup, one consensus
             for chain in self.chains[1:]:

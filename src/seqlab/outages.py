@@ -26,8 +26,16 @@ def outage_windows(cfg: Sequencer, horizon_us: int, rng: np.random.Generator,
         starts = np.sort(rng.integers(0, horizon_us, n))
         durations = rng.choice(REAL_OUTAGES_US, n)
         windows += list(zip(starts.tolist(), (starts + durations).tolist()))
+    return merge_windows(windows)
+
+
+def merge_windows(windows: list[tuple[int, int]]) -> np.ndarray:
+    """``(start, end)`` windows sorted and merged where they touch or overlap (empty
+    ones dropped)."""
     merged: list[list[int]] = []
     for start, end in sorted(windows):
+        if end <= start:
+            continue
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:

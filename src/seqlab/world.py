@@ -45,6 +45,7 @@ from seqlab.rollup.poster import Batches, post_batches, posting_cost_micro
 from seqlab.rollup.prover import Proofs, optimistic_withdrawals, proof_summary, prove
 from seqlab.outages import outage_windows, uptime_feed
 from seqlab.scenario.loader import LoadedScenario
+from seqlab.seqmarket import MarketDesign, market_design
 from seqlab.sequencing import make_design
 from seqlab.sequencing.operator import OperatorAccounts, OperatorView
 from seqlab.sequencing.txview import TxView
@@ -74,11 +75,13 @@ class World:
 
     def __init__(self, loaded: LoadedScenario, seed: int | None = None, *,
                  sim: Simulation | Scope | None = None, reference: ReferencePrice | None = None,
-                 extra_accounts: int = 0, scheduled_outages: bool = True) -> None:
-        """``sim``, ``reference``, ``extra_accounts`` and ``scheduled_outages`` are for a
-        rollup inside a several-rollup world: the shared kernel (with this rollup's own
-        streams), the shared market, accounts for the cross-rollup arbitrageurs, and
-        whether the scenario's scheduled outages hit this rollup's sequencer."""
+                 extra_accounts: int = 0, scheduled_outages: bool = True,
+                 rollup: int = 0) -> None:
+        """``sim``, ``reference``, ``extra_accounts``, ``scheduled_outages`` and
+        ``rollup`` are for a rollup inside a several-rollup world: the shared kernel (with
+        this rollup's own streams), the shared market, accounts for the cross-rollup
+        arbitrageurs, whether the scenario's scheduled outages hit this rollup's
+        sequencer, and which rollup it is (its sequencing-market policy)."""
         self.loaded = loaded
         self.sc = loaded.scenario
         self.seed = self.sc.seed if seed is None else int(seed)
@@ -89,7 +92,8 @@ class World:
         self.ledger = Ledger()
         self.txs = TxStore()
         self.network = Network()
-        self.design = make_design(self.sc.sequencer)
+        self.design = market_design(loaded, self.seed, self.txs, rollup) \
+            if self.sc.sequencing_market.enabled else make_design(self.sc.sequencer)
         self.horizon = self.sc.duration
         self.oracle_submit_us = np.empty(0, dtype=np.int64)
         self.outages = np.empty((0, 2), dtype=np.int64)
@@ -185,8 +189,12 @@ class World:
             self._build_options()
         self.rollup.force_window = sc.sequencer.force_inclusion_window
         self.rollup.l1_block_time = sc.sequencer.l1_block_time
-        self.set_outages(outage_windows(sc.sequencer, self.horizon, self.sim.rng("outages"),
-                                        self.scheduled_outages))
+        if isinstance(self.design, MarketDesign):  # down when no service in use produces
+            self.design.inbox = self.rollup.inbox
+            self.set_outages(self.design.schedule.down)
+        else:
+            self.set_outages(outage_windows(sc.sequencer, self.horizon,
+                                            self.sim.rng("outages"), self.scheduled_outages))
         if self.design.public_mempool and not sc.oracle.firewalled:
             self._watch_public_updates()
 
@@ -438,6 +446,8 @@ class World:
 
     def finish(self) -> Result:
         """After the kernel has run: post to L1, check the ledger, measure."""
+        if isinstance(self.design, MarketDesign):
+            self.design.settle(self.ledger, self.protocol.fees, self.rollup.blocks_table())
         self.batches = self._post_to_l1() if self.reference is not None else None
         return self._result(self.ledger.check())
 

@@ -7,11 +7,12 @@ microseconds; money is written in USD. Defaults come from real systems (see the 
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Callable, Literal, Mapping
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
                       PlainSerializer, model_serializer, model_validator)
 
+from seqlab.scenario.offers import SERVICE_OFFERS
 from seqlab.scenario.presets import PERPS_PRESETS
 from seqlab.units import DAY, S, format_duration, parse_duration
 
@@ -82,6 +83,14 @@ def _folder_name(name: str) -> str:
 
 # The operator strategies, by name: the one list (a flag each in ``[sequencer.strategy]``).
 STRATEGIES = ("backrun", "censor", "stale_oracle", "sandwich")
+
+def _under_named(table: Mapping[str, Mapping[str, Any]], key: str, data: Any) -> Any:
+    """``data`` (a table as written) over the values of the entry its ``key`` names (a
+    preset, an offer): a key written beside the name wins."""
+    if isinstance(data, dict) and data.get(key) in table:
+        return {**table[data[key]], **data}
+    return data
+
 
 class Model(BaseModel):
     """Base: unknown keys are errors, models are immutable once loaded, and every float
@@ -526,9 +535,7 @@ class Perps(Model):
     def _apply_preset(cls, data: Any) -> Any:
         """A preset's numbers under whatever the user wrote (an unknown name is left to
         the ``preset`` field's own check, which lists the allowed names)."""
-        if isinstance(data, dict) and data.get("preset") in PERPS_PRESETS:
-            return {**PERPS_PRESETS[data["preset"]], **data}
-        return data
+        return _under_named(PERPS_PRESETS, "preset", data)
 
     @model_serializer(mode="wrap")
     def _dump_without_preset_values(self, handler: Any) -> dict[str, Any]:
@@ -809,6 +816,84 @@ class Rollups(Model):
         return self
 
 
+class Service(Model):
+    """A sequencing service's offer: the design it runs (its MEV policy) and its terms.
+
+    ``latency`` is the extra hop from the rollup's gateway to the service's ordering;
+    ``nodes``/``faulty`` its censorship resistance (``faulty + 1`` of ``nodes`` must
+    collude to censor; a committee design runs with that many nodes); ``outages`` and
+    ``outage_rate_per_day`` its reliability (as ``[sequencer]``'s); ``capacity`` its
+    transactions per block (0: unlimited). ``offer`` names a built-in offer to start
+    from (docs/market.md); the keys written beside it replace its terms.
+    """
+
+    name: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9\-]*$")]
+    offer: Literal[tuple(SERVICE_OFFERS)] | None = None  # type: ignore[valid-type]
+    design: str = "fcfs"
+    latency: Duration = "0ms"
+    price_per_block_usd: AccountUsd = 0.0
+    price_per_tx_usd: AccountUsd = 0.0
+    nodes: Annotated[int, Field(ge=1, le=1024)] = 1
+    faulty: Annotated[int, Field(ge=0, le=1024)] = 0
+    outages: list[Outage] = []
+    outage_rate_per_day: Annotated[float, Field(ge=0, le=100)] = 0.0
+    capacity: Annotated[int, Field(ge=0), at_most(MAX_TXS, "no run has more transactions")] = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_offer(cls, data: Any) -> Any:
+        """The offer's terms under whatever the user wrote (an unknown name is left to
+        the ``offer`` field's own check, which lists the allowed names)."""
+        return _under_named(SERVICE_OFFERS, "offer", data)
+
+    @model_validator(mode="after")
+    def _faults_fit(self) -> "Service":
+        if self.faulty >= self.nodes:
+            raise ValueError(f"faulty ({self.faulty}) must be below nodes ({self.nodes})")
+        return self
+
+
+class Weights(Model):
+    """How a static policy weighs each term of an offer (each scored 0..1 across the
+    services on offer, best 1)."""
+
+    latency: Annotated[float, Field(ge=0, le=100)] = 1.0
+    price: Annotated[float, Field(ge=0, le=100)] = 1.0
+    resistance: Annotated[float, Field(ge=0, le=100)] = 1.0
+    reliability: Annotated[float, Field(ge=0, le=100)] = 1.0
+
+
+class SequencingMarket(Model):
+    """The rollup buys sequencing from one of ``services``; ``policy`` picks which, and
+    when (``failover``) to move to another: after ``timeout`` without a block, the next
+    service starts ``switch_delay`` later; transactions stranded in the old service's
+    queue are re-sent to the new one (``stranded = "resend"``) or forced in through the
+    L1 delayed inbox (``"l1"``). ``policies`` gives each rollup its own (several
+    rollups, isolated sequencing)."""
+
+    enabled: bool = False
+    services: Annotated[list[Service], Field(max_length=16)] = []
+    policy: str = "failover"
+    policies: Annotated[list[str], Field(max_length=8)] = []
+    weights: Weights = Weights()
+    order: list[str] = []
+    timeout: PositiveDuration = "10s"
+    switch_delay: Duration = "12s"
+    stranded: Literal["resend", "l1"] = "resend"
+
+    @model_validator(mode="after")
+    def _services_fit(self) -> "SequencingMarket":
+        names = [s.name for s in self.services]
+        if len(set(names)) != len(names):
+            raise ValueError("service names must be unique")
+        if self.enabled and not names:
+            raise ValueError("an enabled sequencing market needs at least one service")
+        unknown = [n for n in self.order if n not in names]
+        if unknown:
+            raise ValueError(f"order names unknown services {unknown} (services: {names})")
+        return self
+
+
 class Sweep(Model):
     """Defaults for ``seqlab sweep``: parameter values by dotted key, designs, seeds."""
 
@@ -831,6 +916,7 @@ class Scenario(Model):
     agents: Agents = Agents()
     rollup: Rollup = Rollup()
     rollups: Rollups = Rollups()
+    sequencing_market: SequencingMarket = SequencingMarket()
     sweep: Sweep = Sweep()
 
     @model_validator(mode="after")

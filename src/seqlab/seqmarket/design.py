@@ -1,0 +1,192 @@
+"""The rollup's sequencer when it buys sequencing: the service in use, switched on time.
+
+``MarketDesign`` is a design like any other to the rollup. Behind it, each segment of
+the schedule runs a fresh instance of its service's design (an old service's queue and
+internal state do not follow the rollup). Transactions reach the service in use
+``latency`` after they reach the rollup's gateway. At a switch, those the old service
+had received but not sequenced are stranded: their senders re-send them to the new
+service when it starts, or force them in through the L1 delayed inbox. What the rollup
+pays each service (per block and per transaction) is settled from its fee income.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from seqlab.errors import SeqlabError
+from seqlab.ledger import Ledger
+from seqlab.protocols.perps import PPM
+from seqlab.rollup.inbox import DelayedInbox
+from seqlab.scenario.loader import LoadedScenario
+from seqlab.scenario.schema import Service
+from seqlab.seqmarket.policies import POLICIES, make_policy
+from seqlab.seqmarket.schedule import Schedule, plan
+from seqlab.seqmarket.services import check_services, service_sequencer, service_windows
+from seqlab.sequencing import make_design
+from seqlab.sequencing.base import Blocks, Design, PendingQueue
+from seqlab.sequencing.txview import TxView
+from seqlab.txs import TxStore
+
+
+class MarketDesign(Design):
+    """Delegates to the service the schedule puts in use at each tick."""
+
+    name = "market"
+
+    def __init__(self, loaded: LoadedScenario, services: list[Service], schedule: Schedule,
+                 txs: TxStore, policy: str) -> None:
+        super().__init__(loaded.scenario.sequencer)
+        self.cfg_market = loaded.scenario.sequencing_market
+        self.services = {s.name: s for s in services}
+        self.schedule = schedule
+        self.txs = txs
+        self.policy = policy
+        self.inbound = PendingQueue()  # reached the gateway, not yet the service in use
+        self.inbox: DelayedInbox | None = None  # the rollup's, for stranded txs sent via L1
+        self.view = None
+        self.segment = -1
+        self.active: Design | None = None
+        self.given: list[np.ndarray] = []  # what the service in use has received
+        self.stranded = 0
+        self.paid = 0  # micro-USD paid to the services (settled after the run)
+
+    # the service in use ---------------------------------------------------------------
+    def attach(self, view: object) -> None:
+        self.view = view
+        self._activate(0)
+
+    def _activate(self, segment: int) -> None:
+        """Put the segment's service in use; strand what the previous one still holds."""
+        if segment == self.segment:
+            return
+        start = int(self.schedule.starts[segment])
+        if self.active is not None:
+            self._strand(start)
+        self.segment = segment
+        svc = self.services[self.schedule.services[segment]]
+        design = make_design(service_sequencer(self.cfg, svc))
+        if self.view is not None:
+            design.attach(dataclasses.replace(
+                self.view, txs=TxView(self.txs, design.contents_visible,
+                                      design.senders_visible)))
+            self.view.protocol.charge_tips = design.uses_tips
+            self.view.protocol.uniform_fills = design.uniform_fills
+        self.active, self.given = design, []
+
+    def _strand(self, start: int) -> None:
+        given = np.concatenate(self.given) if self.given else np.empty(0, np.int64)
+        left = np.sort(given[self.txs.included_us[given] < 0])
+        self.stranded += len(left)
+        if not len(left):
+            return
+        at = np.full(len(left), start, dtype=np.int64)
+        if self.cfg_market.stranded == "l1" and self.inbox is not None:
+            self.inbox.post(left, at)
+            return
+        ids = np.r_[left, self.inbound.ids]
+        arrival = np.r_[at, self.inbound.arrival]
+        order = np.lexsort((ids, arrival))
+        self.inbound = PendingQueue()
+        self.inbound.add(ids[order], arrival[order])
+
+    def _feed(self, until: int) -> None:
+        """Hand the service in use what has reached it by ``until``."""
+        hop = self.services[self.schedule.services[self.segment]].latency
+        n = self.inbound.arrived_by(until - hop)
+        if n:
+            ids, arrival = self.inbound.ids[:n], self.inbound.arrival[:n] + hop
+            self.inbound.drop_head(n)
+            self.active.receive(ids, arrival)
+            self.given.append(ids)
+
+    # the design interface ---------------------------------------------------------------
+    def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
+        self.inbound.add(ids, arrival_us)
+
+    def build_blocks(self, ticks: np.ndarray) -> Blocks:
+        seg = self.schedule.segment_at(ticks)
+        cuts = np.flatnonzero(np.diff(seg)) + 1
+        ids, index = [], []
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(ticks)]):
+            self._activate(int(seg[lo]))
+            self._feed(int(ticks[hi - 1]))
+            part = self.active.build_blocks(ticks[lo:hi])
+            ids.append(part.ids)
+            index.append(part.tick_index + lo)
+        return Blocks(np.concatenate(ids).astype(np.int64), np.concatenate(index)
+                      .astype(np.int64))
+
+    def pending(self) -> int:
+        return len(self.inbound) + self.active.pending()
+
+    def commits_by(self, t_us: int) -> bool:
+        return self.active.commits_by(t_us)
+
+    def admit_delayed(self, ids: np.ndarray, ready_us: np.ndarray, now: int) -> int:
+        return self.active.admit_delayed(ids, ready_us, now)
+
+    def take_overdue(self, deadline_us: int) -> np.ndarray:
+        late = self.inbound.ids[self.inbound.arrival <= deadline_us]
+        if len(late):
+            self.inbound.remove(late)
+        return np.r_[late, self.active.take_overdue(deadline_us)].astype(np.int64)
+
+    # what it cost, what happened ------------------------------------------------------------
+    def settle(self, ledger: Ledger, payer: int, blocks: dict[str, np.ndarray]) -> int:
+        """Pay each service for the blocks it produced (per block and per transaction),
+        out of ``payer`` (the protocol's fees), as far as they go; returns micro-USD paid."""
+        seg = self.schedule.segment_at(blocks["t_us"])
+        names = self.schedule.services
+        owed = 0
+        for k, name in enumerate(names):
+            mine = seg == k
+            svc = self.services[name]
+            owed += int(round((mine.sum() * svc.price_per_block_usd
+                               + blocks["n_txs"][mine].sum() * svc.price_per_tx_usd) * PPM))
+        paid = min(owed, int(ledger.balances[payer]))
+        if paid:
+            ledger.transfer(payer, ledger.open("sequencing services"), paid, "sequencing")
+        self.paid = paid
+        return paid
+
+    def metrics(self, horizon: int) -> dict:
+        s = self.schedule
+        ends = np.r_[s.starts[1:], horizon].clip(0, horizon)
+        time_by: dict[str, float] = {}
+        for name, lo, hi in zip(s.services, s.starts.clip(0, horizon), ends):
+            time_by[name] = round(time_by.get(name, 0.0) + float(hi - lo) / 1e6, 3)
+        return {"market": {"policy": self.policy, "switches": len(s.services) - 1,
+                           "first_service": s.services[0], "service_time_s": time_by,
+                           "stranded": self.stranded,
+                           "sequencing_cost_usd": round(self.paid / PPM, 2)}}
+
+
+def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int = 0
+                  ) -> MarketDesign:
+    """The rollup's sequencer under ``[sequencing_market]``: its services, its policy's
+    schedule over their outages."""
+    sc, file = loaded.scenario, loaded.source
+    cfg = sc.sequencing_market
+    if sc.protocol.kind != "perps":
+        raise SeqlabError("a sequencing market needs protocol.kind = 'perps'", file=file,
+                          field="sequencing_market.enabled", allowed="false")
+    if sc.rollups.count > 1 and sc.rollups.sequencing == "shared":
+        raise SeqlabError("a sequencing market is bought per rollup", file=file,
+                          field="rollups.sequencing", allowed="isolated")
+    if sc.sequencer.outages or sc.sequencer.outage_rate_per_day:
+        raise SeqlabError("under a sequencing market outages belong to services", file=file,
+                          field="sequencer.outages", allowed="none (set them per service)")
+    if len(cfg.policies) > sc.rollups.count:
+        raise SeqlabError(f"{len(cfg.policies)} policies for {sc.rollups.count} rollup(s)",
+                          file=file, field="sequencing_market.policies",
+                          allowed=f"at most one policy per rollup ({sc.rollups.count})")
+    name = cfg.policies[rollup] if rollup < len(cfg.policies) else cfg.policy
+    if name not in POLICIES:
+        raise SeqlabError(f"unknown policy '{name}'", file=file,
+                          field="sequencing_market.policy", allowed=", ".join(POLICIES))
+    services = check_services(cfg, file)
+    windows = {s.name: service_windows(s, sc.sequencer, sc.duration, seed) for s in services}
+    schedule = plan(services, windows, make_policy(name, cfg), cfg.timeout,
+                    cfg.switch_delay, sc.duration)
+    return MarketDesign(loaded, services, schedule, txs, name)

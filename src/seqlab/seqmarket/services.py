@@ -1,0 +1,57 @@
+"""Sequencing services: which designs can be sold, how each runs, when each is down.
+
+The built-in offers (``seqlab.scenario.offers``, sources in docs/market.md) stand for a
+rollup's own centralized sequencer (Arbitrum-style FCFS or OP Stack-style priority
+ordering), Arbitrum's Timeboost, a BFT committee (Espresso-style) and a
+threshold-encrypted mempool (Shutter-style). Reliability is an outage process: scheduled
+windows, or outages drawn at a rate from the real incidents of ``seqlab.outages``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from seqlab.errors import SeqlabError
+from seqlab.kernel import derived_seed
+from seqlab.outages import outage_windows
+from seqlab.scenario.schema import Sequencer, SequencingMarket, Service
+from seqlab.sequencing import check_design
+
+# Designs a service cannot run yet: their wiring is fixed when the world is built.
+UNSUPPORTED = {"fair-ordering": "it gossips pending transactions to every bot",
+               "builders": "its builders own accounts opened when the world is built"}
+
+
+def check_services(cfg: SequencingMarket, file: str | None = None) -> list[Service]:
+    """The services, checked: each names a design that can be sold as a service."""
+    out = []
+    for k, svc in enumerate(cfg.services):
+        field = f"sequencing_market.services[{k}]"
+        check_design(svc.design, f"{field}.design", file)
+        if svc.design in UNSUPPORTED:
+            raise SeqlabError(f"design '{svc.design}' cannot be a service yet: "
+                              f"{UNSUPPORTED[svc.design]}", file=file, field=f"{field}.design",
+                              allowed="any other design")
+        out.append(svc)
+    return out
+
+
+def service_sequencer(base: Sequencer, svc: Service) -> Sequencer:
+    """The ``[sequencer]`` table the service's design runs with: its design and capacity,
+    and, for a committee or an encrypted mempool, its node count."""
+    update: dict = {"design": svc.design, "max_txs_per_block": svc.capacity}
+    if svc.design == "committee":
+        update["committee"] = base.committee.model_copy(update={"nodes": svc.nodes})
+    if svc.design == "encrypted":
+        update["encrypted"] = base.encrypted.model_copy(
+            update={"keypers": svc.nodes, "threshold": min(base.encrypted.threshold,
+                                                           svc.nodes)})
+    return base.model_copy(update=update)
+
+
+def service_windows(svc: Service, base: Sequencer, horizon_us: int, seed: int) -> np.ndarray:
+    """The service's down windows: its scheduled outages and those drawn at its rate,
+    from a stream of its own (the same for every rollup that buys from it)."""
+    cfg = base.model_copy(update={"outages": svc.outages,
+                                  "outage_rate_per_day": svc.outage_rate_per_day})
+    rng = np.random.default_rng(derived_seed(seed, f"seqmarket/{svc.name}"))
+    return outage_windows(cfg, horizon_us, rng)
