@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seqlab.errors import SeqlabError
 from seqlab.experiments.paired import RunView
@@ -215,3 +217,30 @@ def test_event_parts_give_a_slides_cost_to_the_slide_class():
     out = event_premium([parts], {"slide": 2.0})
     assert out["per_event_bps"]["slide"]["mean_bps"] == pytest.approx(1e4 * 100.0 / notional)
     assert out["stress_bps_per_year"]["mean_bps"] == pytest.approx(2e4 * 100.0 / notional)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-0.012, 0.012), min_size=30, max_size=240), st.permutations(
+    range(len(DEFAULT_CLASSES))))
+def test_events_are_disjoint_cover_every_growing_move_and_take_the_top_class(steps, order):
+    """On any 1-minute path: events are ordered and disjoint; every minute at which a
+    class's move grew to or past its threshold lies inside an event whose class is at
+    least as severe; and the order the classes are given in does not matter."""
+    t = np.arange(len(steps) + 1, dtype=np.int64) * MINUTE
+    logp = np.r_[0.0, np.cumsum(steps)] + math.log(2000.0)
+    p = np.exp(logp)
+    ev = find_events(t, p, tuple(DEFAULT_CLASSES[i] for i in order))
+    assert [c.name for c in ev.classes] == [c.name for c in DEFAULT_CLASSES]
+    same = find_events(t, p)
+    for a, b in ((ev.start_us, same.start_us), (ev.end_us, same.end_us), (ev.cls, same.cls)):
+        np.testing.assert_array_equal(a, b)
+    assert np.all(ev.start_us <= ev.end_us) and np.all(ev.end_us[:-1] < ev.start_us[1:])
+    for rank, c in enumerate(ev.classes):
+        n = int(c.window_us // MINUTE) + 1
+        for i in range(1, len(t)):
+            lo, hi = max(i - n + 1, 0), max(i - n, 0)
+            now = max(logp[lo:i + 1].max() - logp[i], logp[i] - logp[lo:i + 1].min())
+            before = max(logp[hi:i].max() - logp[i - 1], logp[i - 1] - logp[hi:i].min())
+            if now >= math.log1p(c.move) and now > before:
+                inside = np.flatnonzero((ev.start_us <= t[i]) & (t[i] <= ev.end_us))
+                assert inside.size == 1 and ev.cls[inside[0]] >= rank, (c.name, i)
