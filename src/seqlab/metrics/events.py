@@ -136,10 +136,12 @@ def find_events(t_us: np.ndarray, price: np.ndarray,
     if idx.size:
         breaks = np.flatnonzero(np.diff(idx) > 1)
         for a, b in zip(np.r_[idx[0], idx[breaks + 1]], np.r_[idx[breaks], idx[-1]]):
-            first = [a + int(np.argmax(h[a:b + 1])) for h in hit if h[a:b + 1].any()]
-            origins = [_origin(logp, i, n, bool(hi[i] - logp[i] >= logp[i] - lo[i]))
-                       for i, (hi, lo, n) in zip(first, (r for r, h in zip(ranges, hit)
-                                                         if h[a:b + 1].any()))]
+            origins = []
+            for h, (hi, lo, n) in zip(hit, ranges):
+                if h[a:b + 1].any():
+                    i = a + int(np.argmax(h[a:b + 1]))  # the class's first hit
+                    fell = bool(hi[i] - logp[i] >= logp[i] - lo[i])
+                    origins.append(_origin(logp, i, n, fell))
             last = np.flatnonzero(extending[a:b + 1])
             start = int(t[min(origins)])
             end = int(t[a + int(last[-1]) if last.size else a])
