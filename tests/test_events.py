@@ -3,12 +3,16 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seqlab.errors import SeqlabError
-from seqlab.experiments.premium_events import calm_variance, event_labels
+from seqlab.experiments.paired import RunView
+from seqlab.experiments.premium_events import calm_variance, event_labels, event_parts
 from seqlab.experiments.stats import significance
 from seqlab.metrics.events import (DEFAULT_CLASSES, find_events, historical_calendar,
                                    parse_calendar)
+from seqlab.market.gbm import YEAR_US
 from seqlab.metrics.premium import combined_ratio_ci, event_premium, pooled_ratio_ci
 from seqlab.units import MINUTE, S
 
@@ -22,33 +26,77 @@ def path(moves: dict[int, float], minutes: int = 180) -> tuple[np.ndarray, np.nd
     return t, np.exp(logp)
 
 
+def ramp(start: int, minutes: int, move: float, total: int = 180
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """A flat 2,000 USD path on a 10-second grid that moves by ``move`` steadily (in log
+    terms) over ``minutes`` from minute ``start``."""
+    t = np.arange(0, total * MINUTE + 1, 10 * S, dtype=np.int64)
+    frac = np.clip((t - start * MINUTE) / (minutes * MINUTE), 0.0, 1.0)
+    return t, 2000.0 * np.exp(frac * math.log1p(move))
+
+
+def index(ev, name: str) -> int:
+    return [c.name for c in ev.classes].index(name)
+
+
 def test_flat_path_has_no_events():
     t, p = path({})
-    assert find_events(t, p).counts() == {"moderate": 0, "large": 0}
+    assert find_events(t, p).counts() == {"moderate": 0, "slide": 0, "large": 0}
 
 
 def test_moves_are_classified_by_size_and_merged():
-    t, p = path({30: -0.03, 60: -0.08, 64: -0.01, 120: 0.015})
+    t, p = path({20: -0.03, 100: -0.08, 104: -0.01, 160: 0.015}, minutes=220)
     ev = find_events(t, p)
-    assert ev.counts() == {"moderate": 1, "large": 1}
-    # the 8 % drop at minute 60 and the 1 % more 4 minutes later are one event
-    large = np.flatnonzero(ev.cls == 1)[0]
-    assert ev.start_us[large] <= 60 * MINUTE <= ev.end_us[large]
+    assert ev.counts() == {"moderate": 1, "slide": 0, "large": 1}
+    # the 8 % drop at minute 100 and the 1 % more 4 minutes later are one event, which
+    # runs from the last price before the drop to the last one that moved further
+    large = np.flatnonzero(ev.cls == index(ev, "large"))[0]
+    assert 99 * MINUTE < ev.start_us[large] < 100 * MINUTE and ev.end_us[large] == 104 * MINUTE
     assert ev.move[large] == pytest.approx(-(1 - 0.92 * 0.99), rel=1e-9)
-    moderate = np.flatnonzero(ev.cls == 0)[0]
+    moderate = np.flatnonzero(ev.cls == index(ev, "moderate"))[0]
     assert ev.move[moderate] == pytest.approx(-0.03, rel=1e-9)
     # a slow drift of 6 % over two hours is no event: speed matters
-    slow_t = np.arange(0, 120 * MINUTE + 1, 10 * S, dtype=np.int64)
-    slow = 2000.0 * np.exp(np.linspace(0, math.log(0.94), len(slow_t)))
-    assert find_events(slow_t, slow).counts() == {"moderate": 0, "large": 0}
+    assert find_events(*ramp(0, 120, -0.06, total=120)).counts() == {
+        "moderate": 0, "slide": 0, "large": 0}
+
+
+def test_a_sustained_fall_is_a_slide_and_a_fast_one_is_large():
+    slow = find_events(*ramp(30, 40, -0.06))
+    assert slow.counts() == {"moderate": 0, "slide": 1, "large": 0}
+    # the event is the fall itself: from its first to its last minute
+    assert (slow.start_us[0], slow.end_us[0]) == (30 * MINUTE, 70 * MINUTE)
+    assert slow.move[0] == pytest.approx(-0.06, rel=1e-9)
+    fast = find_events(*ramp(30, 5, -0.06))
+    assert fast.counts() == {"moderate": 0, "slide": 0, "large": 1}
+    assert (fast.start_us[0], fast.end_us[0]) == (30 * MINUTE, 35 * MINUTE)
+    # a rise counts the same as a fall
+    assert find_events(*ramp(30, 40, 0.06)).counts()["slide"] == 1
+
+
+def test_classes_are_ranked_by_severity_not_by_move_alone():
+    assert [c.name for c in DEFAULT_CLASSES] == ["moderate", "slide", "large"]
+    assert [c.name for c in sorted(DEFAULT_CLASSES, key=lambda c: c.severity)] == [
+        "moderate", "slide", "large"]
+    # given in any order, an event still takes the most severe class it reaches
+    ev = find_events(*ramp(30, 5, -0.06), classes=tuple(reversed(DEFAULT_CLASSES)))
+    assert ev.classes[ev.cls[0]].name == "large"
 
 
 def test_labels_cover_the_event_and_the_time_after_it():
     t, p = path({60: -0.08})
     ev = find_events(t, p)
-    labels = event_labels(ev, np.array([0, 55 * MINUTE, 60 * MINUTE, 75 * MINUTE,
-                                         100 * MINUTE]), after_us=10 * MINUTE)
-    assert list(labels) == [-1, 1, 1, 1, -1]
+    labels = event_labels(ev, np.array([0, 55 * MINUTE, 60 * MINUTE, 65 * MINUTE,
+                                         75 * MINUTE]), after_us=10 * MINUTE)
+    assert list(labels) == [-1, -1, index(ev, "large"), index(ev, "large"), -1]
+
+
+def test_a_slide_cost_is_the_slides_not_the_calm_times():
+    t, p = ramp(30, 40, -0.06)
+    ev = find_events(t, p)
+    slide = index(ev, "slide")
+    costs_at = np.array([10, 31, 50, 69, 75, 90, 150]) * MINUTE
+    labels = event_labels(ev, costs_at, after_us=10 * MINUTE)
+    assert list(labels) == [-1, slide, slide, slide, slide, -1, -1]
 
 
 def test_historical_calendar_counts_the_shipped_crash_days():
@@ -60,13 +108,20 @@ def test_historical_calendar_counts_the_shipped_crash_days():
     # the same events: over five years, or over the four days of data as if 365 a year
     days = 365.0 * 5 / (ceiling.per_year["large"] / floor.per_year["large"])
     assert 3.0 < days < 4.5
+    # each class is counted: the shipped days hold slow slides as well as fast crashes
+    counts = {k: v * 5 for k, v in floor.per_year.items()}
+    assert all(v == round(v) for v in counts.values()) and counts["slide"] > 0
     assert parse_calendar("historical-ceiling").per_year == ceiling.per_year
     assert parse_calendar(None).per_year == floor.per_year
 
 
 def test_user_calendar_and_its_errors():
     cal = parse_calendar("large=4, moderate=40")
-    assert cal.per_year == {"moderate": 40.0, "large": 4.0} and cal.source == "user-supplied"
+    assert cal.per_year == {"moderate": 40.0, "slide": 0.0, "large": 4.0}
+    assert cal.source == "user-supplied"
+    assert parse_calendar("slide=12,large=2").per_year == {"moderate": 0.0, "slide": 12.0,
+                                                           "large": 2.0}
+    assert "slide (≥ 5% within 60 min)" in parse_calendar("slide=12").describe()
     assert parse_calendar("large=2").per_year["moderate"] == 0.0
     assert parse_calendar("large=2,calm_vol=0.7").calm_vol == 0.7
     assert parse_calendar("calm_vol=0.7").source.startswith("shipped")
@@ -105,10 +160,6 @@ def test_significance_and_seeds_needed():
     assert significance(2.0, [2.0, 2.0], 1) == {"significant": False, "seeds_needed": None}
 
 
-def test_default_classes_are_ordered():
-    assert [c.move for c in DEFAULT_CLASSES] == sorted(c.move for c in DEFAULT_CLASSES)
-
-
 def test_calm_variance_is_the_calm_minutes_realised_variance():
     t = np.arange(0, 180 * MINUTE + 1, 10 * S, dtype=np.int64)
     rng = np.random.default_rng(3)
@@ -132,3 +183,64 @@ def test_a_cost_seen_in_one_seed_has_no_interval():
     # no cost at all is exact, however few seeds saw the class
     zero = event_premium([{"large": (0.0, 10.0)}, {"large": (0.0, 0.0)}], {"large": 4.0})
     assert zero["annual_bps"]["ci95_bps"] == [0.0, 0.0]
+
+
+def test_event_parts_give_a_slides_cost_to_the_slide_class():
+    """A design that costs one long account 100 USD during a 40-minute 6 % fall and 7 USD
+    two hours later: the 100 are the slide's (per event, per dollar of the account's
+    average notional), the 7 the calm part's; together they are the whole direct cost."""
+    t, p = ramp(30, 40, -0.06)
+    horizon = int(t[-1])
+    years = horizon / YEAR_US
+    notional = 1e5
+
+    def view(costs: dict[int, float]) -> RunView:
+        minutes = np.array(list(costs), dtype=np.int64) * MINUTE
+        usd = np.array(list(costs.values()), dtype=np.float64)
+        fills = {k: np.empty(0, dtype=np.int64) for k in ("id", "sender", "a", "submit_us",
+                                                          "fill")}
+        return RunView(
+            summary={}, values=np.zeros(1), managed=np.zeros(1, dtype=bool),
+            accounts={"ordering_cost_usd": np.array([usd.sum()]),
+                      "long_usd_years": np.array([notional * years]),
+                      "short_usd_years": np.zeros(1), "leverage": np.array([10.0])},
+            option_tables={}, liquidated=np.zeros(1, dtype=bool), bonus={},
+            latency_ms=np.zeros(1), fills=fills,
+            cost_events={"accounts": (minutes, np.zeros(len(usd), dtype=np.int64), usd)},
+            reference=(t, p), horizon_us=horizon)
+
+    base, run = view({}), view({50: 100.0, 170: 7.0})
+    parts = event_parts(run, base, find_events(t, p))["long 10x"]
+    assert parts["slide"] == pytest.approx((100.0, notional))
+    assert parts["large"][0] == 0.0 and parts["moderate"][0] == 0.0
+    assert parts["calm_measured"][0] == pytest.approx(7.0)
+    out = event_premium([parts], {"slide": 2.0})
+    assert out["per_event_bps"]["slide"]["mean_bps"] == pytest.approx(1e4 * 100.0 / notional)
+    assert out["stress_bps_per_year"]["mean_bps"] == pytest.approx(2e4 * 100.0 / notional)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-0.012, 0.012), min_size=30, max_size=240), st.permutations(
+    range(len(DEFAULT_CLASSES))))
+def test_events_are_disjoint_cover_every_growing_move_and_take_the_top_class(steps, order):
+    """On any 1-minute path: events are ordered and disjoint; every minute at which a
+    class's move grew to or past its threshold lies inside an event whose class is at
+    least as severe; and the order the classes are given in does not matter."""
+    t = np.arange(len(steps) + 1, dtype=np.int64) * MINUTE
+    logp = np.r_[0.0, np.cumsum(steps)] + math.log(2000.0)
+    p = np.exp(logp)
+    ev = find_events(t, p, tuple(DEFAULT_CLASSES[i] for i in order))
+    assert [c.name for c in ev.classes] == [c.name for c in DEFAULT_CLASSES]
+    same = find_events(t, p)
+    for a, b in ((ev.start_us, same.start_us), (ev.end_us, same.end_us), (ev.cls, same.cls)):
+        np.testing.assert_array_equal(a, b)
+    assert np.all(ev.start_us <= ev.end_us) and np.all(ev.end_us[:-1] < ev.start_us[1:])
+    for rank, c in enumerate(ev.classes):
+        n = int(c.window_us // MINUTE) + 1
+        for i in range(1, len(t)):
+            lo, hi = max(i - n + 1, 0), max(i - n, 0)
+            now = max(logp[lo:i + 1].max() - logp[i], logp[i] - logp[lo:i + 1].min())
+            before = max(logp[hi:i].max() - logp[i - 1], logp[i - 1] - logp[hi:i].min())
+            if now >= math.log1p(c.move) and now > before:
+                inside = np.flatnonzero((ev.start_us <= t[i]) & (t[i] <= ev.end_us))
+                assert inside.size == 1 and ev.cls[inside[0]] >= rank, (c.name, i)

@@ -175,7 +175,7 @@ def test_known_cost_per_event_is_recovered(small_options, monkeypatch):
     for seed in seeds:
         base = views[("honest", seed)]
         ev = find_events(*base.reference)
-        large = ev.start_us[ev.cls == 1]
+        large = ev.start_us[ev.cls == [c.name for c in ev.classes].index("large")]
         writers = dict(base.option_tables["option_writers"])
         writers["ordering_cost_usd"] = writers["ordering_cost_usd"].copy()
         writers["ordering_cost_usd"][0] += x * len(large)
@@ -237,7 +237,7 @@ def test_price_cli_json_several_designs(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["designs"] == ["extractive", "timeboost"]
-    assert data["calendar"]["per_year"] == {"moderate": 40.0, "large": 4.0}
+    assert data["calendar"]["per_year"] == {"moderate": 40.0, "slide": 0.0, "large": 4.0}
     assert "reading" in data and "paired seeds" in data["reading"]
     assert len(data["term_sheet"]) == 80
     row = data["term_sheet"][0]

@@ -524,7 +524,7 @@ def price(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
                                        "'historical' (the shipped crash days over the five "
                                        "years they come from: a floor), "
                                        "'historical-ceiling' (as if every day were one), "
-                                       "or CLASS=N,… e.g. large=4,moderate=40."),
+                                       "or CLASS=N,… e.g. large=4,slide=10,moderate=40."),
           out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for price.json "
                                                  "and price.html."),
           no_report: bool = typer.Option(False, "--no-report"),

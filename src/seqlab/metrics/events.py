@@ -10,7 +10,11 @@ stated calendar; what is left outside the events is a calm-market rate per year.
 An :class:`EventClass` is a move of at least ``move`` (as a log return, either way)
 within ``window``. :func:`find_events` marks the times at which the price has moved that
 much since some point of the preceding window, merges overlapping episodes into events,
-and gives each the largest class it reaches (classes are ordered by ``move``).
+and gives each the most severe class it reaches. Severity is the size of the move first
+and its speed second (:attr:`EventClass.severity`): a liquidation follows the cumulative
+move against a position whatever its speed, so a 5 % slide over an hour liquidates what a
+5 % crash in ten minutes does, and the faster move adds what speed costs (stale oracles,
+margin calls with no time to answer).
 
 A :class:`Calendar` holds events per year for each class and says where the numbers come
 from; :func:`historical_calendar` counts them in the shipped historical series. Those
@@ -43,22 +47,32 @@ class EventClass:
     move: float
     window_us: int
 
+    @property
+    def severity(self) -> tuple[float, int]:
+        """Sort key, least severe first: the larger move, then the shorter window."""
+        return (self.move, -self.window_us)
+
     def describe(self) -> str:
         return f"≥ {self.move:.0%} within {self.window_us / MINUTE:g} min"
 
 
-#: Moderate and large fast moves. 5 % in 10 minutes is the issue's example of a crash
-#: move; 2 % in 10 minutes is a fast move that still triggers liquidations at 20x.
+#: Moderate and large fast moves, and slow slides, least severe first. 5 % in 10 minutes
+#: is a crash move; 2 % in 10 minutes is a fast move that still triggers liquidations at
+#: 20x. A slide is the same 5 % reached within an hour: at 20x leverage (5 % initial
+#: margin) a 5 % adverse move liquidates whatever its speed, and an hour is slower than
+#: any keeper's or margin user's reaction, so a slide is an event for its liquidations,
+#: not for its speed.
 DEFAULT_CLASSES: tuple[EventClass, ...] = (
     EventClass("moderate", 0.02, 10 * MINUTE),
+    EventClass("slide", 0.05, 60 * MINUTE),
     EventClass("large", 0.05, 10 * MINUTE),
 )
 
 
 @dataclass(frozen=True)
 class Events:
-    """Events found in a path: start and end (µs, the start is one window before the
-    first time the move was reached), class index into ``classes``, and signed move."""
+    """Events found in a path: start and end (µs: where the move began and where it last
+    extended), class index into ``classes`` (least severe first), and signed move."""
 
     start_us: np.ndarray
     end_us: np.ndarray
@@ -70,45 +84,69 @@ class Events:
         return {c.name: int(np.sum(self.cls == i)) for i, c in enumerate(self.classes)}
 
 
-def _moved(t_us: np.ndarray, logp: np.ndarray, window_us: int) -> np.ndarray:
-    """Largest |log move| from any point of the trailing window to each point (a regular
-    grid is assumed: the window is a number of steps)."""
+def _window_range(t_us: np.ndarray, logp: np.ndarray,
+                  window_us: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Highest and lowest log price over the trailing window ending at each point, and
+    the window in steps (a regular grid is assumed: the window is a number of steps)."""
     step = float(np.median(np.diff(t_us))) if len(t_us) > 1 else float(window_us)
     n = max(int(round(window_us / step)) + 1, 2)
     origin = (n - 1) // 2  # trailing window: [i - n + 1, i]
     hi = maximum_filter1d(logp, n, origin=origin, mode="nearest")
     lo = minimum_filter1d(logp, n, origin=origin, mode="nearest")
-    return np.maximum(hi - logp, logp - lo)
+    return hi, lo, n
+
+
+def _origin(logp: np.ndarray, i: int, n: int, fell: bool) -> int:
+    """Where the move reaching point ``i`` began: the last high (a fall) or low (a rise)
+    of its trailing window."""
+    seg = logp[max(i - n + 1, 0):i + 1]
+    extreme = seg.max() if fell else seg.min()
+    return max(i - n + 1, 0) + int(np.flatnonzero(seg == extreme)[-1])
 
 
 def find_events(t_us: np.ndarray, price: np.ndarray,
                 classes: tuple[EventClass, ...] = DEFAULT_CLASSES) -> Events:
     """Events of ``price`` sampled at the regular times ``t_us``.
 
-    An event of the smallest class is a maximal run of times at which the price has moved
-    at least that class's ``move`` within its window; it starts one window before its first
-    such time (the move happened in that window) and runs to its last. Overlapping runs
-    merge. Each event takes the largest class whose move it reaches anywhere inside.
+    A class is *hit* at the times the price has moved at least its ``move`` within its
+    window. A maximal run of times at which any class is hit is an episode: it starts
+    where the move of each class's first hit began (the last high before a fall, the last
+    low before a rise) and ends at the last time a move was still growing, not when the
+    window lets go of it, which for a one-hour
+    window would be up to an hour of flat price later. Overlapping episodes merge. Each
+    event takes the most severe class it reaches (classes are sorted by
+    :attr:`EventClass.severity`).
     """
     t = np.asarray(t_us, dtype=np.int64)
     p = np.asarray(price, dtype=np.float64)
     if len(t) < 2 or np.any(~np.isfinite(p)) or np.any(p <= 0):
         empty = np.empty(0, dtype=np.int64)
         return Events(empty, empty, empty, np.empty(0), classes)
-    classes = tuple(sorted(classes, key=lambda c: c.move))
+    classes = tuple(sorted(classes, key=lambda c: c.severity))
     logp = np.log(p)
-    moved = [_moved(t, logp, c.window_us) for c in classes]
+    ranges = [_window_range(t, logp, c.window_us) for c in classes]
+    moved = [np.maximum(hi - logp, logp - lo) for hi, lo, _ in ranges]
     hit = [m >= math.log1p(c.move) for m, c in zip(moved, classes)]
+    extending = np.zeros(len(t), dtype=bool)  # a hit whose move grew since the last step
+    for h, m in zip(hit, moved):
+        extending[1:] |= h[1:] & (m[1:] > m[:-1])
     any_hit = np.logical_or.reduce(hit)
     starts, ends = [], []
     idx = np.flatnonzero(any_hit)
     if idx.size:
         breaks = np.flatnonzero(np.diff(idx) > 1)
         for a, b in zip(np.r_[idx[0], idx[breaks + 1]], np.r_[idx[breaks], idx[-1]]):
-            window = max(c.window_us for c, h in zip(classes, hit) if h[a:b + 1].any())
-            start, end = int(t[a]) - window, int(t[b])
+            origins = []
+            for h, (hi, lo, n) in zip(hit, ranges):
+                if h[a:b + 1].any():
+                    i = a + int(np.argmax(h[a:b + 1]))  # the class's first hit
+                    fell = bool(hi[i] - logp[i] >= logp[i] - lo[i])
+                    origins.append(_origin(logp, i, n, fell))
+            last = np.flatnonzero(extending[a:b + 1])
+            start = int(t[min(origins)])
+            end = int(t[a + int(last[-1]) if last.size else a])
             if starts and start <= ends[-1]:
-                ends[-1] = end
+                ends[-1] = max(ends[-1], end)
                 continue
             starts.append(start)
             ends.append(end)
