@@ -44,8 +44,9 @@ class StressPolicy:
     ``stress_vol``: the most censorship-resistant producing service (ties: the better
     score), moving at once. It moves back when volatility falls below ``stress_vol``, but
     never sooner than ``stress_dwell`` after its last switch, so a volatility estimate
-    hovering at the threshold makes it pay at most two switches per dwell. When the service in use has been
-    silent for ``timeout`` it moves to the best-scoring producing service, as failover."""
+    hovering at the threshold makes it pay about two switches per dwell at most. When the
+    service in use has been silent for ``timeout`` it moves, as failover, to the service
+    it wants if that one is producing, else to the best-scoring producing one."""
 
     def __init__(self, cfg: SequencingMarket) -> None:
         self.cfg = cfg
