@@ -116,3 +116,9 @@ def test_bad_stress_settings_are_one_line_naming_the_field(key, value, says):
         parse_scenario(data, "<test>")
     text = str(err.value)
     assert "\n" not in text and f"sequencing_market.{key}" in text and says in text
+
+
+def test_the_estimate_changes_only_on_whole_minutes():
+    price_at = path(0.4, 3.0, HOUR, 90 * MINUTE, 3 * HOUR)
+    at = [realised_vol(price_at, 70 * MINUTE + k * S, 10 * MINUTE) for k in range(0, 60, 7)]
+    assert len(set(at)) == 1

@@ -24,7 +24,10 @@ RETURN_STEP = MINUTE  # one-minute log returns, as a desk's realised-vol monitor
 
 def realised_vol(price_at: Callable[[np.ndarray], np.ndarray], t: int, window: int) -> float:
     """Annualised realised volatility of one-minute log returns over ``(t - window, t]``
-    (from the start of the run while fewer than two returns are available: 0)."""
+    (from the start of the run while fewer than two returns are available: 0), as of the
+    last whole minute: the estimate changes once a minute, so a switch decided on it is
+    not undone by a different reading a few seconds later."""
+    t -= t % RETURN_STEP
     lo = max(0, t - window)
     n = (t - lo) // RETURN_STEP
     if n < 2:
