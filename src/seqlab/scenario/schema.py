@@ -14,7 +14,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from seqlab.scenario.offers import SERVICE_OFFERS
 from seqlab.scenario.presets import PERPS_PRESETS
-from seqlab.units import DAY, S, format_duration, parse_duration
+from seqlab.units import DAY, MINUTE, S, format_duration, parse_duration
 
 # Upper bounds. Every number a user writes is finite and bounded, so a scenario that
 # validates can also run: no overflow in the integer ledger, no allocation beyond memory.
@@ -863,13 +863,23 @@ class Weights(Model):
     reliability: Annotated[float, Field(ge=0, le=100)] = 1.0
 
 
+def _two_returns(window_us: int) -> int:
+    """A realised volatility needs at least two one-minute returns."""
+    if window_us < 2 * MINUTE:
+        raise ValueError("must be at least 2min: the volatility is read from one-minute "
+                         "returns, and needs two")
+    return window_us
+
+
 class SequencingMarket(Model):
     """The rollup buys sequencing from one of ``services``; ``policy`` picks which, and
     when (``failover``) to move to another: after ``timeout`` without a block, the next
     service starts ``switch_delay`` later; transactions stranded in the old service's
     queue are re-sent to the new one (``stranded = "resend"``) or forced in through the
     L1 delayed inbox (``"l1"``). ``policies`` gives each rollup its own (several
-    rollups, isolated sequencing)."""
+    rollups, isolated sequencing). ``stress`` moves to the most censorship-resistant
+    service while realised volatility over ``stress_window`` is at least ``stress_vol``,
+    and back no sooner than ``stress_dwell`` after its last switch."""
 
     enabled: bool = False
     services: Annotated[list[Service], Field(max_length=16)] = []
@@ -880,6 +890,10 @@ class SequencingMarket(Model):
     timeout: PositiveDuration = "10s"
     switch_delay: Duration = "12s"
     stranded: Literal["resend", "l1"] = "resend"
+    stress_vol: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+    stress_window: Annotated[int, BeforeValidator(parse_duration),
+                             AfterValidator(_two_returns), _setting_cap, _as_text] = "10min"
+    stress_dwell: Duration = "10min"
 
     @model_validator(mode="after")
     def _services_fit(self) -> "SequencingMarket":

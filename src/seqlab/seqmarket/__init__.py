@@ -10,7 +10,8 @@ from seqlab.seqmarket.design import MarketDesign, market_design
 from seqlab.seqmarket.policies import (POLICIES, FailoverPolicy, Policy, State, StaticPolicy,
                                        make_policy, register_policy)
 from seqlab.seqmarket.services import check_services
+from seqlab.seqmarket.stress import StressPolicy
 
 __all__ = ["POLICIES", "FailoverPolicy", "MarketDesign", "Policy", "State",
-           "StaticPolicy", "make_policy", "market_design", "register_policy",
+           "StaticPolicy", "StressPolicy", "make_policy", "market_design", "register_policy",
            "check_services"]

@@ -11,6 +11,8 @@ pays each service (per block and per transaction) is settled from its fee income
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
+from typing import Callable
 
 import numpy as np
 
@@ -19,9 +21,10 @@ from seqlab.ledger import Ledger
 from seqlab.protocols.perps import PPM
 from seqlab.rollup.inbox import DelayedInbox
 from seqlab.scenario.loader import LoadedScenario
-from seqlab.scenario.schema import Service
+from seqlab.scenario.schema import SequencingMarket, Service
 from seqlab.seqmarket.policies import POLICIES, make_policy
 from seqlab.seqmarket.schedule import Schedule, plan
+from seqlab.seqmarket.stress import RETURN_STEP, realised_vol
 from seqlab.seqmarket.services import check_services, service_sequencer, service_windows
 from seqlab.sequencing import make_design
 from seqlab.sequencing.base import Blocks, Design, PendingQueue
@@ -35,8 +38,12 @@ class MarketDesign(Design):
     name = "market"
 
     def __init__(self, loaded: LoadedScenario, services: list[Service], schedule: Schedule,
-                 txs: TxStore, policy: str) -> None:
+                 txs: TxStore, policy: str,
+                 replan: Callable[[Callable], Schedule] | None = None) -> None:
+        """``replan(price_at)``: for a policy that watches the market, the schedule once the
+        reference price is known (when the design is attached to the run)."""
         super().__init__(loaded.scenario.sequencer)
+        self.replan = replan
         self.cfg_market = loaded.scenario.sequencing_market
         self.services = {s.name: s for s in services}
         self.schedule = schedule
@@ -54,6 +61,9 @@ class MarketDesign(Design):
     # the service in use ---------------------------------------------------------------
     def attach(self, view: object) -> None:
         self.view = view
+        reference = getattr(view, "reference", None)
+        if self.replan is not None and reference is not None:
+            self.schedule = self.replan(reference.at)
         self._activate(0)
 
     def _activate(self, segment: int) -> None:
@@ -189,4 +199,16 @@ def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int =
     windows = {s.name: service_windows(s, sc.sequencer, sc.duration, seed) for s in services}
     schedule = plan(services, windows, make_policy(name, cfg), cfg.timeout,
                     cfg.switch_delay, sc.duration)
-    return MarketDesign(loaded, services, schedule, txs, name)
+    watch = getattr(make_policy(name, cfg), "watch_window", None)
+    replan = None if watch is None else partial(_watching_plan, services, windows, name, cfg,
+                                                sc.duration, watch)
+    return MarketDesign(loaded, services, schedule, txs, name, replan)
+
+
+def _watching_plan(services: list[Service], windows: dict[str, np.ndarray], name: str,
+                   cfg: SequencingMarket, horizon: int, window: int, price_at: Callable
+                   ) -> Schedule:
+    """The schedule of a policy that watches realised volatility over ``window``: asked
+    every return step, with a fresh policy (a policy may keep state across asks)."""
+    return plan(services, windows, make_policy(name, cfg), cfg.timeout, cfg.switch_delay,
+                horizon, lambda t: realised_vol(price_at, t, window), RETURN_STEP)

@@ -28,6 +28,7 @@ class State:
     up: Mapping[str, bool]         # which services are producing blocks now
     services: tuple[Service, ...]  # the offers, in the scenario's order
     timeout: int                   # the market's timeout (µs)
+    vol: float = 0.0               # the reference's realised volatility (policies that watch it)
 
 
 class Policy(Protocol):

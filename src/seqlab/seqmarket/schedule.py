@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -43,15 +44,19 @@ def _silent(windows: np.ndarray, active_from: int, t: int) -> int:
 
 
 def plan(services: list[Service], windows: dict[str, np.ndarray], policy: Policy,
-         timeout: int, switch_delay: int, horizon: int) -> Schedule:
-    """Ask ``policy`` at every change of what it sees; return the resulting schedule."""
+         timeout: int, switch_delay: int, horizon: int,
+         vol: Callable[[int], float] | None = None, every: int = 0) -> Schedule:
+    """Ask ``policy`` at every change of what it sees; return the resulting schedule.
+    With ``vol`` (the reference's realised volatility at a time) the policy also sees the
+    market, and is asked every ``every`` µs as well, since that view changes continually."""
     names = [s.name for s in services]
     offers = tuple(services)
 
     def ask(t: int, current: str | None, active_from: int) -> str:
         up = {n: down_until(windows[n], t) is None for n in names}
         silent = 0 if current is None else _silent(windows[current], active_from, t)
-        choice = policy.choose(State(t, current, silent, up, offers, timeout))
+        seen = 0.0 if vol is None else vol(t)
+        choice = policy.choose(State(t, current, silent, up, offers, timeout, seen))
         if choice not in names:
             raise SeqlabError(f"the policy chose '{choice}', which is not on offer",
                               field="sequencing_market.policy", allowed=", ".join(names))
@@ -61,6 +66,8 @@ def plan(services: list[Service], windows: dict[str, np.ndarray], policy: Policy
     starts, chosen, decided, gaps = [0], [current], [0], []
     events = sorted({int(t) for w in windows.values() for t in
                      np.r_[w[:, 0], w[:, 1], w[:, 0] + timeout] if 0 < t < horizon})
+    if vol is not None and every > 0:
+        events = sorted(set(events) | set(range(every, horizon, every)))
     heapq.heapify(events)
     active_from, last = 0, -1
     while events:
