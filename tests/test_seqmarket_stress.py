@@ -122,3 +122,19 @@ def test_the_estimate_changes_only_on_whole_minutes():
     price_at = path(0.4, 3.0, HOUR, 90 * MINUTE, 3 * HOUR)
     at = [realised_vol(price_at, 70 * MINUTE + k * S, 10 * MINUTE) for k in range(0, 60, 7)]
     assert len(set(at)) == 1
+
+
+def test_a_switch_leaves_no_operator_position_open():
+    """Leaving a service whose hosted operator holds a stale-price trade closes it on the
+    next service: the old service's strategy state does not follow the rollup."""
+    data = load_scenario("tiny").scenario.model_dump(mode="python")
+    data["market"].update(volatility=2.0)
+    data["sequencing_market"] = {"enabled": True, "policy": "stress",
+                                 "weights": {"latency": 2.0}, "stress_vol": 1.0,
+                                 "services": [{"name": "lane", "offer": "timeboost"},
+                                              {"name": "safe", "offer": "committee"}]}
+    world = make_world(parse_scenario(data, "<test>"), 3)
+    s = world.run().summary
+    assert s["ledger_residual"] == 0 and s["market"]["switches"] >= 1
+    for party in world.operator_accounts.parties:
+        assert world.protocol.size[party.stale] == 0 == world.protocol.size[party.sandwich]

@@ -29,7 +29,7 @@ from seqlab.seqmarket.services import check_services, service_sequencer, service
 from seqlab.sequencing import make_design
 from seqlab.sequencing.base import Blocks, Design, PendingQueue
 from seqlab.sequencing.txview import TxView
-from seqlab.txs import TxStore
+from seqlab.txs import Kind, TxStore
 
 
 class MarketDesign(Design):
@@ -73,6 +73,7 @@ class MarketDesign(Design):
         start = int(self.schedule.starts[segment])
         if self.active is not None:
             self._strand(start)
+            self._close_orphans(start)
         self.segment = segment
         svc = self.services[self.schedule.services[segment]]
         design = make_design(service_sequencer(self.cfg, svc))
@@ -94,8 +95,27 @@ class MarketDesign(Design):
         if self.cfg_market.stranded == "l1" and self.inbox is not None:
             self.inbox.post(left, at)
             return
-        ids = np.r_[left, self.inbound.ids]
-        arrival = np.r_[at, self.inbound.arrival]
+        self._enqueue(left, at)
+
+    def _close_orphans(self, start: int) -> None:
+        """Close what the old service's hosted operator still holds: its strategy state
+        (an open stale-price trade waiting for its update) does not follow the rollup,
+        so the position would stay open, a naked bet, to the end of the run. The close
+        goes to the new service like a re-sent transaction."""
+        if self.view is None:
+            return
+        p = self.view.protocol
+        accounts = [a for party in self.view.accounts.parties
+                    for a in (party.stale, party.sandwich) if p.size[a] != 0]
+        if accounts:
+            ids = np.array([self.view.insert(Kind.CLOSE, a, start) for a in accounts],
+                           dtype=np.int64)
+            self._enqueue(ids, np.full(len(ids), start, dtype=np.int64))
+
+    def _enqueue(self, ids: np.ndarray, arrival: np.ndarray) -> None:
+        """Add transactions to those on their way to the service, keeping arrival order."""
+        ids = np.r_[ids, self.inbound.ids]
+        arrival = np.r_[arrival, self.inbound.arrival]
         order = np.lexsort((ids, arrival))
         self.inbound = PendingQueue()
         self.inbound.add(ids[order], arrival[order])
