@@ -91,15 +91,20 @@ def test_switches_respect_the_dwell(calm, crash, start, length, dwell):
         assert s.services == ["fast"]
 
 
-def test_a_run_with_the_stress_policy_balances():
-    loaded = load_scenario("tiny")
-    data = loaded.scenario.model_dump(mode="python")
+def _stress_world(fast_offer: str):
+    """``tiny`` at 200 % volatility buying from a fast service and a committee under the
+    stress policy."""
+    data = load_scenario("tiny").scenario.model_dump(mode="python")
     data["market"].update(volatility=2.0)
     data["sequencing_market"] = {"enabled": True, "policy": "stress",
                                  "weights": {"latency": 2.0}, "stress_vol": 1.0,
-                                 "services": [{"name": "fast", "offer": "central-fcfs"},
+                                 "services": [{"name": "fast", "offer": fast_offer},
                                               {"name": "safe", "offer": "committee"}]}
-    world = make_world(parse_scenario(data, "<test>"), 3)
+    return make_world(parse_scenario(data, "<test>"), 3)
+
+
+def test_a_run_with_the_stress_policy_balances():
+    world = _stress_world("central-fcfs")
     s = world.run().summary
     assert s["ledger_residual"] == 0
     assert s["market"]["policy"] == "stress"
@@ -127,13 +132,7 @@ def test_the_estimate_changes_only_on_whole_minutes():
 def test_a_switch_leaves_no_operator_position_open():
     """Leaving a service whose hosted operator holds a stale-price trade closes it on the
     next service: the old service's strategy state does not follow the rollup."""
-    data = load_scenario("tiny").scenario.model_dump(mode="python")
-    data["market"].update(volatility=2.0)
-    data["sequencing_market"] = {"enabled": True, "policy": "stress",
-                                 "weights": {"latency": 2.0}, "stress_vol": 1.0,
-                                 "services": [{"name": "lane", "offer": "timeboost"},
-                                              {"name": "safe", "offer": "committee"}]}
-    world = make_world(parse_scenario(data, "<test>"), 3)
+    world = _stress_world("timeboost")
     s = world.run().summary
     assert s["ledger_residual"] == 0 and s["market"]["switches"] >= 1
     for party in world.operator_accounts.parties:
