@@ -596,13 +596,13 @@ def _interval_text(ci: list[float] | None, fmt: str) -> str:
 
 def _mark(entry: dict[str, Any]) -> str:
     """``*`` where the interval excludes zero; otherwise how many seeds it would take."""
-    if entry.get("significant"):
-        return "*"
-    from seqlab.report.compare_html import seen_once
+    from seqlab.report.compare_html import significance_verdict
 
-    if seen_once(entry):
+    verdict, needed = significance_verdict(entry)
+    if verdict == "significant":
+        return "*"
+    if verdict == "one seed":
         return "one seed: no interval"
-    needed = entry.get("seeds_needed")
     return f"0 in CI (~{needed} seeds)" if needed else "0 in CI"
 
 

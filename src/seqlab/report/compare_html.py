@@ -23,7 +23,7 @@ from seqlab.report.page import section as _section
 from seqlab.result import Result, Table
 
 __all__ = ["write_compare_report", "render_compare_html", "who_pays_table", "interval_text",
-           "significance_text", "seen_once"]
+           "significance_text", "significance_verdict", "seen_once"]
 
 # A design with more harm points than this (or a harm table with more than
 # MAX_RAW_BOX_POINTS_TOTAL in all) is drawn from box statistics computed in numpy.
@@ -356,13 +356,23 @@ def interval_text(ci: Any, decimals: int = 2) -> str:
             if half_width(ci) is not None else "&ndash;")
 
 
+def significance_verdict(entry: Mapping[str, Any]) -> tuple[str, int | None]:
+    """``("significant" | "one seed" | "zero in CI", seeds needed)``: the one reading of
+    a figure's interval that the reports and the CLI each word their own way."""
+    if entry.get("significant"):
+        return "significant", None
+    if seen_once(entry):
+        return "one seed", None
+    return "zero in CI", entry.get("seeds_needed")
+
+
 def significance_text(entry: Mapping[str, Any]) -> str:
     """Whether a figure's interval excludes zero, and how many seeds it would need."""
-    if entry.get("significant"):
+    verdict, needed = significance_verdict(entry)
+    if verdict == "significant":
         return "significant"
-    if seen_once(entry):
+    if verdict == "one seed":
         return "no interval: seen in one seed only"
-    needed = entry.get("seeds_needed")
     return "0 in CI" + (f" (~{needed} seeds needed)" if needed else "")
 
 
