@@ -115,12 +115,22 @@ def test_inclusion_and_order_of_bundles_and_ordinary_transactions(n, data):
     design._ids, design._recv, design._arrival = np.arange(m), recv, recv.min(axis=1)
     design._priority = priority
     t0 = data.draw(st.integers(0, 2_500_000))
+    list_time = t0 - t0 % design.c.list_interval
+    epoch = list_time // design.lane.tb.round
+    late = np.array(data.draw(st.lists(st.booleans(), min_size=m, max_size=m))) & priority
+    late &= epoch > 0  # a bundle from an epoch before this one
+    design._epoch = np.where(priority, epoch - late, -1)
     alive = np.ones(n, dtype=bool)
     included = design._collect(t0, alive)
-    list_time = t0 - t0 % design.c.list_interval
+    assert design.expired_bundles == late.sum()
+    assert not np.isin(np.flatnonzero(late), included).any()
+    assert not np.isin(np.flatnonzero(late), design._ids).any()  # dropped from the queue
+    keep = ~late
+    recv, priority = recv[keep], priority[keep]
+    ids = np.flatnonzero(keep)
     lists = np.where(priority[:, None], recv <= list_time, recv <= list_time - design.c.list_age)
     held = lists.sum(axis=1)
-    inc = np.isin(np.arange(m), included)
+    inc = np.isin(ids, included)
     assert (held[inc & ~priority] >= design.f + 1).all()
     assert (inc[~priority] == (held[~priority] >= design.f + 1)).all()
     bundles = np.flatnonzero(priority)
@@ -129,6 +139,33 @@ def test_inclusion_and_order_of_bundles_and_ordinary_transactions(n, data):
     assert inc[bundles].tolist() == [k < prefix for k in range(len(bundles))]
     block = design._order(included, 0, t0)
     assert sorted(block.tolist()) == sorted(included.tolist())
-    first = priority[block]
+    first = design._priority[np.searchsorted(design._ids, block)]
     assert not (np.diff(first.astype(int)) > 0).any()
     assert (np.diff(block[first]) > 0).all()
+
+def test_a_bundle_is_committed_only_in_its_own_epoch():
+    """The specification includes priority bundles of the current epoch only: every
+    bundle a round collects was sent in the epoch its lists were cut in, and bundles left
+    over from an ended epoch are dropped, counted and never executed."""
+    seen = []
+    original = CommitteeDesign._collect
+
+    def checking(self, t0, alive):
+        out = original(self, t0, alive)
+        if self.lane is not None and len(out):
+            pos = np.flatnonzero(np.isin(self._ids, out) & self._priority)
+            epoch = (t0 - t0 % self.c.list_interval) // self.lane.tb.round
+            seen.append((self._epoch[pos], epoch))
+        return out
+
+    CommitteeDesign._collect = checking
+    try:
+        w, s = run({"nodes": 4, "express_lane": True}, seed=2, **BUSY)
+    finally:
+        CommitteeDesign._collect = original
+    assert seen and all((epochs == epoch).all() for epochs, epoch in seen)
+    expired = s["design_metrics"]["expired_bundles"]  # rare: bundles reach members fast
+    own = w.design.view.txs.inserted_since(0)
+    pending = w.txs.status[own] == Status.PENDING
+    assert pending.sum() >= expired
+    assert s["ledger_residual"] == 0

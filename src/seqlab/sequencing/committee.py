@@ -46,7 +46,9 @@ lane's time advantage), one list carrying it is enough, bundles go in in the ord
 controller sent them with no gap, and a block puts them ahead of every ordinary
 transaction. So the controller cannot land a liquidation right behind an oracle update
 in the update's own block (it would be ordered in front of it): it acts once the update
-has executed, ahead of every keeper. With ``encrypted`` the bundles' contents are sealed
+has executed, ahead of every keeper. A bundle carries the epoch it was sent in, and a
+round whose lists are cut in a later epoch drops it (the specification includes priority
+bundles of the current epoch only): a controller's right ends with its epoch. With ``encrypted`` the bundles' contents are sealed
 until the block is decrypted like everyone else's.
 """
 from __future__ import annotations
@@ -125,6 +127,8 @@ class CommitteeDesign(HostsOperator, Design):
                                 behind_updates=False, keep_waiting=True) \
             if c.express_lane else None
         self._priority = np.empty(0, dtype=bool)  # pending txs that are priority bundles
+        self._epoch = np.empty(0, dtype=np.int64)  # a bundle's epoch (-1: ordinary tx)
+        self.expired_bundles = 0  # bundles dropped because their epoch had ended
         self._prev_tick: int | None = None
 
     def join(self, shared: SharedRounds) -> None:
@@ -163,6 +167,8 @@ class CommitteeDesign(HostsOperator, Design):
         self._arrival = np.concatenate((self._arrival, arrival_us))
         self._recv = np.concatenate((self._recv, recv))
         self._priority = np.concatenate((self._priority, np.full(len(ids), priority)))
+        epoch = self.lane.round if priority else -1
+        self._epoch = np.concatenate((self._epoch, np.full(len(ids), epoch, dtype=np.int64)))
 
     # faults ---------------------------------------------------------------------------
     def _alive(self, t: int) -> np.ndarray:
@@ -315,6 +321,7 @@ class CommitteeDesign(HostsOperator, Design):
         if not len(self._ids):
             return np.empty(0, dtype=np.int64)
         list_time = t0 - t0 % self.c.list_interval
+        self._expire(list_time)
         age = np.where(self._priority, 0, self.c.list_age)  # bundles are listed at once
         seen = (self._recv <= (list_time - age)[:, None]) & alive[None, :]
         if self.byzantine.any() and self.view is not None and not self.c.encrypted:
@@ -331,11 +338,25 @@ class CommitteeDesign(HostsOperator, Design):
             ok[bundles[gap[0]:]] = False
         return self._ids[ok]
 
+    def _expire(self, list_time: int) -> None:
+        """Drop the priority bundles of an epoch that ended before these lists were cut:
+        the specification includes the current epoch's bundles only. They never execute
+        (they stay pending) and the lane stops waiting for them."""
+        if self.lane is None:
+            return
+        old = self._priority & (self._epoch >= 0) & \
+            (self._epoch < list_time // self.lane.tb.round)
+        if old.any():
+            dropped = self._ids[old]
+            self.expired_bundles += len(dropped)
+            self.lane.forget(dropped)
+            self._remove(dropped)
+
     def _remove(self, ids: np.ndarray) -> None:
         keep = ~member(self._ids, ids)
         self._ids, self._recv, self._arrival = self._ids[keep], self._recv[keep], \
             self._arrival[keep]
-        self._priority = self._priority[keep]
+        self._priority, self._epoch = self._priority[keep], self._epoch[keep]
 
     def _order(self, ids: np.ndarray, leader: int, t0: int) -> np.ndarray:
         """Deterministic order, or the leader's (an extractive operator if byzantine)."""
@@ -386,4 +407,9 @@ class CommitteeDesign(HostsOperator, Design):
                 "safety_ok": self.safety_violations == 0,
                 "safety_violations": self.safety_violations,
                 "byzantine_over_f": self.c.byzantine > self.f,
-                **(self.lane.metrics(horizon_us) if self.lane is not None else {})}
+                **(self._lane_metrics(horizon_us) if self.lane is not None else {})}
+
+    def _lane_metrics(self, horizon_us: int) -> dict:
+        out = self.lane.metrics(horizon_us)
+        out.setdefault("design_metrics", {})["expired_bundles"] = self.expired_bundles
+        return out

@@ -115,6 +115,12 @@ class ExpressLane:
         ids, times = self._express(now, prev)
         return head, ids, times
 
+    def forget(self, ids: np.ndarray) -> None:
+        """Transactions the sequencer dropped (a bundle whose epoch ended): they will
+        never run, so the lane stops waiting to book them."""
+        gone = set(np.asarray(ids).tolist())
+        self._pending = [(tx, k) for tx, k in self._pending if tx not in gone]
+
     def metrics(self, horizon_us: int) -> dict:
         """The auction and the lane, round by round, summed up (``design_metrics``)."""
         if not self.book.round_no:
