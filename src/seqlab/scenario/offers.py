@@ -12,7 +12,7 @@ from typing import Any, Mapping
 # Four major sequencer halts (seqlab.outages.REAL_OUTAGES_US: Arbitrum 2022-01-09 and
 # 2023-12-15, Optimism 2024-02-15, Base 2025-08-05) over about four years of three large
 # rollups: 4 / (3 × 4 × 365) ≈ 0.001 a day. No public incident record yet tells the
-# decentralized services apart, so every built-in offer starts from this rate.
+# decentralized services apart, so every built-in offer but the L1 itself starts from it.
 REAL_OUTAGE_RATE_PER_DAY = 0.001
 
 SERVICE_OFFERS: Mapping[str, Mapping[str, Any]] = MappingProxyType({

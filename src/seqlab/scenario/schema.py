@@ -856,6 +856,9 @@ class Service(Model):
     outages: list[Outage] = []
     outage_rate_per_day: Annotated[float, Field(ge=0, le=100)] = 0.0
     capacity: Annotated[int, Field(ge=0), at_most(MAX_TXS, "no run has more transactions")] = 0
+    # what running the service costs its operator (the auction policy's bidders net it
+    # out); no service publishes it
+    cost_usd_per_hour: AccountUsd = 0.0
 
     @model_validator(mode="before")
     @classmethod
@@ -912,6 +915,14 @@ class SequencingMarket(Model):
     stress_window: Annotated[int, BeforeValidator(parse_duration),
                              AfterValidator(_two_returns), _setting_cap, _as_text] = "10min"
     stress_dwell: Duration = "10min"
+    # the auction policy: Espresso's marketplace sells a rollup's sequencing rights per
+    # slot, aligned with Ethereum's 12 s slots (the L1 proposer's right of first refusal)
+    auction_epoch: Annotated[int, BeforeValidator(parse_duration), Field(ge=S),
+                             _setting_cap, _as_text] = "12s"
+    # Timeboost's governance minimum reserve, 0.001 WETH at 2,500 USD/ETH, per epoch
+    auction_reserve_usd: Usd = 2.5
+    # the bidders' private valuation error (log-spread), as Timeboost's searchers'
+    auction_noise: Annotated[float, Field(ge=0, le=3)] = 0.2
 
     @model_validator(mode="after")
     def _services_fit(self) -> "SequencingMarket":
