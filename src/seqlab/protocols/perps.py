@@ -223,6 +223,11 @@ class PerpsProtocol:
         return self.liquidator_account[sender] if kind == Kind.LIQUIDATE else \
             int(self.wallet[sender])
 
+    def payer(self, kind: int, sender: int) -> int:
+        """The ledger account behind a tx: it pays the tx's fees, and a broken promise
+        made about the tx is made good to it."""
+        return self._payer(kind, sender)
+
     def balance(self, account: int) -> int:
         return self.ledger.balances.item(account)
 

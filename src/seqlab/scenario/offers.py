@@ -12,7 +12,7 @@ from typing import Any, Mapping
 # Four major sequencer halts (seqlab.outages.REAL_OUTAGES_US: Arbitrum 2022-01-09 and
 # 2023-12-15, Optimism 2024-02-15, Base 2025-08-05) over about four years of three large
 # rollups: 4 / (3 × 4 × 365) ≈ 0.001 a day. No public incident record yet tells the
-# decentralized services apart, so every built-in offer starts from this rate.
+# decentralized services apart, so every built-in offer but the L1 itself starts from it.
 REAL_OUTAGE_RATE_PER_DAY = 0.001
 
 SERVICE_OFFERS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
@@ -30,4 +30,9 @@ SERVICE_OFFERS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
     # a threshold-encrypted mempool run by others (Shutter-style): 7 keypers, f = 2
     "encrypted": {"design": "encrypted", "latency": "40ms", "nodes": 7, "faulty": 2,
                   "outage_rate_per_day": REAL_OUTAGE_RATE_PER_DAY},
+    # based sequencing: Ethereum's proposers in turn, preconfers among them. Ethereum
+    # has not stopped producing blocks since the Merge (its two losses of finality, in
+    # May 2023, kept blocks coming), so no outages; censoring it for good takes the L1's
+    # own BFT bound, a third of its stake: 1,024 stand-in nodes, 341 of them faulty
+    "based": {"design": "based", "nodes": 1024, "faulty": 341, "outage_rate_per_day": 0.0},
 })

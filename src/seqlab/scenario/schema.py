@@ -438,6 +438,23 @@ class BatchPoster(Model):
     gas_percentile: Literal["30", "60", "90", "avg"] = "60"
 
 
+class Based(Model):
+    """Based sequencing: L1 proposers, in turn, order the rollup at L1 block times; a
+    share of them are preconfers who promise inclusion fast, against collateral. Sources
+    in docs/designs/based.md."""
+
+    # about 10 % of Ethereum blocks trade ahead on preconf markets (ETHGas, 2025)
+    preconf_share: Share = 0.10
+    # the beacon chain publishes an epoch's proposers an epoch ahead: 32 slots
+    lookahead: Annotated[int, Field(ge=1, le=64)] = 32
+    # based preconfirmations: "latencies as low as 100 ms" (restaking implementation)
+    preconf_latency: Duration = "100ms"
+    # ETHGas: 1 ETH of collateral per 1M gas of blockspace sold (a slot's promises)
+    collateral_eth: Annotated[float, Field(ge=0, le=1_000)] = 1.0
+    # Ethereum mainnet misses about 0.3 % of slots (ethp2p observatory, Xatu data)
+    missed_slot_rate: Annotated[float, Field(ge=0, le=0.5)] = 0.003
+
+
 class Sequencer(Model):
     """The sequencer design and its block production."""
 
@@ -458,6 +475,7 @@ class Sequencer(Model):
     timeboost: Timeboost = Timeboost()
     committee: Committee = Committee()
     builders: Builders = Builders()
+    based: Based = Based()
 
 
 class Rollup(Model):
@@ -838,6 +856,9 @@ class Service(Model):
     outages: list[Outage] = []
     outage_rate_per_day: Annotated[float, Field(ge=0, le=100)] = 0.0
     capacity: Annotated[int, Field(ge=0), at_most(MAX_TXS, "no run has more transactions")] = 0
+    # what running the service costs its operator (the auction policy's bidders net it
+    # out); no service publishes it
+    cost_usd_per_hour: AccountUsd = 0.0
 
     @model_validator(mode="before")
     @classmethod
@@ -894,6 +915,14 @@ class SequencingMarket(Model):
     stress_window: Annotated[int, BeforeValidator(parse_duration),
                              AfterValidator(_two_returns), _setting_cap, _as_text] = "10min"
     stress_dwell: Duration = "10min"
+    # the auction policy: Espresso's marketplace sells a rollup's sequencing rights per
+    # slot, aligned with Ethereum's 12 s slots (the L1 proposer's right of first refusal)
+    auction_epoch: Annotated[int, BeforeValidator(parse_duration), Field(ge=S),
+                             _setting_cap, _as_text] = "12s"
+    # Timeboost's governance minimum reserve, 0.001 WETH at 2,500 USD/ETH, per epoch
+    auction_reserve_usd: Usd = 2.5
+    # the bidders' private valuation error (log-spread), as Timeboost's searchers'
+    auction_noise: Annotated[float, Field(ge=0, le=3)] = 0.2
 
     @model_validator(mode="after")
     def _services_fit(self) -> "SequencingMarket":

@@ -22,7 +22,9 @@ from seqlab.protocols.perps import PPM
 from seqlab.rollup.inbox import DelayedInbox
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.scenario.schema import SequencingMarket, Service
-from seqlab.seqmarket.policies import POLICIES, make_policy
+from seqlab.seqmarket.auction import Valuation
+from seqlab.seqmarket.policies import POLICIES, Policy, make_policy
+from seqlab.seqmarket.rights import RightsBook
 from seqlab.seqmarket.schedule import Schedule, plan
 from seqlab.seqmarket.stress import RETURN_STEP, realised_vol
 from seqlab.seqmarket.services import check_services, service_sequencer, service_windows
@@ -57,6 +59,7 @@ class MarketDesign(Design):
         self.given: list[np.ndarray] = []  # what the service in use has received
         self.stranded = 0
         self.paid = 0  # micro-USD paid to the services (settled after the run)
+        self.rights = RightsBook(schedule.sales)  # an auction policy's sales
 
     # the service in use ---------------------------------------------------------------
     def attach(self, view: object) -> None:
@@ -64,6 +67,7 @@ class MarketDesign(Design):
         reference = getattr(view, "reference", None)
         if self.replan is not None and reference is not None:
             self.schedule = self.replan(reference.at)
+            self.rights = RightsBook(self.schedule.sales)
         self._activate(0)
 
     def _activate(self, segment: int) -> None:
@@ -135,6 +139,8 @@ class MarketDesign(Design):
         self.inbound.add(ids, arrival_us)
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
+        if self.rights.sales and self.view is not None:
+            self.rights.mark(int(ticks[0]), self.view)
         seg = self.schedule.segment_at(ticks)
         cuts = np.flatnonzero(np.diff(seg)) + 1
         ids, index = [], []
@@ -178,6 +184,8 @@ class MarketDesign(Design):
         if paid:
             ledger.transfer(payer, ledger.open("sequencing services"), paid, "sequencing")
         self.paid = paid
+        if self.rights.sales and self.view is not None:
+            self.rights.settle(ledger, self.view)
         return paid
 
     def metrics(self, horizon: int) -> dict:
@@ -186,10 +194,12 @@ class MarketDesign(Design):
         time_by: dict[str, float] = {}
         for name, lo, hi in zip(s.services, s.starts.clip(0, horizon), ends):
             time_by[name] = round(time_by.get(name, 0.0) + float(hi - lo) / 1e6, 3)
-        return {"market": {"policy": self.policy, "switches": len(s.services) - 1,
-                           "first_service": s.services[0], "service_time_s": time_by,
-                           "stranded": self.stranded,
-                           "sequencing_cost_usd": round(self.paid / PPM, 2)}}
+        market = {"policy": self.policy, "switches": len(s.services) - 1,
+                  "first_service": s.services[0], "service_time_s": time_by,
+                  "stranded": self.stranded, "sequencing_cost_usd": round(self.paid / PPM, 2)}
+        if self.rights.sales:
+            market["auction"] = self.rights.metrics()
+        return {"market": market}
 
 
 def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int = 0
@@ -217,18 +227,43 @@ def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int =
                           field="sequencing_market.policy", allowed=", ".join(POLICIES))
     services = check_services(cfg, file)
     windows = {s.name: service_windows(s, sc.sequencer, sc.duration, seed) for s in services}
-    schedule = plan(services, windows, make_policy(name, cfg), cfg.timeout,
-                    cfg.switch_delay, sc.duration)
-    watch = getattr(make_policy(name, cfg), "watch_window", None)
-    replan = None if watch is None else partial(_watching_plan, services, windows, name, cfg,
+    tr = sc.agents.traders
+    make = partial(_policy, name, cfg, Valuation(
+        tr.rate_per_s * tr.tip_usd * float(np.exp(tr.tip_sigma ** 2 / 2))), seed)
+    policy = make()
+    check = getattr(policy, "check", None)
+    if check is not None:
+        check(services, file)
+    schedule = plan(services, windows, policy, cfg.timeout, _switch_delay(policy, cfg),
+                    sc.duration)
+    watch = getattr(policy, "watch_window", None)
+    replan = None if watch is None else partial(_watching_plan, services, windows, make, cfg,
                                                 sc.duration, watch)
     return MarketDesign(loaded, services, schedule, txs, name, replan)
 
 
-def _watching_plan(services: list[Service], windows: dict[str, np.ndarray], name: str,
-                   cfg: SequencingMarket, horizon: int, window: int, price_at: Callable
-                   ) -> Schedule:
+def _policy(name: str, cfg: SequencingMarket, valuation: Valuation, seed: int) -> Policy:
+    """A fresh policy; one that prices the rollup's sequencing (``bind``) learns the
+    market's public order flow and the run's seed."""
+    policy = make_policy(name, cfg)
+    bind = getattr(policy, "bind", None)
+    if bind is not None:
+        bind(valuation, seed)
+    return policy
+
+
+def _switch_delay(policy: Policy, cfg: SequencingMarket) -> int:
+    """Rights sold ahead of time (``sold_ahead``) start on time; other switches wait."""
+    return 0 if getattr(policy, "sold_ahead", False) else cfg.switch_delay
+
+
+def _watching_plan(services: list[Service], windows: dict[str, np.ndarray],
+                   make: Callable[[], Policy], cfg: SequencingMarket, horizon: int,
+                   window: int, price_at: Callable) -> Schedule:
     """The schedule of a policy that watches realised volatility over ``window``: asked
-    every return step, with a fresh policy (a policy may keep state across asks)."""
-    return plan(services, windows, make_policy(name, cfg), cfg.timeout, cfg.switch_delay,
-                horizon, lambda t: realised_vol(price_at, t, window), RETURN_STEP)
+    every return step (or its own ``ask_every``), with a fresh policy (a policy may keep
+    state across asks)."""
+    policy = make()
+    return plan(services, windows, policy, cfg.timeout, _switch_delay(policy, cfg),
+                horizon, lambda t: realised_vol(price_at, t, window),
+                getattr(policy, "ask_every", RETURN_STEP))

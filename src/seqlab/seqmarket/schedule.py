@@ -29,6 +29,7 @@ class Schedule:
     services: list[str]     # the service of each segment
     decided: np.ndarray     # int64: when each switch was decided (first: 0)
     down: np.ndarray        # (k, 2) int64: windows in which no block is produced
+    sales: tuple = ()       # an auction policy's sales, epoch by epoch (others: none)
 
     def segment_at(self, t_us: np.ndarray) -> np.ndarray:
         """Index of the segment each time falls in."""
@@ -89,7 +90,8 @@ def plan(services: list[Service], windows: dict[str, np.ndarray], policy: Policy
                 heapq.heappush(events, nxt)
     down = _down_windows(starts, chosen, windows, gaps, horizon)
     return Schedule(np.array(starts, dtype=np.int64), chosen,
-                    np.array(decided, dtype=np.int64), down)
+                    np.array(decided, dtype=np.int64), down,
+                    tuple(getattr(policy, "sales", ())))
 
 
 def _down_windows(starts: list[int], chosen: list[str], windows: dict[str, np.ndarray],

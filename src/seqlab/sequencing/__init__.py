@@ -13,6 +13,7 @@ from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, Design
 from seqlab.sequencing.extractive import ALL_STRATEGIES, ExtractiveDesign
 from seqlab.sequencing.fcfs import FcfsDesign
+from seqlab.sequencing.based import BasedDesign
 from seqlab.sequencing.batch_auction import BatchAuctionDesign
 from seqlab.sequencing.builders import BuildersDesign
 from seqlab.sequencing.committee import CommitteeDesign
@@ -60,6 +61,7 @@ DESIGNS: dict[str, Callable[[Sequencer], Design]] = {
     "batch-auction": _hosted(BatchAuctionDesign),
     "committee": _hosted(CommitteeDesign),
     "builders": _hosted(BuildersDesign),
+    "based": BasedDesign,
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -86,6 +88,9 @@ DESCRIPTIONS: dict[str, str] = {
     "builders": "proposer-builder separation: independent honest, extractive or "
                 "specialised builders bid for each block; the proposer takes the highest "
                 "bid, the winner pays the second; optional FOCIL inclusion lists",
+    "based": "based sequencing: L1 proposers order the rollup at L1 block times (12 s); "
+             "preconfers among them promise inclusion fast against collateral, slashed "
+             "to the user when a promise breaks",
 }
 
 

@@ -1,0 +1,163 @@
+"""The ``auction`` policy: the rollup sells its sequencing rights, epoch by epoch.
+
+Espresso's marketplace lets a rollup sell the right to sequence it per slot: sequencers
+bid, the rollup sets a reserve price, and when no bid meets it the rollup falls back to
+a sequencer of its own choosing, here based sequencing (the L1's proposers, which is
+also where Espresso's design gives the L1 proposer a right of first refusal). Each
+service on offer other than the based one bids, sealed, for each epoch (``auction_epoch``,
+one 12 s slot by default); the highest bid at or above the reserve wins and pays its bid
+(first price); the proceeds go to the rollup.
+
+The bidders are rational and unequal. A service is worth to its operator what its
+design lets it earn in the epoch, less what running it costs: the priority fees of the
+rollup's order flow where its design keeps them, plus the share of the ordering value
+(the stale-price trades and liquidations an unconstrained operator takes) its design
+lets it take, which grows with the square of volatility as loss-versus-rebalancing does
+(Milionis et al. 2022). Each bidder forecasts the epoch's volatility from the realised
+volatility of the trailing window, sees the value through a private error
+(``auction_noise``) and, as in a first-price auction among n bidders with independent
+values and a reserve, bids its estimate less (v^n − r^n)/(n·v^(n−1)) (the equilibrium
+with values uniform below the highest; alone, it bids the reserve). Rights are sold ahead of the epoch (Espresso's
+bidding and assignment phases run slots ahead of the sequencing one), so a new winner
+starts on time: no switch delay, but the old service's unsequenced queue is stranded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+from seqlab.errors import SeqlabError
+from seqlab.kernel import keyed_normals
+from seqlab.scenario.schema import SequencingMarket, Service
+from seqlab.seqmarket.policies import State, register_policy
+from seqlab.units import MINUTE, S
+
+BASED = "based"
+
+# The share of the ordering value an unconstrained operator (``extractive``) takes that
+# each design lets its operator take: what each design's hosted operator took on
+# ``default`` over five seeds, over what ``extractive`` took (README design table:
+# extractive 110 k, timeboost 69 k, fair-ordering 43 k, batch-auction 22 k, builders
+# 113 k, of which the proposer keeps 95 %). Honest designs take none.
+EXTRACTION: Mapping[str, float] = MappingProxyType({
+    "extractive": 1.0, "extractive-backrun": 0.40, "extractive-censor": 0.01,
+    "extractive-stale-oracle": 0.59, "extractive-sandwich": 0.0, "timeboost": 0.63,
+    "fair-ordering": 0.39, "batch-auction": 0.20, "builders": 0.98,
+})
+# Designs whose operator keeps the priority fees of the blocks it builds.
+KEEPS_TIPS = frozenset({"priority", "builders", BASED})
+# What ``extractive`` took on ``default`` (110 k USD in 3 h, mean of seeds 1-5) per
+# second and per unit of annualised variance of the reference price: ORDERING_VOL is the
+# root mean square over seeds 1-5 of the realised volatility of ``default``'s one-minute
+# returns over the whole run (2.35 to 3.48 by seed: its crash jumps).
+ORDERING_TAKE_USD = 110_000.0
+ORDERING_HOURS = 3.0
+ORDERING_VOL = 2.88
+
+
+@dataclass(frozen=True)
+class Valuation:
+    """What sequencing the rollup for a while is worth to each service's operator."""
+
+    fees_usd_per_s: float  # priority fees the rollup's order flow pays per second
+
+    def value(self, svc: Service, vol: float, seconds: float) -> float:
+        """USD the service expects to earn sequencing ``seconds`` at volatility ``vol``,
+        net of its running cost."""
+        per_unit = ORDERING_TAKE_USD / (ORDERING_HOURS * 3600.0) / ORDERING_VOL ** 2
+        rate = (self.fees_usd_per_s * (svc.design in KEEPS_TIPS)
+                + EXTRACTION.get(svc.design, 0.0) * per_unit * vol * vol
+                - svc.cost_usd_per_hour / 3600.0)
+        return rate * seconds
+
+
+def first_price_bids(values: np.ndarray, reserve: float, n: int) -> np.ndarray:
+    """Each bidder's equilibrium bid in a first-price auction with ``n`` bidders and a
+    reserve (values independent and uniform below the highest): ``v − (vⁿ − rⁿ)/(n·vⁿ⁻¹)``
+    for a value at or above the reserve, which lies between the reserve and the value
+    (alone: the reserve); a bidder valuing the epoch below the reserve does not bid (0)."""
+    v = np.asarray(values, dtype=np.float64)
+    out = np.zeros_like(v)
+    ok = (v >= reserve) & (v > 0)
+    if n >= 1 and ok.any():
+        x = v[ok]
+        out[ok] = x - (x - reserve * (reserve / x) ** (n - 1)) / n
+    return out
+
+
+def first_price(bids: np.ndarray, reserve: float) -> tuple[int | None, float]:
+    """Winner (the highest bid at or above ``reserve``; the first on ties) and what it
+    pays: its own bid."""
+    ok = np.flatnonzero((bids >= reserve) & (bids > 0))
+    if not len(ok):
+        return None, 0.0
+    k = int(ok[np.argmax(bids[ok])])
+    return k, float(bids[k])
+
+
+@dataclass(frozen=True)
+class Sale:
+    """One epoch's auction."""
+
+    start: int               # µs
+    winner: str              # the service that sequences the epoch (the fallback: none won)
+    price_usd: float         # what the winner pays (0 when the rollup fell back)
+    bids: tuple[float, ...]  # every bidder's sealed bid (USD), in the services' order
+    values: tuple[float, ...]  # every bidder's expected value (USD), before its error
+
+
+class AuctionPolicy:
+    """Sells each epoch to the highest bid at or above the reserve; none: based."""
+
+    def __init__(self, cfg: SequencingMarket) -> None:
+        self.cfg = cfg
+        self.ask_every = cfg.auction_epoch
+        self.watch_window = max(cfg.auction_epoch, 10 * MINUTE)  # bidders' forecast
+        self.sold_ahead = True  # no switch delay: the winner is known before the epoch
+        self.valuation = Valuation(0.0)
+        self.seed = 0
+        self.sales: list[Sale] = []
+
+    def bind(self, valuation: Valuation, seed: int) -> None:
+        """The market's public order flow, and the run's seed for the bidders' errors."""
+        self.valuation, self.seed = valuation, seed
+
+    def check(self, services: list[Service], file: str | None) -> None:
+        """An auction needs somewhere to fall back to: a based service on offer."""
+        if not any(s.design == BASED for s in services):
+            raise SeqlabError("the auction policy falls back to based sequencing when no "
+                              "bid meets the reserve, and no service runs it", file=file,
+                              field="sequencing_market.services",
+                              allowed='a service with design = "based" (offer = "based")')
+
+    def _fallback(self, state: State) -> str:
+        return next(s.name for s in state.services if s.design == BASED)
+
+    def choose(self, state: State) -> str:
+        epoch = self.cfg.auction_epoch
+        if state.current is not None and state.now % epoch:
+            # between auctions: only a silent winner hands the rollup back to the fallback
+            based = self._fallback(state)
+            if state.silent_us >= state.timeout and state.up[based]:
+                return based
+            return state.current
+        bidders = [s for s in state.services if s.design != BASED and state.up[s.name]]
+        values = np.array([self.valuation.value(s, state.vol, epoch / S) for s in bidders])
+        index = np.array([state.services.index(s) for s in bidders], dtype=np.int64)
+        z = keyed_normals(self.seed, "seqmarket/auction", index,
+                          np.full(len(index), state.now // epoch, dtype=np.int64))
+        noise = self.cfg.auction_noise
+        estimate = values * np.exp(noise * z - noise * noise / 2)  # unbiased
+        reserve = self.cfg.auction_reserve_usd
+        bids = first_price_bids(estimate, reserve, len(bidders))
+        k, price = first_price(bids, reserve)
+        winner = self._fallback(state) if k is None else bidders[k].name
+        self.sales.append(Sale(state.now, winner, price, tuple(bids.round(6).tolist()),
+                               tuple(values.round(6).tolist())))
+        return winner
+
+
+register_policy("auction", AuctionPolicy)

@@ -1,0 +1,87 @@
+"""The auction policy: sequencing rights sold per epoch, based sequencing below the reserve."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from seqlab.cluster import make_world
+from seqlab.errors import SeqlabError
+from seqlab.protocols.perps import PPM
+from seqlab.scenario import load_scenario
+from seqlab.scenario.loader import parse_scenario
+from seqlab.scenario.schema import SequencingMarket, Service
+from seqlab.seqmarket.auction import AuctionPolicy, Valuation, first_price, first_price_bids
+from seqlab.seqmarket.policies import State
+from seqlab.units import S
+
+
+@given(values=st.lists(st.floats(0, 1e6), min_size=1, max_size=8),
+       reserve=st.floats(0, 1e4))
+def test_bids_lie_between_the_reserve_and_the_value(values, reserve):
+    v = np.array(values)
+    bids = first_price_bids(v, reserve, len(v))
+    bidding = (v >= reserve) & (v > 0)
+    assert (bids[~bidding] == 0).all()
+    assert (bids[bidding] >= reserve - 1e-9).all() and (bids[bidding] <= v[bidding] + 1e-9).all()
+    # a higher value never bids less
+    order = np.argsort(v[bidding], kind="stable")
+    assert (np.diff(bids[bidding][order]) >= -1e-9).all()
+
+
+def test_a_lone_bidder_bids_the_reserve_and_more_bidders_bid_more():
+    assert first_price_bids(np.array([10.0]), 2.5, 1)[0] == pytest.approx(2.5)
+    two, five = (first_price_bids(np.array([10.0]), 2.5, n)[0] for n in (2, 5))
+    assert 2.5 < two < five < 10.0
+
+
+def test_first_price_winner_pays_its_bid_and_below_the_reserve_nobody_wins():
+    assert first_price(np.array([3.0, 7.0, 5.0]), 2.5) == (1, 7.0)
+    assert first_price(np.array([1.0, 2.0]), 2.5) == (None, 0.0)
+    assert first_price(np.array([0.0, 0.0]), 0.0) == (None, 0.0)
+
+
+def _state(services, now=0, vol=1.0, current=None):
+    return State(now, current, 0, {s.name: True for s in services}, tuple(services),
+                 10 * S, vol)
+
+
+def test_calm_epochs_go_to_based_volatile_ones_are_sold():
+    services = [Service(name="tb", offer="timeboost"), Service(name="fcfs", offer="central-fcfs"),
+                Service(name="l1", offer="based")]
+    policy = AuctionPolicy(SequencingMarket(services=services))
+    policy.bind(Valuation(0.0), 1)
+    assert policy.choose(_state(services, vol=0.1)) == "l1"
+    assert policy.choose(_state(services, now=12 * S, vol=3.0, current="l1")) == "tb"
+    calm, rush = policy.sales
+    assert calm.price_usd == 0 and rush.price_usd >= 2.5
+    assert rush.bids[1] == 0  # honest FCFS takes nothing: it does not bid
+
+
+def _auction_world(services):
+    data = load_scenario("tiny").scenario.model_dump(mode="python")
+    data["sequencing_market"] = {"enabled": True, "policy": "auction", "services": services}
+    return make_world(parse_scenario(data, "<test>"), 3)
+
+
+def test_an_auction_run_balances_and_books_every_epoch():
+    world = _auction_world([{"name": "tb", "offer": "timeboost"},
+                            {"name": "prio", "offer": "central-priority"},
+                            {"name": "l1", "offer": "based"}])
+    s = world.run().summary
+    a = s["market"]["auction"]
+    assert s["ledger_residual"] == 0
+    assert a["epochs"] == 50 and sum(a["won"].values()) == 50  # ten minutes of 12 s slots
+    sales = world.design.rights.sales
+    paid = sum(int(round(x.price_usd * PPM)) for x in sales)
+    rights = world.ledger.names.index("sequencing rights")
+    assert world.ledger.balances[rights] == paid
+    assert a["proceeds_usd"] == pytest.approx(paid / PPM)
+    assert all(x.price_usd == 0 for x in sales if x.winner == "l1")
+    starts = world.design.schedule.starts
+    assert (starts % (12 * S) == 0).all()  # winners start on time: no switch delay
+
+
+def test_an_auction_needs_a_based_service():
+    with pytest.raises(SeqlabError) as err:
+        _auction_world([{"name": "tb", "offer": "timeboost"}])
+    text = str(err.value)
+    assert "\n" not in text and "sequencing_market.services" in text and "based" in text
