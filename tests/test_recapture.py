@@ -15,13 +15,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seqlab.agents.liquidators import Costs, Liquidators
 from seqlab.errors import SeqlabError
+from seqlab.kernel import Simulation
+from seqlab.network import Network
 from seqlab.experiments.sweep import set_dotted
 from seqlab.oracle.recapture import Bidder, RecaptureAuction, bid_for
 from seqlab.protocols.perps import PPM
 from seqlab.protocols.price_rule import PriceRule
 from seqlab.scenario import parse_scenario
-from seqlab.scenario.schema import Recapture
+from seqlab.scenario.schema import Liquidator, Recapture
 from seqlab.txs import Kind
 from tests.pinned import shrunk
 from tests.test_perps import FAILED, OK, bal, make, tx, usd
@@ -93,6 +96,30 @@ def test_the_winners_liquidations_run_right_behind_the_update():
 def test_a_bidder_past_its_loss_limit_stays_out():
     p, auction = market(online=lambda j, t: j != 0)
     crash(p)
+    assert {r[3] for r in p.log.liquidations} == {1}
+    assert p.ledger.check() == 0
+
+
+def test_a_bot_whose_losses_pass_its_limit_stops_bidding():
+    """The auction asks the bots' own loss limit: bot 0, allowed to lose nothing, burns
+    gas on a failed attempt, stops, and the dearer bot 1 wins."""
+    p = make(accounts=3, margin=1_000.0)
+    p.fund_liquidators(0, [10_000.0, 10_000.0])
+    p.attempt_gas[:] = GAS
+    cfgs = [Liquidator(name=f"bot{j}", gas_usd=GAS[j] / PPM, max_loss_usd=0.0)
+            for j in range(2)]
+    profit = lambda j: bal(p, p.liquidator_account[j]) - int(p.keeper_capital[j])
+    bots = Liquidators(cfgs, Simulation(1), p.txs, Network(), 3,
+                       Costs(lambda who, n: np.zeros(len(who), np.int64), 0.0, profit), 60 * S)
+    auction = RecaptureAuction(Recapture(enabled=True), p, [Bidder(j, GAS[j], 0)
+                                                             for j in range(2)],
+                               bots.active, 2, lambda t: True)
+    p.bundle = auction
+    assert tx(p, Kind.ORACLE, 0, a=usd(2000.0)) == OK
+    assert tx(p, Kind.TRADE, 0, a=usd(19_000.0)) == OK
+    assert tx(p, Kind.LIQUIDATE, 0, b=0) == FAILED  # healthy: bot 0 pays gas for nothing
+    crash(p)
+    assert bots.stopped.tolist() == [True, False]
     assert {r[3] for r in p.log.liquidations} == {1}
     assert p.ledger.check() == 0
 
