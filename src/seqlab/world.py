@@ -30,7 +30,7 @@ from seqlab.metrics.perps import (PerpsRun, final_price_micro, perps_summary, pe
 from seqlab.network import Network, sample_latency
 from seqlab.oracle.base import Feed
 from seqlab.oracle.pull import carried
-from seqlab.oracle.recapture import RecaptureAuction
+from seqlab.oracle.recapture import Bidder, RecaptureAuction
 from seqlab.protocols.keeper_venue import KeeperVenue
 from seqlab.protocols.options import OptionsProtocol
 from seqlab.protocols.liquidation import reward_rate
@@ -182,11 +182,11 @@ class World:
             else None
         self._margin_seen = -1  # the margin view's generation the managers last saw
         self.rollup.subscribe(self._on_perps_block)
-        if sc.oracle.enabled and sc.oracle.recapture.enabled:
-            self.recapture = RecaptureAuction(sc.oracle.recapture, p, len(self.bots))
         self.options = None
         if sc.protocol.options.enabled:
             self._build_options()
+        if sc.oracle.enabled and sc.oracle.recapture.enabled:
+            self._build_recapture()
         self.rollup.force_window = sc.sequencer.force_inclusion_window
         self.rollup.l1_block_time = sc.sequencer.l1_block_time
         if isinstance(self.design, MarketDesign):  # down when no service in use produces
@@ -228,8 +228,22 @@ class World:
             self.protocol.set_price_rule(PriceRule(
                 pubs.submit_us[seqs], max_age=sc.oracle.max_age if self.feed.attached else 0,
                 keep_newest=self.feed.attached, delayed=perps.order_execution == "delayed",
-                min_delay=perps.min_delay, max_delay=perps.max_delay))
+                min_delay=perps.min_delay, max_delay=perps.max_delay),
+                int(round(perps.settlement_keeper_fee_usd * PPM)))
+            self.protocol.refuse_stale_liquidations = sc.oracle.max_age_liquidations
         return arrival
+
+    def _build_recapture(self) -> None:
+        """The auction for each update's backrun: the outside bots paid per liquidation
+        bid (the protocol's own keeper does not), each while up and within its loss
+        limit; the design says whether a block keeps a separate bundle together."""
+        p = self.protocol
+        bidders = [Bidder(j, int(p.attempt_gas[j]), int(round(bot.min_profit_usd * PPM)))
+                   for j, bot in enumerate(self.bots) if bot.strategy != "protocol"]
+        self.recapture = RecaptureAuction(self.sc.oracle.recapture, p, bidders,
+                                          self.liquidators.active, len(self.bots),
+                                          self.design.honours_bundles, self.options)
+        p.bundle = self.recapture
 
     def _recourse(self, name: str, accounts: int, kind: Kind, close_kind: Kind | None,
                   wallets: np.ndarray) -> Recourse | None:

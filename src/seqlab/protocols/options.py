@@ -188,8 +188,27 @@ class OptionsProtocol:
                              "topup")
         return True
 
+    def reward(self, writer: int, t_us: int) -> int:
+        """What liquidating ``writer`` now would pay its liquidator (micro-USD; 0 when it
+        is not liquidatable, or under Dutch auctions, where the auction sets the price).
+        Pure: nothing changes."""
+        if self.auctions is not None or not self.perps.price:
+            return 0
+        equity, need = self.margin_state(t_us)
+        if not (need[writer] > 0 and equity[writer] < need[writer]):
+            return 0
+        notional = int(self.short[writer].sum() * self.perps.price // PPM)
+        left = int(self.ledger.balances[self.margin[writer]]) \
+            - int(self.short[writer] @ self.marks(t_us))  # after the pool's buyback
+        return max(0, min(notional * int(round(self.cfg.liquidation_bonus * PPM)) // PPM, left))
+
+    def liquidate(self, liquidator: int, writer: int, block: int, t: int) -> bool:
+        """Liquidate ``writer`` now, as a liquidation transaction of ``liquidator`` would."""
+        return self._liquidate(liquidator, 0, writer, block, t)
+
     def _liquidate(self, liquidator: int, a: int, writer: int, block: int, t: int) -> bool:
-        if not 0 <= writer < len(self.margin) or not self.perps.price:
+        if not 0 <= writer < len(self.margin) or not self.perps.price \
+                or self.perps.too_old_to_liquidate(t):
             return False
         equity, need = self.margin_state(t)
         liquidatable = bool(need[writer] > 0 and equity[writer] < need[writer])

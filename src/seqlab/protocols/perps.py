@@ -107,6 +107,12 @@ class PerpsProtocol:
         self._now, self._begun = 0, -1
         self.extensions: list = []
         self.price_rule: PriceRule | None = None  # staleness limit, delayed orders
+        # a liquidation priced by a publication older than the rule's max_age is refused
+        self.refuse_stale_liquidations = False
+        self.settlement_fee = 0  # a delayed order's keeper fee (micro-USD), to its settler
+        self.settlement_keeper = -1  # the settling keepers' account (opened when paid)
+        # an auction for each update's backrun, run as the update lands (oracle.recapture)
+        self.bundle = None
         self.oi_cap = int(round(cfg.max_open_interest_usd * PPM))  # per side; 0: none
         self.price = 0
         self.oracle_block = -1
@@ -236,6 +242,8 @@ class PerpsProtocol:
         if rule is not None and not rule.accepts(seq):
             return True  # verified but older than the stored price: nothing changes
         before = self.margin_view.refresh().below.copy()
+        if self.bundle is not None:
+            self.bundle.before_update(t)
         self.price = price
         self.oracle_block, self.oracle_t = block, t
         self.log.oracle.append((t, block, price, seq))
@@ -244,14 +252,21 @@ class PerpsProtocol:
         on_price = getattr(self.liquidation, "on_price", None)
         if on_price is not None:  # Dutch auctions end for accounts healthy again
             on_price()
+        if self.bundle is not None:  # the update's backrun, auctioned, right behind it
+            self.bundle.after_update(seq, block, t, enabled)
         if rule is not None:
-            rule.on_price(seq, block, t, self._settle_order)
+            rule.on_price(seq, block, t, self._settle_order, self._pay_settler)
         return True
 
     # the price rule -------------------------------------------------------------------
-    def set_price_rule(self, rule: PriceRule) -> None:
-        """Put ``rule`` between trades, closes and reduces and their execution."""
+    def set_price_rule(self, rule: PriceRule, settlement_fee: int = 0) -> None:
+        """Put ``rule`` between trades, closes and reduces and their execution; under
+        delayed orders the keeper settling (or cancelling) an order is paid
+        ``settlement_fee`` (micro-USD) from the order's account."""
         self.price_rule = rule
+        if rule.delayed and settlement_fee:
+            self.settlement_fee = settlement_fee
+            self.settlement_keeper = self.ledger.open("settlement_keeper")
         for kind in _TRADE_KINDS:
             self._handlers[kind] = rule.route(self._handlers[kind], self._defer_fill)
 
@@ -265,10 +280,18 @@ class PerpsProtocol:
         fills (and from a batch's uniform price: it was not part of the batch)."""
         fills, batch_px = self._fills, self._batch_px
         self._fills, self._batch_px = [], None
+        self._pay_settler(i)
         try:
             return handler(i, a, b, block, t)
         finally:
             self._fills, self._batch_px = fills, batch_px
+
+    def _pay_settler(self, i: int) -> None:
+        """The keeper that settles or cancels account ``i``'s delayed order takes its
+        keeper deposit from the account's margin (Synthetix perps v2 ``keeperDeposit``)."""
+        if self.settlement_fee:
+            self.pay_from_margin(i, self.settlement_keeper, self.settlement_fee,
+                                 "settlement_keeper_fee")
 
     def open_interest_room(self, side: int) -> int:
         """How much more open interest (micro-USD at the oracle price) the ``side``
@@ -511,9 +534,25 @@ class PerpsProtocol:
         self._outages, self._grace = outages, grace_us
 
     def _liquidate(self, liquidator: int, a: int, i: int, block: int, t: int) -> bool:
-        if not 0 <= i < len(self.size) or in_grace(self._outages, t, self._grace):
+        if not 0 <= i < len(self.size) or not self.may_liquidate(t):
             return False
         return self.liquidation.liquidate(liquidator, a, i, block, t)
+
+    def liquidate(self, liquidator: int, i: int, block: int, t: int) -> bool:
+        """Liquidate account ``i`` now, as a liquidation transaction of ``liquidator``
+        would (a recapture bundle's liquidations run inside the update's transaction)."""
+        return self._liquidate(liquidator, 0, i, block, t)
+
+    def may_liquidate(self, t: int) -> bool:
+        """Whether liquidations are allowed at ``t``: not during the sentinel's outage and
+        grace period, nor, with ``refuse_stale_liquidations``, on a stored price older
+        than the price rule's ``max_age`` (a Pyth consumer's ``getPriceNoOlderThan``)."""
+        return not in_grace(self._outages, t, self._grace) and not self.too_old_to_liquidate(t)
+
+    def too_old_to_liquidate(self, t: int) -> bool:
+        """Whether the stored price is too old to price a liquidation at ``t``."""
+        rule = self.price_rule
+        return self.refuse_stale_liquidations and rule is not None and not rule.fresh(t)
 
     def close_for_liquidation(self, i: int, close: int, px: int | None = None) -> int:
         """Close ``close`` units at the oracle price (liquidations have no price impact),

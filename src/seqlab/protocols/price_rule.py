@@ -79,9 +79,11 @@ class PriceRule:
         return True
 
     def on_price(self, seq: int, block: int, t: int,
-                 settle: Callable[[Handler, int, int, int, int, int], bool]) -> None:
+                 settle: Callable[[Handler, int, int, int, int, int], bool],
+                 cancel: Callable[[int], None] | None = None) -> None:
         """An update was accepted: store its publish time and settle, in commit order, the
-        orders it may price; cancel those whose window it has passed."""
+        orders it may price; cancel those whose window it has passed (``cancel(account)``:
+        what cancelling costs the account)."""
         pub = int(self.publish_us[seq])
         self.latest_us = max(self.latest_us, pub)
         if not self.pending:
@@ -92,6 +94,8 @@ class PriceRule:
             del self.pending[i]
             if pub > order.deadline_us:
                 self.cancelled += 1
+                if cancel is not None:
+                    cancel(i)
                 continue
             ok = settle(order.handler, i, order.a, order.b, block, t)
             self.settled.append((i, order.commit_us, t, pub, int(ok)))

@@ -43,10 +43,12 @@ PERPS_PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
     # liquidation buffer 1 % to the stakers (the pool), and the rest of the margin with it;
     # max leverage 27x; skew scale 1,000,000 ETH for price impact. Liquidation margin =
     # buffer + keeper fee (+ a skew premium), rounded up here to a 1.5 % maintenance margin.
+    # A delayed order's keeper deposit is the minimum keeper fee, paid to its settler.
     "synthetix-v2": {
         "liquidation": "keeper_fee", "initial_margin": 0.037, "maintenance_margin": 0.015,
         "liquidation_bonus": 0.0, "liquidation_fee": 0.01, "keeper_fee_ratio": 0.0035,
         "min_keeper_fee_usd": 1.0, "max_keeper_fee_usd": 1000.0,
+        "settlement_keeper_fee_usd": 1.0,
         "liquidation_remainder": "pool", "skew_scale": 1_000_000.0,
     },
 })

@@ -150,14 +150,19 @@ class Collusion(Model):
 
 class Recapture(Model):
     """Oracle-value recapture (Chainlink SVR, UMA Oval): the right to backrun each update
-    is auctioned; the winner bids ``bid_share`` of the liquidation value it captures, and
+    is auctioned among the outside liquidators; the winner's liquidations run right after
+    the update, and it pays a bid of at most ``bid_share`` of their value net of its gas;
     ``protocol_share`` of the bid goes to the protocol's ``to`` account, the rest to the
-    oracle network."""
+    oracle network. ``bundle``: ``atomic`` (SVR on Arbitrum and Base through Atlas: the
+    update and the winner's liquidations are one transaction) or ``separate`` (SVR on
+    Ethereum through MEV-Share: a bundle of transactions that only a block producer
+    honouring it keeps together)."""
 
     enabled: bool = False
     bid_share: Share = 0.99
-    protocol_share: Share = 0.6
+    protocol_share: Share = 0.65
     to: Literal["insurance", "pool"] = "insurance"
+    bundle: Literal["atomic", "separate"] = "atomic"
 
 
 class Oracle(Model):
@@ -165,7 +170,8 @@ class Oracle(Model):
     posted on-chain when it moves more than ``deviation`` or ``heartbeat`` expires.
     ``pull`` (Pyth-style): the median is signed off-chain every ``publish_interval`` and
     reaches the chain only inside users' orders; the protocol refuses a trade priced by
-    a publication older than ``max_age``. ``collusion``: some nodes report a chosen
+    a publication older than ``max_age`` (and, with ``max_age_liquidations``, a
+    liquidation too). ``collusion``: some nodes report a chosen
     price; ``firewalled``: the nodes report on a path the sequencer cannot read ahead;
     ``recapture``: the backrun is auctioned."""
 
@@ -183,6 +189,14 @@ class Oracle(Model):
     collusion: Collusion = Collusion()
     firewalled: bool = False
     recapture: Recapture = Recapture()
+    max_age_liquidations: bool = False
+
+    @model_validator(mode="after")
+    def _stale_liquidations_need_pull(self) -> "Oracle":
+        if self.max_age_liquidations and self.kind != "pull":
+            raise ValueError(f"oracle.max_age_liquidations = true needs kind = 'pull' (got "
+                             f"'{self.kind}'): max_age limits the age of a pulled publication")
+        return self
 
     @model_validator(mode="after")
     def _colluders_fit(self) -> "Oracle":
@@ -547,6 +561,7 @@ class Perps(Model):
     order_execution: Literal["immediate", "delayed"] = "immediate"
     min_delay: Duration = "2s"
     max_delay: PositiveDuration = "60s"
+    settlement_keeper_fee_usd: AccountUsd = 0.0
 
     @model_validator(mode="before")
     @classmethod

@@ -159,6 +159,9 @@ class MarketDesign(Design):
     def commits_by(self, t_us: int) -> bool:
         return self.active.commits_by(t_us)
 
+    def honours_bundles(self, t_us: int) -> bool:
+        return self.active.honours_bundles(t_us)
+
     def admit_delayed(self, ids: np.ndarray, ready_us: np.ndarray, now: int) -> int:
         return self.active.admit_delayed(ids, ready_us, now)
 

@@ -114,6 +114,12 @@ class Design(ABC):
     def pending(self) -> int:
         """Transactions received but not yet sequenced."""
 
+    def honours_bundles(self, t_us: int) -> bool:
+        """Whether the block produced at ``t_us`` keeps a bundle of separate transactions
+        together, in its order (an oracle update and the backrun sold with it): a
+        producer that only orders does; one that backruns for itself splits it."""
+        return True
+
     def commits_by(self, t_us: int) -> bool:
         """Whether the block produced at ``t_us`` is a committed one a bundle can ride in
         (always, for a design that produces a block at every tick)."""

@@ -123,6 +123,16 @@ class BuildersDesign(QueuedDesign):
             self._seen_at, self._owner = self._seen_at[stay], self._owner[stay]
         return late
 
+    def honours_bundles(self, t_us: int) -> bool:
+        """Whether the block at ``t_us`` was built by a builder that keeps bundles: the
+        proposer's own and an honest builder's do, a backrunning builder's do not."""
+        for tick, winner in reversed(self.winners):
+            if tick == t_us:
+                return winner < 0 or "backrun" not in self.members[winner].strategies
+            if tick < t_us:
+                break
+        return True
+
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         self._ready()
         return blocks_per_tick(ticks, self.queue, self._block)

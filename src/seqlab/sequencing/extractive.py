@@ -29,6 +29,10 @@ class ExtractiveDesign(QueuedDesign):
     def attach(self, view: OperatorView) -> None:
         self.operator.attach(view)
 
+    def honours_bundles(self, t_us: int) -> bool:
+        """An operator that backruns updates puts its own liquidations right behind one."""
+        return "backrun" not in self.operator.strategies
+
     def admit_delayed(self, ids: np.ndarray, ready_us: np.ndarray, now: int) -> int:
         return self.operator.admit_delayed(ids, ready_us, now)
 
