@@ -35,16 +35,16 @@ class RecaptureAuction:
         self.share_ppm = int(round(cfg.protocol_share * PPM))
         self.to = protocol.insurance if cfg.to == "insurance" else protocol.pool
         self.network = protocol.ledger.open("oracle_network")
-        self.seen = 0
+        self.unseen = 0  # the first block whose liquidations are not yet settled
         self.value = self.protocol_paid = self.network_paid = self.bypassed = 0
         self.auctions = 0
 
     def on_block(self) -> None:
         """Settle the auctions of the liquidations logged since the last block."""
         p, ledger = self.protocol, self.protocol.ledger
-        log = p.log.liquidations
-        for row in log[self.seen:]:
-            liquidator, value = int(row[3]), max(int(row[5]), 0)
+        new = p.market_view().events_since(self.unseen).liquidations
+        for liquidator, bonus in zip(new["liquidator"].tolist(), new["bonus"].tolist()):
+            value = max(bonus, 0)
             self.value += value
             if liquidator >= self.outside:
                 self.bypassed += value
@@ -57,7 +57,8 @@ class RecaptureAuction:
             self.protocol_paid += share
             self.network_paid += bid - share
             self.auctions += 1
-        self.seen = len(log)
+        if len(new):
+            self.unseen = int(new["block"][-1]) + 1
 
     def summary(self) -> dict:
         """What the backruns were worth and who got it (USD)."""
