@@ -145,3 +145,30 @@ def test_kinds_that_rescue_nobody_and_the_unpriced_market():
     none = NoMarket()
     assert none.price == 0 and none.fill_price(5) == 0 and none.liquidatable().size == 0
     assert len(none.events_since(0).liquidations) == 0
+
+
+@FAST
+@given(st.integers(-100, 1_500), st.floats(2_300, 2_900))
+def test_options_view_top_up_and_events(topup_usd, price):
+    """A writer's top-up is at risk exactly when it would lift the writer back above
+    maintenance; the fill price is what a buy pays per unit; liquidations are named."""
+    from tests.test_options import market
+
+    p, opt = market(writers=1, collateral=700.0)
+    view = opt.market_view()
+    t = 1_000
+    unit = view.fill_price(1_000_000, series=0)
+    before = int(opt.ledger.balances[opt.wallet[0]])
+    assert tx(p, Kind.OPT_BUY, 0, a=1_000_000, b=0, t=t) == OK
+    assert before - int(opt.ledger.balances[opt.wallet[0]]) == unit  # one unit's premium
+    assert tx(p, Kind.ORACLE, 0, a=usd(round(price, 2)), block=2, t=3_000) == OK
+    was = 0 in view.liquidatable().tolist()
+    said = view.at_risk_if_delayed(int(Kind.OPT_TOPUP), 0, usd(topup_usd)).tolist()
+    tx(p, Kind.OPT_TOPUP, 0, a=usd(topup_usd), block=3, t=3_000)
+    assert (said == [0]) == (was and 0 not in opt.liquidatable(3_000).tolist())
+    if 0 in opt.liquidatable(3_000).tolist():
+        assert tx(p, Kind.OPT_LIQUIDATE, 1, b=0, block=4, t=4_000) == OK
+        liq = view.events_since(4).liquidations
+        assert liq["writer"].tolist() == [0] and liq["liquidator"].tolist() == [1]
+    with pytest.raises(AttributeError, match="read-only"):
+        view.price = 0  # type: ignore[misc]

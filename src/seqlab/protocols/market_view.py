@@ -55,15 +55,18 @@ class EventLog:
     them as a typed array that grows by the rows added since the last read, so reading
     after every block costs what was added, not the whole history."""
 
-    __slots__ = ("_rows", "_buf", "_n")
+    __slots__ = ("_rows", "_buf", "_n", "_view", "_block")
 
     def __init__(self, rows: list, dtype: np.dtype) -> None:
         self._rows = rows
         self._buf = np.zeros(16, dtype=dtype)
         self._n = 0
+        self._view = frozen(self._buf[:0])
+        self._block = dtype.names.index("block") if "block" in dtype.names else None
 
     def array(self) -> np.ndarray:
-        """Every row so far (read-only), oldest first."""
+        """Every row so far (read-only), oldest first. Asked every block by some readers,
+        so the answer is kept until a row is added."""
         rows, n = self._rows, self._n
         if len(rows) > n:
             if len(rows) > len(self._buf):
@@ -72,13 +75,18 @@ class EventLog:
                 self._buf = grown
             self._buf[n:len(rows)] = rows[n:]
             self._n = n = len(rows)
-        return frozen(self._buf[:n])
+            self._view = frozen(self._buf[:n])
+        return self._view
 
     def since(self, block: int) -> np.ndarray:
-        """Rows of block ``block`` and later: rows are logged in execution order, so
-        their blocks never decrease."""
+        """Rows of block ``block`` and later (of a log with a ``block`` field): rows
+        are logged in execution order, so their blocks never decrease."""
         rows = self.array()
-        return rows[np.searchsorted(rows["block"], block, side="left"):]
+        if block <= 0 or not len(rows):
+            return rows
+        if self._rows[-1][self._block] < block:  # nothing new: the common case per block
+            return rows[len(rows):]
+        return rows[int(np.searchsorted(rows["block"], block, side="left")):]
 
 
 @dataclass(frozen=True)
