@@ -32,6 +32,10 @@ ORACLE_UPDATE = np.dtype([("t_us", I8), ("block", I8), ("price", I8), ("seq", I8
 #: liquidator hedges on the L2 venue.
 LIQUIDATED_UNITS = np.dtype([("t_us", I8), ("units", I8)])
 
+#: Bad debt booked (micro-USD: a loss neither the account's margin nor the insurance
+#: fund could cover), and when.
+BAD_DEBT = np.dtype([("t_us", I8), ("amount", I8)])
+
 #: One option writer's liquidation: when, in which block, the writer, the liquidator
 #: identity, the underlying notional taken over and the bonus paid (micro-USD).
 OPTION_LIQUIDATION = np.dtype([("t_us", I8), ("block", I8), ("writer", I8),

@@ -12,8 +12,9 @@ import numpy as np
 
 from seqlab.ledger import Ledger
 from seqlab.protocols.fixed import PPM, toward_zero
-from seqlab.protocols.market_view import (LIQUIDATED_UNITS, LIQUIDATION, NO_ACCOUNTS,
-                                          ORACLE_UPDATE, EventLog, Events, MarketView, frozen)
+from seqlab.protocols.market_view import (BAD_DEBT, LIQUIDATED_UNITS, LIQUIDATION,
+                                          NO_ACCOUNTS, ORACLE_UPDATE, EventLog, Events,
+                                          MarketView, frozen)
 from seqlab.txs import Kind
 
 _TOPUP, _CLOSE, _REDUCE, _ORACLE = (int(Kind.TOPUP), int(Kind.CLOSE), int(Kind.REDUCE),
@@ -46,13 +47,14 @@ class PerpsState(Protocol):
 class PerpsMarketView(MarketView):
     """Read-only questions about one perps market (see ``MarketView``)."""
 
-    __slots__ = ("_p", "_liquidations", "_oracle", "_units")
+    __slots__ = ("_p", "_liquidations", "_oracle", "_units", "_bad_debt")
 
     def __init__(self, p: PerpsState) -> None:
         object.__setattr__(self, "_p", p)
         object.__setattr__(self, "_liquidations", EventLog(p.log.liquidations, LIQUIDATION))
         object.__setattr__(self, "_oracle", EventLog(p.log.oracle, ORACLE_UPDATE))
         object.__setattr__(self, "_units", EventLog(p.log.liquidation_units, LIQUIDATED_UNITS))
+        object.__setattr__(self, "_bad_debt", EventLog(p.log.bad_debt_events, BAD_DEBT))
 
     @property
     def price(self) -> int:
@@ -110,3 +112,7 @@ class PerpsMarketView(MarketView):
     def liquidated_units(self) -> np.ndarray:
         """Every liquidation's closed units and time (``LIQUIDATED_UNITS``), oldest first."""
         return self._units.array()
+
+    def bad_debt(self) -> np.ndarray:
+        """Every booking of bad debt (``BAD_DEBT``), oldest first."""
+        return self._bad_debt.array()
