@@ -31,11 +31,13 @@ from seqlab.network import Network, sample_latency
 from seqlab.oracle.base import Feed
 from seqlab.oracle.pull import carried
 from seqlab.oracle.recapture import Bidder, RecaptureAuction
+from seqlab.protocols import attached, make_protocol
 from seqlab.protocols.keeper_venue import KeeperVenue
 from seqlab.protocols.options import OptionsProtocol
 from seqlab.protocols.liquidation import reward_rate
 from seqlab.protocols.perps import PPM, PerpsProtocol
 from seqlab.protocols.price_rule import PriceRule
+from seqlab.protocols.port import ProtocolPort
 from seqlab.protocols.positions import PositionsProtocol
 from seqlab.result import Result
 from seqlab.rollup import Rollup
@@ -103,12 +105,24 @@ class World:
         self.l1_cost = 0
         self.inbox_fee: InboxFee | None = None
         self.recourses: list[Recourse | None] = []
-        if self.sc.protocol.kind == "positions":
-            self._build_positions()
-        else:
-            self._build_perps()
+        self.reference: ReferencePrice | None = None
+        self.attached: dict[str, ProtocolPort] = {}  # protocols run inside its blocks
+        self.protocol = make_protocol(self.sc.protocol.kind, self)
 
     # building -------------------------------------------------------------------------
+    def preload(self, kind, sender, submit: np.ndarray, latency_cfg, stream: str,
+                a=0, b=0, tip=0, arrival: np.ndarray | None = None) -> None:
+        """Add a protocol's order flow to the transaction store and hand it to the
+        network; arrival times are drawn from the named ``stream`` unless given."""
+        self._preload(kind, sender, submit, latency_cfg, stream, a, b, tip, arrival)
+
+    def start_rollup(self, protocol: ProtocolPort, drain: bool = False) -> Rollup:
+        """The rollup that runs ``protocol`` under the scenario's design (``drain``: run
+        until every transaction is in, not to the horizon)."""
+        self.rollup = Rollup(self.sim, self.design, self.network, self.txs, protocol,
+                             self.horizon, drain=drain)
+        return self.rollup
+
     def _preload(self, kind, sender, submit: np.ndarray, latency_cfg, stream: str,
                  a=0, b=0, tip=0, arrival: np.ndarray | None = None) -> None:
         if arrival is None:
@@ -116,20 +130,21 @@ class World:
         ids = self.txs.add_many(kind, sender, submit, arrival, a, b, tip)
         self.network.preload(ids, arrival)
 
-    def _build_positions(self) -> None:
+    def build_positions(self) -> PositionsProtocol:
+        """The benchmark protocol and its order flow (``[protocol] kind = "positions"``)."""
         tr, pos = self.sc.agents.traders, self.sc.protocol.positions
         flow = position_flow(tr, self.horizon, pos.max_qty, self.sim.rng("traders"))
         self.txs = TxStore(len(flow.submit_us))
-        self.protocol = PositionsProtocol(self.ledger, self.txs, tr.accounts,
-                                          int(round(pos.fee_usd * PPM)), 1_000 * PPM)
+        protocol = PositionsProtocol(self.ledger, self.txs, tr.accounts,
+                                     int(round(pos.fee_usd * PPM)), 1_000 * PPM)
         self._preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
                       flow.a)
-        self.reference = None
-        drain = tr.max_txs is not None
-        self.rollup = Rollup(self.sim, self.design, self.network, self.txs, self.protocol,
-                             self.horizon, drain=drain)
+        self.start_rollup(protocol, drain=tr.max_txs is not None)
+        return protocol
 
-    def _build_perps(self) -> None:
+    def build_perps(self) -> PerpsProtocol:
+        """The perps market with its traders, bots, keepers and margin managers, and the
+        protocols attached to it (``[protocol] kind = "perps"``)."""
         sc = self.sc
         tr = sc.agents.traders
         self.reference = self.given_reference or build_reference(
@@ -164,8 +179,7 @@ class World:
         flow_arrival = self._preload_oracle(flow) if sc.oracle.enabled else None
         self._preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
                       flow.a, tip=flow.tip, arrival=flow_arrival)
-        self.rollup = Rollup(self.sim, self.design, self.network, self.txs, self.protocol,
-                             self.horizon)
+        self.start_rollup(self.protocol)
         self.rollup.inbox = DelayedInbox(sc.sequencer.l1_block_time, sc.sequencer.inbox_delay)
         self.managers = MarginManagers(sc.agents.margin_managers, sc.sequencer, self.sim,
                                        self.txs, self.network, total, self.users,
@@ -183,8 +197,7 @@ class World:
         self._margin_seen = -1  # the margin view's generation the managers last saw
         self.rollup.subscribe(self._on_perps_block)
         self.options = None
-        if sc.protocol.options.enabled:
-            self._build_options()
+        self.attached = {name: make_protocol(name, self) for name in attached("perps", sc)}
         if sc.oracle.enabled and sc.oracle.recapture.enabled:
             self._build_recapture()
         self.rollup.force_window = sc.sequencer.force_inclusion_window
@@ -197,6 +210,7 @@ class World:
                                             self.sim.rng("outages"), self.scheduled_outages))
         if self.design.public_mempool and not sc.oracle.firewalled:
             self._watch_public_updates()
+        return self.protocol
 
     def _preload_oracle(self, flow) -> np.ndarray | None:
         """The feed's updates as transactions; returns the order flow's arrival times when
@@ -304,7 +318,9 @@ class World:
         _, notional = self.protocol.margin_state(price)
         self.liquidators.on_block(self.sim.now, self.protocol.liquidatable(price), notional)
 
-    def _build_options(self) -> None:
+    def build_options(self) -> OptionsProtocol:
+        """The options market beside perps, with its buyers, writers' managers and
+        liquidators (``[protocol.options] enabled``)."""
         sc, cfg = self.sc, self.sc.protocol.options
         self.options = opt = OptionsProtocol(cfg, self.ledger, self.txs, self.protocol,
                                              float(self.reference.price[0]))
@@ -331,6 +347,7 @@ class World:
                   cfg.liquidation_bonus, self._bot_profit),
             self.horizon, Kind.OPT_LIQUIDATE, "options.liquidator")
         self.opt_liquidators.start(self._options_scan, None, 0, 0)
+        return opt
 
     # liquidators ------------------------------------------------------------------------
     def _fund_liquidators(self) -> None:
@@ -499,6 +516,9 @@ class World:
         tables = {"txs": self._txs_table(), "blocks": blocks}
         if self.batches is not None:
             summary.update(self._stage_summary(tables["txs"]))
+        for port in (self.protocol, *self.attached.values()):
+            summary.update(port.summary())
+            tables.update(port.tables())
         if isinstance(self.protocol, PerpsProtocol):
             run = self._perps_run()
             summary.update(perps_summary(run))
@@ -517,9 +537,6 @@ class World:
                 tables.update(options_tables(self.options, self.horizon, mark,
                                              self.reference.at))
                 self._add_operator_options(summary, mark)
-        else:
-            summary["fees_usd"] = round(self.ledger.totals_by_reason().get("fee", 0) / PPM, 2)
-            summary["liquidations"] = 0
         return Result(summary, tables)
 
     def _add_operator_options(self, summary: dict, mark: int) -> None:

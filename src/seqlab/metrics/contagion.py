@@ -77,12 +77,11 @@ def gap_summary(t_us: np.ndarray, gaps: np.ndarray, windows: np.ndarray) -> dict
     return {k: round(v, 3) for k, v in out.items()}
 
 
-def rollup_row(name: str, summary: dict, tables: dict, bad_debt: list[tuple[int, int]],
+def rollup_row(name: str, summary: dict, tables: dict, bad_debt: np.ndarray,
                windows: np.ndarray, window_us: int) -> dict:
-    """One rollup's line of the contagion table."""
+    """One rollup's line of the contagion table (``bad_debt``: its ``BAD_DEBT`` rows)."""
     liq_t = np.round(tables["liquidations"]["t_s"] * 1e6).astype(np.int64)
-    debt = np.array(bad_debt, dtype=np.int64).reshape(-1, 2)
-    debt_after = debt[after_restart(debt[:, 0], windows, window_us), 1].sum()
+    debt_after = bad_debt["amount"][after_restart(bad_debt["t_us"], windows, window_us)].sum()
     return {"rollup": name, "design": summary["design"], "halted": summary["downtime_s"] > 0,
             "downtime_s": summary["downtime_s"], "blocks": summary["blocks"],
             "liquidations": summary["liquidations"],
@@ -143,7 +142,7 @@ def cluster_result(cluster, results: list[Result], gap_t: np.ndarray,
     windows = event_windows([c.outages for c in cluster.chains])
     window_us = sc.rollups.restart_window
     summaries = [r.summary for r in results]
-    rows = [rollup_row(names[k], r.summary, r.tables, c.protocol.log.bad_debt_events,
+    rows = [rollup_row(names[k], r.summary, r.tables, c.protocol.market_view().bad_debt(),
                        windows, window_us)
             for k, (c, r) in enumerate(zip(cluster.chains, results))]
     gaps = gap_bps(mids)

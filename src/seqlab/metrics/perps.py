@@ -21,11 +21,6 @@ from seqlab.scenario.schema import STRATEGIES
 from seqlab.sequencing.operator import OperatorAccounts
 from seqlab.txs import Kind, Status, TxStore
 
-# the delays are from the oracle update that made the account liquidatable
-LIQ_COLUMNS = ("t_us", "block", "account", "liquidator", "closed", "bonus",
-               "blocks_after_oracle", "us_after_oracle")
-
-
 @dataclass
 class PerpsRun:
     """The pieces of a finished perps run that its metrics read."""
@@ -54,11 +49,13 @@ def usd(micro: float | int) -> float:
 
 
 def liquidation_rows(p: PerpsProtocol) -> np.ndarray:
-    return np.asarray(p.log.liquidations, dtype=np.int64).reshape(-1, len(LIQ_COLUMNS))
+    """Every liquidation of the run (``market_view.LIQUIDATION`` fields)."""
+    return p.market_view().events_since(0).liquidations
 
 
 def oracle_rows(p: PerpsProtocol) -> np.ndarray:
-    return np.asarray(p.log.oracle, dtype=np.int64).reshape(-1, 4)
+    """Every oracle update executed (``market_view.ORACLE_UPDATE`` fields)."""
+    return p.market_view().events_since(0).oracle_updates
 
 
 def final_price_micro(run: PerpsRun) -> int:
@@ -121,31 +118,34 @@ def perps_summary(run: PerpsRun) -> dict:
     flows = run.ledger.totals_by_reason()
     liq = liquidation_rows(p)
     names = run.liquidator_names
-    bonus_by = {n: usd(liq[liq[:, 3] == j, 5].sum()) for j, n in enumerate(names)}
-    total_bonus = liq[:, 5].sum()
-    op_bonus = liq[liq[:, 3] >= run.operator.backrun, 5].sum()  # the operator's come last
+    who, bonus = liq["liquidator"], liq["bonus"]
+    bonus_by = {n: usd(bonus[who == j].sum()) for j, n in enumerate(names)}
+    total_bonus = bonus.sum()
+    op_bonus = bonus[who >= run.operator.backrun].sum()  # the operator's come last
     kinds, status = txs.column("kind"), txs.column("status")
     oracle = kinds == Kind.ORACLE
     profit = operator_profit(run)
     values = p.account_values(final_price_micro(run))
-    gap = liq[:, 7] / 1000.0
+    gap = liq["us_after_oracle"] / 1000.0
+    first = liq[first_of_episode(liq["t_us"], liq["account"], liq["us_after_oracle"])]
     return {
         "accounts": run.users,
         "oracle_updates": int(oracle.sum()),
         "oracle_latency_ms": latency_stats_ms(txs.column("submit_us")[oracle],
                                               txs.column("included_us")[oracle]),
         "liquidations": int(len(liq)),
-        "accounts_liquidated": int(len(np.unique(liq[:, 2]))),
-        "liquidated_usd": usd(liq[:, 4].sum()),
+        "accounts_liquidated": int(len(np.unique(liq["account"]))),
+        "liquidated_usd": usd(liq["closed"].sum()),
         "liquidation_bonus_usd": usd(total_bonus),
         "liquidation_bonus_by_liquidator": bonus_by,
         "operator_bonus_share": round(float(op_bonus / total_bonus), 4) if total_bonus else 0.0,
-        "same_block_liquidation_share": round(float((liq[:, 6] == 0).mean()), 4)
+        "same_block_liquidation_share": round(float((liq["blocks_after_oracle"] == 0).mean()),
+                                              4) if len(liq) else 0.0,
+        "oracle_to_liquidation_blocks": round(float(liq["blocks_after_oracle"].mean()), 3)
         if len(liq) else 0.0,
-        "oracle_to_liquidation_blocks": round(float(liq[:, 6].mean()), 3) if len(liq) else 0.0,
         "oracle_to_liquidation_ms": round(float(gap.mean()), 3) if len(liq) else 0.0,
-        "liquidation_gap": liquidation_gap(*liq[first_of_episode(liq[:, 0], liq[:, 2],
-                                                                 liq[:, 7])][:, 6:8].T),
+        "liquidation_gap": liquidation_gap(first["blocks_after_oracle"],
+                                           first["us_after_oracle"]),
         **liquidator_figures(run),
         # gross: auction payments only move part of it from searchers to the treasury
         "operator_profit_usd": round(sum(v for k, v in profit.items() if k != "auction"), 2),
@@ -174,15 +174,17 @@ def perps_tables(run: PerpsRun) -> dict[str, dict[str, np.ndarray]]:
     liq, orc = liquidation_rows(p), oracle_rows(p)
     names = np.asarray(run.liquidator_names)
     values = p.account_values(final_price_micro(run))[: run.users]
-    liq_count = np.bincount(liq[:, 2], minlength=len(p.size))[: run.users]
+    liq_count = np.bincount(liq["account"], minlength=len(p.size))[: run.users]
     return {
-        "liquidations": {"t_s": liq[:, 0] / 1e6, "block": liq[:, 1], "account": liq[:, 2],
-                         "liquidator": names[liq[:, 3]], "closed_usd": liq[:, 4] / PPM,
-                         "bonus_usd": liq[:, 5] / PPM, "blocks_after_oracle": liq[:, 6],
-                         "ms_after_oracle": liq[:, 7] / 1000.0},
-        "oracle_updates": {"submit_s": run.oracle_submit_us[orc[:, 3]] / 1e6,
-                           "included_s": orc[:, 0] / 1e6, "block": orc[:, 1],
-                           "price": orc[:, 2] / PPM},
+        "liquidations": {"t_s": liq["t_us"] / 1e6, "block": liq["block"].copy(),
+                         "account": liq["account"].copy(),
+                         "liquidator": names[liq["liquidator"]],
+                         "closed_usd": liq["closed"] / PPM, "bonus_usd": liq["bonus"] / PPM,
+                         "blocks_after_oracle": liq["blocks_after_oracle"].copy(),
+                         "ms_after_oracle": liq["us_after_oracle"] / 1000.0},
+        "oracle_updates": {"submit_s": run.oracle_submit_us[orc["seq"]] / 1e6,
+                           "included_s": orc["t_us"] / 1e6, "block": orc["block"].copy(),
+                           "price": orc["price"] / PPM},
         "prices": price_table(run, orc),
         "accounts": {"account": np.arange(run.users, dtype=np.int64),
                      "value_usd": values / PPM, "traded_usd": p.traded[: run.users] / PPM,
@@ -201,8 +203,8 @@ def price_table(run: PerpsRun, orc: np.ndarray) -> dict[str, np.ndarray]:
     t = np.arange(0, run.horizon_us + 1, step, dtype=np.int64)
     onchain = np.full(len(t), np.nan)
     if len(orc):
-        k = np.searchsorted(orc[:, 0], t, side="right") - 1
-        onchain = np.where(k >= 0, orc[np.maximum(k, 0), 2] / PPM, np.nan)
+        k = np.searchsorted(orc["t_us"], t, side="right") - 1
+        onchain = np.where(k >= 0, orc["price"][np.maximum(k, 0)] / PPM, np.nan)
     table = {"t_s": t / 1e6, "reference": run.reference.at(t), "oracle": onchain}
     if run.venue_depth_usd > 0:
         table["venue"] = _venue(run, t, table["reference"])
@@ -211,8 +213,8 @@ def price_table(run: PerpsRun, orc: np.ndarray) -> dict[str, np.ndarray]:
 
 def _venue(run: PerpsRun, t: np.ndarray, reference: np.ndarray) -> np.ndarray:
     p = run.protocol
-    fills = np.asarray(p.log.liquidation_units, dtype=np.int64).reshape(-1, 2)
-    return venue_path(t, reference, fills[:, 0], fills[:, 1] / PPM, run.venue_depth_usd,
+    fills = p.market_view().liquidated_units()
+    return venue_path(t, reference, fills["t_us"], fills["units"] / PPM, run.venue_depth_usd,
                       run.arb_half_life_us)
 
 

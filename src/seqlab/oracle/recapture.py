@@ -36,6 +36,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from seqlab.metrics.perps import usd
+from seqlab.protocols.market_view import LIQUIDATION, OPTION_LIQUIDATION
 from seqlab.protocols.perps import PPM, PerpsProtocol
 from seqlab.scenario.schema import Recapture
 
@@ -166,8 +167,8 @@ class RecaptureAuction:
         for w in b.writers.tolist():
             ledger.transfer(account, p.gas, min(gas, p.balance(account)), "gas")
             self.options.liquidate(b.winner, w, b.block, b.t)
-        landed = [row[5] for row in p.log.liquidations[n_perps:]] + \
-            [row[5] for row in self._options_log()[n_opts:]]
+        landed = _rows(p.log.liquidations, n_perps, LIQUIDATION)["bonus"].tolist() + \
+            _rows(self._options_log(), n_opts, OPTION_LIQUIDATION)["bonus"].tolist()
         if not landed:
             self.unpaid += 1
             return
@@ -191,13 +192,12 @@ class RecaptureAuction:
         deferred, self.deferred = self.deferred, []
         for bundle in deferred:
             self._run(bundle)
-        for rows, attr in ((self.protocol.log.liquidations, "seen"),
-                           (self._options_log(), "seen_options")):
-            for row in rows[getattr(self, attr):]:
-                value = max(int(row[5]), 0)
-                self.value += value
-                if int(row[3]) >= self.outside:
-                    self.bypassed += value
+        for rows, attr, dtype in ((self.protocol.log.liquidations, "seen", LIQUIDATION),
+                                  (self._options_log(), "seen_options", OPTION_LIQUIDATION)):
+            new = _rows(rows, getattr(self, attr), dtype)
+            value = np.maximum(new["bonus"], 0)
+            self.value += int(value.sum())
+            self.bypassed += int(value[new["liquidator"] >= self.outside].sum())
             setattr(self, attr, len(rows))
 
     def summary(self) -> dict:
@@ -213,3 +213,8 @@ class RecaptureAuction:
             "unpaid_bundles": self.unpaid,
             "protocol_share": round(self.protocol_paid / self.value, 4) if self.value else 0.0,
         }}
+
+
+def _rows(rows: list, start: int, dtype: np.dtype) -> np.ndarray:
+    """The log's rows from ``start`` on, with named fields (the market view's types)."""
+    return np.array(rows[start:], dtype=dtype) if len(rows) > start else np.zeros(0, dtype)

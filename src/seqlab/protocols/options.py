@@ -20,15 +20,18 @@ import numpy as np
 
 from seqlab.ledger import Ledger
 from seqlab.pricing import black_scholes
+from seqlab.protocols.market_view import MarketView
 from seqlab.protocols.option_dutch import WriterAuctions
+from seqlab.protocols.options_market import OptionsMarketView
 from seqlab.protocols.perps import PPM, PerpsProtocol
+from seqlab.protocols.port import ProtocolPort
 from seqlab.scenario.schema import Options
 from seqlab.txs import Kind, TxStore
 
 YEAR_US = 31_536e9
 
 
-class OptionsProtocol:
+class OptionsProtocol(ProtocolPort):
     """Series, positions, margin and settlement; its handlers run inside perps blocks."""
 
     def __init__(self, cfg: Options, ledger: Ledger, txs: TxStore, perps: PerpsProtocol,
@@ -61,6 +64,8 @@ class OptionsProtocol:
         self.auctions = WriterAuctions(self) if cfg.liquidation == "dutch" else None
         self._marks_key: tuple[int, int] | None = None
         self._marks = np.zeros(0)
+        self.t_us = 0  # the time of the last block begun
+        self._market = OptionsMarketView(self)
 
     def fund(self, writer_margin_usd: np.ndarray, writer_wallet_usd: np.ndarray,
              buyer_wallet_usd: np.ndarray) -> None:
@@ -71,6 +76,13 @@ class OptionsProtocol:
             usd = np.asarray(usd, dtype=np.float64)
             self.ledger.transfer_many(0, accounts[: len(usd)],
                                       np.round(usd * PPM).astype(np.int64), "deposit")
+
+    def market_view(self) -> MarketView:
+        return self._market
+
+    def state_arrays(self) -> list[np.ndarray]:
+        """Open shorts and longs per series, and what the pool took over."""
+        return [self.short, self.long, self.pool_short]
 
     def handlers(self) -> dict:
         return {Kind.OPT_BUY: self._buy, Kind.OPT_TOPUP: self._topup,
@@ -249,8 +261,9 @@ class OptionsProtocol:
             self.bad_debt += short - covered
 
     # time -------------------------------------------------------------------------------
-    def before_block(self, t_us: int) -> None:
+    def begin_block(self, t_us: int) -> None:
         """Accrue exposure, then settle every series that has expired."""
+        self.t_us = t_us
         self._accrue(t_us)
         due = np.flatnonzero(~self.settled & (self.expiry <= t_us))
         for s in due.tolist():

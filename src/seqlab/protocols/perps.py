@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -29,7 +30,10 @@ from seqlab.scenario.schema import Perps
 from seqlab.txs import Kind, Status, TxStore
 from seqlab.protocols.fixed import PPM, toward_zero
 from seqlab.protocols.liquidation import make_liquidation
-from seqlab.protocols.price_rule import Handler, PriceRule
+from seqlab.protocols.market_view import MarketView
+from seqlab.protocols.perps_market import PerpsMarketView
+from seqlab.protocols.port import Handler, ProtocolPort
+from seqlab.protocols.price_rule import PriceRule
 
 _TRADE_KINDS = frozenset((int(Kind.TRADE), int(Kind.CLOSE), int(Kind.REDUCE)))
 _LIQUIDATE_KINDS = frozenset((int(Kind.LIQUIDATE), int(Kind.OPT_LIQUIDATE)))  # pay gas
@@ -45,7 +49,7 @@ def _ppm(x: float) -> int:
 class PerpsLog:
     """What the protocol did, for the Result tables."""
 
-    liquidations: list[tuple[int, ...]] = field(default_factory=list)  # see LIQ_COLUMNS
+    liquidations: list[tuple[int, ...]] = field(default_factory=list)  # market_view.LIQUIDATION
     liquidation_units: list[tuple[int, int]] = field(default_factory=list)  # (t, units closed)
     oracle: list[tuple[int, int, int, int]] = field(default_factory=list)
     bad_debt: int = 0
@@ -54,7 +58,7 @@ class PerpsLog:
     funding_shortfall: int = 0
 
 
-class PerpsProtocol:
+class PerpsProtocol(ProtocolPort):
     """One perp market. ``execute`` runs a block's transactions in order."""
 
     def __init__(self, cfg: Perps, ledger: Ledger, txs: TxStore, accounts: int,
@@ -118,6 +122,7 @@ class PerpsProtocol:
         self.oracle_block = -1
         self.next_funding = cfg.funding_interval
         self.log = PerpsLog()
+        self._market = PerpsMarketView(self)
         self.liquidation = make_liquidation(cfg, self)
         self._payers: dict = {}  # kind -> payer(kind, sender) of an attached protocol
         self._handlers = {Kind.ORACLE: self._oracle, Kind.TRADE: self._trade,
@@ -145,9 +150,16 @@ class PerpsProtocol:
                                   capital, "deposit")
 
     # execution ------------------------------------------------------------------------
-    def attach(self, extension) -> None:
+    def handlers(self) -> MappingProxyType:
+        """Every kind this market runs (attached protocols' included), read-only."""
+        return MappingProxyType(self._handlers)
+
+    def market_view(self) -> MarketView:
+        return self._market
+
+    def attach(self, extension: ProtocolPort) -> None:
         """Run another protocol's transactions in the same blocks (e.g. options): its
-        ``handlers()`` join ours and its ``before_block(t)`` runs before each block."""
+        ``handlers()`` join ours and its ``begin_block(t)`` runs before each block."""
         handlers = extension.handlers()
         self._handlers.update(handlers)
         self._payers.update({kind: extension.payer for kind in handlers})
@@ -162,7 +174,7 @@ class PerpsProtocol:
         self._begun = self._now = t_us
         self._advance_clock(t_us)
         for extension in self.extensions:
-            extension.before_block(t_us)
+            extension.begin_block(t_us)
         if t_us >= self.next_funding and self.price:
             self.apply_funding()
             while self.next_funding <= t_us:
@@ -190,11 +202,17 @@ class PerpsProtocol:
         if filled:  # each filled trade logged exactly one fill, in execution order
             txs.fill[ids[filled]] = self._fills
         self._batch_px = None
+        self.end_block(ids, _LIQUIDATE_KINDS.isdisjoint(kinds))
+        return np.array(status, dtype=np.int8)
+
+    def end_block(self, ids: np.ndarray, no_liquidations: bool = False) -> None:
+        """After the block: included transactions pay their priority fees (where the
+        design charges them) and liquidation attempts their gas (``no_liquidations``:
+        the caller knows there were none, so nothing is looked up)."""
         if self.charge_tips:
             self._pay_tips(ids)
-        if _LIQUIDATE_KINDS.intersection(kinds):
+        if not no_liquidations:
             self._pay_gas(ids)
-        return np.array(status, dtype=np.int8)
 
     def _pay_gas(self, ids: np.ndarray) -> None:
         """Each outside bot's liquidation attempt in the block pays its gas to the chain,
@@ -426,6 +444,10 @@ class PerpsProtocol:
         premium = self.skew / self.scale_units if self.scale_units else 0.0
         return self.price / PPM * (1.0 + premium)
 
+    def fill_units(self, delta: int) -> int:
+        """Fill price (micro-USD) a trade of ``delta`` units would get now."""
+        return self._fill(delta)
+
     def quote(self, usd_delta: int) -> int:
         """Fill price (micro-USD) a trade of ``usd_delta`` would get now."""
         return self._fill(toward_zero(usd_delta * PPM, self.price)) if self.price else 0
@@ -563,10 +585,11 @@ class PerpsProtocol:
         self.log.liquidation_units.append((self._now, close))
         return closed
 
-    def preview_close(self, i: int, close: int) -> tuple[int, int]:
+    def preview_close(self, i: int, close: int, px: int | None = None) -> tuple[int, int]:
         """Account ``i``'s margin and equity after ``close_for_liquidation(i, close)``
-        (micro-USD), computed without changing anything: what a liquidation plans with."""
-        closed_basis, pnl = self._closed_basis_pnl(i, close, self.price)
+        (micro-USD), computed without changing anything: what a liquidation plans with.
+        ``px``: close at that price instead of the oracle's (a trade's fill)."""
+        closed_basis, pnl = self._closed_basis_pnl(i, close, self.price if px is None else px)
         margin = self.balance(self.margin[i])
         margin = margin + min(pnl, self.balance(self.pool)) if pnl >= 0 else \
             max(0, margin + pnl)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from seqlab.ledger import Ledger
-from seqlab.txs import Status, TxStore
+from seqlab.protocols.fixed import PPM
+from seqlab.protocols.market_view import MarketView, NoMarket
+from seqlab.protocols.port import ProtocolPort
+from seqlab.txs import Kind, Status, TxStore
 
 
-class PositionsProtocol:
+class PositionsProtocol(ProtocolPort):
     """Positions per account (int64) and fee collection, executed over whole batches."""
 
     def __init__(self, ledger: Ledger, txs: TxStore, accounts: int, fee_micro: int,
@@ -25,8 +28,21 @@ class PositionsProtocol:
         self.account = ledger.open_many("user", accounts)
         self.fee_account = ledger.open("fees")
         ledger.transfer_many(0, self.account, start_balance_micro, "deposit")
+        self._market = NoMarket()
+
+    def handlers(self) -> dict:
+        return {int(Kind.POSITION): self._add}
+
+    def _add(self, sender: int, qty: int, b: int, block: int, t: int) -> bool:
+        """One transaction: pay the fee if the sender can, then add ``qty``."""
+        if self.ledger.balances.item(self.account[sender]) < self.fee:
+            return False
+        self.ledger.transfer(int(self.account[sender]), self.fee_account, self.fee, "fee")
+        self.position[sender] += qty
+        return True
 
     def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+        """``_add`` over a whole batch at once: the same statuses and balances."""
         sender = self.txs.sender[ids].astype(np.int64)
         qty = self.txs.a[ids]
         ok = self._can_pay(sender)
@@ -51,3 +67,10 @@ class PositionsProtocol:
     def state_arrays(self) -> list[np.ndarray]:
         """Final state for the run digest."""
         return [self.position]
+
+    def summary(self) -> dict:
+        return {"fees_usd": round(self.ledger.totals_by_reason().get("fee", 0) / PPM, 2),
+                "liquidations": 0}
+
+    def market_view(self) -> MarketView:
+        return self._market

@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-Handler = Callable[[int, int, int, int, int], bool]
+from seqlab.protocols.port import Handler
 
 
 @dataclass(frozen=True)

@@ -92,13 +92,15 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>",
 
 
 def _check_references(scenario: Scenario, source: str, base_dir: Path | None) -> None:
-    """Names that point elsewhere (a design, a data file) must exist."""
+    """Names that point elsewhere (a design, a protocol, a data file) must exist."""
+    from seqlab.protocols import check_protocol
     from seqlab.sequencing import check_design
 
     named = [("sequencer.design", scenario.sequencer.design)]
     named += [(f"rollups.designs.{i}", d) for i, d in enumerate(scenario.rollups.designs)]
     for field, design in named:
         check_design(design, field, source)
+    check_protocol(scenario.protocol.kind, "protocol.kind", source)
     if scenario.market.model == "replay":
         _check_replay_window(scenario, source, base_dir)
     if scenario.sequencer.batch_poster.gas_series is not None:

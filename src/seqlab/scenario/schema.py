@@ -661,7 +661,7 @@ class Options(Model):
 
 
 class Protocol(Model):
-    kind: Literal["perps", "positions"] = "perps"
+    kind: str = "perps"  # a registered protocol (seqlab.protocols), checked on loading
     options: Options = Options()
     perps: Perps = Perps()
     positions: Positions = Positions()

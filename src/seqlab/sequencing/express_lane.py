@@ -35,7 +35,6 @@ run's rounds are kept in a ``RoundBook`` whose figures are the summary's
 """
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,7 +89,8 @@ class ExpressLane:
         self.round = -1
         self.current: int | None = None      # the book's index of the round in progress
         self.controller: int | None = None
-        self._seen = (0, 0)  # liquidation and oracle log rows already valued
+        self._unseen = 0  # the first block whose liquidations and updates are not valued
+        self._last_price = 0  # the on-chain price before them (0: none yet)
         self._pending: list[tuple[int, int]] = []  # (express tx, book index) not yet run
         self._liq_mark = 0   # the lane's liquidation account balance at the last look
         self._earned = 0.0   # what the lane earned (after gas) since the round began (USD)
@@ -131,17 +131,19 @@ class ExpressLane:
     def _round_opportunity(self) -> float:
         """USD a lane controller could have taken since the last look (public data)."""
         p = self.view.protocol
-        liq, orc = p.log.liquidations, p.log.oracle
-        seen_liq, seen_orc = self._seen
-        bonus = sum(row[5] for row in liq[seen_liq:]) / PPM
+        new = self.view.market.events_since(self._unseen)
+        liq, orc = new.liquidations, new.oracle_updates
+        bonus = int(liq["bonus"].sum()) / PPM
         edge = 0.0
-        prev = orc[seen_orc - 1][2] if seen_orc else None
+        prev = self._last_price
         threshold = 2 * p.fee_ppm / PPM
-        for row in orc[seen_orc:]:
+        for price in orc["price"].tolist():
             if prev:
-                edge += max(0.0, abs(row[2] / prev - 1) - threshold)
-            prev = row[2]
-        self._seen = (len(liq), len(orc))
+                edge += max(0.0, abs(price / prev - 1) - threshold)
+            prev = price
+        self._last_price = prev
+        last = max(liq["block"][-1] if len(liq) else -1, orc["block"][-1] if len(orc) else -1)
+        self._unseen = max(self._unseen, int(last) + 1)
         return bonus + edge * self.strategy.stale_trade_usd
 
     def _new_round(self, now: int) -> list[int]:
@@ -301,8 +303,8 @@ class ExpressLane:
             return np.empty(0, dtype=np.int64)
         lands = feed.latency.median + self.delay
         poll = (min(now - lands, now - lat) // feed.poll) * feed.poll
-        orc = p.log.oracle
-        if poll <= self._ahead_poll or (orc and orc[-1][0] >= poll):
+        updates = v.market.events_since(0).oracle_updates
+        if poll <= self._ahead_poll or (len(updates) and updates["t_us"][-1] >= poll):
             return np.empty(0, dtype=np.int64)
         ref = int(round(float(v.reference.at(poll)) * PPM))
         if abs(ref - p.price) <= feed.deviation * p.price:
@@ -326,7 +328,7 @@ class ExpressLane:
                 trade.close_tx = v.insert(Kind.CLOSE, v.accounts.stale, now)
                 return [(trade.close_tx, min(prev + lat, now))]
             return []
-        then = _onchain_at(p.log.oracle, now - lat)  # what the controller saw
+        then = _onchain_at(v.market.events_since(0).oracle_updates, now - lat)  # as seen
         if not then or then == self._tried_price:
             return []
         seen = _first_gap(v.reference, then, self.tb.stale_min_move, prev - lat, now - lat)
@@ -346,11 +348,12 @@ class ExpressLane:
         return [(tx, min(t + lat, now))]
 
 
-def _onchain_at(oracle_log: list, t_us: int) -> int:
-    """The on-chain price as of ``t_us`` (the last update executed by then; 0 before the
-    first): what a searcher whose transactions take until now to arrive had seen."""
-    k = bisect_right(oracle_log, t_us, key=lambda row: row[0])
-    return oracle_log[k - 1][2] if k else 0
+def _onchain_at(updates: np.ndarray, t_us: int) -> int:
+    """The on-chain price as of ``t_us`` (the last of the ``ORACLE_UPDATE`` rows executed
+    by then; 0 before the first): what a searcher whose transactions take until now to
+    arrive had seen."""
+    k = int(np.searchsorted(updates["t_us"], t_us, side="right"))
+    return int(updates["price"][k - 1]) if k else 0
 
 
 @dataclass

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seqlab.protocols.market_view import MarketView
 from seqlab.protocols.perps import PerpsProtocol
 from seqlab.sequencing.txview import UNKNOWN_KIND, TxView
 from seqlab.txs import Kind
@@ -86,6 +87,11 @@ class OperatorView:
     @property
     def contents_visible(self) -> bool:
         return self.txs.contents_visible
+
+    @property
+    def market(self) -> MarketView:
+        """The protocol's read-only market view: prices, liquidatable accounts, events."""
+        return self.protocol.market_view()
 
     def insert(self, kind: Kind, sender: int, now: int, a: int = 0, b: int = 0) -> int:
         """Create the operator's own transaction."""

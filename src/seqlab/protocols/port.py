@@ -1,0 +1,75 @@
+"""The protocol port: what every protocol offers the rollup, the world and its readers.
+
+A protocol handles transactions by kind (``handlers``), has a start and an end of block
+(what accrues before the first transaction, what is charged after the last), states its
+final arrays for the run digest, reports its own figures and tables, and answers
+questions through a read-only ``market_view()``. The rollup only calls ``execute``; the
+default runs the handlers one transaction at a time, in order, and a protocol with a
+faster path (a vectorised batch, a per-block price) overrides it with the same meaning.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable, Mapping
+
+import numpy as np
+
+from seqlab.protocols.market_view import MarketView
+from seqlab.txs import Status, TxStore
+
+#: ``handler(sender, a, b, block, t_us) -> succeeded``: one transaction of one kind.
+Handler = Callable[[int, int, int, int, int], bool]
+
+_OK, _FAILED = int(Status.OK), int(Status.FAILED)
+
+
+class ProtocolPort(ABC):
+    """One protocol on one rollup. Value moves only through the ledger."""
+
+    txs: TxStore
+
+    @abstractmethod
+    def handlers(self) -> Mapping[int, Handler]:
+        """The protocol's transaction kinds and the handler of each."""
+
+    def begin_block(self, t_us: int) -> None:
+        """Before a block's first transaction (interest, funding, expiries); once per
+        block time. A protocol with nothing time-driven keeps this default."""
+
+    def end_block(self, ids: np.ndarray) -> None:
+        """After a block's transactions ``ids`` ran (fees charged per inclusion). A
+        protocol that charges nothing per block keeps this default."""
+
+    def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+        """Run ``ids`` in order and return each one's status; a kind the protocol has no
+        handler for fails, as a call to a contract without that function reverts."""
+        if not len(ids):
+            return np.empty(0, dtype=np.int8)
+        self.begin_block(int(t_us[0]))
+        handlers, txs = self.handlers(), self.txs
+        rows = zip(txs.kind[ids].tolist(), txs.sender[ids].tolist(), txs.a[ids].tolist(),
+                   txs.b[ids].tolist(), block.tolist(), t_us.tolist())
+        status = []
+        for kind, sender, a, b, blk, t in rows:
+            handler = handlers.get(kind)
+            status.append(_OK if handler is not None and handler(sender, a, b, blk, t)
+                          else _FAILED)
+        self.end_block(ids)
+        return np.array(status, dtype=np.int8)
+
+    @abstractmethod
+    def state_arrays(self) -> list[np.ndarray]:
+        """The final state that goes into the run digest."""
+
+    def summary(self) -> dict:
+        """Figures the protocol reports of itself at the end of a run (merged into the
+        run's summary; figures that need the world around it are the world's)."""
+        return {}
+
+    def tables(self) -> dict[str, dict[str, np.ndarray]]:
+        """Tables the protocol reports of itself at the end of a run, by name."""
+        return {}
+
+    @abstractmethod
+    def market_view(self) -> MarketView:
+        """The read-only view designs, strategies, agents and metrics ask questions of."""
