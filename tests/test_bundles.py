@@ -161,3 +161,14 @@ def test_an_extractive_shared_operator_copies_bundles_ahead_of_their_legs():
     assert "left one leg filled alone" in page and "The shared operator copied" in page
     with pytest.raises(SeqlabError, match="rollups.operator"):
         world("isolated", rollups__operator="extractive")
+
+
+def test_an_arbitrageur_sends_only_when_the_gap_pays_its_expected_leg_loss():
+    """One arbitrageur has learnt that leg failures cost more than any gap pays: it never
+    sends, while the others (who have seen nothing yet) do."""
+    cluster = Cluster(world("shared", arbs=4, fee_bps=1.0), 1)
+    cluster.arbs.risk.attempt(0, True)
+    cluster.arbs.risk.unwound(0, 1.0, 1.0)  # its one naked leg lost all it was worth
+    table = cluster.run().tables["arbitrage"]
+    sent = np.bincount(table["arbitrageur"], minlength=4)
+    assert sent[0] == 0 and (sent[1:] > 0).all()

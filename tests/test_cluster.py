@@ -116,6 +116,9 @@ def test_isolated_sequencers_leave_failed_legs_under_load():
     assert arb["failed_leg"] > 0 and arb["bundles"] == 0
     table = result.tables["arbitrage"]
     assert (table["outcome"] == "failed_leg").sum() == arb["failed_leg"]
+    risk = result.summary["leg_risk"]
+    assert risk["execution"] == "per-rollup" and risk["one_leg_reverted"] == arb["failed_leg"]
+    assert risk["unwind_cost_usd"] != 0 and risk["unhedged_usd"] > 0
 
 
 def test_bundle_check_matches_execution():
