@@ -93,7 +93,8 @@ def test_same_seed_same_digest_other_seed_other_digest():
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(1, 10_000))
 def test_atomic_bundles_never_leave_one_leg_filled(seed):
-    cluster, result = run("shared", arbs=8, seed=seed, fee_bps=1.0)
+    cluster, result = run("shared", arbs=8, seed=seed, fee_bps=1.0,
+                          rollups__bundle_execution="atomic")
     arb = result.summary["arbitrage"]
     assert arb["failed_leg"] == 0 and arb["both_failed"] == 0
     assert arb["filled"] + arb["reverted"] == arb["attempts"] > 0
@@ -115,6 +116,9 @@ def test_isolated_sequencers_leave_failed_legs_under_load():
     assert arb["failed_leg"] > 0 and arb["bundles"] == 0
     table = result.tables["arbitrage"]
     assert (table["outcome"] == "failed_leg").sum() == arb["failed_leg"]
+    risk = result.summary["leg_risk"]
+    assert risk["execution"] == "per-rollup" and risk["one_leg_reverted"] == arb["failed_leg"]
+    assert risk["unwind_cost_usd"] != 0 and risk["unhedged_usd"] > 0
 
 
 def test_bundle_check_matches_execution():
@@ -134,7 +138,7 @@ def test_compare_rows_for_shared_and_isolated():
     d = res.summary["designs"]
     assert d["fcfs@isolated"]["rollups_halted"] == 1
     assert d["fcfs@shared"]["rollups_halted"] == 2
-    assert d["fcfs@shared"]["failed_legs"] == 0
+    assert "unwind_cost_usd" in res.tables["runs"]
     assert "gap_at_restart_bps" in res.tables["runs"]
     from seqlab.report.compare_html import render_compare_html
 
@@ -190,7 +194,8 @@ def test_a_shared_committee_is_one_consensus_for_every_rollup():
 
 
 def test_bundles_under_a_shared_committee_ride_committed_blocks():
-    cluster = Cluster(world("shared", arbs=4, fee_bps=1.0, sequencer__design="committee"))
+    cluster = Cluster(world("shared", arbs=4, fee_bps=1.0, sequencer__design="committee",
+                            rollups__bundle_execution="atomic"))
     result = cluster.run()
     commits = set(cluster.chains[0].design.block_times)
     a = cluster.chains[0].txs

@@ -343,6 +343,7 @@ CONTAGION_COLUMNS = (("rollups halted", "rollups_halted", "{:,.1f}"),
                      ("gap at restart bps", "gap_at_restart_bps", "{:,.1f}"),
                      ("failed legs", "failed_legs", "{:,.1f}"),
                      ("bundles dropped", "reverted_bundles", "{:,.1f}"),
+                     ("unwind cost USD", "unwind_cost_usd", "{:,.0f}"),
                      ("arb profit USD", "arbitrage_profit_usd", "{:,.0f}"))
 
 

@@ -12,21 +12,22 @@ and on the one reference market. The ``Cluster`` drives the sequencing rounds:
   rollup ``a``'s draw and halt every rollup at once; a committee runs one consensus
   whose rounds carry every rollup's transactions (``committee.SharedRounds``).
   Cross-rollup bundles travel to it as one message and are placed at the top of each
-  leg's rollup block (under a committee, the next committed one), all legs or none:
-  both legs are checked against the exact state they will meet, and if either would
-  fail, neither is included. One bundle per rollup per round (the top slot), so that
-  check is exact; later bundles wait a round.
+  leg's rollup block (under a committee, the next committed one), all legs or none
+  (``seqlab.bundles``: each leg then executes on its own rollup, or, with
+  ``bundle_execution = "atomic"``, the bundle is included only if every leg would
+  succeed).
 
 After each round the arbitrageurs look at every rollup's feed and the price gap between
 the rollups is recorded.
 """
 from __future__ import annotations
 
-import heapq
 import time
 import numpy as np
 
 from seqlab.agents.arbitrage import Arbitrageurs
+from seqlab.bundles import SharedBundles
+from seqlab.cross_operator import CrossRollupOperator
 from seqlab.kernel import Scope, Simulation, derived_seed
 from seqlab.market import build_reference
 from seqlab.metrics.contagion import cluster_result
@@ -34,7 +35,6 @@ from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.sequencing import check_design
 from seqlab.sequencing.committee import CommitteeDesign, SharedRounds
-from seqlab.txs import Kind, Status
 from seqlab.world import Progress, World, throttled
 
 ROLLUP_NAMES = "abcdefgh"
@@ -53,9 +53,10 @@ class Cluster:
         self.reference = build_reference(sc.market, self.horizon, self.sim, loaded.base_dir)
         arb = sc.agents.arbitrageurs
         self.shared = sc.rollups.sequencing == "shared"
+        cross = self.shared and sc.rollups.operator == "extractive"
         self.chains = [World(self._rollup_scenario(k), self.seed,
                              sim=Scope(self.sim, self._seed(k)),
-                             reference=self.reference, extra_accounts=arb.count,
+                             reference=self.reference, extra_accounts=arb.count + cross,
                              scheduled_outages=k == 0, rollup=k)
                        for k in range(sc.rollups.count)]
         if self.shared:  # one sequencer: its outages halt every rollup, one consensus
@@ -66,13 +67,14 @@ class Cluster:
                 if isinstance(chain.design, CommitteeDesign):
                     chain.design.join(rounds)
         self.block_time = self.chains[0].rollup.block_time
-        self._bundles: list[tuple[int, int, list[tuple[int, int]]]] = []
-        self.bundles_sent = 0
+        first = self.chains[0].operator_accounts.next_free  # after the operator's
+        operator = CrossRollupOperator(self.chains, first + arb.count) if cross else None
+        self.bundles = SharedBundles(self.chains, sc.rollups.bundle_execution == "atomic",
+                                     operator) if self.shared else None
         self.arbs = None
         if arb.count:
-            first = self.chains[0].operator_accounts.next_free  # after the operator's
             self.arbs = Arbitrageurs(arb, self.seed, self.chains, first,
-                                     self._submit_bundle if self.shared else None,
+                                     self.bundles.submit if self.shared else None,
                                      STALE_BLOCKS * self.block_time)
         self._gap_t: list[int] = []
         self._mids: list[list[float]] = []
@@ -90,45 +92,12 @@ class Cluster:
     def _seed(self, k: int) -> int:
         return self.seed if k == 0 else derived_seed(self.seed, f"rollup/{ROLLUP_NAMES[k]}")
 
-    # the shared sequencer's bundles --------------------------------------------------
-    def _submit_bundle(self, arrival_us: int, legs: list[tuple[int, int]]) -> None:
-        self.bundles_sent += 1
-        heapq.heappush(self._bundles, (arrival_us, self.bundles_sent, legs))
-
-    def _top_of_blocks(self, now: int) -> list[np.ndarray | None]:
-        """Bundles that have reached the shared sequencer, checked whole: each rollup's
-        top slot gets at most one; a bundle one of whose legs would fail is dropped."""
-        lead: list[list[int]] = [[] for _ in self.chains]
-        waiting = []
-        while self._bundles and self._bundles[0][0] <= now:
-            item = heapq.heappop(self._bundles)
-            legs = item[2]
-            if any(lead[k] for k, _ in legs):
-                waiting.append(item)
-                continue
-            if all(self._leg_ok(k, tx, now) for k, tx in legs):
-                for k, tx in legs:
-                    lead[k].append(tx)
-            else:
-                for k, tx in legs:
-                    self.chains[k].txs.status[tx] = Status.FAILED
-        for item in waiting:
-            heapq.heappush(self._bundles, item)
-        return [np.array(ids, dtype=np.int64) if ids else None for ids in lead]
-
-    def _leg_ok(self, k: int, tx: int, now: int) -> bool:
-        chain = self.chains[k]
-        chain.protocol.begin_block(now)
-        txs = chain.txs
-        assert txs.kind[tx] == Kind.TRADE
-        return chain.protocol.can_trade(int(txs.sender[tx]), int(txs.a[tx]), int(txs.b[tx]))
-
     # the round -----------------------------------------------------------------------
     def _tick(self) -> None:
         now = self.sim.now
         up = [chain.rollup.down_until(now) is None for chain in self.chains]
         commits = self.shared and up[0] and all(c.design.commits_by(now) for c in self.chains)
-        lead = self._top_of_blocks(now) if commits else [None] * len(up)
+        lead = self.bundles.top_of_blocks(now) if commits else [None] * len(up)
         for chain, live, first in zip(self.chains, up, lead):
             if live:
                 chain.rollup.produce(now, first)

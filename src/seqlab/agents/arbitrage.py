@@ -10,8 +10,18 @@ profit), capped at ``max_trade_usd``.
 
 How the legs travel is the sequencing mode's business: under isolated sequencers each leg
 goes over the network to its own sequencer and may fail alone (its limit is crossed
-first, or its sequencer is down); the arbitrageur then unwinds the filled leg at market.
-Under a shared sequencer both legs go in one bundle that executes whole or not at all.
+first, or its sequencer is down). Under a shared sequencer both legs go in one bundle
+(``seqlab.bundles``): included together, and either executed each on its own rollup,
+where one may revert alone, or, under atomic execution, whole or not at all. When one leg
+filled and the other did not, the arbitrageur holds a naked position (leg risk) and sells
+it back at market; it stays busy until that unwind has executed, and books the round
+trip's loss (fees included) as the attempt's unwind cost.
+
+The arbitrageurs are rational about that risk: each learns from its own finished attempts
+the share that left one leg filled and the mean unwind cost per dollar of such a leg, and
+asks the gap to pay that expected loss on top of ``min_gap_bps``. After every finished
+attempt it marks its accounts at each rollup's price; once it has lost ``max_loss_share``
+of its capital it stops for the rest of the run (a kill switch).
 A rollup whose feed has shown no block for ``stale_after`` is left alone: a halted
 rollup's price is not a price anyone can trade at.
 """
@@ -22,6 +32,7 @@ from typing import Callable
 
 import numpy as np
 
+from seqlab.agents.leg_risk import LegRisk, round_trip_cost_usd
 from seqlab.agents.reactive import KeyedDelays
 from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import Arbitrageurs as ArbitrageursCfg
@@ -30,16 +41,30 @@ from seqlab.txs import Kind, Status
 # (arrival time, [(rollup, tx), (rollup, tx)]) handed to a shared sequencer
 BundleSink = Callable[[int, list[tuple[int, int]]], None]
 
+COLUMNS = ("t_us", "arbitrageur", "buy_rollup", "sell_rollup", "gap_bps", "size_usd",
+           "outcome", "reverted_rollup", "unhedged_usd", "unwind_cost_usd")
+OUTCOMES = ("filled", "failed_leg", "both_failed", "reverted")
+
 
 @dataclass
 class ArbLog:
-    """Outcomes of every attempt, for the Result."""
+    """Outcomes of every attempt, for the Result: one row per attempt, ``COLUMNS``
+    (``reverted_rollup`` -1 unless one leg failed alone; then the naked leg's size and,
+    once unwound, the round trip's cost)."""
 
-    rows: list[tuple[int, int, int, int, float, float, int]] = field(default_factory=list)
-    # (t_us, arbitrageur, buy rollup, sell rollup, gap bps, size USD, outcome code)
+    rows: list[list[float]] = field(default_factory=list)
 
 
-OUTCOMES = ("filled", "failed_leg", "both_failed", "reverted")
+@dataclass
+class Attempt:
+    """An arbitrageur's attempt in flight; ``unwind`` (rollup, naked leg, unwind tx, log
+    row) once one leg filled alone."""
+
+    t_us: int
+    legs: list[tuple[int, int]]
+    gap_bps: float
+    usd: float
+    unwind: tuple[int, int, int, int] | None = None
 
 
 class Arbitrageurs:
@@ -50,8 +75,11 @@ class Arbitrageurs:
         self.cfg, self.chains, self.account0 = cfg, chains, account0
         self.bundle, self.stale_after = bundle, stale_after
         self.delays = KeyedDelays(seed, "arbitrage", cfg.count)
-        self.pending: list[tuple | None] = [None] * cfg.count
+        self.pending: list[Attempt | None] = [None] * cfg.count
         self.log = ArbLog()
+        self.risk = LegRisk(cfg.count)
+        self.stopped = np.zeros(cfg.count, dtype=bool)
+        self.capital = int(round(cfg.capital_usd * PPM)) * len(chains)
 
     # deciding -------------------------------------------------------------------------
     def observe(self, t_us: int) -> None:
@@ -66,14 +94,15 @@ class Arbitrageurs:
         p_lo, p_hi = self.chains[lo].protocol, self.chains[hi].protocol
         gap_bps = (p_hi.mid() - p_lo.mid()) / p_lo.mid() * 1e4
         edge_bps = gap_bps - p_lo.cfg.taker_fee_bps - p_hi.cfg.taker_fee_bps
-        idle = [j for j, p in enumerate(self.pending) if p is None]
+        idle = [j for j, p in enumerate(self.pending) if p is None and not self.stopped[j]]
         if edge_bps <= self.cfg.min_gap_bps or not idle:
             return
         units = self._units(p_lo, p_hi, edge_bps)
         if units <= 0:
             return
         for j in idle:
-            self._send(j, t_us, lo, hi, units, gap_bps)
+            if edge_bps - self.risk.expected_loss_bps(j) > self.cfg.min_gap_bps:
+                self._send(j, t_us, lo, hi, units, gap_bps)
 
     def _units(self, p_lo, p_hi, edge_bps: float) -> int:
         """Micro-units that close the gap net of fees, capped by ``max_trade_usd``."""
@@ -104,47 +133,87 @@ class Arbitrageurs:
             legs.append((k, tx))
         if self.bundle is not None:
             self.bundle(submit + int(lat_lo[0]), legs)
-        self.pending[j] = (t_us, legs, gap_bps, units * self.chains[lo].protocol.price / PPM
-                           / PPM)
+        self.pending[j] = Attempt(t_us, legs, gap_bps,
+                                  units * self.chains[lo].protocol.price / PPM / PPM)
 
     # settling -------------------------------------------------------------------------
     def _settle(self) -> None:
         for j, attempt in enumerate(self.pending):
             if attempt is None:
                 continue
-            t_us, legs, gap_bps, usd = attempt
+            if attempt.unwind is not None:
+                self._settle_unwind(j, attempt)
+                continue
+            legs = attempt.legs
             status = [int(self.chains[k].txs.status[tx]) for k, tx in legs]
             if Status.PENDING in status:
                 continue
             ok = [s == Status.OK for s in status]
             included = [self.chains[k].txs.included_us[tx] >= 0 for k, tx in legs]
+            row = [attempt.t_us, j, legs[0][0], legs[1][0], attempt.gap_bps, attempt.usd,
+                   0, -1, 0.0, 0.0]
             if all(ok):
-                outcome = 0
+                row[6] = 0
             elif any(ok):
-                outcome = 1
-                self._unwind(j, *legs[ok.index(True)])
+                row[6] = 1
+                k, tx = legs[ok.index(True)]
+                row[7] = legs[ok.index(False)][0]
+                row[8] = abs(int(self.chains[k].txs.a[tx])) / PPM
+                attempt.unwind = (k, tx, self._unwind(j, k, tx, -int(self.chains[k].txs.a[tx]),
+                                                      int(self.chains[k].txs.included_us[tx])),
+                                  len(self.log.rows))
             else:
-                outcome = 2 if any(included) else 3
-            self.log.rows.append((t_us, j, legs[0][0], legs[1][0], gap_bps, usd, outcome))
-            self.pending[j] = None
+                row[6] = 2 if any(included) else 3
+            self.log.rows.append(row)
+            self.risk.attempt(j, row[6] == 1)
+            if attempt.unwind is None:
+                self._done(j)
 
-    def _unwind(self, j: int, k: int, tx: int) -> None:
-        """Leg risk: the filled leg alone is a naked position; sell it back at market."""
+    def _settle_unwind(self, j: int, attempt: Attempt) -> None:
+        """A naked leg's unwind: booked once it executed, sent again if it failed."""
+        k, leg, unwind, row = attempt.unwind
+        txs = self.chains[k].txs
+        status = int(txs.status[unwind])
+        if status == Status.PENDING:
+            return
+        if status == Status.FAILED:
+            seen = max(int(txs.included_us[unwind]), int(txs.arrival_us[unwind]))
+            attempt.unwind = (k, leg, self._unwind(j, k, leg, int(txs.a[unwind]), seen), row)
+            return
+        cost = round_trip_cost_usd(txs, leg, unwind, self.chains[k].protocol.fee_ppm)
+        self.log.rows[row][9] = cost
+        self.risk.unwound(j, self.log.rows[row][8], cost)
+        self._done(j)
+
+    def _unwind(self, j: int, k: int, leg: int, usd: int, now: int) -> int:
+        """Leg risk: the filled leg alone is a naked position; trade ``usd`` back at market,
+        reacting from ``now``. Returns the unwind tx."""
         chain = self.chains[k]
-        now = int(chain.txs.included_us[tx])
         delay, net = self.delays.draw(np.array([j]), self.cfg.reaction, self.cfg.latency)
         submit = now + int(delay[0])
         arrival = submit + int(net[0])
         ids = chain.txs.add_many(Kind.TRADE, self.account0 + j, np.array([submit]),
-                                 np.array([arrival]), -int(chain.txs.a[tx]), 0)
+                                 np.array([arrival]), usd, 0)
         chain.network.send(ids, np.array([arrival]))
+        return int(ids[0])
+
+    def _done(self, j: int) -> None:
+        """Attempt over: idle again, unless its losses reached the kill switch."""
+        self.pending[j] = None
+        value = 0
+        for chain in self.chains:
+            p, i = chain.protocol, self.account0 + j
+            value += p.equity(i) + int(p.ledger.balances[p.wallet[i]])
+        if value - self.capital < -self.cfg.max_loss_share * self.capital:
+            self.stopped[j] = True
 
     # results --------------------------------------------------------------------------
     def table(self) -> dict[str, np.ndarray]:
-        rows = np.array(self.log.rows, dtype=np.float64).reshape(-1, 7)
-        return {"t_s": rows[:, 0] / 1e6, "arbitrageur": rows[:, 1].astype(np.int64),
-                "buy_rollup": rows[:, 2].astype(np.int64),
-                "sell_rollup": rows[:, 3].astype(np.int64), "gap_bps": rows[:, 4],
-                "size_usd": rows[:, 5],
-                "outcome": np.asarray(OUTCOMES, dtype=object)[rows[:, 6].astype(np.int64)]
-                if len(rows) else np.empty(0, dtype=object)}
+        rows = np.array(self.log.rows, dtype=np.float64).reshape(-1, len(COLUMNS))
+        out = {c: rows[:, n] for n, c in enumerate(COLUMNS)}
+        out["t_s"] = out.pop("t_us") / 1e6
+        for c in ("arbitrageur", "buy_rollup", "sell_rollup", "reverted_rollup"):
+            out[c] = out[c].astype(np.int64)
+        out["outcome"] = np.asarray(OUTCOMES, dtype=object)[rows[:, 6].astype(np.int64)] \
+            if len(rows) else np.empty(0, dtype=object)
+        return {"t_s": out.pop("t_s"), **out}

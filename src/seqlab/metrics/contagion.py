@@ -16,6 +16,8 @@ import hashlib
 
 import numpy as np
 
+from seqlab.metrics.leg_risk import (cross_operator_summary, leg_risk_summary,
+                                     marked_profit_usd)
 from seqlab.protocols.perps import PPM
 from seqlab.result import Result
 
@@ -162,7 +164,10 @@ def cluster_result(cluster, results: list[Result], gap_t: np.ndarray,
     tables["rollups"] = {k: np.asarray([r[k] for r in rows]) for k in rows[0]}
     if cluster.arbs is not None:
         summary["arbitrage"] = arbitrage_summary(cluster)
+        summary["leg_risk"] = leg_risk_summary(cluster, names)
         tables["arbitrage"] = cluster.arbs.table()
+    if cluster.bundles is not None and cluster.bundles.operator is not None:
+        summary["cross_operator"] = cross_operator_summary(cluster)
     return Result(summary, tables)
 
 
@@ -172,18 +177,13 @@ def arbitrage_summary(cluster) -> dict:
     table = arbs.table()
     outcome = table["outcome"]
     cfg = cluster.sc.agents.arbitrageurs
-    mark = int(round(float(cluster.reference.at(cluster.horizon)) * PPM))
-    value = 0
-    for chain in cluster.chains:
-        accounts = slice(arbs.account0, arbs.account0 + cfg.count)
-        value += int(chain.protocol.account_values(mark)[accounts].sum())
-    capital = cfg.capital_usd * cfg.count * len(cluster.chains)
     return {"attempts": int(len(outcome)),
             **{k: int((outcome == k).sum()) for k in ("filled", "failed_leg", "both_failed",
                                                      "reverted")},
-            "bundles": int(cluster.bundles_sent),
+            "bundles": int(cluster.bundles.sent if cluster.bundles is not None else 0),
             "volume_usd": round(float(table["size_usd"][outcome == "filled"].sum()), 2),
-            "profit_usd": round(value / PPM - capital, 2)}
+            "profit_usd": marked_profit_usd(cluster, arbs.account0, cfg.count,
+                                            cfg.capital_usd)}
 
 
 def contagion_metrics(summary: dict) -> dict[str, float]:
@@ -198,5 +198,8 @@ def contagion_metrics(summary: dict) -> dict[str, float]:
             "gap_at_restart_bps": c["price_gap"]["at_restart_bps"],
             "max_gap_bps": c["price_gap"]["max_bps"],
             "failed_legs": arb.get("failed_leg", 0),
+            "unwind_cost_usd": summary.get("leg_risk", {}).get("unwind_cost_usd", 0.0),
+            "cross_operator_profit_usd": summary.get("cross_operator", {}).get("profit_usd",
+                                                                                0.0),
             "reverted_bundles": arb.get("reverted", 0),
             "arbitrage_profit_usd": arb.get("profit_usd", 0.0)}

@@ -70,6 +70,28 @@ def arbitrage_figure(arbitrage: Mapping[str, Any]) -> go.Figure:
     return fig
 
 
+def leg_risk_text(summary: Mapping[str, Any]) -> str:
+    """One paragraph on leg risk (and on a shared operator's copies), where the run has
+    arbitrageurs."""
+    r = summary.get("leg_risk")
+    if not r:
+        return ""
+    where = ", ".join(f"{count(v)} on rollup {k.rsplit('_', 1)[-1]}" for k, v in r.items()
+                      if k.startswith("reverted_on_") and v)
+    text = (f"Legs executed as {r['execution']}: of {count(r['sent'])} pairs sent, "
+            f"{count(r['both_executed'])} executed on both rollups and "
+            f"{count(r['one_leg_reverted'])} left one leg filled alone"
+            f"{' (' + where + ')' if where else ''}: {usd(r['unhedged_usd'])} of naked "
+            f"positions, {usd(r['unwind_cost_usd'])} to unwind them. "
+            f"{count(r['stopped_arbitrageurs'])} arbitrageurs hit their loss limit.")
+    op = summary.get("cross_operator")
+    if op:
+        text += (f" The shared operator copied {count(op['copies'])} bundles ahead of their "
+                 f"legs ({usd(op['notional_usd'])} traded), ending {usd(op['profit_usd'])} "
+                 "up.")
+    return f'<p class="explain">{text}</p>'
+
+
 def outage_spans(result: Result) -> list[tuple[float, float]]:
     """Outage windows (s) of the world, as the run summary lists them."""
     windows = result.summary.get("outage_windows_s") or []
@@ -119,4 +141,5 @@ def cluster_sections(result: Result, fmt) -> list[str]:
         out.append(section("Cross-rollup arbitrage outcomes", arbitrage_figure(s["arbitrage"]),
                            "How the cross-rollup arbitrage attempts ended: a failed leg leaves "
                            "the arbitrageur exposed until it unwinds."))
+        out.append(leg_risk_text(s))
     return out

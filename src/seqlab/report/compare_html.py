@@ -90,7 +90,9 @@ _CONTAGION_COLUMNS: tuple[tuple[str, str, str, float, str], ...] = tuple(
         ("max price gap (bps)", "max_gap_bps", "num"),
         ("failed arbitrage legs", "failed_legs", "num"),
         ("bundles dropped whole", "reverted_bundles", "num"),
-        ("arbitrage profit (USD)", "arbitrage_profit_usd", "usd")))
+        ("leg unwind cost (USD)", "unwind_cost_usd", "usd"),
+        ("arbitrage profit (USD)", "arbitrage_profit_usd", "usd"),
+        ("shared operator's copies profit (USD)", "cross_operator_profit_usd", "usd")))
 # Summary keys whose fallback, when the design summary lacks them, is the mean over seeds of
 # the same-named (or listed) column of the runs table.
 _RUNS_COLUMN = {"latency_ms.p50": "latency_p50_ms", "latency_ms.p99": "latency_p99_ms"}

@@ -801,8 +801,11 @@ class Arbitrageurs(Model):
     Each watches every rollup's feed; when the cheapest and dearest market differ by more
     than ``min_gap_bps`` beyond the two taker fees it buys the one and sells the other,
     sized to close the gap (at most ``max_trade_usd``), with a limit ``slippage_bps`` past
-    the quote. Under a shared sequencer both legs go in one atomic bundle; under isolated
-    sequencers each leg goes to its own sequencer and may fail alone (then it unwinds).
+    the quote. Under a shared sequencer both legs go in one bundle; under isolated
+    sequencers each leg goes to its own sequencer. A leg that fails alone leaves a naked
+    position, unwound at market; the expected cost of that, learnt from its own attempts,
+    raises the gap it needs, and once its losses reach ``max_loss_share`` of its capital it
+    stops (a kill switch).
     """
 
     count: Annotated[int, Field(ge=0, le=64)] = 0
@@ -812,6 +815,7 @@ class Arbitrageurs(Model):
     slippage_bps: Bps = 5.0
     reaction: Latency = Latency(median="50ms", sigma=0.3)
     latency: Latency = Latency(median="40ms", sigma=0.3)
+    max_loss_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
 
 
 class Agents(Model):
@@ -832,12 +836,18 @@ class Rollups(Model):
     """Several rollups in one world: each its own perps market, users and oracle nodes on
     the one reference market; ``isolated`` gives each its own sequencer (its own
     outages), ``shared`` one sequencer orders every rollup's blocks in one round (one
-    outage halts all; cross-rollup bundles are atomic)."""
+    outage halts all). A shared sequencer includes a cross-rollup bundle's legs together;
+    ``bundle_execution`` says whether they also execute together (``atomic``) or each may
+    revert on its own rollup (``inclusion``, what Espresso and Astria offer);
+    ``operator = "extractive"`` lets the shared operator trade ahead of the bundles it
+    sees, on every rollup they touch."""
 
     count: Annotated[int, Field(ge=1, le=8)] = 1
     sequencing: Literal["isolated", "shared"] = "isolated"
     designs: list[str] = []
     restart_window: PositiveDuration = "1h"
+    bundle_execution: Literal["inclusion", "atomic"] = "inclusion"
+    operator: Literal["honest", "extractive"] = "honest"
 
     @model_validator(mode="after")
     def _designs_fit(self) -> "Rollups":
@@ -846,6 +856,10 @@ class Rollups(Model):
         if self.designs and self.sequencing == "shared":
             raise ValueError("rollups.designs is for isolated sequencing (a shared sequencer "
                              "is one design: [sequencer] design)")
+        if self.operator == "extractive" and self.sequencing != "shared":
+            raise ValueError("rollups.operator = 'extractive' is a shared sequencer's (it sees "
+                             "every rollup's bundles); allowed under isolated: 'honest' (give "
+                             "each rollup its own operator with rollups.designs)")
         return self
 
 
