@@ -91,6 +91,24 @@ def test_a_bidder_out_of_capital_stops_bidding():
     assert policy.learners.budget()[0] == 0
 
 
+def test_a_bidder_learns_from_epochs_its_own_design_won_and_no_others():
+    """What a Timeboost service took is on the public chain: another Timeboost service
+    learns from it; a priority sequencer, whose fees are other value, does not."""
+    services = [Service(name="tb", offer="timeboost"), Service(name="tb2", offer="timeboost"),
+                Service(name="prio", offer="central-priority"), Service(name="l1", offer="based")]
+    policy = AuctionPolicy(SequencingMarket(services=services))
+    policy.bind(Valuation(0.5), 3)
+    up = {s.name: True for s in services}
+    policy.choose(State(0, None, 0, up, tuple(services), 10 * S, 3.0))
+    assert policy.sales[0].winner in ("tb", "tb2")
+    policy.book(0, 0.0, True)  # it realised nothing
+    ratio = dict(zip(policy.learners.names, policy.learners.ratio()))
+    assert ratio["tb"] == ratio["tb2"] < 1.0 and ratio["prio"] == 1.0
+    books = dict(zip(policy.learners.names, policy.learners.pnl))
+    loser = "tb2" if policy.sales[0].winner == "tb" else "tb"
+    assert books[loser] == 0 and books[policy.sales[0].winner] == -policy.sales[0].price_usd
+
+
 def _view(size, equity, seq):
     """A stand-in for the operator's view: one party, its stale-price account 0."""
     party = SimpleNamespace(stale=0, sandwich=1, backrun=0, censor=1)

@@ -5,7 +5,9 @@ services are producing blocks (and for how long the one in use has been silent),
 its choices can be worked out before the run, exactly: the policy is asked at every
 moment its view changes. A switch decided at ``t`` takes effect at ``t + switch_delay``
 (the new service must be set as the rollup's sequencer and start); until then nothing
-is sequenced. The rollup is down wherever no service in use is producing.
+is sequenced. The rollup is down wherever no service in use is producing. A policy
+that learns from the run itself (``Planner``) is asked the same way, but only as the run
+reaches each moment.
 """
 from __future__ import annotations
 
