@@ -166,3 +166,23 @@ def test_an_auction_run_books_each_bidders_epochs_exactly():
     # winners start on time, and the rollup's down windows are those of the winners
     assert (world.design.schedule.starts % (12 * S) == 0).all()
     assert np.array_equal(world.outages, world.design.schedule.down)
+
+
+def test_a_winner_that_goes_down_hands_the_rollup_to_based_sequencing():
+    """The winner goes down 5 s into its epoch for four minutes: the next epoch is sold
+    to a producing service (here based sequencing), so the rollup is down for seven
+    seconds, not four minutes, though each epoch is sold only as the run reaches it."""
+    data = load_scenario("tiny").scenario.model_dump(mode="python")
+    data["sequencing_market"] = {
+        "enabled": True, "policy": "auction", "auction_reserve_usd": 0.01,
+        "services": [{"name": "tb", "offer": "timeboost", "outage_rate_per_day": 0.0,
+                      "outages": [{"start": "185s", "duration": "4min"}]},
+                     {"name": "l1", "offer": "based"}]}
+    world = make_world(parse_scenario(data, "<test>"), 1)
+    world.run()
+    sales = world.design.rights.sales
+    assert sales[15].winner == "tb" and all(x.winner == "l1" for x in sales[16:35])
+    down = world.outages[(world.outages[:, 1] > 185 * S) & (world.outages[:, 0] < 425 * S)]
+    assert down.tolist() == [[185 * S, 192 * S]]  # to the next epoch's start
+    included = world.txs.included_us
+    assert ((included > 200 * S) & (included < 420 * S)).sum() > 0

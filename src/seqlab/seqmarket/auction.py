@@ -99,7 +99,8 @@ def first_price_bids(values: np.ndarray, reserve: float, n: int) -> np.ndarray:
     ok = (v >= reserve) & (v > 0)
     if n >= 1 and ok.any():
         x = v[ok]
-        out[ok] = x - (x - reserve * (reserve / x) ** (n - 1)) / n
+        # never below the reserve, where rounding would put a lone bidder's bid
+        out[ok] = np.maximum(x - (x - reserve * (reserve / x) ** (n - 1)) / n, reserve)
     return out
 
 

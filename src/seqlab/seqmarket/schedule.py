@@ -79,6 +79,7 @@ class Planner:
         heapq.heapify(events)
         self.events = events
         self.active_from, self.last = 0, -1
+        self.until = 0  # the policy has been asked at every moment before this
 
     def _ask(self, t: int, current: str | None, active_from: int) -> str:
         up = {n: down_until(self.windows[n], t) is None for n in self.names}
@@ -93,6 +94,7 @@ class Planner:
 
     def advance(self, until: int) -> None:
         """Ask the policy at every moment before ``until`` its view changes."""
+        self.until = max(self.until, min(until, self.horizon))
         events = self.events
         while events and events[0] < until:
             t = heapq.heappop(events)
@@ -113,19 +115,26 @@ class Planner:
                     heapq.heappush(events, nxt)
 
     def schedule(self) -> Schedule:
-        """The choices so far (the last service in use, to the end of the run)."""
-        down = _down_windows(self.starts, self.chosen, self.windows, self.gaps, self.horizon)
+        """The choices so far (the last service in use, to the end of the run). The down
+        windows stop where the choices do: whether the rollup is down later depends on
+        choices not made yet, so a stopped rollup looks again then."""
+        down = _down_windows(self.starts, self.chosen, self.windows, self.gaps, self.horizon,
+                             self.until)
         return Schedule(np.array(self.starts, dtype=np.int64), list(self.chosen),
                         np.array(self.decided, dtype=np.int64), down,
                         tuple(getattr(self.policy, "sales", ())))
 
 
 def _down_windows(starts: list[int], chosen: list[str], windows: dict[str, np.ndarray],
-                  gaps: list[tuple[int, int]], horizon: int) -> np.ndarray:
+                  gaps: list[tuple[int, int]], horizon: int, until: int | None = None
+                  ) -> np.ndarray:
     """The switching gaps, and each segment's service's outages within its segment,
-    merged."""
+    merged; with ``until`` before the horizon, the last segment stops there."""
     spans = list(gaps)
-    ends = starts[1:] + [max(horizon, starts[-1]) + 1]
+    last = max(horizon, starts[-1]) + 1
+    if until is not None and until < horizon:
+        last = max(until, starts[-1])
+    ends = starts[1:] + [last]
     for start, end, name in zip(starts, ends, chosen):
         for lo, hi in windows[name].tolist():
             if lo < end and hi > start:
