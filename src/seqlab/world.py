@@ -205,6 +205,7 @@ class World:
         if isinstance(self.design, MarketDesign):  # down when no service in use produces
             self.design.inbox = self.rollup.inbox
             self.set_outages(self.design.schedule.down)
+            self.design.sell_as_run_goes(self.sim, self.set_outages)
         else:
             self.set_outages(outage_windows(sc.sequencer, self.horizon,
                                             self.sim.rng("outages"), self.scheduled_outages))

@@ -952,6 +952,8 @@ class SequencingMarket(Model):
     auction_reserve_usd: Usd = 2.5
     # the bidders' private valuation error (log-spread), as Timeboost's searchers'
     auction_noise: Annotated[float, Field(ge=0, le=3)] = 0.2
+    # what each bidder can lose before it stops bidding, as a Timeboost searcher's deposit
+    auction_capital_usd: Usd = 100_000.0
 
     @model_validator(mode="after")
     def _services_fit(self) -> "SequencingMarket":

@@ -20,6 +20,15 @@ values and a reserve, bids its estimate less (v^n − r^n)/(n·v^(n−1)) (the e
 with values uniform below the highest; alone, it bids the reserve). Rights are sold ahead of the epoch (Espresso's
 bidding and assignment phases run slots ahead of the sequencing one), so a new winner
 starts on time: no switch delay, but the old service's unsequenced queue is stranded.
+
+The bidders learn (``seqmarket/learning.py``): each scales its design's forecast by what
+epochs have really realised over what was forecast for them, and bids no more than its
+capital plus its gains. Since they all read the same public chain, the highest of the
+estimates is the one most likely too high (the winner's curse): a bidder bids on its
+value given that its estimate is the highest of the ``m`` bidders that value the epoch,
+taking off ``auction_noise`` × E[max of m standard normals] in log terms, the bid
+conditioned on winning (Milgrom & Weber 1982, "A Theory of Auctions and Competitive
+Bidding"; Krishna, "Auction Theory", ch. 6), as Timeboost's searchers do.
 """
 from __future__ import annotations
 
@@ -32,7 +41,9 @@ import numpy as np
 from seqlab.errors import SeqlabError
 from seqlab.kernel import keyed_normals
 from seqlab.scenario.schema import SequencingMarket, Service
+from seqlab.seqmarket.learning import PRIOR_SECONDS, Learners
 from seqlab.seqmarket.policies import State, register_policy
+from seqlab.sequencing.searchers import expected_max_normal
 from seqlab.units import MINUTE, S
 
 BASED = "based"
@@ -64,14 +75,18 @@ class Valuation:
 
     fees_usd_per_s: float  # priority fees the rollup's order flow pays per second
 
+    def gross(self, svc: Service, vol: float, seconds: float) -> float:
+        """USD the service's design forecasts it takes sequencing ``seconds`` at
+        volatility ``vol``, before its running cost."""
+        per_unit = ORDERING_TAKE_USD / (ORDERING_HOURS * 3600.0) / ORDERING_VOL ** 2
+        rate = (self.fees_usd_per_s * (svc.design in KEEPS_TIPS)
+                + EXTRACTION.get(svc.design, 0.0) * per_unit * vol * vol)
+        return rate * seconds
+
     def value(self, svc: Service, vol: float, seconds: float) -> float:
         """USD the service expects to earn sequencing ``seconds`` at volatility ``vol``,
         net of its running cost."""
-        per_unit = ORDERING_TAKE_USD / (ORDERING_HOURS * 3600.0) / ORDERING_VOL ** 2
-        rate = (self.fees_usd_per_s * (svc.design in KEEPS_TIPS)
-                + EXTRACTION.get(svc.design, 0.0) * per_unit * vol * vol
-                - svc.cost_usd_per_hour / 3600.0)
-        return rate * seconds
+        return self.gross(svc, vol, seconds) - svc.cost_usd_per_hour / 3600.0 * seconds
 
 
 def first_price_bids(values: np.ndarray, reserve: float, n: int) -> np.ndarray:
@@ -84,7 +99,8 @@ def first_price_bids(values: np.ndarray, reserve: float, n: int) -> np.ndarray:
     ok = (v >= reserve) & (v > 0)
     if n >= 1 and ok.any():
         x = v[ok]
-        out[ok] = x - (x - reserve * (reserve / x) ** (n - 1)) / n
+        # never below the reserve, where rounding would put a lone bidder's bid
+        out[ok] = np.maximum(x - (x - reserve * (reserve / x) ** (n - 1)) / n, reserve)
     return out
 
 
@@ -107,6 +123,7 @@ class Sale:
     price_usd: float         # what the winner pays (0 when the rollup fell back)
     bids: tuple[float, ...]  # every bidder's sealed bid (USD), in the services' order
     values: tuple[float, ...]  # every bidder's expected value (USD), before its error
+    forecast_usd: float = 0.0  # the winner's design's forecast, before what it learnt
 
 
 class AuctionPolicy:
@@ -120,6 +137,9 @@ class AuctionPolicy:
         self.valuation = Valuation(0.0)
         self.seed = 0
         self.sales: list[Sale] = []
+        self.learns = True  # its bidders learn from the run: sell each epoch as it comes
+        self.learners: Learners | None = None
+        self.designs: dict[str, str] = {}
 
     def bind(self, valuation: Valuation, seed: int) -> None:
         """The market's public order flow, and the run's seed for the bidders' errors."""
@@ -144,20 +164,56 @@ class AuctionPolicy:
             if state.silent_us >= state.timeout and state.up[based]:
                 return based
             return state.current
+        learners = self.learners or self._learners(state.services)
         bidders = [s for s in state.services if s.design != BASED and state.up[s.name]]
-        values = np.array([self.valuation.value(s, state.vol, epoch / S) for s in bidders])
+        rows = np.array([learners.names.index(s.name) for s in bidders], dtype=np.int64)
+        seconds = epoch / S
+        gross = np.array([self.valuation.gross(s, state.vol, seconds) for s in bidders])
+        cost = np.array([s.cost_usd_per_hour / 3600.0 * seconds for s in bidders])
+        values = learners.ratio()[rows] * gross - cost
         index = np.array([state.services.index(s) for s in bidders], dtype=np.int64)
         z = keyed_normals(self.seed, "seqmarket/auction", index,
                           np.full(len(index), state.now // epoch, dtype=np.int64))
         noise = self.cfg.auction_noise
         estimate = values * np.exp(noise * z - noise * noise / 2)  # unbiased
+        # conditioned on winning: the highest of m estimates overshoots by m's max error
+        estimate *= np.exp(-noise * expected_max_normal(int((values > 0).sum())))
         reserve = self.cfg.auction_reserve_usd
-        bids = first_price_bids(estimate, reserve, len(bidders))
+        bids = np.minimum(first_price_bids(estimate, reserve, len(bidders)),
+                          learners.budget()[rows])
         k, price = first_price(bids, reserve)
         winner = self._fallback(state) if k is None else bidders[k].name
+        if k is not None:
+            learners.pay(winner, price)
         self.sales.append(Sale(state.now, winner, price, tuple(bids.round(6).tolist()),
-                               tuple(values.round(6).tolist())))
+                               tuple(values.round(6).tolist()),
+                               0.0 if k is None else float(gross[k])))
         return winner
+
+    def _learners(self, services: tuple[Service, ...]) -> Learners:
+        """The bidders' learning state, each starting from its design's forecast."""
+        bidders = [s for s in services if s.design != BASED]
+        self.designs = {s.name: s.design for s in services}
+        epoch_s = self.cfg.auction_epoch / S
+        prior = [self.valuation.gross(s, ORDERING_VOL, epoch_s) * PRIOR_SECONDS / epoch_s
+                 for s in bidders]
+        self.learners = Learners([s.name for s in bidders], [s.design for s in bidders],
+                                 np.array(prior), self.cfg.auction_capital_usd, epoch_s)
+        return self.learners
+
+    def book(self, epoch: int, usd: float, ended: bool) -> None:
+        """Value realised in sold epoch ``epoch`` (USD): at its end (``ended``: the
+        bidders of the winner's design learn from it), or later, when a position opened
+        in it closes. Either way it is the winner's."""
+        if self.learners is None:
+            return
+        sale = self.sales[epoch]
+        self.learners.book(sale.winner, usd)
+        design = self.designs[sale.winner]
+        if ended:
+            self.learners.observe(design, sale.forecast_usd, usd)
+        else:
+            self.learners.correct(design, usd)
 
 
 register_policy("auction", AuctionPolicy)

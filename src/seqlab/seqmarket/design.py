@@ -25,7 +25,7 @@ from seqlab.scenario.schema import SequencingMarket, Service
 from seqlab.seqmarket.auction import Valuation
 from seqlab.seqmarket.policies import POLICIES, Policy, make_policy
 from seqlab.seqmarket.rights import RightsBook
-from seqlab.seqmarket.schedule import Schedule, plan
+from seqlab.seqmarket.schedule import Planner, Schedule, plan
 from seqlab.seqmarket.stress import RETURN_STEP, realised_vol
 from seqlab.seqmarket.services import check_services, service_sequencer, service_windows
 from seqlab.sequencing import make_design
@@ -41,9 +41,10 @@ class MarketDesign(Design):
 
     def __init__(self, loaded: LoadedScenario, services: list[Service], schedule: Schedule,
                  txs: TxStore, policy: str,
-                 replan: Callable[[Callable], Schedule] | None = None) -> None:
-        """``replan(price_at)``: for a policy that watches the market, the schedule once the
-        reference price is known (when the design is attached to the run)."""
+                 replan: Callable[[Callable], Planner] | None = None) -> None:
+        """``replan(price_at)``: for a policy that watches the market, its planner once the
+        reference price is known (when the design is attached to the run); one that
+        learns from the run (``learns``) is asked as the run reaches each epoch."""
         super().__init__(loaded.scenario.sequencer)
         self.replan = replan
         self.cfg_market = loaded.scenario.sequencing_market
@@ -59,16 +60,52 @@ class MarketDesign(Design):
         self.given: list[np.ndarray] = []  # what the service in use has received
         self.stranded = 0
         self.paid = 0  # micro-USD paid to the services (settled after the run)
-        self.rights = RightsBook(schedule.sales)  # an auction policy's sales
+        self.rights = RightsBook(list(schedule.sales))  # an auction policy's sales
+        self.planner: Planner | None = None  # a learning policy's, planned as the run goes
+        self.sim = None
+        self.on_down: Callable[[np.ndarray], None] | None = None
 
     # the service in use ---------------------------------------------------------------
     def attach(self, view: object) -> None:
         self.view = view
         reference = getattr(view, "reference", None)
         if self.replan is not None and reference is not None:
-            self.schedule = self.replan(reference.at)
-            self.rights = RightsBook(self.schedule.sales)
+            planner = self.replan(reference.at)
+            policy = planner.policy
+            if getattr(policy, "learns", False):
+                self.planner = planner
+                planner.advance(policy.ask_every)
+                self.rights = RightsBook(policy.sales, policy.book)
+                self.rights.begin(view)
+            else:
+                planner.advance(planner.horizon)
+            self.schedule = planner.schedule()
+            if self.planner is None:
+                self.rights = RightsBook(list(self.schedule.sales))
         self._activate(0)
+
+    def sell_as_run_goes(self, sim, on_down: Callable[[np.ndarray], None]) -> None:
+        """A learning policy is asked at each epoch's start, once the run has shown what
+        the epoch before realised; ``on_down(windows)`` hears the rollup's down windows
+        whenever a new choice changes them."""
+        if self.planner is None:
+            return
+        self.sim, self.on_down = sim, on_down
+        every = self.planner.policy.ask_every
+        if every < self.planner.horizon:
+            sim.schedule(every, self._next_epoch)
+
+    def _next_epoch(self) -> None:
+        now, planner = self.sim.now, self.planner
+        self.rights.end_epoch(self.view)
+        every = planner.policy.ask_every
+        planner.advance(now + every)
+        down = self.schedule.down
+        self.schedule = planner.schedule()
+        if not np.array_equal(down, self.schedule.down):
+            self.on_down(self.schedule.down)
+        if now + every < planner.horizon:
+            self.sim.schedule(now + every, self._next_epoch)
 
     def _activate(self, segment: int) -> None:
         """Put the segment's service in use; strand what the previous one still holds."""
@@ -139,8 +176,8 @@ class MarketDesign(Design):
         self.inbound.add(ids, arrival_us)
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
-        if self.rights.sales and self.view is not None:
-            self.rights.mark(int(ticks[0]), self.view)
+        if self.rights.carried:
+            self.rights.watch(self.view)
         seg = self.schedule.segment_at(ticks)
         cuts = np.flatnonzero(np.diff(seg)) + 1
         ids, index = [], []
@@ -262,11 +299,11 @@ def _switch_delay(policy: Policy, cfg: SequencingMarket) -> int:
 
 def _watching_plan(services: list[Service], windows: dict[str, np.ndarray],
                    make: Callable[[], Policy], cfg: SequencingMarket, horizon: int,
-                   window: int, price_at: Callable) -> Schedule:
-    """The schedule of a policy that watches realised volatility over ``window``: asked
+                   window: int, price_at: Callable) -> Planner:
+    """The planner of a policy that watches realised volatility over ``window``: asked
     every return step (or its own ``ask_every``), with a fresh policy (a policy may keep
     state across asks)."""
     policy = make()
-    return plan(services, windows, policy, cfg.timeout, _switch_delay(policy, cfg),
-                horizon, lambda t: realised_vol(price_at, t, window),
-                getattr(policy, "ask_every", RETURN_STEP))
+    return Planner(services, windows, policy, cfg.timeout, _switch_delay(policy, cfg),
+                   horizon, lambda t: realised_vol(price_at, t, window),
+                   getattr(policy, "ask_every", RETURN_STEP))
