@@ -22,7 +22,7 @@ from seqlab.protocols.perps import PPM
 from seqlab.rollup.inbox import DelayedInbox
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.scenario.schema import SequencingMarket, Service
-from seqlab.seqmarket.policies import POLICIES, make_policy
+from seqlab.seqmarket.policies import POLICIES, make_policy, ranking
 from seqlab.seqmarket.schedule import Schedule, plan
 from seqlab.seqmarket.stress import RETURN_STEP, realised_vol
 from seqlab.seqmarket.services import check_services, service_sequencer, service_windows
@@ -57,6 +57,8 @@ class MarketDesign(Design):
         self.given: list[np.ndarray] = []  # what the service in use has received
         self.stranded = 0
         self.paid = 0  # micro-USD paid to the services (settled after the run)
+        self.blocks_by: dict[str, int] = {}  # blocks each service produced (settled)
+        self.windows: dict[str, np.ndarray] = {}  # each service's down windows
 
     # the service in use ---------------------------------------------------------------
     def attach(self, view: object) -> None:
@@ -172,6 +174,7 @@ class MarketDesign(Design):
         for k, name in enumerate(names):
             mine = seg == k
             svc = self.services[name]
+            self.blocks_by[name] = self.blocks_by.get(name, 0) + int(mine.sum())
             owed += int(round((mine.sum() * svc.price_per_block_usd
                                + blocks["n_txs"][mine].sum() * svc.price_per_tx_usd) * PPM))
         paid = min(owed, int(ledger.balances[payer]))
@@ -188,14 +191,16 @@ class MarketDesign(Design):
             time_by[name] = round(time_by.get(name, 0.0) + float(hi - lo) / 1e6, 3)
         return {"market": {"policy": self.policy, "switches": len(s.services) - 1,
                            "first_service": s.services[0], "service_time_s": time_by,
+                           "service_blocks": dict(self.blocks_by),
                            "stranded": self.stranded,
                            "sequencing_cost_usd": round(self.paid / PPM, 2)}}
 
 
-def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int = 0
-                  ) -> MarketDesign:
+def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int = 0,
+                  outages: bool = True) -> MarketDesign:
     """The rollup's sequencer under ``[sequencing_market]``: its services, its policy's
-    schedule over their outages."""
+    schedule over their outages (``outages=False``: none, the offers unchanged, so the
+    policies choose as they would but no service fails)."""
     sc, file = loaded.scenario, loaded.source
     cfg = sc.sequencing_market
     if sc.protocol.kind != "perps":
@@ -216,19 +221,33 @@ def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int =
         raise SeqlabError(f"unknown policy '{name}'", file=file,
                           field="sequencing_market.policy", allowed=", ".join(POLICIES))
     services = check_services(cfg, file)
-    windows = {s.name: service_windows(s, sc.sequencer, sc.duration, seed) for s in services}
+    windows = {s.name: service_windows(s, sc.sequencer, sc.duration, seed) if outages
+               else np.empty((0, 2), dtype=np.int64) for s in services}
+    home = rollup_home(services, cfg, rollup)
     schedule = plan(services, windows, make_policy(name, cfg), cfg.timeout,
-                    cfg.switch_delay, sc.duration)
+                    cfg.switch_delay, sc.duration, home=home)
     watch = getattr(make_policy(name, cfg), "watch_window", None)
     replan = None if watch is None else partial(_watching_plan, services, windows, name, cfg,
-                                                sc.duration, watch)
-    return MarketDesign(loaded, services, schedule, txs, name, replan)
+                                                sc.duration, watch, home)
+    design = MarketDesign(loaded, services, schedule, txs, name, replan)
+    design.windows = windows
+    return design
+
+
+def rollup_home(services: list[Service], cfg: SequencingMarket, rollup: int) -> str | None:
+    """The service rollup ``rollup`` ranks first when the market spreads its customers
+    (``spread`` > 1): the ``rollup mod spread``-th best-scoring one. Unspread (None),
+    every rollup ranks the offers alike and, with one set of weights, all buy from the
+    same service: the concentration a market of identical needs drifts to."""
+    if cfg.spread <= 1:
+        return None
+    return ranking(services, cfg)[rollup % cfg.spread]
 
 
 def _watching_plan(services: list[Service], windows: dict[str, np.ndarray], name: str,
-                   cfg: SequencingMarket, horizon: int, window: int, price_at: Callable
-                   ) -> Schedule:
+                   cfg: SequencingMarket, horizon: int, window: int, home: str | None,
+                   price_at: Callable) -> Schedule:
     """The schedule of a policy that watches realised volatility over ``window``: asked
     every return step, with a fresh policy (a policy may keep state across asks)."""
     return plan(services, windows, make_policy(name, cfg), cfg.timeout, cfg.switch_delay,
-                horizon, lambda t: realised_vol(price_at, t, window), RETURN_STEP)
+                horizon, lambda t: realised_vol(price_at, t, window), RETURN_STEP, home)

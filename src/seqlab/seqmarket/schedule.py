@@ -45,10 +45,12 @@ def _silent(windows: np.ndarray, active_from: int, t: int) -> int:
 
 def plan(services: list[Service], windows: dict[str, np.ndarray], policy: Policy,
          timeout: int, switch_delay: int, horizon: int,
-         vol: Callable[[int], float] | None = None, every: int = 0) -> Schedule:
+         vol: Callable[[int], float] | None = None, every: int = 0,
+         home: str | None = None) -> Schedule:
     """Ask ``policy`` at every change of what it sees; return the resulting schedule.
     With ``vol`` (the reference's realised volatility at a time) the policy also sees the
-    market, and is asked every ``every`` µs as well, since that view changes continually."""
+    market, and is asked every ``every`` µs as well, since that view changes continually.
+    ``home``: the service this rollup ranks first (``spread``), shown to the policy."""
     names = [s.name for s in services]
     offers = tuple(services)
 
@@ -56,7 +58,7 @@ def plan(services: list[Service], windows: dict[str, np.ndarray], policy: Policy
         up = {n: down_until(windows[n], t) is None for n in names}
         silent = 0 if current is None else _silent(windows[current], active_from, t)
         seen = 0.0 if vol is None else vol(t)
-        choice = policy.choose(State(t, current, silent, up, offers, timeout, seen))
+        choice = policy.choose(State(t, current, silent, up, offers, timeout, seen, home))
         if choice not in names:
             raise SeqlabError(f"the policy chose '{choice}', which is not on offer",
                               field="sequencing_market.policy", allowed=", ".join(names))
