@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from seqlab.cluster import make_world
+from seqlab.errors import SeqlabError
 from seqlab.experiments.compare import with_design
 from seqlab.experiments.sweep import set_dotted
 from seqlab.report.html import render_html
@@ -14,9 +15,12 @@ from seqlab.scenario.loader import parse_scenario
 from seqlab.scenario.schema import SequencingMarket, Service
 from seqlab.seqmarket.concentration import (expected_simultaneous_s_per_day, hhi,
                                             simultaneous_down_s, window_hits)
+from seqlab.seqmarket import make_policy
 from seqlab.seqmarket.design import rollup_home
-from seqlab.errors import SeqlabError
+from seqlab.seqmarket.schedule import plan
 from seqlab.units import DAY, MINUTE, S
+
+HOUR = 60 * MINUTE
 
 # A small, fast world: three rollups, a crash, fcfs-1 down from minute 3 to minute 8.
 SMALL = {"duration": "15min", "agents.traders.accounts": 100,
@@ -97,6 +101,20 @@ def test_spread_homes_go_round_robin_over_the_ranking():
     assert [rollup_home(services, cfg, k) for k in range(4)] == ["x", "y", "x", "y"]
     one = SequencingMarket(enabled=True, services=services)
     assert rollup_home(services, one, 2) is None
+
+
+def test_a_home_is_ranked_first_by_every_policy():
+    services = [Service(name=n) for n in ("x", "y", "z")]
+    cfg = SequencingMarket(enabled=True, services=services, order=["x", "y", "z"],
+                           timeout="10s", switch_delay="0s")
+    w = {"x": np.empty((0, 2), np.int64), "y": np.array([[HOUR, 2 * HOUR]]),
+         "z": np.empty((0, 2), np.int64)}
+    s = plan(services, w, make_policy("failover", cfg), cfg.timeout, cfg.switch_delay,
+             3 * HOUR, home="y")
+    assert s.services == ["y", "x"] and s.starts.tolist() == [0, HOUR + 10 * S]
+    s = plan(services, w, make_policy("static", cfg), cfg.timeout, cfg.switch_delay,
+             3 * HOUR, home="z")
+    assert s.services == ["z"] and len(s.down) == 0
 
 
 def test_spread_beyond_the_services_is_refused():
