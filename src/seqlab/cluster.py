@@ -7,7 +7,10 @@ and on the one reference market. The ``Cluster`` drives the sequencing rounds:
 
 - **isolated**: each rollup has its own sequencer. Scheduled outages belong to rollup
   ``a``'s sequencer; random outages are drawn per sequencer from its own stream. An
-  outage halts its rollup only.
+  outage halts its rollup only. Under a sequencing market each rollup buys from a
+  service instead, and a service's outages halt every rollup on it at once; the run
+  then measures the market against the same world with no service failing
+  (``seqlab.seqmarket.concentration``).
 - **shared**: one sequencer orders every rollup's blocks in one round. Its outages are
   rollup ``a``'s draw and halt every rollup at once; a committee runs one consensus
   whose rounds carry every rollup's transactions (``committee.SharedRounds``).
