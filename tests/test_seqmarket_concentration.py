@@ -74,6 +74,11 @@ def test_concentration_raises_simultaneous_downtime_and_contagion(runs):
         assert together[key] > spread[key], key
     for key in ("protocols_halted", "displaced_liquidations", "value_moved_usd"):
         assert together["contagion"][key] > spread["contagion"][key], key
+    # the no-failure baselines are one world (like offers): users end poorer concentrated
+    assert together["contagion"]["baseline_user_value_usd"] == \
+        spread["contagion"]["baseline_user_value_usd"]
+    assert together["contagion"]["excess_user_value_usd"] < \
+        spread["contagion"]["excess_user_value_usd"] < 0
 
 
 def test_the_baseline_is_the_same_world_without_the_failure(runs):
