@@ -39,9 +39,11 @@ class MarketDesign(Design):
 
     def __init__(self, loaded: LoadedScenario, services: list[Service], schedule: Schedule,
                  txs: TxStore, policy: str,
-                 replan: Callable[[Callable], Schedule] | None = None) -> None:
+                 replan: Callable[[Callable], Schedule] | None = None,
+                 windows: dict[str, np.ndarray] | None = None) -> None:
         """``replan(price_at)``: for a policy that watches the market, the schedule once the
-        reference price is known (when the design is attached to the run)."""
+        reference price is known (when the design is attached to the run); ``windows``:
+        each service's down windows, as the schedule saw them."""
         super().__init__(loaded.scenario.sequencer)
         self.replan = replan
         self.cfg_market = loaded.scenario.sequencing_market
@@ -58,7 +60,7 @@ class MarketDesign(Design):
         self.stranded = 0
         self.paid = 0  # micro-USD paid to the services (settled after the run)
         self.blocks_by: dict[str, int] = {}  # blocks each service produced (settled)
-        self.windows: dict[str, np.ndarray] = {}  # each service's down windows
+        self.windows = windows or {}
 
     # the service in use ---------------------------------------------------------------
     def attach(self, view: object) -> None:
@@ -229,9 +231,7 @@ def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int =
     watch = getattr(make_policy(name, cfg), "watch_window", None)
     replan = None if watch is None else partial(_watching_plan, services, windows, name, cfg,
                                                 sc.duration, watch, home)
-    design = MarketDesign(loaded, services, schedule, txs, name, replan)
-    design.windows = windows
-    return design
+    return MarketDesign(loaded, services, schedule, txs, name, replan, windows)
 
 
 def rollup_home(services: list[Service], cfg: SequencingMarket, rollup: int) -> str | None:
