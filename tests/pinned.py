@@ -28,7 +28,7 @@ OUTAGE = [{"start": "3min", "duration": "3min"}]
 CRASH = {"market.jump_intensity": 600.0, "market.jump_mean": -0.08}
 # Scenarios whose rollup buys sequencing: their services name the designs, so
 # ``[sequencer] design`` changes nothing there and one case covers them.
-MARKET = {"sequencer-market"}
+MARKET = {"sequencer-market", "market-concentration"}
 MARKET_DESIGN = ["fcfs"]
 VARIANTS = {
     "default+crash": CRASH,

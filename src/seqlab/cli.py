@@ -160,6 +160,10 @@ def run(scenario: Optional[str] = typer.Argument(None, help="Built-in name or TO
     out.print(_summary_table(result.summary, f"seqlab run: {result.summary['scenario']}"))
     if "rollups" in result.summary:
         out.print(_rows_table(result.summary["rollups"], "rollups"))
+    if "seqmarket" in result.summary:
+        out.print(_rows_table(result.summary["seqmarket"]["services"], "sequencing services"))
+        out.print(_rows_table(result.summary["seqmarket"]["protocols"],
+                              "what the service failures reached (against no failure)"))
     if "report" in result.summary:
         out.print(f"report: {result.summary['report']}")
 

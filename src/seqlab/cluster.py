@@ -7,7 +7,10 @@ and on the one reference market. The ``Cluster`` drives the sequencing rounds:
 
 - **isolated**: each rollup has its own sequencer. Scheduled outages belong to rollup
   ``a``'s sequencer; random outages are drawn per sequencer from its own stream. An
-  outage halts its rollup only.
+  outage halts its rollup only. Under a sequencing market each rollup buys from a
+  service instead, and a service's outages halt every rollup on it at once; the run
+  then measures the market against the same world with no service failing
+  (``seqlab.seqmarket.concentration``).
 - **shared**: one sequencer orders every rollup's blocks in one round. Its outages are
   rollup ``a``'s draw and halt every rollup at once; a committee runs one consensus
   whose rounds carry every rollup's transactions (``committee.SharedRounds``).
@@ -33,6 +36,7 @@ from seqlab.market import build_reference
 from seqlab.metrics.contagion import cluster_result
 from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario
+from seqlab.seqmarket.concentration import market_summary
 from seqlab.sequencing import check_design
 from seqlab.sequencing.committee import CommitteeDesign, SharedRounds
 from seqlab.world import Progress, World, throttled
@@ -44,8 +48,11 @@ STALE_BLOCKS = 8  # an arbitrageur leaves a rollup alone after this many silent 
 class Cluster:
     """Several rollups on one market and kernel; ``run`` returns one combined Result."""
 
-    def __init__(self, loaded: LoadedScenario, seed: int | None = None) -> None:
+    def __init__(self, loaded: LoadedScenario, seed: int | None = None,
+                 service_outages: bool = True) -> None:
+        """``service_outages=False``: no sequencing service fails (a market's baseline)."""
         self.loaded = loaded
+        self.service_outages = service_outages
         sc = self.sc = loaded.scenario
         self.seed = sc.seed if seed is None else int(seed)
         self.horizon = sc.duration
@@ -57,7 +64,8 @@ class Cluster:
         self.chains = [World(self._rollup_scenario(k), self.seed,
                              sim=Scope(self.sim, self._seed(k)),
                              reference=self.reference, extra_accounts=arb.count + cross,
-                             scheduled_outages=k == 0, rollup=k)
+                             scheduled_outages=k == 0, rollup=k,
+                             service_outages=service_outages)
                        for k in range(sc.rollups.count)]
         if self.shared:  # one sequencer: its outages halt every rollup, one consensus
             for chain in self.chains[1:]:
@@ -125,8 +133,16 @@ class Cluster:
         mids = np.array(self._mids, dtype=np.float64).reshape(-1, len(self.chains))
         result = cluster_result(self, results, np.array(self._gap_t, dtype=np.int64), mids,
                                 ROLLUP_NAMES)
+        if self.sc.sequencing_market.enabled:
+            result.summary["seqmarket"] = market_summary(self, result, self._quiet_run,
+                                                         ROLLUP_NAMES)
         result.summary["wall_s"] = round(time.perf_counter() - start, 4)
         return result
+
+    def _quiet_run(self) -> tuple["Cluster", Result]:
+        """The same world (same seed) in which no sequencing service fails."""
+        quiet = Cluster(self.loaded, self.seed, service_outages=False)
+        return quiet, quiet.run()
 
 
 def make_world(loaded: LoadedScenario, seed: int | None = None) -> World | Cluster:

@@ -78,12 +78,13 @@ class World:
     def __init__(self, loaded: LoadedScenario, seed: int | None = None, *,
                  sim: Simulation | Scope | None = None, reference: ReferencePrice | None = None,
                  extra_accounts: int = 0, scheduled_outages: bool = True,
-                 rollup: int = 0) -> None:
+                 rollup: int = 0, service_outages: bool = True) -> None:
         """``sim``, ``reference``, ``extra_accounts``, ``scheduled_outages`` and
         ``rollup`` are for a rollup inside a several-rollup world: the shared kernel (with
         this rollup's own streams), the shared market, accounts for the cross-rollup
         arbitrageurs, whether the scenario's scheduled outages hit this rollup's
-        sequencer, and which rollup it is (its sequencing-market policy)."""
+        sequencer, and which rollup it is (its sequencing-market policy).
+        ``service_outages=False``: no sequencing service fails (a market's baseline)."""
         self.loaded = loaded
         self.sc = loaded.scenario
         self.seed = self.sc.seed if seed is None else int(seed)
@@ -94,7 +95,7 @@ class World:
         self.ledger = Ledger()
         self.txs = TxStore()
         self.network = Network()
-        self.design = market_design(loaded, self.seed, self.txs, rollup) \
+        self.design = market_design(loaded, self.seed, self.txs, rollup, service_outages) \
             if self.sc.sequencing_market.enabled else make_design(self.sc.sequencer)
         self.horizon = self.sc.duration
         self.oracle_submit_us = np.empty(0, dtype=np.int64)

@@ -21,6 +21,7 @@ from seqlab.experiments.executors import make_executor, release_run
 from seqlab.experiments.paired import RunView, direct_harm, payer_harm, who_pays
 from seqlab.experiments.stats import domain_of, mean_ci, significance
 from seqlab.metrics.contagion import contagion_metrics
+from seqlab.seqmarket.concentration import market_metrics
 from seqlab.metrics.costs import cost_events, trade_fills
 from seqlab.metrics.perps import PROFIT_SOURCES
 from seqlab.metrics.recourse import recourse_metrics
@@ -130,6 +131,7 @@ def paired_metrics(run: RunView, base: RunView,
         "max_censorship_delay_ms": s["max_censorship_delay_ms"],
         "vol_distortion": s.get("vol_distortion", 0.0),
         **contagion_metrics(s),
+        **market_metrics(s),
         **recourse_metrics(s),
     }
 
@@ -227,7 +229,8 @@ def run_views(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
 def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: list[int],
               views: dict[tuple[str, int], RunView]) -> Result:
     first = views[(baseline, seeds[0])].summary
-    keys = METRICS + tuple(contagion_metrics(first)) + tuple(recourse_metrics(first))
+    keys = METRICS + tuple(contagion_metrics(first)) + tuple(market_metrics(first)) \
+        + tuple(recourse_metrics(first))
     rows: dict[str, list] = {k: [] for k in ("design", "seed", *keys, "digest",
                                              *(f"profit_{s}" for s in PROFIT_SOURCES))}
     harm: dict[str, list] = {"design": [], "seed": [], "account": [], "ordering_cost_usd": [],

@@ -37,9 +37,14 @@ def first_rollup(result: Result) -> Result:
 
 def rollups_table(rows: list[Mapping[str, Any]], fmt) -> str:
     """One line per rollup: what the outage did to it."""
-    head = "".join(f"<th>{h}</th>" for h, _ in ROLLUP_COLUMNS)
+    return columns_table(rows, ROLLUP_COLUMNS, fmt)
+
+
+def columns_table(rows: list[Mapping[str, Any]], columns, fmt) -> str:
+    """One line per row: ``columns`` are (heading, key) pairs, values through ``fmt``."""
+    head = "".join(f"<th>{h}</th>" for h, _ in columns)
     body = "".join("<tr>" + "".join(f'<td class="num">{fmt(k, r[k])}</td>'
-                                    for _, k in ROLLUP_COLUMNS) + "</tr>" for r in rows)
+                                    for _, k in columns) + "</tr>" for r in rows)
     return (f'<table class="summary fit"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
             "</table>")
 

@@ -70,6 +70,10 @@ def render_html(result: Result, title: str | None = None) -> str:
     summary = result.summary
     title = title or f"seqlab report: {summary.get('scenario', 'run')}"
     body = []
+    if "seqmarket" in summary or "market" in summary:  # bought sequencing: the market first
+        from seqlab.report.market_html import market_sections
+
+        body += market_sections(summary, _format_value)
     if "rollups" in summary:  # several rollups: their own sections, then rollup a's figures
         from seqlab.report.cluster_html import cluster_sections, first_rollup
 
@@ -110,6 +114,11 @@ def run_headline(s: Mapping[str, Any]) -> Headline:
 
         headline.cards += cluster_cards(s)
         headline.reading += " " + cluster_reading(s)
+    if "seqmarket" in s or "market" in s:
+        from seqlab.report.market_html import market_cards, market_reading
+
+        headline.cards += market_cards(s)
+        headline.reading += " " + market_reading(s)
     return headline
 
 

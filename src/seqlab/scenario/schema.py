@@ -929,7 +929,8 @@ class SequencingMarket(Model):
     L1 delayed inbox (``"l1"``). ``policies`` gives each rollup its own (several
     rollups, isolated sequencing). ``stress`` moves to the most censorship-resistant
     service while realised volatility over ``stress_window`` is at least ``stress_vol``,
-    and back no sooner than ``stress_dwell`` after its last switch."""
+    and back no sooner than ``stress_dwell`` after its last switch. ``spread`` > 1 spreads
+    several rollups over that many of the best-ranked services, round robin."""
 
     enabled: bool = False
     services: Annotated[list[Service], Field(max_length=16)] = []
@@ -954,6 +955,7 @@ class SequencingMarket(Model):
     auction_noise: Annotated[float, Field(ge=0, le=3)] = 0.2
     # what each bidder can lose before it stops bidding, as a Timeboost searcher's deposit
     auction_capital_usd: Usd = 100_000.0
+    spread: Annotated[int, Field(ge=1, le=16)] = 1
 
     @model_validator(mode="after")
     def _services_fit(self) -> "SequencingMarket":
@@ -965,6 +967,9 @@ class SequencingMarket(Model):
         unknown = [n for n in self.order if n not in names]
         if unknown:
             raise ValueError(f"order names unknown services {unknown} (services: {names})")
+        if self.enabled and self.spread > len(names):
+            raise ValueError(f"spread ({self.spread}) must be at most the number of services "
+                             f"({len(names)})")
         return self
 
 

@@ -23,7 +23,7 @@ from seqlab.rollup.inbox import DelayedInbox
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.scenario.schema import SequencingMarket, Service
 from seqlab.seqmarket.auction import Valuation
-from seqlab.seqmarket.policies import POLICIES, Policy, make_policy
+from seqlab.seqmarket.policies import POLICIES, Policy, make_policy, ranking
 from seqlab.seqmarket.rights import RightsBook
 from seqlab.seqmarket.schedule import Planner, Schedule, plan
 from seqlab.seqmarket.stress import RETURN_STEP, realised_vol
@@ -41,10 +41,12 @@ class MarketDesign(Design):
 
     def __init__(self, loaded: LoadedScenario, services: list[Service], schedule: Schedule,
                  txs: TxStore, policy: str,
-                 replan: Callable[[Callable], Planner] | None = None) -> None:
+                 replan: Callable[[Callable], Planner] | None = None,
+                 windows: dict[str, np.ndarray] | None = None) -> None:
         """``replan(price_at)``: for a policy that watches the market, its planner once the
         reference price is known (when the design is attached to the run); one that
-        learns from the run (``learns``) is asked as the run reaches each epoch."""
+        learns from the run (``learns``) is asked as the run reaches each epoch.
+        ``windows``: each service's down windows, as the schedule saw them."""
         super().__init__(loaded.scenario.sequencer)
         self.replan = replan
         self.cfg_market = loaded.scenario.sequencing_market
@@ -64,6 +66,8 @@ class MarketDesign(Design):
         self.planner: Planner | None = None  # a learning policy's, planned as the run goes
         self.sim = None
         self.on_down: Callable[[np.ndarray], None] | None = None
+        self.blocks_by: dict[str, int] = {}  # blocks each service produced (settled)
+        self.windows = windows or {}
 
     # the service in use ---------------------------------------------------------------
     def attach(self, view: object) -> None:
@@ -218,6 +222,7 @@ class MarketDesign(Design):
         for k, name in enumerate(names):
             mine = seg == k
             svc = self.services[name]
+            self.blocks_by[name] = self.blocks_by.get(name, 0) + int(mine.sum())
             owed += int(round((mine.sum() * svc.price_per_block_usd
                                + blocks["n_txs"][mine].sum() * svc.price_per_tx_usd) * PPM))
         paid = min(owed, int(ledger.balances[payer]))
@@ -236,16 +241,18 @@ class MarketDesign(Design):
             time_by[name] = round(time_by.get(name, 0.0) + float(hi - lo) / 1e6, 3)
         market = {"policy": self.policy, "switches": len(s.services) - 1,
                   "first_service": s.services[0], "service_time_s": time_by,
+                  "service_blocks": dict(self.blocks_by),
                   "stranded": self.stranded, "sequencing_cost_usd": round(self.paid / PPM, 2)}
         if self.rights.sales:
             market["auction"] = self.rights.metrics()
         return {"market": market}
 
 
-def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int = 0
-                  ) -> MarketDesign:
+def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int = 0,
+                  outages: bool = True) -> MarketDesign:
     """The rollup's sequencer under ``[sequencing_market]``: its services, its policy's
-    schedule over their outages."""
+    schedule over their outages (``outages=False``: none, the offers unchanged, so the
+    policies choose as they would but no service fails)."""
     sc, file = loaded.scenario, loaded.source
     cfg = sc.sequencing_market
     if sc.protocol.kind != "perps":
@@ -266,7 +273,9 @@ def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int =
         raise SeqlabError(f"unknown policy '{name}'", file=file,
                           field="sequencing_market.policy", allowed=", ".join(POLICIES))
     services = check_services(cfg, file)
-    windows = {s.name: service_windows(s, sc.sequencer, sc.duration, seed) for s in services}
+    windows = {s.name: service_windows(s, sc.sequencer, sc.duration, seed) if outages
+               else np.empty((0, 2), dtype=np.int64) for s in services}
+    home = rollup_home(services, cfg, rollup)
     tr = sc.agents.traders
     make = partial(_policy, name, cfg, Valuation(
         tr.rate_per_s * tr.tip_usd * float(np.exp(tr.tip_sigma ** 2 / 2))), seed)
@@ -275,11 +284,21 @@ def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int =
     if check is not None:
         check(services, file)
     schedule = plan(services, windows, policy, cfg.timeout, _switch_delay(policy, cfg),
-                    sc.duration)
+                    sc.duration, home=home)
     watch = getattr(policy, "watch_window", None)
     replan = None if watch is None else partial(_watching_plan, services, windows, make, cfg,
-                                                sc.duration, watch)
-    return MarketDesign(loaded, services, schedule, txs, name, replan)
+                                                sc.duration, watch, home)
+    return MarketDesign(loaded, services, schedule, txs, name, replan, windows)
+
+
+def rollup_home(services: list[Service], cfg: SequencingMarket, rollup: int) -> str | None:
+    """The service rollup ``rollup`` ranks first when the market spreads its customers
+    (``spread`` > 1): the ``rollup mod spread``-th best-scoring one. Unspread (None),
+    every rollup ranks the offers alike and, with one set of weights, all buy from the
+    same service: the concentration a market of identical needs drifts to."""
+    if cfg.spread <= 1:
+        return None
+    return ranking(services, cfg)[rollup % cfg.spread]
 
 
 def _policy(name: str, cfg: SequencingMarket, valuation: Valuation, seed: int) -> Policy:
@@ -299,11 +318,11 @@ def _switch_delay(policy: Policy, cfg: SequencingMarket) -> int:
 
 def _watching_plan(services: list[Service], windows: dict[str, np.ndarray],
                    make: Callable[[], Policy], cfg: SequencingMarket, horizon: int,
-                   window: int, price_at: Callable) -> Planner:
+                   window: int, home: str | None, price_at: Callable) -> Planner:
     """The planner of a policy that watches realised volatility over ``window``: asked
     every return step (or its own ``ask_every``), with a fresh policy (a policy may keep
     state across asks)."""
     policy = make()
     return Planner(services, windows, policy, cfg.timeout, _switch_delay(policy, cfg),
                    horizon, lambda t: realised_vol(price_at, t, window),
-                   getattr(policy, "ask_every", RETURN_STEP))
+                   getattr(policy, "ask_every", RETURN_STEP), home)

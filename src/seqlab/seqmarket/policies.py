@@ -29,6 +29,7 @@ class State:
     services: tuple[Service, ...]  # the offers, in the scenario's order
     timeout: int                   # the market's timeout (µs)
     vol: float = 0.0               # the reference's realised volatility (policies that watch it)
+    home: str | None = None        # the service this rollup ranks first (``spread``)
 
 
 class Policy(Protocol):
@@ -61,33 +62,39 @@ def scores(services: tuple[Service, ...] | list[Service], cfg: SequencingMarket
     return scaled @ np.array([w.latency, w.price, w.resistance, w.reliability])
 
 
-def ranking(services: tuple[Service, ...] | list[Service], cfg: SequencingMarket
-            ) -> list[str]:
-    """Service names, best score first (ties: the scenario's order)."""
+def ranking(services: tuple[Service, ...] | list[Service], cfg: SequencingMarket,
+            home: str | None = None) -> list[str]:
+    """Service names, best score first (ties: the scenario's order); ``home``, the
+    service a rollup was spread onto, first of all."""
     s = scores(services, cfg)
-    return [services[k].name for k in np.argsort(-s, kind="stable")]
+    names = [services[k].name for k in np.argsort(-s, kind="stable")]
+    return names if home is None else [home] + [n for n in names if n != home]
 
 
 class StaticPolicy:
-    """Always the best-scoring offer: the choice a rollup makes once, by its weights."""
+    """Always the best-scoring offer (the rollup's home, when spread): the choice a
+    rollup makes once, by its weights."""
 
     def __init__(self, cfg: SequencingMarket) -> None:
         self.cfg = cfg
 
     def choose(self, state: State) -> str:
-        return ranking(state.services, self.cfg)[0]
+        return ranking(state.services, self.cfg, state.home)[0]
 
 
 class FailoverPolicy:
-    """Start with the first service of ``order`` (or the best-scoring); when the one in
-    use has produced no block for ``timeout``, move to the next in that order that is
-    producing (none: stay). It does not move back: every switch costs a delay."""
+    """Start with the rollup's home (when spread), else the first service of ``order``
+    (or the best-scoring); when the one in use has produced no block for ``timeout``,
+    move to the next in that order that is producing (none: stay). It does not move
+    back: every switch costs a delay."""
 
     def __init__(self, cfg: SequencingMarket) -> None:
         self.cfg = cfg
 
     def choose(self, state: State) -> str:
         order = list(self.cfg.order) or ranking(state.services, self.cfg)
+        if state.home is not None:
+            order = [state.home] + [n for n in order if n != state.home]
         order += [s.name for s in state.services if s.name not in order]
         if state.current is None:
             return order[0]

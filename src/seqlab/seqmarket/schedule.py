@@ -48,11 +48,14 @@ def _silent(windows: np.ndarray, active_from: int, t: int) -> int:
 
 def plan(services: list[Service], windows: dict[str, np.ndarray], policy: Policy,
          timeout: int, switch_delay: int, horizon: int,
-         vol: Callable[[int], float] | None = None, every: int = 0) -> Schedule:
+         vol: Callable[[int], float] | None = None, every: int = 0,
+         home: str | None = None) -> Schedule:
     """Ask ``policy`` at every change of what it sees; return the resulting schedule.
     With ``vol`` (the reference's realised volatility at a time) the policy also sees the
-    market, and is asked every ``every`` µs as well, since that view changes continually."""
-    planner = Planner(services, windows, policy, timeout, switch_delay, horizon, vol, every)
+    market, and is asked every ``every`` µs as well, since that view changes continually.
+    ``home``: the service this rollup ranks first (``spread``), shown to the policy."""
+    planner = Planner(services, windows, policy, timeout, switch_delay, horizon, vol, every,
+                      home)
     planner.advance(horizon)
     return planner.schedule()
 
@@ -64,8 +67,10 @@ class Planner:
 
     def __init__(self, services: list[Service], windows: dict[str, np.ndarray],
                  policy: Policy, timeout: int, switch_delay: int, horizon: int,
-                 vol: Callable[[int], float] | None = None, every: int = 0) -> None:
+                 vol: Callable[[int], float] | None = None, every: int = 0,
+                 home: str | None = None) -> None:
         self.names = [s.name for s in services]
+        self.home = home
         self.offers = tuple(services)
         self.windows, self.policy, self.vol = windows, policy, vol
         self.timeout, self.switch_delay, self.horizon = timeout, switch_delay, horizon
@@ -86,7 +91,7 @@ class Planner:
         silent = 0 if current is None else _silent(self.windows[current], active_from, t)
         seen = 0.0 if self.vol is None else self.vol(t)
         choice = self.policy.choose(State(t, current, silent, up, self.offers,
-                                          self.timeout, seen))
+                                          self.timeout, seen, self.home))
         if choice not in self.names:
             raise SeqlabError(f"the policy chose '{choice}', which is not on offer",
                               field="sequencing_market.policy", allowed=", ".join(self.names))

@@ -57,7 +57,7 @@ class StressPolicy:
         self.since = 0
 
     def _want(self, state: State) -> str:
-        order = ranking(state.services, self.cfg)
+        order = ranking(state.services, self.cfg, state.home)
         if state.vol < self.cfg.stress_vol:
             return order[0]
         best = {s.name: resistance(s) for s in state.services}
@@ -70,7 +70,7 @@ class StressPolicy:
             self.since = state.now
             return want
         if state.silent_us >= state.timeout:
-            order = ranking(state.services, self.cfg)
+            order = ranking(state.services, self.cfg, state.home)
             up = [n for n in order if state.up[n] and n != state.current]
             if want in up or not up:
                 choice = want if want in up else state.current
