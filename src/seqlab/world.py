@@ -291,8 +291,8 @@ class World:
         capital), sell on the L2 venue and, with congestion, pay the day's gas."""
         sc, p = self.sc, self.protocol
         bots, d = self.bots, sc.protocol.perps.dutch
-        others = len(p.liquidator_account) - len(bots)  # the operator's and builders' identities
-        p.fund_liquidators(len(bots), [sc.sequencer.strategy.capital_usd] * others)
+        own = self.operator_accounts.identities  # the operator's and builders' identities
+        p.fund_liquidators(own[0], [sc.sequencer.strategy.capital_usd] * len(own))
         p.liquidation.venue = KeeperVenue(sc.market.venue_depth_usd, sc.market.arb_half_life)
         gas = GasMarket(sc.sequencer.batch_poster, self.loaded.base_dir, sc.market.start) \
             if d.congestion else None
