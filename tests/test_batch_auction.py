@@ -177,7 +177,6 @@ def perps(accounts: int, skew_scale: float) -> PerpsProtocol:
     txs = TxStore()
     p = PerpsProtocol(cfg, Ledger(), txs, accounts=accounts, liquidators=["a"])
     p.fund_accounts(np.full(accounts, 100_000.0), np.zeros(accounts))
-    p.uniform_fills = True
     return p
 
 
@@ -191,7 +190,7 @@ def test_clearing_price_nets_buys_against_sells(orders_usd):
     n = len(orders_usd)
     a = np.array(orders_usd, dtype=np.int64) * PPM
     ids = p.txs.add_many(Kind.TRADE, np.arange(n), np.full(n, 2_000), np.full(n, 2_000), a=a)
-    status = p.execute(ids, np.full(n, 2), np.full(n, 2_000))
+    status = p.execute(ids, np.full(n, 2), np.full(n, 2_000), batch=True)
     assert p.ledger.check() == 0
     filled = status == Status.OK
     assert filled.all()
@@ -208,7 +207,7 @@ def test_without_price_impact_every_fill_is_at_the_oracle_price():
     p.execute(p.txs.add_many(Kind.ORACLE, 0, t, t, a=2_000 * PPM), np.array([1]), t)
     ids = p.txs.add_many(Kind.TRADE, np.arange(2), np.full(2, 2_000), np.full(2, 2_000),
                          a=np.array([150_000, 90_000]) * PPM)
-    assert (p.execute(ids, np.full(2, 2), np.full(2, 2_000)) == Status.OK).all()
+    assert (p.execute(ids, np.full(2, 2), np.full(2, 2_000), batch=True) == Status.OK).all()
     assert (p.txs.fill[ids] == 2_000 * PPM).all()
 
 

@@ -140,6 +140,7 @@ def test_each_builder_has_its_own_accounts():
     perps = [a for p in acc.parties for a in (p.stale, p.sandwich)]
     bots = [a for p in acc.parties for a in (p.backrun, p.censor)]
     assert perps == list(range(10, 16)) and bots == list(range(3, 9))
+    assert acc.identities == tuple(bots)  # consecutive, right after the outside bots'
     assert acc.next_free == 16 and acc.trading_accounts == 6
     assert acc.liquidator_names[2:] == ["builder-0-backrun", "builder-0-censor",
                                         "builder-1-backrun", "builder-1-censor"]

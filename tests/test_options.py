@@ -5,6 +5,7 @@ import numpy as np
 import seqlab
 from seqlab.pricing import black_scholes
 from seqlab.protocols.options import OptionsProtocol
+from seqlab.rollup.fees import Capabilities, FeeMarket
 from seqlab.scenario import load_scenario, parse_scenario
 from seqlab.scenario.schema import Options
 from seqlab.txs import Kind
@@ -105,7 +106,8 @@ def test_priority_fees_on_option_transactions_come_from_their_own_payers():
     """A writer's top-up tip from the writer's wallet, a buyer's from the buyer's, a bot's
     from the bot: never from the perps account that happens to share the index."""
     p, opt = market()
-    p.charge_tips = True
+    fees = FeeMarket(p.ledger, p.txs, p.sequencer_side, p.payer)
+    fees.capabilities = Capabilities(tips=True)
     p.ledger.transfer(0, p.liquidator_account[0], usd(10), "deposit")
     perps_wallet = [bal(p, int(w)) for w in p.wallet[:2]]
     before = {k: bal(p, int(a)) for k, a in (("writer", opt.writer_wallet[0]),
@@ -116,11 +118,12 @@ def test_priority_fees_on_option_transactions_come_from_their_own_payers():
                          np.array([usd(100), 1_000, 0]), np.array([0, 0, 1]),
                          np.array([usd(1), usd(2), usd(3)]))
     p.execute(ids, np.zeros(3, np.int64), np.full(3, 1_000, np.int64))
+    fees.after_block(ids)
     assert bal(p, int(opt.writer_wallet[0])) == before["writer"] - usd(100) - usd(1)
     assert bal(p, int(p.liquidator_account[0])) == before["bot"] - usd(3)
     assert bal(p, int(opt.wallet[1])) < before["buyer"] - usd(2) + 1  # tip plus premium
     assert [bal(p, int(w)) for w in p.wallet[:2]] == perps_wallet
-    assert bal(p, p.sequencer) == usd(6)
+    assert bal(p, fees.accounts.sequencer) == usd(6)
 
 
 def test_dutch_auction_of_a_writer_kicks_locks_and_pays_the_discount():

@@ -44,10 +44,13 @@ def make(accounts: int = 2, margin: float = 10_000.0, wallet: float = 1_000.0,
 
 def tx(p: PerpsProtocol, kind: Kind, sender: int, a: int = 0, b: int = 0,
        block: int = 1, t: int = 1_000) -> int:
-    """Execute one transaction in its own block; returns its status."""
+    """Execute one transaction in its own block, and close the block as the rollup does
+    (gas per liquidation attempt); returns its status."""
     ids = p.txs.add_many(kind, sender, submit_us=np.array([t]), arrival_us=np.array([t]),
                          a=a, b=b)
-    return int(p.execute(ids, block=np.array([block]), t_us=np.array([t]))[0])
+    status = int(p.execute(ids, block=np.array([block]), t_us=np.array([t]))[0])
+    p.end_block(ids)
+    return status
 
 
 def oracle(p: PerpsProtocol, price_usd: float, block: int = 1) -> None:

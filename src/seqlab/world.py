@@ -40,7 +40,8 @@ from seqlab.protocols.price_rule import PriceRule
 from seqlab.protocols.port import ProtocolPort
 from seqlab.protocols.positions import PositionsProtocol
 from seqlab.result import Result
-from seqlab.rollup import Rollup
+from seqlab.rollup.chain import Rollup
+from seqlab.rollup.fees import FeeMarket
 from seqlab.rollup.gas import GasMarket, gas_price_gwei
 from seqlab.rollup.inbox import DelayedInbox
 from seqlab.rollup.poster import Batches, post_batches, posting_cost_micro
@@ -108,6 +109,7 @@ class World:
         self.recourses: list[Recourse | None] = []
         self.reference: ReferencePrice | None = None
         self.attached: dict[str, ProtocolPort] = {}  # protocols run inside its blocks
+        self.fees: FeeMarket | None = None  # the rollup's fee market (perps worlds)
         self.protocol = make_protocol(self.sc.protocol.kind, self)
 
     # building -------------------------------------------------------------------------
@@ -121,7 +123,7 @@ class World:
         """The rollup that runs ``protocol`` under the scenario's design (``drain``: run
         until every transaction is in, not to the horizon)."""
         self.rollup = Rollup(self.sim, self.design, self.network, self.txs, protocol,
-                             self.horizon, drain=drain)
+                             self.horizon, drain=drain, fees=self.fees)
         return self.rollup
 
     def _preload(self, kind, sender, submit: np.ndarray, latency_cfg, stream: str,
@@ -164,15 +166,20 @@ class World:
         own = self.operator_accounts.trading_accounts
         self.protocol.fund_accounts(np.r_[accounts.collateral_usd, np.full(own, capital), arb],
                                     np.r_[accounts.wallet_usd, np.zeros(own), np.zeros_like(arb)])
-        self.ledger.transfer(0, self.protocol.searchers, int(round(capital * PPM)), "deposit")
-        self.protocol.charge_tips = self.design.uses_tips
-        self.protocol.uniform_fills = self.design.uniform_fills
+        # the rollup's fee market: its tips and auction payments, on the sequencer side's
+        # accounts; auction payments run as transactions at their place in the block
+        self.fees = FeeMarket(self.ledger, self.txs, self.protocol.sequencer_side,
+                              self.protocol.payer)
+        self.protocol.attach(self.fees)
+        self.ledger.transfer(0, self.fees.accounts.searchers, int(round(capital * PPM)),
+                             "deposit")
         self.design_view = OperatorView(self.protocol,
                                         TxView(self.txs, self.design.contents_visible,
                                                self.design.senders_visible),
                                         self.operator_accounts, self.sim.seed, self.reference,
                                         sealed_updates=sc.oracle.firewalled,
-                                        oracle=sc.oracle if sc.oracle.enabled else None)
+                                        oracle=sc.oracle if sc.oracle.enabled else None,
+                                        sequencer_side=self.fees.accounts)
         self.design.attach(self.design_view)
         self._fund_liquidators()
         self.feed = Feed(sc.oracle)
@@ -277,7 +284,7 @@ class World:
         channels = Channels(self.network, self.rollup.inbox, self.rollup.nonces,
                             self.inbox_fee, wallets)
         recourse = Recourse(cfg.recourse, cfg.latency, self.sim.seed, name, accounts, self.txs,
-                            channels, kind, close_kind, self.design.uses_tips)
+                            channels, kind, close_kind, self.design.capabilities.tips)
         self.recourses.append(recourse)
         return recourse
 
@@ -286,8 +293,8 @@ class World:
         capital), sell on the L2 venue and, with congestion, pay the day's gas."""
         sc, p = self.sc, self.protocol
         bots, d = self.bots, sc.protocol.perps.dutch
-        others = len(p.liquidator_account) - len(bots)  # the operator's and builders' identities
-        p.fund_liquidators(len(bots), [sc.sequencer.strategy.capital_usd] * others)
+        own = self.operator_accounts.identities  # the operator's and builders' identities
+        p.fund_liquidators(own[0], [sc.sequencer.strategy.capital_usd] * len(own))
         p.liquidation.venue = KeeperVenue(sc.market.venue_depth_usd, sc.market.arb_half_life)
         gas = GasMarket(sc.sequencer.batch_poster, self.loaded.base_dir, sc.market.start) \
             if d.congestion else None
@@ -610,7 +617,8 @@ class World:
                         self.operator_accounts, self.users,
                         int(round(sc.sequencer.strategy.capital_usd * PPM)),
                         self.oracle_submit_us, self.horizon, sc.market.step,
-                        self.managers.managed, self.leverage, sc.market.venue_depth_usd,
+                        self.managers.managed, self.leverage, self.fees.accounts,
+                        sc.market.venue_depth_usd,
                         sc.market.arb_half_life,
                         tuple(c.strategy for c in self.bots),
                         tuple(int(c) for c in self.protocol.keeper_capital[: len(self.bots)]))

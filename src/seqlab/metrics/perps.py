@@ -17,6 +17,7 @@ from seqlab.metrics.liquidation_gap import (first_of_episode, liquidation_gap,
 from seqlab.metrics.costs import penalties_paid
 from seqlab.metrics.venue import realized_vol, venue_path
 from seqlab.protocols.perps import PPM, PerpsProtocol
+from seqlab.rollup.fees import SequencerAccounts
 from seqlab.scenario.schema import STRATEGIES
 from seqlab.sequencing.operator import OperatorAccounts
 from seqlab.txs import Kind, Status, TxStore
@@ -38,6 +39,8 @@ class PerpsRun:
     price_step_us: int
     managed: np.ndarray           # per user: whether the owner manages margin
     leverage: np.ndarray          # per user: preferred leverage
+    # the rollup's fee market accounts (priority fees, searchers, treasury, proposer)
+    sequencer_side: SequencerAccounts
     venue_depth_usd: float = 0.0  # L2 venue where liquidations are hedged (0: none)
     arb_half_life_us: int = 30_000_000
     bot_strategies: tuple[str, ...] = ()  # per outside bot (the first liquidator ids)
@@ -70,7 +73,7 @@ PROFIT_SOURCES = (*STRATEGIES, "priority_fees", "auction")
 def operator_profit(run: PerpsRun) -> dict[str, float]:
     """Ledger profit of the operator, by strategy (each strategy has its own account);
     where independent builders extract instead, theirs is summed in."""
-    p, bal = run.protocol, run.ledger.balances
+    p, bal, seq = run.protocol, run.ledger.balances, run.sequencer_side
     values = p.account_values(final_price_micro(run))
     sides, capital = run.operator.parties, run.capital_micro
     return {
@@ -81,8 +84,8 @@ def operator_profit(run: PerpsRun) -> dict[str, float]:
                               - p.keeper_capital[op.censor]) for op in sides)),
         "stale_oracle": usd(sum(values[op.stale] - capital for op in sides)),
         "sandwich": usd(sum(values[op.sandwich] - capital for op in sides)),
-        "priority_fees": usd(bal[p.sequencer]),
-        "auction": usd(bal[p.searchers] - run.capital_micro),
+        "priority_fees": usd(bal[seq.sequencer]),
+        "auction": usd(bal[seq.searchers] - run.capital_micro),
     }
 
 
@@ -150,8 +153,8 @@ def perps_summary(run: PerpsRun) -> dict:
         # gross: auction payments only move part of it from searchers to the treasury
         "operator_profit_usd": round(sum(v for k, v in profit.items() if k != "auction"), 2),
         "operator_profit_by_strategy": profit,
-        "auction_revenue_usd": usd(run.ledger.balances[p.treasury]),
-        "proposer_revenue_usd": usd(run.ledger.balances[p.proposer]),
+        "auction_revenue_usd": usd(run.ledger.balances[run.sequencer_side.treasury]),
+        "proposer_revenue_usd": usd(run.ledger.balances[run.sequencer_side.proposer]),
         **censorship(txs, run.horizon_us),
         "topups": int(((kinds == Kind.TOPUP) & (status == Status.OK)).sum()),
         "user_value_usd": usd(values[: run.users].sum()),

@@ -34,6 +34,7 @@ from seqlab.protocols.market_view import MarketView
 from seqlab.protocols.perps_market import PerpsMarketView
 from seqlab.protocols.port import Handler, ProtocolPort
 from seqlab.protocols.price_rule import PriceRule
+from seqlab.rollup.fees import SequencerAccounts
 
 _TRADE_KINDS = frozenset((int(Kind.TRADE), int(Kind.CLOSE), int(Kind.REDUCE)))
 _LIQUIDATE_KINDS = frozenset((int(Kind.LIQUIDATE), int(Kind.OPT_LIQUIDATE)))  # pay gas
@@ -90,14 +91,12 @@ class PerpsProtocol(ProtocolPort):
         ledger.transfer(0, self.insurance, int(round(cfg.insurance_fund_usd * PPM)), "deposit")
         self.scale_units = int(round(cfg.skew_scale * PPM))
         self.skew = 0  # net open interest (micro-units), drives the fill premium
-        self.charge_tips = False
-        self.uniform_fills = False  # batch auctions: every fill of a block at one price
+        self._liquidations_run = False  # whether the block just executed tried any
         self._batch_px: int | None = None
         self._fills: list[int] = []
-        self.sequencer = ledger.open("sequencer")
-        self.searchers = ledger.open("searchers")
-        self.treasury = ledger.open("treasury")
-        self.proposer = ledger.open("proposer")
+        # the rollup's fee market moves value through these, never the market: they are
+        # opened here only to keep the ledger's account order (balances are digested in it)
+        self.sequencer_side = SequencerAccounts.open(ledger)
         self.gas = ledger.open("gas")  # the chain's execution fees, paid per attempt
         self.oracle_payer = ledger.open("oracle")  # the feed's transmitter pays its tips
         # gas per liquidation attempt, by liquidator identity (the operator's pay none)
@@ -128,7 +127,7 @@ class PerpsProtocol(ProtocolPort):
         self._handlers = {Kind.ORACLE: self._oracle, Kind.TRADE: self._trade,
                           Kind.CLOSE: self._close, Kind.REDUCE: self._reduce,
                           Kind.TOPUP: self._topup, Kind.WITHDRAW: self._withdraw,
-                          Kind.LIQUIDATE: self._liquidate, Kind.AUCTION: self._auction}
+                          Kind.LIQUIDATE: self._liquidate}
 
     # funding in -----------------------------------------------------------------------
     def fund_accounts(self, margin_usd: np.ndarray, wallet_usd: np.ndarray) -> None:
@@ -180,18 +179,21 @@ class PerpsProtocol(ProtocolPort):
             while self.next_funding <= t_us:
                 self.next_funding += self.cfg.funding_interval
 
-    def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+    def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray,
+                batch: bool = False) -> np.ndarray:
+        """Run the block's transactions in order; ``batch``: the design clears the block
+        as one batch, so every trade of it fills at one clearing price."""
         self.begin_block(int(t_us[0]))
         txs = self.txs
         kinds = txs.kind[ids].tolist()
         rows = zip(kinds, txs.sender[ids].tolist(), txs.a[ids].tolist(),
                    txs.b[ids].tolist(), block.tolist(), t_us.tolist())
-        handlers, uniform = self._handlers, self.uniform_fills
+        handlers = self._handlers
         self._batch_px = None
         self._fills: list[int] = []  # this block's fill prices, in execution order
         status, filled = [], []  # each tx's status; positions of the trades that filled
         for n, (kind, sender, a, b, blk, t) in enumerate(rows):
-            if uniform and self._batch_px is None and kind in _TRADE_KINDS:
+            if batch and self._batch_px is None and kind in _TRADE_KINDS:
                 self._batch_px = self._clearing_price(ids[n:])
             if handlers[kind](sender, a, b, blk, t):
                 status.append(_OK)
@@ -202,17 +204,15 @@ class PerpsProtocol(ProtocolPort):
         if filled:  # each filled trade logged exactly one fill, in execution order
             txs.fill[ids[filled]] = self._fills
         self._batch_px = None
-        self.end_block(ids, _LIQUIDATE_KINDS.isdisjoint(kinds))
+        self._liquidations_run = not _LIQUIDATE_KINDS.isdisjoint(kinds)
         return np.array(status, dtype=np.int8)
 
-    def end_block(self, ids: np.ndarray, no_liquidations: bool = False) -> None:
-        """After the block: included transactions pay their priority fees (where the
-        design charges them) and liquidation attempts their gas (``no_liquidations``:
-        the caller knows there were none, so nothing is looked up)."""
-        if self.charge_tips:
-            self._pay_tips(ids)
-        if not no_liquidations:
+    def end_block(self, ids: np.ndarray) -> None:
+        """After the block (and the rollup's fees): liquidation attempts pay their gas
+        (looked up only when the block just executed had any)."""
+        if self._liquidations_run:
             self._pay_gas(ids)
+        self._liquidations_run = False
 
     def _pay_gas(self, ids: np.ndarray) -> None:
         """Each outside bot's liquidation attempt in the block pays its gas to the chain,
@@ -224,17 +224,6 @@ class PerpsProtocol(ProtocolPort):
         for sender, gas in zip(senders[cost > 0].tolist(), cost[cost > 0].tolist()):
             payer = self.liquidator_account[sender]
             self.ledger.transfer(payer, self.gas, min(gas, self.balance(payer)), "gas")
-
-    def _pay_tips(self, ids: np.ndarray) -> None:
-        """Priority fees to the sequencer, paid by included txs whether or not they
-        succeeded (as gas is), from the wallet or the liquidator's account, capped by it."""
-        txs = self.txs
-        tip = txs.tip[ids]
-        for k in np.flatnonzero(tip > 0).tolist():
-            tx = int(ids[k])
-            payer = self._payer(int(txs.kind[tx]), int(txs.sender[tx]))
-            self.ledger.transfer(payer, self.sequencer, min(int(tip[k]), self.balance(payer)),
-                                 "priority_fee")
 
     def _payer(self, kind: int, sender: int) -> int:
         """Who pays a tx's priority fee: a bot's account for liquidations, the owner's
@@ -501,15 +490,6 @@ class PerpsProtocol(ProtocolPort):
         self.traded[i] += self.notional(close)
         self._charge_fee(i, self.notional(close) * self.fee_ppm // PPM)
         return True
-
-    def _auction(self, searcher: int, amount: int, to: int, block: int, t: int) -> bool:
-        """Settle a won auction from the searchers' (or builders') account: an express-lane
-        bid goes to the treasury (``to`` = 0), a builder's bid to the proposer (1)."""
-        paid = min(amount, self.balance(self.searchers))
-        dst, reason = (self.treasury, "express_lane_auction") if to == 0 else \
-            (self.proposer, "builder_bid")
-        self.ledger.transfer(self.searchers, dst, paid, reason)
-        return paid > 0
 
     def _topup(self, i: int, amount: int, b: int, block: int, t: int) -> bool:
         if self.liquidation.locks(i):

@@ -3,9 +3,10 @@
 A protocol handles transactions by kind (``handlers``), has a start and an end of block
 (what accrues before the first transaction, what is charged after the last), states its
 final arrays for the run digest, reports its own figures and tables, and answers
-questions through a read-only ``market_view()``. The rollup only calls ``execute``; the
-default runs the handlers one transaction at a time, in order, and a protocol with a
-faster path (a vectorised batch, a per-block price) overrides it with the same meaning.
+questions through a read-only ``market_view()``. The rollup calls ``execute``, charges
+its own fees (``rollup.fees``), then calls ``end_block``; the default ``execute`` runs the
+handlers one transaction at a time, in order, and a protocol with a faster path (a
+vectorised batch, a per-block price) overrides it with the same meaning.
 """
 from __future__ import annotations
 
@@ -37,12 +38,17 @@ class ProtocolPort(ABC):
         block time. A protocol with nothing time-driven keeps this default."""
 
     def end_block(self, ids: np.ndarray) -> None:
-        """After a block's transactions ``ids`` ran (fees charged per inclusion). A
-        protocol that charges nothing per block keeps this default."""
+        """After a block's transactions ``ids`` ran and the rollup charged its fees (a
+        protocol's own charges per inclusion). A protocol that charges nothing per block
+        keeps this default."""
 
-    def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+    def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray,
+                batch: bool = False) -> np.ndarray:
         """Run ``ids`` in order and return each one's status; a kind the protocol has no
-        handler for fails, as a call to a contract without that function reverts."""
+        handler for fails, as a call to a contract without that function reverts.
+        ``batch``: the design clears the block as one batch (a protocol whose fills have
+        no price of their own ignores it). The rollup calls ``end_block`` afterwards,
+        once its own fees are charged."""
         if not len(ids):
             return np.empty(0, dtype=np.int8)
         self.begin_block(int(t_us[0]))
@@ -54,7 +60,6 @@ class ProtocolPort(ABC):
             handler = handlers.get(kind)
             status.append(_OK if handler is not None and handler(sender, a, b, blk, t)
                           else _FAILED)
-        self.end_block(ids)
         return np.array(status, dtype=np.int8)
 
     @abstractmethod

@@ -41,8 +41,10 @@ class PositionsProtocol(ProtocolPort):
         self.position[sender] += qty
         return True
 
-    def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
-        """``_add`` over a whole batch at once: the same statuses and balances."""
+    def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray,
+                batch: bool = False) -> np.ndarray:
+        """``_add`` over a whole batch at once: the same statuses and balances (positions
+        have no price, so a batch-clearing design changes nothing)."""
         sender = self.txs.sender[ids].astype(np.int64)
         qty = self.txs.a[ids]
         ok = self._can_pay(sender)

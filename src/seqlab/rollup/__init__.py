@@ -1,4 +1,7 @@
-"""The rollup: block production, execution against a protocol, and the block feed."""
-from seqlab.rollup.chain import Rollup
+"""The rollup: block production and execution against a protocol (``chain``), its fee
+market (``fees``), the delayed inbox, batch posting to L1 and proofs.
 
-__all__ = ["Rollup"]
+Nothing is imported here: designs and protocols import ``rollup.fees`` (what a design
+declares, the sequencer side's accounts) while ``rollup.chain`` imports the designs'
+base, so eager imports here would tie the packages in a loop.
+"""

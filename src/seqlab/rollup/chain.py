@@ -14,6 +14,7 @@ import numpy as np
 from seqlab.kernel import Simulation
 from seqlab.network import Network
 from seqlab import outages as outage_windows
+from seqlab.rollup.fees import FeeMarket
 from seqlab.rollup.inbox import DelayedInbox
 from seqlab.rollup.nonces import Nonces
 from seqlab.sequencing.base import Blocks, Design
@@ -23,10 +24,16 @@ BlockHook = Callable[[int, int, np.ndarray, np.ndarray], None]
 
 
 class Executor(TypingProtocol):
-    """What a protocol offers the rollup: execute transactions in order."""
+    """What a protocol offers the rollup: execute transactions in order, then close the
+    block."""
 
-    def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray) -> np.ndarray:
-        """Run ``ids`` in order (``block``/``t_us`` per tx); return each tx's status."""
+    def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray,
+                batch: bool = False) -> np.ndarray:
+        """Run ``ids`` in order (``block``/``t_us`` per tx; ``batch``: the block clears
+        as one batch); return each tx's status."""
+
+    def end_block(self, ids: np.ndarray) -> None:
+        """After the block's transactions and the rollup's fees (gas per attempt)."""
 
 
 class Rollup:
@@ -34,12 +41,15 @@ class Rollup:
 
     def __init__(self, sim: Simulation, design: Design, network: Network, txs: TxStore,
                  protocol: Executor, horizon_us: int, drain: bool = False,
-                 window_ticks: int = 4096) -> None:
+                 window_ticks: int = 4096, fees: FeeMarket | None = None) -> None:
+        """``fees``: the rollup's fee market (None: a protocol whose rollup charges
+        nothing, so it has no sequencer-side accounts)."""
         self.sim = sim
         self.design = design
         self.network = network
         self.txs = txs
         self.protocol = protocol
+        self.fees = fees
         self.horizon_us = horizon_us
         self.drain = drain
         self.window_ticks = window_ticks
@@ -169,15 +179,30 @@ class Rollup:
             hook(int(block_no[0]), int(used_ticks[0]), ids, status)
 
     def _run(self, ids: np.ndarray, block_no: np.ndarray, t_us: np.ndarray) -> np.ndarray:
-        """Execute ``ids``; a version of a transaction whose nonce an earlier version
-        already spent fails without reaching the protocol."""
+        """Execute ``ids`` under the producing design's capabilities, then charge the
+        fees; a version of a transaction whose nonce an earlier version already spent
+        fails without reaching the protocol (and pays nothing)."""
+        caps = self.design.active_capabilities()
+        if self.fees is not None:
+            self.fees.capabilities = caps
         ok = self.nonces.claim(ids) if self.nonces.bound else None
         if ok is None or ok.all():
-            return self.protocol.execute(ids, block_no, t_us)
+            status = self.protocol.execute(ids, block_no, t_us, caps.batch_clearing)
+            self._close_block(ids)
+            return status
         status = np.full(len(ids), Status.FAILED, dtype=np.int8)
         if ok.any():
-            status[ok] = self.protocol.execute(ids[ok], block_no[ok], t_us[ok])
+            ran = ids[ok]
+            status[ok] = self.protocol.execute(ran, block_no[ok], t_us[ok], caps.batch_clearing)
+            self._close_block(ran)
         return status
+
+    def _close_block(self, ids: np.ndarray) -> None:
+        """After the transactions ``ids`` ran: the fee market's fees, then the protocol's
+        end of block (the order of charges matters where a payer runs short)."""
+        if self.fees is not None:
+            self.fees.after_block(ids)
+        self.protocol.end_block(ids)
 
     def executed_order(self) -> np.ndarray:
         """Every executed tx id, in execution order."""

@@ -19,6 +19,7 @@ import numpy as np
 from seqlab.errors import SeqlabError
 from seqlab.ledger import Ledger
 from seqlab.protocols.perps import PPM
+from seqlab.rollup.fees import NO_CAPABILITIES, Capabilities
 from seqlab.rollup.inbox import DelayedInbox
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.scenario.schema import SequencingMarket, Service
@@ -126,8 +127,6 @@ class MarketDesign(Design):
             design.attach(dataclasses.replace(
                 self.view, txs=TxView(self.txs, design.contents_visible,
                                       design.senders_visible)))
-            self.view.protocol.charge_tips = design.uses_tips
-            self.view.protocol.uniform_fills = design.uniform_fills
         self.active, self.given = design, []
 
     def _strand(self, start: int) -> None:
@@ -199,6 +198,10 @@ class MarketDesign(Design):
 
     def commits_by(self, t_us: int) -> bool:
         return self.active.commits_by(t_us)
+
+    def active_capabilities(self) -> Capabilities:
+        """The service in use sells what its design declares (fees, auctions, batches)."""
+        return NO_CAPABILITIES if self.active is None else self.active.capabilities
 
     def honours_bundles(self, t_us: int) -> bool:
         return self.active.honours_bundles(t_us)

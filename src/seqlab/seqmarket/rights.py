@@ -18,8 +18,8 @@ from seqlab.protocols.perps import PPM
 def sequencing_side(view) -> int:
     """Micro-USD the sequencing side holds now: operators' and builders' perps equity and
     liquidation accounts, the searchers' funds, the treasury and the priority fees."""
-    p = view.protocol
-    total = p.balance(p.sequencer) + p.balance(p.treasury) + p.balance(p.searchers)
+    p, seq = view.protocol, view.sequencer_side
+    total = p.balance(seq.sequencer) + p.balance(seq.treasury) + p.balance(seq.searchers)
     for party in view.accounts.parties:
         total += p.equity(party.stale) + p.equity(party.sandwich)
         total += p.balance(p.liquidator_account[party.backrun])

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from seqlab.arrays import member
+from seqlab.rollup.fees import NO_CAPABILITIES, Capabilities
 from seqlab.scenario.schema import Sequencer
 
 
@@ -86,8 +87,9 @@ class Design(ABC):
     """A sequencer design (ordering policy). Subclasses register a ``name``."""
 
     name: str = "abstract"
-    uses_tips: bool = False  # whether included txs pay their priority fee
-    uniform_fills: bool = False  # whether all trades of a block clear at one price
+    # what the design's blocks do with fees (tips, auctions, batch clearing): the
+    # rollup's fee market reads it; none by default
+    capabilities: Capabilities = NO_CAPABILITIES
     public_mempool: bool = False  # whether pending txs are gossiped where bots can watch
     contents_visible: bool = True  # whether the sequencer may read pending txs' contents
     senders_visible: bool = True  # whether it can tell who sent a tx it cannot read
@@ -113,6 +115,12 @@ class Design(ABC):
     @abstractmethod
     def pending(self) -> int:
         """Transactions received but not yet sequenced."""
+
+    def active_capabilities(self) -> Capabilities:
+        """The capabilities of the block being produced now: the design's own, unless it
+        hands its blocks to others (a market of sequencing services answers for the
+        service in use)."""
+        return self.capabilities
 
     def honours_bundles(self, t_us: int) -> bool:
         """Whether the block produced at ``t_us`` keeps a bundle of separate transactions

@@ -23,6 +23,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from seqlab.kernel import keyed_normals
+from seqlab.rollup.fees import Capabilities
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, PendingQueue, QueuedDesign
 from seqlab.sequencing.preconf import PromiseBook
@@ -59,7 +60,8 @@ class BasedDesign(QueuedDesign):
     """L1 proposers sequence the rollup in turn; preconfers promise ahead of their slot."""
 
     name = "based"
-    uses_tips = True  # L1 builders order by priority fee, and the proposer keeps it
+    # L1 builders order by priority fee, and the proposer keeps it
+    capabilities = Capabilities(tips=True)
 
     def __init__(self, cfg: Sequencer) -> None:
         super().__init__(cfg)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from seqlab.rollup.fees import Capabilities
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
 from seqlab.sequencing.batch_operator import SealedBatchOperator
@@ -38,7 +39,7 @@ class BatchAuctionDesign(HostsOperator, QueuedDesign):
     """A sealed batch every ``interval``; inside it, updates first, then hash order."""
 
     name = "batch-auction"
-    uniform_fills = True
+    capabilities = Capabilities(batch_clearing=True)  # every trade of a block at one price
     contents_visible = False  # sealed until the batch's order is committed
 
     def __init__(self, cfg: Sequencer, strategies: tuple[str, ...] = ()) -> None:

@@ -42,6 +42,7 @@ from seqlab.arrays import member
 from seqlab.kernel import keyed_normals
 from seqlab.network import latency_from_normals
 from seqlab.protocols.perps import PPM
+from seqlab.rollup.fees import Capabilities
 from seqlab.scenario.schema import Latency, Sequencer
 from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
 from seqlab.sequencing.builder import Builder
@@ -55,7 +56,8 @@ class BuildersDesign(QueuedDesign):
     """A block auction among ``count`` independent builders at every tick."""
 
     name = "builders"
-    uses_tips = True  # the winning builder is the block's fee recipient
+    # the winning builder is the block's fee recipient and pays the proposer its bid
+    capabilities = Capabilities(tips=True, builder_bids=True)
 
     def __init__(self, cfg: Sequencer, strategies: tuple[str, ...] = ()) -> None:
         super().__init__(cfg)
@@ -211,7 +213,8 @@ class BuildersDesign(QueuedDesign):
         values = p.account_values(int(round(float(view.reference.at(horizon_us)) * PPM)))
         capital = int(round(self.cfg.strategy.capital_usd * PPM))
         # the fees paid (a payer may fall short of its offer), split by what was offered
-        fees = int(p.ledger.balances[p.sequencer])
+        seq = view.sequencer_side
+        fees = int(p.ledger.balances[seq.sequencer])
         offered = sum(m.tips_micro for m in self.members) + self.local_tips_micro
         rows, gross_total = [], 0.0
         for m in self.members:
@@ -220,7 +223,7 @@ class BuildersDesign(QueuedDesign):
             rows.append({"builder": m.index, "kind": m.kind, "wins": m.wins,
                          "held_blocks": m.held_blocks, "gross_usd": _usd(gross),
                          "paid_usd": _usd(m.paid_micro), "net_usd": _usd(gross - m.paid_micro)})
-        paid = int(p.ledger.balances[p.proposer])  # what the proposer actually received
+        paid = int(p.ledger.balances[seq.proposer])  # what the proposer actually received
         won = sum(m.wins for m in self.members)
         blocks = won + self.local_blocks
         held = sum(m.held_blocks for m in self.members)

@@ -62,6 +62,7 @@ from seqlab.arrays import member
 from seqlab.consensus import (INF, REGION_LATENCY_MS, REGIONS, decryption_times, forks,
                                proposal_serialization_us, quorum_size, run_round)
 from seqlab.kernel import keyed_normals
+from seqlab.rollup.fees import Capabilities
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, Design
 from seqlab.sequencing.express_lane import ExpressLane
@@ -126,6 +127,7 @@ class CommitteeDesign(HostsOperator, Design):
         self.lane = ExpressLane(cfg.timeboost, cfg.strategy, strategies, delay=c.list_age,
                                 behind_updates=False, keep_waiting=True) \
             if c.express_lane else None
+        self.capabilities = Capabilities(express_lane=c.express_lane)
         self._priority = np.empty(0, dtype=bool)  # pending txs that are priority bundles
         self._epoch = np.empty(0, dtype=np.int64)  # a bundle's epoch (-1: ordinary tx)
         self.expired_bundles = 0  # bundles dropped because their epoch had ended

@@ -196,8 +196,9 @@ class ExpressLane:
                 if self.keep_waiting or k >= self.current - 1:  # not run yet
                     waiting.append((tx, k))
                 continue  # older: cut from a full block, never to run
-            paid = min(gas, p.balance(p.searchers))
-            p.ledger.transfer(p.searchers, EXTERNAL, paid, "express_gas")
+            searchers = self.view.sequencer_side.searchers
+            paid = min(gas, p.balance(searchers))
+            p.ledger.transfer(searchers, EXTERNAL, paid, "express_gas")
             self.book.gas[k] += paid / PPM
             self._earned -= paid / PPM
             self.book.executed(k, str(KIND_NAMES[p.txs.kind[tx]]), st == Status.FAILED)

@@ -12,6 +12,7 @@ import numpy as np
 
 from seqlab.protocols.market_view import MarketView
 from seqlab.protocols.perps import PerpsProtocol
+from seqlab.rollup.fees import SequencerAccounts
 from seqlab.sequencing.txview import UNKNOWN_KIND, TxView
 from seqlab.txs import Kind
 
@@ -57,6 +58,12 @@ class OperatorAccounts:
         return 2 * len(self.parties)
 
     @property
+    def identities(self) -> tuple[int, ...]:
+        """The sequencing side's liquidator identities (each party's backrun, then its
+        censor), in identity order: consecutive, right after the outside bots'."""
+        return tuple(i for party in self.parties for i in (party.backrun, party.censor))
+
+    @property
     def liquidator_names(self) -> list[str]:
         """Names of the sequencing side's liquidator identities, in identity order."""
         return [*OPERATOR_LIQUIDATORS, *(f"builder-{i}-{role}" for i in range(len(self.builders))
@@ -83,6 +90,9 @@ class OperatorView:
     # cannot read ahead, so a pending update reads as unknown until it has executed
     sealed_updates: bool = False
     oracle: object = None       # the push feed's public parameters (schema Oracle), if any
+    # the rollup's fee market accounts: where tips go and what searchers and builders
+    # bid from (None: a view built without a rollup, as in unit tests)
+    sequencer_side: SequencerAccounts | None = None
 
     @property
     def contents_visible(self) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from seqlab.rollup.fees import Capabilities
 from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
 
 
@@ -14,7 +15,7 @@ class PriorityDesign(QueuedDesign):
     """Per block: eligible txs sorted by tip (descending), then arrival, then id."""
 
     name = "priority"
-    uses_tips = True
+    capabilities = Capabilities(tips=True)
 
     def attach(self, view) -> None:
         self._txs = view.txs  # a TxView: the tips are on the envelope

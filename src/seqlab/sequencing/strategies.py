@@ -8,7 +8,7 @@ hides contents gives the operator a view whose pending transactions read as unkn
 (then content-dependent strategies find nothing to act on, and censorship falls back to
 censoring by sender — or to nothing, where senders are hidden too); a design with its
 own ordering rule keeps only the operator's inserted transactions and orders everything
-itself, and says so (``operator_orders`` False, or ``uniform_fills``): there an operator
+itself, and says so (``operator_orders`` False, or ``capabilities.batch_clearing``): there an operator
 trade cannot be placed ahead of an update or around a victim, so it has no edge and the
 operator does not open one — which also means it never leaves a position open because
 the design put its close before its open.
@@ -47,6 +47,7 @@ import numpy as np
 
 from seqlab.arrays import member
 from seqlab.protocols.perps import PPM
+from seqlab.rollup.fees import NO_CAPABILITIES
 from seqlab.scenario.schema import STRATEGIES, Strategy
 from seqlab.sequencing.operator import OperatorView
 from seqlab.sequencing.stale_size import known_fill, stale_trade_usd
@@ -351,7 +352,7 @@ def keeps_operator_order(design: object) -> bool:
     place in the block (where a block clears at one uniform price the place is worth
     nothing)."""
     return bool(getattr(design, "operator_orders", True)
-                and not getattr(design, "uniform_fills", False))
+                and not getattr(design, "capabilities", NO_CAPABILITIES).batch_clearing)
 
 
 class HostsOperator:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from seqlab.rollup.fees import Capabilities
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
 from seqlab.sequencing.express_lane import ExpressLane, second_price_auction
@@ -23,6 +24,7 @@ class TimeboostDesign(QueuedDesign):
     """FCFS on (arrival + delay) for everyone but the express-lane controller."""
 
     name = "timeboost"
+    capabilities = Capabilities(express_lane=True)  # round prices go to the treasury
 
     def __init__(self, cfg: Sequencer, strategies: tuple[str, ...] = ()) -> None:
         super().__init__(cfg)

@@ -1,0 +1,131 @@
+"""The rollup's fee market: priority tips, auction settlement, and what a design sells.
+
+What a block's producer is paid is the rollup's business, not a product's: a perp market
+would run the same under a first-come design as under a priority-fee auction. So the
+design declares what its blocks do (``Capabilities``) and the rollup, around each block's
+execution, does it:
+
+- priority tips: every included transaction pays its offered tip to the sequencer,
+  succeeded or not (as gas is), capped by its payer's balance;
+- auction settlement: an express-lane round's price goes from the searchers' funds to
+  the rollup's treasury, a builder's winning bid to the proposer (``Kind.AUCTION``),
+  as a transaction at its place in the block;
+- batch clearing: the block is one batch, and the protocol fills every trade of it at
+  one price (how it prices a batch is the product's own logic; the rollup only says
+  which blocks are batches).
+
+The money goes to and from named sequencer-side accounts (``SequencerAccounts``), never
+to positions in an array.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+
+from seqlab.ledger import Ledger
+from seqlab.txs import Kind, TxStore
+
+#: ``payer(kind, sender) -> ledger account``: who pays a transaction's fees.
+Payer = Callable[[int, int], int]
+
+TO_TREASURY, TO_PROPOSER = 0, 1  # an AUCTION transaction's ``b``: where its payment goes
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a design's blocks do with fees. Every flag defaults to off: a design that
+    declares nothing gets no fee handling (no tips charged, no auction settled, trades
+    filled one by one)."""
+
+    tips: bool = False           # included txs pay their priority fee to the sequencer
+    express_lane: bool = False   # a lane controller's round price goes to the treasury
+    builder_bids: bool = False   # the winning builder's bid goes to the proposer
+    batch_clearing: bool = False  # every trade of a block clears at one price
+
+    @property
+    def auctions(self) -> bool:
+        """Whether any auction payment settles on the rollup."""
+        return self.express_lane or self.builder_bids
+
+
+NO_CAPABILITIES = Capabilities()
+
+
+@dataclass(frozen=True)
+class SequencerAccounts:
+    """The sequencing side's ledger accounts, by name."""
+
+    sequencer: int  # priority fees
+    searchers: int  # what searchers and builders bid from
+    treasury: int   # express-lane auction proceeds (the rollup's DAO)
+    proposer: int   # builders' winning bids
+
+    @classmethod
+    def open(cls, ledger: Ledger) -> "SequencerAccounts":
+        """Open the four accounts, in this order (a run's digest lists balances by
+        account, so the order is part of every pinned result)."""
+        return cls(sequencer=ledger.open("sequencer"), searchers=ledger.open("searchers"),
+                   treasury=ledger.open("treasury"), proposer=ledger.open("proposer"))
+
+
+class FeeMarket:
+    """Charges a block's fees and settles its auction payments, as its design declares.
+
+    The rollup sets ``capabilities`` to those of the design producing each block before
+    executing it (a design that hands blocks to services changes them over a run), runs
+    the auction payments through ``handlers()`` at their place in the block, and calls
+    ``after_block`` once the block's transactions ran.
+    """
+
+    def __init__(self, ledger: Ledger, txs: TxStore, accounts: SequencerAccounts,
+                 payer: Payer) -> None:
+        self.ledger = ledger
+        self.txs = txs
+        self.accounts = accounts
+        self.payer_of = payer
+        self.capabilities = NO_CAPABILITIES
+
+    def handlers(self) -> Mapping[int, Callable[[int, int, int, int, int], bool]]:
+        """The transaction kinds the fee market settles itself."""
+        return {Kind.AUCTION: self.settle_auction}
+
+    def begin_block(self, t_us: int) -> None:
+        """Nothing accrues between blocks: fees are per inclusion."""
+
+    def payer(self, kind: int, sender: int) -> int:
+        """An auction payment is paid from the searchers' funds."""
+        return self.accounts.searchers
+
+    def settle_auction(self, sender: int, amount: int, to: int, block: int, t: int) -> bool:
+        """Pay a won auction from the searchers' (or builders') funds: an express-lane
+        price to the treasury (``to`` = 0), a builder's bid to the proposer (1); capped
+        by the funds; failed when nothing was paid, or when the design producing the
+        block sells no such auction."""
+        caps = self.capabilities
+        if not (caps.express_lane if to == TO_TREASURY else caps.builder_bids):
+            return False
+        acc = self.accounts
+        paid = min(amount, self.ledger.balances.item(acc.searchers))
+        dst, reason = (acc.treasury, "express_lane_auction") if to == TO_TREASURY else \
+            (acc.proposer, "builder_bid")
+        self.ledger.transfer(acc.searchers, dst, paid, reason)
+        return paid > 0
+
+    def after_block(self, ids: np.ndarray) -> None:
+        """After the block's transactions ``ids`` ran: charge their tips if the design
+        producing the block takes them."""
+        if self.capabilities.tips:
+            self.charge_tips(ids)
+
+    def charge_tips(self, ids: np.ndarray) -> None:
+        """Priority fees to the sequencer, paid by included txs whether or not they
+        succeeded (as gas is), each from its payer, capped by the payer's balance."""
+        txs, ledger, to = self.txs, self.ledger, self.accounts.sequencer
+        tip = txs.tip[ids]
+        for k in np.flatnonzero(tip > 0).tolist():
+            tx = int(ids[k])
+            payer = self.payer_of(int(txs.kind[tx]), int(txs.sender[tx]))
+            ledger.transfer(payer, to, min(int(tip[k]), ledger.balances.item(payer)),
+                            "priority_fee")
