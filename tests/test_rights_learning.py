@@ -113,11 +113,12 @@ def _view(size, equity, seq):
     """A stand-in for the operator's view: one party, its stale-price account 0."""
     party = SimpleNamespace(stale=0, sandwich=1, backrun=0, censor=1)
     protocol = SimpleNamespace(
-        size=size, sequencer="seq", treasury="tre", searchers="sea",
-        liquidator_account=[10, 11],
+        size=size, liquidator_account=[10, 11],
         balance=lambda a: seq[0] if a == "seq" else 0,
         equity=lambda a: equity[a])
-    return SimpleNamespace(protocol=protocol, accounts=SimpleNamespace(parties=[party]))
+    side = SimpleNamespace(sequencer="seq", treasury="tre", searchers="sea")
+    return SimpleNamespace(protocol=protocol, sequencer_side=side,
+                           accounts=SimpleNamespace(parties=[party]))
 
 
 def test_a_position_is_booked_to_the_epoch_that_opened_it():
