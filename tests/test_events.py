@@ -142,7 +142,7 @@ def test_event_premium_weighs_classes_by_the_calendar():
     # calm: 1 USD per USD·year; large: 0.01 USD per USD of notional per event
     seeds = [{"calm": (1.0 * y, y), "large": (0.01 * n, n), "moderate": (0.0, 0.0)}
              for y, n in ((1.0, 5.0), (2.0, 3.0), (0.5, 8.0))]
-    out = event_premium(seeds, {"large": 4.0, "moderate": 40.0})
+    out = event_premium(seeds, {"large": 4.0, "moderate": 40.0}, turnover=730.0)
     assert out["calm_bps_per_year"]["mean_bps"] == pytest.approx(1e4)
     assert out["per_event_bps"]["large"]["mean_bps"] == pytest.approx(100.0)
     assert out["stress_bps_per_year"]["mean_bps"] == pytest.approx(400.0)
@@ -173,7 +173,7 @@ def test_calm_variance_is_the_calm_minutes_realised_variance():
 def test_a_cost_seen_in_one_seed_has_no_interval():
     seeds = [{"calm": (1.0, 1.0), "large": (3.0, 10.0)}, {"calm": (1.2, 1.0), "large": (0, 0)},
              {"calm": (0.9, 1.0), "large": (0, 0)}]
-    out = event_premium(seeds, {"large": 4.0})
+    out = event_premium(seeds, {"large": 4.0}, turnover=730.0)
     large = out["per_event_bps"]["large"]
     assert large["mean_bps"] == pytest.approx(3e3) and large["ci95_bps"] is None
     assert large["seeds_seen"] == 1
@@ -181,7 +181,8 @@ def test_a_cost_seen_in_one_seed_has_no_interval():
     assert out["calm_bps_per_year"]["ci95_bps"] is not None
     assert significance(5.0, None, 3) == {"significant": False, "seeds_needed": None}
     # no cost at all is exact, however few seeds saw the class
-    zero = event_premium([{"large": (0.0, 10.0)}, {"large": (0.0, 0.0)}], {"large": 4.0})
+    zero = event_premium([{"large": (0.0, 10.0)}, {"large": (0.0, 0.0)}], {"large": 4.0},
+                          turnover=730.0)
     assert zero["annual_bps"]["ci95_bps"] == [0.0, 0.0]
 
 
@@ -214,7 +215,7 @@ def test_event_parts_give_a_slides_cost_to_the_slide_class():
     assert parts["slide"] == pytest.approx((100.0, notional))
     assert parts["large"][0] == 0.0 and parts["moderate"][0] == 0.0
     assert parts["calm_measured"][0] == pytest.approx(7.0)
-    out = event_premium([parts], {"slide": 2.0})
+    out = event_premium([parts], {"slide": 2.0}, turnover=730.0)
     assert out["per_event_bps"]["slide"]["mean_bps"] == pytest.approx(1e4 * 100.0 / notional)
     assert out["stress_bps_per_year"]["mean_bps"] == pytest.approx(2e4 * 100.0 / notional)
 
