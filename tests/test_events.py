@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqlab.errors import SeqlabError
-from seqlab.experiments.paired import RunView
+from seqlab.experiments.paired import RunView, direct_harm, premium_by_type
 from seqlab.experiments.premium_events import calm_variance, event_labels, event_parts
 from seqlab.experiments.stats import significance
 from seqlab.metrics.events import (DEFAULT_CLASSES, find_events, historical_calendar,
@@ -125,7 +125,13 @@ def test_user_calendar_and_its_errors():
     assert parse_calendar("large=2").per_year["moderate"] == 0.0
     assert parse_calendar("large=2,calm_vol=0.7").calm_vol == 0.7
     assert parse_calendar("calm_vol=0.7").source.startswith("shipped")
-    for bad in ("huge=3", "large=-1", "large", "large=x", "calm_vol=0"):
+    assert parse_calendar("large=2").turnover == 730.0  # two turns of open interest a day
+    cal = parse_calendar("historical,turnover=365,calm_vol=0.4")
+    assert (cal.turnover, cal.calm_vol) == (365.0, 0.4) and cal.source.startswith("shipped")
+    assert parse_calendar("turnover=0").turnover == 0.0
+    assert "turnover 365/yr" in cal.describe() and cal.as_dict()["turnover_per_year"] == 365
+    for bad in ("huge=3", "large=-1", "large", "large=x", "calm_vol=0", "turnover=-1",
+                "turnover=36501", "turnover=inf", "turnover="):
         with pytest.raises(SeqlabError) as exc:
             parse_calendar(bad)
         assert exc.value.field == "--calendar"
@@ -142,7 +148,7 @@ def test_event_premium_weighs_classes_by_the_calendar():
     # calm: 1 USD per USD·year; large: 0.01 USD per USD of notional per event
     seeds = [{"calm": (1.0 * y, y), "large": (0.01 * n, n), "moderate": (0.0, 0.0)}
              for y, n in ((1.0, 5.0), (2.0, 3.0), (0.5, 8.0))]
-    out = event_premium(seeds, {"large": 4.0, "moderate": 40.0})
+    out = event_premium(seeds, {"large": 4.0, "moderate": 40.0}, turnover=730.0)
     assert out["calm_bps_per_year"]["mean_bps"] == pytest.approx(1e4)
     assert out["per_event_bps"]["large"]["mean_bps"] == pytest.approx(100.0)
     assert out["stress_bps_per_year"]["mean_bps"] == pytest.approx(400.0)
@@ -173,7 +179,7 @@ def test_calm_variance_is_the_calm_minutes_realised_variance():
 def test_a_cost_seen_in_one_seed_has_no_interval():
     seeds = [{"calm": (1.0, 1.0), "large": (3.0, 10.0)}, {"calm": (1.2, 1.0), "large": (0, 0)},
              {"calm": (0.9, 1.0), "large": (0, 0)}]
-    out = event_premium(seeds, {"large": 4.0})
+    out = event_premium(seeds, {"large": 4.0}, turnover=730.0)
     large = out["per_event_bps"]["large"]
     assert large["mean_bps"] == pytest.approx(3e3) and large["ci95_bps"] is None
     assert large["seeds_seen"] == 1
@@ -181,7 +187,8 @@ def test_a_cost_seen_in_one_seed_has_no_interval():
     assert out["calm_bps_per_year"]["ci95_bps"] is not None
     assert significance(5.0, None, 3) == {"significant": False, "seeds_needed": None}
     # no cost at all is exact, however few seeds saw the class
-    zero = event_premium([{"large": (0.0, 10.0)}, {"large": (0.0, 0.0)}], {"large": 4.0})
+    zero = event_premium([{"large": (0.0, 10.0)}, {"large": (0.0, 0.0)}], {"large": 4.0},
+                          turnover=730.0)
     assert zero["annual_bps"]["ci95_bps"] == [0.0, 0.0]
 
 
@@ -214,9 +221,59 @@ def test_event_parts_give_a_slides_cost_to_the_slide_class():
     assert parts["slide"] == pytest.approx((100.0, notional))
     assert parts["large"][0] == 0.0 and parts["moderate"][0] == 0.0
     assert parts["calm_measured"][0] == pytest.approx(7.0)
-    out = event_premium([parts], {"slide": 2.0})
+    out = event_premium([parts], {"slide": 2.0}, turnover=730.0)
     assert out["per_event_bps"]["slide"]["mean_bps"] == pytest.approx(1e4 * 100.0 / notional)
     assert out["stress_bps_per_year"]["mean_bps"] == pytest.approx(2e4 * 100.0 / notional)
+
+
+def _trade_view(t, p, fills: dict, penalties: list[tuple[int, int, float]],
+                years: np.ndarray) -> RunView:
+    """Three perps accounts (long, short, both) with the given trades and timed penalties
+    (minute, account, USD) on the path ``(t, p)``."""
+    horizon = int(t[-1])
+    owner = np.array([a for _, a, _ in penalties], dtype=np.int64)
+    usd = np.array([u for _, _, u in penalties], dtype=np.float64)
+    minutes = np.array([m for m, _, _ in penalties], dtype=np.int64) * MINUTE
+    return RunView(
+        summary={}, values=np.zeros(3), managed=np.zeros(3, dtype=bool),
+        accounts={"ordering_cost_usd": np.bincount(owner, usd, minlength=3),
+                  "long_usd_years": years[0], "short_usd_years": years[1],
+                  "leverage": np.array([10.0, 10.0, 20.0])},
+        option_tables={}, liquidated=np.zeros(3, dtype=bool), bonus={},
+        latency_ms=np.zeros(1), fills=fills, cost_events={"accounts": (minutes, owner, usd)},
+        reference=(t, p), horizon_us=horizon)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 179), st.integers(0, 2),
+                          st.integers(-10**11, 10**11).filter(bool), st.floats(-0.01, 0.01)),
+                min_size=1, max_size=30),
+       st.lists(st.tuples(st.integers(0, 179), st.integers(0, 2), st.floats(0, 500)),
+                max_size=8))
+def test_calm_execution_rest_and_events_add_up_to_the_direct_cost(trades, penalties):
+    """Whatever the trades (time, account, signed notional, fill shift) and penalties: per
+    position type, calm execution + the calm rest (unscaled) + every class's cost is the
+    whole direct cost, and the calm dollars traded are the calm trades' notional."""
+    t, p = ramp(30, 40, -0.06)
+    years = np.array([[1e3, 0.0, 5e2], [0.0, 2e3, 5e2]])
+    submit = np.array([m for m, *_ in trades], dtype=np.int64) * MINUTE
+    base_fills = {"id": np.arange(len(trades)), "sender": np.array([a for _, a, *_ in trades]),
+                  "a": np.array([n for *_, n, _ in trades], dtype=np.int64),
+                  "submit_us": submit, "fill": np.full(len(trades), 2_000_000_000)}
+    shift = np.array([d for *_, d in trades])
+    run_fills = dict(base_fills, fill=np.round(2e9 * (1 + shift)).astype(np.int64))
+    base = _trade_view(t, p, base_fills, [], years)
+    run = _trade_view(t, p, run_fills, penalties, years)
+    events = find_events(t, p)
+    parts = event_parts(run, base, events)
+    direct = premium_by_type(run, base, direct_harm(run, base))
+    for k, (cost, _) in direct.items():
+        total = parts[k]["calm_execution"][0] + parts[k]["calm"][0] + sum(
+            parts[k][c.name][0] for c in events.classes)
+        assert total == pytest.approx(cost, abs=1e-6), k
+    calm = event_labels(events, submit) < 0
+    traded = np.abs(base_fills["a"][calm]).sum() / 1e6
+    assert parts["perps (all)"]["calm_execution"][1] == pytest.approx(traded)
 
 
 @settings(max_examples=60, deadline=None)

@@ -16,6 +16,7 @@ from seqlab.experiments import compare as compare_mod
 from seqlab.experiments.price import (book_gamma, position_types, price, price_surface,
                                       reference_spot_sigma, surface_rows)
 from seqlab.market.gbm import YEAR_US
+from seqlab.experiments.premium_events import event_labels
 from seqlab.metrics.events import find_events, parse_calendar
 from seqlab.pricing.black_scholes import black_scholes, greeks
 from seqlab.scenario import load_scenario, parse_scenario
@@ -208,12 +209,55 @@ def test_known_cost_per_event_is_recovered(small_options, monkeypatch):
     assert all(v["mean_bps"] == 0 for k, v in others.items() if k != "option writers")
 
 
+def test_known_cut_per_dollar_traded_in_calm_time_is_recovered(small_options, monkeypatch):
+    """A design whose operator fills every trade submitted in calm time worse than the
+    baseline by ``k_s`` of its notional (a different cut on each seed), and does nothing
+    else. Its calm execution cost per dollar traded is, in closed form, the cut weighted
+    by the dollars each seed traded in calm time, ``Σ k_s V_s / Σ V_s``; a year of it is
+    that times the calendar's turnover. The calm rest and the stress events get nothing."""
+    seeds, views = compare_mod.run_views(small_options, ["honest"], "honest", 3)
+    cuts = dict(zip(seeds, (4e-4, 6e-4, 5e-4)))
+    fake, num, den = dict(views), 0.0, 0.0
+    for seed in seeds:
+        base = views[("honest", seed)]
+        fills = {k: v.copy() for k, v in base.fills.items()}
+        calm = event_labels(find_events(*base.reference), fills["submit_us"]) < 0
+        worse = np.sign(fills["a"]) * cuts[seed] * fills["fill"]
+        fills["fill"] = np.where(calm, fills["fill"] + np.round(worse), fills["fill"])
+        fake[("extractive", seed)] = dataclasses.replace(base, fills=fills)
+        users = calm & (fills["sender"] >= 0) & (fills["sender"] < len(base.values))
+        traded = np.abs(fills["a"][users]).sum() / 1e6
+        num, den = num + cuts[seed] * traded, den + traded
+    assert den > 0
+    monkeypatch.setattr(compare_mod, "run_views", lambda *a, **k: (seeds, fake))
+    res = price(small_options, "extractive", seeds=3, report=False, position="perps (all)",
+                calendar=parse_calendar("large=4,moderate=40,turnover=500"))
+    entry = res.summary["per_design"]["extractive"]["premium_table"]["perps (all)"]
+    per_traded = entry["calm_execution_bps_per_traded"]
+    assert per_traded["mean_bps"] == pytest.approx(num / den * 1e4, rel=1e-4)
+    assert per_traded["traded_usd"] == pytest.approx(den, rel=1e-6)
+    yearly = entry["calm_execution_bps_per_year"]
+    assert yearly["mean_bps"] == pytest.approx(500 * num / den * 1e4, rel=1e-4)
+    lo, hi = yearly["ci95_bps"]
+    assert lo < hi and lo <= 500 * 5e-4 * 1e4 <= hi and yearly["significant"]
+    assert entry["calm_other_bps_per_year"]["mean_bps"] == pytest.approx(0.0, abs=1e-6)
+    assert entry["stress_bps_per_year"]["mean_bps"] == 0
+    assert entry["mean_bps"] == pytest.approx(yearly["mean_bps"], rel=1e-9)
+    assert entry["calm_bps_per_year"]["mean_bps"] == pytest.approx(yearly["mean_bps"],
+                                                                   rel=1e-9)
+    # the option writers trade no perps: no execution part
+    writers = res.summary["per_design"]["extractive"]["premium_table"]["option writers"]
+    assert writers["calm_execution_bps_per_year"]["mean_bps"] == 0
+
+
 def test_honest_against_itself_is_exactly_zero_everywhere(small_options, tmp_path):
     res = price(small_options, "fcfs", seeds=2, out=tmp_path)
     d = res.summary["per_design"]["fcfs"]
     for entry in d["premium_table"].values():
         assert entry["mean_bps"] == 0 and entry["ci95_bps"] == [0, 0]
-        assert entry["calm_bps_per_year"]["mean_bps"] == 0
+        for key in ("calm_bps_per_year", "calm_execution_bps_per_year",
+                    "calm_execution_bps_per_traded", "calm_other_bps_per_year"):
+            assert entry[key]["mean_bps"] == 0 and entry[key]["ci95_bps"] == [0, 0], key
         for e in entry["per_event_bps"].values():
             assert e["mean_bps"] == 0 and e["ci95_bps"] == [0, 0]
     for payer in d["who_pays"].values():
@@ -238,6 +282,7 @@ def test_price_cli_json_several_designs(tmp_path, monkeypatch):
     data = json.loads(res.stdout)
     assert data["designs"] == ["extractive", "timeboost"]
     assert data["calendar"]["per_year"] == {"moderate": 40.0, "slide": 0.0, "large": 4.0}
+    assert data["calendar"]["turnover_per_year"] == 730.0
     assert "reading" in data and "paired seeds" in data["reading"]
     assert len(data["term_sheet"]) == 80
     row = data["term_sheet"][0]
@@ -250,6 +295,11 @@ def test_price_cli_json_several_designs(tmp_path, monkeypatch):
         assert {"traders", "margin users", "liquidity pool", "insurance fund"} <= set(
             d["who_pays"])
         assert {"significant", "ci95_usd"} <= set(d["who_pays"]["liquidity pool"]["direct"])
+        for entry in d["premium_table"].values():
+            for key in ("calm_bps_per_year", "calm_execution_bps_per_year",
+                        "calm_execution_bps_per_traded", "calm_other_bps_per_year",
+                        "stress_bps_per_year"):
+                assert {"mean_bps", "ci95_bps", "significant"} <= set(entry[key]), key
     assert (tmp_path / "runs" / "tiny-price" / "price.json").exists()
 
 
@@ -259,7 +309,7 @@ def test_price_cli_table(tmp_path):
                               "--expiries", "12h,30d", "--out", str(tmp_path), "--no-report"])
     assert res.exit_code == 0, res.output
     for text in ("term sheet", "who pays", "sequencer risk premium", "perps (all)",
-                 "calendar:", "0 in CI"):
+                 "calendar:", "0 in CI", "execution", "calm other", "turnover"):
         assert text in res.output
     assert (tmp_path / "price.json").exists() and not (tmp_path / "price.html").exists()
 
@@ -271,6 +321,10 @@ def test_price_cli_table(tmp_path):
     (["--strikes", "1,x"], "--strikes"),
     (["--strikes", "0,1"], "--strikes"),
     (["--calendar", "big=3"], "--calendar"),
+    (["--calendar", "large=4,turnover=-1"], "--calendar"),
+    (["--calendar", "turnover=1e9"], "--calendar"),
+    (["--calendar", "historical,turnover=many"], "--calendar"),
+    (["--calendar", "calm_vol=0"], "--calendar"),
     (["--seeds", "0"], "--seeds"),
 ])
 def test_price_cli_bad_values_exit_2(tmp_path, args, name):
@@ -279,6 +333,7 @@ def test_price_cli_bad_values_exit_2(tmp_path, args, name):
                               *args])
     assert res.exit_code == 2, res.output
     assert name in res.output
+    assert len([x for x in res.output.splitlines() if x.strip()]) == 1, res.output
     if name == "--position":
         assert "long 10x" in res.output
 

@@ -529,7 +529,9 @@ def price(scenario: Optional[str] = typer.Argument(None, help="Built-in name or 
                                        "'historical' (the shipped crash days over the five "
                                        "years they come from: a floor), "
                                        "'historical-ceiling' (as if every day were one), "
-                                       "or CLASS=N,… e.g. large=4,slide=10,moderate=40."),
+                                       "or CLASS=N,… e.g. large=4,slide=10,moderate=40; "
+                                       "either may add calm_vol=0.5 (calm volatility) and "
+                                       "turnover=730 (volume ÷ open interest a year)."),
           out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for price.json "
                                                  "and price.html."),
           no_report: bool = typer.Option(False, "--no-report"),
@@ -612,17 +614,25 @@ def _mark(entry: dict[str, Any]) -> str:
 
 
 def _premium_table(design: str, premium: dict[str, dict], position: str) -> Table:
-    """Every position type's yearly premium (calm + stress) with its 95 % interval."""
-    table = Table("position", "premium bps/yr [95 % CI]", "sig.", "calm bps/yr",
-                  "stress bps/yr", title=f"sequencer risk premium: {design} (* interval "
-                  "excludes 0)")
+    """Every position type's yearly premium with its 95 % interval, and its parts: the calm
+    execution cost (per dollar traded × the calendar's turnover), the rest of the calm
+    cost, and the stress events' cost, each with its interval (``*``: excludes 0)."""
+    table = Table("position", "premium bps/yr [95 % CI]", "sig.", "calm execution bps/yr",
+                  "calm other bps/yr", "stress bps/yr", title=f"sequencer risk premium: "
+                  f"{design} (* interval excludes 0)")
     for name, v in premium.items():
         label = f"{escape(name)} (priced)" if name == position else escape(name)
         table.add_row(label, f"{v['mean_bps']:,.1f} {_interval_text(v['ci95_bps'], '{:,.1f}')}",
-                      _mark(v),
-                      f"{v['calm_bps_per_year']['mean_bps']:,.1f}",
-                      f"{v['stress_bps_per_year']['mean_bps']:,.1f}")
+                      _mark(v), *(_part_cell(v[key]) for key in (
+                          "calm_execution_bps_per_year", "calm_other_bps_per_year",
+                          "stress_bps_per_year")))
     return table
+
+
+def _part_cell(entry: dict[str, Any]) -> str:
+    """A part of the premium: mean, interval, and ``*`` where the interval excludes 0."""
+    star = " *" if entry.get("significant") else ""
+    return f"{entry['mean_bps']:,.1f} {_interval_text(entry['ci95_bps'], '{:,.1f}')}{star}"
 
 
 def _who_pays_table(design: str, who: dict[str, dict]) -> Table:

@@ -10,9 +10,12 @@ liquidation's fee) stays in the calm part, so the calm and stress parts always a
 the direct cost.
 
 Per position type the stress cost is divided by the type's average notional times the
-number of events of that class (a cost per event per dollar of notional), the calm cost
-by the type's exposure in calm time (a rate per year); the calendar then weighs the
-classes (:func:`seqlab.metrics.premium.event_premium`).
+number of events of that class (a cost per event per dollar of notional). The calm cost
+is split in two: the execution cost of calm-time trades, divided by the dollars those
+trades moved (a cost per dollar traded: it follows order flow, not price moves), and the
+rest, divided by the type's exposure in calm time (a rate per year). The calendar then
+weighs the classes and carries the cost per dollar traded to a year by its turnover
+(:func:`seqlab.metrics.premium.event_premium`).
 """
 from __future__ import annotations
 
@@ -22,12 +25,12 @@ from seqlab.experiments.paired import (RunView, direct_harm, payer_harm, premium
                                       who_pays)
 from seqlab.experiments.stats import significance
 from seqlab.market.gbm import YEAR_US
-from seqlab.metrics.costs import execution_costs, per_owner
+from seqlab.metrics.costs import execution_costs, matched_trades, per_owner
 from seqlab.metrics.events import Calendar, Events, find_events
-from seqlab.metrics.premium import Parts, event_premium
+from seqlab.metrics.premium import Parts, event_premium, premium_parts
 from seqlab.units import MINUTE
 
-__all__ = ["event_labels", "event_parts", "measure_design"]
+__all__ = ["event_labels", "event_parts", "calm_execution", "measure_design"]
 
 #: How long after an event's last fast move its costs still count as the event's.
 AFTER_US = 10 * MINUTE
@@ -84,19 +87,41 @@ def calm_variance(reference: tuple[np.ndarray, np.ndarray], events: Events,
     return float((r[calm] ** 2).sum() / (calm.sum() * MINUTE / YEAR_US))
 
 
+def calm_execution(run: RunView, base: RunView, events: Events,
+                   after_us: int = AFTER_US) -> dict[str, Parts]:
+    """Per perps position type: the execution cost (USD) of the trades submitted in calm
+    time, and the notional (USD) those trades moved, for one seed.
+
+    Each account's cost and traded dollars are split between its long and short side as
+    its harm is (:func:`seqlab.metrics.premium.premium_parts`), so the two stay paired:
+    their ratio is the type's cost per dollar traded."""
+    senders, submit, cost, notional = matched_trades(run.fills, base.fills)
+    calm = event_labels(events, submit, after_us) < 0
+    n, acc = len(base.values), base.accounts
+    split = [premium_parts(per_owner(senders[calm], usd[calm], n), acc["long_usd_years"],
+                           acc["short_usd_years"], acc["leverage"])
+             for usd in (cost, notional)]
+    return {k: (split[0][k][0], split[1][k][0]) for k in split[0]}
+
+
 def event_parts(run: RunView, base: RunView, events: Events, after_us: int = AFTER_US,
                 calm_vol: float | None = None) -> dict[str, dict[str, Parts]]:
-    """Per position type: ``calm → (cost, calm USD·years)`` and, per event class,
-    ``class → (cost, average notional × events)``, for one seed.
+    """Per position type, for one seed: ``calm_execution → (execution cost, dollars
+    traded)`` in calm time, ``calm → (the rest of the calm cost, calm USD·years)`` and, per
+    event class, ``class → (cost, average notional × events)``.
 
-    Calm time on a crash day is itself far more volatile than a calm year. With
-    ``calm_vol``, the calm cost is scaled by ``calm_vol² / (realised calm variance)``: a
+    The calm cost has two parts that grow with different things. Trades filled worse than
+    under the baseline cost in proportion to the dollars traded, whatever the price does:
+    that part is kept per dollar traded, for a calendar's turnover to carry to a year.
+    The rest (penalties, stale option sales, what no channel can time) comes with price
+    moves, and calm time on a crash day is itself far more volatile than a calm year: with
+    ``calm_vol``, it is scaled by ``calm_vol² / (realised calm variance)``, since a
     deviation-triggered oracle updates about ``σ²/h²`` times per unit of time for a band
-    ``h`` and each update is worth about ``h`` to whoever trades ahead of it, so calm
-    ordering costs grow about linearly in variance. ``calm_measured`` keeps the cost as
-    it was measured.
+    ``h`` and each update is worth about ``h`` to whoever trades ahead of it.
+    ``calm_measured`` keeps the whole calm cost as it was measured, per USD·year.
     """
     direct = premium_by_type(run, base, direct_harm(run, base))
+    execution = calm_execution(run, base, events, after_us)
     var = calm_variance(base.reference, events, after_us)
     scale = calm_vol ** 2 / var if calm_vol is not None and var > 0 else 1.0
     years = base.horizon_us / YEAR_US
@@ -111,7 +136,9 @@ def event_parts(run: RunView, base: RunView, events: Events, after_us: int = AFT
             out[k][c.name] = (cost, usd_years / years * counts[c.name])
             stress_cost[k] += cost
     for k, (cost, usd_years) in direct.items():
-        out[k]["calm"] = ((cost - stress_cost[k]) * scale, usd_years * calm_share)
+        exec_cost, traded = execution.get(k, (0.0, 0.0))
+        out[k]["calm_execution"] = (exec_cost, traded)
+        out[k]["calm"] = ((cost - stress_cost[k] - exec_cost) * scale, usd_years * calm_share)
         out[k]["calm_measured"] = (cost - stress_cost[k], usd_years * calm_share)
     return out
 
@@ -133,8 +160,10 @@ def measure_design(views: dict[tuple[str, int], RunView], design: str, baseline:
         payers.append(payer_harm(run, base))
     premium = {}
     for key, per_seed in per_type.items():
-        entry = event_premium(per_seed, calendar.per_year)
+        entry = event_premium(per_seed, calendar.per_year, turnover=calendar.turnover)
         for fig in (entry["calm_bps_per_year"], entry["calm_measured_bps_per_year"],
+                    entry["calm_execution_bps_per_year"], entry["calm_other_bps_per_year"],
+                    entry["calm_execution_bps_per_traded"],
                     entry["stress_bps_per_year"], entry["annual_bps"],
                     *entry["per_event_bps"].values()):
             fig.update(significance(fig["mean_bps"], fig["ci95_bps"], len(seeds)))

@@ -44,7 +44,8 @@ from seqlab.scenario.loader import LoadedScenario, load_scenario
 from seqlab.units import DAY
 
 __all__ = ["price", "price_surface", "reference_spot_sigma", "surface_rows", "book_gamma",
-           "position_types", "DEFAULT_STRIKES", "DEFAULT_EXPIRIES_US", "SURFACE_COLUMNS"]
+           "position_types", "DEFAULT_STRIKES", "DEFAULT_EXPIRIES_US", "SURFACE_COLUMNS",
+           "CALM_FIGURES"]
 
 DEFAULT_STRIKES: tuple[float, ...] = (0.8, 0.9, 1.0, 1.1, 1.2)
 DEFAULT_EXPIRIES_US: tuple[int, ...] = (1 * DAY, 7 * DAY, 30 * DAY, 90 * DAY)
@@ -55,6 +56,11 @@ SURFACE_COLUMNS = ("design", "kind", "moneyness", "strike", "expiry_days", "bs_p
                    "add_on", "add_on_lo", "add_on_hi", "adjusted_price", "adjusted_lo",
                    "adjusted_hi", "iv_shift", "iv_shift_lo", "iv_shift_hi", "iv_shift_bps",
                    "flags")
+#: The calm figures of each position type's premium entry: the calm total, its execution
+#: part per year and per dollar traded, the rest, and the whole calm cost as measured.
+CALM_FIGURES = ("calm_bps_per_year", "calm_execution_bps_per_year",
+                "calm_execution_bps_per_traded", "calm_other_bps_per_year",
+                "calm_measured_bps_per_year")
 _HEDGE_STEPS = 16  # midpoints over an option's life for the hedge-carry integral
 
 Progress = Callable[[int, int, str], None]
@@ -345,8 +351,7 @@ def price(scenario: str | Path | LoadedScenario | None = None,
                      "ci95_bps": v["annual_bps"]["ci95_bps"],
                      "significant": v["annual_bps"]["significant"],
                      "seeds_needed": v["annual_bps"]["seeds_needed"],
-                     "calm_bps_per_year": v["calm_bps_per_year"],
-                     "calm_measured_bps_per_year": v["calm_measured_bps_per_year"],
+                     **{key: v[key] for key in CALM_FIGURES},
                      "stress_bps_per_year": v["stress_bps_per_year"],
                      "per_event_bps": v["per_event_bps"], "unobserved": v["unobserved"]}
                  for k, v in measured["premium"].items()}
@@ -405,7 +410,9 @@ def reading(s: dict) -> str:
     seen = ", ".join(f"{v} {k}" for k, v in events.items())
     return (f"Against {s['baseline']} over {len(s['seeds'])} paired seeds of "
             f"'{s['scenario']}', the yearly sequencer risk premium for {position} is "
-            + "; ".join(parts) + ". It is the calm-market rate plus the cost per stress "
+            + "; ".join(parts) + ". It is the calm-market cost (its execution part per "
+            "dollar traded times the calendar's turnover, the rest per year of notional "
+            "scaled to the calendar's calm volatility) plus the cost per stress "
             f"event times the calendar's frequencies ({s['calendar_text']}); the runs saw "
             f"{seen} event(s) per design over all seeds. "
             + (f"{flagged} of {cells} priced cells fail a no-arbitrage check and are "

@@ -57,11 +57,14 @@ def trade_fills(txs: dict[str, np.ndarray], accounts: dict[str, np.ndarray]
     return out
 
 
-def execution_costs(run: dict[str, np.ndarray], base: dict[str, np.ndarray]
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per trade both runs executed: (sender, submit time µs, cost USD), the cost being
-    notional × (fill − baseline fill) / baseline fill; positive when the design filled a
-    buy dearer or a sell cheaper. The submit time is the same in both runs."""
+def matched_trades(run: dict[str, np.ndarray], base: dict[str, np.ndarray]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per trade both runs executed: (sender, submit time µs, cost USD, notional USD).
+
+    The cost is notional × (fill − baseline fill) / baseline fill, positive when the
+    design filled a buy dearer or a sell cheaper; the notional is the trade's absolute
+    size, the dollars traded that a cost per dollar traded divides by. The submit time is
+    the same in both runs."""
     common, i, j = np.intersect1d(run["id"], base["id"], return_indices=True)
     same = np.ones(len(common), dtype=bool)
     for col in ("sender", "a", "submit_us"):
@@ -69,8 +72,16 @@ def execution_costs(run: dict[str, np.ndarray], base: dict[str, np.ndarray]
     i, j = i[same], j[same]
     fb = base["fill"][j].astype(np.float64)
     ok = fb > 0
-    cost = run["a"][i][ok] * (run["fill"][i][ok] - fb[ok]) / fb[ok] / PPM
-    return run["sender"][i][ok], run["submit_us"][i][ok], cost
+    a = run["a"][i][ok]
+    cost = a * (run["fill"][i][ok] - fb[ok]) / fb[ok] / PPM
+    return run["sender"][i][ok], run["submit_us"][i][ok], cost, np.abs(a) / PPM
+
+
+def execution_costs(run: dict[str, np.ndarray], base: dict[str, np.ndarray]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per trade both runs executed: (sender, submit time µs, cost USD), as
+    :func:`matched_trades` without the notional."""
+    return matched_trades(run, base)[:3]
 
 
 def execution_cost(run: dict[str, np.ndarray], base: dict[str, np.ndarray],

@@ -8,8 +8,9 @@ type — direction × the account's leverage (:func:`premium_parts`).
 
 A run lasts hours, and its ordering costs cluster in the stress events it happens to
 contain, so its cost per USD·year is not a yearly rate: the yearly premium is the calm
-rate plus the cost per stress event of each class times a calendar's events per year
-(:func:`event_premium`; the method is in docs/premium.md).
+cost (its execution part per dollar traded times a calendar's turnover, the rest per
+USD·year) plus the cost per stress event of each class times a calendar's events per
+year (:func:`event_premium`; the method is in docs/premium.md).
 
 Over seeds every rate is a ratio of totals, Σ harm / Σ exposure, not a mean of per-seed
 ratios: a seed with little exposure of some type (a short run, few 20x accounts) would
@@ -110,16 +111,21 @@ def combined_ratio_ci(parts: dict[str, tuple[list[float], list[float]]],
     return total * 1e4, [(total - half) * 1e4, (total + half) * 1e4]
 
 
-def event_premium(per_seed: list[dict[str, Parts]], per_year: dict[str, float]) -> dict:
-    """Calm rate, cost per event of each class and the calendar-weighted yearly premium.
+def event_premium(per_seed: list[dict[str, Parts]], per_year: dict[str, float], *,
+                  turnover: float) -> dict:
+    """Calm parts, cost per event of each class and the calendar-weighted yearly premium.
 
-    ``per_seed`` holds, for every seed, ``"calm" → (cost USD, calm exposure USD·years)``
-    (scaled to the calendar's calm market; ``"calm_measured"``, if given, as measured)
-    and ``class → (cost USD in that class's events, average notional USD × events)``;
-    ``per_year`` the calendar's events per year of each class. All figures are in bps of
-    notional: the calm rate per year, a class's cost per event, the stress premium
-    ``Σ f_c · E_c`` and the yearly premium ``calm + stress`` (events last minutes, so the
-    calm rate runs over the whole year), each with its 95 % interval.
+    ``per_seed`` holds, for every seed, ``"calm_execution" → (execution cost USD, dollars
+    traded)`` in calm time, ``"calm" → (the rest of the calm cost USD, calm exposure
+    USD·years)`` (scaled to the calendar's calm market; ``"calm_measured"``, if given, the
+    whole calm cost as measured) and ``class → (cost USD in that class's events, average
+    notional USD × events)``; ``per_year`` the calendar's events per year of each class
+    and ``turnover`` its dollars traded per dollar of open interest per year. All figures
+    are in bps: the calm execution cost per dollar traded, and per year of notional
+    (``× turnover``), the rest of the calm cost per year, a class's cost per event, the
+    stress premium ``Σ f_c · E_c`` and the yearly premium ``calm execution + calm other +
+    stress`` (events last minutes, so the calm rates run over the whole year), each with
+    its 95 % interval. ``calm_bps_per_year`` is the calm total, both calm parts.
     """
     keys = list(dict.fromkeys(k for seed in per_seed for k in seed))
     parts = {k: ([s.get(k, (0.0, 0.0))[0] for s in per_seed],
@@ -131,6 +137,9 @@ def event_premium(per_seed: list[dict[str, Parts]], per_year: dict[str, float]) 
         return {"mean_bps": round(mean, 4),
                 "ci95_bps": None if ci is None else [round(x, 4) for x in ci]}
 
+    def harm(key: str) -> float:
+        return round(sum(parts.get(key, ([], []))[0]), 2)
+
     per_event = {}
     for c in classes:
         entry = figure({c: 1.0})
@@ -139,12 +148,18 @@ def event_premium(per_seed: list[dict[str, Parts]], per_year: dict[str, float]) 
                      seeds_seen=int(sum(y > 0 for y in parts[c][1])))
         per_event[c] = entry
     stress = {c: per_year.get(c, 0.0) for c in classes}
-    return {"calm_bps_per_year": figure({"calm": 1.0}),
-            "calm_measured_bps_per_year": {
-                **figure({"calm_measured": 1.0}),
-                "harm_usd": round(sum(parts.get("calm_measured", ([], []))[0]), 2)},
+    calm = {"calm_execution": turnover, "calm": 1.0}
+    return {"calm_bps_per_year": figure(calm),
+            "calm_execution_bps_per_year": {**figure({"calm_execution": turnover}),
+                                            "harm_usd": harm("calm_execution")},
+            "calm_execution_bps_per_traded": {
+                **figure({"calm_execution": 1.0}),
+                "traded_usd": round(sum(parts.get("calm_execution", ([], []))[1]), 2)},
+            "calm_other_bps_per_year": figure({"calm": 1.0}),
+            "calm_measured_bps_per_year": {**figure({"calm_measured": 1.0}),
+                                           "harm_usd": harm("calm_measured")},
             "per_event_bps": per_event,
             "stress_bps_per_year": figure(stress),
-            "annual_bps": figure({"calm": 1.0, **stress}),
+            "annual_bps": figure({**calm, **stress}),
             "unobserved": [c for c in classes if not per_event[c]["observed"]
                            and per_year.get(c, 0.0) > 0]}

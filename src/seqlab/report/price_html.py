@@ -147,6 +147,23 @@ def _num(value: Any, decimals: int) -> str:
         return "?"
 
 
+#: The parts of a yearly premium the premium table shows beside it: (key, column label).
+PARTS = (("calm_execution_bps_per_year", "calm execution"),
+         ("calm_other_bps_per_year", "calm other"), ("stress_bps_per_year", "stress"))
+
+
+def _part(entry: Mapping[str, Any], key: str) -> str:
+    """One part of a premium: mean ± half-width, ``*`` where its interval excludes zero;
+    an older price.json without the part shows its calm total under calm other."""
+    fig = entry.get(key)
+    if fig is None and key == "calm_other_bps_per_year":
+        fig = entry.get("calm_bps_per_year")
+    if not fig:
+        return "—"
+    cell = format_cell(fig.get("mean_bps"), half_width(fig.get("ci95_bps")), 1.0, "usd")
+    return cell + (" *" if fig.get("significant") else "")
+
+
 def _premium_table(s: Mapping[str, Any]) -> str:
     """Every position type's premium, its 95 % interval, significance, calm and stress."""
     table = s.get("premium_table")
@@ -156,7 +173,7 @@ def _premium_table(s: Mapping[str, Any]) -> str:
         table = {position: {"mean_bps": p.get("mean"), "ci95_bps": p.get("ci95")}}
     head = "".join(f"<th>{h}</th>" for h in ("position type", "premium (bps/yr)",
                                              "95 % interval (bps/yr)", "significance",
-                                             "calm (bps/yr)", "stress (bps/yr)"))
+                                             *(f"{label} (bps/yr)" for _, label in PARTS)))
     rows = []
     for name, entry in table.items():
         ci = entry.get("ci95_bps")
@@ -164,18 +181,18 @@ def _premium_table(s: Mapping[str, Any]) -> str:
         tag = ' <span class="ci">(priced)</span>' if priced else ""
         css = ' class="priced"' if priced else ""
         mean = format_cell(entry.get("mean_bps"), half_width(ci), 1.0, "usd")
-        calm = (entry.get("calm_bps_per_year") or {}).get("mean_bps")
-        stress = (entry.get("stress_bps_per_year") or {}).get("mean_bps")
+        parts = "".join(f'<td class="num">{_part(entry, key)}</td>' for key, _ in PARTS)
         rows.append(f"<tr{css}><th>{esc(name)}{tag}</th>"
                     f'<td class="num">{mean}</td><td class="num">{interval_text(ci)}</td>'
-                    f"<td>{esc(significance_text(entry))}</td>"
-                    f'<td class="num">{_f(calm if calm is not None else math.nan, 2)}</td>'
-                    f'<td class="num">{_f(stress if stress is not None else math.nan, 2)}</td>'
-                    "</tr>")
+                    f"<td>{esc(significance_text(entry))}</td>{parts}</tr>")
     note = ("Basis points of underlying notional per year against the baseline with the same "
-            "seeds; ± is the half-width of the 95 % interval (joint delta method over seeds). "
+            "seeds; ± is the half-width of the 95 % interval (joint delta method over seeds), "
+            "* where a part's interval excludes zero. "
             "'0 in CI': the interval contains zero, with the seeds the observed spread would "
-            "need for it not to.")
+            "need for it not to. Calm execution: fills worse than the baseline's in calm "
+            "time, per dollar traded, times the calendar's turnover; calm other: the rest "
+            "of the calm cost, scaled to the calendar's calm volatility; stress: the cost "
+            "per event times the calendar's events per year.")
     return (f'<table class="summary"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>"
             f'<p class="caption" style="margin-top:0.5rem">{esc(note)}</p>')
