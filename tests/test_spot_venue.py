@@ -14,6 +14,7 @@ from seqlab.ledger import Ledger
 from seqlab.protocols import attached
 from seqlab.protocols.cpmm import FEE_SCALE, Pool
 from seqlab.protocols.spot_venue import SpotVenue
+from seqlab.report.html import render_html
 from seqlab.scenario.loader import builtin_path, load_scenario, parse_scenario
 from seqlab.scenario.schema import Market, Venue
 from seqlab.txs import TxStore
@@ -112,6 +113,9 @@ def test_the_mark_blends_oracle_and_venue():
     assert venue.mark(perps.price) == perps.price + (v - perps.price) // 4
     venue.mark_weight = 0
     assert venue.mark(perps.price) == perps.price
+    venue.mark_weight = PPM  # marked to the venue: each block starts at its price
+    venue.begin_block(1_000_000)
+    assert perps.price == venue.pool.price != venue.oracle
 
 
 def test_the_venue_is_off_by_default_and_refuses_bad_settings():
@@ -154,6 +158,17 @@ def test_liquidation_selling_moves_the_live_venue_on_a_crash_replay():
     swaps = result.tables["venue_swaps"]
     assert (swaps["units"] > 0).any()
     assert len(swaps["t_us"]) == result.summary["venue_swaps"]
+    # the report draws the live venue beside the reference and the oracle
+    page = render_html(result)
+    assert all(f'"name":"{line}"' in page for line in ("reference", "oracle", "L2 venue"))
+
+
+def test_marking_to_the_venue_changes_the_run_and_keeps_the_ledger_exact():
+    oracle = crash(True).run().summary
+    marked = crash(True, mark_weight=1.0).run().summary
+    assert marked["ledger_residual"] == 0
+    assert marked["digest"] != oracle["digest"]
+    assert marked["liquidations"] >= oracle["liquidations"]
 
 
 def test_off_by_default_the_run_is_unchanged():
