@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from seqlab.errors import SeqlabError
 from seqlab.ledger import Ledger
+from seqlab.market.reserves import dai_reserves, venue_depth_usd
 from seqlab.protocols import attached
 from seqlab.protocols.cpmm import FEE_SCALE, Pool
 from seqlab.protocols.spot_venue import SpotVenue
@@ -74,9 +75,8 @@ def flat_venue(depth_usd: float = 2_000_000.0, fee: float = 0.003, half_life: st
 
     ledger = Ledger()
     perps = Perps(ledger)
-    venue = SpotVenue(Venue(live=True, fee=fee), Market(venue_depth_usd=depth_usd,
-                                                        arb_half_life=half_life),
-                      ledger, TxStore(), perps, lambda t: np.full(len(t), price))
+    venue = SpotVenue(Venue(live=True, fee=fee), depth_usd, Market(arb_half_life=half_life)
+                      .arb_half_life, ledger, TxStore(), perps, lambda t: np.full(len(t), price))
     venue.mark(perps.price)
     return venue, ledger, perps
 
@@ -175,3 +175,16 @@ def test_off_by_default_the_run_is_unchanged():
     off = crash(False).run()
     assert "venue_swaps" not in off.summary
     assert off.summary["digest"] == crash(False).run().summary["digest"]
+
+
+def test_a_replayed_day_with_shipped_reserves_starts_the_venue_as_deep_as_uniswap_was():
+    replay = {"model": "replay", "series": "eth-2020-09-05", "start": "0h"}
+    market = parse_scenario({"name": "x", "market": replay}).scenario.market
+    assert venue_depth_usd(market) == pytest.approx(2 * 99_965_810.0, rel=1e-6)
+    later = parse_scenario({"name": "x", "market": {**replay, "start": "12h"}}).scenario.market
+    assert venue_depth_usd(later) == pytest.approx(2 * dai_reserves("eth-2020-09-05")[72])
+    chosen = parse_scenario({"name": "x", "market": {**replay, "venue_depth_usd": 5e6}})
+    assert venue_depth_usd(chosen.scenario.market) == 5e6  # the scenario's own depth wins
+    other = parse_scenario({"name": "x", "market": {"model": "replay",
+                                                    "series": "eth-2020-03-12"}})
+    assert venue_depth_usd(other.scenario.market) == 200_000_000.0  # no reserves that day

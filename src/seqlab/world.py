@@ -21,6 +21,7 @@ from seqlab.agents.traders import draw_accounts, option_flow, perp_order_flow, p
 from seqlab.kernel import Scope, Simulation
 from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice, build_reference
+from seqlab.market.reserves import venue_depth_usd
 from seqlab.metrics.core import digest, latency_stats_ms
 from seqlab.metrics.oracle_error import oracle_error_bps
 from seqlab.metrics.recourse import recourse_summary
@@ -324,8 +325,9 @@ class World:
         their Dutch-auction lots on it inside their takes; under the other mechanisms
         the pool unwinds each liquidated position on it right after the block."""
         p = self.protocol
-        venue = SpotVenue(self.sc.protocol.venue, self.sc.market, self.ledger, self.txs, p,
-                          self.reference.at)
+        market = self.sc.market
+        venue = SpotVenue(self.sc.protocol.venue, venue_depth_usd(market), market.arb_half_life,
+                          self.ledger, self.txs, p, self.reference.at)
         p.attach(venue)
         p.mark = venue.mark
         if self.keepers is not None:

@@ -30,7 +30,7 @@ from seqlab.ledger import EXTERNAL, Ledger
 from seqlab.protocols.cpmm import FEE_SCALE, Pool
 from seqlab.protocols.market_view import MarketView
 from seqlab.protocols.port import Handler, ProtocolPort
-from seqlab.scenario.schema import Market, Venue
+from seqlab.scenario.schema import Venue
 from seqlab.txs import TxStore
 from seqlab.units import MICRO_USD as PPM
 
@@ -45,15 +45,16 @@ SWAP = np.dtype([("t_us", np.int64), ("units", np.int64), ("usd", np.int64),
 class SpotVenue(ProtocolPort):
     """A constant-product pool traded by liquidations and arbitraged to the reference."""
 
-    def __init__(self, cfg: Venue, market: Market, ledger: Ledger, txs: TxStore,
-                 perps: Any, reference_at: ReferenceAt) -> None:
-        """``perps``: the perps protocol it runs beside (its price, pool, liquidation log
-        and mark hook); ``reference_at``: the reference price (USD) at given times."""
+    def __init__(self, cfg: Venue, depth_usd: float, half_life_us: int, ledger: Ledger,
+                 txs: TxStore, perps: Any, reference_at: ReferenceAt) -> None:
+        """A pool of ``depth_usd`` (both sides) at the reference price, arbitraged with
+        ``half_life_us``; ``perps``: the perps protocol it runs beside (its price, pool,
+        liquidation log and mark hook); ``reference_at``: the reference (USD) at times."""
         self.txs, self.ledger, self.perps, self.reference_at = txs, ledger, perps, reference_at
-        self.half_life_us = int(market.arb_half_life)
+        self.half_life_us = int(half_life_us)
         self.mark_weight = int(round(cfg.mark_weight * PPM))
         start = float(reference_at(np.array([0], dtype=np.int64))[0])
-        usd = int(round(market.venue_depth_usd / 2 * PPM))
+        usd = int(round(depth_usd / 2 * PPM))
         self.pool = Pool(max(1, int(round(usd / start))), usd,
                          int(round(cfg.fee * FEE_SCALE)))
         self.account = ledger.open("venue.pool")
@@ -81,6 +82,8 @@ class SpotVenue(ProtocolPort):
         return [np.array([self.pool.units, self.pool.usd], dtype=np.int64)]
 
     def market_view(self) -> MarketView:
+        """The venue has no accounts of its own to question: its readers ask the perps
+        market it runs beside."""
         return self.perps.market_view()
 
     def summary(self) -> dict:
