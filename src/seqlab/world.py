@@ -21,6 +21,7 @@ from seqlab.agents.traders import draw_accounts, option_flow, perp_order_flow, p
 from seqlab.kernel import Scope, Simulation
 from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice, build_reference
+from seqlab.market.reserves import venue_depth_usd
 from seqlab.metrics.core import digest, latency_stats_ms
 from seqlab.metrics.oracle_error import oracle_error_bps
 from seqlab.metrics.recourse import recourse_summary
@@ -33,6 +34,7 @@ from seqlab.oracle.pull import carried
 from seqlab.oracle.recapture import Bidder, RecaptureAuction
 from seqlab.protocols import attached, make_protocol
 from seqlab.protocols.keeper_venue import KeeperVenue
+from seqlab.protocols.spot_venue import SpotVenue
 from seqlab.protocols.options import OptionsProtocol
 from seqlab.protocols.liquidation import reward_rate
 from seqlab.protocols.perps import PPM, PerpsProtocol
@@ -327,6 +329,22 @@ class World:
         _, notional = self.protocol.margin_state(price)
         self.liquidators.on_block(self.sim.now, self.protocol.liquidatable(price), notional)
 
+    def build_spot_venue(self) -> SpotVenue:
+        """The live spot venue beside perps (``[protocol.venue] live``): keepers sell
+        their Dutch-auction lots on it inside their takes; under the other mechanisms
+        the pool unwinds each liquidated position on it right after the block."""
+        p = self.protocol
+        market = self.sc.market
+        venue = SpotVenue(self.sc.protocol.venue, venue_depth_usd(market), market.arb_half_life,
+                          self.ledger, self.txs, p, self.reference.at)
+        p.attach(venue)
+        p.mark = venue.mark
+        if self.keepers is not None:
+            p.liquidation.venue = venue
+        else:
+            self.rollup.subscribe(venue.on_block)
+        return venue
+
     def build_options(self) -> OptionsProtocol:
         """The options market beside perps, with its buyers, writers' managers and
         liquidators (``[protocol.options] enabled``)."""
@@ -532,6 +550,10 @@ class World:
             run = self._perps_run()
             summary.update(perps_summary(run))
             tables.update(perps_tables(run))
+            venue = self.attached.get("spot-venue")
+            if isinstance(venue, SpotVenue):  # the live pool's path, not the replay
+                prices = tables["prices"]
+                prices["venue"] = venue.price_at(np.rint(prices["t_s"] * 1e6).astype(np.int64))
             summary.update(recourse_summary(self.recourses, self.inbox_fee, tables["txs"],
                                             tables["liquidations"]["account"]))
             summary.update(volatility(tables["prices"]))

@@ -42,6 +42,12 @@ PROTOCOLS: dict[str, ProtocolEntry] = {
         "European calls and puts cash-settled on the perps oracle, writers margined "
         "Aevo-style ([protocol.options] enabled)",
         attaches_to="perps", enabled=lambda sc: sc.protocol.options.enabled),
+    "spot-venue": ProtocolEntry(
+        lambda world: world.build_spot_venue(),
+        "a constant-product spot pool on the rollup where liquidated exposure is sold as "
+        "it is liquidated, arbitraged to the reference; the perps mark may follow it "
+        "([protocol.venue] live)",
+        attaches_to="perps", enabled=lambda sc: sc.protocol.venue.live),
 }
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Callable
 
 import numpy as np
 
@@ -116,6 +117,8 @@ class PerpsProtocol(ProtocolPort):
         self.settlement_keeper = -1  # the settling keepers' account (opened when paid)
         # an auction for each update's backrun, run as the update lands (oracle.recapture)
         self.bundle = None
+        # the mark for an oracle price (None: the oracle price itself; a live venue's blend)
+        self.mark: Callable[[int], int] | None = None
         self.oi_cap = int(round(cfg.max_open_interest_usd * PPM))  # per side; 0: none
         self.price = 0
         self.oracle_block = -1
@@ -251,7 +254,7 @@ class PerpsProtocol(ProtocolPort):
         before = self.margin_view.refresh().below.copy()
         if self.bundle is not None:
             self.bundle.before_update(t)
-        self.price = price
+        self.price = price if self.mark is None else self.mark(price)
         self.oracle_block, self.oracle_t = block, t
         self.log.oracle.append((t, block, price, seq))
         enabled = np.flatnonzero(self.margin_view.refresh().below & ~before)

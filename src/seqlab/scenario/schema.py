@@ -660,11 +660,39 @@ class Options(Model):
         return self
 
 
+class Venue(Model):
+    """The live L2 spot venue: a constant-product pool of ``market.venue_depth_usd``
+    on the rollup, arbitraged to the reference every ``market.arb_half_life``, where
+    liquidated exposure is sold as it is liquidated. ``fee``: the pool's swap fee;
+    ``mark_weight``: how far the perps mark moves from the oracle to the venue's price
+    (0: the oracle, 1: the venue)."""
+
+    live: bool = False
+    fee: Annotated[float, Field(ge=0), at_most(0.1, "a swap fee above 10 % is no AMM "
+                   "in use")] = 0.003
+    mark_weight: Share = 0.0
+
+    @model_validator(mode="after")
+    def _mark_needs_live(self) -> "Venue":
+        if self.mark_weight > 0 and not self.live:
+            raise ValueError("protocol.venue.mark_weight > 0 needs protocol.venue.live = "
+                             "true (the perps market can only mark to a venue that runs)")
+        return self
+
+
 class Protocol(Model):
     kind: str = "perps"  # a registered protocol (seqlab.protocols), checked on loading
     options: Options = Options()
     perps: Perps = Perps()
     positions: Positions = Positions()
+    venue: Venue = Venue()
+
+    @model_validator(mode="after")
+    def _venue_beside_perps(self) -> "Protocol":
+        if self.venue.live and self.kind != "perps":
+            raise ValueError("protocol.venue.live needs protocol.kind = 'perps' (the venue "
+                             "is where perps liquidations are sold)")
+        return self
 
 
 class Traders(Model):
@@ -1035,4 +1063,11 @@ class Scenario(Model):
         if self.agents.arbitrageurs.count and self.rollups.count < 2:
             raise ValueError("agents.arbitrageurs needs rollups.count >= 2 (they trade "
                              "between rollups)")
+        return self
+
+    @model_validator(mode="after")
+    def _live_venue_has_depth(self) -> "Scenario":
+        if self.protocol.venue.live and self.market.venue_depth_usd <= 0:
+            raise ValueError("protocol.venue.live needs market.venue_depth_usd > 0 (the "
+                             "pool's depth, both sides)")
         return self
