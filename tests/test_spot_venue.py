@@ -3,6 +3,7 @@ moving its price inside the run."""
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 import tomllib
 
 import numpy as np
@@ -49,8 +50,8 @@ def test_a_buy_costs_the_constant_product_formula_rounded_up(x, y, fee, share):
     pool = Pool(x, y, fee)
     q = max(1, int(x * share))
     cost = pool.buy(q)
-    exact = y * q / ((x - q) * (1 - fee / FEE_SCALE))
-    assert exact <= cost <= exact + 1 + 1e-9 * exact
+    exact = Fraction(y * q * FEE_SCALE, (x - q) * (FEE_SCALE - fee))  # y·q / ((x − q)(1 − f))
+    assert exact <= cost < exact + 1  # rounded up, by less than one micro-USD
     assert pool.units * pool.usd >= x * y
 
 
