@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from seqlab.errors import SeqlabError
 from seqlab.experiments.paired import RunView, direct_harm, premium_by_type
-from seqlab.experiments.premium_events import calm_variance, event_labels, event_parts
+from seqlab.experiments.premium_events import (calm_variance, event_labels, event_parts,
+                                              place_at_liquidations)
 from seqlab.experiments.stats import significance
 from seqlab.metrics.events import (DEFAULT_CLASSES, find_events, historical_calendar,
                                    parse_calendar)
@@ -226,22 +227,66 @@ def test_event_parts_give_a_slides_cost_to_the_slide_class():
     assert out["stress_bps_per_year"]["mean_bps"] == pytest.approx(2e4 * 100.0 / notional)
 
 
+def _timed(rows: list[tuple[int, int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(minute, account, USD)`` rows as a timed table ``(t µs, account, USD)``."""
+    return (np.array([m for m, _, _ in rows], dtype=np.int64) * MINUTE,
+            np.array([a for _, a, _ in rows], dtype=np.int64),
+            np.array([u for _, _, u in rows], dtype=np.float64))
+
+
 def _trade_view(t, p, fills: dict, penalties: list[tuple[int, int, float]],
-                years: np.ndarray) -> RunView:
-    """Three perps accounts (long, short, both) with the given trades and timed penalties
-    (minute, account, USD) on the path ``(t, p)``."""
+                years: np.ndarray, fees: list[tuple[int, int, float]] = (),
+                liquidations: list[tuple[int, int, float]] = ()) -> RunView:
+    """Three perps accounts (long, short, both) with the given trades, timed penalties
+    (minute, account, USD), fees the ledger books without a time (minute ignored) and
+    liquidations (minute, account, notional USD) on the path ``(t, p)``."""
     horizon = int(t[-1])
-    owner = np.array([a for _, a, _ in penalties], dtype=np.int64)
-    usd = np.array([u for _, _, u in penalties], dtype=np.float64)
-    minutes = np.array([m for m, _, _ in penalties], dtype=np.int64) * MINUTE
+    minutes, owner, usd = _timed(penalties)
+    untimed = _timed(list(fees))
     return RunView(
         summary={}, values=np.zeros(3), managed=np.zeros(3, dtype=bool),
-        accounts={"ordering_cost_usd": np.bincount(owner, usd, minlength=3),
+        accounts={"ordering_cost_usd": np.bincount(owner, usd, minlength=3)
+                  + np.bincount(untimed[1], untimed[2], minlength=3),
                   "long_usd_years": years[0], "short_usd_years": years[1],
                   "leverage": np.array([10.0, 10.0, 20.0])},
         option_tables={}, liquidated=np.zeros(3, dtype=bool), bonus={},
         latency_ms=np.zeros(1), fills=fills, cost_events={"accounts": (minutes, owner, usd)},
-        reference=(t, p), horizon_us=horizon)
+        reference=(t, p), horizon_us=horizon,
+        liquidation_times={"accounts": _timed(list(liquidations))})
+
+
+def test_untimed_liquidation_fees_take_their_liquidations_times():
+    """A 6 % slide from minute 30 to 70. Account 0 (long) is liquidated under the design
+    at minute 50 (10,000 USD closed) and minute 150 (30,000 USD) and pays 40 USD of fees
+    the ledger does not time: 10 are the slide's, 30 calm. Account 1 (short) is liquidated
+    at minute 60 only under the baseline, for 8 USD of fees: the design saved it 8 inside
+    the slide. Account 2 pays 5 USD with no liquidation in either run: it stays calm."""
+    t, p = ramp(30, 40, -0.06)
+    years = np.array([[1e3, 0.0, 5e2], [0.0, 2e3, 5e2]])
+    fills = {k: np.empty(0, dtype=np.int64) for k in ("id", "sender", "a", "submit_us",
+                                                      "fill")}
+    run = _trade_view(t, p, fills, [], years, fees=[(0, 0, 40.0), (0, 2, 5.0)],
+                      liquidations=[(50, 0, 1e4), (150, 0, 3e4)])
+    base = _trade_view(t, p, fills, [], years, fees=[(0, 1, 8.0)],
+                       liquidations=[(60, 1, 2e4)])
+    parts = event_parts(run, base, find_events(t, p))
+    assert parts["long 10x"]["slide"][0] == pytest.approx(10.0)
+    assert parts["long 10x"]["calm_measured"][0] == pytest.approx(30.0)
+    assert parts["short 10x"]["slide"][0] == pytest.approx(-8.0)
+    assert parts["short 10x"]["calm_measured"][0] == pytest.approx(0.0)
+    for k in ("long 20x", "short 20x"):
+        assert parts[k]["slide"][0] == 0.0
+        assert parts[k]["calm_measured"][0] == pytest.approx(2.5)
+
+
+def test_a_residual_is_spread_evenly_when_no_notional_closed():
+    """Two liquidations that closed nothing share an owner's residual evenly; an owner
+    with a zero residual places nothing."""
+    t, owner, usd = place_at_liquidations(np.array([6.0, 0.0]),
+                                          (np.array([5, 9, 7]), np.array([0, 0, 1]),
+                                           np.zeros(3)))
+    assert t.tolist() == [5, 9] and owner.tolist() == [0, 0]
+    assert usd.tolist() == [3.0, 3.0]
 
 
 @settings(max_examples=40, deadline=None)
@@ -249,11 +294,19 @@ def _trade_view(t, p, fills: dict, penalties: list[tuple[int, int, float]],
                           st.integers(-10**11, 10**11).filter(bool), st.floats(-0.01, 0.01)),
                 min_size=1, max_size=30),
        st.lists(st.tuples(st.integers(0, 179), st.integers(0, 2), st.floats(0, 500)),
-                max_size=8))
-def test_calm_execution_rest_and_events_add_up_to_the_direct_cost(trades, penalties):
-    """Whatever the trades (time, account, signed notional, fill shift) and penalties: per
-    position type, calm execution + the calm rest (unscaled) + every class's cost is the
-    whole direct cost, and the calm dollars traded are the calm trades' notional."""
+                max_size=8),
+       st.lists(st.tuples(st.integers(0, 179), st.integers(0, 2), st.floats(0, 500)),
+                max_size=6),
+       st.lists(st.tuples(st.integers(0, 179), st.integers(0, 2), st.floats(0, 1e5)),
+                max_size=6),
+       st.lists(st.tuples(st.integers(0, 179), st.integers(0, 2), st.floats(0, 1e5)),
+                max_size=6))
+def test_calm_execution_rest_and_events_add_up_to_the_direct_cost(trades, penalties, fees,
+                                                                   liq_run, liq_base):
+    """Whatever the trades (time, account, signed notional, fill shift), penalties,
+    untimed fees and liquidations in either run: per position type, calm execution + the
+    calm rest (unscaled) + every class's cost is the whole direct cost, and the calm
+    dollars traded are the calm trades' notional."""
     t, p = ramp(30, 40, -0.06)
     years = np.array([[1e3, 0.0, 5e2], [0.0, 2e3, 5e2]])
     submit = np.array([m for m, *_ in trades], dtype=np.int64) * MINUTE
@@ -262,8 +315,8 @@ def test_calm_execution_rest_and_events_add_up_to_the_direct_cost(trades, penalt
                   "submit_us": submit, "fill": np.full(len(trades), 2_000_000_000)}
     shift = np.array([d for *_, d in trades])
     run_fills = dict(base_fills, fill=np.round(2e9 * (1 + shift)).astype(np.int64))
-    base = _trade_view(t, p, base_fills, [], years)
-    run = _trade_view(t, p, run_fills, penalties, years)
+    base = _trade_view(t, p, base_fills, [], years, fees[::2], liq_base)
+    run = _trade_view(t, p, run_fills, penalties, years, fees[1::2], liq_run)
     events = find_events(t, p)
     parts = event_parts(run, base, events)
     direct = premium_by_type(run, base, direct_harm(run, base))
@@ -301,3 +354,28 @@ def test_events_are_disjoint_cover_every_growing_move_and_take_the_top_class(ste
             if now >= math.log1p(c.move) and now > before:
                 inside = np.flatnonzero((ev.start_us <= t[i]) & (t[i] <= ev.end_us))
                 assert inside.size == 1 and ev.cls[inside[0]] >= rank, (c.name, i)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e4, 1e4), min_size=1, max_size=5),
+       st.lists(st.tuples(st.integers(0, 10**9), st.integers(-1, 5), st.floats(0, 1e6)),
+                max_size=8),
+       st.lists(st.tuples(st.integers(0, 10**9), st.integers(-1, 5), st.floats(0, 1e6)),
+                max_size=8))
+def test_placing_at_liquidations_keeps_every_timed_owners_residual(residual, first, second):
+    """Each owner's placed costs add up to its residual when either table liquidated it,
+    and to nothing otherwise; every placed time is a liquidation of that owner in the
+    first table that has one."""
+    res = np.array(residual)
+    tables = [(np.array([r[0] for r in rows], dtype=np.int64),
+               np.array([r[1] for r in rows], dtype=np.int64),
+               np.array([r[2] for r in rows], dtype=np.float64)) for rows in (first, second)]
+    t, owner, usd = place_at_liquidations(res, *tables)
+    for i, r in enumerate(res):
+        seen = [tab for tab in tables if np.any(tab[1] == i)]
+        placed = usd[owner == i]
+        if r != 0 and seen:
+            assert placed.sum() == pytest.approx(r, rel=1e-9, abs=1e-9)
+            assert set(t[owner == i]) <= set(seen[0][0][seen[0][1] == i])
+        else:
+            assert not np.any(placed)

@@ -22,7 +22,7 @@ from seqlab.experiments.paired import RunView, direct_harm, payer_harm, who_pays
 from seqlab.experiments.stats import domain_of, mean_ci, significance
 from seqlab.metrics.contagion import contagion_metrics
 from seqlab.seqmarket.concentration import market_metrics
-from seqlab.metrics.costs import cost_events, trade_fills
+from seqlab.metrics.costs import cost_events, liquidation_times, trade_fills
 from seqlab.metrics.perps import PROFIT_SOURCES
 from seqlab.metrics.recourse import recourse_metrics
 from seqlab.result import Result
@@ -93,7 +93,7 @@ def run_one(loaded: LoadedScenario, design: str, seed: int) -> RunView:
                    s["liquidation_bonus_by_liquidator"], q, trade_fills(txs, t["accounts"]),
                    cost_events(t, options, ref.at if ref is not None else None),
                    ((prices["t_s"] * 1e6).round().astype(np.int64), prices["reference"]),
-                   int(loaded.scenario.duration))
+                   int(loaded.scenario.duration), liquidation_times(t, options))
 
 
 def gap_metrics(s: dict) -> dict[str, float]:

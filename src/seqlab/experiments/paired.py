@@ -9,7 +9,7 @@ built on.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,6 +39,9 @@ class RunView:
     cost_events: dict         # timed penalties per owner group (``costs.cost_events``)
     reference: tuple          # (t µs, price): the reference path, for stress events
     horizon_us: int
+    #: every liquidation per owner group, ``(t µs, owner, notional USD)``
+    #: (``costs.liquidation_times``): it times the costs the ledger books without one
+    liquidation_times: dict = field(default_factory=dict)
 
 
 def direct_harm(run: RunView, base: RunView) -> dict[str, np.ndarray]:

@@ -5,9 +5,10 @@ execution, option sales: :func:`seqlab.experiments.paired.direct_harm`) is place
 time: a cost inside a stress event of the seed's reference path (:mod:`seqlab.metrics.
 events`), or up to ``after_us`` past its end, is that event's; the rest is calm-market
 cost. The penalties are placed by their own time, trades by their submit time (the same
-in both runs). Whatever a channel cannot time (a Clipper auction's take, a partial
-liquidation's fee) stays in the calm part, so the calm and stress parts always add up to
-the direct cost.
+in both runs). What the ledger books without a time (a partial liquidation's fee, the
+remainder a pool keeps, an auction's take) is placed at the owner's liquidations
+(:func:`untimed_costs`); only what no liquidation explains stays in the calm part, so the
+calm and stress parts always add up to the direct cost.
 
 Per position type the stress cost is divided by the type's average notional times the
 number of events of that class (a cost per event per dollar of notional). The calm cost
@@ -30,7 +31,8 @@ from seqlab.metrics.events import Calendar, Events, find_events
 from seqlab.metrics.premium import Parts, event_premium, premium_parts
 from seqlab.units import MINUTE
 
-__all__ = ["event_labels", "event_parts", "calm_execution", "measure_design"]
+__all__ = ["event_labels", "event_parts", "calm_execution", "measure_design",
+           "place_at_liquidations", "untimed_costs"]
 
 #: How long after an event's last fast move its costs still count as the event's.
 AFTER_US = 10 * MINUTE
@@ -52,15 +54,73 @@ def _owners(base: RunView, group: str) -> int:
     return len(base.option_tables[group]["usd_years"])
 
 
+Timed = tuple[np.ndarray, np.ndarray, np.ndarray]  # (t µs, owner, USD or notional)
+NOTHING: Timed = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+
+
+def place_at_liquidations(residual: np.ndarray, *liquidations: Timed) -> Timed:
+    """Each owner's ``residual`` (USD) as timed costs ``(t µs, owner, USD)``: spread over
+    its liquidations in the first of ``liquidations`` (tables ``(t µs, owner, notional)``)
+    that has any, in proportion to the notional each closed (evenly when none closed
+    any). An owner with no liquidation in any table keeps its residual untimed.
+
+    The costs this places are fees and takes a liquidation charges in proportion to what
+    it closes, so the liquidation's time is theirs. The design run comes first; a cost
+    the design saved an owner (a negative residual: the baseline liquidated it, the
+    design did not) belongs to the baseline's liquidation, which the second table holds.
+    """
+    n = len(residual)
+    pending = residual != 0
+    parts = []
+    for t, owner, notional in liquidations:
+        owner = np.asarray(owner, dtype=np.int64)
+        mine = (owner >= 0) & (owner < n)
+        mine[mine] = pending[owner[mine]]
+        t, owner = np.asarray(t, dtype=np.int64)[mine], owner[mine]
+        w = np.asarray(notional, dtype=np.float64)[mine]
+        count = np.bincount(owner, minlength=n)
+        closed = np.bincount(owner, w, minlength=n)
+        share = np.where(closed[owner] > 0, w / np.where(closed > 0, closed, 1.0)[owner],
+                         1.0 / np.maximum(count[owner], 1))
+        parts.append((t, owner, residual[owner] * share))
+        pending &= count == 0
+    return tuple(np.concatenate(c) for c in zip(NOTHING, *parts))  # type: ignore[return-value]
+
+
+def untimed_costs(run: RunView, base: RunView) -> dict[str, Timed]:
+    """Per owner group, the part of each owner's direct cost that no timed channel holds
+    (the direct cost less the timed penalties' and the trades' differences), placed at
+    the owner's liquidations (:func:`place_at_liquidations`)."""
+    direct = direct_harm(run, base)
+    out = {}
+    for group, harm in direct.items():
+        n = len(harm)
+        rest = harm.copy()
+        for view, sign in ((run, 1.0), (base, -1.0)):
+            _, owner, usd = view.cost_events.get(group, NOTHING)
+            rest -= sign * per_owner(owner, usd, n)
+        if group == "accounts":
+            senders, _, cost = execution_costs(run.fills, base.fills)
+            rest -= per_owner(senders, cost, n)
+        out[group] = place_at_liquidations(rest, run.liquidation_times.get(group, NOTHING),
+                                           base.liquidation_times.get(group, NOTHING))
+    return out
+
+
 def windowed_harm(run: RunView, base: RunView, events: Events, cls: int,
-                  after_us: int = AFTER_US) -> dict[str, np.ndarray]:
-    """Per owner (USD): the direct cost the design added inside events of class ``cls``."""
+                  after_us: int = AFTER_US, placed: dict[str, Timed] | None = None
+                  ) -> dict[str, np.ndarray]:
+    """Per owner (USD): the direct cost the design added inside events of class ``cls``,
+    the costs placed at liquidations (``placed``, :func:`untimed_costs` by default)
+    included."""
+    placed = untimed_costs(run, base) if placed is None else placed
     out = {}
     for group in ("accounts", *base.option_tables):
         n = _owners(base, group)
         total = np.zeros(n)
-        for view, sign in ((run, 1.0), (base, -1.0)):
-            t, owner, usd = view.cost_events.get(group, (np.empty(0),) * 3)
+        for (t, owner, usd), sign in ((run.cost_events.get(group, NOTHING), 1.0),
+                                      (base.cost_events.get(group, NOTHING), -1.0),
+                                      (placed.get(group, NOTHING), 1.0)):
             inside = event_labels(events, t, after_us) == cls
             total += sign * per_owner(owner[inside], usd[inside], n)
         out[group] = total
@@ -113,7 +173,7 @@ def event_parts(run: RunView, base: RunView, events: Events, after_us: int = AFT
     The calm cost has two parts that grow with different things. Trades filled worse than
     under the baseline cost in proportion to the dollars traded, whatever the price does:
     that part is kept per dollar traded, for a calendar's turnover to carry to a year.
-    The rest (penalties, stale option sales, what no channel can time) comes with price
+    The rest (penalties, stale option sales, fees placed at no liquidation) comes with price
     moves, and calm time on a crash day is itself far more volatile than a calm year: with
     ``calm_vol``, it is scaled by ``calm_vol² / (realised calm variance)``, since a
     deviation-triggered oracle updates about ``σ²/h²`` times per unit of time for a band
@@ -128,10 +188,12 @@ def event_parts(run: RunView, base: RunView, events: Events, after_us: int = AFT
     grid = np.linspace(0, base.horizon_us, 2001).astype(np.int64)
     calm_share = float(np.mean(event_labels(events, grid, after_us) < 0))
     counts = events.counts()
+    placed = untimed_costs(run, base)
     out: dict[str, dict[str, Parts]] = {k: {} for k in direct}
     stress_cost = {k: 0.0 for k in direct}
     for i, c in enumerate(events.classes):
-        parts = premium_by_type(run, base, windowed_harm(run, base, events, i, after_us))
+        parts = premium_by_type(run, base,
+                                windowed_harm(run, base, events, i, after_us, placed))
         for k, (cost, usd_years) in parts.items():
             out[k][c.name] = (cost, usd_years / years * counts[c.name])
             stress_cost[k] += cost

@@ -136,3 +136,23 @@ def cost_events(tables: dict[str, dict[str, np.ndarray]], options=None,
     out["option_writers"] = tuple(np.concatenate(c) for c in zip(*writers))
     out["option_buyers"] = tuple(np.concatenate(c) for c in zip(*buyers))
     return out
+
+
+def liquidation_times(tables: dict[str, dict[str, np.ndarray]], options=None
+                      ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every liquidation of one run, per owner group: ``(t_us, owner, notional USD)``.
+
+    The costs a liquidation brings besides its bonus (a keeper's or the pool's fee, the
+    remainder a pool keeps, an auction's take) are booked in the ledger without a time;
+    they arise with the liquidation, so its time and the notional it closed are what
+    places them (``premium_events.untimed_costs``)."""
+    out = {}
+    liq = tables.get("liquidations")
+    if liq is not None:
+        out["accounts"] = ((liq["t_s"] * 1e6).round().astype(np.int64),
+                           liq["account"].astype(np.int64),
+                           np.abs(np.asarray(liq["closed_usd"], dtype=np.float64)))
+    if options is not None:
+        rows = np.asarray(options.liquidations, dtype=np.int64).reshape(-1, 6)
+        out["option_writers"] = (rows[:, 0], rows[:, 2], np.abs(rows[:, 4]) / PPM)
+    return out
