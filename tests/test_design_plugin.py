@@ -5,8 +5,6 @@ module would be): it includes a transaction only once it has waited ``HOLD`` at 
 sequencer. Registered with ``seqlab.sequencing.register``, it is selectable by name in a
 scenario, in ``run`` and in ``compare``, and its rule shows in the stored transactions.
 """
-import importlib
-import sys
 import textwrap
 
 import numpy as np
@@ -15,6 +13,7 @@ import pytest
 import seqlab
 from seqlab import sequencing
 from seqlab.errors import SeqlabError
+from tests.plugins import forget, import_written
 from seqlab.txs import Status
 from tests.pinned import shrunk
 
@@ -36,14 +35,12 @@ TOY = textwrap.dedent('''
 
 @pytest.fixture
 def slow_lane(tmp_path, monkeypatch):
-    (tmp_path / "slow_lane_design.py").write_text(TOY)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    module = importlib.import_module("slow_lane_design")
+    module = import_written(tmp_path, monkeypatch, "slow_lane_design", TOY)
     sequencing.register("slow-lane", module.SlowLane, "toy: every tx waits 1 s")  # the line
     yield module
     sequencing.DESIGNS.pop("slow-lane")
     sequencing.DESCRIPTIONS.pop("slow-lane")
-    sys.modules.pop("slow_lane_design", None)
+    forget("slow_lane_design")
 
 
 def test_a_registered_design_runs_by_name_and_its_rule_holds(slow_lane):

@@ -8,8 +8,6 @@ handler per transaction); registered with ``seqlab.protocols.register``, it runs
 name from a scenario's ``[protocol] kind``, its rule shows in the stored transactions
 and its own summary joins the run's.
 """
-import importlib
-import sys
 import textwrap
 
 import numpy as np
@@ -20,6 +18,7 @@ from hypothesis import strategies as st
 import seqlab
 from seqlab import protocols
 from seqlab.errors import SeqlabError
+from tests.plugins import forget, import_written
 from seqlab.ledger import Ledger
 from seqlab.protocols.port import ProtocolPort
 from seqlab.protocols.positions import PositionsProtocol
@@ -87,13 +86,11 @@ def scenario(kind: str):
 
 @pytest.fixture
 def ballot(tmp_path, monkeypatch):
-    (tmp_path / "ballot_protocol.py").write_text(TOY)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    module = importlib.import_module("ballot_protocol")
+    module = import_written(tmp_path, monkeypatch, "ballot_protocol", TOY)
     protocols.register("ballot", module.build, "toy: one USD a vote")  # the line
     yield module
     protocols.PROTOCOLS.pop("ballot")
-    sys.modules.pop("ballot_protocol", None)
+    forget("ballot_protocol")
 
 
 def test_a_registered_protocol_runs_by_name_and_its_rule_holds(ballot):
