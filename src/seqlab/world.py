@@ -119,7 +119,10 @@ class World:
                 a=0, b=0, tip=0, arrival: np.ndarray | None = None) -> None:
         """Add a protocol's order flow to the transaction store and hand it to the
         network; arrival times are drawn from the named ``stream`` unless given."""
-        self._preload(kind, sender, submit, latency_cfg, stream, a, b, tip, arrival)
+        if arrival is None:
+            arrival = submit + sample_latency(self.sim.rng(stream), latency_cfg, len(submit))
+        ids = self.txs.add_many(kind, sender, submit, arrival, a, b, tip)
+        self.network.preload(ids, arrival)
 
     def start_rollup(self, protocol: ProtocolPort, drain: bool = False) -> Rollup:
         """The rollup that runs ``protocol`` under the scenario's design (``drain``: run
@@ -128,13 +131,6 @@ class World:
                              self.horizon, drain=drain, fees=self.fees)
         return self.rollup
 
-    def _preload(self, kind, sender, submit: np.ndarray, latency_cfg, stream: str,
-                 a=0, b=0, tip=0, arrival: np.ndarray | None = None) -> None:
-        if arrival is None:
-            arrival = submit + sample_latency(self.sim.rng(stream), latency_cfg, len(submit))
-        ids = self.txs.add_many(kind, sender, submit, arrival, a, b, tip)
-        self.network.preload(ids, arrival)
-
     def build_positions(self) -> PositionsProtocol:
         """The benchmark protocol and its order flow (``[protocol] kind = "positions"``)."""
         tr, pos = self.sc.agents.traders, self.sc.protocol.positions
@@ -142,7 +138,7 @@ class World:
         self.txs = TxStore(len(flow.submit_us))
         protocol = PositionsProtocol(self.ledger, self.txs, tr.accounts,
                                      int(round(pos.fee_usd * PPM)), 1_000 * PPM)
-        self._preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
+        self.preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
                       flow.a)
         self.start_rollup(protocol, drain=tr.max_txs is not None)
         return protocol
@@ -187,7 +183,7 @@ class World:
         self.feed = Feed(sc.oracle)
         flow = perp_order_flow(tr, accounts, self.horizon, self.sim.rng("traders"))
         flow_arrival = self._preload_oracle(flow) if sc.oracle.enabled else None
-        self._preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
+        self.preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
                       flow.a, tip=flow.tip, arrival=flow_arrival)
         self.start_rollup(self.protocol)
         self.rollup.inbox = DelayedInbox(sc.sequencer.l1_block_time, sc.sequencer.inbox_delay)
@@ -246,7 +242,7 @@ class World:
         tip = int(round(sc.oracle.tip_usd * PPM))
         # the transmitter's (or the carrying users') gas budget for the run: a tip an update
         self.ledger.transfer(0, self.protocol.oracle_payer, tip * len(submit), "deposit")
-        self._preload(Kind.ORACLE, 0, submit, sc.oracle.latency, "oracle.latency",
+        self.preload(Kind.ORACLE, 0, submit, sc.oracle.latency, "oracle.latency",
                       pubs.price_micro[seqs], np.arange(len(seqs)), tip, upd_arrival)
         perps = sc.protocol.perps
         if self.feed.attached or perps.order_execution == "delayed":
@@ -360,7 +356,7 @@ class World:
         self.design_view.options = opt
         flow = option_flow(cfg.buy_rate_per_s, cfg.buyers, cfg.qty_median, opt.expiry,
                            self.horizon, self.sim.rng("options.flow"))
-        self._preload(flow.kind, flow.account, flow.submit_us, sc.agents.traders.latency,
+        self.preload(flow.kind, flow.account, flow.submit_us, sc.agents.traders.latency,
                       "options.latency", flow.a, flow.b)
         self.opt_managers = MarginManagers(sc.agents.margin_managers, sc.sequencer, self.sim,
                                            self.txs, self.network, cfg.writers, cfg.writers,
