@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from seqlab.errors import SeqlabError
 from seqlab.experiments.compare import compare
 from seqlab.scenario import load_scenario, parse_scenario
-from seqlab.scenario.schema import DEFAULT_BUILDER_MIX
+from seqlab.sequencing.builders_config import DEFAULT_BUILDER_MIX
 from seqlab.sequencing.operator import OperatorAccounts
 from seqlab.txs import Kind
 from seqlab.world import World

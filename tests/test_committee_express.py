@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from seqlab.scenario.schema import Committee, Sequencer
+from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.committee import CommitteeDesign
+from seqlab.sequencing.committee_config import Committee
 from seqlab.txs import Kind, Status
 from tests.test_committee import run
 

@@ -1,64 +1,146 @@
-"""A new sequencer design is one module plus one registration line.
+"""A new sequencer design is one module plus one registration line, settings included.
 
 The toy design below lives outside seqlab (written to a temporary folder, as a user's own
-module would be): it includes a transaction only once it has waited ``HOLD`` at the
-sequencer. Registered with ``seqlab.sequencing.register``, it is selectable by name in a
-scenario, in ``run`` and in ``compare``, and its rule shows in the stored transactions.
+module would be): it includes a transaction only once it has waited ``hold`` at the
+sequencer, a setting of its own. Registered with ``seqlab.sequencing.register``, it is
+selectable by name in a scenario, in ``run`` and in ``compare``; its setting is read from
+``[sequencer.slow_lane]`` in a scenario file, a bad value is the usual one-line error,
+and its rule shows in the stored transactions.
 """
 import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
+from typer.testing import CliRunner
 
 import seqlab
 from seqlab import sequencing
+from seqlab.cli import app
 from seqlab.errors import SeqlabError
-from tests.plugins import forget, import_written
+from seqlab.scenario import load_scenario, parse_scenario
+from seqlab.scenario.loader import builtin_dir
+from seqlab.scenario.schema import Model, Scenario, Sequencer
 from seqlab.txs import Status
 from tests.pinned import shrunk
+from tests.plugins import forget, import_written
 
 TOY = textwrap.dedent('''
-    """Slow lane: a transaction goes into a block only after waiting HOLD_US."""
+    """Slow lane: a transaction goes into a block only after waiting ``hold``."""
+    from seqlab.scenario.schema import Model, PositiveDuration
     from seqlab.sequencing.base import QueuedDesign, blocks_per_tick
 
-    HOLD_US = 1_000_000
+
+    class SlowLaneSettings(Model):
+        """How long every transaction waits at the sequencer."""
+
+        hold: PositiveDuration = "1s"
 
 
     class SlowLane(QueuedDesign):
         name = "slow-lane"
 
         def build_blocks(self, ticks):
+            hold = self.cfg.slow_lane.hold
             return blocks_per_tick(ticks, self.queue,
-                                   lambda ids, arrival, now: ids[arrival <= now - HOLD_US])
+                                   lambda ids, arrival, now: ids[arrival <= now - hold])
 ''')
+SECTION = "[sequencer]\ndesign = \"slow-lane\"\n\n[sequencer.slow_lane]\n"
 
 
 @pytest.fixture
 def slow_lane(tmp_path, monkeypatch):
     module = import_written(tmp_path, monkeypatch, "slow_lane_design", TOY)
-    sequencing.register("slow-lane", module.SlowLane, "toy: every tx waits 1 s")  # the line
+    sequencing.register("slow-lane", module.SlowLane, "toy: every tx waits `hold`",
+                        module.SlowLaneSettings)  # the line
     yield module
-    sequencing.DESIGNS.pop("slow-lane")
-    sequencing.DESCRIPTIONS.pop("slow-lane")
+    sequencing.unregister("slow-lane")
     forget("slow_lane_design")
 
 
-def test_a_registered_design_runs_by_name_and_its_rule_holds(slow_lane):
-    result = seqlab.run(shrunk("tiny", "slow-lane"), report=False)
+def tiny_with(tmp_path, table: str):
+    """The built-in ``tiny`` scenario as a file of the user's, run by the toy design with
+    ``table`` as its ``[sequencer.slow_lane]``."""
+    path = tmp_path / "slow.toml"
+    path.write_text((builtin_dir() / "tiny.toml").read_text() + "\n" + SECTION + table)
+    return path
+
+
+def waits(result, forced_after_us: int) -> np.ndarray:
+    """How long each included transaction waited, forced inclusions left out."""
     txs = result.tables["txs"]
     done = txs["status"] == int(Status.OK)
-    assert result.summary["design"] == "slow-lane" and done.sum() > 100
     wait = txs["included_us"][done] - txs["arrival_us"][done]
-    forced = wait >= shrunk("tiny", "slow-lane").scenario.sequencer.force_inclusion_window
-    assert (wait[~forced] >= slow_lane.HOLD_US).all()
+    return wait[wait < forced_after_us]
+
+
+def test_a_registered_design_runs_by_name_and_its_rule_holds(slow_lane):
+    loaded = shrunk("tiny", "slow-lane")
+    result = seqlab.run(loaded, report=False)
+    assert result.summary["design"] == "slow-lane"
+    hold = loaded.scenario.sequencer.slow_lane.hold
+    assert hold == 1_000_000  # the setting's default
+    wait = waits(result, loaded.scenario.sequencer.force_inclusion_window)
+    assert len(wait) > 100 and (wait >= hold).all()
     fcfs = seqlab.run(shrunk("tiny", "fcfs"), report=False).tables["txs"]
     ok = fcfs["status"] == int(Status.OK)
-    assert np.median(fcfs["included_us"][ok] - fcfs["arrival_us"][ok]) < slow_lane.HOLD_US
+    assert np.median(fcfs["included_us"][ok] - fcfs["arrival_us"][ok]) < hold
+
+
+def test_its_setting_is_read_from_the_scenario_file(slow_lane, tmp_path):
+    loaded = load_scenario(tiny_with(tmp_path, 'hold = "3s"\n'))
+    cfg = loaded.scenario.sequencer
+    assert cfg.slow_lane == slow_lane.SlowLaneSettings(hold="3s")
+    assert cfg.slow_lane.hold == 3_000_000
+    wait = waits(seqlab.run(loaded, report=False), cfg.force_inclusion_window)
+    assert len(wait) > 100 and (wait >= 3_000_000).all() and wait.min() < 4_000_000
+
+
+@pytest.mark.parametrize("table, field, says", [
+    ('hold = "0s"\n', "sequencer.slow_lane.hold", "greater than 0 (got '0s')"),
+    ('hold = "soon"\n', "sequencer.slow_lane.hold", "'soon' is not a duration"),
+    ('hodl = "2s"\n', "sequencer.slow_lane.hodl", "unknown key (allowed: hold)"),
+])
+def test_a_bad_setting_is_one_line_naming_file_field_and_value(slow_lane, tmp_path, table,
+                                                               field, says):
+    path = tiny_with(tmp_path, table)
+    with pytest.raises(SeqlabError) as info:
+        load_scenario(path)
+    assert info.value.line() == f"{path}: {field}: {info.value.message}" + (
+        f" (allowed: {info.value.allowed})" if info.value.allowed else "")
+    assert says in info.value.line() and "\n" not in info.value.line()
+    res = CliRunner().invoke(app, ["validate", str(path)])
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [f"error: {info.value.line()}"]
 
 
 def test_a_registered_design_is_a_compare_row(slow_lane):
     out = seqlab.compare(shrunk("tiny", "fcfs"), designs=["fcfs", "slow-lane"], report=False)
     assert set(out.summary["designs"]) >= {"slow-lane"}
+
+
+def test_unregistering_takes_the_section_away(tmp_path, monkeypatch):
+    before = Scenario.model_json_schema()
+    module = import_written(tmp_path, monkeypatch, "slow_lane_design", TOY)
+    sequencing.register("slow-lane", module.SlowLane, "toy", module.SlowLaneSettings)
+    assert Scenario().sequencer.slow_lane.hold == 1_000_000
+    sequencing.unregister("slow-lane")
+    forget("slow_lane_design")
+    assert "slow_lane" not in Sequencer.model_fields and "slow-lane" not in sequencing.DESIGNS
+    assert Scenario.model_json_schema() == before
+    with pytest.raises(SeqlabError, match=r"sequencer\.slow_lane: unknown key \(allowed: "
+                                          r"design, .*, based\)"):
+        parse_scenario({"sequencer": {"slow_lane": {"hold": "3s"}}}, "s.toml")
+
+
+class Bare(Model):
+    """A toy design's settings, for the refusals below."""
+
+    level: int = 1
+
+
+class Required(Model):
+    level: int
 
 
 def test_registration_refuses_a_taken_or_malformed_name():
@@ -68,3 +150,45 @@ def test_registration_refuses_a_taken_or_malformed_name():
         sequencing.register("a b", sequencing.DESIGNS["honest"], "bad")
     with pytest.raises(SeqlabError, match="slow-lane"):
         sequencing.check_design("slow-lane")
+
+
+@pytest.mark.parametrize("settings_, key, says", [
+    (Bare, "fair", "already has a 'fair' setting"),                 # a design's section
+    (Bare, "block_time", "already has a 'block_time' setting"),     # a shared setting
+    (Bare, "Level", "lower-case"),
+    (Required, None, "needs a valid default (not: level)"),
+    (dict, None, "must subclass seqlab.scenario.schema.Model"),
+])
+def test_registration_refuses_settings_it_cannot_read_and_registers_nothing(settings_, key,
+                                                                           says):
+    fields = list(Sequencer.model_fields)
+    with pytest.raises(ValueError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        sequencing.register("toy", sequencing.DESIGNS["honest"], "toy", settings_, key)
+    assert "toy" not in sequencing.DESIGNS and list(Sequencer.model_fields) == fields
+
+
+def test_the_built_in_sections_are_the_designs_own_settings():
+    owned = [s.key for s in sequencing.SETTINGS.values()]
+    assert list(Sequencer.model_fields)[-len(owned):] == owned
+    for name, (key, model) in sequencing.SETTINGS.items():
+        assert Sequencer.model_fields[key].annotation is model
+        assert getattr(Sequencer(design=name), key) == model()
+
+
+@settings(max_examples=15, deadline=None)
+@given(key=st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True),
+       level=st.integers(min_value=-5, max_value=5))
+def test_any_new_section_validates_and_leaves_the_schema_as_it_was(key, level):
+    """Whatever key a design's settings take, a scenario may set them there, and once the
+    design is gone the schema is exactly what it was."""
+    if key in Sequencer.model_fields:
+        return
+    before = Scenario.model_json_schema()
+    sequencing.register("toy", sequencing.DESIGNS["honest"], "toy", Bare, key)
+    try:
+        loaded = parse_scenario({"sequencer": {"design": "toy", key: {"level": level}}})
+        assert getattr(loaded.scenario.sequencer, key) == Bare(level=level)
+        assert getattr(Scenario().sequencer, key) == Bare()
+    finally:
+        sequencing.unregister("toy")
+    assert Scenario.model_json_schema() == before

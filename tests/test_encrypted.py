@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from seqlab.kernel import keyed_normals
 from seqlab.network import latency_from_normals
 from seqlab.scenario import load_scenario, parse_scenario
-from seqlab.scenario.schema import Encrypted, Latency, Sequencer
+from seqlab.scenario.schema import Latency, Sequencer
 from seqlab.sequencing.encrypted import EncryptedDesign
+from seqlab.sequencing.encrypted_config import Encrypted
 from seqlab.sequencing.txview import UNKNOWN_SENDER, SealedContent, SealedSender, TxView
 from seqlab.txs import Kind, TxStore
 from seqlab.world import World

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from seqlab.kernel import keyed_normals
 from seqlab.network import latency_from_normals
-from seqlab.scenario.schema import Fair, Latency, Sequencer
+from seqlab.scenario.schema import Latency, Sequencer
 from seqlab.sequencing.fair import (FairOrderingDesign, fair_order, precedence_counts,
                                     threshold)
+from seqlab.sequencing.fair_config import Fair
 from seqlab.sequencing.txview import TxView
 from seqlab.txs import Kind, TxStore
 

@@ -7,10 +7,10 @@ from pydantic import ValidationError
 
 from seqlab.experiments.compare import compare
 from seqlab.scenario import load_scenario, parse_scenario
-from seqlab.scenario.schema import Timeboost
 from seqlab.sequencing.reserve_pricer import ReservePricer
 from seqlab.sequencing.searchers import Bidders, expected_max_normal
 from seqlab.sequencing.timeboost import second_price_auction
+from seqlab.sequencing.timeboost_config import Timeboost
 from seqlab.txs import Kind, Status
 from seqlab.world import World
 

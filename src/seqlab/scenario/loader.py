@@ -81,6 +81,9 @@ def _validation_error(exc: ValidationError, source: str) -> SeqlabError:
 def parse_scenario(data: dict[str, Any], source: str = "<scenario>",
                    base_dir: Path | None = None) -> LoadedScenario:
     """Validate a scenario mapping (as read from TOML) and check cross-references."""
+    # The design registry first: registering, the designs add their own [sequencer.<key>]
+    # sections (imported here, not above: the designs import the schema this package holds).
+    import seqlab.sequencing  # noqa: F401
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:

@@ -66,9 +66,6 @@ Bytes = Annotated[int, Field(ge=1), at_most(100_000_000, "100 MB; sizes are per 
 Share = Annotated[float, Field(ge=0, le=1)]
 
 
-MIN_COMMITTEE = 4
-
-
 def _folder_name(name: str) -> str:
     """A scenario's name names its run folder (``runs/<name>-…``): keep it one safe name."""
     if not name or len(name) > 100 or name.strip() != name:
@@ -234,203 +231,6 @@ class Strategy(Model):
         return tuple(n for n in STRATEGIES if getattr(self, n))
 
 
-class Fair(Model):
-    """Receive-order fairness over a committee of ``nodes``: a before b when at least
-    ceil(gamma·nodes) nodes report a first; cycles become batches (Aequitas's batch
-    order, Kelkar et al. 2020)."""
-
-    nodes: Annotated[int, Field(ge=1, le=64)] = 7
-    faulty: Annotated[int, Field(ge=0, le=64)] = 1
-    gamma: Annotated[float, Field(gt=0.5, le=1)] = 0.9
-    node_latency: Latency = Latency(median="15ms", sigma=0.5)
-    fault_delay: Duration = "100ms"
-
-    @model_validator(mode="after")
-    def _aequitas_bound(self) -> "Fair":
-        if self.nodes <= 4 * self.faulty / (2 * self.gamma - 1):
-            raise ValueError(f"Aequitas needs nodes > 4·faulty/(2·gamma − 1) "
-                             f"= {4 * self.faulty / (2 * self.gamma - 1):.2f}")
-        return self
-
-
-class Encrypted(Model):
-    """Threshold-encrypted mempool (Shutter-style): ``threshold`` of ``keypers`` release
-    the key after the order is committed.
-
-    ``inclusion`` bounds how long the sequencer may hold a ciphertext: ``committee`` (the
-    decentralized Timeboost rule: the keypers are the committee, and a transaction in
-    F+1 honest nodes' candidate lists goes into the next block), ``deadline`` (within
-    ``inclusion_deadline`` of its arrival) or ``none`` (only the rollup's force-inclusion
-    window). ``sender_linkable`` says whether the sequencer can tell who sent a
-    ciphertext (false when users submit through a relay or an unlinkable envelope)."""
-
-    keypers: Annotated[int, Field(ge=1, le=64)] = 7
-    threshold: Annotated[int, Field(ge=1, le=64)] = 4
-    key_latency: Latency = Latency(median="500ms", sigma=0.5)
-    inclusion: Literal["none", "committee", "deadline"] = "committee"
-    inclusion_deadline: PositiveDuration = "5s"
-    node_latency: Latency = Latency(median="75ms", sigma=0.5)
-    sender_linkable: bool = False
-
-    @model_validator(mode="after")
-    def _threshold_fits(self) -> "Encrypted":
-        if self.threshold > self.keypers:
-            raise ValueError("threshold must not exceed keypers")
-        return self
-
-
-class BatchAuction(Model):
-    """Frequent batch auctions: orders collected over ``interval`` clear at one price.
-
-    Batches are sealed until their order is committed, so a hosted operator's own
-    transactions are decided from the last executed batch and reach the sequencer after
-    ``operator_latency``, like an outside bot's (by default as fast as the best-connected
-    one, the ``colocated`` liquidator)."""
-
-    interval: PositiveDuration = "1s"
-    operator_latency: Latency = Latency(median="10ms", sigma=0.2)
-
-
-class TimeboostSearcher(Model):
-    """One express-lane bidder: how much of a round's value it can realise (``skill``),
-    how late its transactions reach the sequencer, what it can bid at most, and how much
-    it discounts an uncertain round (``risk_aversion``)."""
-
-    name: Annotated[str, Field(min_length=1, max_length=40)]
-    skill: Annotated[float, Field(gt=0, le=1)]
-    latency: Duration = "20ms"
-    capital_usd: PositiveAccountUsd = 100_000.0
-    risk_aversion: Annotated[float, Field(ge=0, le=10)] = 0.5
-
-
-# Two well-connected firms and a fringe: on Arbitrum two entities won over 90 % of the
-# auctions of April to July 2025 (Messias & Torres 2025), see docs/scenarios.md.
-TIMEBOOST_SEARCHERS = (
-    TimeboostSearcher(name="leader", skill=0.9, latency="5ms", capital_usd=1_000_000.0,
-                      risk_aversion=0.05),
-    TimeboostSearcher(name="runner-up", skill=0.8, latency="10ms", capital_usd=1_000_000.0,
-                      risk_aversion=0.05),
-    TimeboostSearcher(name="fringe-1", skill=0.5, latency="40ms", capital_usd=200_000.0,
-                      risk_aversion=0.2),
-    TimeboostSearcher(name="fringe-2", skill=0.35, latency="80ms", capital_usd=50_000.0,
-                      risk_aversion=0.4),
-)
-
-
-class Timeboost(Model):
-    """Arbitrum Timeboost express lane."""
-
-    round: PositiveDuration = "60s"
-    auction_closing: PositiveDuration = "15s"
-    reserve_usd: Usd = 2.5
-    reserve_pricer: Literal["minimum", "trailing"] = "minimum"
-    reserve_share: Share = 0.5
-    delay: Duration = "200ms"
-    searchers: Annotated[list[TimeboostSearcher], Field(min_length=1, max_length=50)] = \
-        list(TIMEBOOST_SEARCHERS)
-    valuation_noise: Annotated[float, Field(ge=0, le=3)] = 0.2
-    prior_round_value_usd: Usd = 10.0
-    stale_min_move: Annotated[float, Field(ge=0, le=1)] = 0.002
-    express_gas_usd: AccountUsd = 0.03
-
-    @model_validator(mode="after")
-    def _closing_inside_round(self) -> "Timeboost":
-        if self.auction_closing >= self.round:
-            raise ValueError("auction_closing must be shorter than round")
-        names = [s.name for s in self.searchers]
-        if len(set(names)) != len(names):
-            raise ValueError(f"searchers' names must differ (got {names})")
-        return self
-
-
-class Partition(Model):
-    """During ``[start, end)`` messages between different ``groups`` are lost."""
-
-    start: Duration
-    end: Duration
-    groups: list[list[Annotated[int, Field(ge=0, le=1024)]]]
-
-
-class Committee(Model):
-    """A BFT committee of sequencer nodes (Tendermint/HotStuff family)."""
-
-    nodes: Annotated[int, Field(le=1024)] = 4
-    regions: list[str] = ["us-east", "us-west", "eu-west", "ap-northeast", "sa-east"]
-    jitter_sigma: Annotated[float, Field(ge=0, le=3)] = 0.2
-    loss: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    timeout: PositiveDuration = "1s"
-    list_interval: PositiveDuration = "250ms"
-    list_age: Duration = "250ms"
-    ordering: Literal["deterministic", "leader"] = "deterministic"
-    crashed: Annotated[int, Field(ge=0, le=1024)] = 0
-    crash_at: Duration = "0s"
-    byzantine: Annotated[int, Field(ge=0, le=1024)] = 0
-    byzantine_vote_delay: Duration = "0s"
-    equivocate: bool = False
-    encrypted: bool = False
-    express_lane: bool = False
-    tx_bytes: Bytes = 250
-    bandwidth_mbps: Annotated[float, Field(gt=0), at_most(1e6, "1 Tbit/s per node")] = 1000.0
-    partitions: list[Partition] = []
-
-    @model_validator(mode="after")
-    def _counts_fit(self) -> "Committee":
-        from seqlab.consensus import REGIONS
-
-        if self.nodes < MIN_COMMITTEE:
-            raise ValueError(f"nodes must be at least {MIN_COMMITTEE} (got {self.nodes}): a "
-                             "BFT committee of n nodes tolerates f = (n-1)//3 faults, so "
-                             "fewer than 4 tolerate none and the f+1 inclusion rule "
-                             "degenerates to a single node")
-        if self.crashed + self.byzantine > self.nodes:
-            raise ValueError("crashed + byzantine must not exceed nodes")
-        unknown = [r for r in self.regions if r not in REGIONS]
-        if unknown or not self.regions:
-            raise ValueError(f"unknown regions {unknown} (allowed: {', '.join(REGIONS)})")
-        for part in self.partitions:
-            if any(i >= self.nodes for g in part.groups for i in g):
-                raise ValueError("partition groups name nodes beyond committee.nodes")
-        if self.express_lane and self.ordering != "deterministic":
-            raise ValueError(f'express_lane = true needs ordering = "deterministic" (got '
-                             f'"{self.ordering}"): the decentralized Timeboost order puts the '
-                             "controller's bundles first, which a leader ordering its own "
-                             "block need not keep")
-        return self
-
-
-# What a builder does with the block it wins: nothing but order (``honest``), every
-# strategy of ``[sequencer.strategy]`` (``extractive``), or one strategy (specialised).
-BuilderKind = Literal["extractive", "honest", "backrun", "censor", "stale_oracle", "sandwich"]
-# MEV-Boost: three builders integrated with searchers made 80 % of blocks (Oct 2023 - Mar
-# 2024, Öz et al. 2024) and compete for the same opportunities; specialised and neutral
-# builders make the rest.
-DEFAULT_BUILDER_MIX = ("extractive", "extractive", "extractive", "backrun", "honest")
-
-
-class Builders(Model):
-    """Proposer-builder separation: ``count`` independent builders bid for each block."""
-
-    count: Annotated[int, Field(ge=1, le=64)] = 5
-    latency: list[Latency] = []
-    private_share: Share = 0.0
-    mix: list[BuilderKind] = []  # builder i's kind; missing ones cycle DEFAULT_BUILDER_MIX
-    margin: Annotated[float, Field(ge=0, lt=1)] = 0.05
-    inclusion_lists: bool = False
-
-    @model_validator(mode="after")
-    def _mix_fits(self) -> "Builders":
-        if len(self.mix) > self.count:
-            raise ValueError(f"mix names {len(self.mix)} builders but count is {self.count}: "
-                             "give at most count kinds")
-        return self
-
-    def kinds(self) -> tuple[str, ...]:
-        """Each builder's kind: the ``mix`` given, then the default mix in turn."""
-        return tuple(self.mix[i] if i < len(self.mix)
-                     else DEFAULT_BUILDER_MIX[i % len(DEFAULT_BUILDER_MIX)]
-                     for i in range(self.count))
-
-
 class Outage(Model):
     """The sequencer produces no blocks during ``[start, start + duration)``."""
 
@@ -452,25 +252,12 @@ class BatchPoster(Model):
     gas_percentile: Literal["30", "60", "90", "avg"] = "60"
 
 
-class Based(Model):
-    """Based sequencing: L1 proposers, in turn, order the rollup at L1 block times; a
-    share of them are preconfers who promise inclusion fast, against collateral. Sources
-    in docs/designs/based.md."""
-
-    # about 10 % of Ethereum blocks trade ahead on preconf markets (ETHGas, 2025)
-    preconf_share: Share = 0.10
-    # the beacon chain publishes an epoch's proposers an epoch ahead: 32 slots
-    lookahead: Annotated[int, Field(ge=1, le=64)] = 32
-    # based preconfirmations: "latencies as low as 100 ms" (restaking implementation)
-    preconf_latency: Duration = "100ms"
-    # ETHGas: 1 ETH of collateral per 1M gas of blockspace sold (a slot's promises)
-    collateral_eth: Annotated[float, Field(ge=0, le=1_000)] = 1.0
-    # Ethereum mainnet misses about 0.3 % of slots (ethp2p observatory, Xatu data)
-    missed_slot_rate: Annotated[float, Field(ge=0, le=0.5)] = 0.003
-
-
 class Sequencer(Model):
     """The sequencer design and its block production."""
+
+    # The settings every design shares. A design with settings of its own owns their
+    # model, beside its module; registering it adds them as one more field, its
+    # [sequencer.<key>] table (scenario/sections.py).
 
     design: str = "fcfs"
     block_time: PositiveDuration = "250ms"
@@ -483,13 +270,6 @@ class Sequencer(Model):
     batch_poster: BatchPoster = BatchPoster()
     l1_block_time: PositiveDuration = "12s"
     outage_rate_per_day: Annotated[float, Field(ge=0, le=100)] = 0.0
-    fair: Fair = Fair()
-    encrypted: Encrypted = Encrypted()
-    batch_auction: BatchAuction = BatchAuction()
-    timeboost: Timeboost = Timeboost()
-    committee: Committee = Committee()
-    builders: Builders = Builders()
-    based: Based = Based()
 
 
 class Rollup(Model):

@@ -2,25 +2,35 @@
 
 A name maps to a factory taking the scenario's ``[sequencer]`` table. ``extractive`` runs
 the strategies switched on in ``[sequencer.strategy]`` (all of them when none is), and
-``extractive-<strategy>`` runs one strategy alone.
+``extractive-<strategy>`` runs one strategy alone. A design with settings of its own owns
+their model (``<design>_config.py`` beside the built-in ones) and registers it with its
+name: it becomes the ``[sequencer.<key>]`` table (``scenario/sections.py``).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable, NamedTuple
 
 from seqlab.errors import SeqlabError
-from seqlab.scenario.schema import Sequencer
+from seqlab.scenario.schema import Model, Sequencer
+from seqlab.scenario.sections import add_section, remove_section
 from seqlab.sequencing.base import Blocks, Design
 from seqlab.sequencing.extractive import ALL_STRATEGIES, ExtractiveDesign
 from seqlab.sequencing.fcfs import FcfsDesign
 from seqlab.sequencing.based import BasedDesign
+from seqlab.sequencing.based_config import Based
 from seqlab.sequencing.batch_auction import BatchAuctionDesign
+from seqlab.sequencing.batch_auction_config import BatchAuction
 from seqlab.sequencing.builders import BuildersDesign
+from seqlab.sequencing.builders_config import Builders
 from seqlab.sequencing.committee import CommitteeDesign
+from seqlab.sequencing.committee_config import Committee
 from seqlab.sequencing.encrypted import EncryptedDesign
+from seqlab.sequencing.encrypted_config import Encrypted
 from seqlab.sequencing.fair import FairOrderingDesign
+from seqlab.sequencing.fair_config import Fair
 from seqlab.sequencing.priority import PriorityDesign
 from seqlab.sequencing.timeboost import TimeboostDesign
+from seqlab.sequencing.timeboost_config import Timeboost
 
 
 def _fcfs(name: str) -> Callable[[Sequencer], Design]:
@@ -94,18 +104,67 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def register(name: str, factory: Callable[[Sequencer], Design], description: str) -> None:
+class DesignSettings(NamedTuple):
+    """A design's own settings: the ``[sequencer]`` key they are read from, their model."""
+
+    key: str
+    model: type[Model]
+
+
+# The designs that own settings, in the order ``[sequencer]`` lists their sections.
+SETTINGS: dict[str, DesignSettings] = {
+    "fair-ordering": DesignSettings("fair", Fair),
+    "encrypted": DesignSettings("encrypted", Encrypted),
+    "batch-auction": DesignSettings("batch_auction", BatchAuction),
+    "timeboost": DesignSettings("timeboost", Timeboost),
+    "committee": DesignSettings("committee", Committee),
+    "builders": DesignSettings("builders", Builders),
+    "based": DesignSettings("based", Based),
+}
+
+
+def _add_sections(owned: Iterable[DesignSettings]) -> None:
+    """Built-in sections go in apart from ``DESIGNS``: ``[sequencer]`` lists them in this
+    order (in errors and the JSON schema), ``seqlab designs`` the designs in theirs."""
+    for own in owned:
+        add_section(own.key, own.model)
+
+
+_add_sections(SETTINGS.values())
+
+
+def register(name: str, factory: Callable[[Sequencer], Design], description: str,
+             settings: type[Model] | None = None, key: str | None = None) -> None:
     """Make a design selectable by ``name`` everywhere a design is named (scenarios,
     ``run``/``compare``/``sweep``/``price``, the CLI): the one line a new design adds.
 
     ``factory`` takes the scenario's ``[sequencer]`` table and returns the design; a name
-    already taken is refused, so a plugin cannot silently replace a built-in design."""
+    already taken is refused, so a plugin cannot silently replace a built-in design.
+    ``settings``, a ``seqlab.scenario.schema.Model`` with a default for every field, are
+    the design's own: a scenario writes them under ``[sequencer.<key>]`` (``key`` is the
+    name with '-' as '_' unless given), they are validated with the scenario, and the
+    factory reads them as ``cfg.<key>``."""
     if name in DESIGNS:
         raise ValueError(f"design '{name}' is already registered")
     if not name or not name.replace("-", "").isalnum():
         raise ValueError(f"design names are letters, digits and '-' (got '{name}')")
+    if settings is not None:
+        own = DesignSettings(key or name.replace("-", "_"), settings)
+        add_section(own.key, own.model)
+        SETTINGS[name] = own
+    elif key is not None:
+        raise ValueError(f"key '{key}' names the section of settings, but design '{name}' "
+                         "registers none")
     DESIGNS[name] = factory
     DESCRIPTIONS[name] = description
+
+
+def unregister(name: str) -> None:
+    """Forget a registered design, and its ``[sequencer.<key>]`` section if it owns one."""
+    check_design(name, "design")
+    if name in SETTINGS:
+        remove_section(SETTINGS.pop(name).key)
+    del DESIGNS[name], DESCRIPTIONS[name]
 
 
 def check_design(name: str, field: str = "sequencer.design", file: str | None = None) -> str:
@@ -121,5 +180,5 @@ def make_design(cfg: Sequencer) -> Design:
     return DESIGNS[check_design(cfg.design)](cfg)
 
 
-__all__ = ["Blocks", "DESCRIPTIONS", "DESIGNS", "Design", "check_design", "make_design",
-           "register"]
+__all__ = ["Blocks", "DESCRIPTIONS", "DESIGNS", "Design", "DesignSettings", "SETTINGS",
+           "check_design", "make_design", "register", "unregister"]

@@ -43,11 +43,12 @@ from scipy.special import ndtr
 from seqlab.kernel import keyed_normals
 from seqlab.ledger import EXTERNAL
 from seqlab.protocols.perps import PPM
-from seqlab.scenario.schema import Strategy, Timeboost
+from seqlab.scenario.schema import Strategy
 from seqlab.sequencing.express_rounds import RoundBook
 from seqlab.sequencing.reserve_pricer import ReservePricer
 from seqlab.sequencing.searchers import Bidders
 from seqlab.sequencing.stale_size import known_fill, stale_trade_usd
+from seqlab.sequencing.timeboost_config import Timeboost
 from seqlab.txs import KIND_NAMES, Kind, Status
 
 

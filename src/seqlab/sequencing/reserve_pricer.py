@@ -15,7 +15,7 @@ from collections import deque
 
 import numpy as np
 
-from seqlab.scenario.schema import Timeboost
+from seqlab.sequencing.timeboost_config import Timeboost
 
 RESERVE_WINDOW = 60  # won rounds the trailing reserve looks back over (an hour of 60 s rounds)
 

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from seqlab.kernel import keyed_normals
-from seqlab.scenario.schema import Timeboost
+from seqlab.sequencing.timeboost_config import Timeboost
 
 EMA_WEIGHT = 0.3     # weight of the latest round: bids follow the previous minutes' value
 RISK_WEIGHT = 0.05   # weight of the latest round in the long view of how rounds vary
