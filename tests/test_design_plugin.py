@@ -7,7 +7,9 @@ selectable by name in a scenario, in ``run`` and in ``compare``; its setting is 
 ``[sequencer.slow_lane]`` in a scenario file, a bad value is the usual one-line error,
 and its rule shows in the stored transactions.
 """
+import re
 import textwrap
+from keyword import iskeyword
 
 import numpy as np
 import pytest
@@ -126,7 +128,8 @@ def test_unregistering_takes_the_section_away(tmp_path, monkeypatch):
     assert Scenario().sequencer.slow_lane.hold == 1_000_000
     sequencing.unregister("slow-lane")
     forget("slow_lane_design")
-    assert "slow_lane" not in Sequencer.model_fields and "slow-lane" not in sequencing.DESIGNS
+    assert "slow_lane" not in Sequencer.model_fields
+    assert "slow-lane" not in sequencing.DESIGNS
     assert Scenario.model_json_schema() == before
     with pytest.raises(SeqlabError, match=r"sequencer\.slow_lane: unknown key \(allowed: "
                                           r"design, .*, based\)"):
@@ -156,13 +159,15 @@ def test_registration_refuses_a_taken_or_malformed_name():
     (Bare, "fair", "already has a 'fair' setting"),                 # a design's section
     (Bare, "block_time", "already has a 'block_time' setting"),     # a shared setting
     (Bare, "Level", "lower-case"),
+    (Bare, "copy", "'copy' is a Python keyword or a method"),
+    (Bare, "class", "'class' is a Python keyword or a method"),
     (Required, None, "needs a valid default (not: level)"),
-    (dict, None, "must subclass seqlab.scenario.schema.Model"),
+    (dict, None, "must subclass seqlab.scenario.schema.Model (got <class 'dict'>)"),
 ])
 def test_registration_refuses_settings_it_cannot_read_and_registers_nothing(settings_, key,
                                                                            says):
     fields = list(Sequencer.model_fields)
-    with pytest.raises(ValueError, match=says.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError, match=re.escape(says)):
         sequencing.register("toy", sequencing.DESIGNS["honest"], "toy", settings_, key)
     assert "toy" not in sequencing.DESIGNS and list(Sequencer.model_fields) == fields
 
@@ -176,14 +181,20 @@ def test_the_built_in_sections_are_the_designs_own_settings():
 
 
 @settings(max_examples=15, deadline=None)
-@given(key=st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True),
+@given(key=st.one_of(st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True),
+                    st.sampled_from(["fair", "block_time", "copy", "json", "class",
+                                     "model_dump"])),
        level=st.integers(min_value=-5, max_value=5))
 def test_any_new_section_validates_and_leaves_the_schema_as_it_was(key, level):
-    """Whatever key a design's settings take, a scenario may set them there, and once the
-    design is gone the schema is exactly what it was."""
-    if key in Sequencer.model_fields:
-        return
+    """Whatever key a design's settings take, either registering refuses it and nothing
+    changes, or a scenario may set them there; once the design is gone the schema is
+    exactly what it was."""
     before = Scenario.model_json_schema()
+    if key in Sequencer.model_fields or iskeyword(key) or hasattr(Sequencer, key):
+        with pytest.raises(ValueError, match=f"'{key}'"):  # cfg.<key> would not read it
+            sequencing.register("toy", sequencing.DESIGNS["honest"], "toy", Bare, key)
+        assert "toy" not in sequencing.DESIGNS and Scenario.model_json_schema() == before
+        return
     sequencing.register("toy", sequencing.DESIGNS["honest"], "toy", Bare, key)
     try:
         loaded = parse_scenario({"sequencer": {"design": "toy", key: {"level": level}}})

@@ -12,6 +12,8 @@ the designs import the schema.
 """
 from __future__ import annotations
 
+from keyword import iskeyword
+
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
@@ -30,12 +32,15 @@ def add_section(key: str, model: type[Model]) -> None:
     not run the design leaves the section out."""
     if key in Sequencer.model_fields:
         raise ValueError(f"[sequencer] already has a '{key}' setting")
-    if not key.isidentifier() or key.startswith("_") or not key.islower():
-        raise ValueError(f"a [sequencer] section key is lower-case letters, digits and '_', "
-                         f"not first (got '{key}')")
+    if not (key.isascii() and key.isidentifier() and key.islower()) or key.startswith("_"):
+        raise ValueError(f"a [sequencer] section key is lower-case letters, digits and "
+                         f"'_', not first (got '{key}')")
+    if iskeyword(key) or hasattr(Sequencer, key):  # cfg.<key> must read the section
+        raise ValueError(f"'{key}' is a Python keyword or a method of every scenario "
+                         "table, so it cannot name a [sequencer] section")
     if not (isinstance(model, type) and issubclass(model, Model)):
         raise ValueError(f"the settings of [sequencer.{key}] must subclass "
-                         "seqlab.scenario.schema.Model (got {model!r})")
+                         f"seqlab.scenario.schema.Model (got {model!r})")
     try:
         default = model()
     except ValidationError as exc:
