@@ -50,6 +50,7 @@ from seqlab.seqmarket import MarketDesign, market_design
 from seqlab.sequencing import make_design
 from seqlab.accounts import OperatorAccounts
 from seqlab.sequencing.operator import OperatorView
+from seqlab.sequencing.shared import SharedSequencer
 from seqlab.sequencing.txview import TxView
 from seqlab.txs import Kind, Status, TxStore
 
@@ -78,12 +79,14 @@ class World:
     def __init__(self, loaded: LoadedScenario, seed: int | None = None, *,
                  sim: Simulation | Scope | None = None, reference: ReferencePrice | None = None,
                  extra_accounts: int = 0, scheduled_outages: bool = True,
-                 rollup: int = 0, service_outages: bool = True) -> None:
-        """``sim``, ``reference``, ``extra_accounts``, ``scheduled_outages`` and
-        ``rollup`` are for a rollup inside a several-rollup world: the shared kernel (with
-        this rollup's own streams), the shared market, accounts for the cross-rollup
+                 rollup: int = 0, service_outages: bool = True,
+                 shared: SharedSequencer | None = None) -> None:
+        """``sim``, ``reference``, ``extra_accounts``, ``scheduled_outages``, ``rollup``
+        and ``shared`` are for a rollup inside a several-rollup world: the shared kernel
+        (with this rollup's own streams), the shared market, accounts for the cross-rollup
         arbitrageurs, whether the scenario's scheduled outages hit this rollup's
-        sequencer, and which rollup it is (its sequencing-market policy).
+        sequencer, which rollup it is (its sequencing-market policy) and the sequencer
+        it shares with the others, if it does (it takes its seat there once assembled).
         ``service_outages=False``: no sequencing service fails (a market's baseline)."""
         self.loaded = loaded
         self.sc = loaded.scenario
@@ -92,6 +95,7 @@ class World:
         self.given_reference = reference
         self.extra_accounts = extra_accounts
         self.scheduled_outages = scheduled_outages
+        self.shared = shared
         self.ledger = Ledger()
         self.txs = TxStore()
         self.network = Network()
@@ -212,6 +216,10 @@ class World:
         else:
             self.set_outages(outage_windows(sc.sequencer, self.horizon,
                                             self.sim.rng("outages"), self.scheduled_outages))
+        if self.shared is not None:  # one sequencer: the first rollup's outages halt all
+            windows = self.shared.seat(self.design, self.outages)
+            if windows is not self.outages:
+                self.set_outages(windows)
         if self.design.public_mempool and not sc.oracle.firewalled:
             self._watch_public_updates()
         self.protocol.run_record = self._perps_run()
