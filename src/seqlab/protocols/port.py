@@ -4,10 +4,10 @@ A protocol handles transactions by kind (``handlers``), has a start and an end o
 (what accrues before the first transaction, what is charged after the last), states its
 final arrays for the run digest, reports its own figures and tables (``report``, given
 the run's end: the world merges what each protocol returns and builds none of it), and
-answers questions through a read-only ``market_view()``. The rollup calls ``execute``, charges
-its own fees (``rollup.fees``), then calls ``end_block``; the default ``execute`` runs the
-handlers one transaction at a time, in order, and a protocol with a faster path (a
-vectorised batch, a per-block price) overrides it with the same meaning.
+answers questions through a read-only ``market_view()``. The rollup calls ``execute``,
+charges its own fees (``rollup.fees``), then calls ``end_block``; the default ``execute``
+runs the handlers one transaction at a time, in order, and a protocol with a faster path
+(a vectorised batch, a per-block price) overrides it with the same meaning.
 """
 from __future__ import annotations
 
