@@ -3,8 +3,10 @@ writers, cash settlement at expiry, and exact accounting throughout."""
 import numpy as np
 
 import seqlab
+from seqlab.market import ReferencePrice
 from seqlab.pricing import black_scholes
 from seqlab.protocols.options import OptionsProtocol
+from seqlab.protocols.port import RunEnd
 from seqlab.rollup.fees import Capabilities, FeeMarket
 from seqlab.scenario import load_scenario, parse_scenario
 from seqlab.scenario.schema import Options
@@ -164,3 +166,26 @@ def test_runs_with_dutch_option_liquidations_balance():
                                        writer_collateral_usd=8000.0)
     s = seqlab.run(parse_scenario(data)).summary
     assert s["ledger_residual"] == 0 and s["option_liquidations"] > 0
+
+
+def test_the_operators_buyer_is_named_after_the_users_and_its_gain_is_its_own():
+    p = make()
+    opt = OptionsProtocol(Options(enabled=True, expiries=["1h"], moneyness=[1.0], writers=2,
+                                  buyers=3, vol=0.8), p.ledger, p.txs, p, spot_usd=2000.0)
+    opt.fund(np.full(2, 10_000.0), np.full(2, 5_000.0), np.full(3, 50_000.0), 7_000.0)
+    p.attach(opt)
+    oracle(p, 2000.0)
+    acc = opt.buyer_accounts
+    assert (acc.users, acc.operator, acc.count) == (3, 3, 4) and len(opt.wallet) == 4
+    assert bal(p, opt.wallet[acc.operator]) == usd(7_000.0) == opt.operator_deposit
+    assert [bal(p, w) for w in opt.wallet[: acc.users]] == [usd(50_000.0)] * 3
+    flat = ReferencePrice(np.array([0, HOUR]), np.array([2000.0, 2000.0]))
+    end = RunEnd(HOUR // 2, flat)
+    assert opt.sequencer_gains(end) == {"stale_oracle": 0}  # bought nothing: no gain
+    assert tx(p, Kind.OPT_BUY, acc.operator, a=1_000_000, b=0, t=1_000) == OK
+    paid = usd(7_000.0) - bal(p, opt.wallet[acc.operator])
+    value = opt.values(end.t_us, usd(2000.0))[1][acc.operator]
+    assert paid > 0 and opt.sequencer_gains(end) == {"stale_oracle": int(value) - usd(7_000.0)}
+    summary, _ = opt.report(end)  # the users' figures leave the operator's buyer out
+    users = opt.values(end.t_us, usd(2000.0))[1][: acc.users]
+    assert summary["option_buyer_value_usd"] == round(float(users.sum()) / 1e6, 2)

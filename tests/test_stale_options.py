@@ -27,11 +27,11 @@ def test_the_operator_buys_options_at_the_stale_mark_ahead_of_the_update(worlds)
     w, result = worlds["extractive-stale-oracle"]
     opt, txs = w.options, w.txs
     mine = np.flatnonzero((txs.column("kind") == Kind.OPT_BUY)
-                          & (txs.column("sender") == opt.operator_buyer))
+                          & (txs.column("sender") == opt.buyer_accounts.operator))
     assert len(mine) > 0 and (txs.status[mine] == Status.OK).all()
     sales = np.asarray(opt.sales, dtype=np.int64)
-    ours = sales[sales[:, 2] == opt.operator_buyer]
-    fair = opt.fair_premiums(w.reference.at)[sales[:, 2] == opt.operator_buyer]
+    ours = sales[sales[:, 2] == opt.buyer_accounts.operator]
+    fair = opt.fair_premiums(w.reference.at)[sales[:, 2] == opt.buyer_accounts.operator]
     assert (fair > ours[:, 5]).mean() > 0.5  # mostly bought below their value
     # the gain is the operator's stale-oracle profit, and the ledger still balances
     assert result.summary["ledger_residual"] == 0

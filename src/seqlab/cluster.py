@@ -13,7 +13,8 @@ and on the one reference market. The ``Cluster`` drives the sequencing rounds:
   (``seqlab.seqmarket.concentration``).
 - **shared**: one sequencer orders every rollup's blocks in one round. Its outages are
   rollup ``a``'s draw and halt every rollup at once; a committee runs one consensus
-  whose rounds carry every rollup's transactions (``committee.SharedRounds``).
+  whose rounds carry every rollup's transactions (``committee.SharedRounds``). Each
+  rollup takes its seat on that sequencer as it is assembled (``sequencing.shared``).
   Cross-rollup bundles travel to it as one message and are placed at the top of each
   leg's rollup block (under a committee, the next committed one), all legs or none
   (``seqlab.bundles``: each leg then executes on its own rollup, or, with
@@ -38,7 +39,7 @@ from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.seqmarket.concentration import market_summary
 from seqlab.sequencing import check_design
-from seqlab.sequencing.committee import CommitteeDesign, SharedRounds
+from seqlab.sequencing.shared import SharedSequencer
 from seqlab.world import Progress, World, throttled
 
 ROLLUP_NAMES = "abcdefgh"
@@ -61,19 +62,14 @@ class Cluster:
         arb = sc.agents.arbitrageurs
         self.shared = sc.rollups.sequencing == "shared"
         cross = self.shared and sc.rollups.operator == "extractive"
+        # one sequencer: each rollup takes its seat on it as it is assembled
+        sequencer = SharedSequencer() if self.shared else None
         self.chains = [World(self._rollup_scenario(k), self.seed,
                              sim=Scope(self.sim, self._seed(k)),
                              reference=self.reference, extra_accounts=arb.count + cross,
                              scheduled_outages=k == 0, rollup=k,
-                             service_outages=service_outages)
+                             service_outages=service_outages, shared=sequencer)
                        for k in range(sc.rollups.count)]
-        if self.shared:  # one sequencer: its outages halt every rollup, one consensus
-            for chain in self.chains[1:]:
-                chain.set_outages(self.chains[0].outages)
-            rounds = SharedRounds()
-            for chain in self.chains:
-                if isinstance(chain.design, CommitteeDesign):
-                    chain.design.join(rounds)
         self.block_time = self.chains[0].rollup.block_time
         first = self.chains[0].operator_accounts.next_free  # after the operator's
         operator = CrossRollupOperator(self.chains, first + arb.count) if cross else None

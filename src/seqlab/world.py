@@ -23,11 +23,7 @@ from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice, build_reference
 from seqlab.market.reserves import venue_depth_usd
 from seqlab.metrics.core import digest, latency_stats_ms
-from seqlab.metrics.oracle_error import oracle_error_bps
-from seqlab.metrics.recourse import recourse_summary
-from seqlab.metrics.options import operator_option_value, options_summary, options_tables
-from seqlab.metrics.perps import (PerpsRun, final_price_micro, perps_summary, perps_tables,
-                                  volatility)
+from seqlab.metrics.perps import PerpsRun
 from seqlab.network import Network, sample_latency
 from seqlab.oracle.base import Feed
 from seqlab.oracle.pull import carried
@@ -39,7 +35,7 @@ from seqlab.protocols.options import OptionsProtocol
 from seqlab.protocols.liquidation import reward_rate
 from seqlab.protocols.perps import PPM, PerpsProtocol
 from seqlab.protocols.price_rule import PriceRule
-from seqlab.protocols.port import ProtocolPort
+from seqlab.protocols.port import ProtocolPort, RunEnd
 from seqlab.protocols.positions import PositionsProtocol
 from seqlab.result import Result
 from seqlab.rollup.chain import Rollup
@@ -52,7 +48,9 @@ from seqlab.outages import outage_windows, uptime_feed
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.seqmarket import MarketDesign, market_design
 from seqlab.sequencing import make_design
-from seqlab.sequencing.operator import OperatorAccounts, OperatorView
+from seqlab.accounts import OperatorAccounts
+from seqlab.sequencing.operator import OperatorView
+from seqlab.sequencing.shared import SharedSequencer
 from seqlab.sequencing.txview import TxView
 from seqlab.txs import Kind, Status, TxStore
 
@@ -81,12 +79,14 @@ class World:
     def __init__(self, loaded: LoadedScenario, seed: int | None = None, *,
                  sim: Simulation | Scope | None = None, reference: ReferencePrice | None = None,
                  extra_accounts: int = 0, scheduled_outages: bool = True,
-                 rollup: int = 0, service_outages: bool = True) -> None:
-        """``sim``, ``reference``, ``extra_accounts``, ``scheduled_outages`` and
-        ``rollup`` are for a rollup inside a several-rollup world: the shared kernel (with
-        this rollup's own streams), the shared market, accounts for the cross-rollup
+                 rollup: int = 0, service_outages: bool = True,
+                 shared: SharedSequencer | None = None) -> None:
+        """``sim``, ``reference``, ``extra_accounts``, ``scheduled_outages``, ``rollup``
+        and ``shared`` are for a rollup inside a several-rollup world: the shared kernel
+        (with this rollup's own streams), the shared market, accounts for the cross-rollup
         arbitrageurs, whether the scenario's scheduled outages hit this rollup's
-        sequencer, and which rollup it is (its sequencing-market policy).
+        sequencer, which rollup it is (its sequencing-market policy) and the sequencer
+        it shares with the others, if it does (it takes its seat there once assembled).
         ``service_outages=False``: no sequencing service fails (a market's baseline)."""
         self.loaded = loaded
         self.sc = loaded.scenario
@@ -95,6 +95,7 @@ class World:
         self.given_reference = reference
         self.extra_accounts = extra_accounts
         self.scheduled_outages = scheduled_outages
+        self.shared = shared
         self.ledger = Ledger()
         self.txs = TxStore()
         self.network = Network()
@@ -215,8 +216,13 @@ class World:
         else:
             self.set_outages(outage_windows(sc.sequencer, self.horizon,
                                             self.sim.rng("outages"), self.scheduled_outages))
+        if self.shared is not None:  # one sequencer: the first rollup's outages halt all
+            windows = self.shared.seat(self.design, self.outages)
+            if windows is not self.outages:
+                self.set_outages(windows)
         if self.design.public_mempool and not sc.oracle.firewalled:
             self._watch_public_updates()
+        self.protocol.run_record = self._perps_run()
         return self.protocol
 
     def _preload_oracle(self, flow) -> np.ndarray | None:
@@ -335,6 +341,7 @@ class World:
                           self.ledger, self.txs, p, self.reference.at)
         p.attach(venue)
         p.mark = venue.mark
+        p.venue_price_at = venue.price_at  # the live pool's path, not the replay
         if self.keepers is not None:
             p.liquidation.venue = venue
         else:
@@ -350,8 +357,7 @@ class World:
         reserve = cfg.writer_collateral_usd if cfg.writer_wallet_usd is None \
             else cfg.writer_wallet_usd
         opt.fund(np.full(cfg.writers, cfg.writer_collateral_usd), np.full(cfg.writers, reserve),
-                 np.r_[np.full(cfg.buyers, cfg.buyer_wallet_usd),
-                       sc.sequencer.strategy.capital_usd])  # the operator's buyer account
+                 np.full(cfg.buyers, cfg.buyer_wallet_usd), sc.sequencer.strategy.capital_usd)
         self.protocol.attach(opt)
         self.design_view.options = opt
         flow = option_flow(cfg.buy_rate_per_s, cfg.buyers, cfg.qty_median, opt.expiry,
@@ -539,40 +545,12 @@ class World:
         tables = {"txs": self._txs_table(), "blocks": blocks}
         if self.batches is not None:
             summary.update(self._stage_summary(tables["txs"]))
+        end = RunEnd(self.horizon, self.reference)
         for port in (self.protocol, *self.attached.values()):
-            summary.update(port.summary())
-            tables.update(port.tables())
-        if isinstance(self.protocol, PerpsProtocol):
-            run = self._perps_run()
-            summary.update(perps_summary(run))
-            tables.update(perps_tables(run))
-            venue = self.attached.get("spot-venue")
-            if isinstance(venue, SpotVenue):  # the live pool's path, not the replay
-                prices = tables["prices"]
-                prices["venue"] = venue.price_at(np.rint(prices["t_s"] * 1e6).astype(np.int64))
-            summary.update(recourse_summary(self.recourses, self.inbox_fee, tables["txs"],
-                                            tables["liquidations"]["account"]))
-            summary.update(volatility(tables["prices"]))
-            summary.update(oracle_error_bps(tables["prices"]))
-            if self.recapture is not None:
-                summary.update(self.recapture.summary())
-            if self.protocol.price_rule is not None:
-                summary.update(self.protocol.price_rule.summary())
-            if self.options is not None:
-                mark = final_price_micro(run)
-                summary.update(options_summary(self.options, self.horizon, mark))
-                tables.update(options_tables(self.options, self.horizon, mark,
-                                             self.reference.at))
-                self._add_operator_options(summary, mark)
+            figures, own = port.report(end)
+            summary.update(figures)
+            tables.update(own)
         return Result(summary, tables)
-
-    def _add_operator_options(self, summary: dict, mark: int) -> None:
-        """The operator's stale-oracle option buys belong to its stale-oracle profit."""
-        capital = int(round(self.sc.sequencer.strategy.capital_usd * PPM))
-        gain = (operator_option_value(self.options, self.horizon, mark) - capital) / PPM
-        by = summary["operator_profit_by_strategy"]
-        by["stale_oracle"] = round(by["stale_oracle"] + gain, 2)
-        summary["operator_profit_usd"] = round(summary["operator_profit_usd"] + gain, 2)
 
     def _post_to_l1(self) -> Batches:
         """Batch the blocks to L1; the rollup pays the data cost out of its fees."""
@@ -629,6 +607,9 @@ class World:
                                             "held", "fill")}}
 
     def _perps_run(self) -> PerpsRun:
+        """Who is who in this perps run, as its metrics read it: named once the world
+        around the protocol is assembled (every account and bot funded), read by the
+        protocol's report at the end."""
         sc = self.sc
         names = [c.name for c in self.bots] + self.operator_accounts.liquidator_names
         return PerpsRun(self.protocol, self.ledger, self.txs, self.reference, names,
@@ -639,4 +620,5 @@ class World:
                         sc.market.venue_depth_usd,
                         sc.market.arb_half_life,
                         tuple(c.strategy for c in self.bots),
-                        tuple(int(c) for c in self.protocol.keeper_capital[: len(self.bots)]))
+                        tuple(int(c) for c in self.protocol.keeper_capital[: len(self.bots)]),
+                        self.recourses, self.inbox_fee)

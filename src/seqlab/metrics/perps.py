@@ -1,13 +1,17 @@
 """What a perps run did to people: liquidations, operator profit, censorship, user value.
 
-Pure functions over a finished run's protocol, ledger and transactions.
+Pure functions over a finished run's protocol, ledger and transactions. They read the
+protocol through the narrow ``PerpsBook`` below, not its module: the protocol's own report
+calls them, so importing it back would be a loop.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from seqlab.accounts import OperatorAccounts
 from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice
 from seqlab.metrics.core import latency_stats_ms
@@ -16,17 +20,40 @@ from seqlab.metrics.liquidation_gap import (first_of_episode, liquidation_gap,
                                             liquidator_profit)
 from seqlab.metrics.costs import penalties_paid
 from seqlab.metrics.venue import realized_vol, venue_path
-from seqlab.protocols.perps import PPM, PerpsProtocol
+from seqlab.metrics.oracle_error import oracle_error_bps
+from seqlab.metrics.recourse import recourse_summary
 from seqlab.rollup.fees import SequencerAccounts
 from seqlab.scenario.schema import STRATEGIES
-from seqlab.sequencing.operator import OperatorAccounts
 from seqlab.txs import Kind, Status, TxStore
+from seqlab.units import MICRO_USD as PPM
+
+class PerpsBook(Protocol):
+    """What the perps metrics read of the perps protocol."""
+
+    size: np.ndarray
+    margin: np.ndarray
+    wallet: np.ndarray
+    traded: np.ndarray
+    exposure: np.ndarray
+    keeper_capital: np.ndarray
+    liquidator_account: list[int]
+    log: Any          # PerpsLog
+    liquidation: Any  # the liquidation mechanism (Dutch auctions report their takes)
+
+    def market_view(self) -> Any: ...
+
+    def account_values(self, price_micro: int) -> np.ndarray: ...
+
+    def lp_value(self, price_micro: int) -> int: ...
+
+    def accrue_exposure(self, t_us: int) -> None: ...
+
 
 @dataclass
 class PerpsRun:
     """The pieces of a finished perps run that its metrics read."""
 
-    protocol: PerpsProtocol
+    protocol: PerpsBook
     ledger: Ledger
     txs: TxStore
     reference: ReferencePrice
@@ -45,18 +72,22 @@ class PerpsRun:
     arb_half_life_us: int = 30_000_000
     bot_strategies: tuple[str, ...] = ()  # per outside bot (the first liquidator ids)
     bot_capital: tuple[int, ...] = ()     # per outside bot: its starting funds (micro-USD)
+    # the margin managers' recourse against held top-ups (one entry per group, None where
+    # switched off) and the delayed inbox's gas they paid from
+    recourses: list = field(default_factory=list)
+    inbox_fee: Any = None
 
 
 def usd(micro: float | int) -> float:
     return round(float(micro) / PPM, 2)
 
 
-def liquidation_rows(p: PerpsProtocol) -> np.ndarray:
+def liquidation_rows(p: PerpsBook) -> np.ndarray:
     """Every liquidation of the run (``market_view.LIQUIDATION`` fields)."""
     return p.market_view().events_since(0).liquidations
 
 
-def oracle_rows(p: PerpsProtocol) -> np.ndarray:
+def oracle_rows(p: PerpsBook) -> np.ndarray:
     """Every oracle update executed (``market_view.ORACLE_UPDATE`` fields)."""
     return p.market_view().events_since(0).oracle_updates
 
@@ -169,6 +200,24 @@ def perps_summary(run: PerpsRun) -> dict:
         "price_min": round(float(run.reference.price.min()), 2),
         **auction_summary(p.liquidation),
     }
+
+
+def perps_report(run: PerpsRun, venue_price_at: Callable[[np.ndarray], np.ndarray] | None
+                 ) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
+    """The perps figures and tables of a run, then what users did about held top-ups and
+    how far the prices sat from the reference; those figures are read off the tables, so
+    the two come out together. ``venue_price_at``: a live L2 pool's price path, drawn in
+    the price table instead of the replayed venue's."""
+    summary, tables = perps_summary(run), perps_tables(run)
+    if venue_price_at is not None:
+        prices = tables["prices"]
+        prices["venue"] = venue_price_at(np.rint(prices["t_s"] * 1e6).astype(np.int64))
+    txs = {c: run.txs.column(c) for c in ("sender", "kind", "held")}
+    summary.update(recourse_summary(run.recourses, run.inbox_fee, txs,
+                                    tables["liquidations"]["account"]))
+    summary.update(volatility(tables["prices"]))
+    summary.update(oracle_error_bps(tables["prices"]))
+    return summary, tables
 
 
 def perps_tables(run: PerpsRun) -> dict[str, dict[str, np.ndarray]]:

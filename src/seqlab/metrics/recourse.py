@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from seqlab.agents.recourse import InboxFee, Recourse
-from seqlab.protocols.perps import PPM
+from seqlab.units import MICRO_USD as PPM
 from seqlab.txs import Kind
 
 KEYS = ("recourse_retries", "recourse_tip_raises", "recourse_closes", "recourse_inbox",

@@ -16,19 +16,41 @@ falls on the insurance fund, then on bad debt. Writers' owners top up on margin 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from seqlab.ledger import Ledger
+from seqlab.metrics.options import options_summary, options_tables
 from seqlab.pricing import black_scholes
 from seqlab.protocols.market_view import MarketView
 from seqlab.protocols.option_dutch import WriterAuctions
 from seqlab.protocols.options_market import OptionsMarketView
 from seqlab.protocols.perps import PPM, PerpsProtocol
-from seqlab.protocols.port import ProtocolPort
+from seqlab.protocols.port import ProtocolPort, RunEnd
 from seqlab.scenario.schema import Options
 from seqlab.txs import Kind, TxStore
 
 YEAR_US = 31_536e9
+
+
+@dataclass(frozen=True)
+class BuyerAccounts:
+    """The buyers' wallets by name: the users' first, then the sequencing side's own
+    buyer (its stale-oracle buys). Opened in that order, once (a run's digest lists
+    balances by account, so the order is part of every pinned result)."""
+
+    users: int     # buyers [0, users) are users
+    operator: int  # the operator's buyer
+
+    @classmethod
+    def after(cls, users: int) -> "BuyerAccounts":
+        return cls(users=users, operator=users)
+
+    @property
+    def count(self) -> int:
+        """Every buyer account, the operator's included."""
+        return self.operator + 1
 
 
 class OptionsProtocol(ProtocolPort):
@@ -45,16 +67,16 @@ class OptionsProtocol(ProtocolPort):
         self.settled = np.zeros(len(grid), dtype=bool)
         n_series = len(grid)
         self.short = np.zeros((cfg.writers, n_series), dtype=np.int64)  # micro-units
-        # buyers, then the operator's own buyer account (stale-oracle buys)
-        self.operator_buyer = cfg.buyers
-        self.long = np.zeros((cfg.buyers + 1, n_series), dtype=np.int64)
+        self.buyer_accounts = buyers = BuyerAccounts.after(cfg.buyers)
+        self.operator_deposit = 0  # what the operator's buyer brought (micro-USD)
+        self.long = np.zeros((buyers.count, n_series), dtype=np.int64)
         self.pool_short = np.zeros(n_series, dtype=np.int64)  # taken over from writers
         self.margin = ledger.open_many("opt_margin", cfg.writers)
         self.writer_wallet = ledger.open_many("opt_writer_wallet", cfg.writers)
-        self.wallet = ledger.open_many("opt_wallet", cfg.buyers + 1)
+        self.wallet = ledger.open_many("opt_wallet", buyers.count)
         self.pool = ledger.open("options_pool")
         ledger.transfer(0, self.pool, int(round(cfg.pool_usd * PPM)), "deposit")
-        self.exposure = np.zeros((2, max(cfg.writers, cfg.buyers + 1)), dtype=np.float64)
+        self.exposure = np.zeros((2, max(cfg.writers, buyers.count)), dtype=np.float64)
         # every sale: (t, writer, buyer, series, qty micro-units, premium micro-USD)
         self.sales: list[tuple[int, int, int, int, int, int]] = []
         self._exposure_t = 0
@@ -68,17 +90,35 @@ class OptionsProtocol(ProtocolPort):
         self._market = OptionsMarketView(self)
 
     def fund(self, writer_margin_usd: np.ndarray, writer_wallet_usd: np.ndarray,
-             buyer_wallet_usd: np.ndarray) -> None:
-        """Deposits; ``buyer_wallet_usd`` may also fund the operator's buyer (last)."""
+             buyer_wallet_usd: np.ndarray, operator_usd: float = 0.0) -> None:
+        """Deposits: the writers' margin and wallets, the users' buyers' wallets and the
+        operator's buyer's (its strategy capital, counted back out of its gains)."""
+        buyers = np.zeros(self.buyer_accounts.count)
+        buyers[: self.buyer_accounts.users] = buyer_wallet_usd
+        buyers[self.buyer_accounts.operator] = operator_usd
         for accounts, usd in ((self.margin, writer_margin_usd),
                               (self.writer_wallet, writer_wallet_usd),
-                              (self.wallet, buyer_wallet_usd)):
-            usd = np.asarray(usd, dtype=np.float64)
-            self.ledger.transfer_many(0, accounts[: len(usd)],
-                                      np.round(usd * PPM).astype(np.int64), "deposit")
+                              (self.wallet, buyers)):
+            micro = np.round(np.asarray(usd, dtype=np.float64) * PPM).astype(np.int64)
+            self.ledger.transfer_many(0, accounts[: len(micro)], micro, "deposit")
+        self.operator_deposit = int(micro[self.buyer_accounts.operator])
 
     def market_view(self) -> MarketView:
         return self._market
+
+    def report(self, end: RunEnd) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
+        """Volume, writers' liquidations, settlement and who ended with what, marked at
+        the reference at the end; exposure accrued up to the end for the tables."""
+        mark = end.mark_micro()
+        summary = options_summary(self, end.t_us, mark)
+        self._accrue(end.t_us)
+        return summary, options_tables(self, end.t_us, mark, end.reference.at)
+
+    def sequencer_gains(self, end: RunEnd) -> dict[str, int]:
+        """The operator's stale-price option buys: its buyer's wallet and options marked
+        at the end, less what it brought; they belong to its stale-oracle profit."""
+        value = self.values(end.t_us, end.mark_micro())[1][self.buyer_accounts.operator]
+        return {"stale_oracle": int(value) - self.operator_deposit}
 
     def state_arrays(self) -> list[np.ndarray]:
         """Open shorts and longs per series, and what the pool took over."""

@@ -33,7 +33,8 @@ from seqlab.protocols.fixed import PPM, toward_zero
 from seqlab.protocols.liquidation import make_liquidation
 from seqlab.protocols.market_view import MarketView
 from seqlab.protocols.perps_market import PerpsMarketView
-from seqlab.protocols.port import Handler, ProtocolPort
+from seqlab.metrics.perps import PerpsRun, perps_report
+from seqlab.protocols.port import Handler, ProtocolPort, RunEnd
 from seqlab.protocols.price_rule import PriceRule
 from seqlab.rollup.fees import SequencerAccounts
 
@@ -119,6 +120,11 @@ class PerpsProtocol(ProtocolPort):
         self.bundle = None
         # the mark for an oracle price (None: the oracle price itself; a live venue's blend)
         self.mark: Callable[[int], int] | None = None
+        # a live L2 pool's price path, drawn in the run's price table (None: no live pool)
+        self.venue_price_at: Callable[[np.ndarray], np.ndarray] | None = None
+        # the run's participants as the metrics read them (users, the operator's and the
+        # bots' accounts, ...): named by the factory that assembled the run, read at the end
+        self.run_record: PerpsRun | None = None
         self.oi_cap = int(round(cfg.max_open_interest_usd * PPM))  # per side; 0: none
         self.price = 0
         self.oracle_block = -1
@@ -689,6 +695,25 @@ class PerpsProtocol(ProtocolPort):
 
     def state_arrays(self) -> list[np.ndarray]:
         return [self.size, self.basis, np.array([self.price, self.log.bad_debt])]
+
+    def report(self, end: RunEnd) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
+        """The perps figures and tables (``metrics.perps`` over ``run_record``), then the
+        reports of the parts plugged into the market (the backrun auction, the price
+        rule); what the sequencing side gained in the protocols attached to this one
+        (the operator's stale-price option buys) joins its profit."""
+        summary, tables = perps_report(self.run_record, self.venue_price_at)
+        for part in (self.bundle, self.price_rule):
+            if part is not None:
+                summary.update(part.summary())
+        by = summary["operator_profit_by_strategy"]
+        for extension in self.extensions:
+            if not isinstance(extension, ProtocolPort):
+                continue  # the rollup's fee market: its accounts are already counted
+            for strategy, micro in extension.sequencer_gains(end).items():
+                by[strategy] = round(by[strategy] + micro / PPM, 2)
+                summary["operator_profit_usd"] = round(summary["operator_profit_usd"]
+                                                       + micro / PPM, 2)
+        return summary, tables
 
 
 def margin_arrays(p: PerpsProtocol, idx: np.ndarray, price_micro: int

@@ -2,19 +2,23 @@
 
 A protocol handles transactions by kind (``handlers``), has a start and an end of block
 (what accrues before the first transaction, what is charged after the last), states its
-final arrays for the run digest, reports its own figures and tables, and answers
-questions through a read-only ``market_view()``. The rollup calls ``execute``, charges
-its own fees (``rollup.fees``), then calls ``end_block``; the default ``execute`` runs the
-handlers one transaction at a time, in order, and a protocol with a faster path (a
-vectorised batch, a per-block price) overrides it with the same meaning.
+final arrays for the run digest, reports its own figures and tables (``report``, given
+the run's end: the world merges what each protocol returns and builds none of it), and
+answers questions through a read-only ``market_view()``. The rollup calls ``execute``,
+charges its own fees (``rollup.fees``), then calls ``end_block``; the default ``execute``
+runs the handlers one transaction at a time, in order, and a protocol with a faster path
+(a vectorised batch, a per-block price) overrides it with the same meaning.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import numpy as np
 
+from seqlab.market import ReferencePrice
+from seqlab.protocols.fixed import PPM
 from seqlab.protocols.market_view import MarketView
 from seqlab.txs import Status, TxStore
 
@@ -22,6 +26,20 @@ from seqlab.txs import Status, TxStore
 Handler = Callable[[int, int, int, int, int], bool]
 
 _OK, _FAILED = int(Status.OK), int(Status.FAILED)
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """What the world knows once the run is over and a protocol reports: when the run
+    ended and the off-chain reference price (None in a world without a market, as the
+    benchmark's)."""
+
+    t_us: int
+    reference: ReferencePrice | None = None
+
+    def mark_micro(self) -> int:
+        """The reference price at the end (micro-USD): what positions are marked at."""
+        return int(round(float(self.reference.at(self.t_us)) * PPM))
 
 
 class ProtocolPort(ABC):
@@ -73,6 +91,19 @@ class ProtocolPort(ABC):
 
     def tables(self) -> dict[str, dict[str, np.ndarray]]:
         """Tables the protocol reports of itself at the end of a run, by name."""
+        return {}
+
+    def report(self, end: RunEnd) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
+        """The protocol's figures and tables at ``end``, as the world merges them into
+        the run's. By default its ``summary()`` and ``tables()``; a protocol whose figures
+        need the run's end (the final mark, the reference path) or are read off its own
+        tables overrides this."""
+        return self.summary(), self.tables()
+
+    def sequencer_gains(self, end: RunEnd) -> dict[str, int]:
+        """What the sequencing side's own accounts in this protocol gained by ``end``, by
+        strategy (micro-USD): a protocol attached to another reports it there, where the
+        operator's profit is counted. Nothing by default: the sequencer holds no account."""
         return {}
 
     @abstractmethod

@@ -185,7 +185,7 @@ class Operator:
         qty = min(int(prm.stale_option_usd / old[series] * PPM), opt.capacity(now, series))
         if qty <= 0:
             return []
-        return [view.insert(Kind.OPT_BUY, opt.operator_buyer, now, a=qty, b=series)]
+        return [view.insert(Kind.OPT_BUY, opt.buyer_accounts.operator, now, a=qty, b=series)]
 
     def _censor(self, cand: np.ndarray, arrival: np.ndarray, price: int, now: int
                 ) -> tuple[np.ndarray, np.ndarray]:
