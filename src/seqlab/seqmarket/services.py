@@ -48,6 +48,19 @@ def service_sequencer(base: Sequencer, svc: Service) -> Sequencer:
     return base.model_copy(update=update)
 
 
+def sold_sequencer(seq: Sequencer, epoch_us: int) -> Sequencer:
+    """A service's ``[sequencer]`` when the rollup sells its rights epoch by epoch: a
+    based service's preconfers know which slots it holds, the epochs sold so far, one
+    ahead, so they look no further ahead than one epoch's slots. With the beacon chain's
+    32-slot lookahead they would promise into slots the rollup has not sold them, and
+    every proposer before such a preconfer would wait for it."""
+    if seq.design != "based":
+        return seq
+    slots = max(1, epoch_us // seq.l1_block_time)
+    based = seq.based.model_copy(update={"lookahead": min(seq.based.lookahead, slots)})
+    return seq.model_copy(update={"based": based})
+
+
 def service_windows(svc: Service, base: Sequencer, horizon_us: int, seed: int) -> np.ndarray:
     """The service's down windows: its scheduled outages and those drawn at its rate,
     from a stream of its own (the same for every rollup that buys from it)."""
