@@ -85,6 +85,16 @@ class MarketDesign(Design):
         self.on_down: Callable[[np.ndarray], None] | None = None
         self.blocks_by: dict[str, int] = {}  # blocks each service produced (settled)
         self.windows = windows or {}
+        # which services gossip pending transactions where bots watch (fair ordering's
+        # nodes do): the bots are wired to watch if any does, and hear only while it is
+        # in use
+        made = {s.name: make_design(service_sequencer(self.cfg, s)) for s in services}
+        self.gossip = {name: d.public_mempool for name, d in made.items()}
+        self.public_mempool = any(self.gossip.values())
+        # independent builders trade from accounts opened when the world is built: as
+        # many as the service with the most builders needs, shared by every segment that
+        # runs one (a switch closes what they hold, as it does the hosted operator's)
+        self.builders = max(d.builders for d in made.values())
 
     # the service in use ---------------------------------------------------------------
     def attach(self, view: object) -> None:
@@ -240,6 +250,10 @@ class MarketDesign(Design):
 
     def pending(self) -> int:
         return len(self.inbound) + self.active.pending()
+
+    def gossips(self, t_us: int) -> bool:
+        seg = int(self.schedule.segment_at(np.array([t_us], dtype=np.int64))[0])
+        return self.gossip[self.schedule.services[max(seg, 0)]]
 
     def commits_by(self, t_us: int) -> bool:
         return self.active.commits_by(t_us)
