@@ -177,13 +177,13 @@ def test_a_winner_that_goes_down_hands_the_rollup_to_based_sequencing():
     data["sequencing_market"] = {
         "enabled": True, "policy": "auction", "auction_reserve_usd": 0.01,
         "services": [{"name": "tb", "offer": "timeboost", "outage_rate_per_day": 0.0,
-                      "outages": [{"start": "185s", "duration": "4min"}]},
+                      "outages": [{"start": "125s", "duration": "4min"}]},
                      {"name": "l1", "offer": "based"}]}
     world = make_world(parse_scenario(data, "<test>"), 1)
     world.run()
     sales = world.design.rights.sales
-    assert sales[15].winner == "tb" and all(x.winner == "l1" for x in sales[16:35])
-    down = world.outages[(world.outages[:, 1] > 185 * S) & (world.outages[:, 0] < 425 * S)]
-    assert down.tolist() == [[185 * S, 192 * S]]  # to the next epoch's start
+    assert sales[10].winner == "tb" and all(x.winner == "l1" for x in sales[11:30])
+    down = world.outages[(world.outages[:, 1] > 125 * S) & (world.outages[:, 0] < 365 * S)]
+    assert down.tolist() == [[125 * S, 132 * S]]  # to the next epoch's start
     included = world.txs.included_us
-    assert ((included > 200 * S) & (included < 420 * S)).sum() > 0
+    assert ((included > 140 * S) & (included < 360 * S)).sum() > 0

@@ -166,7 +166,6 @@ BAD = {
     "unknown offer": ({"services": [{"name": "x", "offer": "nope"}]}, "offer"),
     "faulty": ({"services": [{"name": "x", "nodes": 3, "faulty": 3}]}, "faulty"),
     "unknown policy": ({"services": [{"name": "x"}], "policy": "nope"}, "policy"),
-    "fair ordering": ({"services": [{"name": "x", "design": "fair-ordering"}]}, "design"),
     "unknown design": ({"services": [{"name": "x", "design": "magic"}]}, "design"),
     "order": ({"services": [{"name": "x"}], "order": ["y"]}, "order"),
     "policies": ({"services": [{"name": "x"}], "policies": ["static", "failover"]},

@@ -328,6 +328,8 @@ class World:
                               int(self.txs.a[tx]))
 
     def _on_pending_update(self, price: int) -> None:
+        if not self.design.gossips(self.sim.now):
+            return
         _, notional = self.protocol.margin_state(price)
         self.liquidators.on_block(self.sim.now, self.protocol.liquidatable(price), notional)
 

@@ -78,15 +78,27 @@ class Valuation:
     def gross(self, svc: Service, vol: float, seconds: float) -> float:
         """USD the service's design forecasts it takes sequencing ``seconds`` at
         volatility ``vol``, before its running cost."""
+        return self.design_gross(svc.design, vol, seconds)
+
+    def design_gross(self, design: str, vol: float, seconds: float) -> float:
+        """USD ``design`` forecasts its operator takes sequencing ``seconds`` at
+        volatility ``vol``, before running costs."""
         per_unit = ORDERING_TAKE_USD / (ORDERING_HOURS * 3600.0) / ORDERING_VOL ** 2
-        rate = (self.fees_usd_per_s * (svc.design in KEEPS_TIPS)
-                + EXTRACTION.get(svc.design, 0.0) * per_unit * vol * vol)
+        rate = (self.fees_usd_per_s * (design in KEEPS_TIPS)
+                + EXTRACTION.get(design, 0.0) * per_unit * vol * vol)
         return rate * seconds
 
     def value(self, svc: Service, vol: float, seconds: float) -> float:
         """USD the service expects to earn sequencing ``seconds`` at volatility ``vol``,
         net of its running cost."""
         return self.gross(svc, vol, seconds) - svc.cost_usd_per_hour / 3600.0 * seconds
+
+
+def fees_only(design: str) -> bool:
+    """Whether all a design's operator takes is the order flow's priority fees: what
+    one such design realises in an epoch (fees are on the public chain) is what any
+    other would have."""
+    return design in KEEPS_TIPS and not EXTRACTION.get(design, 0.0)
 
 
 def first_price_bids(values: np.ndarray, reserve: float, n: int) -> np.ndarray:
@@ -124,6 +136,7 @@ class Sale:
     bids: tuple[float, ...]  # every bidder's sealed bid (USD), in the services' order
     values: tuple[float, ...]  # every bidder's expected value (USD), before its error
     forecast_usd: float = 0.0  # the winner's design's forecast, before what it learnt
+    vol: float = 0.0           # the realised volatility the bidders read
 
 
 class AuctionPolicy:
@@ -140,6 +153,8 @@ class AuctionPolicy:
         self.learns = True  # its bidders learn from the run: sell each epoch as it comes
         self.learners: Learners | None = None
         self.designs: dict[str, str] = {}
+        self.error: np.ndarray | None = None  # each bidder's valuation error, last epoch
+        self.error_epoch = -1
 
     def bind(self, valuation: Valuation, seed: int) -> None:
         """The market's public order flow, and the run's seed for the bidders' errors."""
@@ -171,9 +186,7 @@ class AuctionPolicy:
         gross = np.array([self.valuation.gross(s, state.vol, seconds) for s in bidders])
         cost = np.array([s.cost_usd_per_hour / 3600.0 * seconds for s in bidders])
         values = learners.ratio()[rows] * gross - cost
-        index = np.array([state.services.index(s) for s in bidders], dtype=np.int64)
-        z = keyed_normals(self.seed, "seqmarket/auction", index,
-                          np.full(len(index), state.now // epoch, dtype=np.int64))
+        z = self._errors(state, learners.decay)[rows]
         noise = self.cfg.auction_noise
         estimate = values * np.exp(noise * z - noise * noise / 2)  # unbiased
         # conditioned on winning: the highest of m estimates overshoots by m's max error
@@ -187,8 +200,27 @@ class AuctionPolicy:
             learners.pay(winner, price)
         self.sales.append(Sale(state.now, winner, price, tuple(bids.round(6).tolist()),
                                tuple(values.round(6).tolist()),
-                               0.0 if k is None else float(gross[k])))
+                               0.0 if k is None else float(gross[k]), state.vol))
         return winner
+
+    def _errors(self, state: State, carry: float) -> np.ndarray:
+        """Every bidder's standardised valuation error for this epoch, in the learners'
+        order. The error is in the bidder's model of the order flow, which changes only as
+        fast as its estimate does: from one epoch to the next it keeps ``carry`` of its
+        error (the share of its estimate the last epoch leaves unchanged) and draws the
+        rest afresh, ``e_k = carry·e_(k−1) + √(1 − carry²)·z_k``, still a standard normal.
+        Drawn fresh each 12 s slot, a value a little above the reserve would win or miss it
+        by a coin flip per slot and move the rollup between sequencers every other slot."""
+        learners = self.learners
+        names = [s.name for s in state.services]
+        index = np.array([names.index(n) for n in learners.names], dtype=np.int64)
+        epoch = state.now // self.cfg.auction_epoch
+        z = keyed_normals(self.seed, "seqmarket/auction", index,
+                          np.full(len(index), epoch, dtype=np.int64))
+        if self.error is not None and self.error_epoch == epoch - 1:
+            z = carry * self.error + np.sqrt(1.0 - carry * carry) * z
+        self.error, self.error_epoch = z, epoch
+        return z
 
     def _learners(self, services: tuple[Service, ...]) -> Learners:
         """The bidders' learning state, each starting from its design's forecast."""
@@ -210,10 +242,16 @@ class AuctionPolicy:
         sale = self.sales[epoch]
         self.learners.book(sale.winner, usd)
         design = self.designs[sale.winner]
-        if ended:
-            self.learners.observe(design, sale.forecast_usd, usd)
-        else:
+        if not ended:
             self.learners.correct(design, usd)
+            return
+        seen = {design: (sale.forecast_usd, usd)}
+        if fees_only(design):  # the fees it kept are what every fees-only design would
+            seconds = self.cfg.auction_epoch / S
+            seen.update({d: (self.valuation.design_gross(d, sale.vol, seconds), usd)
+                         for d in set(self.learners.designs.tolist())
+                         if fees_only(d) and d != design})
+        self.learners.observe(seen)
 
 
 register_policy("auction", AuctionPolicy)

@@ -7,6 +7,12 @@ internal state do not follow the rollup). Transactions reach the service in use
 had received but not sequenced are stranded: their senders re-send them to the new
 service when it starts, or force them in through the L1 delayed inbox. What the rollup
 pays each service (per block and per transaction) is settled from its fee income.
+
+Rights sold ahead (the auction) change hands differently: the winner of a slot is known
+before it starts and builds from the rollup's mempool, as the outgoing one did, so at the
+slot boundary what the outgoing one had not sequenced is handed over with its arrival
+times (counted ``handed_over``, not stranded). A based service's preconfirmations for
+slots after the rollup leaves it are stranded: counted, not slashed (``preconf``).
 """
 from __future__ import annotations
 
@@ -28,9 +34,11 @@ from seqlab.seqmarket.policies import POLICIES, Policy, make_policy, ranking
 from seqlab.seqmarket.rights import RightsBook
 from seqlab.seqmarket.schedule import Planner, Schedule, plan
 from seqlab.seqmarket.stress import RETURN_STEP, realised_vol
-from seqlab.seqmarket.services import check_services, service_sequencer, service_windows
+from seqlab.seqmarket.services import (check_services, service_sequencer, service_windows,
+                                       sold_sequencer)
 from seqlab.sequencing import make_design
 from seqlab.sequencing.base import Blocks, Design, PendingQueue
+from seqlab.sequencing.preconf import PromiseBook
 from seqlab.sequencing.txview import TxView
 from seqlab.txs import Kind, TxStore
 
@@ -43,11 +51,14 @@ class MarketDesign(Design):
     def __init__(self, loaded: LoadedScenario, services: list[Service], schedule: Schedule,
                  txs: TxStore, policy: str,
                  replan: Callable[[Callable], Planner] | None = None,
-                 windows: dict[str, np.ndarray] | None = None) -> None:
+                 windows: dict[str, np.ndarray] | None = None,
+                 handover_every: int = 0) -> None:
         """``replan(price_at)``: for a policy that watches the market, its planner once the
         reference price is known (when the design is attached to the run); one that
         learns from the run (``learns``) is asked as the run reaches each epoch.
-        ``windows``: each service's down windows, as the schedule saw them."""
+        ``windows``: each service's down windows, as the schedule saw them.
+        ``handover_every``: switches at multiples of it (rights sold ahead, epoch by
+        epoch) hand the outgoing service's queue over instead of stranding it (0: none)."""
         super().__init__(loaded.scenario.sequencer)
         self.replan = replan
         self.cfg_market = loaded.scenario.sequencing_market
@@ -61,7 +72,12 @@ class MarketDesign(Design):
         self.segment = -1
         self.active: Design | None = None
         self.given: list[np.ndarray] = []  # what the service in use has received
+        self.given_at: list[np.ndarray] = []  # ...and when each reached the gateway
         self.stranded = 0
+        self.handover_every = handover_every
+        self.handed_over = 0
+        self.promises: PromiseBook | None = None  # one book for every based segment
+        self.promisers: list[Design] = []  # the based segments' designs, for their figures
         self.paid = 0  # micro-USD paid to the services (settled after the run)
         self.rights = RightsBook(list(schedule.sales))  # an auction policy's sales
         self.planner: Planner | None = None  # a learning policy's, planned as the run goes
@@ -69,6 +85,16 @@ class MarketDesign(Design):
         self.on_down: Callable[[np.ndarray], None] | None = None
         self.blocks_by: dict[str, int] = {}  # blocks each service produced (settled)
         self.windows = windows or {}
+        # which services gossip pending transactions where bots watch (fair ordering's
+        # nodes do): the bots are wired to watch if any does, and hear only while it is
+        # in use
+        made = {s.name: make_design(service_sequencer(self.cfg, s)) for s in services}
+        self.gossip = {name: d.public_mempool for name, d in made.items()}
+        self.public_mempool = any(self.gossip.values())
+        # independent builders trade from accounts opened when the world is built: as
+        # many as the service with the most builders needs, shared by every segment that
+        # runs one (a switch closes what they hold, as it does the hosted operator's)
+        self.builders = max(d.builders for d in made.values())
 
     # the service in use ---------------------------------------------------------------
     def attach(self, view: object) -> None:
@@ -118,20 +144,48 @@ class MarketDesign(Design):
             return
         start = int(self.schedule.starts[segment])
         if self.active is not None:
+            strand_promises = getattr(self.active, "strand_promises", None)
+            if strand_promises is not None:
+                strand_promises(start)
             self._strand(start)
             self._close_orphans(start)
         self.segment = segment
         svc = self.services[self.schedule.services[segment]]
-        design = make_design(service_sequencer(self.cfg, svc))
+        cfg = service_sequencer(self.cfg, svc)
+        if self.handover_every:
+            cfg = sold_sequencer(cfg, self.handover_every)
+        design = make_design(cfg)
+        self._share_promises(design)
         if self.view is not None:
             design.attach(dataclasses.replace(
                 self.view, txs=TxView(self.txs, design.contents_visible,
                                       design.senders_visible)))
-        self.active, self.given = design, []
+        begin = getattr(design, "begin", None)
+        if begin is not None:
+            begin(start)
+        self.active, self.given, self.given_at = design, [], []
+
+    def _share_promises(self, design: Design) -> None:
+        """Every based segment books its preconfirmations in one book, so the run's
+        figures (and the collateral's account) are the market's, not one segment's."""
+        book = getattr(design, "book", None)
+        if not isinstance(book, PromiseBook):
+            return
+        if self.promises is None:
+            self.promises = book
+        design.book = self.promises
+        self.promisers.append(design)
 
     def _strand(self, start: int) -> None:
         given = np.concatenate(self.given) if self.given else np.empty(0, np.int64)
-        left = np.sort(given[self.txs.included_us[given] < 0])
+        given_at = np.concatenate(self.given_at) if self.given else np.empty(0, np.int64)
+        waiting = self.txs.included_us[given] < 0
+        left, left_at = given[waiting], given_at[waiting]
+        if self.handover_every and start % self.handover_every == 0:
+            self.handed_over += len(left)  # in the mempool the next winner builds from
+            self._enqueue(left, left_at)
+            return
+        left = np.sort(left)
         self.stranded += len(left)
         if not len(left):
             return
@@ -173,6 +227,7 @@ class MarketDesign(Design):
             self.inbound.drop_head(n)
             self.active.receive(ids, arrival)
             self.given.append(ids)
+            self.given_at.append(arrival - hop)
 
     # the design interface ---------------------------------------------------------------
     def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
@@ -195,6 +250,10 @@ class MarketDesign(Design):
 
     def pending(self) -> int:
         return len(self.inbound) + self.active.pending()
+
+    def gossips(self, t_us: int) -> bool:
+        seg = int(self.schedule.segment_at(np.array([t_us], dtype=np.int64))[0])
+        return self.gossip[self.schedule.services[max(seg, 0)]]
 
     def commits_by(self, t_us: int) -> bool:
         return self.active.commits_by(t_us)
@@ -245,10 +304,25 @@ class MarketDesign(Design):
         market = {"policy": self.policy, "switches": len(s.services) - 1,
                   "first_service": s.services[0], "service_time_s": time_by,
                   "service_blocks": dict(self.blocks_by),
-                  "stranded": self.stranded, "sequencing_cost_usd": round(self.paid / PPM, 2)}
+                  "stranded": self.stranded, "handed_over": self.handed_over,
+                  "sequencing_cost_usd": round(self.paid / PPM, 2)}
         if self.rights.sales:
             market["auction"] = self.rights.metrics()
+        if self.promisers:
+            market["preconf"] = self._preconf_figures()
         return {"market": market}
+
+    def _preconf_figures(self) -> dict:
+        """The based segments' block counts, summed, and their preconfirmations: how
+        many, how fast, and how each ended (kept, broken and slashed, stranded by a
+        switch, or open at the end)."""
+        figures: dict = {}
+        for design in self.promisers:
+            for key, n in design.counts.items():
+                figures[key] = figures.get(key, 0) + n
+        received = sum(d.received for d in self.promisers)
+        figures.update(self.promises.metrics(self.txs, received, self.promisers[0].slot_us))
+        return figures
 
 
 def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int = 0,
@@ -291,7 +365,8 @@ def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int =
     watch = getattr(policy, "watch_window", None)
     replan = None if watch is None else partial(_watching_plan, services, windows, make, cfg,
                                                 sc.duration, watch, home)
-    return MarketDesign(loaded, services, schedule, txs, name, replan, windows)
+    handover = cfg.auction_epoch if getattr(policy, "sold_ahead", False) else 0
+    return MarketDesign(loaded, services, schedule, txs, name, replan, windows, handover)
 
 
 def rollup_home(services: list[Service], cfg: SequencingMarket, rollup: int) -> str | None:

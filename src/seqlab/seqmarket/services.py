@@ -10,29 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqlab.errors import SeqlabError
 from seqlab.kernel import derived_seed
 from seqlab.outages import outage_windows
 from seqlab.scenario.schema import Sequencer, SequencingMarket, Service
 from seqlab.sequencing import check_design
 
-# Designs a service cannot run yet: their wiring is fixed when the world is built.
-UNSUPPORTED = {"fair-ordering": "it gossips pending transactions to every bot",
-               "builders": "its builders own accounts opened when the world is built"}
-
 
 def check_services(cfg: SequencingMarket, file: str | None = None) -> list[Service]:
-    """The services, checked: each names a design that can be sold as a service."""
-    out = []
+    """The services, checked: each names a known design (any design can be sold as a
+    service: fair ordering's gossip follows the service in use, and the world opens
+    accounts for the builders of the service that runs the most)."""
     for k, svc in enumerate(cfg.services):
-        field = f"sequencing_market.services[{k}]"
-        check_design(svc.design, f"{field}.design", file)
-        if svc.design in UNSUPPORTED:
-            raise SeqlabError(f"design '{svc.design}' cannot be a service yet: "
-                              f"{UNSUPPORTED[svc.design]}", file=file, field=f"{field}.design",
-                              allowed="any other design")
-        out.append(svc)
-    return out
+        check_design(svc.design, f"sequencing_market.services[{k}].design", file)
+    return list(cfg.services)
 
 
 def service_sequencer(base: Sequencer, svc: Service) -> Sequencer:
@@ -46,6 +36,19 @@ def service_sequencer(base: Sequencer, svc: Service) -> Sequencer:
             update={"keypers": svc.nodes, "threshold": min(base.encrypted.threshold,
                                                            svc.nodes)})
     return base.model_copy(update=update)
+
+
+def sold_sequencer(seq: Sequencer, epoch_us: int) -> Sequencer:
+    """A service's ``[sequencer]`` when the rollup sells its rights epoch by epoch: a
+    based service's preconfers know which slots it holds, the epochs sold so far, one
+    ahead, so they look no further ahead than one epoch's slots. With the beacon chain's
+    32-slot lookahead they would promise into slots the rollup has not sold them, and
+    every proposer before such a preconfer would wait for it."""
+    if seq.design != "based":
+        return seq
+    slots = max(1, epoch_us // seq.l1_block_time)
+    based = seq.based.model_copy(update={"lookahead": min(seq.based.lookahead, slots)})
+    return seq.model_copy(update={"based": based})
 
 
 def service_windows(svc: Service, base: Sequencer, horizon_us: int, seed: int) -> np.ndarray:

@@ -101,6 +101,12 @@ class Design(ABC):
         self.block_time = cfg.block_time
         self.capacity = cfg.max_txs_per_block
 
+    def gossips(self, t_us: int) -> bool:
+        """Whether pending transactions are gossiped where bots watch at ``t_us``: a
+        design that changes hands during a run (a sequencing market) may say so only part
+        of the time."""
+        return self.public_mempool
+
     def attach(self, view: object) -> None:
         """Receive the operator's view of the chain (only extractive designs use it)."""
 

@@ -73,6 +73,7 @@ class BasedDesign(QueuedDesign):
         self.seed = 0
         self._txs = None  # the design's TxView: tips are on the envelope
         self.last_slot = 0  # every slot up to here is built or has passed
+        self.opened = 0  # when the design started sequencing (µs)
         self.load: dict[int, int] = {}  # promises per preconfer slot
         self.rank = 0  # promises made so far: the order they were made in
         self.received = 0
@@ -105,9 +106,11 @@ class BasedDesign(QueuedDesign):
         if not len(ids):
             return
         self.received += len(ids)
-        s, at = self.slot_us, arrival_us + self.based.preconf_latency
+        s = self.slot_us
+        seen = np.maximum(arrival_us, self.opened)  # it reached a preconfer of this design
+        at = seen + self.based.preconf_latency
         first = np.maximum(-(-at // s), self.last_slot + 1)
-        last = arrival_us // s + self.based.lookahead
+        last = seen // s + self.based.lookahead
         lo, hi = int(first.min()), int(max(last.max(), first.min()))
         span = np.arange(lo, hi + 1, dtype=np.int64)
         pre = span[self.preconfers(span)]
@@ -127,16 +130,39 @@ class BasedDesign(QueuedDesign):
         self.book.promise(ids[promised], slot[promised], at[promised])
         self.queue.add(ids, arrival_us, slot, rank)
 
+    def begin(self, t_us: int) -> None:
+        """The design starts sequencing at ``t_us`` (a rollup that buys sequencing moved
+        to it): the slots before have passed, and a promise is made no earlier than now,
+        whatever the transaction's arrival."""
+        self.opened = t_us
+        self.last_slot = max(self.last_slot, -(-t_us // self.slot_us) - 1)
+
+    def strand_promises(self, t_us: int) -> None:
+        """The rollup moves away at ``t_us``: the promises for slots that began before are
+        broken (their preconfers had the slot and built nothing), those for later slots
+        are stranded; either way their transactions are back in the public pool."""
+        for slot in sorted(self.load):
+            if slot * self.slot_us < t_us:
+                self._break(slot)
+            else:
+                self.book.strand(slot, self._release(slot))
+
     def _break(self, slot: int) -> None:
         """The preconfer of ``slot`` produced no block: slash it for every promise it
         made; those transactions wait in the public pool again."""
+        self.book.slash(slot, self._release(slot))
+
+    def _release(self, slot: int) -> np.ndarray:
+        """Take back the promises for ``slot``: their transactions, in promise order, wait
+        in the public pool again."""
         q = self.queue
         mine = np.flatnonzero(q.slot == slot)
         mine = mine[np.argsort(q.rank[mine], kind="stable")]
-        self.book.slash(slot, q.ids[mine])
+        ids = q.ids[mine]
         q.slot[mine] = NONE
         q.rank[mine] = NONE
         self.load.pop(slot, None)
+        return ids
 
     # blocks -----------------------------------------------------------------------------
     def build_blocks(self, ticks: np.ndarray) -> Blocks:

@@ -6,7 +6,10 @@ its latency with a signed promise: the transaction goes into the preconfer's slo
 the ones it promised before. A promise is only as good as what breaking it costs, so a
 slot that passes without the preconfer's block breaks every promise made for it, and the
 preconfer's collateral goes to the users it let down, on the ledger, split exactly.
-The book keeps every promise and every broken one, for the run's figures.
+The book keeps every promise and every broken one, for the run's figures. A promise can
+also be stranded: when a rollup that buys its sequencing moves away from based sequencing
+before the promised slot, that slot's preconfer never held the right to build it; the
+promise is void and counted apart, and nobody is slashed for it.
 """
 from __future__ import annotations
 
@@ -37,9 +40,14 @@ class PromiseBook:
         self._slot: list[np.ndarray] = []
         self._at: list[np.ndarray] = []
         self.broken: list[tuple[int, int, int]] = []  # (tx, slot, micro-USD paid to it)
+        self.stranded: list[tuple[int, int]] = []  # (tx, slot): the rollup moved away first
         self.slashed_slots = 0
 
     def attach(self, protocol) -> None:
+        """Book onto ``protocol``'s ledger (once: a book several designs share keeps one
+        account)."""
+        if protocol is self.protocol:
+            return
         self.protocol = protocol
         self.account = protocol.ledger.open("preconf collateral")
 
@@ -69,6 +77,12 @@ class PromiseBook:
                 p.ledger.transfer(self.account, to, share, "preconf_slash")
             self.broken.append((tx, slot, share))
 
+    def strand(self, slot: int, ids: np.ndarray) -> None:
+        """The rollup stopped buying from based sequencing before ``slot``: its preconfer
+        never held the right to build it, so the promises for it to ``ids`` are void, not
+        broken; nobody is slashed, and they are counted apart."""
+        self.stranded.extend((int(tx), int(slot)) for tx in ids.tolist())
+
     def promised(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every promise: tx ids, promised slots, when each was made (µs)."""
         if not self._ids:
@@ -82,14 +96,20 @@ class PromiseBook:
         out: dict = {"received": received, "preconfirmed": int(len(ids)),
                      "preconfirmed_share": round(len(ids) / received, 4) if received else 0.0,
                      "broken_promises": len(self.broken), "slots_slashed": self.slashed_slots,
-                     "slashed_usd": round(sum(b[2] for b in self.broken) / PPM, 2)}
+                     "slashed_usd": round(sum(b[2] for b in self.broken) / PPM, 2),
+                     "stranded_promises": len(self.stranded)}
         if len(ids):
             wait = (at - txs.submit_us[ids]) / 1000.0
-            kept = txs.included_us[ids] // slot_us == slots
             out["preconf_latency_ms"] = {"p50": round(float(np.percentile(wait, 50)), 3),
                                          "p99": round(float(np.percentile(wait, 99)), 3)}
-            out["kept"] = int(kept.sum())
-            # promised for a slot after the run's end: neither kept nor broken yet
-            out["open_at_end"] = int((txs.included_us[ids] < 0).sum()) - sum(
-                1 for b in self.broken if txs.included_us[b[0]] < 0)
+            # every promise ends one way: broken (slashed), stranded, kept (in its slot)
+            # or, for a slot after the run's end, still open
+            ended = {(b[0], b[1]) for b in self.broken} | set(self.stranded)
+            live = np.array([(tx, slot) not in ended
+                             for tx, slot in zip(ids.tolist(), slots.tolist())], dtype=bool)
+            included = txs.included_us[ids]
+            out["kept"] = int((live & (included >= 0) & (included // slot_us == slots)).sum())
+            out["open_at_end"] = int((live & (included < 0)).sum())
+            # included, but not in its slot and neither broken nor stranded: none may be
+            out["unaccounted"] = int(live.sum()) - out["kept"] - out["open_at_end"]
         return out
