@@ -161,7 +161,8 @@ def test_a_nonce_is_spent_once(blocks, bound):
     for block in blocks:
         block = np.array(block, dtype=np.int64)
         ok = nonces.claim(block)
-        for tx, fine in zip(block.tolist(), ok.tolist()):
+        ok = [True] * len(block) if ok is None else ok.tolist()  # None: every one may
+        for tx, fine in zip(block.tolist(), ok):
             if tx >= bound:
                 assert fine
             elif fine:
@@ -176,3 +177,26 @@ def test_all_weights_zero_is_one_clear_error():
         parse_scenario(data)
     line = info.value.line()
     assert "recourse" in line and "retry" in line and "\n" not in line
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_owners_due_match_a_full_scan(enabled):
+    """The owners kept as due to top up are, after every block and every executed
+    top-up, exactly those a scan of every account finds: low, managed, not pending."""
+    data = load_scenario("tiny").scenario.model_dump(mode="python")
+    data["sequencer"]["design"] = "extractive-censor"
+    data["agents"]["margin_managers"]["recourse"]["enabled"] = enabled
+    w = World(parse_scenario(data))
+    m, checked = w.managers, []
+
+    def checking(method):
+        def call(*args, **kwargs):
+            method(*args, **kwargs)
+            scan = np.flatnonzero(m.low & m.managed & ~m.pending).tolist()
+            assert sorted(m._due) == scan
+            checked.append(len(scan))
+        return call
+
+    m.on_block, m.on_executed = checking(m.on_block), checking(m.on_executed)
+    w.run()
+    assert len(checked) > 100 and max(checked) > 0  # owners were due, and checked

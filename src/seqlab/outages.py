@@ -45,7 +45,7 @@ def merge_windows(windows: list[tuple[int, int]]) -> np.ndarray:
 
 def down_until(windows: np.ndarray, t_us: int) -> int | None:
     """End of the outage covering ``t_us`` (None when the sequencer is up)."""
-    k = int(np.searchsorted(windows[:, 0], t_us, side="right")) - 1
+    k = int(windows[:, 0].searchsorted(t_us, side="right")) - 1
     if k >= 0 and t_us < windows[k, 1]:
         return int(windows[k, 1])
     return None
@@ -55,7 +55,7 @@ def in_grace(windows: np.ndarray, t_us: int, grace_us: int) -> bool:
     """Whether ``t_us`` falls in the grace period after a restart (or in an outage)."""
     if not len(windows) or grace_us <= 0:
         return False
-    k = int(np.searchsorted(windows[:, 0], t_us, side="right")) - 1
+    k = int(windows[:, 0].searchsorted(t_us, side="right")) - 1
     return k >= 0 and t_us < windows[k, 1] + grace_us
 
 

@@ -438,6 +438,8 @@ class World:
                   liquidators: Liquidators) -> None:
         """Clear the pending flags of the top-ups and liquidations this block executed."""
         managers.on_executed(ids, kind)
+        if liquidators.kind not in kind.tolist():  # most blocks: no array work
+            return
         done = ids[kind == liquidators.kind]
         if len(done):
             liquidators.on_executed(self.txs.sender[done], self.txs.b[done])

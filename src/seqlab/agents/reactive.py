@@ -57,6 +57,9 @@ class MarginManagers:
         self.managed[:accounts] = sim.rng(f"{name}.managed").random(accounts) < cfg.share
         self.pending = np.zeros(total, dtype=bool)
         self.low = np.zeros(total, dtype=bool)  # below the trigger when last examined
+        # low, managed and not pending: the owners who would top up now, kept as each flag
+        # changes, so a block need not scan every account to find the few
+        self._due: set[int] = set()
         self.delays = KeyedDelays(sim.seed, name, total)
         self.recourse = recourse
 
@@ -75,14 +78,22 @@ class MarginManagers:
             idx = slice(None) if changed is None else changed
             req = rate * notional[idx]
             self.low[idx] = (req > 0) & (equity[idx] < self.cfg.trigger * req)
+            self._due = set((self.low & self.managed & ~self.pending).nonzero()[0].tolist())
         else:  # the same float comparisons one account at a time: a block changes a few
-            trigger, low = self.cfg.trigger, self.low
+            trigger, low, due = self.cfg.trigger, self.low, self._due
+            managed, pending = self.managed, self.pending
             for i in set(changed.tolist()):
                 req = rate * notional.item(i)
-                low[i] = req > 0 and equity.item(i) < trigger * req
+                low[i] = is_low = req > 0 and equity.item(i) < trigger * req
+                if is_low and managed.item(i) and not pending.item(i):
+                    due.add(i)
+                else:
+                    due.discard(i)
         if self.recourse is not None:
             self.recourse.act(t_us, self.low)
-        who = (self.low & self.managed & ~self.pending).nonzero()[0]
+        if not self._due:
+            return
+        who = np.array(sorted(self._due), dtype=np.int64)  # in account order, as a scan
         if wallet is not None and len(who):
             who = who[wallet(who) > 0]
         if not len(who):
@@ -96,6 +107,7 @@ class MarginManagers:
         ids = self.txs.add_many(self.kind, who, submit, arrival, amount, tip=tip)
         self.network.send(ids, arrival)
         self.pending[who] = True
+        self._due.difference_update(who.tolist())
         if self.recourse is not None:
             self.recourse.started(who, ids, submit, amount, tip)
 
@@ -103,9 +115,17 @@ class MarginManagers:
         """Executed txs ``ids`` (of kinds ``kind``): an owner whose top-up (or, with
         recourse, any version of it) is in a block stops waiting."""
         if self.recourse is not None:
-            self.pending[self.recourse.resolved(ids)] = False
+            self._resolved(self.recourse.resolved(ids))
             return
         done = ids[kind == self.kind]
         if len(done):
-            self.pending[self.txs.sender[done]] = False
+            self._resolved(self.txs.sender[done])
+
+    def _resolved(self, owners: np.ndarray) -> None:
+        """``owners`` stop waiting: those still low (and managed) are due again."""
+        if not len(owners):
+            return
+        self.pending[owners] = False
+        low, managed = self.low, self.managed
+        self._due.update(i for i in owners.tolist() if low.item(i) and managed.item(i))
 

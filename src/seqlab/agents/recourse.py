@@ -115,11 +115,11 @@ class Recourse:
     def resolved(self, ids: np.ndarray) -> np.ndarray:
         """Accounts whose outstanding top-up one of the executed ``ids`` settles (any
         version, whether it succeeded or not); they stop waiting."""
-        if not self.ch.nonces.bound:  # no top-up sent yet
+        nonces = self.ch.nonces
+        # none yet sent, or (most blocks) none settled by this block
+        if not nonces.bound or not nonces.has_bound(ids):
             return np.empty(0, dtype=np.int64)
-        groups = self.ch.nonces.of(ids)
-        if not (groups >= 0).any():  # most blocks settle no top-up with a nonce
-            return np.empty(0, dtype=np.int64)
+        groups = nonces.of(ids)
         acct = self.txs.sender[ids].astype(np.int64)
         mine = (groups >= 0) & (acct < len(self.episode))
         mine[mine] = self.episode[acct[mine]] == groups[mine]

@@ -28,7 +28,7 @@ import numpy as np
 from seqlab.ledger import Ledger
 from seqlab.outages import in_grace
 from seqlab.scenario.schema import Perps
-from seqlab.txs import Kind, Status, TxStore
+from seqlab.txs import Kind, KindInt, Status, TxStore
 from seqlab.protocols.fixed import PPM, toward_zero
 from seqlab.protocols.liquidation import make_liquidation
 from seqlab.protocols.market_view import MarketView
@@ -83,6 +83,7 @@ class PerpsProtocol(ProtocolPort):
         self.margin_view = MarginView(self)
         self.wallet = ledger.open_many("wallet", accounts)
         self.margin = ledger.open_many("margin", accounts)
+        self._margin_of = self.margin.tolist()  # the same, as Python ints: read per tx
         self.pool = ledger.open("pool")
         self.insurance = ledger.open("insurance")
         self.fees = ledger.open("fees")
@@ -195,6 +196,7 @@ class PerpsProtocol(ProtocolPort):
         self.begin_block(int(t_us[0]))
         txs = self.txs
         kinds = txs.kind[ids].tolist()
+        id_list = ids.tolist()
         rows = zip(kinds, txs.sender[ids].tolist(), txs.a[ids].tolist(),
                    txs.b[ids].tolist(), block.tolist(), t_us.tolist())
         handlers = self._handlers
@@ -211,7 +213,9 @@ class PerpsProtocol(ProtocolPort):
             else:
                 status.append(_FAILED)
         if filled:  # each filled trade logged exactly one fill, in execution order
-            txs.fill[ids[filled]] = self._fills
+            fill = txs.fill  # element by element: a block fills a handful of trades
+            for n, px in zip(filled, self._fills):
+                fill[id_list[n]] = px
         self._batch_px = None
         self._liquidations_run = not _LIQUIDATE_KINDS.isdisjoint(kinds)
         return np.array(status, dtype=np.int8)
@@ -227,7 +231,7 @@ class PerpsProtocol(ProtocolPort):
         """Each outside bot's liquidation attempt in the block pays its gas to the chain,
         won or lost (a failed attempt burns gas too), capped by the bot's balance."""
         kind = self.txs.kind[ids]
-        tries = ids[(kind == Kind.LIQUIDATE) | (kind == Kind.OPT_LIQUIDATE)]
+        tries = ids[(kind == KindInt.LIQUIDATE) | (kind == KindInt.OPT_LIQUIDATE)]
         senders = self.txs.sender[tries]
         cost = self.attempt_gas[senders]
         for sender, gas in zip(senders[cost > 0].tolist(), cost[cost > 0].tolist()):
@@ -330,7 +334,8 @@ class PerpsProtocol(ProtocolPort):
 
     def equity(self, i: int) -> int:
         size = self.size.item(i)
-        return self.balance(self.margin[i]) + size * self.price // PPM - self.basis.item(i)
+        return self.ledger.balances.item(self._margin_of[i]) + size * self.price // PPM \
+            - self.basis.item(i)
 
     def _clearing_price(self, ids: np.ndarray) -> int:
         """One price for every trade of the batch: the skew premium averaged over the
@@ -378,7 +383,7 @@ class PerpsProtocol(ProtocolPort):
         return pnl
 
     def _settle(self, i: int, pnl: int) -> None:
-        led, margin = self.ledger, self.margin.item(i)
+        led, margin = self.ledger, self._margin_of[i]
         self.margin_view.touched.append(i)
         if pnl >= 0:
             paid = min(pnl, led.balances.item(self.pool))
@@ -398,7 +403,7 @@ class PerpsProtocol(ProtocolPort):
 
     def _charge_fee(self, i: int, fee: int) -> None:
         self.margin_view.touched.append(i)
-        margin = self.margin.item(i)
+        margin = self._margin_of[i]
         self.ledger.transfer(margin, self.fees, min(fee, self.ledger.balances.item(margin)),
                              "fee")
 
@@ -429,7 +434,7 @@ class PerpsProtocol(ProtocolPort):
             if self.oi_cap and not self._within_cap(size, new_size):
                 return None
             new_basis = basis - closed_basis + opened * px // PPM
-            margin_after = self.ledger.balances.item(self.margin[i]) + pnl - fee
+            margin_after = self.ledger.balances.item(self._margin_of[i]) + pnl - fee
             equity = margin_after + new_size * price // PPM - new_basis
             if margin_after < 0 or equity * PPM < self.im_ppm * (abs(new_size) * price // PPM):
                 return None
@@ -534,7 +539,7 @@ class PerpsProtocol(ProtocolPort):
         size, price = self.size.item(i), self.price
         if not size or not price:
             return False
-        equity = self.ledger.balances.item(self.margin[i]) + size * price // PPM \
+        equity = self.ledger.balances.item(self._margin_of[i]) + size * price // PPM \
             - self.basis.item(i)  # self.equity(i), self.notional(size): asked per block
         return equity * PPM < self.mm_ppm * (abs(size) * price // PPM)
 
@@ -579,7 +584,7 @@ class PerpsProtocol(ProtocolPort):
         (micro-USD), computed without changing anything: what a liquidation plans with.
         ``px``: close at that price instead of the oracle's (a trade's fill)."""
         closed_basis, pnl = self._closed_basis_pnl(i, close, self.price if px is None else px)
-        margin = self.balance(self.margin[i])
+        margin = self.balance(self._margin_of[i])
         margin = margin + min(pnl, self.balance(self.pool)) if pnl >= 0 else \
             max(0, margin + pnl)
         rest = self.size.item(i) - close
@@ -590,8 +595,8 @@ class PerpsProtocol(ProtocolPort):
         above zero (margin plus the unrealised PnL of what is still open): whatever a
         liquidation pays, the margin left still covers the open position's loss, so no
         payment turns into bad debt. Returns what was paid."""
-        paid = max(0, min(amount, self.balance(self.margin[i]), self.equity(i)))
-        self.ledger.transfer(self.margin.item(i), to, paid, reason)
+        paid = max(0, min(amount, self.balance(self._margin_of[i]), self.equity(i)))
+        self.ledger.transfer(self._margin_of[i], to, paid, reason)
         self.margin_view.touched.append(i)
         return paid
 

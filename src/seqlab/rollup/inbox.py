@@ -37,7 +37,7 @@ class DelayedInbox:
 
     def ready(self, now: int) -> int:
         """How many messages (a prefix) an honest sequencer may include at ``now``."""
-        return int(np.searchsorted(self.posted, now - self.delay_us, side="right"))
+        return int(self.posted.searchsorted(now - self.delay_us, side="right"))
 
     def ready_at(self, n: int) -> np.ndarray:
         """When each of the first ``n`` messages became includable."""
@@ -49,7 +49,7 @@ class DelayedInbox:
         if window_us <= 0:
             return 0
         l1_now = now - now % self.l1_block_us
-        return int(np.searchsorted(self.posted, l1_now - window_us, side="right"))
+        return int(self.posted.searchsorted(l1_now - window_us, side="right"))
 
     def pop(self, n: int) -> np.ndarray:
         """Remove and return the first ``n`` messages."""

@@ -14,7 +14,9 @@ class Nonces:
     """Groups of transaction ids that share a nonce; ``claim`` enforces one per group."""
 
     def __init__(self) -> None:
-        self.group = np.full(0, -1, dtype=np.int64)   # per tx id: its group, -1 none
+        # per tx id: its group, -1 none; the last element is never bound and stays -1, so
+        # a lookup clipped to the end answers "none" for ids past every bound one
+        self.group = np.full(1, -1, dtype=np.int64)
         self.spent = np.zeros(0, dtype=bool)           # per group: executed already
         self.bound = False                             # any transaction bound yet
 
@@ -28,7 +30,7 @@ class Nonces:
         """Transactions ``ids`` spend the nonce of ``groups`` (one each)."""
         if not len(ids):
             return
-        need = int(ids.max()) + 1
+        need = int(ids.max()) + 2  # room for the ids and the unbound last element
         if need > len(self.group):
             grown = np.full(max(need, 2 * len(self.group)), -1, dtype=np.int64)
             grown[: len(self.group)] = self.group
@@ -38,24 +40,28 @@ class Nonces:
 
     def of(self, ids: np.ndarray) -> np.ndarray:
         """The group of each of ``ids`` (-1: a transaction with a nonce of its own)."""
-        if len(ids) and np.maximum.reduce(ids) < len(self.group):  # usually: one lookup
-            return self.group[ids]
-        out = np.full(len(ids), -1, dtype=np.int64)
-        known = ids < len(self.group)
-        out[known] = self.group[ids[known]]
-        return out
+        return self.group.take(ids, mode="clip")  # past the end: the unbound last element
 
-    def claim(self, ids: np.ndarray) -> np.ndarray:
+    def has_bound(self, ids: np.ndarray) -> bool:
+        """Whether any of ``ids`` spends a shared nonce (most blocks hold none; a Python
+        max over a handful of ids costs a fraction of a numpy reduction)."""
+        return max(self.of(ids).tolist(), default=-1) >= 0
+
+    def claim(self, ids: np.ndarray) -> np.ndarray | None:
         """Which of ``ids`` (in execution order) may execute: an unbound transaction, or
-        the first of its group whose nonce is still unspent. Marks their groups spent."""
-        ok = np.ones(len(ids), dtype=bool)
-        groups = self.of(ids)
-        bound = (groups >= 0).nonzero()[0]
-        if not len(bound):
-            return ok
-        g = groups[bound]
-        first = np.zeros(len(bound), dtype=bool)
-        first[np.unique(g, return_index=True)[1]] = True
-        ok[bound] = first & ~self.spent[g]
-        self.spent[g] = True
-        return ok
+        the first of its group whose nonce is still unspent. Marks their groups spent.
+        None: every one may (none of them is bound), the common case, with no array made.
+
+        A block holds a handful of transactions, so this walks them as Python ints."""
+        groups = self.of(ids).tolist()
+        if max(groups, default=-1) < 0:
+            return None
+        spent, seen, ok = self.spent, set(), []
+        for g in groups:
+            if g < 0:
+                ok.append(True)
+            else:  # the first of its group in the block, on a nonce not spent before
+                ok.append(g not in seen and not spent.item(g))
+                seen.add(g)
+        spent[sorted(seen)] = True
+        return np.array(ok, dtype=bool)

@@ -31,6 +31,9 @@ class Blocks:
         per_tick = [(k, ids) for k, ids in per_tick if len(ids)]
         if not per_tick:
             return cls(np.empty(0, np.int64), np.empty(0, np.int64))
+        if len(per_tick) == 1:  # one block (the usual tick): nothing to join
+            k, ids = per_tick[0]
+            return cls(ids.astype(np.int64), np.full(len(ids), k, dtype=np.int64))
         return cls(np.concatenate([ids for _, ids in per_tick]).astype(np.int64),
                    np.concatenate([np.full(len(ids), k, dtype=np.int64)
                                    for k, ids in per_tick]))
@@ -50,11 +53,17 @@ class PendingQueue:
 
     def arrived_by(self, t_us: int) -> int:
         """How many queued transactions had arrived by ``t_us`` (they form a prefix)."""
-        return int(np.searchsorted(self.arrival, t_us, side="right"))
+        return int(self.arrival.searchsorted(t_us, side="right"))  # the method: no dispatch
+
+    SHORT = 64  # up to this many queued, ``remove`` tests membership on Python ints
 
     def remove(self, taken: np.ndarray) -> None:
         """Drop the transactions in ``taken`` (ids), keeping the others' order."""
-        self.keep_only(~member(self.ids, taken))
+        if len(self.ids) > self.SHORT:
+            self.keep_only(~member(self.ids, taken))
+            return
+        gone = set(np.asarray(taken).tolist())  # a short queue: cheaper than arrays
+        self.keep_only(np.array([i not in gone for i in self.ids.tolist()], dtype=bool))
 
     def keep_only(self, keep: np.ndarray) -> None:
         """Keep the queued transactions where ``keep`` is True (a subclass keeping more

@@ -83,7 +83,7 @@ class BatchAuctionDesign(HostsOperator, QueuedDesign):
         """The operator's transactions that have reached the sequencer by ``now`` join the
         queue in arrival order, as the network's do."""
         ids, arrival = self._in_flight
-        n = int(np.searchsorted(arrival, now, side="right"))
+        n = int(arrival.searchsorted(now, side="right"))
         if not n:
             return
         q = self.queue

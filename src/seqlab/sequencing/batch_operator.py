@@ -27,7 +27,7 @@ from seqlab.network import latency_from_normals
 from seqlab.scenario.schema import Latency
 from seqlab.sequencing.operator import OperatorView
 from seqlab.sequencing.strategies import Operator
-from seqlab.txs import Kind
+from seqlab.txs import Kind, KindInt
 
 
 class Tries:
@@ -101,6 +101,6 @@ class SealedBatchOperator:
         if not len(own):
             return
         kind, target = txs.kind(own), txs.target(own)
-        self.accounts.in_flight[target[kind == Kind.LIQUIDATE]] = False
+        self.accounts.in_flight[target[kind == KindInt.LIQUIDATE]] = False
         if self.writers is not None:
-            self.writers.in_flight[target[kind == Kind.OPT_LIQUIDATE]] = False
+            self.writers.in_flight[target[kind == KindInt.OPT_LIQUIDATE]] = False

@@ -28,7 +28,7 @@ from seqlab.scenario.schema import Strategy
 from seqlab.sequencing.operator import OperatorView
 from seqlab.sequencing.stale_size import known_fill, stale_trade_usd
 from seqlab.sequencing.strategies import Operator
-from seqlab.txs import Kind
+from seqlab.txs import Kind, KindInt
 
 # strategies whose plans leave transactions out of the block: the builders that censor
 HOLDING = frozenset({"censor", "stale_oracle"})
@@ -90,12 +90,12 @@ class Builder:
             return value
         run = self.operator.strategies
         kind = v.kind(visible)
-        updates = visible[kind == Kind.ORACLE]
+        updates = visible[kind == KindInt.ORACLE]
         price = int(v.payload(updates[-1:])[0]) if len(updates) else p.price
         if "backrun" in run and len(updates):
             value += self._bonus(price, v.user_accounts(p.liquidatable(price)))
         elif "censor" in run:  # accounts whose visible top-up it can hold until liquidatable
-            topups = v.origin(visible[kind == Kind.TOPUP])
+            topups = v.origin(visible[kind == KindInt.TOPUP])
             targets = v.user_accounts(p.liquidatable(price))
             value += self._bonus(price, targets[member(targets, topups)])
         if "stale_oracle" in run and len(updates):
@@ -105,7 +105,7 @@ class Builder:
                                    self.params.stale_trade_usd)
             value += max(0.0, edge) * abs(size) / PPM
         if "sandwich" in run and p.scale_units:
-            trades = np.abs(v.payload(visible[kind == Kind.TRADE])).astype(np.float64)
+            trades = np.abs(v.payload(visible[kind == KindInt.TRADE])).astype(np.float64)
             big = trades >= self.params.sandwich_min_usd * PPM
             units = trades[big] * PPM / p.price  # micro-units of the asset
             size = self.params.sandwich_size_usd

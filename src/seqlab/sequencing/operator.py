@@ -15,7 +15,7 @@ from seqlab.protocols.market_view import MarketView
 from seqlab.protocols.perps import PerpsProtocol
 from seqlab.rollup.fees import SequencerAccounts
 from seqlab.sequencing.txview import UNKNOWN_KIND, TxView
-from seqlab.txs import Kind
+from seqlab.txs import Kind, KindInt
 
 
 @dataclass
@@ -55,7 +55,7 @@ class OperatorView:
         oracle update on a firewalled network)."""
         kind = self.txs.known_kind(ids)
         if self.sealed_updates:
-            return np.where(kind == Kind.ORACLE, UNKNOWN_KIND, kind)
+            return np.where(kind == KindInt.ORACLE, UNKNOWN_KIND, kind)
         return kind
 
     def payload(self, ids: np.ndarray) -> np.ndarray:
@@ -63,7 +63,7 @@ class OperatorView:
         oracle update on a firewalled network)."""
         amount = self.txs.known_payload(ids)
         if self.sealed_updates:
-            return np.where(self.txs.known_kind(ids) == Kind.ORACLE, 0, amount)
+            return np.where(self.txs.known_kind(ids) == KindInt.ORACLE, 0, amount)
         return amount
 
     def origin(self, ids: np.ndarray) -> np.ndarray:

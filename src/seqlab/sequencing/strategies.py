@@ -51,7 +51,7 @@ from seqlab.rollup.fees import NO_CAPABILITIES
 from seqlab.scenario.schema import STRATEGIES, Strategy
 from seqlab.sequencing.operator import OperatorView
 from seqlab.sequencing.stale_size import known_fill, stale_trade_usd
-from seqlab.txs import Kind
+from seqlab.txs import Kind, KindInt
 
 ALL_STRATEGIES = STRATEGIES
 MIN_OPTION_MARK = 0.001  # stale option buys skip series worth less than this × spot
@@ -92,15 +92,17 @@ class Operator:
         view = self.view
         assert view is not None, "extractive design needs attach(OperatorView)"
         p, prm = view.protocol, self.params
-        is_oracle = view.kind(cand) == Kind.ORACLE
+        kind = view.kind(cand)
+        is_oracle = kind == KindInt.ORACLE
+        any_oracle = KindInt.ORACLE in kind.tolist()  # a list test: no array reduction
         hold = np.zeros(len(cand), dtype=bool)
         before: list[int] = []  # the operator's txs ahead of the oracle update
         price_now = p.price
-        if "stale_oracle" in self.trades and is_oracle.any() and price_now:
+        if "stale_oracle" in self.trades and any_oracle and price_now:
             before += self._stale_open_trade(int(cand[is_oracle][-1]), now)
             if prm.oracle_delay and can_hold:
                 hold |= is_oracle & (arrival + prm.oracle_delay > now)
-        released = cand[is_oracle & ~hold].tolist()
+        released = cand[is_oracle & ~hold].tolist() if any_oracle else []
         after = [view.insert(Kind.CLOSE, view.accounts.stale, now)
                  for u in released if self._stale_open.pop(u, None) is not None]
         price_after = int(view.payload(np.array(released[-1:]))[0]) if released else price_now
@@ -118,7 +120,7 @@ class Operator:
                                     bool(released) or self._landed_unseen(p))
         view.txs.hold(cand[hold])
         if {"backrun", "stale_oracle"} & self.strategies:  # updates go first
-            return np.asarray(before + released + after + self._body(cand[~hold & ~is_oracle],
+            return np.asarray(before + released + after + self._body(cand[~(hold | is_oracle)],
                                                                      price_after, now),
                               dtype=np.int64)
         body = self._body(cand[~hold], price_after, now)  # updates keep their place
@@ -192,10 +194,14 @@ class Operator:
         """Hold top-ups of accounts at risk at ``price``; returns (accounts, hold mask)."""
         view, prm = self.view, self.params
         p = view.protocol
-        fresh = arrival + prm.max_censor_delay > now
         if view.contents_visible:
-            topup = (view.kind(cand) == Kind.TOPUP) & fresh
+            kind = view.kind(cand)
+            if view.options is None and KindInt.TOPUP not in kind.tolist():  # most blocks
+                return np.empty(0, dtype=np.int64), np.zeros(len(cand), dtype=bool)
+            fresh = arrival + prm.max_censor_delay > now
+            topup = (kind == KindInt.TOPUP) & fresh
         else:  # contents hidden: censor by sender (if it can tell), every tx of one at risk
+            fresh = arrival + prm.max_censor_delay > now
             sender = view.known_origin(cand)
             topup = (sender >= 0) & (sender < view.accounts.first_outside) & fresh
         mask = np.zeros(len(cand), dtype=bool)
@@ -220,7 +226,7 @@ class Operator:
             return len(ids)
         p, prm = view.protocol, self.params
         kind = view.txs.known_kind(ids)
-        cand = np.flatnonzero((kind == Kind.TOPUP) & (ready_us + prm.max_censor_delay > now))
+        cand = np.flatnonzero((kind == KindInt.TOPUP) & (ready_us + prm.max_censor_delay > now))
         if not len(cand) or not p.price:
             return len(ids)
         who = view.origin(ids[cand])
@@ -243,7 +249,7 @@ class Operator:
         mechanism = view.protocol.liquidation
         if not getattr(mechanism, "auctions", None) or not view.contents_visible:
             return mask, []
-        takes = np.flatnonzero((view.kind(cand) == Kind.LIQUIDATE) & ~view.txs.own(cand))
+        takes = np.flatnonzero((view.kind(cand) == KindInt.LIQUIDATE) & ~view.txs.own(cand))
         target = view.txs.target(cand[takes])
         live = member(target, np.fromiter(mechanism.auctions, np.int64))
         takes, target = takes[live], target[live]
@@ -270,7 +276,7 @@ class Operator:
         """Hold option writers' top-ups when they are at risk at ``price``; remember them
         so their liquidation is the operator's."""
         view = self.view
-        opt_topup = (view.kind(cand) == Kind.OPT_TOPUP) & fresh
+        opt_topup = (view.kind(cand) == KindInt.OPT_TOPUP) & fresh
         self._censored_writers = np.empty(0, dtype=np.int64)
         if not opt_topup.any():
             return opt_topup
@@ -334,7 +340,7 @@ class Operator:
         kinds, amounts = view.kind(rest).tolist(), view.payload(rest).tolist()
         for tx, kind, a in zip(rest.tolist(), kinds, amounts):
             victim_units = abs(a) * PPM // price
-            if (kind == Kind.TRADE and abs(a) >= prm.sandwich_min_usd * PPM
+            if (kind == KindInt.TRADE and abs(a) >= prm.sandwich_min_usd * PPM
                     and victim_units / p.scale_units > 2 * fee_rate
                     and self._victim_fills(tx, a, size_usd, price)):
                 side = 1 if a > 0 else -1

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqlab.txs import Kind, TxStore
+from seqlab.txs import Kind, KindInt, TxStore
 
 UNKNOWN_KIND = -1
 UNKNOWN_SENDER = np.iinfo(np.int64).min  # below every real origin (users >= 0, oracle -1, bots)
@@ -76,8 +76,8 @@ class TxView:
 
     def _origin(self, ids: np.ndarray) -> np.ndarray:
         kind, sender = self._txs.kind[ids], self._txs.sender[ids].astype(np.int64)
-        return np.where(kind == Kind.ORACLE, -1,
-                        np.where(kind == Kind.LIQUIDATE, -2 - sender, sender))
+        return np.where(kind == KindInt.ORACLE, -1,
+                        np.where(kind == KindInt.LIQUIDATE, -2 - sender, sender))
 
     def arrival(self, ids: np.ndarray) -> np.ndarray:
         """When each tx reached the sequencer (µs)."""
