@@ -61,7 +61,7 @@ TOY = textwrap.dedent('''
 @pytest.fixture
 def clock(tmp_path, monkeypatch):
     module = import_written(tmp_path, monkeypatch, "clock_oracle", TOY)
-    oracle.register("clock", module.ClockFeed, "toy: the reference every 5 s, 0.7 s late")  # the line
+    oracle.register("clock", module.ClockFeed, "toy: the reference, 0.7 s late")  # the line
     oracle.register("carried-clock", module.CarriedClock, "toy: the same, in the orders")
     yield module
     oracle.unregister("clock")

@@ -21,6 +21,8 @@ Factory = Callable[[Oracle], OracleKind]
 
 @dataclass(frozen=True)
 class OracleEntry:
+    """A registered kind: what builds it, and one line saying what it models."""
+
     factory: Factory
     description: str
 
