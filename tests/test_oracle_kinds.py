@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqlab.errors import SeqlabError
-from seqlab.oracle.base import Feed
+from seqlab.oracle import make_feed
 from seqlab.oracle.pull import carried
 from seqlab.protocols.price_rule import PriceRule
 from seqlab.scenario import load_scenario, parse_scenario
@@ -29,13 +29,13 @@ S = 1_000_000
 
 
 def test_pull_publishes_on_its_clock_near_the_market():
-    feed = Feed(Oracle(kind="pull", noise_bps=0.0))
+    feed = make_feed(Oracle(kind="pull", noise_bps=0.0))
     pubs = feed.publications(lambda t: 2000.0 + t / 1e6, 10 * S, np.random.default_rng(1))
     assert pubs.submit_us.tolist() == list(range(0, 10 * S, 400_000))
     assert pubs.price_micro.tolist() == [round((2000.0 + t / 1e6) * 1e6)
                                          for t in pubs.submit_us.tolist()]
     assert feed.attached and feed.deviation == 0.0 and feed.interval == 400_000
-    push = Feed(Oracle())
+    push = make_feed(Oracle())
     assert not push.attached and push.deviation == 0.005 and push.interval == S
 
 

@@ -25,7 +25,7 @@ from seqlab.market.reserves import venue_depth_usd
 from seqlab.metrics.core import digest, latency_stats_ms
 from seqlab.metrics.perps import PerpsRun
 from seqlab.network import Network, sample_latency
-from seqlab.oracle.base import Feed
+from seqlab.oracle import make_feed
 from seqlab.oracle.pull import carried
 from seqlab.oracle.recapture import Bidder, RecaptureAuction
 from seqlab.protocols import attached, make_protocol
@@ -181,7 +181,7 @@ class World:
                                         sequencer_side=self.fees.accounts)
         self.design.attach(self.design_view)
         self._fund_liquidators()
-        self.feed = Feed(sc.oracle)
+        self.feed = make_feed(sc.oracle)
         flow = perp_order_flow(tr, accounts, self.horizon, self.sim.rng("traders"))
         flow_arrival = self._preload_oracle(flow) if sc.oracle.enabled else None
         self.preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",

@@ -8,10 +8,15 @@ publication is an update transaction of its own. A pull feed publishes off-chain
 publication (``attached``), so its updates travel with the order flow. Either way the
 updates are transactions the sequencer orders, and the protocol learns each update's
 publish time, which its price rule (staleness, delayed orders) reads.
+
+These four answers are all the world asks of a feed, so a new kind is a subclass of
+``OracleKind`` registered by name (``seqlab.oracle.register``); the world never looks
+at the kind's name.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from typing import Callable
 
 import numpy as np
 
@@ -19,38 +24,70 @@ from seqlab.oracle.pull import pull_publications
 from seqlab.oracle.push import OracleUpdates, push_feed_updates
 from seqlab.scenario.schema import Oracle
 
+#: the reference price (float USD) at each of an array of times (µs)
+ReferenceAt = Callable[[np.ndarray], np.ndarray]
 
-@dataclass(frozen=True)
-class Feed:
-    """One oracle kind, as the world wires it."""
 
-    cfg: Oracle
+class OracleKind(ABC):
+    """One oracle kind, built on the scenario's ``[oracle]`` table, as the world wires it."""
+
+    #: whether updates reach the chain only inside users' orders (pull), each carried by
+    #: the first order sent after its publication; otherwise each publication is the
+    #: feed's own transaction, submitted at its publish time
+    attached: bool = False
+
+    def __init__(self, cfg: Oracle) -> None:
+        self.cfg = cfg
 
     @property
-    def kind(self) -> str:
-        return self.cfg.kind
+    @abstractmethod
+    def deviation(self) -> float:
+        """The move (a fraction of the on-chain price) past which a bot watching the
+        market expects the next update to carry a new price; 0: any move."""
 
     @property
-    def attached(self) -> bool:
-        """Whether updates reach the chain only inside users' orders (pull)."""
-        return self.cfg.kind == "pull"
+    @abstractmethod
+    def interval(self) -> int:
+        """How often the feed looks at the market (µs): how often a watching bot
+        forecasts what the next update will do."""
+
+    @abstractmethod
+    def publications(self, reference_at: ReferenceAt, duration_us: int,
+                     rng: np.random.Generator) -> OracleUpdates:
+        """Every price the feed signs during ``[0, duration_us)`` (publish times,
+        increasing, and prices in micro-USD); ``rng`` is the run's ``oracle`` stream."""
+
+
+class PushFeed(OracleKind):
+    """Chainlink-style: the nodes post their median on deviation or heartbeat."""
 
     @property
     def deviation(self) -> float:
-        """The move past which a watcher expects the next update to carry a new price:
-        the push feed's threshold; a pull feed's next carried price is simply the latest,
-        so any move."""
-        return self.cfg.deviation if self.cfg.kind == "push" else 0.0
+        return self.cfg.deviation
 
     @property
     def interval(self) -> int:
-        """How often the feed looks at the market (µs): the push nodes' poll, the pull
-        feed's publishing interval."""
-        return self.cfg.poll if self.cfg.kind == "push" else self.cfg.publish_interval
+        return self.cfg.poll
 
-    def publications(self, reference_at, duration_us: int,
+    def publications(self, reference_at: ReferenceAt, duration_us: int,
                      rng: np.random.Generator) -> OracleUpdates:
-        """Every price the feed signs during ``[0, duration_us)`` (publish time, price)."""
-        if self.cfg.kind == "push":
-            return push_feed_updates(self.cfg, reference_at, duration_us, rng)
+        return push_feed_updates(self.cfg, reference_at, duration_us, rng)
+
+
+class PullFeed(OracleKind):
+    """Pyth-style: a median signed every ``publish_interval``, carried by the orders.
+    The next carried price is simply the latest, so any move makes it a new one."""
+
+    attached = True
+
+    @property
+    def deviation(self) -> float:
+        return 0.0
+
+    @property
+    def interval(self) -> int:
+        return self.cfg.publish_interval
+
+    def publications(self, reference_at: ReferenceAt, duration_us: int,
+                     rng: np.random.Generator) -> OracleUpdates:
         return pull_publications(self.cfg, reference_at, duration_us, rng)

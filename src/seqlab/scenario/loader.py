@@ -95,7 +95,9 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>",
 
 
 def _check_references(scenario: Scenario, source: str, base_dir: Path | None) -> None:
-    """Names that point elsewhere (a design, a protocol, a data file) must exist."""
+    """Names that point elsewhere (a design, a protocol, an oracle kind, a data file) must
+    exist."""
+    from seqlab.oracle import check_oracle
     from seqlab.protocols import check_protocol
     from seqlab.sequencing import check_design
 
@@ -104,6 +106,7 @@ def _check_references(scenario: Scenario, source: str, base_dir: Path | None) ->
     for field, design in named:
         check_design(design, field, source)
     check_protocol(scenario.protocol.kind, "protocol.kind", source)
+    check_oracle(scenario.oracle.kind, "oracle.kind", source)
     if scenario.market.model == "replay":
         _check_replay_window(scenario, source, base_dir)
     if scenario.sequencer.batch_poster.gas_series is not None:

@@ -173,7 +173,7 @@ class Oracle(Model):
     ``recapture``: the backrun is auctioned."""
 
     enabled: bool = True
-    kind: Literal["push", "pull"] = "push"
+    kind: str = "push"  # a registered oracle kind (seqlab.oracle), checked on loading
     publish_interval: PositiveDuration = "400ms"
     max_age: PositiveDuration = "60s"
     nodes: Annotated[int, Field(ge=1, le=101)] = 7
