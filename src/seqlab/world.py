@@ -31,6 +31,7 @@ from seqlab.metrics.perps import (PerpsRun, final_price_micro, perps_summary, pe
 from seqlab.network import Network, sample_latency
 from seqlab.oracle.base import Feed
 from seqlab.oracle.pull import carried
+from seqlab.oracle.fallback import Fallback
 from seqlab.oracle.recapture import Bidder, RecaptureAuction
 from seqlab.protocols import attached, make_protocol
 from seqlab.protocols.keeper_venue import KeeperVenue
@@ -265,6 +266,11 @@ class World:
                                           self.liquidators.active, len(self.bots),
                                           self.design.honours_bundles, self.options)
         p.bundle = self.recapture
+        delay = self.sc.oracle.recapture.fallback_delay
+        if delay and not self.feed.attached:  # SVR and Oval wrap a push feed
+            ids = np.flatnonzero(self.txs.column("kind") == Kind.ORACLE)
+            ids = ids[np.argsort(self.txs.b[ids], kind="stable")]  # by round
+            p.fallback = Fallback(self.txs.arrival_us[ids], self.txs.a[ids], delay)
 
     def _recourse(self, name: str, accounts: int, kind: Kind, close_kind: Kind | None,
                   wallets: np.ndarray) -> Recourse | None:
@@ -556,6 +562,8 @@ class World:
             summary.update(oracle_error_bps(tables["prices"]))
             if self.recapture is not None:
                 summary.update(self.recapture.summary())
+                if self.protocol.fallback is not None:
+                    summary["recapture"].update(self.protocol.fallback.summary())
             if self.protocol.price_rule is not None:
                 summary.update(self.protocol.price_rule.summary())
             if self.options is not None:

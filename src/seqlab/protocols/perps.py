@@ -117,6 +117,9 @@ class PerpsProtocol(ProtocolPort):
         self.settlement_keeper = -1  # the settling keepers' account (opened when paid)
         # an auction for each update's backrun, run as the update lands (oracle.recapture)
         self.bundle = None
+        # the recapture feed's fallback (oracle.fallback.Fallback): a withheld update's
+        # standard copy stored at the start of the first block past its delay
+        self.fallback = None
         # the mark for an oracle price (None: the oracle price itself; a live venue's blend)
         self.mark: Callable[[int], int] | None = None
         self.oi_cap = int(round(cfg.max_open_interest_usd * PPM))  # per side; 0: none
@@ -187,6 +190,8 @@ class PerpsProtocol(ProtocolPort):
         """Run the block's transactions in order; ``batch``: the design clears the block
         as one batch, so every trade of it fills at one clearing price."""
         self.begin_block(int(t_us[0]))
+        if self.fallback is not None:
+            self._fall_back(int(block[0]), int(t_us[0]))
         txs = self.txs
         kinds = txs.kind[ids].tolist()
         rows = zip(kinds, txs.sender[ids].tolist(), txs.a[ids].tolist(),
@@ -251,9 +256,28 @@ class PerpsProtocol(ProtocolPort):
         rule = self.price_rule
         if rule is not None and not rule.accepts(seq):
             return True  # verified but older than the stored price: nothing changes
+        if self.fallback is not None and not self.fallback.accepts(seq):
+            return True  # this round's standard copy, or a newer round, is stored already
+        self._store_price(price, seq, block, t, self.bundle)
+        if self.fallback is not None:
+            self.fallback.stored(seq, t, False)
+        return True
+
+    def _fall_back(self, block: int, t: int) -> None:
+        """At a block's start: store the newest round whose private transmission was
+        withheld past the fallback delay, from its standard copy, with no auction."""
+        seq = self.fallback.due(t)
+        if seq >= 0:
+            self._store_price(self.fallback.price[seq], seq, block, t, None)
+            self.fallback.stored(seq, t, True)
+
+    def _store_price(self, price: int, seq: int, block: int, t: int, bundle) -> None:
+        """Store update ``seq``'s price; ``bundle``: the auction for its backrun, run as
+        it lands (None: the backrun is the ordinary race)."""
+        rule = self.price_rule
         before = self.margin_view.refresh().below.copy()
-        if self.bundle is not None:
-            self.bundle.before_update(t)
+        if bundle is not None:
+            bundle.before_update(t)
         self.price = price if self.mark is None else self.mark(price)
         self.oracle_block, self.oracle_t = block, t
         self.log.oracle.append((t, block, price, seq))
@@ -262,11 +286,10 @@ class PerpsProtocol(ProtocolPort):
         on_price = getattr(self.liquidation, "on_price", None)
         if on_price is not None:  # Dutch auctions end for accounts healthy again
             on_price()
-        if self.bundle is not None:  # the update's backrun, auctioned, right behind it
-            self.bundle.after_update(seq, block, t, enabled)
+        if bundle is not None:  # the update's backrun, auctioned, right behind it
+            bundle.after_update(seq, block, t, enabled)
         if rule is not None:
             rule.on_price(seq, block, t, self._settle_order, self._pay_settler)
-        return True
 
     # the price rule -------------------------------------------------------------------
     def set_price_rule(self, rule: PriceRule, settlement_fee: int = 0) -> None:
