@@ -683,7 +683,7 @@ class PerpsProtocol(ProtocolPort):
         if price_micro is None or price_micro == self.price:
             view = self.margin_view.refresh()
             return view.equity, view.notional
-        return margin_arrays(self, np.arange(len(self.size)), price_micro)
+        return margin_arrays(self, None, price_micro)
 
     def liquidatable(self, price_micro: int | None = None) -> np.ndarray:
         """Accounts liquidatable now (as a watcher of the feed sees them), or at a price."""
@@ -714,18 +714,22 @@ class PerpsProtocol(ProtocolPort):
         return [self.size, self.basis, np.array([self.price, self.log.bad_debt])]
 
 
-def margin_arrays(p: PerpsProtocol, idx: np.ndarray, price_micro: int
+def margin_arrays(p: PerpsProtocol, idx: np.ndarray | None, price_micro: int
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Equity and notional (float micro-USD) of accounts ``idx`` at ``price_micro``.
+    """Equity and notional (float micro-USD) of accounts ``idx`` (None: every account)
+    at ``price_micro``.
 
     Element by element the same arithmetic whichever accounts are asked for, so a
-    partial refresh gives exactly the numbers a full one would.
+    partial refresh gives exactly the numbers a full one would. Every account is read
+    from the arrays themselves, not gathered through an index: a pull feed's update
+    every 400 ms recomputes them all each time.
     """
     price = price_micro / PPM
-    size = p.size[idx]
+    size, margin, basis = (p.size, p.margin, p.basis) if idx is None else \
+        (p.size[idx], p.margin[idx], p.basis[idx])
     notional = np.abs(size).astype(np.float64) * price
-    equity = (p.ledger.balances[p.margin[idx]].astype(np.float64)
-              + size.astype(np.float64) * price - p.basis[idx])
+    equity = (p.ledger.balances[margin].astype(np.float64)
+              + size.astype(np.float64) * price - basis)
     return equity, notional
 
 
@@ -766,8 +770,7 @@ class MarginView:
     def refresh(self) -> "MarginView":
         p = self.p
         if self.price != p.price:
-            idx = np.arange(len(p.size))
-            self.equity, self.notional = margin_arrays(p, idx, p.price)
+            self.equity, self.notional = margin_arrays(p, None, p.price)
             self.below = below_maintenance(p, p.size, self.equity, self.notional)
             self.price = p.price
             self.generation += 1
