@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from seqlab.cluster import make_world
 from seqlab.experiments.sweep import set_dotted
+from seqlab.metrics.oracle_error import oracle_error_metrics
 from seqlab.oracle.collusion import attack_window, collude
 from seqlab.oracle.push import node_observations
 from seqlab.rollup.poster import post_batches
@@ -99,6 +100,14 @@ def test_a_colluding_majority_misprices_the_feed(runs):
     assert all(r["ledger_residual"] == 0 for r in runs.values())
 
 
+def test_compare_carries_the_mispricing(runs):
+    honest = oracle_error_metrics(runs["honest"])
+    bad = oracle_error_metrics(runs["collusion"])
+    assert honest["oracle_error_mean_bps"] < 50 < 250 < bad["oracle_error_mean_bps"]
+    assert bad["oracle_error_max_bps"] >= bad["oracle_error_mean_bps"]
+    assert oracle_error_metrics({}) == {}
+
+
 def test_a_firewall_takes_the_operators_foreknowledge(runs):
     """The operator trades ahead of every update it reads; firewalled, it reads none,
     keeps only the liquidations at the top of the block after one lands."""
@@ -184,3 +193,4 @@ def test_failed_proofs_are_retried_and_take_longer():
     assert (sure.attempts == 1).all()
     assert shaky.attempts.sum() > len(shaky.attempts) + 10
     assert np.median(shaky.ready_us - b.sealed_us) > np.median(sure.ready_us - b.sealed_us)
+

@@ -27,6 +27,7 @@ from seqlab.metrics.perps import PerpsRun
 from seqlab.network import Network, sample_latency
 from seqlab.oracle import make_feed
 from seqlab.oracle.pull import carried
+from seqlab.oracle.fallback import Fallback
 from seqlab.oracle.recapture import Bidder, RecaptureAuction
 from seqlab.protocols import attached, make_protocol
 from seqlab.protocols.keeper_venue import KeeperVenue
@@ -271,6 +272,11 @@ class World:
                                           self.liquidators.active, len(self.bots),
                                           self.design.honours_bundles, self.options)
         p.bundle = self.recapture
+        delay = self.sc.oracle.recapture.fallback_delay
+        if delay and not self.feed.attached:  # SVR and Oval wrap a push feed
+            ids = np.flatnonzero(self.txs.column("kind") == Kind.ORACLE)
+            ids = ids[np.argsort(self.txs.b[ids], kind="stable")]  # by round
+            p.fallback = Fallback(self.txs.arrival_us[ids], self.txs.a[ids], delay)
 
     def _recourse(self, name: str, accounts: int, kind: Kind, close_kind: Kind | None,
                   wallets: np.ndarray) -> Recourse | None:
@@ -424,7 +430,8 @@ class World:
         if abs(ref * PPM - p.price) <= self.feed.deviation * p.price:
             return None
         price = int(round(ref * PPM))
-        coming = np.setdiff1d(p.liquidatable(price), p.liquidatable())
+        # both sorted and unique already: skip setdiff1d's sort, on every pull publication
+        coming = np.setdiff1d(p.liquidatable(price), p.liquidatable(), assume_unique=True)
         if not len(coming):
             return None
         return Expected(coming, p.margin_state(price)[1][coming])

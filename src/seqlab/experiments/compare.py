@@ -23,6 +23,7 @@ from seqlab.experiments.stats import domain_of, mean_ci, significance
 from seqlab.metrics.contagion import contagion_metrics
 from seqlab.seqmarket.concentration import market_metrics
 from seqlab.metrics.costs import cost_events, liquidation_times, trade_fills
+from seqlab.metrics.oracle_error import oracle_error_metrics
 from seqlab.metrics.perps import PROFIT_SOURCES
 from seqlab.metrics.recourse import recourse_metrics
 from seqlab.result import Result
@@ -133,6 +134,7 @@ def paired_metrics(run: RunView, base: RunView,
         **contagion_metrics(s),
         **market_metrics(s),
         **recourse_metrics(s),
+        **oracle_error_metrics(s),
     }
 
 
@@ -230,7 +232,7 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
               views: dict[tuple[str, int], RunView]) -> Result:
     first = views[(baseline, seeds[0])].summary
     keys = METRICS + tuple(contagion_metrics(first)) + tuple(market_metrics(first)) \
-        + tuple(recourse_metrics(first))
+        + tuple(recourse_metrics(first)) + tuple(oracle_error_metrics(first))
     rows: dict[str, list] = {k: [] for k in ("design", "seed", *keys, "digest",
                                              *(f"profit_{s}" for s in PROFIT_SOURCES))}
     harm: dict[str, list] = {"design": [], "seed": [], "account": [], "ordering_cost_usd": [],

@@ -19,7 +19,7 @@ _COUNT_NAMES = {"forced_liquidations", "liquidations", "txs", "blocks", "rollups
                 "p99", "latency_p50_ms", "latency_p99_ms", "max_censorship_delay_ms",
                 "oracle_to_liquidation_ms", "bad_debt_usd", "held_liquidated",
                 "recourse_actions", "recourse_inbox", "liquidation_gap_p50_s",
-                "liquidation_gap_p90_s"}
+                "liquidation_gap_p90_s", "oracle_error_mean_bps", "oracle_error_max_bps"}
 
 
 def domain_of(name: str) -> Domain:

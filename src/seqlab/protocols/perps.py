@@ -119,6 +119,9 @@ class PerpsProtocol(ProtocolPort):
         self.settlement_keeper = -1  # the settling keepers' account (opened when paid)
         # an auction for each update's backrun, run as the update lands (oracle.recapture)
         self.bundle = None
+        # the recapture feed's fallback (oracle.fallback.Fallback): a withheld update's
+        # standard copy stored at the start of the first block past its delay
+        self.fallback = None
         # the mark for an oracle price (None: the oracle price itself; a live venue's blend)
         self.mark: Callable[[int], int] | None = None
         # a live L2 pool's price path, drawn in the run's price table (None: no live pool)
@@ -194,6 +197,8 @@ class PerpsProtocol(ProtocolPort):
         """Run the block's transactions in order; ``batch``: the design clears the block
         as one batch, so every trade of it fills at one clearing price."""
         self.begin_block(int(t_us[0]))
+        if self.fallback is not None:
+            self._fall_back(int(block[0]), int(t_us[0]))
         txs = self.txs
         kinds = txs.kind[ids].tolist()
         id_list = ids.tolist()
@@ -261,9 +266,28 @@ class PerpsProtocol(ProtocolPort):
         rule = self.price_rule
         if rule is not None and not rule.accepts(seq):
             return True  # verified but older than the stored price: nothing changes
+        if self.fallback is not None and not self.fallback.accepts(seq):
+            return True  # this round's standard copy, or a newer round, is stored already
+        self._store_price(price, seq, block, t, self.bundle)
+        if self.fallback is not None:
+            self.fallback.stored(seq, t, False)
+        return True
+
+    def _fall_back(self, block: int, t: int) -> None:
+        """At a block's start: store the newest round whose private transmission was
+        withheld past the fallback delay, from its standard copy, with no auction."""
+        seq = self.fallback.due(t)
+        if seq >= 0:
+            self._store_price(self.fallback.price[seq], seq, block, t, None)
+            self.fallback.stored(seq, t, True)
+
+    def _store_price(self, price: int, seq: int, block: int, t: int, bundle) -> None:
+        """Store update ``seq``'s price; ``bundle``: the auction for its backrun, run as
+        it lands (None: the backrun is the ordinary race)."""
+        rule = self.price_rule
         before = self.margin_view.refresh().below.copy()
-        if self.bundle is not None:
-            self.bundle.before_update(t)
+        if bundle is not None:
+            bundle.before_update(t)
         self.price = price if self.mark is None else self.mark(price)
         self.oracle_block, self.oracle_t = block, t
         self.log.oracle.append((t, block, price, seq))
@@ -272,11 +296,10 @@ class PerpsProtocol(ProtocolPort):
         on_price = getattr(self.liquidation, "on_price", None)
         if on_price is not None:  # Dutch auctions end for accounts healthy again
             on_price()
-        if self.bundle is not None:  # the update's backrun, auctioned, right behind it
-            self.bundle.after_update(seq, block, t, enabled)
+        if bundle is not None:  # the update's backrun, auctioned, right behind it
+            bundle.after_update(seq, block, t, enabled)
         if rule is not None:
             rule.on_price(seq, block, t, self._settle_order, self._pay_settler)
-        return True
 
     # the price rule -------------------------------------------------------------------
     def set_price_rule(self, rule: PriceRule, settlement_fee: int = 0) -> None:
@@ -671,7 +694,7 @@ class PerpsProtocol(ProtocolPort):
         if price_micro is None or price_micro == self.price:
             view = self.margin_view.refresh()
             return view.equity, view.notional
-        return margin_arrays(self, np.arange(len(self.size)), price_micro)
+        return margin_arrays(self, None, price_micro)
 
     def liquidatable(self, price_micro: int | None = None) -> np.ndarray:
         """Accounts liquidatable now (as a watcher of the feed sees them), or at a price."""
@@ -710,6 +733,8 @@ class PerpsProtocol(ProtocolPort):
         for part in (self.bundle, self.price_rule):
             if part is not None:
                 summary.update(part.summary())
+        if self.bundle is not None and self.fallback is not None:
+            summary["recapture"].update(self.fallback.summary())
         by = summary["operator_profit_by_strategy"]
         for extension in self.extensions:
             if not isinstance(extension, ProtocolPort):
@@ -721,18 +746,22 @@ class PerpsProtocol(ProtocolPort):
         return summary, tables
 
 
-def margin_arrays(p: PerpsProtocol, idx: np.ndarray, price_micro: int
+def margin_arrays(p: PerpsProtocol, idx: np.ndarray | None, price_micro: int
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Equity and notional (float micro-USD) of accounts ``idx`` at ``price_micro``.
+    """Equity and notional (float micro-USD) of accounts ``idx`` (None: every account)
+    at ``price_micro``.
 
     Element by element the same arithmetic whichever accounts are asked for, so a
-    partial refresh gives exactly the numbers a full one would.
+    partial refresh gives exactly the numbers a full one would. Every account is read
+    from the arrays themselves, not gathered through an index: a pull feed's update
+    every 400 ms recomputes them all each time.
     """
     price = price_micro / PPM
-    size = p.size[idx]
+    size, margin, basis = (p.size, p.margin, p.basis) if idx is None else \
+        (p.size[idx], p.margin[idx], p.basis[idx])
     notional = np.abs(size).astype(np.float64) * price
-    equity = (p.ledger.balances[p.margin[idx]].astype(np.float64)
-              + size.astype(np.float64) * price - p.basis[idx])
+    equity = (p.ledger.balances[margin].astype(np.float64)
+              + size.astype(np.float64) * price - basis)
     return equity, notional
 
 
@@ -773,8 +802,7 @@ class MarginView:
     def refresh(self) -> "MarginView":
         p = self.p
         if self.price != p.price:
-            idx = np.arange(len(p.size))
-            self.equity, self.notional = margin_arrays(p, idx, p.price)
+            self.equity, self.notional = margin_arrays(p, None, p.price)
             self.below = below_maintenance(p, p.size, self.equity, self.notional)
             self.price = p.price
             self.generation += 1

@@ -153,13 +153,19 @@ class Recapture(Model):
     oracle network. ``bundle``: ``atomic`` (SVR on Arbitrum and Base through Atlas: the
     update and the winner's liquidations are one transaction) or ``separate`` (SVR on
     Ethereum through MEV-Share: a bundle of transactions that only a block producer
-    honouring it keeps together)."""
+    honouring it keeps together). ``fallback_delay``: a push feed's update whose bundle
+    is withheld is stored from the standard feed's copy this long after that copy lands
+    (Chainlink's DualAggregator ``cutoffTime``, UMA Oval's ``lockWindow``; 0: never)."""
 
     enabled: bool = False
     bid_share: Share = 0.99
     protocol_share: Share = 0.65
     to: Literal["insurance", "pool"] = "insurance"
     bundle: Literal["atomic", "separate"] = "atomic"
+    fallback_delay: Annotated[int, BeforeValidator(parse_duration), Field(ge=0),
+                              _duration_at_most(DAY, "the standard feed's longest heartbeat "
+                                                "(24 h) bounds staleness anyway"),
+                              _as_text] = "60s"
 
 
 class Oracle(Model):
