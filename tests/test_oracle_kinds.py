@@ -36,7 +36,7 @@ def test_pull_publishes_on_its_clock_near_the_market():
                                          for t in pubs.submit_us.tolist()]
     assert feed.attached and feed.deviation == 0.0 and feed.interval == 400_000
     push = Feed(Oracle())
-    assert not push.attached and push.deviation == 0.005 and push.interval == S
+    assert not push.attached and push.deviation == 0.0005 and push.interval == S
 
 
 @settings(max_examples=200, deadline=None)

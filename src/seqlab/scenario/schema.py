@@ -173,7 +173,9 @@ class Oracle(Model):
     a publication older than ``max_age`` (and, with ``max_age_liquidations``, a
     liquidation too). ``collusion``: some nodes report a chosen
     price; ``firewalled``: the nodes report on a path the sequencer cannot read ahead;
-    ``recapture``: the backrun is auctioned."""
+    ``recapture``: the backrun is auctioned. The push defaults are Chainlink's ETH/USD
+    feed on Arbitrum One (0.05 %, 24 h), the rollup the built-in scenarios model; on
+    Ethereum the same feed posts at 0.5 % and at least hourly."""
 
     enabled: bool = True
     kind: Literal["push", "pull"] = "push"
@@ -182,8 +184,8 @@ class Oracle(Model):
     nodes: Annotated[int, Field(ge=1, le=101)] = 7
     noise_bps: Bps = 2.0
     poll: PositiveDuration = "1s"
-    deviation: Annotated[float, Field(ge=0, le=1)] = 0.005
-    heartbeat: PositiveDuration = "1h"
+    deviation: Annotated[float, Field(ge=0, le=1)] = 0.0005
+    heartbeat: PositiveDuration = "24h"
     latency: Latency = Latency(median="30ms", sigma=0.3)
     tip_usd: AccountUsd = 0.05
     collusion: Collusion = Collusion()
