@@ -226,7 +226,7 @@ class Strategy(Model):
     hold_takes: bool = False  # censor also holds competing Dutch-auction takes
     oracle_delay: Duration = "0s"
     stale_min_move: Annotated[float, Field(ge=0, le=1)] = 0.002
-    stale_trade_usd: PositiveUsd = 500_000.0
+    stale_trade_usd: Usd = 0.0  # 0: no limit of its own; the market sizes the trade
     stale_option_usd: Usd = 50_000.0
     sandwich_min_usd: Usd = 50_000.0
     sandwich_size_usd: PositiveUsd = 500_000.0

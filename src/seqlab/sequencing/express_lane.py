@@ -43,11 +43,12 @@ from scipy.special import ndtr
 from seqlab.kernel import keyed_normals
 from seqlab.ledger import EXTERNAL
 from seqlab.protocols.perps import PPM
+from seqlab.rollup.fees import pay_from_searchers
 from seqlab.scenario.schema import Strategy, Timeboost
 from seqlab.sequencing.express_rounds import RoundBook
 from seqlab.sequencing.reserve_pricer import ReservePricer
 from seqlab.sequencing.searchers import Bidders
-from seqlab.sequencing.stale_size import known_fill, stale_trade_usd
+from seqlab.sequencing.stale_size import known_fill, stale_profit_usd, stale_trade_usd
 from seqlab.txs import KIND_NAMES, Kind, Status
 
 
@@ -134,17 +135,17 @@ class ExpressLane:
         new = self.view.market.events_since(self._unseen)
         liq, orc = new.liquidations, new.oracle_updates
         bonus = int(liq["bonus"].sum()) / PPM
-        edge = 0.0
+        stale = 0.0
         prev = self._last_price
-        threshold = 2 * p.fee_ppm / PPM
         for price in orc["price"].tolist():
-            if prev:
-                edge += max(0.0, abs(price / prev - 1) - threshold)
+            if prev:  # a round trip ahead of this update, sized by the market as it is now
+                stale += stale_profit_usd(p, self.view.accounts.stale, price, prev,
+                                          self.strategy)
             prev = price
         self._last_price = prev
         last = max(liq["block"][-1] if len(liq) else -1, orc["block"][-1] if len(orc) else -1)
         self._unseen = max(self._unseen, int(last) + 1)
-        return bonus + edge * self.strategy.stale_trade_usd
+        return bonus + stale
 
     def _new_round(self, now: int) -> list[int]:
         """At a round boundary: learn from the last round, run the auction, settle it."""
@@ -196,11 +197,10 @@ class ExpressLane:
                 if self.keep_waiting or k >= self.current - 1:  # not run yet
                     waiting.append((tx, k))
                 continue  # older: cut from a full block, never to run
-            searchers = self.view.sequencer_side.searchers
-            paid = min(gas, p.balance(searchers))
-            p.ledger.transfer(searchers, EXTERNAL, paid, "express_gas")
-            self.book.gas[k] += paid / PPM
-            self._earned -= paid / PPM
+            pay_from_searchers(p.ledger, self.view.sequencer_side.searchers, EXTERNAL, gas,
+                               "express_gas")
+            self.book.gas[k] += gas / PPM
+            self._earned -= gas / PPM
             self.book.executed(k, str(KIND_NAMES[p.txs.kind[tx]]), st == Status.FAILED)
         self._pending = waiting
         mark = p.balance(p.liquidator_account[self.view.accounts.backrun])
@@ -338,12 +338,14 @@ class ExpressLane:
         t, ref = seen
         self._tried_price = then
         size = stale_trade_usd(p, v.accounts.stale, int(ref), then if known_fill(p) else 0,
-                               self.strategy.stale_trade_usd)
+                               self.strategy)
         if not size:
             return []
         side = 1 if size > 0 else -1
         usd = side * int(round(self.bidders.skill[self.controller] * abs(size)))
-        limit = int(round((then + ref) / 2))
+        # halfway to the reference, moved by the skew premium a trade this size pays
+        # (else a large trade misses its own limit): reverts if an update got there first
+        limit = int(round((then + ref) / 2)) + p.quote(usd) - p.price
         tx = v.insert(Kind.TRADE, v.accounts.stale, now, a=usd, b=limit)
         self._stale = _StaleTrade(self.current, then, p.equity(v.accounts.stale), tx)
         return [(tx, min(t + lat, now))]
