@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from seqlab.scenario.schema import Strategy
 from seqlab.sequencing.stale_size import (ROUNDING_MARGIN, StaleMarket, best_size,
                                           known_fill, margin_units, round_trip_profit,
-                                          stale_profit_usd, stale_sizing, stale_trade_usd)
+                                          rule_value, stale_profit_usd, stale_sizing,
+                                          stale_trade_usd)
 from seqlab.txs import Kind
 from tests.test_perps import OK, make, tx, usd
 
@@ -123,3 +124,72 @@ def test_no_known_fill_no_trade():
     assert tx(p, Kind.ORACLE, 0, a=usd(2000.0)) == OK
     assert stale_trade_usd(p, 2, usd(2100.0), 0, OWN) == 0
     assert stale_profit_usd(p, 2, usd(2100.0), 0, OWN) == 0.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(moves=st.lists(st.floats(-0.03, 0.03), min_size=1, max_size=6),
+       min_move=st.floats(0.0, 0.01), scale=st.sampled_from([0.0, 50_000.0, 1e6]))
+def test_the_lane_values_no_more_than_its_rule_takes_on_the_same_updates(moves, min_move,
+                                                                        scale):
+    """The express lane's valuation of a run of updates (``rule_value`` of the sized
+    round trip's profit) against the rule carried out through the protocol on the same
+    updates: trade the sized trade at the stale price ahead of each update that moves the
+    price past ``min_move``, apply the update, close. The capital binds (the account has
+    more), so the market is the same for every update and the two agree to the rounding;
+    the valuation never exceeds what the trades made."""
+    prm = Strategy(capital_usd=20_000.0)
+    p = make(accounts=3, margin=100_000.0, skew_scale=scale)
+    assert tx(p, Kind.ORACLE, 0, a=usd(2000.0)) == OK
+    prices, price = [], 2000.0
+    for m in moves:
+        price *= 1.0 + m
+        prices.append(usd(price))
+    valued = rule_value(p.price, prices, min_move,
+                        lambda fill, coming: stale_profit_usd(p, 2, coming, fill, prm))
+    before, block = p.equity(2), 1
+    for coming in prices:
+        size = stale_trade_usd(p, 2, coming, known_fill(p), prm) \
+            if abs(coming - p.price) > min_move * p.price else 0
+        if size:
+            assert tx(p, Kind.TRADE, 2, a=size, block=block) == OK
+        assert tx(p, Kind.ORACLE, 0, a=coming, block=block) == OK
+        if size:
+            assert tx(p, Kind.CLOSE, 2, block=block) == OK
+        block += 1
+    taken = (p.equity(2) - before) / 1e6
+    assert valued <= taken + 1e-4 * max(1.0, abs(taken)) + 1e-3 * len(prices)
+    assert taken == pytest.approx(valued, rel=1e-4, abs=1e-3 * len(prices))
+    assert p.ledger.check() == 0
+
+
+def test_moves_below_the_rules_threshold_are_worth_nothing_to_it():
+    """A 0.15 % update beats two 5 bps fees, so a trade ahead of it would earn; a rule
+    that acts only past 0.2 % does not make it, and values it at nothing."""
+    p = make(accounts=3, margin=100_000.0)
+    assert tx(p, Kind.ORACLE, 0, a=usd(2000.0)) == OK
+
+    def profit(fill, coming):
+        return stale_profit_usd(p, 2, coming, fill, OWN)
+
+    small = [usd(2003.0), usd(2006.0045)]  # two 0.15 % steps
+    assert profit(usd(2000.0), usd(2003.0)) > 0
+    assert rule_value(p.price, small, 0.002, profit) == 0.0
+    assert rule_value(p.price, small, 0.0, profit) == pytest.approx(
+        profit(usd(2000.0), small[0]) + profit(small[0], small[1]))
+    assert rule_value(0, [usd(2100.0)], 0.002, profit) == 0.0  # no price before it: no fill
+
+
+def test_fills_follow_synthetix_perps_v2_fill_price():
+    """PerpsV2's fill price is the oracle price times 1 + the mean of the premium before
+    and after the trade (skew / skewScale): 100 ETH bought on a flat market at 1,200 USD
+    with a 1,000,000 ETH scale fill at 1,200 × (1 + 0.00005) = 1,200.06. A round trip
+    kept together around an update pays that premium in at the old price and is paid it
+    back at the new one, so a long's profit grows faster than its size: the convexity is
+    the formula's, not an artefact."""
+    p = make(accounts=3, margin=1_000_000.0, skew_scale=1_000_000.0)
+    assert tx(p, Kind.ORACLE, 0, a=usd(1200.0)) == OK
+    assert p.fill_units(100 * 10**6) == usd(1200.06)
+    m = StaleMarket(fill=1200.0, coming=1212.0, fee=0.0, scale=1_000_000.0)
+    assert m.quadratic() > 0
+    per_unit = [round_trip_profit(m, x) / x for x in (1_000.0, 10_000.0, 100_000.0)]
+    assert per_unit == sorted(per_unit) and per_unit[0] > 12.0

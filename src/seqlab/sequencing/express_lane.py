@@ -48,7 +48,8 @@ from seqlab.scenario.schema import Strategy, Timeboost
 from seqlab.sequencing.express_rounds import RoundBook
 from seqlab.sequencing.reserve_pricer import ReservePricer
 from seqlab.sequencing.searchers import Bidders
-from seqlab.sequencing.stale_size import known_fill, stale_profit_usd, stale_trade_usd
+from seqlab.sequencing.stale_size import (known_fill, rule_value, stale_profit_usd,
+                                          stale_trade_usd)
 from seqlab.txs import KIND_NAMES, Kind, Status
 
 
@@ -130,22 +131,39 @@ class ExpressLane:
 
     # the auction ----------------------------------------------------------------------
     def _round_opportunity(self) -> float:
-        """USD a lane controller could have taken since the last look (public data)."""
-        p = self.view.protocol
-        new = self.view.market.events_since(self._unseen)
+        """USD a perfect lane controller could have taken since the last look (public
+        data): the liquidation rewards paid, and the stale-price round trips its own rule
+        would have made: ahead of each update that moved the price by more than
+        ``stale_min_move``, the size its trade takes (``stale_trade_usd``, the market as
+        it is now), when its transactions can beat an update to the chain at all."""
+        v = self.view
+        p = v.protocol
+        new = v.market.events_since(self._unseen)
         liq, orc = new.liquidations, new.oracle_updates
         bonus = int(liq["bonus"].sum()) / PPM
+        prices = orc["price"].tolist()
         stale = 0.0
-        prev = self._last_price
-        for price in orc["price"].tolist():
-            if prev:  # a round trip ahead of this update, sized by the market as it is now
-                stale += stale_profit_usd(p, self.view.accounts.stale, price, prev,
-                                          self.strategy)
-            prev = price
-        self._last_price = prev
+        if "stale_oracle" in self.strategies and self._beats_updates():
+            known = bool(known_fill(p))
+            stale = rule_value(
+                self._last_price, prices, self.tb.stale_min_move,
+                lambda fill, coming: stale_profit_usd(p, v.accounts.stale, coming,
+                                                      fill if known else 0, self.strategy))
+        if prices:
+            self._last_price = prices[-1]
         last = max(liq["block"][-1] if len(liq) else -1, orc["block"][-1] if len(orc) else -1)
         self._unseen = max(self._unseen, int(last) + 1)
         return bonus + stale
+
+    def _beats_updates(self) -> bool:
+        """Whether the fastest searcher's trade, sent when the reference crosses the gap
+        a feed poll sees, reaches the sequencer before that poll's update can be
+        sequenced: the update travels the feed's latency and then waits ``delay`` like
+        every non-express transaction, which is the lane's whole head start."""
+        feed = self.view.oracle
+        if feed is None or not len(self.bidders):
+            return False
+        return int(self.bidders.latency_us.min()) < feed.latency.median + self.delay
 
     def _new_round(self, now: int) -> list[int]:
         """At a round boundary: learn from the last round, run the auction, settle it."""

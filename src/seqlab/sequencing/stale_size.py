@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable, Iterable
 
 from seqlab.protocols.fixed import PPM
 from seqlab.protocols.perps import PerpsProtocol
@@ -191,3 +192,19 @@ def known_fill(p: PerpsProtocol) -> int:
     zero whichever way it trades."""
     rule = p.price_rule
     return 0 if rule is not None and rule.delayed else p.price
+
+
+def rule_value(start: int, prices: Iterable[int], min_move: float,
+               profit: Callable[[int, int], float]) -> float:
+    """What a stale-price rule takes on a run of oracle updates (prices in micro-USD;
+    ``start``: the on-chain price before them, 0 for none yet): ``profit(fill, coming)``
+    for each update that moves the price by more than ``min_move`` of it, and nothing for
+    the others. The rule trades only ahead of those, so an update a larger trade could
+    have earned on below that threshold is worth nothing to whoever runs the rule: valuing
+    it would have bidders pay for minutes in which the controller sends nothing."""
+    total, prev = 0.0, start
+    for price in prices:
+        if prev and abs(price - prev) > min_move * prev:
+            total += max(0.0, profit(prev, price))
+        prev = price
+    return total
