@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seqlab.scenario.presets import PERPS_PRESETS
 from seqlab.scenario.schema import Strategy
 from seqlab.sequencing.stale_size import (ROUNDING_MARGIN, StaleMarket, best_size,
                                           known_fill, margin_units, round_trip_profit,
@@ -193,3 +194,20 @@ def test_fills_follow_synthetix_perps_v2_fill_price():
     assert m.quadratic() > 0
     per_unit = [round_trip_profit(m, x) / x for x in (1_000.0, 10_000.0, 100_000.0)]
     assert per_unit == sorted(per_unit) and per_unit[0] > 12.0
+
+
+def test_the_open_interest_cap_sets_the_trade_when_it_leaves_less_than_the_capital():
+    """With the ``synthetix-v2`` preset's cap and traders holding most of it, the room
+    left on the side, not the operator's capital, sizes the trade, and the trade fits
+    the cap to the rounding: a thousandth more is refused."""
+    cap = PERPS_PRESETS["synthetix-v2"]["max_open_interest_usd"]
+    assert cap == 31_000 * 2_500.0  # sETH PERP's maxMarketValue at 2,500 USD per ETH
+    p = make(accounts=3, margin=5_000_000.0, max_open_interest_usd=cap)
+    assert tx(p, Kind.ORACLE, 0, a=usd(2500.0)) == OK
+    assert tx(p, Kind.TRADE, 1, a=usd(65_000_000.0)) == OK  # the traders' longs
+    up = usd(2550.0)
+    sized = stale_sizing(p, 2, up, known_fill(p), Strategy())
+    assert sized is not None and sized[1].bound == "open_interest"
+    size = stale_trade_usd(p, 2, up, known_fill(p), Strategy())
+    assert size / usd(1) == pytest.approx(12_500_000.0, rel=1e-5)
+    assert p.can_trade(2, size, 0) and not p.can_trade(2, int(size * 1.001), 0)
