@@ -248,14 +248,14 @@ def test_a_slow_controller_loses_races_to_the_oracle():
     assert out["5ms"][1] > out["2s"][1]
 
 
-def test_a_burst_in_a_minute_nobody_held_counts_once_controllers_take_such_value():
-    """A crash jump in a round nobody won is public value no controller has shown it can
-    take: before any controller has realised public value, bids do not chase it (else
-    searchers pay on through the quiet minutes after it); once one has, they do."""
+def test_a_stale_price_trade_nobody_made_is_not_paid_for_afterwards():
+    """A crash jump in a round nobody won is value no one took: bids do not chase it
+    (else searchers pay on through the quiet minutes after it), while liquidation
+    rewards someone was paid in such a minute do count, and so does what a controller
+    realised."""
     b = Bidders(Timeboost())
     quiet = b.bids(1, 0).max()
-    b.observe(800_000.0, None, None)
+    b.observe(0.0, None, None, untaken_usd=800_000.0)
     assert b.bids(1, 1).max() <= quiet
-    b.observe(1_000.0, 900.0 * b.skill[0], 0)  # a controlled round: 90 % of it taken
-    b.observe(800_000.0, None, None)
-    assert b.bids(1, 3).max() > 100 * quiet
+    b.observe(50_000.0, None, None)
+    assert b.bids(1, 2).max() > 100 * quiet

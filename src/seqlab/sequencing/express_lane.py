@@ -130,10 +130,11 @@ class ExpressLane:
         return {"design_metrics": self.book.metrics(horizon_us)}
 
     # the auction ----------------------------------------------------------------------
-    def _round_opportunity(self) -> float:
+    def _round_opportunity(self) -> tuple[float, float]:
         """USD a perfect lane controller could have taken since the last look (public
-        data): the liquidation rewards paid, and the stale-price round trips its own rule
-        would have made: ahead of each update that moved the price by more than
+        data): the liquidation rewards paid (value someone took), and the stale-price
+        round trips its own rule would have made (value nobody but the controller
+        takes): ahead of each update that moved the price by more than
         ``stale_min_move``, the size its trade takes (``stale_trade_usd``, the market as
         it is now), when its transactions can beat an update to the chain at all."""
         v = self.view
@@ -153,7 +154,7 @@ class ExpressLane:
             self._last_price = prices[-1]
         last = max(liq["block"][-1] if len(liq) else -1, orc["block"][-1] if len(orc) else -1)
         self._unseen = max(self._unseen, int(last) + 1)
-        return bonus + stale
+        return bonus, stale
 
     def _beats_updates(self) -> bool:
         """Whether the fastest searcher's trade, sent when the reference crosses the gap
@@ -197,8 +198,9 @@ class ExpressLane:
             self.bidders.settle(self.book.winner[j], self.book.net(j), self.book.price[j],
                                 self.book.round_no[j], self.round)
         self._unsettled = [j for j in self._unsettled if j == open_k]
-        self.bidders.observe(self._round_opportunity(), self._earned if won >= 0 else None,
-                             won if won >= 0 else None)
+        taken, untaken = self._round_opportunity()
+        self.bidders.observe(taken, self._earned if won >= 0 else None,
+                             won if won >= 0 else None, untaken_usd=untaken)
         self._earned = 0.0
 
     # what the lane earned --------------------------------------------------------------
