@@ -168,10 +168,10 @@ def test_forced_inclusion_keeps_every_builders_view_in_step():
     """Private flow waits for its builder to win; what the rollup force-includes leaves
     every builder's view with the queue."""
     data = load_scenario("tiny").scenario.model_dump(mode="python")
-    data["sequencer"].update(design="builders", force_inclusion_window="2s")
+    data["sequencer"].update(design="builders", force_inclusion_window="1s")
     data["sequencer"]["builders"].update(private_share=0.5, mix=["honest", "honest",
                                                                   "extractive"])
-    w = World(parse_scenario(data), 3)
+    w = World(parse_scenario(data), 1)
     s = w.run().summary
     assert s["ledger_residual"] == 0 and s["forced_inclusions"] > 0
     assert len(w.design._seen_at) == len(w.design._owner) == len(w.design.queue)

@@ -9,8 +9,8 @@ from seqlab.kernel import Simulation
 from seqlab.ledger import Ledger
 from seqlab.network import Network
 from seqlab.rollup.chain import Rollup
-from seqlab.rollup.fees import (NO_CAPABILITIES, TO_PROPOSER, TO_TREASURY, Capabilities,
-                                FeeMarket, SequencerAccounts)
+from seqlab.rollup.fees import (NO_CAPABILITIES, SEARCHER_DEPOSIT, TO_PROPOSER, TO_TREASURY,
+                                Capabilities, FeeMarket, SequencerAccounts)
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing import DESIGNS, make_design
 from seqlab.sequencing.operator import OperatorAccounts, OperatorView
@@ -58,22 +58,27 @@ def test_tips_move_exactly_what_payers_hold_to_the_sequencer(balances, offers):
 @settings(max_examples=100, deadline=None)
 @given(AMOUNT, st.lists(st.tuples(AMOUNT, st.sampled_from([TO_TREASURY, TO_PROPOSER])),
                         min_size=1, max_size=12))
-def test_auction_payments_move_exactly_what_the_searchers_hold(funds, payments):
+def test_auction_payments_are_paid_in_full_and_what_the_searchers_lack_is_brought_in(
+        funds, payments):
+    """Every won auction is paid in full: what the searchers' funds lack they bring from
+    outside, booked apart (``SEARCHER_DEPOSIT``), so nothing is paid short and the
+    ledger stays exact."""
     fees, _ = market([], Capabilities(express_lane=True, builder_bids=True))
     acc, ledger = fees.accounts, fees.ledger
     ledger.transfer(0, acc.searchers, funds, "deposit")
-    left, got = funds, {TO_TREASURY: 0, TO_PROPOSER: 0}
+    left, brought, got = funds, 0, {TO_TREASURY: 0, TO_PROPOSER: 0}
     for amount, to in payments:
-        paid = min(amount, left)
-        assert fees.settle_auction(0, amount, to, 1, 1_000) == (paid > 0)
-        left -= paid
-        got[to] += paid
+        assert fees.settle_auction(0, amount, to, 1, 1_000) == (amount > 0)
+        brought += max(0, amount - left)
+        left = max(0, left - amount)
+        got[to] += amount
     bal = ledger.balances
     assert ledger.check() == 0
     assert int(bal[acc.searchers]) == left
     assert int(bal[acc.treasury]) == got[TO_TREASURY]
     assert int(bal[acc.proposer]) == got[TO_PROPOSER]
-    assert left + got[TO_TREASURY] + got[TO_PROPOSER] == funds
+    assert ledger.totals_by_reason().get(SEARCHER_DEPOSIT, 0) == brought
+    assert left + got[TO_TREASURY] + got[TO_PROPOSER] == funds + brought
 
 
 def test_without_capabilities_nothing_is_charged_or_settled():

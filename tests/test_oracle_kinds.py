@@ -19,7 +19,7 @@ from seqlab.oracle import make_feed
 from seqlab.oracle.pull import carried
 from seqlab.protocols.price_rule import PriceRule
 from seqlab.scenario import load_scenario, parse_scenario
-from seqlab.scenario.schema import Oracle
+from seqlab.scenario.schema import Oracle, Strategy
 from seqlab.sequencing.stale_size import known_fill, stale_trade_usd
 from seqlab.txs import Kind, Status
 from seqlab.world import World
@@ -36,7 +36,7 @@ def test_pull_publishes_on_its_clock_near_the_market():
                                          for t in pubs.submit_us.tolist()]
     assert feed.attached and feed.deviation == 0.0 and feed.interval == 400_000
     push = make_feed(Oracle())
-    assert not push.attached and push.deviation == 0.005 and push.interval == S
+    assert not push.attached and push.deviation == 0.0005 and push.interval == S
 
 
 @settings(max_examples=200, deadline=None)
@@ -147,17 +147,22 @@ def test_stale_trade_takes_what_the_market_leaves():
     p = make(accounts=3, margin=1_000_000.0, max_open_interest_usd=300_000.0)
     assert tx(p, Kind.ORACLE, 0, a=usd(2000.0)) == OK
     up = usd(2010.0)  # a 0.5 % move: above the two 5 bps fees
-    assert stale_trade_usd(p, 2, up, known_fill(p), 100_000.0) == usd(100_000)  # the bound
-    assert stale_trade_usd(p, 2, up, known_fill(p), 1e6) == usd(300_000)  # the cap
-    assert stale_trade_usd(p, 2, usd(1990.0), known_fill(p), 1e6) == -usd(300_000)
-    assert stale_trade_usd(p, 2, usd(2001.0), known_fill(p), 1e6) == 0  # fees eat it
+
+    def sized(market, coming, most):  # a bound is kept a millionth short of (rounding)
+        prm = Strategy(stale_trade_usd=most, capital_usd=1e9)  # the account's equity binds
+        return stale_trade_usd(market, 2, coming, known_fill(market), prm) / usd(1)
+
+    assert sized(p, up, 100_000.0) == pytest.approx(100_000, rel=2e-6)  # its own limit
+    assert sized(p, up, 0.0) == pytest.approx(300_000, rel=2e-6)  # the cap
+    assert sized(p, usd(1990.0), 0.0) == pytest.approx(-300_000, rel=2e-6)
+    assert sized(p, usd(2001.0), 0.0) == 0  # fees eat it
     small = make(accounts=3, margin=10_000.0)
     assert tx(small, Kind.ORACLE, 0, a=usd(2000.0)) == OK
-    # 10k of equity at 5 % initial margin carries 200k
-    assert stale_trade_usd(small, 2, up, known_fill(small), 1e6) == usd(200_000)
+    # 10k of equity covers 5 % initial margin and the 5 bps entry fee on about 198k
+    assert sized(small, up, 0.0) == pytest.approx(10_000 / 0.0505, rel=2e-6)
     delayed = ruled([0.0], delayed=True, min_delay=0, max_delay=S)
     update(delayed, 0, 2000.0, 0.0)
-    assert known_fill(delayed) == 0 and stale_trade_usd(delayed, 2, up, 0, 1e6) == 0
+    assert known_fill(delayed) == 0 and stale_trade_usd(delayed, 2, up, 0, Strategy()) == 0
 
 
 def test_bad_settings_are_one_clear_error():

@@ -69,7 +69,7 @@ def test_durations_and_defaults(tmp_path):
     path.write_text('duration = "90min"\n[sequencer]\nblock_time = "2s"\n')
     sc = load_scenario(str(path)).scenario
     assert sc.duration == 5_400_000_000 and sc.sequencer.block_time == 2_000_000
-    assert sc.oracle.heartbeat == 3_600_000_000 and sc.oracle.latency.median == 30_000
+    assert sc.oracle.heartbeat == 86_400_000_000 and sc.oracle.latency.median == 30_000
 
 
 def _leaf_keys(model, prefix=""):

@@ -22,7 +22,7 @@ from seqlab.metrics.costs import penalties_paid
 from seqlab.metrics.venue import realized_vol, venue_path
 from seqlab.metrics.oracle_error import oracle_error_bps
 from seqlab.metrics.recourse import recourse_summary
-from seqlab.rollup.fees import SequencerAccounts
+from seqlab.rollup.fees import SEARCHER_DEPOSIT, SequencerAccounts
 from seqlab.scenario.schema import STRATEGIES
 from seqlab.txs import Kind, Status, TxStore
 from seqlab.units import MICRO_USD as PPM
@@ -116,7 +116,8 @@ def operator_profit(run: PerpsRun) -> dict[str, float]:
         "stale_oracle": usd(sum(values[op.stale] - capital for op in sides)),
         "sandwich": usd(sum(values[op.sandwich] - capital for op in sides)),
         "priority_fees": usd(bal[seq.sequencer]),
-        "auction": usd(bal[seq.searchers] - run.capital_micro),
+        "auction": usd(bal[seq.searchers] - run.capital_micro
+                       - run.ledger.totals_by_reason().get(SEARCHER_DEPOSIT, 0)),
     }
 
 

@@ -24,13 +24,14 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from seqlab.ledger import Ledger
+from seqlab.ledger import EXTERNAL, Ledger
 from seqlab.txs import Kind, TxStore
 
 #: ``payer(kind, sender) -> ledger account``: who pays a transaction's fees.
 Payer = Callable[[int, int], int]
 
 TO_TREASURY, TO_PROPOSER = 0, 1  # an AUCTION transaction's ``b``: where its payment goes
+SEARCHER_DEPOSIT = "searcher_deposit"  # what searchers bring in beyond their first funds
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,20 @@ class SequencerAccounts:
                    treasury=ledger.open("treasury"), proposer=ledger.open("proposer"))
 
 
+def pay_from_searchers(ledger: Ledger, searchers: int, dst: int, amount: int,
+                       reason: str) -> None:
+    """Pay ``amount`` from the searchers' (or builders') funds, which bring from outside
+    what they lack (booked as ``SEARCHER_DEPOSIT``). What searchers win accrues to their
+    trading and liquidator accounts, not to this one, so a bid (each capped by its
+    bidder's capital) or express gas is funded the way a searcher funds it, from its own
+    money, however many rounds it wins in a run; paying only what the account held would
+    let a run's later winners pay short."""
+    short = amount - ledger.balances.item(searchers)
+    if short > 0:
+        ledger.transfer(EXTERNAL, searchers, short, SEARCHER_DEPOSIT)
+    ledger.transfer(searchers, dst, amount, reason)
+
+
 class FeeMarket:
     """Charges a block's fees and settles its auction payments, as its design declares.
 
@@ -100,18 +115,17 @@ class FeeMarket:
 
     def settle_auction(self, sender: int, amount: int, to: int, block: int, t: int) -> bool:
         """Pay a won auction from the searchers' (or builders') funds: an express-lane
-        price to the treasury (``to`` = 0), a builder's bid to the proposer (1); capped
-        by the funds; failed when nothing was paid, or when the design producing the
-        block sells no such auction."""
+        price to the treasury (``to`` = 0), a builder's bid to the proposer (1); failed
+        when nothing was paid, or when the design producing the block sells no such
+        auction."""
         caps = self.capabilities
         if not (caps.express_lane if to == TO_TREASURY else caps.builder_bids):
             return False
         acc = self.accounts
-        paid = min(amount, self.ledger.balances.item(acc.searchers))
         dst, reason = (acc.treasury, "express_lane_auction") if to == TO_TREASURY else \
             (acc.proposer, "builder_bid")
-        self.ledger.transfer(acc.searchers, dst, paid, reason)
-        return paid > 0
+        pay_from_searchers(self.ledger, acc.searchers, dst, amount, reason)
+        return amount > 0
 
     def after_block(self, ids: np.ndarray) -> None:
         """After the block's transactions ``ids`` ran: charge their tips if the design

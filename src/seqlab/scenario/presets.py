@@ -44,11 +44,14 @@ PERPS_PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
     # max leverage 27x; skew scale 1,000,000 ETH for price impact. Liquidation margin =
     # buffer + keeper fee (+ a skew premium), rounded up here to a 1.5 % maintenance margin.
     # A delayed order's keeper deposit is the minimum keeper fee, paid to its settler.
+    # Open interest per side at most maxMarketValue 31,000 ETH (SCCP-2034), in USD at the
+    # default scenario's 2,500 USD per ETH (about 80 % of it is taken there: see the docs).
     "synthetix-v2": {
         "liquidation": "keeper_fee", "initial_margin": 0.037, "maintenance_margin": 0.015,
         "liquidation_bonus": 0.0, "liquidation_fee": 0.01, "keeper_fee_ratio": 0.0035,
         "min_keeper_fee_usd": 1.0, "max_keeper_fee_usd": 1000.0,
         "settlement_keeper_fee_usd": 1.0,
         "liquidation_remainder": "pool", "skew_scale": 1_000_000.0,
+        "max_open_interest_usd": 77_500_000.0,
     },
 })

@@ -176,7 +176,9 @@ class Oracle(Model):
     a publication older than ``max_age`` (and, with ``max_age_liquidations``, a
     liquidation too). ``collusion``: some nodes report a chosen
     price; ``firewalled``: the nodes report on a path the sequencer cannot read ahead;
-    ``recapture``: the backrun is auctioned."""
+    ``recapture``: the backrun is auctioned. The push defaults are Chainlink's ETH/USD
+    feed on Arbitrum One (0.05 %, 24 h), the rollup the built-in scenarios model; on
+    Ethereum the same feed posts at 0.5 % and at least hourly."""
 
     enabled: bool = True
     kind: str = "push"  # a registered oracle kind (seqlab.oracle), checked on loading
@@ -185,8 +187,8 @@ class Oracle(Model):
     nodes: Annotated[int, Field(ge=1, le=101)] = 7
     noise_bps: Bps = 2.0
     poll: PositiveDuration = "1s"
-    deviation: Annotated[float, Field(ge=0, le=1)] = 0.005
-    heartbeat: PositiveDuration = "1h"
+    deviation: Annotated[float, Field(ge=0, le=1)] = 0.0005
+    heartbeat: PositiveDuration = "24h"
     latency: Latency = Latency(median="30ms", sigma=0.3)
     tip_usd: AccountUsd = 0.05
     collusion: Collusion = Collusion()
@@ -227,7 +229,7 @@ class Strategy(Model):
     hold_takes: bool = False  # censor also holds competing Dutch-auction takes
     oracle_delay: Duration = "0s"
     stale_min_move: Annotated[float, Field(ge=0, le=1)] = 0.002
-    stale_trade_usd: PositiveUsd = 500_000.0
+    stale_trade_usd: Usd = 0.0  # 0: no limit of its own; the market sizes the trade
     stale_option_usd: Usd = 50_000.0
     sandwich_min_usd: Usd = 50_000.0
     sandwich_size_usd: PositiveUsd = 500_000.0

@@ -26,7 +26,7 @@ from seqlab.protocols.liquidation import first_close, liquidator_pay
 from seqlab.protocols.perps import PPM
 from seqlab.scenario.schema import Strategy
 from seqlab.sequencing.operator import OperatorView
-from seqlab.sequencing.stale_size import known_fill, stale_trade_usd
+from seqlab.sequencing.stale_size import known_fill, stale_profit_usd
 from seqlab.sequencing.strategies import Operator
 from seqlab.txs import Kind, KindInt
 
@@ -99,11 +99,7 @@ class Builder:
             targets = v.user_accounts(p.liquidatable(price))
             value += self._bonus(price, targets[member(targets, topups)])
         if "stale_oracle" in run and len(updates):
-            fill = known_fill(p)
-            edge = abs(price / fill - 1) - 2 * p.fee_ppm / PPM if fill else 0.0
-            size = stale_trade_usd(p, v.accounts.stale, price, fill,
-                                   self.params.stale_trade_usd)
-            value += max(0.0, edge) * abs(size) / PPM
+            value += stale_profit_usd(p, v.accounts.stale, price, known_fill(p), self.params)
         if "sandwich" in run and p.scale_units:
             trades = np.abs(v.payload(visible[kind == KindInt.TRADE])).astype(np.float64)
             big = trades >= self.params.sandwich_min_usd * PPM

@@ -43,11 +43,13 @@ from scipy.special import ndtr
 from seqlab.kernel import keyed_normals
 from seqlab.ledger import EXTERNAL
 from seqlab.protocols.perps import PPM
+from seqlab.rollup.fees import pay_from_searchers
 from seqlab.scenario.schema import Strategy
 from seqlab.sequencing.express_rounds import RoundBook
 from seqlab.sequencing.reserve_pricer import ReservePricer
 from seqlab.sequencing.searchers import Bidders
-from seqlab.sequencing.stale_size import known_fill, stale_trade_usd
+from seqlab.sequencing.stale_size import (known_fill, rule_value, stale_profit_usd,
+                                          stale_trade_usd)
 from seqlab.sequencing.timeboost_config import Timeboost
 from seqlab.txs import KIND_NAMES, Kind, Status
 
@@ -129,23 +131,41 @@ class ExpressLane:
         return {"design_metrics": self.book.metrics(horizon_us)}
 
     # the auction ----------------------------------------------------------------------
-    def _round_opportunity(self) -> float:
-        """USD a lane controller could have taken since the last look (public data)."""
-        p = self.view.protocol
-        new = self.view.market.events_since(self._unseen)
+    def _round_opportunity(self) -> tuple[float, float]:
+        """USD a perfect lane controller could have taken since the last look (public
+        data): the liquidation rewards paid (value someone took), and the stale-price
+        round trips its own rule would have made (value nobody but the controller
+        takes): ahead of each update that moved the price by more than
+        ``stale_min_move``, the size its trade takes (``stale_trade_usd``, the market as
+        it is now), when its transactions can beat an update to the chain at all."""
+        v = self.view
+        p = v.protocol
+        new = v.market.events_since(self._unseen)
         liq, orc = new.liquidations, new.oracle_updates
         bonus = int(liq["bonus"].sum()) / PPM
-        edge = 0.0
-        prev = self._last_price
-        threshold = 2 * p.fee_ppm / PPM
-        for price in orc["price"].tolist():
-            if prev:
-                edge += max(0.0, abs(price / prev - 1) - threshold)
-            prev = price
-        self._last_price = prev
+        prices = orc["price"].tolist()
+        stale = 0.0
+        if "stale_oracle" in self.strategies and self._beats_updates():
+            known = bool(known_fill(p))
+            stale = rule_value(
+                self._last_price, prices, self.tb.stale_min_move,
+                lambda fill, coming: stale_profit_usd(p, v.accounts.stale, coming,
+                                                      fill if known else 0, self.strategy))
+        if prices:
+            self._last_price = prices[-1]
         last = max(liq["block"][-1] if len(liq) else -1, orc["block"][-1] if len(orc) else -1)
         self._unseen = max(self._unseen, int(last) + 1)
-        return bonus + edge * self.strategy.stale_trade_usd
+        return bonus, stale
+
+    def _beats_updates(self) -> bool:
+        """Whether the fastest searcher's trade, sent when the reference crosses the gap
+        a feed poll sees, reaches the sequencer before that poll's update can be
+        sequenced: the update travels the feed's latency and then waits ``delay`` like
+        every non-express transaction, which is the lane's whole head start."""
+        feed = self.view.oracle
+        if feed is None or not len(self.bidders):
+            return False
+        return int(self.bidders.latency_us.min()) < feed.latency.median + self.delay
 
     def _new_round(self, now: int) -> list[int]:
         """At a round boundary: learn from the last round, run the auction, settle it."""
@@ -179,8 +199,9 @@ class ExpressLane:
             self.bidders.settle(self.book.winner[j], self.book.net(j), self.book.price[j],
                                 self.book.round_no[j], self.round)
         self._unsettled = [j for j in self._unsettled if j == open_k]
-        self.bidders.observe(self._round_opportunity(), self._earned if won >= 0 else None,
-                             won if won >= 0 else None)
+        taken, untaken = self._round_opportunity()
+        self.bidders.observe(taken, self._earned if won >= 0 else None,
+                             won if won >= 0 else None, untaken_usd=untaken)
         self._earned = 0.0
 
     # what the lane earned --------------------------------------------------------------
@@ -197,11 +218,10 @@ class ExpressLane:
                 if self.keep_waiting or k >= self.current - 1:  # not run yet
                     waiting.append((tx, k))
                 continue  # older: cut from a full block, never to run
-            searchers = self.view.sequencer_side.searchers
-            paid = min(gas, p.balance(searchers))
-            p.ledger.transfer(searchers, EXTERNAL, paid, "express_gas")
-            self.book.gas[k] += paid / PPM
-            self._earned -= paid / PPM
+            pay_from_searchers(p.ledger, self.view.sequencer_side.searchers, EXTERNAL, gas,
+                               "express_gas")
+            self.book.gas[k] += gas / PPM
+            self._earned -= gas / PPM
             self.book.executed(k, str(KIND_NAMES[p.txs.kind[tx]]), st == Status.FAILED)
         self._pending = waiting
         mark = p.balance(p.liquidator_account[self.view.accounts.backrun])
@@ -339,12 +359,14 @@ class ExpressLane:
         t, ref = seen
         self._tried_price = then
         size = stale_trade_usd(p, v.accounts.stale, int(ref), then if known_fill(p) else 0,
-                               self.strategy.stale_trade_usd)
+                               self.strategy)
         if not size:
             return []
         side = 1 if size > 0 else -1
         usd = side * int(round(self.bidders.skill[self.controller] * abs(size)))
-        limit = int(round((then + ref) / 2))
+        # halfway to the reference, moved by the skew premium a trade this size pays
+        # (else a large trade misses its own limit): reverts if an update got there first
+        limit = int(round((then + ref) / 2)) + p.quote(usd) - p.price
         tx = v.insert(Kind.TRADE, v.accounts.stale, now, a=usd, b=limit)
         self._stale = _StaleTrade(self.current, then, p.equity(v.accounts.stale), tx)
         return [(tx, min(t + lat, now))]

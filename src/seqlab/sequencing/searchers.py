@@ -3,7 +3,12 @@
 The lane's value is close to a common value (Mamageishvili et al. 2025: paid bids track
 the lane's markouts better than winning bids do): every searcher watches the same public
 chain, so all forecast the same quantity, the value a perfect controller would take in
-the coming minute, from what recent rounds showed. They differ in how much of it they
+the coming minute, from what recent rounds showed: the value controllers realised and,
+in a minute nobody held the lane, the value someone did take (liquidation rewards)
+scaled by the share of the public opportunity controllers have been realising — not
+what nobody took (a stale-price trade nobody made), so a crash jump in a minute nobody
+held does not have searchers pay on through the quiet minutes after it. They differ in
+how much of it they
 can realise (``skill``), in how far their own model of the coming minute is off (a
 private signal, ``valuation_noise``), in how much they dislike an uncertain round
 (``risk_aversion``: the bid is divided by 1 + risk_aversion × the coefficient of
@@ -76,15 +81,17 @@ class Bidders:
 
     # learning ----------------------------------------------------------------------------
     def observe(self, public_usd: float, realised_usd: float | None,
-                controller: int | None) -> None:
-        """One finished round: the public opportunity everyone saw and, when someone held
-        the lane, what it realised. Either becomes an estimate of a perfect controller's
-        round, which updates the common forecast."""
+                controller: int | None, untaken_usd: float = 0.0) -> None:
+        """One finished round: the public value someone took (``public_usd``), what a
+        controller could have taken that nobody did (``untaken_usd``) and, when someone
+        held the lane, what it realised. Either becomes an estimate of a perfect
+        controller's round, which updates the common forecast; in a minute nobody held,
+        only the value someone took counts."""
         cap = self._capture
         if controller is not None and realised_usd is not None:
             full = max(realised_usd, 0.0) / self.skill[controller]
             cap[0] += EMA_WEIGHT * (full - cap[0])
-            cap[1] += EMA_WEIGHT * (public_usd - cap[1])
+            cap[1] += EMA_WEIGHT * (public_usd + untaken_usd - cap[1])
         else:
             full = public_usd * (cap[0] / cap[1] if cap[1] > 0 else 1.0)
         self.recent += EMA_WEIGHT * (full - self.recent)

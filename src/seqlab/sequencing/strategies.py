@@ -25,10 +25,11 @@ Strategies:
   the same delay) so the auction price keeps falling, and the operator takes the lot
   itself just before a held take must be released or the auction would need a reset;
 - ``stale_oracle``: before a pending update that moves the price by more than
-  ``stale_min_move``, the operator trades at the stale on-chain price, as much as the
-  market lets it (``stale_size``: fees, open-interest cap, margin, and at most
-  ``stale_trade_usd``; under delayed orders, which fill at a later price, usually
-  nothing), holds the update up to ``oracle_delay``, and closes right after the update
+  ``stale_min_move``, the operator trades at the stale on-chain price the size that
+  earns most on the round trip (``stale_size``: the move less two fees, the skew
+  premium, the open-interest cap, its margin, and at most ``stale_trade_usd`` where set;
+  under delayed orders, which fill at a later price, nothing), holds the update up to
+  ``oracle_delay``, and closes right after the update
   executes; where an options market runs beside the perps it also buys, at the stale
   marks, the series the update lifts most (``stale_option_usd``), paid the writers'
   old price;
@@ -162,8 +163,7 @@ class Operator:
         if update in self._stale_open or abs(coming - price) <= prm.stale_min_move * price:
             return []
         p, acct = view.protocol, view.accounts.stale
-        usd = stale_trade_usd(p, acct, coming, known_fill(p),
-                              prm.stale_trade_usd)
+        usd = stale_trade_usd(p, acct, coming, known_fill(p), prm)
         if not usd:
             return self._stale_option_buy(coming, now)
         self._stale_open[update] = 1 if usd > 0 else -1
