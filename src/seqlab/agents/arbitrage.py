@@ -3,10 +3,19 @@
 Each arbitrageur watches every rollup's feed at the end of a sequencing round. When the
 cheapest and dearest live market differ by more than the two taker fees plus
 ``min_gap_bps``, every idle arbitrageur sends a pair of legs of equal size in units:
-a buy on the cheap rollup and a sell on the dear one, each with a limit ``slippage_bps``
-past its quote. The size closes the gap (with Synthetix-style skew pricing the fill is
-the mean of the price before and after, so closing the whole gap is what maximises the
-profit), capped at ``max_trade_usd``.
+a buy on the cheap rollup and a sell on the dear one. The size closes the gap (with
+Synthetix-style skew pricing the fill is the mean of the price before and after, so
+closing the whole gap is what maximises the profit), capped at ``max_trade_usd``.
+
+Each leg carries a limit price, as a real cross-rollup bundle carries slippage limits:
+at most ``slippage_bps`` past its quote, and never so far that the pair could lose. The
+two limits share what the quotes leave over the two taker fees, so a buy filled at its
+limit and a sell filled at its own still pay both fees (``pair_limits``). This is what
+protects an arbitrageur from its rivals: every idle one acts on the same gap, the
+shared sequencer places one bundle per rollup a round, and by the time a later bundle
+comes up the first has closed the gap; with a limit only ``slippage_bps`` from its quote
+that later bundle would fill past the closed gap, a loss on every such pair. With the
+pair's limits it fails instead (under atomic execution, whole).
 
 How the legs travel is the sequencing mode's business: under isolated sequencers each leg
 goes over the network to its own sequencer and may fail alone (its limit is crossed
@@ -67,6 +76,25 @@ class Attempt:
     unwind: tuple[int, int, int, int] | None = None
 
 
+def pair_limits(buy_quote: int, sell_quote: int, fees: int, slippage_ppm: int
+                ) -> tuple[int, int] | None:
+    """Limit prices (micro-USD per unit) of a pair's buy and sell legs, or None where the
+    quotes leave nothing over ``fees`` (both legs' taker fees per unit).
+
+    Each limit is at most ``slippage_ppm`` past its quote and takes at most half of what
+    the quotes leave over the fees, so that ``sell - buy >= fees`` at the limits: any two
+    fills within them pay both fees. Why not just the slippage: the fills move away from
+    the quotes because other arbitrageurs' bundles, placed first, close the same gap; a
+    fixed slippage lets a pair fill after the gap has gone.
+    """
+    spare = sell_quote - buy_quote - fees
+    if spare <= 0:
+        return None
+    half = spare // 2
+    return (buy_quote + min(half, buy_quote * slippage_ppm // 1_000_000),
+            sell_quote - min(half, sell_quote * slippage_ppm // 1_000_000))
+
+
 class Arbitrageurs:
     """``count`` arbitrageurs, each with an account ``account0 + j`` on every rollup."""
 
@@ -100,9 +128,12 @@ class Arbitrageurs:
         units = self._units(p_lo, p_hi, edge_bps)
         if units <= 0:
             return
+        legs = self._legs(lo, hi, units)
+        if legs is None:
+            return
         for j in idle:
             if edge_bps - self.risk.expected_loss_bps(j) > self.cfg.min_gap_bps:
-                self._send(j, t_us, lo, hi, units, gap_bps)
+                self._send(j, t_us, legs, units, gap_bps)
 
     def _units(self, p_lo, p_hi, edge_bps: float) -> int:
         """Micro-units that close the gap net of fees, capped by ``max_trade_usd``."""
@@ -113,27 +144,37 @@ class Arbitrageurs:
         close = edge_bps / 1e4 * p_lo.mid() * scale / (p_lo.price / PPM + p_hi.price / PPM)
         return int(min(close, cap) * PPM)
 
-    def _send(self, j: int, t_us: int, lo: int, hi: int, units: int, gap_bps: float) -> None:
+    def _legs(self, lo: int, hi: int, units: int) -> list[tuple[int, int, int]] | None:
+        """(rollup, USD notional, limit price) of the buy on ``lo`` and the sell on ``hi``
+        for ``units`` micro-units, or None where the quotes do not cover both fees."""
+        p_lo, p_hi = self.chains[lo].protocol, self.chains[hi].protocol
+        buy_usd, sell_usd = units * p_lo.price // PPM, -(units * p_hi.price // PPM)
+        fees = -(-(p_lo.price * p_lo.fee_ppm + p_hi.price * p_hi.fee_ppm) // PPM)  # per unit
+        limits = pair_limits(p_lo.quote(buy_usd), p_hi.quote(sell_usd), fees,
+                             int(round(self.cfg.slippage_bps * 100)))
+        if limits is None:
+            return None
+        return [(lo, buy_usd, limits[0]), (hi, sell_usd, limits[1])]
+
+    def _send(self, j: int, t_us: int, legs: list[tuple[int, int, int]], units: int,
+              gap_bps: float) -> None:
         cfg = self.cfg
         reaction, lat_lo, lat_hi = self.delays.draw(np.array([j]), cfg.reaction, cfg.latency,
                                                     cfg.latency)
         submit = t_us + int(reaction[0])
-        slip = cfg.slippage_bps / 1e4
-        legs = []
-        for k, sign, lat in ((lo, 1, lat_lo), (hi, -1, lat_hi)):
-            p = self.chains[k].protocol
-            usd = sign * units * p.price // PPM
-            limit = int(p.quote(usd) * (1 + sign * slip))
+        sent = []
+        for (k, usd, limit), lat in zip(legs, (lat_lo, lat_hi)):
             arrival = submit + int((lat_lo if self.bundle else lat)[0])
             tx = int(self.chains[k].txs.add_many(Kind.TRADE, self.account0 + j,
                                                  np.array([submit]), np.array([arrival]),
                                                  usd, limit)[0])
             if self.bundle is None:
                 self.chains[k].network.send(np.array([tx]), np.array([arrival]))
-            legs.append((k, tx))
+            sent.append((k, tx))
         if self.bundle is not None:
-            self.bundle(submit + int(lat_lo[0]), legs)
-        self.pending[j] = Attempt(t_us, legs, gap_bps,
+            self.bundle(submit + int(lat_lo[0]), sent)
+        lo = legs[0][0]
+        self.pending[j] = Attempt(t_us, sent, gap_bps,
                                   units * self.chains[lo].protocol.price / PPM / PPM)
 
     # settling -------------------------------------------------------------------------

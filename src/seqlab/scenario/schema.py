@@ -616,12 +616,13 @@ class Arbitrageurs(Model):
 
     Each watches every rollup's feed; when the cheapest and dearest market differ by more
     than ``min_gap_bps`` beyond the two taker fees it buys the one and sells the other,
-    sized to close the gap (at most ``max_trade_usd``), with a limit ``slippage_bps`` past
-    the quote. Under a shared sequencer both legs go in one bundle; under isolated
-    sequencers each leg goes to its own sequencer. A leg that fails alone leaves a naked
-    position, unwound at market; the expected cost of that, learnt from its own attempts,
-    raises the gap it needs, and once its losses reach ``max_loss_share`` of its capital it
-    stops (a kill switch).
+    sized to close the gap (at most ``max_trade_usd``), each leg with a limit at most
+    ``slippage_bps`` past its quote and the two limits at least both fees apart, so the
+    pair cannot fill at a loss. Under a shared sequencer both legs go in one bundle;
+    under isolated sequencers each leg goes to its own sequencer. A leg that fails alone
+    leaves a naked position, unwound at market; the expected cost of that, learnt from
+    its own attempts, raises the gap it needs, and once its losses reach
+    ``max_loss_share`` of its capital it stops (a kill switch).
     """
 
     count: Annotated[int, Field(ge=0, le=64)] = 0
