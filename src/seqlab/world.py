@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from seqlab.agents.hedgers import Hedgers
 from seqlab.agents.keepers import Keepers, discount_bids
 from seqlab.agents.liquidators import Costs, Expected, Liquidators, population
 from seqlab.agents.reactive import MarginManagers
@@ -114,6 +115,7 @@ class World:
         self.reference: ReferencePrice | None = None
         self.attached: dict[str, ProtocolPort] = {}  # protocols run inside its blocks
         self.fees: FeeMarket | None = None  # the rollup's fee market (perps worlds)
+        self.hedgers: Hedgers | None = None  # users hedging an off-chain leg (perps worlds)
         self.protocol = make_protocol(self.sc.protocol.kind, self)
 
     # building -------------------------------------------------------------------------
@@ -184,6 +186,13 @@ class World:
         self._fund_liquidators()
         self.feed = make_feed(sc.oracle)
         flow = perp_order_flow(tr, accounts, self.horizon, self.sim.rng("traders"))
+        self.hedgers = Hedgers(sc.agents.hedgers, sc.agents.margin_managers, sc.sequencer,
+                               self.sim, self.txs, self.network, self.ledger, tr.accounts,
+                               accounts.collateral_usd) if sc.agents.hedgers.share > 0 else None
+        if self.hedgers is not None:
+            flow = self.hedgers.without_hedgers(flow, tr.accounts)
+            self.protocol.outside = (self.hedgers.who, self.hedgers.outside,
+                                     self.hedgers.deposit)
         flow_arrival = self._preload_oracle(flow) if sc.oracle.enabled else None
         self.preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
                       flow.a, tip=flow.tip, arrival=flow_arrival)
@@ -193,6 +202,8 @@ class World:
                                        self.txs, self.network, total, self.users,
                                        recourse=self._recourse("margin", total, Kind.TOPUP,
                                                                Kind.CLOSE, self.protocol.wallet))
+        if self.hedgers is not None:  # a hedger keeps its margin up
+            self.managers.managed[self.hedgers.who] = True
         p = self.protocol
         self.liquidators = Liquidators(
             self.bots, self.sim, self.txs, self.network, total,
@@ -499,6 +510,8 @@ class World:
         self.managers.on_block(t_us, view.equity, view.notional, p.mm_ppm / PPM,
                                self._balances_of(p.wallet), changed)
         self._race(self.liquidators, t_us, p.liquidatable(), p.quotes(t_us), view.notional)
+        if self.hedgers is not None:
+            self.hedgers.on_block(t_us, p, int(round(float(self.reference.at(t_us)) * PPM)))
         if self.options is not None:
             self._on_options_block(t_us, ids, kind)
 
@@ -520,7 +533,13 @@ class World:
         if isinstance(self.design, MarketDesign):
             self.design.settle(self.ledger, self.protocol.fees, self.rollup.blocks_table())
         self.batches = self._post_to_l1() if self.reference is not None else None
+        if self.hedgers is not None:
+            self.hedgers.settle(self._final_price(), self.horizon)
         return self._result(self.ledger.check())
+
+    def _final_price(self) -> int:
+        """The reference at the horizon (micro-USD): where every value is marked."""
+        return int(round(float(self.reference.at(self.horizon)) * PPM))
 
     # results --------------------------------------------------------------------------
     def _result(self, residual: int) -> Result:
@@ -561,6 +580,11 @@ class World:
             figures, own = port.report(end)
             summary.update(figures)
             tables.update(own)
+        if self.hedgers is not None:  # agents with a leg off the chain: the world's own
+            summary["hedgers"] = self.hedgers.summary(
+                self.protocol, tables["liquidations"]["account"], self._final_price(),
+                self.users)
+            tables["accounts"]["hedger"] = self.hedgers.is_hedger(self.users)
         return Result(summary, tables)
 
     def _post_to_l1(self) -> Batches:

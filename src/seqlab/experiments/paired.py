@@ -19,8 +19,8 @@ from seqlab.metrics.premium import Parts, group_parts, premium_parts
 
 __all__ = ["RunView", "direct_harm", "premium_by_type", "payer_harm", "who_pays", "PAYERS"]
 
-PAYERS = ("traders", "margin users", "option writers", "option buyers", "liquidity pool",
-          "insurance fund")
+PAYERS = ("traders", "margin users", "hedgers", "option writers", "option buyers",
+          "liquidity pool", "insurance fund")
 
 
 @dataclass
@@ -74,7 +74,9 @@ def payer_harm(run: RunView, base: RunView) -> dict[str, tuple[float, float]]:
     """Who pays, in USD, for one seed: (direct ordering cost, final-value difference).
 
     Traders and margin users (perps accounts that do not and do manage their margin),
-    option writers and buyers: the direct cost beside the total. The liquidity pool and
+    hedgers (whose value counts their off-chain leg; where the scenario has them, they
+    are neither of the first two), option writers and buyers: the direct cost beside the
+    total. The liquidity pool and
     the insurance fund have no trades or penalties of their own: what stale-oracle trading
     and bad debt take from them is their value difference (pool) and the extra insurance
     paid out, so both columns hold it. A value one user pays another (a stale option sale
@@ -84,9 +86,12 @@ def payer_harm(run: RunView, base: RunView) -> dict[str, tuple[float, float]]:
     direct = direct_harm(run, base)
     total = base.values - run.values
     managed = np.asarray(base.managed, dtype=bool)
-    out = {"traders": (float(direct["accounts"][~managed].sum()), float(total[~managed].sum())),
-           "margin users": (float(direct["accounts"][managed].sum()),
-                            float(total[managed].sum()))}
+    hedger = np.asarray(base.accounts.get("hedger", np.zeros(len(managed), dtype=bool)))
+    groups = {"traders": ~managed & ~hedger, "margin users": managed & ~hedger}
+    if hedger.any():
+        groups["hedgers"] = hedger
+    out = {name: (float(direct["accounts"][who].sum()), float(total[who].sum()))
+           for name, who in groups.items()}
     for name, table in base.option_tables.items():
         diff = float((table["value_usd"] - run.option_tables[name]["value_usd"]).sum())
         out[name.replace("_", " ")] = (float(direct[name].sum()), diff)

@@ -28,7 +28,7 @@ _SUMS = ("txs", "included", "failed", "blocks", "liquidations", "accounts_liquid
          "topups", "liquidation_bonus_usd", "liquidated_usd", "insurance_paid_usd",
          "auction_revenue_usd", "proposer_revenue_usd", "funding_usd")
 _MAXES = ("max_censorship_delay_ms", "max_block_gap_ms")
-_PER_KEY = ("operator_profit_by_strategy", "liquidation_bonus_by_liquidator")
+_PER_KEY = ("operator_profit_by_strategy", "liquidation_bonus_by_liquidator", "hedgers")
 _ACCOUNT_TABLES = ("accounts", "liquidations")
 
 

@@ -84,6 +84,8 @@ class PerpsProtocol(ProtocolPort):
         self.wallet = ledger.open_many("wallet", accounts)
         self.margin = ledger.open_many("margin", accounts)
         self._margin_of = self.margin.tolist()  # the same, as Python ints: read per tx
+        # (accounts, ledger accounts, capital deposited) of legs held off the chain
+        self.outside: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.pool = ledger.open("pool")
         self.insurance = ledger.open("insurance")
         self.fees = ledger.open("fees")
@@ -711,9 +713,15 @@ class PerpsProtocol(ProtocolPort):
                 - self.basis.astype(object)).astype(np.int64)
 
     def account_values(self, price_micro: int) -> np.ndarray:
-        """Each account's wallet + margin + unrealized PnL at ``price_micro`` (micro-USD)."""
+        """Each account's wallet + margin + unrealized PnL at ``price_micro`` (micro-USD),
+        plus, for the accounts in ``outside``, what a leg they hold off the chain has
+        made: its ledger account less the capital deposited in it (hedgers' spot legs)."""
         bal = self.ledger.balances
-        return bal[self.wallet] + bal[self.margin] + self.unrealized(price_micro)
+        values = bal[self.wallet] + bal[self.margin] + self.unrealized(price_micro)
+        if self.outside is not None:
+            who, legs, deposit = self.outside
+            values[who] += bal[legs] - deposit
+        return values
 
     def lp_value(self, price_micro: int) -> int:
         """Pool plus insurance fund, less what the pool owes open positions (it is their

@@ -635,11 +635,32 @@ class Arbitrageurs(Model):
     max_loss_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
 
 
+class Hedgers(Model):
+    """Users whose perp position offsets an exposure held off the chain (a cash-and-carry
+    basis trade: spot held elsewhere, the perp sold against it, as Ethena's backing).
+
+    A ``share`` of the user accounts are hedgers instead of noise traders: each opens a
+    perp of ``leverage`` × its collateral (long with probability ``long_share``, else
+    short) once the market is priced, holds an off-chain leg of the opposite size from its
+    first fill, manages its margin, and re-hedges when a liquidation leaves the perp
+    covering less than ``rehedge_below`` of the off-chain leg. Their value counts the
+    off-chain leg marked at the reference, so a perp frozen or liquidated while the
+    chain is down leaves them exposed until they can trade again.
+    """
+
+    share: Share = 0.0
+    long_share: Share = 0.0
+    leverage: Annotated[float, Field(ge=1), at_most(100, "GMX v2's largest leverage; "
+                        "no perps venue offers more")] = 5.0
+    rehedge_below: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
 class Agents(Model):
     traders: Traders = Traders()
     margin_managers: MarginManagers = MarginManagers()
     liquidators: list[Liquidator] = Field(default_factory=_default_liquidators)
     arbitrageurs: Arbitrageurs = Arbitrageurs()
+    hedgers: Hedgers = Hedgers()
 
     @model_validator(mode="after")
     def _unique_names(self) -> "Agents":
