@@ -143,8 +143,11 @@ class Hedgers:
 
     def offchain_pnl(self, price_micro: int) -> np.ndarray:
         """Each hedger's off-chain leg marked at ``price_micro`` (micro-USD); a short
-        leg loses at most its capital (a price more than doubled)."""
-        return np.maximum(self.leg * (price_micro - self.entry) // PPM, -self.deposit)
+        leg loses at most its capital (a price more than doubled). Exact integers: a leg
+        of a few thousand ETH times a price in micro-USD passes int64, so the product is
+        taken in Python integers, as ``PerpsProtocol.unrealized`` does."""
+        pnl = self.leg.astype(object) * (price_micro - self.entry.astype(object)) // PPM
+        return np.maximum(pnl, -self.deposit.astype(object)).astype(np.int64)
 
     def settle(self, price_micro: int, horizon_us: int) -> None:
         """Book each off-chain leg's mark-to-market against the external account, and
