@@ -38,3 +38,27 @@ def test_operator_accounts_end_flat(design, variant, changes):
         sizes = {"stale_oracle": int(w.protocol.size[party.stale]),
                  "sandwich": int(w.protocol.size[party.sandwich])}
         assert sizes == {"stale_oracle": 0, "sandwich": 0}, party
+
+
+def test_holding_updates_under_a_fast_feed_opens_one_round_trip_at_a_time():
+    """With ``oracle_delay`` under Arbitrum's 0.05 % feed a new update arrives every few
+    seconds while the first is held. The operator's close closes its whole account, so a
+    second stale-price trade opened before the first update lands would be closed at
+    that update, before its own moves the price: every executed trade must be followed
+    by a close before the next trade (seed 1 of `default` burned its whole capital on
+    hundreds of such stacked trades when this held)."""
+    from seqlab.scenario import load_scenario, parse_scenario
+    from seqlab.txs import Kind, Status
+    from seqlab.world import World
+    data = load_scenario("default").scenario.model_dump(mode="python")
+    data["duration"] = "40min"
+    data["sequencer"]["design"] = "extractive-stale-oracle"
+    data["sequencer"]["strategy"].update(oracle_delay="120s", stale_min_move=0.0005)
+    w = World(parse_scenario(data))
+    w.run()
+    txs, stale = w.txs, w.operator_accounts.stale
+    kinds = [int(txs.kind[i]) for i in w.rollup.executed_order().tolist()
+             if txs.sender[i] == stale and txs.status[i] == Status.OK
+             and txs.kind[i] in (Kind.TRADE, Kind.CLOSE)]
+    assert kinds.count(Kind.TRADE) >= 2  # the strategy did trade ahead of held updates
+    assert all(not (a == b == Kind.TRADE) for a, b in zip(kinds, kinds[1:]))

@@ -157,10 +157,14 @@ class Operator:
         return rest.tolist()
 
     def _stale_open_trade(self, update: int, now: int) -> list[int]:
-        """Trade at the stale on-chain price ahead of a price-moving update."""
+        """Trade at the stale on-chain price ahead of a price-moving update, one round
+        trip at a time. The operator's account holds one net position and its close
+        closes all of it, so a second trade opened while an update is held (``oracle_delay``
+        under a fast feed: a new update arrives every few seconds) would be closed when the
+        first update lands, before its own moves the price: fees both ways for nothing."""
         view, prm, price = self.view, self.params, self.view.protocol.price
         coming = int(view.payload(np.array([update]))[0])
-        if update in self._stale_open or abs(coming - price) <= prm.stale_min_move * price:
+        if self._stale_open or abs(coming - price) <= prm.stale_min_move * price:
             return []
         p, acct = view.protocol, view.accounts.stale
         usd = stale_trade_usd(p, acct, coming, known_fill(p), prm)
