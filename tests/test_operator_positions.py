@@ -14,7 +14,10 @@ wins the next block and executes the update: the builder then closes in a later 
 """
 import pytest
 
+from seqlab.scenario import load_scenario, parse_scenario
 from seqlab.sequencing import DESIGNS
+from seqlab.txs import Kind, Status
+from seqlab.world import World
 from tests.test_designs import SANDWICH, world
 
 VARIANTS = {
@@ -47,9 +50,6 @@ def test_holding_updates_under_a_fast_feed_opens_one_round_trip_at_a_time():
     that update, before its own moves the price: every executed trade must be followed
     by a close before the next trade (seed 1 of `default` burned its whole capital on
     hundreds of such stacked trades when this held)."""
-    from seqlab.scenario import load_scenario, parse_scenario
-    from seqlab.txs import Kind, Status
-    from seqlab.world import World
     data = load_scenario("default").scenario.model_dump(mode="python")
     data["duration"] = "40min"
     data["sequencer"]["design"] = "extractive-stale-oracle"

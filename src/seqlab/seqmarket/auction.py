@@ -60,7 +60,9 @@ EXTRACTION: Mapping[str, float] = MappingProxyType({
 })
 # Designs whose operator keeps the priority fees of the blocks it builds.
 KEEPS_TIPS = frozenset({"priority", "builders", BASED})
-# What ``extractive`` took on ``default`` (110 k USD in 3 h, mean of seeds 1-5) per
+# What ``extractive`` took on ``default`` on Ethereum's feed settings (0.5 %, 1 h) and a
+# fixed 500 k USD stale-price trade (110 k USD in 3 h, mean of seeds 1-5; on Arbitrum's
+# feed with market-sized trades it is 1.24 M, so this prior is low by about ten times) per
 # second and per unit of annualised variance of the reference price: ORDERING_VOL is the
 # root mean square over seeds 1-5 of the realised volatility of ``default``'s one-minute
 # returns over the whole run (2.35 to 3.48 by seed: its crash jumps).
@@ -87,11 +89,6 @@ class Valuation:
         rate = (self.fees_usd_per_s * (design in KEEPS_TIPS)
                 + EXTRACTION.get(design, 0.0) * per_unit * vol * vol)
         return rate * seconds
-
-    def value(self, svc: Service, vol: float, seconds: float) -> float:
-        """USD the service expects to earn sequencing ``seconds`` at volatility ``vol``,
-        net of its running cost."""
-        return self.gross(svc, vol, seconds) - svc.cost_usd_per_hour / 3600.0 * seconds
 
 
 def fees_only(design: str) -> bool:
