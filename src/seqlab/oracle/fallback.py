@@ -25,7 +25,7 @@ from collections import deque
 
 import numpy as np
 
-S = 1_000_000
+from seqlab.units import S
 
 
 class Fallback:
