@@ -85,3 +85,35 @@ def test_an_auction_needs_a_based_service():
         _auction_world([{"name": "tb", "offer": "timeboost"}])
     text = str(err.value)
     assert "\n" not in text and "sequencing_market.services" in text and "based" in text
+
+
+def test_services_that_never_bid_are_not_counted_as_rivals():
+    """Honest FCFS and a committee keep nothing and never bid: Timeboost, the only
+    service that values the epoch, bids as a lone bidder does (the reserve), not as one
+    of three; the summary's counts say who bid."""
+    services = [Service(name="tb", offer="timeboost"), Service(name="fcfs", offer="central-fcfs"),
+                Service(name="bft", offer="committee"), Service(name="l1", offer="based")]
+    policy = AuctionPolicy(SequencingMarket(services=services))
+    policy.bind(Valuation(0.0), 1)
+    assert policy.choose(_state(services, vol=3.0)) == "tb"
+    sale = policy.sales[0]
+    assert sale.asked == ("tb", "fcfs", "bft") and sale.values[0] > 10 * 2.5
+    assert sale.bids == (pytest.approx(2.5), 0.0, 0.0)
+
+
+def test_the_summary_counts_the_bids_of_each_service_and_epoch():
+    world = _auction_world([{"name": "tb", "offer": "timeboost"},
+                            {"name": "fcfs", "offer": "central-fcfs"},
+                            {"name": "prio", "offer": "central-priority"},
+                            {"name": "l1", "offer": "based"}])
+    a = world.run().summary["market"]["auction"]
+    sales = world.design.rights.sales
+    assert "fcfs" not in a["bid_epochs"] and "l1" not in a["bid_epochs"]
+    assert sum(a["epochs_by_bids"].values()) == a["epochs"] == len(sales)
+    placed = sum(int(k) * v for k, v in a["epochs_by_bids"].items())
+    assert placed == sum(a["bid_epochs"].values()) == sum(b >= 2.5 for x in sales for b in x.bids)
+    assert a["epochs_by_bids"].get("0", 0) == sum(x.winner == "l1" for x in sales)
+    for name, won in a["won"].items():
+        assert name == "l1" or a["bid_epochs"][name] >= won
+        assert a["net_usd"][name] == pytest.approx(a["realised_usd"][name] - a["paid_usd"][name],
+                                                   abs=0.011)

@@ -130,10 +130,11 @@ class Sale:
     start: int               # µs
     winner: str              # the service that sequences the epoch (the fallback: none won)
     price_usd: float         # what the winner pays (0 when the rollup fell back)
-    bids: tuple[float, ...]  # every bidder's sealed bid (USD), in the services' order
-    values: tuple[float, ...]  # every bidder's expected value (USD), before its error
+    bids: tuple[float, ...]  # every asked service's sealed bid (USD; 0: it did not bid)
+    values: tuple[float, ...]  # every asked service's expected value (USD), before its error
     forecast_usd: float = 0.0  # the winner's design's forecast, before what it learnt
     vol: float = 0.0           # the realised volatility the bidders read
+    asked: tuple[str, ...] = ()  # the services asked (producing, not based), as ``bids``
 
 
 class AuctionPolicy:
@@ -186,18 +187,23 @@ class AuctionPolicy:
         z = self._errors(state, learners.decay)[rows]
         noise = self.cfg.auction_noise
         estimate = values * np.exp(noise * z - noise * noise / 2)  # unbiased
+        # the rivals a bidder reckons with: the services that value the epoch at all (an
+        # honest FCFS sequencer or a committee keeps nothing and never bids)
+        rivals = int((values > 0).sum())
         # conditioned on winning: the highest of m estimates overshoots by m's max error
-        estimate *= np.exp(-noise * expected_max_normal(int((values > 0).sum())))
+        estimate *= np.exp(-noise * expected_max_normal(rivals))
         reserve = self.cfg.auction_reserve_usd
-        bids = np.minimum(first_price_bids(estimate, reserve, len(bidders)),
+        bids = np.minimum(first_price_bids(estimate, reserve, rivals),
                           learners.budget()[rows])
+        bids = np.where(bids >= reserve, bids, 0.0)  # what capital leaves below it: no bid
         k, price = first_price(bids, reserve)
         winner = self._fallback(state) if k is None else bidders[k].name
         if k is not None:
             learners.pay(winner, price)
         self.sales.append(Sale(state.now, winner, price, tuple(bids.round(6).tolist()),
                                tuple(values.round(6).tolist()),
-                               0.0 if k is None else float(gross[k]), state.vol))
+                               0.0 if k is None else float(gross[k]), state.vol,
+                               tuple(s.name for s in bidders)))
         return winner
 
     def _errors(self, state: State, carry: float) -> np.ndarray:

@@ -119,4 +119,21 @@ class RightsBook:
         return {"epochs": len(self.sales), "sold": len(sold),
                 "won": won, "paid_usd": {k: round(v, 2) for k, v in paid.items()},
                 "realised_usd": {k: round(v, 2) for k, v in got.items()},
-                "proceeds_usd": round(self.proceeds / PPM, 2)}
+                "net_usd": {k: round(got[k] - paid[k], 2) for k in won},
+                "proceeds_usd": round(self.proceeds / PPM, 2), **bid_counts(self.sales)}
+
+
+def bid_counts(sales: list) -> dict:
+    """Who took part: the epochs each service bid in (a bid at or above the reserve;
+    one that values the epoch below it, or not at all, stays out), and how many epochs
+    drew no bid, one, two, ... (``epochs_by_bids``, keyed by the number of bids)."""
+    bid_in: dict[str, int] = {}
+    by_count: dict[str, int] = {}
+    for sale in sales:
+        bidders = [name for name, bid in zip(sale.asked, sale.bids) if bid > 0]
+        for name in bidders:
+            bid_in[name] = bid_in.get(name, 0) + 1
+        key = str(len(bidders))
+        by_count[key] = by_count.get(key, 0) + 1
+    return {"bid_epochs": bid_in, "epochs_by_bids": dict(sorted(by_count.items(),
+                                                                key=lambda kv: int(kv[0])))}
