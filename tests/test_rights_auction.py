@@ -6,6 +6,7 @@ from hypothesis import given, strategies as st
 from seqlab.cluster import make_world
 from seqlab.errors import SeqlabError
 from seqlab.protocols.perps import PPM
+from seqlab.report.html import render_html
 from seqlab.scenario import load_scenario
 from seqlab.scenario.loader import parse_scenario
 from seqlab.scenario.schema import SequencingMarket, Service
@@ -44,15 +45,22 @@ def _state(services, now=0, vol=1.0, current=None):
                  10 * S, vol)
 
 
-def test_calm_epochs_go_to_based_volatile_ones_are_sold():
+def test_epochs_worth_less_than_the_reserve_go_to_based_others_are_sold():
+    """A priority sequencer whose order flow pays 1.2 USD of tips an epoch (below the
+    2.5 USD reserve) does not bid: the epoch falls back to based sequencing. A Timeboost
+    service, whose design forecasts a share of the ordering value, buys the epoch."""
+    services = [Service(name="prio", offer="central-priority"), Service(name="l1", offer="based")]
+    policy = AuctionPolicy(SequencingMarket(services=services))
+    policy.bind(Valuation(0.1), 1)
+    assert policy.choose(_state(services, vol=3.0)) == "l1"
+    assert policy.sales[0].price_usd == 0 and policy.sales[0].bids == (0.0,)
     services = [Service(name="tb", offer="timeboost"), Service(name="fcfs", offer="central-fcfs"),
                 Service(name="l1", offer="based")]
     policy = AuctionPolicy(SequencingMarket(services=services))
-    policy.bind(Valuation(0.0), 1)
-    assert policy.choose(_state(services, vol=0.1)) == "l1"
-    assert policy.choose(_state(services, now=12 * S, vol=3.0, current="l1")) == "tb"
-    calm, rush = policy.sales
-    assert calm.price_usd == 0 and rush.price_usd >= 2.5
+    policy.bind(Valuation(0.1), 1)
+    assert policy.choose(_state(services, vol=0.1)) == "tb"
+    rush = policy.sales[0]
+    assert rush.price_usd >= 2.5
     assert rush.bids[1] == 0  # honest FCFS takes nothing: it does not bid
 
 
@@ -106,7 +114,8 @@ def test_the_summary_counts_the_bids_of_each_service_and_epoch():
                             {"name": "fcfs", "offer": "central-fcfs"},
                             {"name": "prio", "offer": "central-priority"},
                             {"name": "l1", "offer": "based"}])
-    a = world.run().summary["market"]["auction"]
+    result = world.run()
+    a = result.summary["market"]["auction"]
     sales = world.design.rights.sales
     assert "fcfs" not in a["bid_epochs"] and "l1" not in a["bid_epochs"]
     assert sum(a["epochs_by_bids"].values()) == a["epochs"] == len(sales)
@@ -117,3 +126,7 @@ def test_the_summary_counts_the_bids_of_each_service_and_epoch():
         assert name == "l1" or a["bid_epochs"][name] >= won
         assert a["net_usd"][name] == pytest.approx(a["realised_usd"][name] - a["paid_usd"][name],
                                                    abs=0.011)
+    page = render_html(result)  # the report page: paid against realised per service
+    assert "Sequencing rights sold" in page
+    payer = max(a["paid_usd"], key=a["paid_usd"].get)
+    assert a["paid_usd"][payer] >= 2.5 and f"<td class=\"num\">{a['paid_usd'][payer]:,.2f}</td>" in page

@@ -4,7 +4,7 @@ from hypothesis import given, settings, strategies as st
 
 from seqlab.scenario.schema import SequencingMarket, Service
 from seqlab.seqmarket.auction import AuctionPolicy, Valuation
-from seqlab.seqmarket.learning import Learners
+from seqlab.seqmarket.learning import RISK_AVERSION, Learners
 from seqlab.seqmarket.policies import State
 from seqlab.units import S
 
@@ -51,20 +51,21 @@ def test_switches_never_exceed_the_epochs(fees, seed, vols):
 
 
 def test_a_bidder_that_stops_winning_returns_to_its_record():
-    """Bidder b's long record says it realises its forecast; then it has four bad epochs
+    """Bidder b's long record says an epoch realises 2; then it has four bad epochs
     and another design wins every epoch after. Its estimate does not freeze at the bad
     epochs: it climbs back towards its record, so it bids again."""
-    books = Learners(["a", "b"], ["x", "y"], np.array([10.0, 10.0]), 1e5, 12.0)
+    books = Learners(["a", "b"], ["x", "y"], np.array([10.0, 2.0]), 1e5, 12.0)
     for _ in range(200):
-        books.observe({"y": (2.0, 2.0)})
+        books.observe({"y": 2.0})
     for _ in range(4):
-        books.observe({"y": (2.0, 0.0)})
-    low = books.ratio()[1]
-    assert low < 0.8
+        books.observe({"y": 0.0})
+    low = books.estimate()[1]
+    assert low < 0.8 * books.mean[1]
     path = []
     for _ in range(100):
-        books.observe({"x": (2.0, 0.0)})
-        path.append(books.ratio()[1])
+        books.observe({"x": 0.0})
+        path.append(books.estimate()[1])
     assert (np.diff(path) >= -1e-12).all()
-    assert path[-1] > 0.95 * books.long_ratio()[1] and path[-1] > low + 0.1
-    assert books.ratio()[0] < 0.1  # a's own evidence is not touched by b's record
+    assert path[-1] > 0.95 * books.mean[1] / (1 + RISK_AVERSION * books.variation()[1])
+    assert path[-1] > low + 0.1
+    assert books.estimate()[0] < 0.5 * 10.0  # a's own evidence is not touched by b's record

@@ -29,6 +29,13 @@ PROTOCOL_COLUMNS = (("rollup", "rollup"), ("service", "service"), ("down (s)", "
                     ("user value (USD)", "user_value_usd"),
                     ("baseline", "baseline_user_value_usd"))
 SHARES = (("protocols", "protocol_share"), ("time", "time_share"), ("blocks", "block_share"))
+RIGHTS_COLUMNS = (("service", "service"), ("epochs won", "won"), ("epochs bid", "bid"),
+                  ("paid (USD)", "paid_usd"), ("realised (USD)", "realised_usd"),
+                  ("realised less paid (USD)", "net_usd"))
+BUILDER_COLUMNS = (("builder", "builder"), ("kind", "kind"), ("blocks won", "wins"),
+                   ("blocks with something held", "held_blocks"), ("fees (USD)", "fees_usd"),
+                   ("made (USD)", "extracted_usd"), ("paid the proposer (USD)", "paid_usd"),
+                   ("profit (USD)", "net_usd"))
 
 
 def shares_figure(services: list[Mapping[str, Any]]) -> go.Figure:
@@ -141,5 +148,45 @@ def market_sections(summary: Mapping[str, Any], fmt) -> list[str]:
                 f"{usd(market.get('sequencing_cost_usd', 0.0))} paid to the services.</p>",
                 section("Time and blocks by service", service_time_figure(market),
                         "How long each service sequenced the rollup, and the blocks it "
-                        "produced.")]
+                        "produced."),
+                *rights_sections(market.get("auction"), fmt),
+                *builder_sections(market.get("builders"), fmt)]
     return []
+
+
+def rights_rows(auction: Mapping[str, Any]) -> list[dict]:
+    """One row per service that won or bid: epochs won and bid in, paid, realised."""
+    names = list(dict.fromkeys([*auction["won"], *auction.get("bid_epochs", {})]))
+    return [{"service": n, "won": auction["won"].get(n, 0),
+             "bid": auction.get("bid_epochs", {}).get(n, 0),
+             "paid_usd": auction["paid_usd"].get(n, 0.0),
+             "realised_usd": auction["realised_usd"].get(n, 0.0),
+             "net_usd": auction.get("net_usd", {}).get(n, 0.0)} for n in names]
+
+
+def rights_sections(auction: Mapping[str, Any] | None, fmt) -> list[str]:
+    """The rights auction: who bid, who won, what each paid against what its epochs
+    realised (a bidder that keeps paying more than it realises has a forecast to fix)."""
+    if not auction:
+        return []
+    by_bids = ", ".join(f"{count(n)} with {k} bid{'s' if k != '1' else ''}"
+                        for k, n in (auction.get("epochs_by_bids") or {}).items())
+    return ["<h3>Sequencing rights sold</h3>",
+            f'<p class="explain">{count(auction["epochs"])} epochs, {count(auction["sold"])} '
+            f"sold for {usd(auction['proceeds_usd'])} to the rollup; epochs by the bids they "
+            f"drew: {by_bids or 'none'}. The fallback wins an epoch no bid meets the reserve "
+            "for, and pays nothing.</p>",
+            columns_table(rights_rows(auction), RIGHTS_COLUMNS, fmt)]
+
+
+def builder_sections(builders: Mapping[str, Any] | None, fmt) -> list[str]:
+    """A builders service's builders over every stretch the rollup bought from it."""
+    if not builders:
+        return []
+    return ["<h3>Builders</h3>",
+            f'<p class="explain">{count(builders["blocks"])} block auctions while the '
+            f"rollup bought from a builders service, {count(builders['local_blocks'])} "
+            "built by the proposer for want of a bid; the proposer was paid "
+            f"{usd(builders['proposer_paid_usd'])}. Made: what each builder's strategies "
+            "made from its own accounts; profit: made plus fees less paid.</p>",
+            columns_table(builders["per_builder"], BUILDER_COLUMNS, fmt)]

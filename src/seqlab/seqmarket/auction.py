@@ -41,7 +41,7 @@ import numpy as np
 from seqlab.errors import SeqlabError
 from seqlab.kernel import keyed_normals
 from seqlab.scenario.schema import SequencingMarket, Service
-from seqlab.seqmarket.learning import PRIOR_SECONDS, Learners
+from seqlab.seqmarket.learning import Learners
 from seqlab.seqmarket.policies import State, register_policy
 from seqlab.sequencing.searchers import expected_max_normal
 from seqlab.units import MINUTE, S
@@ -50,25 +50,27 @@ BASED = "based"
 
 # The share of the ordering value an unconstrained operator (``extractive``) takes that
 # each design lets its operator take: what each design's hosted operator took on
-# ``default`` over five seeds, over what ``extractive`` took (README design table:
-# extractive 110 k, timeboost 69 k, fair-ordering 43 k, batch-auction 22 k, builders
-# 113 k, of which the proposer keeps 95 %). Honest designs take none.
+# ``default`` over five seeds, over what ``extractive`` took (README design table, on
+# Arbitrum's feed with market-sized trades: extractive 1.24 M, extractive-backrun 47 k,
+# extractive-censor 2.8 k, extractive-stale-oracle 1.17 M, timeboost 515 k, fair-ordering
+# 46 k, batch-auction 23 k, builders 1.24 M of which the proposer keeps 96 %). Honest
+# designs take none.
 EXTRACTION: Mapping[str, float] = MappingProxyType({
-    "extractive": 1.0, "extractive-backrun": 0.40, "extractive-censor": 0.01,
-    "extractive-stale-oracle": 0.59, "extractive-sandwich": 0.0, "timeboost": 0.63,
-    "fair-ordering": 0.39, "batch-auction": 0.20, "builders": 0.98,
+    "extractive": 1.0, "extractive-backrun": 0.038, "extractive-censor": 0.0023,
+    "extractive-stale-oracle": 0.94, "extractive-sandwich": 0.0, "timeboost": 0.42,
+    "fair-ordering": 0.037, "batch-auction": 0.019, "builders": 0.96,
 })
 # Designs whose operator keeps the priority fees of the blocks it builds.
 KEEPS_TIPS = frozenset({"priority", "builders", BASED})
-# What ``extractive`` took on ``default`` on Ethereum's feed settings (0.5 %, 1 h) and a
-# fixed 500 k USD stale-price trade (110 k USD in 3 h, mean of seeds 1-5; on Arbitrum's
-# feed with market-sized trades it is 1.24 M, so this prior is low by about ten times) per
+# What ``extractive`` took on ``default`` (1,240,388 USD in 3 h, mean of seeds 1-5:
+# ``seqlab compare default --designs extractive --seeds 5``, operator_profit_usd) per
 # second and per unit of annualised variance of the reference price: ORDERING_VOL is the
-# root mean square over seeds 1-5 of the realised volatility of ``default``'s one-minute
-# returns over the whole run (2.35 to 3.48 by seed: its crash jumps).
-ORDERING_TAKE_USD = 110_000.0
+# root mean square over those seeds of the realised volatility of ``default``'s
+# one-minute returns over the whole run (``reference_realized_vol``, 1.87 to 3.47 by
+# seed: its crash jumps).
+ORDERING_TAKE_USD = 1_240_388.0
 ORDERING_HOURS = 3.0
-ORDERING_VOL = 2.88
+ORDERING_VOL = 2.87
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ class AuctionPolicy:
         seconds = epoch / S
         gross = np.array([self.valuation.gross(s, state.vol, seconds) for s in bidders])
         cost = np.array([s.cost_usd_per_hour / 3600.0 * seconds for s in bidders])
-        values = learners.ratio()[rows] * gross - cost
+        values = learners.estimate()[rows] - cost
         z = self._errors(state, learners.decay)[rows]
         noise = self.cfg.auction_noise
         estimate = values * np.exp(noise * z - noise * noise / 2)  # unbiased
@@ -230,8 +232,7 @@ class AuctionPolicy:
         bidders = [s for s in services if s.design != BASED]
         self.designs = {s.name: s.design for s in services}
         epoch_s = self.cfg.auction_epoch / S
-        prior = [self.valuation.gross(s, ORDERING_VOL, epoch_s) * PRIOR_SECONDS / epoch_s
-                 for s in bidders]
+        prior = [self.valuation.gross(s, ORDERING_VOL, epoch_s) for s in bidders]
         self.learners = Learners([s.name for s in bidders], [s.design for s in bidders],
                                  np.array(prior), self.cfg.auction_capital_usd, epoch_s)
         return self.learners
@@ -248,12 +249,9 @@ class AuctionPolicy:
         if not ended:
             self.learners.correct(design, usd)
             return
-        seen = {design: (sale.forecast_usd, usd)}
+        seen = {design: usd}
         if fees_only(design):  # the fees it kept are what every fees-only design would
-            seconds = self.cfg.auction_epoch / S
-            seen.update({d: (self.valuation.design_gross(d, sale.vol, seconds), usd)
-                         for d in set(self.learners.designs.tolist())
-                         if fees_only(d) and d != design})
+            seen.update({d: usd for d in set(self.learners.designs.tolist()) if fees_only(d)})
         self.learners.observe(seen)
 
 

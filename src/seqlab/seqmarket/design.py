@@ -30,6 +30,7 @@ from seqlab.rollup.inbox import DelayedInbox
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.scenario.schema import SequencingMarket, Service
 from seqlab.seqmarket.auction import Valuation
+from seqlab.seqmarket.builder_books import builder_figures
 from seqlab.seqmarket.policies import POLICIES, Policy, make_policy, ranking
 from seqlab.seqmarket.rights import RightsBook
 from seqlab.seqmarket.schedule import Planner, Schedule, plan
@@ -38,6 +39,7 @@ from seqlab.seqmarket.services import (check_services, service_sequencer, servic
                                        sold_sequencer)
 from seqlab.sequencing import make_design
 from seqlab.sequencing.base import Blocks, Design, PendingQueue
+from seqlab.sequencing.builders import BuildersDesign
 from seqlab.sequencing.preconf import PromiseBook
 from seqlab.sequencing.txview import TxView
 from seqlab.txs import Kind, TxStore
@@ -78,6 +80,7 @@ class MarketDesign(Design):
         self.handed_over = 0
         self.promises: PromiseBook | None = None  # one book for every based segment
         self.promisers: list[Design] = []  # the based segments' designs, for their figures
+        self.builder_segments: list[BuildersDesign] = []  # a builders service's, likewise
         self.paid = 0  # micro-USD paid to the services (settled after the run)
         self.rights = RightsBook(list(schedule.sales))  # an auction policy's sales
         self.planner: Planner | None = None  # a learning policy's, planned as the run goes
@@ -156,6 +159,8 @@ class MarketDesign(Design):
             cfg = sold_sequencer(cfg, self.handover_every)
         design = make_design(cfg)
         self._share_promises(design)
+        if isinstance(design, BuildersDesign):
+            self.builder_segments.append(design)
         if self.view is not None:
             design.attach(dataclasses.replace(
                 self.view, txs=TxView(self.txs, design.contents_visible,
@@ -310,6 +315,9 @@ class MarketDesign(Design):
             market["auction"] = self.rights.metrics()
         if self.promisers:
             market["preconf"] = self._preconf_figures()
+        builders = builder_figures(self.builder_segments, horizon)
+        if builders:
+            market["builders"] = builders
         return {"market": market}
 
     def _preconf_figures(self) -> dict:

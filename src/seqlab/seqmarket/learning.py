@@ -1,31 +1,40 @@
 """What a bidder for a rollup's sequencing rights has learnt from the run.
 
-A bidder's starting forecast of an epoch is its design's take on ``default`` scaled by
-the square of volatility (``seqmarket/auction.py``); nothing says that carries over to
-the market it is bidding in. So each bidder keeps an estimate of how much of that
-forecast epochs really realise: the ratio of realised to forecast value over the epochs
-seen, each sum an exponentially weighted one, ``Σ λᵏ realisedₖ / Σ λᵏ forecastₖ``,
-started from the design's own word: ``PRIOR_SECONDS`` of epochs at the reference
-volatility that realised exactly what was forecast (ratio 1). ``λ`` discounts old epochs,
-the prior with them, as Timeboost's searchers do (the latest minute weighs
-``EMA_WEIGHT``: bids follow the previous minutes' value, Mamageishvili et al. 2025), so
-the prior weighs as much as the first minute of evidence and fades behind it. Because the forecast is already scaled by volatility,
-the ratio is the value per epoch conditional on recent volatility. An epoch teaches a
-bidder what it realised when it won it, and what the winner realised when a service of
-the same design won it: the winner's take is on the public chain, and the same design
-takes the same value. Other designs take other value (fees, not ordering), so their
-epochs say nothing about its own, with one exception: a design whose operator takes only
-the order flow's priority fees (priority ordering, based sequencing) realises what any
-other such design would have, so their bidders learn from each other's epochs (the
-auction says which those are).
+A bidder starts from its design's forecast of an epoch (``seqmarket/auction.py``): what
+its design took on ``default``, scaled to an epoch at the reference volatility. Nothing
+says that carries over to the market it is bidding in, so it learns what epochs really
+realise, in USD, by the rule Timeboost's searchers use for a round
+(``sequencing.searchers``): a long view of the epochs' value (exponentially weighted
+mean, second moment and the mean product of consecutive epochs, the latest minute
+weighing ``RISK_WEIGHT``) and a recent one (the latest minute weighing ``EMA_WEIGHT``:
+bids follow the previous minutes' value, Mamageishvili et al. 2025); the estimate is the
+long mean moved toward the recent one as far as epochs have been carrying over into the
+next (their lag-one autocorrelation), and a bidder divides it by one plus
+``RISK_AVERSION`` times the coefficient of variation of epochs, as a searcher does. Both
+views start at the design's forecast, which counts as ``PRIOR_SECONDS`` of epochs (each
+view a weighted average, the prior one of its terms) and so fades behind the evidence:
+a prior that weighed as much as the whole long view would hold a bidder whose design
+over-forecasts at its forecast for as long as that view remembers.
 
-A bidder that learns nothing in an epoch (another design won it) does not keep its
-estimate frozen: its recent evidence ages at the same rate, and its long view fills what
-it loses, so within a few minutes the ratio returns to what its design has realised over
-the whole run (the same sums with the long memory of a Timeboost searcher's view of how
-rounds vary, ``RISK_WEIGHT``; before any evidence, the prior: 1). A bidder that stopped
-winning after a few bad epochs bids again once they fade behind its record; left frozen
-at the bad epochs, it would never win again and so never learn that it should.
+Why not scale the forecast by what epochs realised over what was forecast for them,
+with the forecast moving with the trailing volatility? Because in a market whose value
+comes in the epochs a price jump lands in, that ratio is learnt in the calm epoch that
+held the jump and applied to the high-volatility epochs after it, which realise next to
+nothing: one jump's windfall, times the square of the volatility it left behind, had a
+bidder pay its capital and gains for one epoch (docs/market.md). A windfall that does
+not carry over lifts the long mean by its weight only and the risk discount by the
+spread it adds, so a bidder pays on for a spike only as long as spikes have been lasting.
+
+An epoch teaches a bidder what it realised when it won it, and what the winner realised
+when a service of the same design won it: the winner's take is on the public chain, and
+the same design takes the same value. Other designs take other value (fees, not
+ordering), so their epochs say nothing about its own, with one exception: a design
+whose operator takes only the order flow's priority fees (priority ordering, based
+sequencing) realises what any other such design would have, so their bidders learn from
+each other's epochs (the auction says which those are). A bidder that learns nothing in
+an epoch does not keep its recent view frozen: it ages at the same rate toward its long
+view, so within a few minutes it bids on its record again; left frozen at a few bad
+epochs, it would never win again and so never learn that it should.
 
 Each bidder also keeps its books: what it realised in the epochs it won less what it
 paid for them. A bidder puts up at most ``capital`` plus its gains so far: once its
@@ -38,36 +47,54 @@ from typing import Mapping
 import numpy as np
 
 from seqlab.sequencing.searchers import EMA_WEIGHT, RISK_WEIGHT
+from seqlab.sequencing.timeboost_config import TimeboostSearcher
 
-PRIOR_SECONDS = 60.0  # the design's forecast counts as one minute of epochs
 MINUTE_S = 60.0
+PRIOR_SECONDS = 60.0  # the design's forecast counts as one minute of epochs
+# how much a bidder dislikes an uncertain epoch: the default Timeboost searcher's
+RISK_AVERSION = TimeboostSearcher.model_fields["risk_aversion"].default
 
 
 class Learners:
-    """Every bidder's estimate of what its forecasts realise, and its books (USD)."""
+    """Every bidder's view of what an epoch realises, and its books (USD)."""
 
-    def __init__(self, names: list[str], designs: list[str], prior_weight: np.ndarray,
+    def __init__(self, names: list[str], designs: list[str], prior_usd: np.ndarray,
                  capital_usd: float, epoch_s: float) -> None:
-        """``prior_weight``: each bidder's forecast of an epoch at the reference volatility
-        (USD), times the epochs ``PRIOR_SECONDS`` holds."""
+        """``prior_usd``: each bidder's design forecast of an epoch (USD)."""
         self.names = list(names)
         self.designs = np.array(designs, dtype=object)
-        prior = np.abs(np.asarray(prior_weight, dtype=np.float64))
+        prior = np.maximum(np.asarray(prior_usd, dtype=np.float64), 0.0)
+        # the weights of the latest epoch: the per-minute weights over an epoch's length
         self.decay = (1.0 - EMA_WEIGHT) ** (epoch_s / MINUTE_S)
-        self.prior = prior
-        self.realised = prior.copy()   # discounted sums over the epochs seen, and the prior
-        self.forecast = prior.copy()
-        # the same sums with a long memory: what its design has realised over the run
         self.slow = (1.0 - RISK_WEIGHT) ** (epoch_s / MINUTE_S)
-        self.long_realised = prior.copy()
-        self.long_forecast = prior.copy()
+        self.recent = prior.copy()
+        # the weight of each view's terms, the prior's included (a weighted average)
+        self.recent_weight = np.full(len(names), PRIOR_SECONDS / epoch_s)
+        self.weight = self.recent_weight.copy()
+        self.mean, self.second, self.lagged = prior.copy(), prior * prior, prior * prior
+        self.last = prior.copy()  # the latest epoch each has seen
+        self.before = prior.copy()  # and the one before it
         self.capital = float(capital_usd)
         self.pnl = np.zeros(len(names))        # realised in its own epochs less paid
 
-    def ratio(self) -> np.ndarray:
-        """Each bidder's estimate of realised over forecast value (1 before evidence)."""
-        den = self.forecast
-        return np.where(den > 0, self.realised / np.where(den > 0, den, 1.0), 1.0)
+    def carry(self) -> np.ndarray:
+        """How much an epoch's value carries over into the next: the lag-one
+        autocorrelation of the long view, 0..1 (1 before the epochs vary)."""
+        var = self.second - self.mean * self.mean
+        cov = self.lagged - self.mean * self.mean
+        ok = var > 1e-12 * np.maximum(self.second, 1e-300)
+        return np.where(ok, np.clip(cov / np.where(ok, var, 1.0), 0.0, 1.0), 1.0)
+
+    def variation(self) -> np.ndarray:
+        """Coefficient of variation of an epoch's value (long view; 0 before evidence)."""
+        sd = np.sqrt(np.maximum(self.second - self.mean * self.mean, 0.0))
+        return np.where(self.mean > 0, sd / np.where(self.mean > 0, self.mean, 1.0), 0.0)
+
+    def estimate(self) -> np.ndarray:
+        """Each bidder's value of the coming epoch (USD): its long mean moved toward the
+        recent epochs as far as they carry over, discounted for how much epochs vary."""
+        expected = self.mean + self.carry() * (self.recent - self.mean)
+        return np.maximum(expected, 0.0) / (1.0 + RISK_AVERSION * self.variation())
 
     def budget(self) -> np.ndarray:
         """USD each bidder can still put up: its capital plus its gains (less losses)."""
@@ -77,33 +104,34 @@ class Learners:
         """The winner pays its bid when the epoch is sold."""
         self.pnl[self.names.index(name)] -= usd
 
-    def observe(self, seen: Mapping[str, tuple[float, float]]) -> None:
-        """An epoch just ended: for each design in ``seen``, what it forecast for the
-        epoch and what the epoch realised (USD); bidders of those designs learn from it,
-        the others' recent evidence ages and their long view fills the gap."""
+    def observe(self, seen: Mapping[str, float]) -> None:
+        """An epoch just ended: for each design in ``seen``, what the epoch realised
+        (USD); bidders of those designs learn from it, the others' recent view ages
+        toward their long view."""
         like = np.isin(self.designs, list(seen))
-        forecast = np.array([seen.get(d, (0.0, 0.0))[0] for d in self.designs])
-        realised = np.array([seen.get(d, (0.0, 0.0))[1] for d in self.designs])
-        self.realised[like] = self.decay * self.realised[like] + realised[like]
-        self.forecast[like] = self.decay * self.forecast[like] + forecast[like]
-        self.long_realised[like] = self.slow * self.long_realised[like] + realised[like]
-        self.long_forecast[like] = self.slow * self.long_forecast[like] + forecast[like]
+        x = np.array([seen.get(d, 0.0) for d in self.designs])[like]
+        self.recent_weight[like] = self.decay * self.recent_weight[like] + 1.0
+        self.weight[like] = self.slow * self.weight[like] + 1.0
+        w = 1.0 / self.weight[like]
+        self.recent[like] += (x - self.recent[like]) / self.recent_weight[like]
+        self.mean[like] += w * (x - self.mean[like])
+        self.second[like] += w * (x * x - self.second[like])
+        self.lagged[like] += w * (x * self.last[like] - self.lagged[like])
+        self.before[like], self.last[like] = self.last[like], x
         rest = ~like
-        fill = (1.0 - self.decay) * self.prior[rest]
-        self.realised[rest] = (self.decay * self.realised[rest]
-                               + fill * self.long_ratio()[rest])
-        self.forecast[rest] = self.decay * self.forecast[rest] + fill
-
-    def long_ratio(self) -> np.ndarray:
-        """Realised over forecast value with the long memory (1 before evidence)."""
-        den = self.long_forecast
-        return np.where(den > 0, self.long_realised / np.where(den > 0, den, 1.0), 1.0)
+        self.recent[rest] += (1.0 - self.decay) * (self.mean[rest] - self.recent[rest])
 
     def correct(self, design: str, realised_usd: float) -> None:
-        """More value realised for an earlier epoch (a position it opened, closed later)."""
+        """More value realised for an earlier epoch (a position it opened, closed
+        later): as if the latest epoch those bidders saw had realised that much more."""
         like = self.designs == design
-        self.realised[like] += realised_usd
-        self.long_realised[like] += realised_usd
+        w, d = 1.0 / self.weight[like], realised_usd
+        last = self.last[like]
+        self.recent[like] += d / self.recent_weight[like]
+        self.mean[like] += w * d
+        self.second[like] += w * (2.0 * last * d + d * d)
+        self.lagged[like] += w * d * self.before[like]
+        self.last[like] = last + d
 
     def book(self, name: str, realised_usd: float) -> None:
         """Value realised in an epoch ``name`` won."""
