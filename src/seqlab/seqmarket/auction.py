@@ -9,26 +9,29 @@ one 12 s slot by default); the highest bid at or above the reserve wins and pays
 (first price); the proceeds go to the rollup.
 
 The bidders are rational and unequal. A service is worth to its operator what its
-design lets it earn in the epoch, less what running it costs: the priority fees of the
+design lets it earn in the epoch, less what running it costs. Before it has seen an
+epoch a bidder takes its design's word for that (its prior): the priority fees of the
 rollup's order flow where its design keeps them, plus the share of the ordering value
 (the stale-price trades and liquidations an unconstrained operator takes) its design
-lets it take, which grows with the square of volatility as loss-versus-rebalancing does
-(Milionis et al. 2022). Each bidder forecasts the epoch's volatility from the realised
-volatility of the trailing window, sees the value through a private error
+lets it take, at the reference volatility. Then it learns what epochs really realise
+(``seqmarket/learning.py``), sees that value through a private error
 (``auction_noise``) and, as in a first-price auction among n bidders with independent
 values and a reserve, bids its estimate less (v^n − r^n)/(n·v^(n−1)) (the equilibrium
-with values uniform below the highest; alone, it bids the reserve). Rights are sold ahead of the epoch (Espresso's
-bidding and assignment phases run slots ahead of the sequencing one), so a new winner
-starts on time: no switch delay, but the old service's unsequenced queue is stranded.
+with values uniform below the highest; alone, it bids the reserve), n the services that
+value the epoch at all. Rights are sold ahead of the epoch (Espresso's bidding and
+assignment phases run slots ahead of the sequencing one), so a new winner starts on
+time: no switch delay, and the old service's unsequenced queue is handed over.
 
-The bidders learn (``seqmarket/learning.py``): each scales its design's forecast by what
-epochs have really realised over what was forecast for them, and bids no more than its
-capital plus its gains. Since they all read the same public chain, the highest of the
-estimates is the one most likely too high (the winner's curse): a bidder bids on its
-value given that its estimate is the highest of the ``m`` bidders that value the epoch,
-taking off ``auction_noise`` × E[max of m standard normals] in log terms, the bid
-conditioned on winning (Milgrom & Weber 1982, "A Theory of Auctions and Competitive
-Bidding"; Krishna, "Auction Theory", ch. 6), as Timeboost's searchers do.
+Since the bidders all read the same public chain, the highest of the estimates is the
+one most likely too high (the winner's curse): a bidder bids on its value given that its
+estimate is the highest of the ``m`` bidders that value the epoch, taking off
+``auction_noise`` × E[max of m standard normals] in log terms, the bid conditioned on
+winning (Milgrom & Weber 1982, "A Theory of Auctions and Competitive Bidding"; Krishna,
+"Auction Theory", ch. 6), as Timeboost's searchers do. Each bidder bids no more than its
+capital plus its gains. The design's forecast at the trailing volatility is kept beside
+each sale (``forecast_usd``) to compare with what the epoch realised; the bid does not
+follow it, since in a market whose value comes with price jumps the trailing volatility
+is high after the value has gone (docs/market.md).
 """
 from __future__ import annotations
 
@@ -134,7 +137,7 @@ class Sale:
     price_usd: float         # what the winner pays (0 when the rollup fell back)
     bids: tuple[float, ...]  # every asked service's sealed bid (USD; 0: it did not bid)
     values: tuple[float, ...]  # every asked service's expected value (USD), before its error
-    forecast_usd: float = 0.0  # the winner's design's forecast, before what it learnt
+    forecast_usd: float = 0.0  # the winner's design's forecast at ``vol`` (for comparison)
     vol: float = 0.0           # the realised volatility the bidders read
     asked: tuple[str, ...] = ()  # the services asked (producing, not based), as ``bids``
 
@@ -145,7 +148,8 @@ class AuctionPolicy:
     def __init__(self, cfg: SequencingMarket) -> None:
         self.cfg = cfg
         self.ask_every = cfg.auction_epoch
-        self.watch_window = max(cfg.auction_epoch, 10 * MINUTE)  # bidders' forecast
+        # the trailing volatility each sale records beside the design's forecast
+        self.watch_window = max(cfg.auction_epoch, 10 * MINUTE)
         self.sold_ahead = True  # no switch delay: the winner is known before the epoch
         self.valuation = Valuation(0.0)
         self.seed = 0
