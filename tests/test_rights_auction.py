@@ -1,4 +1,7 @@
 """The auction policy: sequencing rights sold per epoch, based sequencing below the reserve."""
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -10,7 +13,8 @@ from seqlab.report.html import render_html
 from seqlab.scenario import load_scenario
 from seqlab.scenario.loader import parse_scenario
 from seqlab.scenario.schema import SequencingMarket, Service
-from seqlab.seqmarket.auction import AuctionPolicy, Valuation, first_price, first_price_bids
+from seqlab.seqmarket.auction import (EXTRACTION, ORDERING_TAKE_USD, AuctionPolicy, Valuation,
+                                     first_price, first_price_bids)
 from seqlab.seqmarket.policies import State
 from seqlab.units import S
 
@@ -130,3 +134,25 @@ def test_the_summary_counts_the_bids_of_each_service_and_epoch():
     assert "Sequencing rights sold" in page
     payer = max(a["paid_usd"], key=a["paid_usd"].get)
     assert a["paid_usd"][payer] >= 2.5 and f"<td class=\"num\">{a['paid_usd'][payer]:,.2f}</td>" in page
+
+
+def _readme_take(design: str) -> float:
+    """What ``design``'s operator took on ``default`` (USD), from the README's design
+    table (its last column starts with the figure: ``1.24 M``, ``515 k``)."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines()
+               if line.startswith(f"| [`{design}`]"))
+    figure = re.match(r"([\d.]+) (M|k)\b", row.rstrip(" |").rsplit(" | ", 1)[1])
+    return float(figure[1]) * (1e6 if figure[2] == "M" else 1e3)
+
+
+def test_the_ordering_value_prior_is_the_current_measurement():
+    """The bidders' prior is what ``extractive`` takes on ``default`` as the README's
+    design table measures it now, and each design's share its own row over that: a
+    prior measured under older feed settings (110 k, ten times low) fails here."""
+    extractive = _readme_take("extractive")
+    assert ORDERING_TAKE_USD == pytest.approx(extractive, rel=0.005)
+    for design in ("timeboost", "fair-ordering", "batch-auction", "extractive-stale-oracle",
+                   "extractive-backrun"):
+        assert EXTRACTION[design] == pytest.approx(_readme_take(design) / extractive,
+                                                   rel=0.05, abs=0.001), design
