@@ -10,6 +10,7 @@ from seqlab.scenario import load_scenario
 from seqlab.scenario.loader import parse_scenario
 from seqlab.scenario.schema import SequencingMarket, Service
 from seqlab.seqmarket.auction import AuctionPolicy, Valuation
+from seqlab.seqmarket.learning import Learners
 from seqlab.seqmarket.policies import State
 from seqlab.seqmarket.rights import RightsBook
 from seqlab.units import S
@@ -231,3 +232,21 @@ def test_no_bidder_pays_more_than_it_realises_over_seeds():
     assert sum(paid.values()) > 1_000  # the rights were sold
     for name in paid:
         assert paid[name] <= realised[name], name
+
+
+@settings(max_examples=60, deadline=None)
+@given(prior=st.floats(0.0, 1e4),
+       epochs=st.lists(st.tuples(st.booleans(), st.floats(-1e5, 1e6)), min_size=1,
+                       max_size=200))
+def test_no_bidder_values_an_epoch_above_the_best_it_has_seen(prior, epochs):
+    """Whatever epochs realise, in whatever order, a bidder's estimate lies between 0
+    and the best of its prior and the epochs it learnt from: every view is a weighted
+    average of them and the estimate lies between two views, so no windfall is ever
+    multiplied (as a ratio to a volatility-scaled forecast multiplied it)."""
+    books = Learners(["a", "b"], ["x", "y"], np.array([prior, prior]), 1e5, 12.0)
+    best = prior
+    for own, usd in epochs:
+        books.observe({"x" if own else "y": usd})
+        best = max(best, usd) if own else best
+        value = books.estimate()[0]
+        assert -1e-9 <= value <= best * (1 + 1e-9) + 1e-9
