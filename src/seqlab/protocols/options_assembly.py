@@ -7,7 +7,7 @@ perps market's own agents (the same bots race for both, with the perps bots' cap
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -17,10 +17,14 @@ from seqlab.agents.race import balances_of, executed, race
 from seqlab.agents.reactive import MarginManagers
 from seqlab.agents.traders import option_flow
 from seqlab.protocols.options import OptionsProtocol
+from seqlab.protocols.perps_assembly import PerpsAssembly
 from seqlab.txs import Kind
 
+if TYPE_CHECKING:  # the world being assembled (it imports the registry, not this)
+    from seqlab.world import World
 
-def assemble(world: Any) -> OptionsProtocol:
+
+def assemble(world: World) -> OptionsProtocol:
     """The registry's factory: the options market on the perps world being assembled
     (its host, ``world.assembly``), with its buyers, writers' managers and liquidators."""
     return OptionsAgents(world, world.assembly).options
@@ -29,7 +33,7 @@ def assemble(world: Any) -> OptionsProtocol:
 class OptionsAgents:
     """The option writers' managers and liquidators, and the feed that drives them."""
 
-    def __init__(self, world: Any, host: Any) -> None:
+    def __init__(self, world: World, host: PerpsAssembly) -> None:
         sc, cfg = world.sc, world.sc.protocol.options
         self.host, self.txs, self.ledger = host, world.txs, world.ledger
         perps = host.protocol

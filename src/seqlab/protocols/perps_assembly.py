@@ -12,7 +12,7 @@ ties between events, in the order they were made.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,8 +44,11 @@ from seqlab.sequencing.operator import OperatorView
 from seqlab.sequencing.txview import TxView
 from seqlab.txs import Kind
 
+if TYPE_CHECKING:  # the world being assembled (it imports the registry, not this)
+    from seqlab.world import World
 
-def assemble(world: Any) -> PerpsProtocol:
+
+def assemble(world: World) -> PerpsProtocol:
     """The registry's factory: the perps market and everything around it, on ``world``."""
     return PerpsAssembly(world).protocol
 
@@ -55,7 +58,7 @@ class PerpsAssembly(PerpsAgents):
     protocols attached to it, built on ``world`` (a ``seqlab.world.World``), which reads
     what is built here as its own attributes (``world.operator_accounts``)."""
 
-    def __init__(self, world: Any) -> None:
+    def __init__(self, world: World) -> None:
         self.world = world
         sc = self.sc = world.sc
         tr = sc.agents.traders

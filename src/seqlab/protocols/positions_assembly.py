@@ -1,15 +1,18 @@
 """The benchmark protocol assembled on a world (``[protocol] kind = "positions"``)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from seqlab.agents.traders import position_flow
 from seqlab.protocols.fixed import PPM
 from seqlab.protocols.positions import PositionsProtocol
 from seqlab.txs import TxStore
 
+if TYPE_CHECKING:  # the world being assembled (it imports the registry, not this)
+    from seqlab.world import World
 
-def assemble(world: Any) -> PositionsProtocol:
+
+def assemble(world: World) -> PositionsProtocol:
     """The benchmark protocol and its order flow, on a rollup that runs until every
     transaction is in when the traders send a fixed number (``max_txs``)."""
     tr, pos = world.sc.agents.traders, world.sc.protocol.positions

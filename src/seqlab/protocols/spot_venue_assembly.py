@@ -1,13 +1,16 @@
 """The live spot venue assembled beside perps (``[protocol.venue] live``)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from seqlab.market.reserves import venue_depth_usd
 from seqlab.protocols.spot_venue import SpotVenue
 
+if TYPE_CHECKING:  # the world being assembled (it imports the registry, not this)
+    from seqlab.world import World
 
-def assemble(world: Any) -> SpotVenue:
+
+def assemble(world: World) -> SpotVenue:
     """The live spot venue beside the perps market being assembled (``world.assembly``):
     keepers sell their Dutch-auction lots on it inside their takes; under the other
     mechanisms the pool unwinds each liquidated position on it right after the block."""
