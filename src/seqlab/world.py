@@ -1,16 +1,16 @@
 """Build a world from a scenario and run it: the one place one rollup is put together.
 
 ``World`` makes what every run has — the kernel, the ledger, the transaction store, the
-network and the sequencer design (from its registry) — and asks the protocol registry
-(``seqlab.protocols``) to assemble the product named by ``[protocol] kind`` on it: the
-product's plugin builds its accounts, order flow, oracle feed and agents and starts the
-rollup through the few services below (``preload``, ``start_rollup``, ``reference_price``,
-``open_inbox``, ``schedule_downtime``, ``at_end``). The world then runs the kernel to the
-scenario's horizon, posts the blocks to L1, checks the ledger and merges what each
-protocol reports with the run-wide figures (latency, stages, the digest) into a
-``Result``. Each component draws from its own named random stream, so two designs run on
-the same scenario and seed see the same prices, the same order flow and the same oracle
-decisions.
+network, the sequencer design and the oracle feed (each from its registry) — and asks
+the protocol registry (``seqlab.protocols``) to assemble the product named by
+``[protocol] kind`` on it: the product's plugin builds its accounts, its order flow, the
+feed's updates as transactions and its agents, and starts the rollup through the few
+services below (``preload``, ``start_rollup``, ``reference_price``, ``open_inbox``,
+``schedule_downtime``, ``at_end``). The world then runs the kernel to the scenario's
+horizon, posts the blocks to L1, checks the ledger and merges what each protocol reports
+with the run-wide figures (latency, stages, the digest) into a ``Result``. Each component
+draws from its own named random stream, so two designs run on the same scenario and seed
+see the same prices, the same order flow and the same oracle decisions.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice, build_reference
 from seqlab.metrics.core import digest, latency_stats_ms
 from seqlab.network import Network, sample_latency
+from seqlab.oracle import OracleKind, make_feed
 from seqlab.outages import outage_windows
 from seqlab.protocols import make_protocol
 from seqlab.protocols.port import ProtocolPort, RunEnd
@@ -91,6 +92,7 @@ class World:
         self.network = Network()
         self.design = market_design(loaded, self.seed, self.txs, rollup, service_outages) \
             if self.sc.sequencing_market.enabled else make_design(self.sc.sequencer)
+        self.feed: OracleKind = make_feed(self.sc.oracle)  # the kind ``[oracle]`` names
         self.horizon = self.sc.duration
         self.outages = np.empty((0, 2), dtype=np.int64)
         self.batches: Batches | None = None

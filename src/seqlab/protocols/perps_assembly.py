@@ -27,7 +27,6 @@ from seqlab.accounts import OperatorAccounts
 from seqlab.ledger import Ledger
 from seqlab.metrics.perps import PerpsRun
 from seqlab.network import sample_latency
-from seqlab.oracle import make_feed
 from seqlab.oracle.fallback import Fallback
 from seqlab.oracle.pull import carried
 from seqlab.oracle.recapture import Bidder, RecaptureAuction
@@ -100,7 +99,7 @@ class PerpsAssembly(PerpsAgents):
                                         sequencer_side=self.fees.accounts)
         design.attach(self.design_view)
         self._fund_liquidators()
-        self.feed = make_feed(sc.oracle)
+        self.feed = world.feed
         self.deviation = self.feed.deviation
         self._start(accounts)
 
