@@ -22,7 +22,7 @@ from seqlab.agents.liquidators import Costs, Liquidators, population
 from seqlab.agents.perps_feed import PerpsAgents
 from seqlab.agents.reactive import MarginManagers
 from seqlab.agents.recourse import Channels, InboxFee, Recourse
-from seqlab.agents.traders import Flow, draw_accounts, perp_order_flow
+from seqlab.agents.traders import Accounts, Flow, draw_accounts, perp_order_flow
 from seqlab.accounts import OperatorAccounts
 from seqlab.ledger import Ledger
 from seqlab.metrics.perps import PerpsRun
@@ -35,7 +35,7 @@ from seqlab.protocols import attached, make_protocol
 from seqlab.protocols.keeper_venue import KeeperVenue
 from seqlab.protocols.liquidation import reward_rate
 from seqlab.protocols.perps import PPM, PerpsProtocol
-from seqlab.protocols.port import RunEnd
+from seqlab.protocols.port import ProtocolPort, RunEnd
 from seqlab.protocols.price_rule import PriceRule
 from seqlab.rollup.fees import FeeMarket, SequencerAccounts
 from seqlab.rollup.gas import GasMarket, gas_price_gwei
@@ -74,7 +74,7 @@ class PerpsAssembly(PerpsAgents):
                                  rollup_accounts=self._open_rollup_accounts)
         super().__init__(protocol, world.ledger, world.txs, reference, bots)
         world.assembly, world.protocol = self, protocol  # the host its attached protocols find
-        self.options = None  # the options market beside this one, once attached
+        self.options: ProtocolPort | None = None  # the options market beside it, once attached
         self.recourses: list[Recourse | None] = []
         self.inbox_fee: InboxFee | None = None
         self.oracle_submit_us = np.empty(0, dtype=np.int64)
@@ -109,7 +109,7 @@ class PerpsAssembly(PerpsAgents):
         lists balances in opening order, and the run's digest reads them so)."""
         self.sequencer_side = SequencerAccounts.open(ledger)
 
-    def _start(self, accounts) -> None:
+    def _start(self, accounts: Accounts) -> None:
         """The order flow and the oracle's updates, the rollup, and the agents on its
         block feed; then the attached protocols and the rollup's L1 side."""
         world, sc, p = self.world, self.sc, self.protocol
