@@ -3,12 +3,12 @@
 A name maps to a factory, the product's assembly hook: it builds the protocol on the
 world being assembled — its accounts, its order flow, the agents that use it, the rollup
 it runs on — and returns its ``ProtocolPort``. The world makes only what every run has
-(kernel, ledger, network, design); everything product-specific is the factory's. The
-built-in products' hooks are ``assemble`` in ``<product>_assembly.py``, imported when a
-world is built, not with this registry (they import the agents, which import the
-protocols). A protocol that runs inside another's blocks (options beside perps)
-``attaches_to`` that protocol and is built when ``enabled`` says the scenario switches
-it on; it is not a ``kind`` of its own.
+(kernel, ledger, network, design, oracle feed); everything product-specific is the
+factory's. The built-in products' hooks are ``assemble`` in ``<product>_assembly.py``,
+imported when a world is built, not with this registry (they import the agents, which
+import the protocols). A protocol that runs inside another's blocks (options beside
+perps) ``attaches_to`` that protocol and is built when ``enabled`` says the scenario
+switches it on; it is not a ``kind`` of its own.
 """
 from __future__ import annotations
 
