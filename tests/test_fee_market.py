@@ -117,7 +117,7 @@ def run_block(design: str) -> tuple:
     """One block of two tipped trades on a perps market under ``design``, through the
     rollup with its fee market; returns (market, fee market, tx ids)."""
     p = make(accounts=2, skew_scale=5_000.0)
-    fees = FeeMarket(p.ledger, p.txs, p.sequencer_side, p.payer)
+    fees = FeeMarket(p.ledger, p.txs, SequencerAccounts.open(p.ledger), p.payer)
     p.attach(fees)
     sim, net = Simulation(1), Network()
     cfg = Sequencer(design=design)

@@ -7,7 +7,7 @@ from seqlab.market import ReferencePrice
 from seqlab.pricing import black_scholes
 from seqlab.protocols.options import OptionsProtocol
 from seqlab.protocols.port import RunEnd
-from seqlab.rollup.fees import Capabilities, FeeMarket
+from seqlab.rollup.fees import Capabilities, FeeMarket, SequencerAccounts
 from seqlab.scenario import load_scenario, parse_scenario
 from seqlab.scenario.schema import Options
 from seqlab.txs import Kind
@@ -108,7 +108,7 @@ def test_priority_fees_on_option_transactions_come_from_their_own_payers():
     """A writer's top-up tip from the writer's wallet, a buyer's from the buyer's, a bot's
     from the bot: never from the perps account that happens to share the index."""
     p, opt = market()
-    fees = FeeMarket(p.ledger, p.txs, p.sequencer_side, p.payer)
+    fees = FeeMarket(p.ledger, p.txs, SequencerAccounts.open(p.ledger), p.payer)
     fees.capabilities = Capabilities(tips=True)
     p.ledger.transfer(0, p.liquidator_account[0], usd(10), "deposit")
     perps_wallet = [bal(p, int(w)) for w in p.wallet[:2]]

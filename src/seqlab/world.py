@@ -1,62 +1,51 @@
-"""Build a world from a scenario and run it: the one place components are wired together.
+"""Build a world from a scenario and run it: the one place one rollup is put together.
 
-``World`` creates the kernel, the reference price, the oracle feed, the order flow, the
-network, the sequencer design, the rollup and the protocol, runs the kernel to the
-scenario's horizon, checks the ledger and returns a ``Result``. Each component draws
-from its own named random stream, so two designs run on the same scenario and seed see
-the same prices, the same order flow and the same oracle decisions.
+``World`` makes what every run has — the kernel, the ledger, the transaction store, the
+network, the sequencer design and the oracle feed (each from its registry) — and asks
+the protocol registry (``seqlab.protocols``) to assemble the product named by
+``[protocol] kind`` on it: the product's plugin builds its accounts, its order flow, the
+feed's updates as transactions and its agents, and starts the rollup through the few
+services below (``preload``, ``start_rollup``, ``reference_price``, ``open_inbox``,
+``schedule_downtime``, ``at_end``). The world then runs the kernel to the scenario's
+horizon, posts the blocks to L1, checks the ledger and merges what each protocol reports
+with the run-wide figures (latency, stages, the digest) into a ``Result``. Each component
+draws from its own named random stream, so two designs run on the same scenario and seed
+see the same prices, the same order flow and the same oracle decisions.
 """
 from __future__ import annotations
 
 import time
-from typing import Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
-from seqlab.agents.hedgers import Hedgers
-from seqlab.agents.keepers import Keepers, discount_bids
-from seqlab.agents.liquidators import Costs, Expected, Liquidators, population
-from seqlab.agents.reactive import MarginManagers
-from seqlab.agents.recourse import Channels, InboxFee, Recourse
-from seqlab.agents.traders import draw_accounts, option_flow, perp_order_flow, position_flow
 from seqlab.kernel import Scope, Simulation
 from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice, build_reference
-from seqlab.market.reserves import venue_depth_usd
 from seqlab.metrics.core import digest, latency_stats_ms
-from seqlab.metrics.perps import PerpsRun
 from seqlab.network import Network, sample_latency
-from seqlab.oracle import make_feed
-from seqlab.oracle.pull import carried
-from seqlab.oracle.fallback import Fallback
-from seqlab.oracle.recapture import Bidder, RecaptureAuction
-from seqlab.protocols import attached, make_protocol
-from seqlab.protocols.keeper_venue import KeeperVenue
-from seqlab.protocols.spot_venue import SpotVenue
-from seqlab.protocols.options import OptionsProtocol
-from seqlab.protocols.liquidation import reward_rate
-from seqlab.protocols.perps import PPM, PerpsProtocol
-from seqlab.protocols.price_rule import PriceRule
+from seqlab.oracle import OracleKind, make_feed
+from seqlab.outages import outage_windows
+from seqlab.protocols import make_protocol
 from seqlab.protocols.port import ProtocolPort, RunEnd
-from seqlab.protocols.positions import PositionsProtocol
 from seqlab.result import Result
 from seqlab.rollup.chain import Rollup
 from seqlab.rollup.fees import FeeMarket
-from seqlab.rollup.gas import GasMarket, gas_price_gwei
+from seqlab.rollup.gas import gas_price_gwei
 from seqlab.rollup.inbox import DelayedInbox
 from seqlab.rollup.poster import Batches, post_batches, posting_cost_micro
 from seqlab.rollup.prover import Proofs, optimistic_withdrawals, proof_summary, prove
-from seqlab.outages import outage_windows, uptime_feed
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.seqmarket import MarketDesign, market_design
 from seqlab.sequencing import make_design
-from seqlab.accounts import OperatorAccounts
-from seqlab.sequencing.operator import OperatorView
 from seqlab.sequencing.shared import SharedSequencer
-from seqlab.sequencing.txview import TxView
-from seqlab.txs import Kind, Status, TxStore
+from seqlab.txs import Status, TxStore
+from seqlab.units import MICRO_USD
 
 Progress = Callable[[int, int], None]
+#: ``report(end, summary, tables)``: figures of agents that belong to no protocol, added
+#: once every protocol has reported (the summary and tables are the run's, in progress).
+Reporter = Callable[[RunEnd, dict, dict], None]
 
 
 def throttled(progress: Progress | None, horizon: int) -> Callable[[int], None] | None:
@@ -103,22 +92,32 @@ class World:
         self.network = Network()
         self.design = market_design(loaded, self.seed, self.txs, rollup, service_outages) \
             if self.sc.sequencing_market.enabled else make_design(self.sc.sequencer)
+        self.feed: OracleKind = make_feed(self.sc.oracle)  # the kind ``[oracle]`` names
         self.horizon = self.sc.duration
-        self.oracle_submit_us = np.empty(0, dtype=np.int64)
         self.outages = np.empty((0, 2), dtype=np.int64)
         self.batches: Batches | None = None
         self.proofs: Proofs | None = None
-        self.recapture: RecaptureAuction | None = None
         self.l1_cost = 0
-        self.inbox_fee: InboxFee | None = None
-        self.recourses: list[Recourse | None] = []
-        self.reference: ReferencePrice | None = None
+        self.reference: ReferencePrice | None = None  # built when a product asks for it
         self.attached: dict[str, ProtocolPort] = {}  # protocols run inside its blocks
-        self.fees: FeeMarket | None = None  # the rollup's fee market (perps worlds)
-        self.hedgers: Hedgers | None = None  # users hedging an off-chain leg (perps worlds)
+        # what the product's plugin assembled beyond its port (its agents, the layout of
+        # its accounts), read as the world's own attributes; None: the plugin keeps none
+        self.assembly: Any = None
+        self.outage_listeners: list[Callable[[np.ndarray], None]] = []
+        self.closers: list[Callable[[RunEnd], None]] = []
+        self.reporters: list[Reporter] = []
         self.protocol = make_protocol(self.sc.protocol.kind, self)
 
-    # building -------------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        """What the product assembled reads as the world's (``world.operator_accounts``,
+        ``world.liquidators``): the cluster, the metrics and the tests name a rollup's
+        parts on its world, and the world names no product's parts itself."""
+        assembly = self.__dict__.get("assembly")
+        if assembly is None or name.startswith("__"):
+            raise AttributeError(f"'World' object has no attribute '{name}'")
+        return getattr(assembly, name)
+
+    # services a product's assembly uses ------------------------------------------------
     def preload(self, kind, sender, submit: np.ndarray, latency_cfg, stream: str,
                 a=0, b=0, tip=0, arrival: np.ndarray | None = None) -> None:
         """Add a protocol's order flow to the transaction store and hand it to the
@@ -128,97 +127,35 @@ class World:
         ids = self.txs.add_many(kind, sender, submit, arrival, a, b, tip)
         self.network.preload(ids, arrival)
 
-    def start_rollup(self, protocol: ProtocolPort, drain: bool = False) -> Rollup:
+    def start_rollup(self, protocol: ProtocolPort, drain: bool = False,
+                     fees: FeeMarket | None = None) -> Rollup:
         """The rollup that runs ``protocol`` under the scenario's design (``drain``: run
-        until every transaction is in, not to the horizon)."""
+        until every transaction is in, not to the horizon; ``fees``: its fee market)."""
         self.rollup = Rollup(self.sim, self.design, self.network, self.txs, protocol,
-                             self.horizon, drain=drain, fees=self.fees)
+                             self.horizon, drain=drain, fees=fees)
         return self.rollup
 
-    def build_positions(self) -> PositionsProtocol:
-        """The benchmark protocol and its order flow (``[protocol] kind = "positions"``)."""
-        tr, pos = self.sc.agents.traders, self.sc.protocol.positions
-        flow = position_flow(tr, self.horizon, pos.max_qty, self.sim.rng("traders"))
-        self.txs = TxStore(len(flow.submit_us))
-        protocol = PositionsProtocol(self.ledger, self.txs, tr.accounts,
-                                     int(round(pos.fee_usd * PPM)), 1_000 * PPM)
-        self.preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
-                      flow.a)
-        self.start_rollup(protocol, drain=tr.max_txs is not None)
-        return protocol
+    def reference_price(self) -> ReferencePrice:
+        """The off-chain reference price: the cluster's shared market, or this world's
+        own drawn from the scenario's ``[market]`` (a world without one, as the
+        benchmark's, never asks and posts nothing to L1)."""
+        if self.reference is None:
+            self.reference = self.given_reference or build_reference(
+                self.sc.market, self.horizon, self.sim, self.loaded.base_dir)
+        return self.reference
 
-    def build_perps(self) -> PerpsProtocol:
-        """The perps market with its traders, bots, keepers and margin managers, and the
-        protocols attached to it (``[protocol] kind = "perps"``)."""
+    def open_inbox(self) -> DelayedInbox:
+        """The rollup's delayed inbox on L1 (messages forced in after ``inbox_delay``)."""
+        seq = self.sc.sequencer
+        self.rollup.inbox = DelayedInbox(seq.l1_block_time, seq.inbox_delay)
+        return self.rollup.inbox
+
+    def schedule_downtime(self) -> None:
+        """The rollup's L1 side and its sequencer's down windows: the force-inclusion
+        window; the windows in which no service of a sequencing market produces, sold as
+        the run goes, or those drawn from the scenario's outages; under a shared
+        sequencer, the first rollup's windows for all."""
         sc = self.sc
-        tr = sc.agents.traders
-        self.reference = self.given_reference or build_reference(
-            sc.market, self.horizon, self.sim, self.loaded.base_dir)
-        accounts = draw_accounts(tr, self.sim.rng("accounts"))
-        self.leverage = accounts.leverage
-        self.users = tr.accounts
-        self.bots = population(sc.agents.liquidators, sc.protocol.perps)
-        self.operator_accounts = OperatorAccounts.after(self.users, len(self.bots),
-                                                        self.design.builders)
-        names = [liq.name for liq in self.bots] + self.operator_accounts.liquidator_names
-        total = self.operator_accounts.next_free + self.extra_accounts
-        self.protocol = PerpsProtocol(sc.protocol.perps, self.ledger, self.txs, total, names)
-        capital = sc.sequencer.strategy.capital_usd
-        arb = np.full(self.extra_accounts, sc.agents.arbitrageurs.capital_usd)
-        own = self.operator_accounts.trading_accounts
-        self.protocol.fund_accounts(np.r_[accounts.collateral_usd, np.full(own, capital), arb],
-                                    np.r_[accounts.wallet_usd, np.zeros(own), np.zeros_like(arb)])
-        # the rollup's fee market: its tips and auction payments, on the sequencer side's
-        # accounts; auction payments run as transactions at their place in the block
-        self.fees = FeeMarket(self.ledger, self.txs, self.protocol.sequencer_side,
-                              self.protocol.payer)
-        self.protocol.attach(self.fees)
-        self.ledger.transfer(0, self.fees.accounts.searchers, int(round(capital * PPM)),
-                             "deposit")
-        self.design_view = OperatorView(self.protocol,
-                                        TxView(self.txs, self.design.contents_visible,
-                                               self.design.senders_visible),
-                                        self.operator_accounts, self.sim.seed, self.reference,
-                                        sealed_updates=sc.oracle.firewalled,
-                                        oracle=sc.oracle if sc.oracle.enabled else None,
-                                        sequencer_side=self.fees.accounts)
-        self.design.attach(self.design_view)
-        self._fund_liquidators()
-        self.feed = make_feed(sc.oracle)
-        flow = perp_order_flow(tr, accounts, self.horizon, self.sim.rng("traders"))
-        self.hedgers = Hedgers(sc.agents.hedgers, sc.agents.margin_managers, sc.sequencer,
-                               self.sim, self.txs, self.network, self.ledger, tr.accounts,
-                               accounts.collateral_usd) if sc.agents.hedgers.share > 0 else None
-        if self.hedgers is not None:
-            flow = self.hedgers.without_hedgers(flow, tr.accounts)
-            self.protocol.outside = (self.hedgers.who, self.hedgers.outside,
-                                     self.hedgers.deposit)
-        flow_arrival = self._preload_oracle(flow) if sc.oracle.enabled else None
-        self.preload(flow.kind, flow.account, flow.submit_us, tr.latency, "traders.latency",
-                      flow.a, tip=flow.tip, arrival=flow_arrival)
-        self.start_rollup(self.protocol)
-        self.rollup.inbox = DelayedInbox(sc.sequencer.l1_block_time, sc.sequencer.inbox_delay)
-        self.managers = MarginManagers(sc.agents.margin_managers, sc.sequencer, self.sim,
-                                       self.txs, self.network, total, self.users,
-                                       recourse=self._recourse("margin", total, Kind.TOPUP,
-                                                               Kind.CLOSE, self.protocol.wallet))
-        if self.hedgers is not None:  # a hedger keeps its margin up
-            self.managers.managed[self.hedgers.who] = True
-        p = self.protocol
-        self.liquidators = Liquidators(
-            self.bots, self.sim, self.txs, self.network, total,
-            Costs(self._perps_reward, reward_rate(sc.protocol.perps), self._bot_profit),
-            self.horizon)
-        self.liquidators.start(self._perps_scan, self._forecast if sc.oracle.enabled else None,
-                               self.feed.interval, int(round(sc.oracle.tip_usd * PPM)))
-        self.keepers = self._build_keepers() if sc.protocol.perps.liquidation == "dutch" \
-            else None
-        self._margin_seen = -1  # the margin view's generation the managers last saw
-        self.rollup.subscribe(self._on_perps_block)
-        self.options = None
-        self.attached = {name: make_protocol(name, self) for name in attached("perps", sc)}
-        if sc.oracle.enabled and sc.oracle.recapture.enabled:
-            self._build_recapture()
         self.rollup.force_window = sc.sequencer.force_inclusion_window
         self.rollup.l1_block_time = sc.sequencer.l1_block_time
         if isinstance(self.design, MarketDesign):  # down when no service in use produces
@@ -232,288 +169,24 @@ class World:
             windows = self.shared.seat(self.design, self.outages)
             if windows is not self.outages:
                 self.set_outages(windows)
-        if self.design.public_mempool and not sc.oracle.firewalled:
-            self._watch_public_updates()
-        self.protocol.run_record = self._perps_run()
-        return self.protocol
-
-    def _preload_oracle(self, flow) -> np.ndarray | None:
-        """The feed's updates as transactions; returns the order flow's arrival times when
-        updates ride in the orders (pull), None when the flow draws its own later.
-
-        Push: each posting is the transmitter's own transaction. Pull: the first order
-        after each publication carries it, arriving with it and placed just ahead of it
-        (preloaded first, so ties by arrival go the update's way)."""
-        sc = self.sc
-        pubs = self.feed.publications(self.reference.at, self.horizon, self.sim.rng("oracle"))
-        arrival = None
-        if self.feed.attached:
-            arrival = flow.submit_us + sample_latency(self.sim.rng("traders.latency"),
-                                                      sc.agents.traders.latency,
-                                                      len(flow.submit_us))
-            orders, seqs = carried(pubs.submit_us, flow.submit_us)
-            submit, upd_arrival = flow.submit_us[orders], arrival[orders]
-        else:
-            seqs = np.arange(len(pubs.submit_us))
-            submit, upd_arrival = pubs.submit_us, None
-        self.oracle_submit_us = submit
-        tip = int(round(sc.oracle.tip_usd * PPM))
-        # the transmitter's (or the carrying users') gas budget for the run: a tip an update
-        self.ledger.transfer(0, self.protocol.oracle_payer, tip * len(submit), "deposit")
-        self.preload(Kind.ORACLE, 0, submit, sc.oracle.latency, "oracle.latency",
-                      pubs.price_micro[seqs], np.arange(len(seqs)), tip, upd_arrival)
-        perps = sc.protocol.perps
-        if self.feed.attached or perps.order_execution == "delayed":
-            self.protocol.set_price_rule(PriceRule(
-                pubs.submit_us[seqs], max_age=sc.oracle.max_age if self.feed.attached else 0,
-                keep_newest=self.feed.attached, delayed=perps.order_execution == "delayed",
-                min_delay=perps.min_delay, max_delay=perps.max_delay),
-                int(round(perps.settlement_keeper_fee_usd * PPM)))
-            self.protocol.refuse_stale_liquidations = sc.oracle.max_age_liquidations
-        return arrival
-
-    def _build_recapture(self) -> None:
-        """The auction for each update's backrun: the outside bots paid per liquidation
-        bid (the protocol's own keeper does not), each while up and within its loss
-        limit; the design says whether a block keeps a separate bundle together."""
-        p = self.protocol
-        bidders = [Bidder(j, int(p.attempt_gas[j]), int(round(bot.min_profit_usd * PPM)))
-                   for j, bot in enumerate(self.bots) if bot.strategy != "protocol"]
-        self.recapture = RecaptureAuction(self.sc.oracle.recapture, p, bidders,
-                                          self.liquidators.active, len(self.bots),
-                                          self.design.honours_bundles, self.options)
-        p.bundle = self.recapture
-        delay = self.sc.oracle.recapture.fallback_delay
-        if delay and not self.feed.attached:  # SVR and Oval wrap a push feed
-            ids = np.flatnonzero(self.txs.column("kind") == Kind.ORACLE)
-            ids = ids[np.argsort(self.txs.b[ids], kind="stable")]  # by round
-            p.fallback = Fallback(self.txs.arrival_us[ids], self.txs.a[ids], delay)
-
-    def _recourse(self, name: str, accounts: int, kind: Kind, close_kind: Kind | None,
-                  wallets: np.ndarray) -> Recourse | None:
-        """Recourse for one group of margin managers (None when switched off); users pay
-        a delayed-inbox message's L1 gas at the batch poster's gas price."""
-        cfg = self.sc.agents.margin_managers
-        if not cfg.recourse.enabled:
-            self.recourses.append(None)
-            return None
-        seq, base, start = self.sc.sequencer, self.loaded.base_dir, self.sc.market.start
-        if self.inbox_fee is None:
-            self.inbox_fee = InboxFee(self.ledger, cfg.recourse.inbox_gas,
-                                      lambda t: gas_price_gwei(seq.batch_poster, t, base, start),
-                                      self.reference.at)
-        channels = Channels(self.network, self.rollup.inbox, self.rollup.nonces,
-                            self.inbox_fee, wallets)
-        recourse = Recourse(cfg.recourse, cfg.latency, self.sim.seed, name, accounts, self.txs,
-                            channels, kind, close_kind, self.design.capabilities.tips)
-        self.recourses.append(recourse)
-        return recourse
-
-    def _build_keepers(self) -> Keepers:
-        """Dutch auctions: keepers bring capital (the operator's identities its strategy
-        capital), sell on the L2 venue and, with congestion, pay the day's gas."""
-        sc, p = self.sc, self.protocol
-        bots, d = self.bots, sc.protocol.perps.dutch
-        own = self.operator_accounts.identities  # the operator's and builders' identities
-        p.fund_liquidators(own[0], [sc.sequencer.strategy.capital_usd] * len(own))
-        p.liquidation.venue = KeeperVenue(sc.market.venue_depth_usd, sc.market.arb_half_life)
-        gas = GasMarket(sc.sequencer.batch_poster, self.loaded.base_dir, sc.market.start) \
-            if d.congestion else None
-        keepers = Keepers(bots, d, gas, self.sim.rng("keepers.inclusion") if gas else None,
-                          sc.sequencer.l1_block_time, self.horizon)
-        if gas is not None:
-            p.liquidation.gas = lambda j, t: keepers.gas_cost(j, t, p.price)
-        return keepers
 
     def set_outages(self, windows: np.ndarray) -> None:
-        """The sequencer's down windows; the protocol's sentinel reads them through the
-        uptime feed, whose "up" report reaches L2 through the delayed inbox: the next L1
-        block after restart, then the inbox delay."""
+        """The sequencer's down windows, to the rollup and to whoever in the product
+        watches them (``outage_listeners``: a market's uptime sentinel)."""
         self.outages = windows
         self.rollup.outages = windows
-        seq = self.sc.sequencer
-        self.protocol.set_sentinel(uptime_feed(windows, seq.l1_block_time, seq.inbox_delay),
-                                   self.sc.protocol.perps.grace_period)
+        for listener in self.outage_listeners:
+            listener(windows)
 
-    def _watch_public_updates(self) -> None:
-        """Where the design gossips pending txs, bots see an oracle update when it reaches
-        the nodes, not only once it is executed: backrunning becomes a public race (not
-        on a firewalled oracle network, whose updates travel on their own path)."""
-        oracle = np.flatnonzero(self.txs.column("kind") == Kind.ORACLE)
-        for tx in oracle.tolist():
-            self.sim.schedule(int(self.txs.arrival_us[tx]), self._on_pending_update,
-                              int(self.txs.a[tx]))
-
-    def _on_pending_update(self, price: int) -> None:
-        if not self.design.gossips(self.sim.now):
-            return
-        _, notional = self.protocol.margin_state(price)
-        self.liquidators.on_block(self.sim.now, self.protocol.liquidatable(price), notional)
-
-    def build_spot_venue(self) -> SpotVenue:
-        """The live spot venue beside perps (``[protocol.venue] live``): keepers sell
-        their Dutch-auction lots on it inside their takes; under the other mechanisms
-        the pool unwinds each liquidated position on it right after the block."""
-        p = self.protocol
-        market = self.sc.market
-        venue = SpotVenue(self.sc.protocol.venue, venue_depth_usd(market), market.arb_half_life,
-                          self.ledger, self.txs, p, self.reference.at)
-        p.attach(venue)
-        p.mark = venue.mark
-        p.venue_price_at = venue.price_at  # the live pool's path, not the replay
-        if self.keepers is not None:
-            p.liquidation.venue = venue
-        else:
-            self.rollup.subscribe(venue.on_block)
-        return venue
-
-    def build_options(self) -> OptionsProtocol:
-        """The options market beside perps, with its buyers, writers' managers and
-        liquidators (``[protocol.options] enabled``)."""
-        sc, cfg = self.sc, self.sc.protocol.options
-        self.options = opt = OptionsProtocol(cfg, self.ledger, self.txs, self.protocol,
-                                             float(self.reference.price[0]))
-        reserve = cfg.writer_collateral_usd if cfg.writer_wallet_usd is None \
-            else cfg.writer_wallet_usd
-        opt.fund(np.full(cfg.writers, cfg.writer_collateral_usd), np.full(cfg.writers, reserve),
-                 np.full(cfg.buyers, cfg.buyer_wallet_usd), sc.sequencer.strategy.capital_usd)
-        self.protocol.attach(opt)
-        self.design_view.options = opt
-        flow = option_flow(cfg.buy_rate_per_s, cfg.buyers, cfg.qty_median, opt.expiry,
-                           self.horizon, self.sim.rng("options.flow"))
-        self.preload(flow.kind, flow.account, flow.submit_us, sc.agents.traders.latency,
-                      "options.latency", flow.a, flow.b)
-        self.opt_managers = MarginManagers(sc.agents.margin_managers, sc.sequencer, self.sim,
-                                           self.txs, self.network, cfg.writers, cfg.writers,
-                                           Kind.OPT_TOPUP, "options.margin",
-                                           self._recourse("options.margin", cfg.writers,
-                                                          Kind.OPT_TOPUP, None,
-                                                          opt.writer_wallet))
-        self.opt_liquidators = Liquidators(
-            self.bots, self.sim, self.txs, self.network, cfg.writers,
-            Costs(lambda who, need: np.rint(cfg.liquidation_bonus * need[who]).astype(np.int64),
-                  cfg.liquidation_bonus, self._bot_profit),
-            self.horizon, Kind.OPT_LIQUIDATE, "options.liquidator")
-        self.opt_liquidators.start(self._options_scan, None, 0, 0)
-        return opt
-
-    # liquidators ------------------------------------------------------------------------
-    def _fund_liquidators(self) -> None:
-        """Each outside bot starts with its capital (for gas, tips and, under Dutch
-        auctions, the lots it buys) and pays gas per attempt; the operator's liquidator
-        identities pay none."""
-        bots, p = self.bots, self.protocol
-        p.fund_liquidators(0, [b.capital_usd for b in bots])
-        for j, bot in enumerate(bots):
-            p.attempt_gas[j] = int(round(bot.gas_usd * PPM))
-
-    def _bot_profit(self, j: int) -> int:
-        """Bot ``j``'s realised profit so far (micro-USD): its balance less its capital."""
-        return int(self.ledger.balances[self.protocol.liquidator_account[j]]) \
-            - int(self.protocol.keeper_capital[j])
-
-    def _perps_reward(self, who: np.ndarray, notional: np.ndarray) -> np.ndarray:
-        """What liquidating each of ``who`` in the coming block would pay (the
-        mechanism's own estimate; -1 is a block not yet built, so per-block budgets are
-        whole)."""
-        reward = self.protocol.liquidation.reward
-        return np.fromiter((reward(i, -1) for i in who.tolist()), np.int64, len(who))
-
-    def _perps_scan(self, t_us: int, bots: Sequence[int]) -> None:
-        """A polling bot looks at the chain now: the state the last block left."""
-        p = self.protocol
-        self._race(self.liquidators, t_us, p.liquidatable(), p.quotes(t_us),
-                   p.margin_view.refresh().notional, bots)
-
-    def _options_scan(self, t_us: int, bots: Sequence[int]) -> None:
-        equity, need = self.options.margin_state(t_us)
-        self._race(self.opt_liquidators, t_us, self.options.liquidatable(t_us),
-                   self.options.quotes(t_us), need, bots)
-
-    def _forecast(self, t_us: int) -> Expected | None:
-        """What a bot watching the reference price expects of the oracle's poll now: if
-        the price has moved past the feed's deviation threshold, an update at that price,
-        making liquidatable the accounts it lists (not those liquidatable already)."""
-        p = self.protocol
-        if not p.price:
-            return None
-        ref = float(self.reference.at(np.array([t_us]))[0])
-        if abs(ref * PPM - p.price) <= self.feed.deviation * p.price:
-            return None
-        price = int(round(ref * PPM))
-        # both sorted and unique already: skip setdiff1d's sort, on every pull publication
-        coming = np.setdiff1d(p.liquidatable(price), p.liquidatable(), assume_unique=True)
-        if not len(coming):
-            return None
-        return Expected(coming, p.margin_state(price)[1][coming])
-
-    def _balances_of(self, accounts: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-        """The ledger balances of ``accounts[who]``, looked up only for ``who``."""
-        balances = self.ledger.balances
-        return lambda who: balances[accounts[who]]
-
-    def _executed(self, ids: np.ndarray, kind: np.ndarray, managers: MarginManagers,
-                  liquidators: Liquidators) -> None:
-        """Clear the pending flags of the top-ups and liquidations this block executed."""
-        managers.on_executed(ids, kind)
-        if liquidators.kind not in kind.tolist():  # most blocks: no array work
-            return
-        done = ids[kind == liquidators.kind]
-        if len(done):
-            liquidators.on_executed(self.txs.sender[done], self.txs.b[done])
-
-    def _on_options_block(self, t_us: int, ids: np.ndarray, kind: np.ndarray) -> None:
-        self._executed(ids, kind, self.opt_managers, self.opt_liquidators)
-        equity, need = self.options.margin_state(t_us)
-        self.opt_managers.on_block(t_us, equity, need,
-                                   wallet=self._balances_of(self.options.writer_wallet))
-        self._race(self.opt_liquidators, t_us, self.options.liquidatable(t_us),
-                   self.options.quotes(t_us), need)
-
-    def _race(self, bots: Liquidators, t_us: int, candidates: np.ndarray,
-              quotes: tuple[np.ndarray, np.ndarray] | None, notional: np.ndarray,
-              only: Sequence[int] | None = None) -> None:
-        """Bots race to liquidate ``candidates``; under Dutch auctions (``quotes``: who is
-        under auction at what price) they kick new auctions and bid in running ones.
-        ``only``: the bots that look now (a poller); None: those streaming the feed."""
-        if quotes is not None:
-            accounts, prices = quotes
-            candidates = np.setdiff1d(candidates, accounts)
-            if len(accounts):
-                self._bid(bots, t_us, accounts, prices, notional, only)
-        bots.on_block(t_us, candidates, notional, only)
-
-    def _bid(self, bots: Liquidators, t_us: int, accounts: np.ndarray, prices: np.ndarray,
-             notional: np.ndarray, only: Sequence[int] | None = None) -> None:
-        """Keepers with capital, venue and gas bid in perp auctions; option writers'
-        auctions are bid by discount alone."""
-        p = self.protocol
-        if bots is self.liquidators and self.keepers is not None:
-            capital = self.ledger.balances[np.asarray(p.liquidator_account[: len(bots.cfgs)])]
-            bids, delays = self.keepers.plan(t_us, prices, p.size[accounts], p.price,
-                                             capital, p.liquidation.venue)
-            bots.on_auctions(t_us, accounts, bids, delays, only)
-        else:
-            bots.on_auctions(t_us, accounts, discount_bids(bots.cfgs, prices, p.price),
-                             None, only)
-
-    def _on_perps_block(self, block: int, t_us: int, ids: np.ndarray,
-                        status: np.ndarray) -> None:
-        """The feed: agents learn what the block did and see the state it left."""
-        kind = self.txs.kind[ids]
-        self._executed(ids, kind, self.managers, self.liquidators)
-        if self.recapture is not None:
-            self.recapture.on_block()
-        p = self.protocol
-        view = p.margin_view.refresh()
-        changed, self._margin_seen = view.since(self._margin_seen), view.generation
-        self.managers.on_block(t_us, view.equity, view.notional, p.mm_ppm / PPM,
-                               self._balances_of(p.wallet), changed)
-        self._race(self.liquidators, t_us, p.liquidatable(), p.quotes(t_us), view.notional)
-        if self.hedgers is not None:
-            self.hedgers.on_block(t_us, p, int(round(float(self.reference.at(t_us)) * PPM)))
-        if self.options is not None:
-            self._on_options_block(t_us, ids, kind)
+    def at_end(self, close: Callable[[RunEnd], None] | None = None,
+               report: Reporter | None = None) -> None:
+        """What the product's agents do once the run is over: ``close`` before the ledger
+        is checked (a leg held off the chain is closed), ``report`` after every protocol
+        has reported (figures that belong to no protocol)."""
+        if close is not None:
+            self.closers.append(close)
+        if report is not None:
+            self.reporters.append(report)
 
     # running --------------------------------------------------------------------------
     def run(self, progress: Progress | None = None) -> Result:
@@ -533,16 +206,13 @@ class World:
         if isinstance(self.design, MarketDesign):
             self.design.settle(self.ledger, self.protocol.fees, self.rollup.blocks_table())
         self.batches = self._post_to_l1() if self.reference is not None else None
-        if self.hedgers is not None:
-            self.hedgers.settle(self._final_price(), self.horizon)
-        return self._result(self.ledger.check())
-
-    def _final_price(self) -> int:
-        """The reference at the horizon (micro-USD): where every value is marked."""
-        return int(round(float(self.reference.at(self.horizon)) * PPM))
+        end = RunEnd(self.horizon, self.reference)
+        for close in self.closers:
+            close(end)
+        return self._result(self.ledger.check(), end)
 
     # results --------------------------------------------------------------------------
-    def _result(self, residual: int) -> Result:
+    def _result(self, residual: int, end: RunEnd) -> Result:
         txs = self.txs
         n = txs.n
         order = self.rollup.executed_order()
@@ -575,16 +245,12 @@ class World:
         tables = {"txs": self._txs_table(), "blocks": blocks}
         if self.batches is not None:
             summary.update(self._stage_summary(tables["txs"]))
-        end = RunEnd(self.horizon, self.reference)
         for port in (self.protocol, *self.attached.values()):
             figures, own = port.report(end)
             summary.update(figures)
             tables.update(own)
-        if self.hedgers is not None:  # agents with a leg off the chain: the world's own
-            summary["hedgers"] = self.hedgers.summary(
-                self.protocol, tables["liquidations"]["account"], self._final_price(),
-                self.users)
-            tables["accounts"]["hedger"] = self.hedgers.is_hedger(self.users)
+        for report in self.reporters:
+            report(end, summary, tables)
         return Result(summary, tables)
 
     def _post_to_l1(self) -> Batches:
@@ -628,7 +294,7 @@ class World:
                 stages[f"{name}_p50"] = round(float(p50), 3)
                 stages[f"{name}_p99"] = round(float(p99), 3)
         out = {"stage_latency_ms": stages, "l1_batches": int(len(self.batches.posted_us)),
-               "l1_cost_usd": round(self.l1_cost / PPM, 2)}
+               "l1_cost_usd": round(self.l1_cost / MICRO_USD, 2)}
         if self.proofs is not None:
             out.update(proof_summary(self.proofs, self.batches))
         return out
@@ -640,20 +306,3 @@ class World:
                 **{c: t.column(c) for c in ("kind", "sender", "a", "submit_us", "arrival_us",
                                             "block", "included_us", "status", "tip",
                                             "held", "fill")}}
-
-    def _perps_run(self) -> PerpsRun:
-        """Who is who in this perps run, as its metrics read it: named once the world
-        around the protocol is assembled (every account and bot funded), read by the
-        protocol's report at the end."""
-        sc = self.sc
-        names = [c.name for c in self.bots] + self.operator_accounts.liquidator_names
-        return PerpsRun(self.protocol, self.ledger, self.txs, self.reference, names,
-                        self.operator_accounts, self.users,
-                        int(round(sc.sequencer.strategy.capital_usd * PPM)),
-                        self.oracle_submit_us, self.horizon, sc.market.step,
-                        self.managers.managed, self.leverage, self.fees.accounts,
-                        sc.market.venue_depth_usd,
-                        sc.market.arb_half_life,
-                        tuple(c.strategy for c in self.bots),
-                        tuple(int(c) for c in self.protocol.keeper_capital[: len(self.bots)]),
-                        self.recourses, self.inbox_fee)

@@ -1,8 +1,12 @@
 """Protocols, selectable by name in scenarios (``[protocol] kind``).
 
-A name maps to a factory that builds the protocol on the world being assembled — its
-accounts, its order flow, the agents that use it, the rollup it runs on — and returns
-its ``ProtocolPort``. A protocol that runs inside another's blocks (options beside
+A name maps to a factory, the product's assembly hook: it builds the protocol on the
+world being assembled — its accounts, its order flow, the agents that use it, the rollup
+it runs on — and returns its ``ProtocolPort``. The world makes only what every run has
+(kernel, ledger, network, design, oracle feed); everything product-specific is the
+factory's. The built-in products' hooks are ``assemble`` in ``<product>_assembly.py``,
+imported when a world is built, not with this registry (they import the agents, which
+import the protocols). A protocol that runs inside another's blocks (options beside
 perps) ``attaches_to`` that protocol and is built when ``enabled`` says the scenario
 switches it on; it is not a ``kind`` of its own.
 """
@@ -28,22 +32,42 @@ class ProtocolEntry:
     enabled: Callable[[Scenario], bool] | None = None
 
 
+def _perps(world: Any) -> ProtocolPort:
+    from seqlab.protocols.perps_assembly import assemble
+    return assemble(world)
+
+
+def _positions(world: Any) -> ProtocolPort:
+    from seqlab.protocols.positions_assembly import assemble
+    return assemble(world)
+
+
+def _options(world: Any) -> ProtocolPort:
+    from seqlab.protocols.options_assembly import assemble
+    return assemble(world)
+
+
+def _spot_venue(world: Any) -> ProtocolPort:
+    from seqlab.protocols.spot_venue_assembly import assemble
+    return assemble(world)
+
+
 PROTOCOLS: dict[str, ProtocolEntry] = {
     "perps": ProtocolEntry(
-        lambda world: world.build_perps(),
+        _perps,
         "perpetual futures on the on-chain oracle price, a pool as counterparty, margin, "
         "funding and the liquidation mechanism of [protocol.perps] (Synthetix/GMX-style)"),
     "positions": ProtocolEntry(
-        lambda world: world.build_positions(),
+        _positions,
         "benchmark: each transaction adds a signed quantity to its sender's position and "
         "pays a fixed fee"),
     "options": ProtocolEntry(
-        lambda world: world.build_options(),
+        _options,
         "European calls and puts cash-settled on the perps oracle, writers margined "
         "Aevo-style ([protocol.options] enabled)",
         attaches_to="perps", enabled=lambda sc: sc.protocol.options.enabled),
     "spot-venue": ProtocolEntry(
-        lambda world: world.build_spot_venue(),
+        _spot_venue,
         "a constant-product spot pool on the rollup where liquidated exposure is sold as "
         "it is liquidated, arbitraged to the reference; the perps mark may follow it "
         "([protocol.venue] live)",

@@ -36,7 +36,6 @@ from seqlab.protocols.perps_market import PerpsMarketView
 from seqlab.metrics.perps import PerpsRun, perps_report
 from seqlab.protocols.port import Handler, ProtocolPort, RunEnd
 from seqlab.protocols.price_rule import PriceRule
-from seqlab.rollup.fees import SequencerAccounts
 
 _TRADE_KINDS = frozenset((int(Kind.TRADE), int(Kind.CLOSE), int(Kind.REDUCE)))
 _LIQUIDATE_KINDS = frozenset((int(Kind.LIQUIDATE), int(Kind.OPT_LIQUIDATE)))  # pay gas
@@ -65,7 +64,11 @@ class PerpsProtocol(ProtocolPort):
     """One perp market. ``execute`` runs a block's transactions in order."""
 
     def __init__(self, cfg: Perps, ledger: Ledger, txs: TxStore, accounts: int,
-                 liquidators: list[str]) -> None:
+                 liquidators: list[str],
+                 rollup_accounts: Callable[[Ledger], None] | None = None) -> None:
+        """``rollup_accounts(ledger)``: the rollup opens its fee market's accounts, called
+        right after the market's own are opened (the ledger lists balances in opening
+        order and the run's digest reads them so; None: a market without a rollup)."""
         self.cfg = cfg
         self.ledger = ledger
         self.txs = txs
@@ -99,9 +102,8 @@ class PerpsProtocol(ProtocolPort):
         self._liquidations_run = False  # whether the block just executed tried any
         self._batch_px: int | None = None
         self._fills: list[int] = []
-        # the rollup's fee market moves value through these, never the market: they are
-        # opened here only to keep the ledger's account order (balances are digested in it)
-        self.sequencer_side = SequencerAccounts.open(ledger)
+        if rollup_accounts is not None:
+            rollup_accounts(ledger)
         self.gas = ledger.open("gas")  # the chain's execution fees, paid per attempt
         self.oracle_payer = ledger.open("oracle")  # the feed's transmitter pays its tips
         # gas per liquidation attempt, by liquidator identity (the operator's pay none)
