@@ -678,10 +678,13 @@ class Rollups(Model):
     ``bundle_execution`` says whether they also execute together (``atomic``) or each may
     revert on its own rollup (``inclusion``, what Espresso and Astria offer);
     ``operator = "extractive"`` lets the shared operator trade ahead of the bundles it
-    sees, on every rollup they touch."""
+    sees, on every rollup they touch. ``sequencing`` names a registered design for
+    several rollups (``seqlab.sequencing``), checked on loading, which also refuses the
+    settings here it cannot run with (``designs`` under ``shared``, an extractive
+    ``operator`` under ``isolated``)."""
 
     count: Annotated[int, Field(ge=1, le=8)] = 1
-    sequencing: Literal["isolated", "shared"] = "isolated"
+    sequencing: str = "isolated"
     designs: list[str] = []
     restart_window: PositiveDuration = "1h"
     bundle_execution: Literal["inclusion", "atomic"] = "inclusion"
@@ -691,13 +694,6 @@ class Rollups(Model):
     def _designs_fit(self) -> "Rollups":
         if self.designs and len(self.designs) != self.count:
             raise ValueError(f"rollups.designs needs one design per rollup ({self.count})")
-        if self.designs and self.sequencing == "shared":
-            raise ValueError("rollups.designs is for isolated sequencing (a shared sequencer "
-                             "is one design: [sequencer] design)")
-        if self.operator == "extractive" and self.sequencing != "shared":
-            raise ValueError("rollups.operator = 'extractive' is a shared sequencer's (it sees "
-                             "every rollup's bundles); allowed under isolated: 'honest' (give "
-                             "each rollup its own operator with rollups.designs)")
         return self
 
 
