@@ -194,14 +194,7 @@ class Oracle(Model):
     collusion: Collusion = Collusion()
     firewalled: bool = False
     recapture: Recapture = Recapture()
-    max_age_liquidations: bool = False
-
-    @model_validator(mode="after")
-    def _stale_liquidations_need_pull(self) -> "Oracle":
-        if self.max_age_liquidations and self.kind != "pull":
-            raise ValueError(f"oracle.max_age_liquidations = true needs kind = 'pull' (got "
-                             f"'{self.kind}'): max_age limits the age of a pulled publication")
-        return self
+    max_age_liquidations: bool = False  # the kind is asked on loading (seqlab.oracle)
 
     @model_validator(mode="after")
     def _colluders_fit(self) -> "Oracle":
@@ -848,9 +841,7 @@ class Scenario(Model):
                             ("oracle.poll", self.oracle.poll),
                             ("sequencer.block_time", seq.block_time),
                             ("sequencer.l1_block_time", seq.l1_block_time),
-                            ("sequencer.batch_poster.poll", seq.batch_poster.poll),
-                            ("oracle.publish_interval", self.oracle.publish_interval
-                             if self.oracle.kind == "pull" else self.duration)):
+                            ("sequencer.batch_poster.poll", seq.batch_poster.poll)):
             if self.duration / tick > MAX_TICKS:
                 raise ValueError(f"duration / {field} = {self.duration // tick:,} steps must "
                                  f"be at most {MAX_TICKS:,}: each step is simulated and "
