@@ -5,6 +5,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from seqlab import sequencing
 from seqlab.cluster import Cluster
@@ -15,6 +16,7 @@ from seqlab.scenario.loader import builtin_dir
 from seqlab.scenario.schema import Rollups, Sequencer
 from seqlab.sequencing import make_design
 from seqlab.sequencing.committee import CommitteeDesign
+from seqlab.sequencing.isolated import IsolatedSequencers
 from seqlab.sequencing.shared import SharedSequencer
 from tests.plugins import forget, import_written
 from tests.test_cluster import MIN, blocks_in, world
@@ -143,3 +145,40 @@ def test_unregistered_it_is_unknown_and_its_section_gone(tmp_path, monkeypatch):
     assert "one_operator" not in Rollups.model_fields
     with pytest.raises(SeqlabError, match=r"rollups\.one_operator: unknown key"):
         parse_scenario({"rollups": {"one_operator": {"lag": "1min"}}}, "s.toml")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.one_of(st.text(max_size=12),
+                 st.sampled_from(["shared", "isolated", "fcfs", "-", "a-b", "x1"])))
+def test_any_name_is_refused_or_selectable_then_forgotten(name):
+    """Whatever the name, registering a design for several rollups either refuses it and
+    changes nothing, or a scenario may then select it; once unregistered, the designs of
+    both kinds are what they were."""
+    before = (dict(sequencing.ROLLUP_DESIGNS), dict(sequencing.DESIGNS))
+    try:
+        sequencing.register(name, IsolatedSequencers, "toy", rollups=True)
+    except ValueError:
+        assert (sequencing.ROLLUP_DESIGNS, sequencing.DESIGNS) == before
+        return
+    try:
+        loaded = parse_scenario({"rollups": {"sequencing": name}})
+        assert loaded.scenario.rollups.sequencing == name
+    finally:
+        sequencing.unregister(name)
+    assert (sequencing.ROLLUP_DESIGNS, sequencing.DESIGNS) == before
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 10**9), st.integers(1, 10**9)),
+                         max_size=3), min_size=1, max_size=6))
+def test_every_seat_of_a_shared_sequencer_runs_under_the_first_draw(draws):
+    """Whatever each rollup drew for itself, a shared sequencer runs every rollup under
+    the first rollup's windows; isolated sequencers leave each rollup its own."""
+    windows = [np.array([(s, s + d) for s, d in w], dtype=np.int64).reshape(-1, 2)
+               for w in draws]
+    cfg = Rollups(count=len(draws), sequencing="shared")
+    shared, isolated = SharedSequencer(cfg), IsolatedSequencers(cfg)
+    fcfs = make_design(Sequencer(design="fcfs"))
+    assert all(shared.seat(fcfs, w) is windows[0] for w in windows)
+    assert all(isolated.seat(fcfs, w) is w for w in windows)
+    assert isolated.lead(0, [True] * len(draws)) == [None] * len(draws)
