@@ -3,20 +3,21 @@
 Each rollup is a full ``World`` (its own perps market, users, oracle nodes, network,
 sequencer design and ledger) built on the shared kernel with its own random streams
 (rollup ``a`` keeps the scenario's own, so it sees exactly what a one-rollup run sees)
-and on the one reference market. The ``Cluster`` drives the sequencing rounds:
+and on the one reference market. The ``Cluster`` drives the rounds; how the rollups'
+sequencers relate is a registered design for several rollups (``[rollups] sequencing``,
+``sequencing.rollups_design``), which it meets through that interface only:
 
-- **isolated**: each rollup has its own sequencer. Scheduled outages belong to rollup
-  ``a``'s sequencer; random outages are drawn per sequencer from its own stream. An
-  outage halts its rollup only. Under a sequencing market each rollup buys from a
-  service instead, and a service's outages halt every rollup on it at once; the run
-  then measures the market against the same world with no service failing
-  (``seqlab.seqmarket.concentration``).
-- **shared**: one sequencer orders every rollup's blocks in one round. Its outages are
-  rollup ``a``'s draw and halt every rollup at once; a committee runs one consensus
-  whose rounds carry every rollup's transactions (``committee.SharedRounds``). Each
-  rollup takes its seat on that sequencer as it is assembled (``sequencing.shared``).
-  Cross-rollup bundles travel to it as one message and are placed at the top of each
-  leg's rollup block (under a committee, the next committed one), all legs or none
+- **isolated** (``sequencing.isolated``): each rollup has its own sequencer. Scheduled
+  outages belong to rollup ``a``'s sequencer; random outages are drawn per sequencer
+  from its own stream. An outage halts its rollup only. Under a sequencing market each
+  rollup buys from a service instead, and a service's outages halt every rollup on it at
+  once; the run then measures the market against the same world with no service
+  failing (``seqlab.seqmarket.concentration``).
+- **shared** (``sequencing.shared``): one sequencer orders every rollup's blocks in one
+  round. Its outages are rollup ``a``'s draw and halt every rollup at once; a committee
+  runs one consensus whose rounds carry every rollup's transactions. Cross-rollup
+  bundles travel to it as one message and are placed at the top of each leg's rollup
+  block (under a committee, the next committed one), all legs or none
   (``seqlab.bundles``: each leg then executes on its own rollup, or, with
   ``bundle_execution = "atomic"``, the bundle is included only if every leg would
   succeed).
@@ -31,15 +32,13 @@ import numpy as np
 
 from seqlab.agents.arbitrage import Arbitrageurs
 from seqlab.bundles import SharedBundles
-from seqlab.cross_operator import CrossRollupOperator
 from seqlab.kernel import Scope, Simulation, derived_seed
 from seqlab.market import build_reference
 from seqlab.metrics.contagion import cluster_result
 from seqlab.result import Result
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.seqmarket.concentration import market_summary
-from seqlab.sequencing import check_design
-from seqlab.sequencing.shared import SharedSequencer
+from seqlab.sequencing import check_design, make_rollups_design
 from seqlab.world import Progress, World, throttled
 
 ROLLUP_NAMES = "abcdefgh"
@@ -60,28 +59,31 @@ class Cluster:
         self.sim = Simulation(self.seed)
         self.reference = build_reference(sc.market, self.horizon, self.sim, loaded.base_dir)
         arb = sc.agents.arbitrageurs
-        self.shared = sc.rollups.sequencing == "shared"
-        cross = self.shared and sc.rollups.operator == "extractive"
-        # one sequencer: each rollup takes its seat on it as it is assembled
-        sequencer = SharedSequencer() if self.shared else None
+        # how the rollups' sequencers relate: each rollup takes its seat as it is assembled
+        self.sequencing = make_rollups_design(sc.rollups, loaded.source)
+        own = self.sequencing.accounts  # its own, after the arbitrageurs' on every rollup
         self.chains = [World(self._rollup_scenario(k), self.seed,
                              sim=Scope(self.sim, self._seed(k)),
-                             reference=self.reference, extra_accounts=arb.count + cross,
+                             reference=self.reference, extra_accounts=arb.count + own,
                              scheduled_outages=k == 0, rollup=k,
-                             service_outages=service_outages, shared=sequencer)
+                             service_outages=service_outages, shared=self.sequencing)
                        for k in range(sc.rollups.count)]
         self.block_time = self.chains[0].rollup.block_time
         first = self.chains[0].operator_accounts.next_free  # after the operator's
-        operator = CrossRollupOperator(self.chains, first + arb.count) if cross else None
-        self.bundles = SharedBundles(self.chains, sc.rollups.bundle_execution == "atomic",
-                                     operator) if self.shared else None
+        self.sequencing.connect(self.chains, first + arb.count)
         self.arbs = None
         if arb.count:
+            bundles = self.sequencing.bundles
             self.arbs = Arbitrageurs(arb, self.seed, self.chains, first,
-                                     self.bundles.submit if self.shared else None,
+                                     bundles.submit if bundles is not None else None,
                                      STALE_BLOCKS * self.block_time)
         self._gap_t: list[int] = []
         self._mids: list[list[float]] = []
+
+    @property
+    def bundles(self) -> SharedBundles | None:
+        """The cross-rollup bundles waiting at a shared sequencer (None: no such place)."""
+        return self.sequencing.bundles
 
     def _rollup_scenario(self, k: int) -> LoadedScenario:
         """Rollup ``k``'s scenario: its own design where ``rollups.designs`` names one."""
@@ -100,8 +102,7 @@ class Cluster:
     def _tick(self) -> None:
         now = self.sim.now
         up = [chain.rollup.down_until(now) is None for chain in self.chains]
-        commits = self.shared and up[0] and all(c.design.commits_by(now) for c in self.chains)
-        lead = self.bundles.top_of_blocks(now) if commits else [None] * len(up)
+        lead = self.sequencing.lead(now, up)
         for chain, live, first in zip(self.chains, up, lead):
             if live:
                 chain.rollup.produce(now, first)

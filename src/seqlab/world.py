@@ -38,7 +38,7 @@ from seqlab.rollup.prover import Proofs, optimistic_withdrawals, proof_summary, 
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.seqmarket import MarketDesign, market_design
 from seqlab.sequencing import make_design
-from seqlab.sequencing.shared import SharedSequencer
+from seqlab.sequencing.rollups_design import RollupsDesign
 from seqlab.txs import Status, TxStore
 from seqlab.units import MICRO_USD
 
@@ -71,13 +71,13 @@ class World:
                  sim: Simulation | Scope | None = None, reference: ReferencePrice | None = None,
                  extra_accounts: int = 0, scheduled_outages: bool = True,
                  rollup: int = 0, service_outages: bool = True,
-                 shared: SharedSequencer | None = None) -> None:
+                 shared: RollupsDesign | None = None) -> None:
         """``sim``, ``reference``, ``extra_accounts``, ``scheduled_outages``, ``rollup``
         and ``shared`` are for a rollup inside a several-rollup world: the shared kernel
         (with this rollup's own streams), the shared market, accounts for the cross-rollup
         arbitrageurs, whether the scenario's scheduled outages hit this rollup's
-        sequencer, which rollup it is (its sequencing-market policy) and the sequencer
-        it shares with the others, if it does (it takes its seat there once assembled).
+        sequencer, which rollup it is (its sequencing-market policy) and how its
+        sequencer relates to the others' (it takes its seat there once assembled).
         ``service_outages=False``: no sequencing service fails (a market's baseline)."""
         self.loaded = loaded
         self.sc = loaded.scenario
@@ -165,7 +165,7 @@ class World:
         else:
             self.set_outages(outage_windows(sc.sequencer, self.horizon,
                                             self.sim.rng("outages"), self.scheduled_outages))
-        if self.shared is not None:  # one sequencer: the first rollup's outages halt all
+        if self.shared is not None:  # a shared sequencer: the first rollup's outages halt all
             windows = self.shared.seat(self.design, self.outages)
             if windows is not self.outages:
                 self.set_outages(windows)

@@ -29,7 +29,7 @@ from seqlab.metrics.recourse import recourse_metrics
 from seqlab.result import Result
 from seqlab.experiments.sweep import parse_literal, set_dotted
 from seqlab.scenario.loader import LoadedScenario, load_scenario, parse_scenario
-from seqlab.sequencing import check_design
+from seqlab.sequencing import ROLLUP_DESIGNS, check_design
 from seqlab.cluster import make_world
 
 # Metrics of one design (vs the baseline) in one seed; the JSON and table carry these.
@@ -43,12 +43,12 @@ METRICS = ("operator_profit_usd", "ordering_cost_usd", "ordering_cost_bps",
 Progress = Callable[[int, int, str], None]
 
 
-MODES = ("isolated", "shared")
 COMPARE_FILES = ("compare.duckdb", "compare.json", "compare.html")
 
 
 def variant(spec: str) -> tuple[str, dict[str, object]]:
-    """``DESIGN[@shared|@isolated][@dotted.key=value…]`` → (design, settings to change).
+    """``DESIGN[@shared|@isolated][@dotted.key=value…]`` → (design, settings to change);
+    ``@NAME`` is any registered design for several rollups (``[rollups] sequencing``).
 
     A row of a comparison is a design, optionally with the way several rollups are
     sequenced and any scenario settings changed, so one paired run can compare, say, a
@@ -60,7 +60,7 @@ def variant(spec: str) -> tuple[str, dict[str, object]]:
         key, eq, value = part.partition("=")
         if eq:
             changes[key.strip()] = parse_literal(value)
-        elif part in MODES:
+        elif part in ROLLUP_DESIGNS:
             changes["rollups.sequencing"] = part
         else:
             raise SeqlabError(f"'{part}' in '{spec}' is neither a sequencing mode nor a "

@@ -35,6 +35,9 @@ class OracleKind(ABC):
     #: the first order sent after its publication; otherwise each publication is the
     #: feed's own transaction, submitted at its publish time
     attached: bool = False
+    #: the setting ``interval`` reads (under ``[oracle]``), named when a run would take
+    #: more of the feed's steps than it may
+    interval_setting: str = "poll"
 
     def __init__(self, cfg: Oracle) -> None:
         self.cfg = cfg
@@ -79,6 +82,7 @@ class PullFeed(OracleKind):
     The next carried price is simply the latest, so any move makes it a new one."""
 
     attached = True
+    interval_setting = "publish_interval"
 
     @property
     def deviation(self) -> float:

@@ -97,16 +97,18 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>",
 def _check_references(scenario: Scenario, source: str, base_dir: Path | None) -> None:
     """Names that point elsewhere (a design, a protocol, an oracle kind, a data file) must
     exist."""
-    from seqlab.oracle import check_oracle
+    from seqlab.oracle import check_kind_settings, check_oracle
     from seqlab.protocols import check_protocol
-    from seqlab.sequencing import check_design
+    from seqlab.sequencing import check_design, make_rollups_design
 
     named = [("sequencer.design", scenario.sequencer.design)]
     named += [(f"rollups.designs.{i}", d) for i, d in enumerate(scenario.rollups.designs)]
     for field, design in named:
         check_design(design, field, source)
+    make_rollups_design(scenario.rollups, source)  # its name, and the settings it runs with
     check_protocol(scenario.protocol.kind, "protocol.kind", source)
     check_oracle(scenario.oracle.kind, "oracle.kind", source)
+    check_kind_settings(scenario, source)
     if scenario.market.model == "replay":
         _check_replay_window(scenario, source, base_dir)
     if scenario.sequencer.batch_poster.gas_series is not None:

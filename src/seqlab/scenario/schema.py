@@ -194,14 +194,7 @@ class Oracle(Model):
     collusion: Collusion = Collusion()
     firewalled: bool = False
     recapture: Recapture = Recapture()
-    max_age_liquidations: bool = False
-
-    @model_validator(mode="after")
-    def _stale_liquidations_need_pull(self) -> "Oracle":
-        if self.max_age_liquidations and self.kind != "pull":
-            raise ValueError(f"oracle.max_age_liquidations = true needs kind = 'pull' (got "
-                             f"'{self.kind}'): max_age limits the age of a pulled publication")
-        return self
+    max_age_liquidations: bool = False  # the kind is asked on loading (seqlab.oracle)
 
     @model_validator(mode="after")
     def _colluders_fit(self) -> "Oracle":
@@ -678,10 +671,13 @@ class Rollups(Model):
     ``bundle_execution`` says whether they also execute together (``atomic``) or each may
     revert on its own rollup (``inclusion``, what Espresso and Astria offer);
     ``operator = "extractive"`` lets the shared operator trade ahead of the bundles it
-    sees, on every rollup they touch."""
+    sees, on every rollup they touch. ``sequencing`` names a registered design for
+    several rollups (``seqlab.sequencing``), checked on loading, which also refuses the
+    settings here it cannot run with (``designs`` under ``shared``, an extractive
+    ``operator`` under ``isolated``)."""
 
     count: Annotated[int, Field(ge=1, le=8)] = 1
-    sequencing: Literal["isolated", "shared"] = "isolated"
+    sequencing: str = "isolated"
     designs: list[str] = []
     restart_window: PositiveDuration = "1h"
     bundle_execution: Literal["inclusion", "atomic"] = "inclusion"
@@ -691,13 +687,6 @@ class Rollups(Model):
     def _designs_fit(self) -> "Rollups":
         if self.designs and len(self.designs) != self.count:
             raise ValueError(f"rollups.designs needs one design per rollup ({self.count})")
-        if self.designs and self.sequencing == "shared":
-            raise ValueError("rollups.designs is for isolated sequencing (a shared sequencer "
-                             "is one design: [sequencer] design)")
-        if self.operator == "extractive" and self.sequencing != "shared":
-            raise ValueError("rollups.operator = 'extractive' is a shared sequencer's (it sees "
-                             "every rollup's bundles); allowed under isolated: 'honest' (give "
-                             "each rollup its own operator with rollups.designs)")
         return self
 
 
@@ -852,9 +841,7 @@ class Scenario(Model):
                             ("oracle.poll", self.oracle.poll),
                             ("sequencer.block_time", seq.block_time),
                             ("sequencer.l1_block_time", seq.l1_block_time),
-                            ("sequencer.batch_poster.poll", seq.batch_poster.poll),
-                            ("oracle.publish_interval", self.oracle.publish_interval
-                             if self.oracle.kind == "pull" else self.duration)):
+                            ("sequencer.batch_poster.poll", seq.batch_poster.poll)):
             if self.duration / tick > MAX_TICKS:
                 raise ValueError(f"duration / {field} = {self.duration // tick:,} steps must "
                                  f"be at most {MAX_TICKS:,}: each step is simulated and "

@@ -343,7 +343,7 @@ def market_design(loaded: LoadedScenario, seed: int, txs: TxStore, rollup: int =
     if sc.protocol.kind != "perps":
         raise SeqlabError("a sequencing market needs protocol.kind = 'perps'", file=file,
                           field="sequencing_market.enabled", allowed="false")
-    if sc.rollups.count > 1 and sc.rollups.sequencing == "shared":
+    if sc.rollups.count > 1 and sc.rollups.sequencing != "isolated":
         raise SeqlabError("a sequencing market is bought per rollup", file=file,
                           field="rollups.sequencing", allowed="isolated")
     if sc.sequencer.outages or sc.sequencer.outage_rate_per_day:

@@ -5,13 +5,17 @@ the strategies switched on in ``[sequencer.strategy]`` (all of them when none is
 ``extractive-<strategy>`` runs one strategy alone. A design with settings of its own owns
 their model (``<design>_config.py`` beside the built-in ones) and registers it with its
 name: it becomes the ``[sequencer.<key>]`` table (``scenario/sections.py``).
+
+How the sequencers of several rollups relate (``[rollups] sequencing``) is a design too,
+of another kind (``rollups_design.RollupsDesign``): ``isolated`` and ``shared`` are
+registered beside the others, and ``register(..., rollups=True)`` adds one.
 """
 from __future__ import annotations
 
 from typing import Callable, Iterable, NamedTuple
 
 from seqlab.errors import SeqlabError
-from seqlab.scenario.schema import Model, Sequencer
+from seqlab.scenario.schema import Model, Rollups, Sequencer
 from seqlab.scenario.sections import add_section, remove_section
 from seqlab.sequencing.base import Blocks, Design
 from seqlab.sequencing.extractive import ALL_STRATEGIES, ExtractiveDesign
@@ -28,7 +32,10 @@ from seqlab.sequencing.encrypted import EncryptedDesign
 from seqlab.sequencing.encrypted_config import Encrypted
 from seqlab.sequencing.fair import FairOrderingDesign
 from seqlab.sequencing.fair_config import Fair
+from seqlab.sequencing.isolated import IsolatedSequencers
 from seqlab.sequencing.priority import PriorityDesign
+from seqlab.sequencing.rollups_design import RollupsDesign
+from seqlab.sequencing.shared import SharedSequencer
 from seqlab.sequencing.timeboost import TimeboostDesign
 from seqlab.sequencing.timeboost_config import Timeboost
 
@@ -133,8 +140,30 @@ def _add_sections(owned: Iterable[DesignSettings]) -> None:
 _add_sections(SETTINGS.values())
 
 
-def register(name: str, factory: Callable[[Sequencer], Design], description: str,
-             settings: type[Model] | None = None, key: str | None = None) -> None:
+# How several rollups' sequencers relate (``[rollups] sequencing``), apart from the
+# designs above: a rollup runs one of those, and several rollups one of these over them.
+ROLLUP_DESIGNS: dict[str, Callable[[Rollups], RollupsDesign]] = {
+    "isolated": IsolatedSequencers,
+    "shared": SharedSequencer,
+}
+
+ROLLUP_DESCRIPTIONS: dict[str, str] = {
+    "isolated": "every rollup its own sequencer: its own outages, each bundle leg sent to "
+                "its own rollup",
+    "shared": "one sequencer orders every rollup's blocks in one round: one outage halts "
+              "all, committees run one consensus, cross-rollup bundles included together "
+              "(Espresso, Astria)",
+}
+
+# The designs for several rollups that own settings: ``[rollups.<key>]``.
+ROLLUP_SETTINGS: dict[str, DesignSettings] = {}
+
+
+def register(name: str,
+             factory: Callable[[Sequencer], Design] | Callable[[Rollups], RollupsDesign],
+             description: str,
+             settings: type[Model] | None = None, key: str | None = None,
+             rollups: bool = False) -> None:
     """Make a design selectable by ``name`` everywhere a design is named (scenarios,
     ``run``/``compare``/``sweep``/``price``, the CLI): the one line a new design adds.
 
@@ -143,24 +172,42 @@ def register(name: str, factory: Callable[[Sequencer], Design], description: str
     ``settings``, a ``seqlab.scenario.schema.Model`` with a default for every field, are
     the design's own: a scenario writes them under ``[sequencer.<key>]`` (``key`` is the
     name with '-' as '_' unless given), they are validated with the scenario, and the
-    factory reads them as ``cfg.<key>``."""
-    if name in DESIGNS:
+    factory reads them as ``cfg.<key>``.
+
+    ``rollups=True`` registers a design for several rollups instead, selected by
+    ``[rollups] sequencing`` (and as ``DESIGN@name`` in ``compare``): ``factory`` takes
+    the ``[rollups]`` table and returns a ``rollups_design.RollupsDesign``, raising
+    ``ValueError`` for settings it cannot run with; its settings go under
+    ``[rollups.<key>]``."""
+    if name in DESIGNS or name in ROLLUP_DESIGNS:
         raise ValueError(f"design '{name}' is already registered")
     if not name or not name.replace("-", "").isalnum():
         raise ValueError(f"design names are letters, digits and '-' (got '{name}')")
+    table = "rollups" if rollups else "sequencer"
+    owned = ROLLUP_SETTINGS if rollups else SETTINGS
     if settings is not None:
         own = DesignSettings(key or name.replace("-", "_"), settings)
-        add_section(own.key, own.model)
-        SETTINGS[name] = own
+        add_section(own.key, own.model, table)
+        owned[name] = own
     elif key is not None:
         raise ValueError(f"key '{key}' names the section of settings, but design '{name}' "
                          "registers none")
-    DESIGNS[name] = factory
-    DESCRIPTIONS[name] = description
+    if rollups:
+        ROLLUP_DESIGNS[name] = factory
+        ROLLUP_DESCRIPTIONS[name] = description
+    else:
+        DESIGNS[name] = factory
+        DESCRIPTIONS[name] = description
 
 
 def unregister(name: str) -> None:
-    """Forget a registered design, and its ``[sequencer.<key>]`` section if it owns one."""
+    """Forget a registered design, and its ``[sequencer.<key>]`` (or, for a design for
+    several rollups, ``[rollups.<key>]``) section if it owns one."""
+    if name in ROLLUP_DESIGNS:
+        if name in ROLLUP_SETTINGS:
+            remove_section(ROLLUP_SETTINGS.pop(name).key, "rollups")
+        del ROLLUP_DESIGNS[name], ROLLUP_DESCRIPTIONS[name]
+        return
     check_design(name, "design")
     if name in SETTINGS:
         remove_section(SETTINGS.pop(name).key)
@@ -180,5 +227,26 @@ def make_design(cfg: Sequencer) -> Design:
     return DESIGNS[check_design(cfg.design)](cfg)
 
 
-__all__ = ["Blocks", "DESCRIPTIONS", "DESIGNS", "Design", "DesignSettings", "SETTINGS",
-           "check_design", "make_design", "register", "unregister"]
+def check_rollups_design(name: str, field: str = "rollups.sequencing",
+                         file: str | None = None) -> str:
+    """``name`` if it names a design for several rollups; otherwise one error line."""
+    if name not in ROLLUP_DESIGNS:
+        raise SeqlabError(f"unknown sequencing of several rollups '{name}'", file=file,
+                          field=field, allowed=", ".join(sorted(ROLLUP_DESIGNS)))
+    return name
+
+
+def make_rollups_design(cfg: Rollups, file: str | None = None) -> RollupsDesign:
+    """Instantiate the design for several rollups ``[rollups] sequencing`` names; settings
+    of ``[rollups]`` it cannot run with are one error line naming the table."""
+    factory = ROLLUP_DESIGNS[check_rollups_design(cfg.sequencing, file=file)]
+    try:
+        return factory(cfg)
+    except ValueError as exc:
+        raise SeqlabError(str(exc), file=file, field="rollups") from None
+
+
+__all__ = ["Blocks", "DESCRIPTIONS", "DESIGNS", "Design", "DesignSettings", "ROLLUP_DESCRIPTIONS",
+           "ROLLUP_DESIGNS", "ROLLUP_SETTINGS", "RollupsDesign", "SETTINGS", "check_design",
+           "check_rollups_design", "make_design", "make_rollups_design", "register",
+           "unregister"]
