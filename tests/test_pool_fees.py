@@ -205,3 +205,18 @@ def test_a_synthetix_run_pays_every_fee_to_the_pool_and_says_who_bore_bad_debt()
 def test_each_preset_names_its_recipient_and_its_rule(preset, share, rule):
     cfg = Perps(preset=preset)
     assert (cfg.fee_to_pool_share, cfg.bad_debt) == (share, rule)
+
+
+def test_several_rollups_sum_what_their_pools_were_paid_and_who_bore_bad_debt():
+    from seqlab.metrics.contagion import combined_summary
+
+    def part(fees, to_pool, fund, deleveraged, pool, digest):
+        return {"digest": digest, "fees_usd": fees, "fees_to_pool_usd": to_pool,
+                "bad_debt_borne_usd": {"insurance fund": fund,
+                                       "deleveraged accounts": deleveraged,
+                                       "liquidity pool": pool}}
+    out = combined_summary([part(10.0, 6.3, 1.0, 2.0, 3.0, "a"),
+                            part(20.0, 12.6, 0.5, 0.25, 0.0, "b")])
+    assert out["fees_usd"] == 30.0 and out["fees_to_pool_usd"] == 18.9
+    assert out["bad_debt_borne_usd"] == {"insurance fund": 1.5, "deleveraged accounts": 2.25,
+                                         "liquidity pool": 3.0}
