@@ -220,3 +220,25 @@ def test_several_rollups_sum_what_their_pools_were_paid_and_who_bore_bad_debt():
     assert out["fees_usd"] == 30.0 and out["fees_to_pool_usd"] == 18.9
     assert out["bad_debt_borne_usd"] == {"insurance fund": 1.5, "deleveraged accounts": 2.25,
                                          "liquidity pool": 3.0}
+
+
+def test_the_payer_split_counts_an_insurance_payout_once():
+    """Under the design the fund paid 6 USD more to the pool and the pool, fund included,
+    ended 10 USD lower: the fund's row is the 6, the pool's the other 4, and the two sum
+    to the 10 that left them (the fund's payout is not counted again on top)."""
+    import numpy as np
+
+    from seqlab.experiments.paired import RunView, payer_harm
+
+    def view(lp: float, fund: float) -> RunView:
+        fills = {k: np.empty(0, dtype=np.int64) for k in ("id", "sender", "a", "submit_us",
+                                                          "fill")}
+        return RunView(summary={"lp_value_usd": lp, "insurance_fund_end_usd": fund},
+                       values=np.zeros(1), managed=np.zeros(1, dtype=bool),
+                       accounts={"ordering_cost_usd": np.zeros(1)}, option_tables={},
+                       liquidated=np.zeros(1, dtype=bool), bonus={}, latency_ms=np.zeros(1),
+                       fills=fills, cost_events={}, reference=(np.zeros(1), np.zeros(1)),
+                       horizon_us=1)
+    split = payer_harm(view(90.0, 4.0), view(100.0, 10.0))
+    assert split["insurance fund"] == (6.0, 6.0)
+    assert split["liquidity pool"] == (4.0, 4.0)

@@ -37,6 +37,7 @@ class PerpsBook(Protocol):
     exposure: np.ndarray
     keeper_capital: np.ndarray
     liquidator_account: list[int]
+    insurance: int    # ledger account of the insurance fund
     log: Any          # PerpsLog
     liquidation: Any  # the liquidation mechanism (Dutch auctions report their takes)
 
@@ -204,6 +205,7 @@ def perps_summary(run: PerpsRun) -> dict:
         "bad_debt_usd": usd(p.log.bad_debt),
         "bad_debt_borne_usd": bad_debt_borne(p),
         "insurance_paid_usd": usd(flows.get("insurance", 0)),
+        "insurance_fund_end_usd": usd(run.ledger.balances[p.insurance]),
         "fees_usd": usd(flows.get("fee", 0) + flows.get("fee_to_pool", 0)),
         "fees_to_pool_usd": usd(flows.get("fee_to_pool", 0)),
         "funding_usd": usd(flows.get("funding", 0)),
