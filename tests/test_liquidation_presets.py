@@ -96,7 +96,11 @@ def test_changing_the_preset_of_a_dumped_scenario_switches_its_numbers():
 
 
 def test_bare_perps_is_dydx_v4():
-    assert Perps() == Perps(preset="dydx-v4").model_copy(update={"preset": None})
+    """Every number but who carries bad debt: the bare default keeps the pool behind the
+    insurance fund (Dutch auctions, which take it, have no deleveraging)."""
+    assert Perps() == Perps(preset="dydx-v4").model_copy(
+        update={"preset": None, "bad_debt": "insurance_then_pool"})
+    assert Perps(preset="dydx-v4").bad_debt == "insurance_then_deleverage"
 
 
 def test_unknown_preset_is_one_line_listing_the_names():

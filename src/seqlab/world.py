@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from seqlab.kernel import Scope, Simulation
-from seqlab.ledger import Ledger
+from seqlab.ledger import EXTERNAL, Ledger
 from seqlab.market import ReferencePrice, build_reference
 from seqlab.metrics.core import digest, latency_stats_ms
 from seqlab.network import Network, sample_latency
@@ -30,7 +30,7 @@ from seqlab.protocols import make_protocol
 from seqlab.protocols.port import ProtocolPort, RunEnd
 from seqlab.result import Result
 from seqlab.rollup.chain import Rollup
-from seqlab.rollup.fees import FeeMarket
+from seqlab.rollup.fees import ROLLUP_INCOME, FeeMarket, pay_topped_up
 from seqlab.rollup.gas import gas_price_gwei
 from seqlab.rollup.inbox import DelayedInbox
 from seqlab.rollup.poster import Batches, post_batches, posting_cost_micro
@@ -254,16 +254,17 @@ class World:
         return Result(summary, tables)
 
     def _post_to_l1(self) -> Batches:
-        """Batch the blocks to L1; the rollup pays the data cost out of its fees."""
+        """Batch the blocks to L1; the rollup pays the data cost out of its fees, and what
+        they lack out of its other income (``ROLLUP_INCOME``)."""
         blocks = self.rollup.blocks_table()
         cfg = self.sc.sequencer.batch_poster
         batches = post_batches(blocks["t_us"], blocks["n_txs"], cfg, self.sc.sequencer.l1_block_time)
         gas = gas_price_gwei(cfg, batches.posted_us, self.loaded.base_dir,
                              self.sc.market.start)
         cost = posting_cost_micro(batches, cfg, self.reference.at(batches.posted_us), gas)
-        fees = self.protocol.fees
-        self.l1_cost = min(int(cost.sum()), int(self.ledger.balances[fees]))
-        self.ledger.transfer(fees, 0, self.l1_cost, "l1_data_posting")
+        self.l1_cost = int(cost.sum())
+        pay_topped_up(self.ledger, self.protocol.fees, EXTERNAL, self.l1_cost,
+                      "l1_data_posting", ROLLUP_INCOME)
         if self.sc.rollup.proof == "zk":
             self.proofs = prove(batches, self.sc.rollup, self.sc.sequencer.l1_block_time,
                                 cfg.finality, self.sim.rng("prover"))

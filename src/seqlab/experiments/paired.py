@@ -76,11 +76,14 @@ def payer_harm(run: RunView, base: RunView) -> dict[str, tuple[float, float]]:
     Traders and margin users (perps accounts that do not and do manage their margin),
     hedgers (whose value counts their off-chain leg; where the scenario has them, they
     are neither of the first two), option writers and buyers: the direct cost beside the
-    total. The liquidity pool and
-    the insurance fund have no trades or penalties of their own: what stale-oracle trading
-    and bad debt take from them is their value difference (pool) and the extra insurance
-    paid out, so both columns hold it. A value one user pays another (a stale option sale
-    is the writer's loss and the buyer's gain) cancels in the sum over payers, which is
+    total. The liquidity pool and the insurance fund have no trades or penalties of
+    their own: what stale-oracle trading and bad debt take from them is their value
+    difference, so both columns hold it. The fund's is its balance at the end
+    (``insurance_fund_end_usd``: payouts less the fees it receives); the pool's is
+    ``lp_value_usd`` less that balance, since ``lp_value_usd`` counts the fund with the
+    pool (a payout from the fund to the pool moves nothing in it): a payout is counted
+    once, as the fund's. A value one user pays another (a stale option sale is the
+    writer's loss and the buyer's gain) cancels in the sum over payers, which is
     therefore what left the users, the pool and the fund together.
     """
     direct = direct_harm(run, base)
@@ -95,9 +98,10 @@ def payer_harm(run: RunView, base: RunView) -> dict[str, tuple[float, float]]:
     for name, table in base.option_tables.items():
         diff = float((table["value_usd"] - run.option_tables[name]["value_usd"]).sum())
         out[name.replace("_", " ")] = (float(direct[name].sum()), diff)
-    lp = float(base.summary.get("lp_value_usd", 0.0) - run.summary.get("lp_value_usd", 0.0))
-    ins = float(run.summary.get("insurance_paid_usd", 0.0)
-                - base.summary.get("insurance_paid_usd", 0.0))
+    ins = float(base.summary.get("insurance_fund_end_usd", 0.0)
+                - run.summary.get("insurance_fund_end_usd", 0.0))
+    lp = float(base.summary.get("lp_value_usd", 0.0)
+               - run.summary.get("lp_value_usd", 0.0)) - ins
     out["liquidity pool"] = (lp, lp)
     out["insurance fund"] = (ins, ins)
     return out

@@ -26,9 +26,11 @@ _SUMS = ("txs", "included", "failed", "blocks", "liquidations", "accounts_liquid
          "operator_profit_usd", "lp_value_usd", "user_value_usd", "traded_notional_usd",
          "bad_debt_usd", "fees_usd", "forced_inclusions", "l1_cost_usd", "l1_batches",
          "topups", "liquidation_bonus_usd", "liquidated_usd", "insurance_paid_usd",
-         "auction_revenue_usd", "proposer_revenue_usd", "funding_usd")
+         "auction_revenue_usd", "proposer_revenue_usd", "funding_usd", "fees_to_pool_usd",
+         "insurance_fund_end_usd")
 _MAXES = ("max_censorship_delay_ms", "max_block_gap_ms")
-_PER_KEY = ("operator_profit_by_strategy", "liquidation_bonus_by_liquidator", "hedgers")
+_PER_KEY = ("operator_profit_by_strategy", "liquidation_bonus_by_liquidator", "hedgers",
+            "bad_debt_borne_usd")
 _ACCOUNT_TABLES = ("accounts", "liquidations")
 
 

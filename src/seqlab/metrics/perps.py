@@ -37,6 +37,7 @@ class PerpsBook(Protocol):
     exposure: np.ndarray
     keeper_capital: np.ndarray
     liquidator_account: list[int]
+    insurance: int    # ledger account of the insurance fund
     log: Any          # PerpsLog
     liquidation: Any  # the liquidation mechanism (Dutch auctions report their takes)
 
@@ -148,6 +149,15 @@ def liquidator_figures(run: PerpsRun) -> dict:
                 list(run.bot_strategies), balances, np.asarray(run.bot_capital, np.int64))}
 
 
+def bad_debt_borne(p: PerpsBook) -> dict[str, float]:
+    """Who carried the perps losses beyond accounts' margins (USD): the insurance fund,
+    the owners of deleveraged positions, and the pool (what is left: ``bad_debt_usd``,
+    which also holds Dutch keeper incentives the fund could not pay)."""
+    log = p.log
+    return {"insurance fund": usd(log.insurance_covered),
+            "deleveraged accounts": usd(log.deleveraged), "liquidity pool": usd(log.bad_debt)}
+
+
 def perps_summary(run: PerpsRun) -> dict:
     p, txs = run.protocol, run.txs
     flows = run.ledger.totals_by_reason()
@@ -193,8 +203,11 @@ def perps_summary(run: PerpsRun) -> dict:
         "lp_value_usd": usd(p.lp_value(final_price_micro(run))),
         "traded_notional_usd": usd(p.traded[: run.users].sum()),
         "bad_debt_usd": usd(p.log.bad_debt),
+        "bad_debt_borne_usd": bad_debt_borne(p),
         "insurance_paid_usd": usd(flows.get("insurance", 0)),
-        "fees_usd": usd(flows.get("fee", 0)),
+        "insurance_fund_end_usd": usd(run.ledger.balances[p.insurance]),
+        "fees_usd": usd(flows.get("fee", 0) + flows.get("fee_to_pool", 0)),
+        "fees_to_pool_usd": usd(flows.get("fee_to_pool", 0)),
         "funding_usd": usd(flows.get("funding", 0)),
         "price_start": round(float(run.reference.price[0]), 2),
         "price_end": round(float(run.reference.price[-1]), 2),

@@ -16,3 +16,12 @@ def toward_zero(num: int, den: int) -> int:
     """Integer division rounding toward zero (floor division rounds negatives down)."""
     q = abs(num) // abs(den)
     return q if (num >= 0) == (den > 0) else -q
+
+
+def split_ppm(amount: int, share_ppm: int) -> tuple[int, int]:
+    """``amount`` cut in two exact integer parts: ``share_ppm`` millionths of it, rounded
+    down, and the rest. The parts always sum to ``amount``, so a fee or a payment split
+    between two owners moves exactly what was paid; the rounding (under one micro-USD a
+    payment) goes to the second part."""
+    part = amount * share_ppm // PPM
+    return part, amount - part

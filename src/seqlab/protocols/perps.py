@@ -3,10 +3,12 @@
 Positions are integer micro-units of the asset; cost basis and all money are integer
 micro-USD, so execution is exact and every value movement is a ledger transfer:
 
-- trade / close / reduce at the oracle price, taker fee to the fee account;
+- trade / close / reduce at the oracle price, taker fee split between the pool and the
+  protocol's fee account (``fee_to_pool_share``);
 - initial margin checked on risk-increasing trades, withdrawals keep initial margin;
-- realized PnL settles against the pool; a loss beyond an account's margin is covered by
-  the insurance fund, and what it cannot cover is recorded as bad debt;
+- realized PnL settles against the pool; a loss beyond an account's margin is carried by
+  the insurance fund, deleveraged accounts or the pool, by the ``bad_debt`` rule
+  (``protocols.bad_debt``); what the pool is left with is recorded as bad debt;
 - liquidation when equity < maintenance margin × notional, by the mechanism the scenario
   picks (``protocols.liquidation``); whatever it pays comes out of the account's margin
   and never exceeds the account's equity above zero;
@@ -29,7 +31,8 @@ from seqlab.ledger import Ledger
 from seqlab.outages import in_grace
 from seqlab.scenario.schema import Perps
 from seqlab.txs import Kind, KindInt, Status, TxStore
-from seqlab.protocols.fixed import PPM, toward_zero
+from seqlab.protocols.bad_debt import BadDebt
+from seqlab.protocols.fixed import PPM, split_ppm, toward_zero
 from seqlab.protocols.liquidation import make_liquidation
 from seqlab.protocols.market_view import MarketView
 from seqlab.protocols.perps_market import PerpsMarketView
@@ -58,6 +61,8 @@ class PerpsLog:
     bad_debt_events: list[tuple[int, int]] = field(default_factory=list)  # (t, micro-USD)
     pool_shortfall: int = 0
     funding_shortfall: int = 0
+    insurance_covered: int = 0  # losses beyond margins the insurance fund paid
+    deleveraged: int = 0  # losses beyond margins offsetting accounts paid (deleveraging)
 
 
 class PerpsProtocol(ProtocolPort):
@@ -73,6 +78,7 @@ class PerpsProtocol(ProtocolPort):
         self.ledger = ledger
         self.txs = txs
         self.fee_ppm = int(round(cfg.taker_fee_bps * 100))
+        self.fee_to_pool_ppm = _ppm(cfg.fee_to_pool_share)
         self.im_ppm, self.mm_ppm = _ppm(cfg.initial_margin), _ppm(cfg.maintenance_margin)
         self.bonus_ppm, self.close_ppm = _ppm(cfg.liquidation_bonus), _ppm(cfg.close_factor)
         self.size = np.zeros(accounts, dtype=np.int64)
@@ -140,6 +146,7 @@ class PerpsProtocol(ProtocolPort):
         self.log = PerpsLog()
         self._market = PerpsMarketView(self)
         self.liquidation = make_liquidation(cfg, self)
+        self.debt = BadDebt(cfg.bad_debt, self)
         self._payers: dict = {}  # kind -> payer(kind, sender) of an attached protocol
         self._handlers = {Kind.ORACLE: self._oracle, Kind.TRADE: self._trade,
                           Kind.CLOSE: self._close, Kind.REDUCE: self._reduce,
@@ -406,10 +413,23 @@ class PerpsProtocol(ProtocolPort):
         self.size[i] = size - close
         self.basis[i] = basis - closed_basis
         self.skew -= close
-        self._settle(i, pnl)
+        self._settle(i, pnl, close, px)
         return pnl
 
-    def _settle(self, i: int, pnl: int) -> None:
+    def offset(self, j: int, units: int, px: int, pay: int) -> None:
+        """Deleverage account ``j``: close ``units`` of its position at ``px`` and pay
+        ``pay`` from its margin to the pool (its share of a bankrupt account's loss, the
+        difference between ``px`` and the bankruptcy price on those units). The caller
+        checked that its margin pays it and its equity stays at or above zero."""
+        self._close_part(j, units, px)
+        self.ledger.transfer(self._margin_of[j], self.pool, pay, "deleveraging")
+
+    @property
+    def now(self) -> int:
+        """The time of the block being executed (µs)."""
+        return self._now
+
+    def _settle(self, i: int, pnl: int, close: int, px: int) -> None:
         led, margin = self.ledger, self._margin_of[i]
         self.margin_view.touched.append(i)
         if pnl >= 0:
@@ -422,17 +442,17 @@ class PerpsProtocol(ProtocolPort):
         led.transfer(margin, self.pool, from_margin, "pnl")
         short = loss - from_margin
         if short:
-            covered = min(short, self.balance(self.insurance))
-            led.transfer(self.insurance, self.pool, covered, "insurance")
-            if short > covered:
-                self.log.bad_debt += short - covered
-                self.log.bad_debt_events.append((self._now, short - covered))
+            self.debt.carry(i, short, close, px)
 
     def _charge_fee(self, i: int, fee: int) -> None:
+        """Take a trade's fee from the margin, as far as it goes: ``fee_to_pool_share`` of
+        what was paid (rounded down) to the pool, the rest to the protocol's fee account."""
         self.margin_view.touched.append(i)
         margin = self._margin_of[i]
-        self.ledger.transfer(margin, self.fees, min(fee, self.ledger.balances.item(margin)),
-                             "fee")
+        to_pool, to_protocol = split_ppm(min(fee, self.ledger.balances.item(margin)),
+                                         self.fee_to_pool_ppm)
+        self.ledger.transfer(margin, self.pool, to_pool, "fee_to_pool")
+        self.ledger.transfer(margin, self.fees, to_protocol, "fee")
 
     def _plan_trade(self, i: int, usd_delta: int, limit: int, ahead: int = 0
                     ) -> tuple[int, int, int, int, int] | None:

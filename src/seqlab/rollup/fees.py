@@ -32,6 +32,10 @@ Payer = Callable[[int, int], int]
 
 TO_TREASURY, TO_PROPOSER = 0, 1  # an AUCTION transaction's ``b``: where its payment goes
 SEARCHER_DEPOSIT = "searcher_deposit"  # what searchers bring in beyond their first funds
+# what the rollup's own costs (L1 data, sequencing services) take beyond the protocol's
+# fee income: its other income (users' L2 gas, not modelled), so a protocol whose trading
+# fees go to its pool still has its chain's costs paid, and measured, in full
+ROLLUP_INCOME = "rollup_income"
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,16 @@ class SequencerAccounts:
                    treasury=ledger.open("treasury"), proposer=ledger.open("proposer"))
 
 
+def pay_topped_up(ledger: Ledger, src: int, dst: int, amount: int, reason: str,
+                  deposit: str) -> None:
+    """Pay all of ``amount`` from ``src``, which brings from outside what it lacks
+    (booked under ``deposit``, so a run can say how much came in that way)."""
+    short = amount - ledger.balances.item(src)
+    if short > 0:
+        ledger.transfer(EXTERNAL, src, short, deposit)
+    ledger.transfer(src, dst, amount, reason)
+
+
 def pay_from_searchers(ledger: Ledger, searchers: int, dst: int, amount: int,
                        reason: str) -> None:
     """Pay ``amount`` from the searchers' (or builders') funds, which bring from outside
@@ -79,10 +93,7 @@ def pay_from_searchers(ledger: Ledger, searchers: int, dst: int, amount: int,
     bidder's capital) or express gas is funded the way a searcher funds it, from its own
     money, however many rounds it wins in a run; paying only what the account held would
     let a run's later winners pay short."""
-    short = amount - ledger.balances.item(searchers)
-    if short > 0:
-        ledger.transfer(EXTERNAL, searchers, short, SEARCHER_DEPOSIT)
-    ledger.transfer(searchers, dst, amount, reason)
+    pay_topped_up(ledger, searchers, dst, amount, reason, SEARCHER_DEPOSIT)
 
 
 class FeeMarket:

@@ -328,6 +328,9 @@ class Perps(Model):
     liquidation_remainder: Literal["account", "pool"] = "account"
 
     taker_fee_bps: Annotated[float, Field(ge=0, le=1000)] = 5.0
+    fee_to_pool_share: Share = 0.0
+    bad_debt: Literal["insurance_then_pool", "pool", "insurance_then_deleverage"] = \
+        "insurance_then_pool"
     initial_margin: Annotated[float, Field(gt=0, le=1)] = 0.05
     maintenance_margin: Annotated[float, Field(gt=0, le=1)] = 0.03
     liquidation_bonus: Annotated[float, Field(ge=0, le=0.5)] = 0.0

@@ -25,7 +25,7 @@ import numpy as np
 from seqlab.errors import SeqlabError
 from seqlab.ledger import Ledger
 from seqlab.protocols.perps import PPM
-from seqlab.rollup.fees import NO_CAPABILITIES, Capabilities
+from seqlab.rollup.fees import NO_CAPABILITIES, ROLLUP_INCOME, Capabilities, pay_topped_up
 from seqlab.rollup.inbox import DelayedInbox
 from seqlab.scenario.loader import LoadedScenario
 from seqlab.scenario.schema import SequencingMarket, Service
@@ -282,7 +282,8 @@ class MarketDesign(Design):
     # what it cost, what happened ------------------------------------------------------------
     def settle(self, ledger: Ledger, payer: int, blocks: dict[str, np.ndarray]) -> int:
         """Pay each service for the blocks it produced (per block and per transaction),
-        out of ``payer`` (the protocol's fees), as far as they go; returns micro-USD paid."""
+        out of ``payer`` (the protocol's fees), and what they lack out of the rollup's
+        other income (``ROLLUP_INCOME``); returns micro-USD paid."""
         seg = self.schedule.segment_at(blocks["t_us"])
         names = self.schedule.services
         owed = 0
@@ -292,13 +293,13 @@ class MarketDesign(Design):
             self.blocks_by[name] = self.blocks_by.get(name, 0) + int(mine.sum())
             owed += int(round((mine.sum() * svc.price_per_block_usd
                                + blocks["n_txs"][mine].sum() * svc.price_per_tx_usd) * PPM))
-        paid = min(owed, int(ledger.balances[payer]))
-        if paid:
-            ledger.transfer(payer, ledger.open("sequencing services"), paid, "sequencing")
-        self.paid = paid
+        if owed:
+            pay_topped_up(ledger, payer, ledger.open("sequencing services"), owed,
+                          "sequencing", ROLLUP_INCOME)
+        self.paid = owed
         if self.rights.sales and self.view is not None:
             self.rights.settle(ledger, self.view)
-        return paid
+        return owed
 
     def metrics(self, horizon: int) -> dict:
         s = self.schedule
