@@ -133,6 +133,7 @@ class World:
         until every transaction is in, not to the horizon)."""
         self.rollup = Rollup(self.sim, self.design, self.network, self.txs, protocol,
                              self.horizon, drain=drain, fees=self.fees)
+        self.rollup.while_down = self.sc.sequencer.while_down
         return self.rollup
 
     def build_positions(self) -> PositionsProtocol:
@@ -215,6 +216,7 @@ class World:
             else None
         self._margin_seen = -1  # the margin view's generation the managers last saw
         self.rollup.subscribe(self._on_perps_block)
+        self.rollup.on_refused(self._on_refused)
         self.options = None
         self.attached = {name: make_protocol(name, self) for name in attached("perps", sc)}
         if sc.oracle.enabled and sc.oracle.recapture.enabled:
@@ -462,6 +464,27 @@ class World:
         if len(done):
             liquidators.on_executed(self.txs.sender[done], self.txs.b[done])
 
+    def _on_refused(self, restart_us: int, ids: np.ndarray) -> None:
+        """At the restart, senders learn that the down sequencer refused ``ids``: margin
+        managers and bots stop waiting for them and act again on the next block as they
+        would on any (after their own feed and reaction delays); the oracle's
+        transmitter sends its newest refused report again, reaching the sequencer as it
+        restarts, since the on-chain price it watches is as old as the outage (a push
+        feed updates when the off-chain price deviates from the one on chain). Noise
+        traders' refused orders lapse."""
+        kind = self.txs.kind[ids]
+        self._executed(ids, kind, self.managers, self.liquidators)
+        if self.options is not None:
+            self._executed(ids, kind, self.opt_managers, self.opt_liquidators)
+        updates = ids[kind == Kind.ORACLE]
+        if len(updates) and not self.feed.attached:
+            last = updates[np.argmax(self.txs.b[updates])]
+            at = np.array([restart_us], dtype=np.int64)
+            txs = self.txs
+            again = txs.add_many(Kind.ORACLE, txs.sender[last], at, at, txs.a[last],
+                                 txs.b[last], txs.tip[last])
+            self.network.send(again, at)
+
     def _on_options_block(self, t_us: int, ids: np.ndarray, kind: np.ndarray) -> None:
         self._executed(ids, kind, self.opt_managers, self.opt_liquidators)
         equity, need = self.options.margin_state(t_us)
@@ -563,6 +586,7 @@ class World:
                                       / 1000.0, 3),
             "outages": int(len(self.outages)),
             "forced_inclusions": int(self.rollup.forced),
+            "refused_while_down": int(self.rollup.refused),
             "downtime_s": round(float(np.diff(np.clip(self.outages, 0, self.horizon)).sum())
                                 / 1e6, 3),
             "latency_ms": latency_stats_ms(txs.column("submit_us"), txs.column("included_us")),
