@@ -21,7 +21,7 @@ def run(grace="0s", **seq):
 
 
 def test_nothing_is_sequenced_while_down_and_the_queue_clears_at_restart():
-    w, result = run()
+    w, result = run(while_down="queue")
     blocks = result.tables["blocks"]
     inside = (blocks["t_us"] >= HOUR) & (blocks["t_us"] < 2 * HOUR)
     assert not inside.any()

@@ -1,7 +1,10 @@
 """Sequencer outages: scheduled windows, or random ones drawn from real incidents.
 
-While the sequencer is down nothing is sequenced; the market keeps moving and
-transactions wait on the network; at restart the queue is processed in order. Random
+While the sequencer is down nothing is sequenced and the market keeps moving. What
+happens to the transactions sent meanwhile is the scenario's ``[sequencer] while_down``:
+``"reject"`` (the real systems: a stalled sequencer's RPC fails them, and their senders
+act again once the chain is back; ``seqlab.rollup.chain``) or ``"queue"`` (they wait on
+the network and the whole backlog is sequenced at the restart, in arrival order). Random
 outages arrive as a Poisson process and last as long as a real outage picked at random:
 Arbitrum 2022-01-09 (about 7 h), Arbitrum 2023-12-15 (about 80 min), Optimism
 2024-02-15 (about 2 h), Base 2025-08-05 (33 min).
@@ -49,6 +52,14 @@ def down_until(windows: np.ndarray, t_us: int) -> int | None:
     if k >= 0 and t_us < windows[k, 1]:
         return int(windows[k, 1])
     return None
+
+
+def inside(windows: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+    """Which of the times ``t_us`` fall in a down window (``start <= t < end``)."""
+    if not len(windows):
+        return np.zeros(len(t_us), dtype=bool)
+    k = windows[:, 0].searchsorted(t_us, side="right") - 1
+    return (k >= 0) & (t_us < windows[k.clip(0), 1])
 
 
 def in_grace(windows: np.ndarray, t_us: int, grace_us: int) -> bool:

@@ -133,6 +133,7 @@ class World:
         until every transaction is in, not to the horizon; ``fees``: its fee market)."""
         self.rollup = Rollup(self.sim, self.design, self.network, self.txs, protocol,
                              self.horizon, drain=drain, fees=fees)
+        self.rollup.while_down = self.sc.sequencer.while_down
         return self.rollup
 
     def reference_price(self) -> ReferencePrice:
@@ -233,6 +234,7 @@ class World:
                                       / 1000.0, 3),
             "outages": int(len(self.outages)),
             "forced_inclusions": int(self.rollup.forced),
+            "refused_while_down": int(self.rollup.refused),
             "downtime_s": round(float(np.diff(np.clip(self.outages, 0, self.horizon)).sum())
                                 / 1e6, 3),
             "latency_ms": latency_stats_ms(txs.column("submit_us"), txs.column("included_us")),

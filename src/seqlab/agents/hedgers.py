@@ -1,7 +1,7 @@
 """Hedgers: users whose perp position offsets an exposure they hold off the chain.
 
-Noise traders lose nothing when the chain stops: their orders wait and their positions
-freeze. A hedger's perp exists to cancel a price exposure it holds elsewhere (the spot
+Noise traders lose nothing when the chain stops: their orders fail (or, with
+``while_down = "queue"``, wait) and their positions freeze. A hedger's perp exists to cancel a price exposure it holds elsewhere (the spot
 leg of a cash-and-carry basis trade, as Ethena's backing): while the chain runs it keeps
 its margin up (it is a margin manager) and re-opens the hedge as soon as a liquidation
 cuts it; while the chain is down it can do neither, and a liquidation at the restart

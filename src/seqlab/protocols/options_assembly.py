@@ -61,6 +61,12 @@ class OptionsAgents:
             world.horizon, Kind.OPT_LIQUIDATE, "options.liquidator")
         self.liquidators.start(self.scan, None, 0, 0)
         world.rollup.subscribe(self.on_block)
+        world.rollup.on_refused(self.on_refused)
+
+    def on_refused(self, restart_us: int, ids: np.ndarray) -> None:
+        """At the restart, writers' managers and bots stop waiting on what the down
+        sequencer refused (after the perps agents, as on the block feed)."""
+        executed(self.txs, ids, self.txs.kind[ids], self.managers, self.liquidators)
 
     def scan(self, t_us: int, bots: Sequence[int]) -> None:
         """A polling bot looks at the writers now."""

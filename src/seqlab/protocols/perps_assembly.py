@@ -20,6 +20,7 @@ from seqlab.agents.hedgers import Hedgers
 from seqlab.agents.keepers import Keepers
 from seqlab.agents.liquidators import Costs, Liquidators, population
 from seqlab.agents.perps_feed import PerpsAgents
+from seqlab.agents.race import executed
 from seqlab.agents.reactive import MarginManagers
 from seqlab.agents.recourse import Channels, InboxFee, Recourse
 from seqlab.agents.traders import Accounts, Flow, draw_accounts, perp_order_flow
@@ -142,6 +143,7 @@ class PerpsAssembly(PerpsAgents):
         self.keepers = self._build_keepers() if sc.protocol.perps.liquidation == "dutch" \
             else None
         rollup.subscribe(self.on_block)
+        rollup.on_refused(self.on_refused)
         world.attached = {name: make_protocol(name, world) for name in attached("perps", sc)}
         if sc.oracle.enabled and sc.oracle.recapture.enabled:
             self._build_recapture()
@@ -155,6 +157,25 @@ class PerpsAssembly(PerpsAgents):
         if self.hedgers is not None:  # agents with a leg off the chain: the run's own
             world.at_end(self._settle_hedgers, self._report_hedgers)
         p.run_record = self._perps_run()
+
+    def on_refused(self, restart_us: int, ids: np.ndarray) -> None:
+        """At the restart, senders learn that the down sequencer refused ``ids``: margin
+        managers and bots stop waiting for them and act again on the next block as they
+        would on any (after their own feed and reaction delays); the oracle's
+        transmitter sends its newest refused report again, reaching the sequencer as it
+        restarts, since the on-chain price it watches is as old as the outage (a push
+        feed updates when the off-chain price deviates from the one on chain). Noise
+        traders' refused orders lapse."""
+        txs = self.txs
+        kind = txs.kind[ids]
+        executed(txs, ids, kind, self.managers, self.liquidators)
+        updates = ids[kind == Kind.ORACLE]
+        if len(updates) and not self.feed.attached:
+            last = updates[np.argmax(txs.b[updates])]
+            at = np.array([restart_us], dtype=np.int64)
+            again = txs.add_many(Kind.ORACLE, txs.sender[last], at, at, txs.a[last],
+                                 txs.b[last], txs.tip[last])
+            self.world.network.send(again, at)
 
     def _preload_oracle(self, flow: Flow) -> np.ndarray | None:
         """The feed's updates as transactions; returns the order flow's arrival times when

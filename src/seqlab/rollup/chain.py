@@ -21,6 +21,7 @@ from seqlab.sequencing.base import Blocks, Design
 from seqlab.txs import Status, TxStore
 
 BlockHook = Callable[[int, int, np.ndarray, np.ndarray], None]
+RefusedHook = Callable[[int, np.ndarray], None]
 
 
 class Executor(TypingProtocol):
@@ -64,6 +65,11 @@ class Rollup:
         self.inbox: DelayedInbox | None = None  # messages sent through L1 (none: no inbox)
         self.nonces = Nonces()  # versions of one transaction: only the first executed counts
         self.last_tick = 0  # the latest tick the sequencer produced (its feed's freshness)
+        # what a down sequencer does with what reaches it: "queue" keeps it for the
+        # restart, "reject" fails it (``_refuse``); ``refused`` counts those failed
+        self.while_down = "queue"
+        self.refused = 0
+        self.refused_hooks: list[RefusedHook] = []
         self._block_chunks: list[tuple[np.ndarray, np.ndarray]] = []
         self._order_chunks: list[np.ndarray] = []
 
@@ -73,6 +79,11 @@ class Rollup:
     def subscribe(self, hook: BlockHook) -> None:
         """Call ``hook(block, t_us, ids, status)`` after every non-empty block."""
         self.hooks.append(hook)
+
+    def on_refused(self, hook: RefusedHook) -> None:
+        """Call ``hook(restart_us, ids)`` when the restarted sequencer's backlog turns out
+        to hold transactions it refused while down (``while_down = "reject"``)."""
+        self.refused_hooks.append(hook)
 
     # the loop -----------------------------------------------------------------------
     def _window(self, now: int) -> np.ndarray:
@@ -110,6 +121,8 @@ class Rollup:
         sequencer's bundle legs) go first. Returns the last tick processed."""
         ticks = self._window(now) if lead is None else np.array([now], dtype=np.int64)
         ids, arrival = self.network.deliver(int(ticks[-1]))
+        if self.while_down == "reject" and len(self.outages) and len(ids):
+            ids, arrival = self._refuse(int(ticks[-1]), ids, arrival)
         self.design.receive(ids, arrival)
         forced = self._overdue(now) if self.force_window and len(ticks) == 1 else None
         delayed = self._delayed(now) if len(ticks) == 1 else None
@@ -125,6 +138,34 @@ class Rollup:
         if self.progress is not None:
             self.progress(last)
         return last
+
+    def _refuse(self, until: int, ids: np.ndarray, arrival: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Fail what reached the sequencer while it was down; return the rest, with
+        whatever the hooks send at the restart in reply.
+
+        A stalled sequencer does not keep a backlog for its restart: Nitro's fails a
+        transaction that has waited 12 s in its queue (``queue-timeout``), an OP Stack
+        node returns the sequencer's error to the sender. Refused transactions are never
+        sequenced and pay nothing; the hooks tell their senders at the restart, and those
+        who act on it (bots, margin managers, the oracle's transmitter) send new ones."""
+        down = outage_windows.inside(self.outages, arrival)
+        if not down.any():
+            return ids, arrival
+        refused = ids[down]
+        self.txs.status[refused] = Status.FAILED
+        self.refused += len(refused)
+        k = int(self.outages[:, 0].searchsorted(arrival[down][-1], side="right")) - 1
+        restart = int(self.outages[k, 1])
+        for hook in self.refused_hooks:
+            hook(restart, refused)
+        ids, arrival = ids[~down], arrival[~down]
+        more, more_at = self.network.deliver(until)
+        if len(more):
+            ids, arrival = np.r_[ids, more], np.r_[arrival, more_at]
+            order = np.lexsort((ids, arrival))
+            ids, arrival = ids[order], arrival[order]
+        return ids, arrival
 
     def _overdue(self, now: int) -> np.ndarray:
         """Txs the sequencer has kept waiting past the window, as seen from the latest L1

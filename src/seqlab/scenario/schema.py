@@ -271,6 +271,10 @@ class Sequencer(Model):
     batch_poster: BatchPoster = BatchPoster()
     l1_block_time: PositiveDuration = "12s"
     outage_rate_per_day: Annotated[float, Field(ge=0, le=100)] = 0.0
+    # what reaches the sequencer while it is down (its own outages, or a sequencing
+    # market's services'): "reject" fails it, as Nitro's and the OP Stack's sequencers
+    # do, and senders act again after the restart; "queue" keeps it for the restart
+    while_down: Literal["reject", "queue"] = "reject"
 
 
 class Rollup(Model):
