@@ -30,7 +30,8 @@ Strategies:
   premium, the open-interest cap, its margin, and at most ``stale_trade_usd`` where set;
   under delayed orders, which fill at a later price, nothing), holds the update up to
   ``oracle_delay``, and closes right after the update
-  executes; where an options market runs beside the perps it also buys, at the stale
+  executes, or as soon as the chain has made its move without it (the recapture feed's
+  fallback stored the round, or the stored price got there); where an options market runs beside the perps it also buys, at the stale
   marks, the series the update lifts most (``stale_option_usd``), paid the writers'
   old price;
 - ``sandwich``: where fills have price impact, a large order is wrapped between the
