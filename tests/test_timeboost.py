@@ -222,14 +222,14 @@ def test_a_searcher_that_keeps_losing_steps_back():
 
 
 def test_one_good_minute_among_quiet_ones_is_not_a_losing_record():
-    """Nineteen quiet minutes at 500 each and one that brought 20,000: the record is a
-    win, and bids go on; nineteen quiet minutes alone are a loss beyond luck."""
+    """Twenty-five quiet minutes at 500 each and one that brought 20,000: the record is
+    a win, and bids go on; the quiet minutes alone are a loss beyond luck."""
     cfg = Timeboost(searchers=[{"name": "a", "skill": 0.9}])
     bidders = Bidders(cfg)
-    bidders.record[0] = [(r, 10.0, 500.0) for r in range(10, 29)]
-    assert bidders.ratio(29)[0] == pytest.approx(0.05)  # 10 / 500, at the floor
-    bidders.record[0].append((29, 20_000.0, 500.0))
-    assert bidders.ratio(30)[0] == 1.0
+    bidders.record[0] = [(r, 10.0, 500.0) for r in range(10, 35)]
+    assert bidders.ratio(35)[0] == pytest.approx(0.05)  # 10 / 500, at the floor
+    bidders.record[0].append((35, 20_000.0, 500.0))
+    assert bidders.ratio(36)[0] == 1.0
 
 
 def test_the_capture_share_starts_at_one_half_and_follows_held_minutes():

@@ -39,8 +39,9 @@ LONG_ROUNDS = 1440   # the long view averages every round seen, up to a day's...
 PRIOR_ROUNDS = 60    # ...and starts from the prior as if it had seen an hour of rounds
 PRIOR_SHARE = 0.5    # the capture share before any held round: the mean of a uniform prior
 RECORD_ROUNDS = 60   # a searcher judges itself on its wins of the last hour...
-MIN_RECORD = 5       # ...once it has at least five
-SIGNIFICANCE = 2.0   # and only a shortfall beyond two standard deviations of luck counts
+MIN_RECORD = 20      # ...once it has at least twenty (a standard error from a handful of
+                     # outcomes is itself too uncertain to judge by)
+SIGNIFICANCE = 2.0   # and only a shortfall beyond two standard errors of its wins counts
 BENCH_RATIO = 0.5    # below this realised/paid ratio a searcher stops bidding for a while
 BENCH_ROUNDS = 10    # how long it stays out before it tries again, with a clean record
 RATIO_FLOOR = 0.05   # bids are never scaled below this share
