@@ -18,7 +18,7 @@ A searcher bids its own share of the forecast, shaded below it. In a common-valu
 second-price auction the winner is whoever overestimated most (the winner's curse), so
 the bid is conditioned on being the highest signal: for ``n`` bidders with log-normal
 signal errors of spread ``sigma`` the highest error averages ``sigma·E[max of n normals]``,
-which is taken off. Risk aversion takes off more where recent rounds varied more, and a
+which is taken off. Risk aversion takes off more where rounds have varied more, and a
 searcher that has clearly paid more than it realised over its recent wins (those of
 the last ``RECORD_ROUNDS`` rounds, once there are ``MIN_RECORD``, by more than luck
 explains) scales its bids by the ratio and, when that falls below ``BENCH_RATIO``,
