@@ -123,3 +123,28 @@ def test_a_fallback_delay_past_a_day_is_refused():
     set_dotted(data, "oracle.recapture.fallback_delay", "2d")
     with pytest.raises(SeqlabError, match="fallback_delay"):
         parse_scenario(data, loaded.source, loaded.base_dir)
+
+
+def test_a_holding_operator_closes_once_the_fallback_has_landed_the_price():
+    """An operator holding every update ten minutes trades ahead of one and closes as
+    soon as the chain has made the move without it (the fallback stores the round from
+    its public copy after 60 s), not when it releases its own copy: every stale-price
+    trade is closed within the fallback delay and a few blocks, one round trip at a
+    time, and the account ends flat."""
+    loaded = shrunk("default+crash", "extractive-stale-oracle")
+    data = loaded.scenario.model_dump(mode="python")
+    for key, value in {"oracle.recapture.enabled": True,
+                       "sequencer.strategy.oracle_delay": "600s"}.items():
+        set_dotted(data, key, value)
+    w = make_world(parse_scenario(data, loaded.source, loaded.base_dir))
+    w.run()
+    txs, stale = w.txs, w.operator_accounts.stale
+    own = [i for i in w.rollup.executed_order().tolist()
+           if txs.sender[i] == stale and txs.status[i] == OK
+           and txs.kind[i] in (Kind.TRADE, Kind.CLOSE)]
+    kinds = [int(txs.kind[i]) for i in own]
+    assert kinds.count(Kind.TRADE) >= 2 and kinds[::2] == [Kind.TRADE] * len(kinds[::2])
+    assert kinds[1::2] == [Kind.CLOSE] * len(kinds[1::2])
+    held = [int(txs.included_us[c] - txs.included_us[t]) for t, c in zip(own[::2], own[1::2])]
+    assert len(held) == len(own[::2]) and max(held) <= 60 * S + 3 * BLOCK
+    assert w.protocol.size[stale] == 0

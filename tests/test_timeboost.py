@@ -221,13 +221,63 @@ def test_a_searcher_that_keeps_losing_steps_back():
     assert bidders.bids(1, 45)[0] > 0  # back after sitting out
 
 
-def test_quiet_minutes_in_a_bursty_market_are_not_a_losing_record():
+def test_one_good_minute_among_quiet_ones_is_not_a_losing_record():
+    """Twenty-five quiet minutes at 500 each and one that brought 20,000: the record is
+    a win, and bids go on; the quiet minutes alone are a loss beyond luck."""
     cfg = Timeboost(searchers=[{"name": "a", "skill": 0.9}])
     bidders = Bidders(cfg)
-    bidders.recent, bidders.moments = 1000.0, [1000.0, 1e8, 1e6]  # rounds vary by ~10,000
-    for r in range(10, 30):
-        bidders.settle(0, 10.0, 500.0, r, r)
-    assert bidders.ratio(30)[0] == 1.0 and bidders.bids(1, 30)[0] > 0
+    bidders.record[0] = [(r, 10.0, 500.0) for r in range(10, 35)]
+    assert bidders.ratio(35)[0] == pytest.approx(0.05)  # 10 / 500, at the floor
+    bidders.record[0].append((35, 20_000.0, 500.0))
+    assert bidders.ratio(36)[0] == 1.0
+
+
+def test_the_capture_share_starts_at_one_half_and_follows_held_minutes():
+    """Before any held minute a minute nobody held counts at half its liquidation
+    rewards (a uniform prior on the share); once held minutes show controllers taking a
+    tenth of the public opportunity, a tenth."""
+    b = Bidders(Timeboost(searchers=[{"name": "a", "skill": 1.0}]))
+    assert b.share == 0.5
+    for _ in range(20):
+        b.observe(1_000.0, 100.0, 0)
+    assert b.share == pytest.approx(0.1, abs=0.01)
+
+
+def bursty_run(capture, burst_p, tail, seed, rounds=720):
+    """Twelve hours of rounds whose public opportunity comes in rare bursts (crash
+    jumps), of which a controller realises ``capture`` (others' keepers take the rest
+    when nobody holds the lane): the controllers' realised value and the prices paid."""
+    cfg = Timeboost()
+    b = Bidders(cfg)
+    rng = np.random.default_rng(seed)
+    burst = rng.random(rounds) < burst_p
+    public = np.where(burst, 5_000.0 * rng.lognormal(0.0, tail, rounds),
+                      rng.exponential(2.0, rounds))
+    gross = paid = 0.0
+    for r, value in enumerate(public):
+        winner, price = second_price_auction(b.bids(seed, r), cfg.reserve_usd)
+        got = None
+        if winner is not None:
+            got = b.skill[winner] * capture * value
+            gross, paid = gross + got, paid + price
+            b.settle(winner, got, price, r, r)
+        b.observe(value, got, winner)
+    return gross, paid
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(0.1, 1.0), st.floats(0.02, 0.2), st.floats(0.5, 1.5),
+       st.integers(0, 2 ** 16))
+def test_no_overpayment_for_bursts_a_controller_takes_only_part_of(capture, burst_p, tail,
+                                                                    seed):
+    """Where the lane's value comes in bursts (at least one in fifty minutes) and a
+    controller realises only part of the liquidation rewards paid in a minute nobody
+    held, bidders value such a minute at the share held minutes have shown, and over
+    the run the controllers realise at least what they pay. (Searchers that took every
+    reward paid in a minute nobody held as what a controller would have realised, and
+    averaged bursts over twenty minutes, paid more than they realised.)"""
+    gross, paid = bursty_run(capture, burst_p, tail, seed)
+    assert gross >= paid
 
 
 def test_a_slow_controller_loses_races_to_the_oracle():
@@ -258,4 +308,4 @@ def test_a_stale_price_trade_nobody_made_is_not_paid_for_afterwards():
     b.observe(0.0, None, None, untaken_usd=800_000.0)
     assert b.bids(1, 1).max() <= quiet
     b.observe(50_000.0, None, None)
-    assert b.bids(1, 2).max() > 100 * quiet
+    assert b.bids(1, 2).max() > 10 * quiet

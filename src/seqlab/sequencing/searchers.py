@@ -18,7 +18,7 @@ A searcher bids its own share of the forecast, shaded below it. In a common-valu
 second-price auction the winner is whoever overestimated most (the winner's curse), so
 the bid is conditioned on being the highest signal: for ``n`` bidders with log-normal
 signal errors of spread ``sigma`` the highest error averages ``sigma·E[max of n normals]``,
-which is taken off. Risk aversion takes off more where recent rounds varied more, and a
+which is taken off. Risk aversion takes off more where rounds have varied more, and a
 searcher that has clearly paid more than it realised over its recent wins (those of
 the last ``RECORD_ROUNDS`` rounds, once there are ``MIN_RECORD``, by more than luck
 explains) scales its bids by the ratio and, when that falls below ``BENCH_RATIO``,
@@ -34,10 +34,14 @@ from seqlab.kernel import keyed_normals
 from seqlab.sequencing.timeboost_config import Timeboost
 
 EMA_WEIGHT = 0.3     # weight of the latest round: bids follow the previous minutes' value
-RISK_WEIGHT = 0.05   # weight of the latest round in the long view of how rounds vary
+RISK_WEIGHT = 0.05   # a slow learner's weight of the latest round (the sequencing market's)
+LONG_ROUNDS = 1440   # the long view averages every round seen, up to a day's...
+PRIOR_ROUNDS = 60    # ...and starts from the prior as if it had seen an hour of rounds
+PRIOR_SHARE = 0.5    # the capture share before any held round: the mean of a uniform prior
 RECORD_ROUNDS = 60   # a searcher judges itself on its wins of the last hour...
-MIN_RECORD = 5       # ...once it has at least five
-SIGNIFICANCE = 2.0   # and only a shortfall beyond two standard deviations of luck counts
+MIN_RECORD = 20      # ...once it has at least twenty (a standard error from a handful of
+                     # outcomes is itself too uncertain to judge by)
+SIGNIFICANCE = 2.0   # and only a shortfall beyond two standard errors of its wins counts
 BENCH_RATIO = 0.5    # below this realised/paid ratio a searcher stops bidding for a while
 BENCH_ROUNDS = 10    # how long it stays out before it tries again, with a clean record
 RATIO_FLOOR = 0.05   # bids are never scaled below this share
@@ -67,11 +71,15 @@ class Bidders:
         prior = cfg.prior_round_value_usd
         self.recent = prior  # a perfect controller's round, the last few minutes (USD)
         # the long view of a perfect controller's round: mean, second moment, and the
-        # mean product of consecutive rounds (how much a round tells about the next)
+        # mean product of consecutive rounds (how much a round tells about the next),
+        # the prior counting as an hour of rounds
         self.moments = [prior, prior * prior, prior * prior]
+        self.seen = PRIOR_ROUNDS
         self._last = prior
-        # realised (per unit of skill) over public opportunity, from controlled rounds
-        self._capture = [cfg.prior_round_value_usd, cfg.prior_round_value_usd]
+        # held rounds: what controllers realised (per unit of skill) and the public
+        # opportunity of those rounds, summed; the prior is one opportunity of the prior
+        # round's value of which half was realised (see ``share``)
+        self.shown = [PRIOR_SHARE * prior, prior]
         # each searcher's wins: (round, net realised, paid)
         self.record: list[list[tuple[int, float, float]]] = [[] for _ in s]
         self.benched_until = np.full(len(s), -1, dtype=np.int64)
@@ -87,19 +95,34 @@ class Bidders:
         held the lane, what it realised. Either becomes an estimate of a perfect
         controller's round, which updates the common forecast; in a minute nobody held,
         only the value someone took counts."""
-        cap = self._capture
+        shown = self.shown
         if controller is not None and realised_usd is not None:
             full = max(realised_usd, 0.0) / self.skill[controller]
-            cap[0] += EMA_WEIGHT * (full - cap[0])
-            cap[1] += EMA_WEIGHT * (public_usd + untaken_usd - cap[1])
+            shown[0] += full
+            shown[1] += public_usd + untaken_usd
         else:
-            full = public_usd * (cap[0] / cap[1] if cap[1] > 0 else 1.0)
+            full = public_usd * self.share
         self.recent += EMA_WEIGHT * (full - self.recent)
+        self.seen += 1
+        weight = max(1.0 / self.seen, 1.0 / LONG_ROUNDS)
         m = self.moments
-        m[0] += RISK_WEIGHT * (full - m[0])
-        m[1] += RISK_WEIGHT * (full * full - m[1])
-        m[2] += RISK_WEIGHT * (full * self._last - m[2])
+        m[0] += weight * (full - m[0])
+        m[1] += weight * (full * full - m[1])
+        m[2] += weight * (full * self._last - m[2])
         self._last = full
+
+    @property
+    def share(self) -> float:
+        """The share of a round's public opportunity a controller has been shown to
+        realise (per unit of skill), over every held round so far: what a minute nobody
+        held is taken to have been worth. Before any held round nothing is known of it
+        but that it lies between 0 and 1, so the prior is the uniform one's mean, 1/2
+        (Laplace), worth one opportunity of ``prior_round_value_usd``: the first held
+        minutes outweigh it. Not 1, which had bidders pay for every liquidation reward
+        a minute nobody held paid out as if a controller would have taken it all, and
+        not 0, with which nobody would ever hold the lane to find out."""
+        realised, public = self.shown
+        return min(realised / public, 1.0) if public > 0 else 0.0
 
     @property
     def estimate(self) -> float:
@@ -131,17 +154,20 @@ class Bidders:
     def ratio(self, round_no: int) -> np.ndarray:
         """Each searcher's realised/paid over its recent wins where it has clearly been
         paying more than it got, 1 elsewhere. "Clearly": the shortfall exceeds
-        ``SIGNIFICANCE`` standard deviations of what that many rounds could have brought
-        it, so a run of quiet minutes in a market whose value comes in rare bursts is not
-        taken for a losing strategy, while a steady loss in a steady market is."""
+        ``SIGNIFICANCE`` standard errors of the wins' own outcomes (realised less paid,
+        win by win), so a record whose one good minute outweighs its quiet ones, or whose
+        outcomes spread too widely to tell, is not taken for a losing strategy, while a
+        run of minutes that each brought less than they cost is, however large the
+        bursts the market has shown elsewhere: a searcher does not keep playing a game
+        it has been losing."""
         out = np.ones(len(self))
-        sd = self.variation() * self.moments[0]
         for i, rec in enumerate(self.record):
             rec[:] = [x for x in rec if x[0] > round_no - RECORD_ROUNDS]
             if len(rec) < MIN_RECORD:
                 continue
+            gain = np.array([x[1] - x[2] for x in rec])
             net, paid = sum(x[1] for x in rec), sum(x[2] for x in rec)
-            noise = SIGNIFICANCE * self.skill[i] * sd * np.sqrt(len(rec))
+            noise = SIGNIFICANCE * float(np.std(gain, ddof=1)) * np.sqrt(len(rec))
             if paid > 0 and paid - net > noise:
                 out[i] = min(max(net / paid, RATIO_FLOOR), 1.0)
         return out

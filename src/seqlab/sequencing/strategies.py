@@ -30,7 +30,8 @@ Strategies:
   premium, the open-interest cap, its margin, and at most ``stale_trade_usd`` where set;
   under delayed orders, which fill at a later price, nothing), holds the update up to
   ``oracle_delay``, and closes right after the update
-  executes; where an options market runs beside the perps it also buys, at the stale
+  executes, or as soon as the chain has made its move without it (the recapture feed's
+  fallback stored the round, or the stored price got there); where an options market runs beside the perps it also buys, at the stale
   marks, the series the update lifts most (``stale_option_usd``), paid the writers'
   old price;
 - ``sandwich``: where fills have price impact, a large order is wrapped between the
@@ -74,7 +75,8 @@ class Operator:
         self.trades = self.strategies if orders else self.strategies - {"stale_oracle",
                                                                          "sandwich"}
         self.params = params
-        self._stale_open: dict[int, int] = {}  # oracle update -> side traded ahead of it
+        # oracle update -> (side traded ahead of it, its price, its round)
+        self._stale_open: dict[int, tuple[int, int, int]] = {}
         self._censored_writers = np.empty(0, dtype=np.int64)
         self._seen_update = -1  # firewalled feed: the last landed update backrun
         self.view: OperatorView | None = None
@@ -105,7 +107,8 @@ class Operator:
                 hold |= is_oracle & (arrival + prm.oracle_delay > now)
         released = cand[is_oracle & ~hold].tolist() if any_oracle else []
         after = [view.insert(Kind.CLOSE, view.accounts.stale, now)
-                 for u in released if self._stale_open.pop(u, None) is not None]
+                 for u in released + self._landed_anyway()
+                 if self._stale_open.pop(u, None) is not None]
         price_after = int(view.payload(np.array(released[-1:]))[0]) if released else price_now
         censored = np.empty(0, dtype=np.int64)
         if "censor" in self.strategies and price_after and can_hold:
@@ -127,6 +130,21 @@ class Operator:
         body = self._body(cand[~hold], price_after, now)  # updates keep their place
         cut = body.index(released[-1]) + 1 if released else 0
         return np.asarray(before + body[:cut] + after + body[cut:], dtype=np.int64)
+
+    def _landed_anyway(self) -> list[int]:
+        """Held updates whose move the chain has already made without them: the stored
+        price has reached (or passed) the price traded ahead of, or the protocol has
+        stored that round or a newer one (the recapture feed's fallback lands a withheld
+        round's public copy). The round trip's gain is made then; keeping the position
+        until the held update is released would be a bet on the open market, and the
+        update, once stored rounds have passed it, changes nothing."""
+        if not self._stale_open:
+            return []
+        p = self.view.protocol
+        stored = p.market_view().events_since(0).oracle_updates
+        newest = int(stored["seq"][-1]) if len(stored) else -1
+        return [u for u, (side, coming, seq) in self._stale_open.items()
+                if side * (p.price - coming) >= 0 or seq <= newest]
 
     def _landed_unseen(self, protocol) -> bool:
         """On a firewalled oracle network the operator cannot read an update before it
@@ -170,7 +188,8 @@ class Operator:
         usd = stale_trade_usd(p, acct, coming, known_fill(p), prm)
         if not usd:
             return self._stale_option_buy(coming, now)
-        self._stale_open[update] = 1 if usd > 0 else -1
+        seq = int(view.txs.target(np.array([update]))[0])
+        self._stale_open[update] = (1 if usd > 0 else -1, coming, seq)
         return [view.insert(Kind.TRADE, acct, now, a=usd), *self._stale_option_buy(coming, now)]
 
     def _stale_option_buy(self, coming: int, now: int) -> list[int]:
