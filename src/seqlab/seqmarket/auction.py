@@ -55,12 +55,12 @@ BASED = "based"
 # each design lets its operator take: what each design's hosted operator took on
 # ``default`` over five seeds, over what ``extractive`` took (README design table, on
 # Arbitrum's feed with market-sized trades: extractive 1.24 M, extractive-backrun 47 k,
-# extractive-censor 2.8 k, extractive-stale-oracle 1.17 M, timeboost 515 k, fair-ordering
+# extractive-censor 2.8 k, extractive-stale-oracle 1.17 M, timeboost 853 k, fair-ordering
 # 46 k, batch-auction 23 k, builders 1.24 M of which the proposer keeps 96 %). Honest
 # designs take none.
 EXTRACTION: Mapping[str, float] = MappingProxyType({
     "extractive": 1.0, "extractive-backrun": 0.038, "extractive-censor": 0.0023,
-    "extractive-stale-oracle": 0.94, "extractive-sandwich": 0.0, "timeboost": 0.42,
+    "extractive-stale-oracle": 0.94, "extractive-sandwich": 0.0, "timeboost": 0.69,
     "fair-ordering": 0.037, "batch-auction": 0.019, "builders": 0.96,
 })
 # Designs whose operator keeps the priority fees of the blocks it builds.
