@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from seqlab.kernel import Simulation, make_rng, stream_key
+from seqlab.kernel import Simulation, keyed_normals, make_rng, stream_key
 from seqlab.units import format_duration, parse_duration
 
 
@@ -55,3 +57,22 @@ def test_parse_duration_rejects(bad):
 def test_format_duration_round_trips_readably():
     assert format_duration(250_000) == "250ms"
     assert format_duration(5_400_000_000) == "1.5h"
+
+
+_INT64 = st.integers(-2**63, 2**63 - 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_INT64, min_size=1, max_size=16), st.lists(_INT64, min_size=17, max_size=40),
+       _INT64, st.booleans(), st.integers(0, 2**32))
+def test_keyed_normals_few_draws_are_the_many_draws_bits(few, more, counter, per_key, seed):
+    """A handful of draws (hashed one at a time) gives the same bits as the same keys
+    drawn among many (hashed as arrays), with one counter or one counter per key."""
+    keys = np.array(few + more, dtype=np.int64)
+    counters = (keys[::-1] if per_key else counter)
+    many = keyed_normals(seed, "s", keys, counters)
+    n = len(few)
+    some = keyed_normals(seed, "s", keys[:n], counters[:n] if per_key else counter)
+    assert some.tobytes() == many[:n].tobytes()
+    one = keyed_normals(seed, "s", int(keys[0]), int(counters[0]) if per_key else counter)
+    assert np.ndim(one) == 0 and one == many[0]

@@ -23,7 +23,7 @@ from seqlab.scenario.schema import Oracle, Strategy
 from seqlab.sequencing.stale_size import known_fill, stale_trade_usd
 from seqlab.txs import Kind, Status
 from seqlab.world import World
-from tests.test_perps import OK, FAILED, make, tx, usd
+from tests.test_perps import OK, FAILED, make, oracle, tx, usd
 
 S = 1_000_000
 
@@ -140,6 +140,37 @@ def test_open_interest_cap_bounds_each_side():
     assert tx(p, Kind.TRADE, 0, a=-usd(80_000)) == OK  # closing is always allowed
     assert p.open_interest_room(1) == usd(100_000) and p.open_interest_room(-1) == usd(10_000)
     assert make().open_interest_room(1) == -1  # no cap
+    assert p.ledger.check() == 0
+
+
+_OI_STEP = st.one_of(
+    st.tuples(st.just(Kind.TRADE), st.integers(0, 3), st.integers(-60_000, 60_000)),
+    st.tuples(st.just(Kind.CLOSE), st.integers(0, 3), st.just(0)),
+    st.tuples(st.just(Kind.REDUCE), st.integers(0, 3), st.integers(1, 10_000)),
+    st.tuples(st.just(Kind.LIQUIDATE), st.integers(0, 3), st.just(0)),
+    st.tuples(st.just(Kind.ORACLE), st.just(0), st.integers(1_500, 2_500)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_OI_STEP, max_size=30))
+def test_open_interest_kept_per_side_equals_the_positions(steps):
+    """Each side's open interest is kept as positions change (no pass over accounts per
+    trade): after any trades, closes, reduces and liquidations it equals the positions'."""
+    p = make(accounts=4, margin=5_000.0, max_open_interest_usd=150_000.0)
+    oracle(p, 2000.0)
+    for n, (kind, who, a) in enumerate(steps, start=2):
+        if kind == Kind.TRADE:
+            tx(p, kind, who, a=usd(a), block=n)
+        elif kind == Kind.LIQUIDATE:
+            tx(p, kind, 0, b=who, block=n)
+        elif kind == Kind.ORACLE:
+            oracle(p, float(a), block=n)
+        else:
+            tx(p, kind, who, a=a, block=n)
+        for side in (1, -1):
+            held = p.size * side
+            assert p.open_interest_room(side) == max(
+                0, usd(150_000.0) - int(held[held > 0].sum()) * p.price // S)
     assert p.ledger.check() == 0
 
 

@@ -56,6 +56,27 @@ def _stream_base(seed: int, name: str) -> np.uint64:
                                     "little"))
 
 
+_MASK64 = (1 << 64) - 1
+_COUNTER_MIX = 0xD6E8FEB86659FD93
+_FEW_KEYS = 16  # up to this many draws hash as Python ints: a dozen tiny-array ops cost more
+
+
+def _splitmix64_int(x: int) -> int:
+    """``_splitmix64`` of one value as a Python int (wrapping made explicit by the mask)."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def _few_uniforms(base: int, keys: list[int], counters: list[int]) -> list[float]:
+    """The uniforms ``keyed_normals`` hashes for a few (key, counter) pairs, one at a
+    time: the same integers and the same two float operations, so the same bits."""
+    mix = _splitmix64_int
+    return [(float(mix(mix(base ^ (k & _MASK64)) ^ ((c * _COUNTER_MIX) & _MASK64)) >> 11)
+             + 0.5) / float(1 << 53) for k, c in zip(keys, counters)]
+
+
 def keyed_normals(seed: int, name: str, keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
     """Standard normals indexed by ``(stream name, key, counter)`` rather than by draw order.
 
@@ -65,10 +86,18 @@ def keyed_normals(seed: int, name: str, keys: np.ndarray, counters: np.ndarray) 
     stay paired account by account.
     """
     base = _stream_base(int(seed), name)
-    k = np.atleast_1d(np.asarray(keys, dtype=np.int64)).astype(np.uint64)
-    c = np.atleast_1d(np.asarray(counters, dtype=np.int64)).astype(np.uint64)
-    h = _splitmix64(_splitmix64(base ^ k) ^ (c * np.uint64(0xD6E8FEB86659FD93)))
-    u = ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+    k = np.atleast_1d(np.asarray(keys, dtype=np.int64))
+    c = np.atleast_1d(np.asarray(counters, dtype=np.int64))
+    if k.ndim == c.ndim == 1 and len(k) <= _FEW_KEYS and len(c) <= _FEW_KEYS \
+            and (len(k) == len(c) or len(k) == 1 or len(c) == 1):
+        ks, cs = k.tolist(), c.tolist()
+        n = max(len(ks), len(cs))
+        u = np.array(_few_uniforms(int(base), ks * n if len(ks) == 1 else ks,
+                                   cs * n if len(cs) == 1 else cs), dtype=np.float64)
+    else:
+        h = _splitmix64(_splitmix64(base ^ k.astype(np.uint64))
+                        ^ (c.astype(np.uint64) * np.uint64(_COUNTER_MIX)))
+        u = ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
     z = ndtri(u)
     return z if np.ndim(keys) or np.ndim(counters) else z[0]  # scalars in, scalar out
 

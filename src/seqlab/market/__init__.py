@@ -1,7 +1,7 @@
 """Reference price: a model path or a historical replay, read through one interface."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,10 +15,16 @@ class ReferencePrice:
 
     t_us: np.ndarray
     price: np.ndarray
+    # the times as float64, converted once: np.interp converts integer times on every
+    # call, a pass over the whole path for each price a block reads (exact below 2**53 µs)
+    _t_float: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_t_float", np.asarray(self.t_us, dtype=np.float64))
 
     def at(self, t_us: np.ndarray | int) -> np.ndarray:
         """Price at the given time(s); clamps outside the path."""
-        return np.interp(np.asarray(t_us, dtype=np.float64), self.t_us, self.price)
+        return np.interp(np.asarray(t_us, dtype=np.float64), self._t_float, self.price)
 
 
 def build_reference(market: Market, duration_us: int, sim: Simulation,

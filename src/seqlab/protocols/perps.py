@@ -105,6 +105,9 @@ class PerpsProtocol(ProtocolPort):
         ledger.transfer(0, self.insurance, int(round(cfg.insurance_fund_usd * PPM)), "deposit")
         self.scale_units = int(round(cfg.skew_scale * PPM))
         self.skew = 0  # net open interest (micro-units), drives the fill premium
+        # each side's open interest (micro-units: longs' sizes, shorts' sizes negated), kept
+        # as positions change so the cap check costs no pass over every account
+        self._held = {1: 0, -1: 0}
         self._liquidations_run = False  # whether the block just executed tried any
         self._batch_px: int | None = None
         self._fills: list[int] = []
@@ -352,16 +355,28 @@ class PerpsProtocol(ProtocolPort):
         (+1 long, -1 short) may take before the market's cap (-1: no cap)."""
         if not self.oi_cap:
             return -1
-        held = self.size * side
-        return max(0, self.oi_cap - int(held[held > 0].sum()) * self.price // PPM)
+        return max(0, self.oi_cap - self._held[side] * self.price // PPM)
 
     def _within_cap(self, size: int, new_size: int) -> bool:
         """Whether an account going from ``size`` to ``new_size`` keeps its side's open
         interest within the cap (Synthetix ``maxMarketValue``, GMX max open interest)."""
         side = 1 if new_size > 0 else -1
-        held = self.size * side
-        oi = int(held[held > 0].sum()) - max(side * size, 0) + side * new_size
+        oi = self._held[side] - max(side * size, 0) + side * new_size
         return oi * self.price // PPM <= self.oi_cap
+
+    def _resize(self, i: int, size: int, new_size: int) -> None:
+        """Set account ``i``'s position from ``size`` to ``new_size``, and each side's
+        open interest with it."""
+        self.size[i] = new_size
+        held = self._held
+        if size > 0:
+            held[1] -= size
+        elif size < 0:
+            held[-1] += size
+        if new_size > 0:
+            held[1] += new_size
+        elif new_size < 0:
+            held[-1] -= new_size
 
     def notional(self, size: int) -> int:
         return abs(size) * self.price // PPM
@@ -410,7 +425,7 @@ class PerpsProtocol(ProtocolPort):
         size, basis = self.size.item(i), self.basis.item(i)
         closed_basis, pnl = self._closed_basis_pnl(i, close, px)
         self._settle_exposure(i)
-        self.size[i] = size - close
+        self._resize(i, size, size - close)
         self.basis[i] = basis - closed_basis
         self.skew -= close
         self._settle(i, pnl, close, px)
@@ -455,10 +470,11 @@ class PerpsProtocol(ProtocolPort):
         self.ledger.transfer(margin, self.fees, to_protocol, "fee")
 
     def _plan_trade(self, i: int, usd_delta: int, limit: int, ahead: int = 0
-                    ) -> tuple[int, int, int, int, int] | None:
-        """``(delta, close, opened, fill price, fee)`` of a trade, or None where it fails:
-        account locked, no price, initial margin short, or the fill worse than ``limit``
-        (micro-USD; a buy's highest, a sell's lowest price; 0 for no limit)."""
+                    ) -> tuple[int, int, int, int, int, int, int] | None:
+        """``(delta, close, opened, fill price, fee, closed basis, pnl)`` of a trade, or
+        None where it fails: account locked, no price, initial margin short, or the fill
+        worse than ``limit`` (micro-USD; a buy's highest, a sell's lowest price; 0 for no
+        limit). The closed part's basis and PnL are those ``_close_part`` would book."""
         price = self.price
         if self.liquidation.locks(i) or not price or not usd_delta:
             return None
@@ -474,9 +490,9 @@ class PerpsProtocol(ProtocolPort):
             close = size if abs(delta) >= abs(size) else -delta
         opened = delta + close
         fee = abs(delta) * price // PPM * self.fee_ppm // PPM  # notional(delta) × fee
+        closed_basis = (basis if close == size else basis * close // size) if close else 0
+        pnl = close * px // PPM - closed_basis
         if opened:
-            closed_basis = basis if close == size else (basis * close // size if close else 0)
-            pnl = close * px // PPM - closed_basis
             new_size = size - close + opened
             if self.oi_cap and not self._within_cap(size, new_size):
                 return None
@@ -485,7 +501,7 @@ class PerpsProtocol(ProtocolPort):
             equity = margin_after + new_size * price // PPM - new_basis
             if margin_after < 0 or equity * PPM < self.im_ppm * (abs(new_size) * price // PPM):
                 return None
-        return delta, close, opened, px, fee
+        return delta, close, opened, px, fee, closed_basis, pnl
 
     def mid(self) -> float:
         """The price a marginal trade fills at (oracle moved by the skew premium), USD."""
@@ -511,16 +527,19 @@ class PerpsProtocol(ProtocolPort):
         plan = self._plan_trade(i, usd_delta, limit)
         if plan is None:
             return False
-        delta, close, opened, px, fee = plan
+        delta, close, opened, px, fee, closed_basis, pnl = plan
         self.traded[i] = self.traded.item(i) + abs(delta) * self.price // PPM
         self._fills.append(px)
+        # the close and the opening as one change of size and basis: what closing then
+        # opening books (the exposure settled once: the second settlement adds nothing,
+        # no time passes between them), with the closed part's PnL settled before the fee
+        size = self.size.item(i)
+        self._settle_exposure(i)
+        self._resize(i, size, size - close + opened)
+        self.basis[i] = self.basis.item(i) - closed_basis + opened * px // PPM
+        self.skew += opened - close
         if close:
-            self._close_part(i, close, px)
-        if opened:
-            self._settle_exposure(i)
-            self.size[i] = self.size.item(i) + opened
-            self.basis[i] = self.basis.item(i) + opened * px // PPM
-            self.skew += opened
+            self._settle(i, pnl)
         self._charge_fee(i, fee)
         return True
 
