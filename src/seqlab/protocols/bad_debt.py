@@ -75,17 +75,20 @@ class BadDebt:
             p.log.insurance_covered += covered
             short -= covered
         if short and self.deleverages:
-            short -= self._deleverage(short, close, px)
+            short -= self._deleverage(i, short, close, px)
         if short:
             p.log.bad_debt += short
             p.log.bad_debt_events.append((p.now, short))
 
-    def _deleverage(self, short: int, close: int, px: int) -> int:
-        """Offset the bankrupt ``close`` units against opposite positions; returns what
-        their owners paid (micro-USD, at most ``short``)."""
+    def _deleverage(self, i: int, short: int, close: int, px: int) -> int:
+        """Offset account ``i``'s bankrupt ``close`` units against other accounts'
+        opposite positions (never its own: a trade books its close and its opening as one
+        change, so ``i`` may already hold the other side); returns what their owners paid
+        (micro-USD, at most ``short``)."""
         p = self.p
         side = 1 if close > 0 else -1
         opposite = np.flatnonzero(p.size * side < 0)
+        opposite = opposite[opposite != i]
         n = len(opposite)
         units, paid = abs(close), 0
         start = p.now % n if n else 0

@@ -539,7 +539,7 @@ class PerpsProtocol(ProtocolPort):
         self.basis[i] = self.basis.item(i) - closed_basis + opened * px // PPM
         self.skew += opened - close
         if close:
-            self._settle(i, pnl)
+            self._settle(i, pnl, close, px)
         self._charge_fee(i, fee)
         return True
 
