@@ -22,12 +22,9 @@ from seqlab.units import DAY, MINUTE, S
 
 HOUR = 60 * MINUTE
 
-# A small, fast world: three rollups, a crash, fcfs-1 down from minute 3 to minute 8.
-# The halted backlog is replayed at the restart ("queue"): with the orders refused
-# instead, the halted rollups' noise traders skip the outage's taker fees, which go to an
-# account no payer owns, and that saving outweighs what the halt moves (docs/market.md,
-# "What failover is worth"); the contagion these tests follow is the positions'.
-SMALL = {"duration": "15min", "agents.traders.accounts": 100, "sequencer.while_down": "queue",
+# A small, fast world: three rollups, a crash, fcfs-1 down from minute 3 to minute 8,
+# transactions sent to it meanwhile refused (the default).
+SMALL = {"duration": "15min", "agents.traders.accounts": 100,
          "market.jump_intensity": 600.0, "market.jump_mean": -0.08,
          "sequencing_market.services": [
              {"name": "fcfs-1", "offer": "central-fcfs",
@@ -82,7 +79,10 @@ def test_concentration_raises_simultaneous_downtime_and_contagion(runs):
     assert together["contagion"]["baseline_user_value_usd"] == \
         spread["contagion"]["baseline_user_value_usd"]
     assert together["contagion"]["excess_user_value_usd"] < \
-        spread["contagion"]["excess_user_value_usd"] < 0
+        spread["contagion"]["excess_user_value_usd"]
+    assert together["contagion"]["excess_user_value_usd"] < 0
+    assert together["contagion"]["excess_bad_debt_usd"] > \
+        spread["contagion"]["excess_bad_debt_usd"] > 0
 
 
 def test_the_baseline_is_the_same_world_without_the_failure(runs):
