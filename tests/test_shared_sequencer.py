@@ -1,6 +1,7 @@
 """A shared sequencer as each rollup's assembly meets it: the first rollup seated brings
 the down windows and every later one runs under them; committees join one consensus in
 the order the rollups are seated, other designs join nothing."""
+import json
 import textwrap
 
 import numpy as np
@@ -182,3 +183,17 @@ def test_every_seat_of_a_shared_sequencer_runs_under_the_first_draw(draws):
     assert all(shared.seat(fcfs, w) is windows[0] for w in windows)
     assert all(isolated.seat(fcfs, w) is w for w in windows)
     assert isolated.lead(0, [True] * len(draws)) == [None] * len(draws)
+
+
+def test_seqlab_designs_lists_the_designs_for_several_rollups():
+    """`seqlab designs --json` names what `[rollups] sequencing` accepts beside the
+    one-rollup designs, so a user can find `shared` without reading the schema."""
+    from typer.testing import CliRunner
+
+    from seqlab.cli import app
+
+    res = CliRunner().invoke(app, ["designs", "--json"])
+    assert res.exit_code == 0
+    data = json.loads(res.stdout)
+    assert {"isolated", "shared"} <= set(data["rollups"])
+    assert "fcfs" in data["designs"] and "shared" not in data["designs"]

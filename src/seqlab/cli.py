@@ -666,10 +666,16 @@ def report(folder: Path = typer.Argument(..., help="A run, compare or sweep fold
 
 @app.command()
 def designs(as_json: bool = typer.Option(False, "--json")):
-    """List the sequencer designs."""
-    from seqlab.sequencing import DESCRIPTIONS
+    """List the sequencer designs (``[sequencer] design``) and the designs for several
+    rollups (``[rollups] sequencing``)."""
+    from seqlab.sequencing import DESCRIPTIONS, ROLLUP_DESCRIPTIONS
 
+    if as_json:
+        _print_json({"designs": DESCRIPTIONS, "rollups": ROLLUP_DESCRIPTIONS})
+        return
     _listing("designs", DESCRIPTIONS, as_json)
+    out.print("several rollups ([rollups] sequencing):")
+    _listing("rollups", ROLLUP_DESCRIPTIONS, as_json)
 
 
 BENCHMARKS = ("suite", "fcfs-reference", "committee-reference", "realistic", "compare")
