@@ -23,7 +23,9 @@ Bid = Callable[[Liquidators, int, np.ndarray, np.ndarray, Sequence[int] | None],
 
 def executed(txs: TxStore, ids: np.ndarray, kind: np.ndarray, managers: MarginManagers,
              liquidators: Liquidators) -> None:
-    """Clear the pending flags of the top-ups and liquidations this block executed."""
+    """Clear the pending flags of the top-ups and liquidations that are done: executed
+    in a block or, after a restart, refused by the down sequencer (its senders then act
+    again on the next block they see, as after any other)."""
     managers.on_executed(ids, kind)
     if liquidators.kind not in kind.tolist():  # most blocks: no array work
         return
