@@ -73,6 +73,20 @@ class Ledger:
         if len(self._scalar) >= SCALAR_BATCH:  # Python tuples cost ~5x an array row
             self._flush_scalar()
 
+    def record(self, rows: np.ndarray, reasons: tuple[str, ...]) -> None:
+        """Journal transfers compiled code has already applied to ``balances``: rows of
+        ``(src, dst, amount, r)`` with reason ``reasons[r]``, in the order they were made
+        (a reason gets its code at first use, as ``transfer`` gives it)."""
+        codes = [self._reasons.get(r) for r in reasons]
+        scalar = self._scalar
+        for src, dst, amount, r in rows.tolist():
+            code = codes[r]
+            if code is None:
+                code = codes[r] = self.reason(reasons[r])
+            scalar.append((src, dst, amount, code))
+        if len(scalar) >= SCALAR_BATCH:
+            self._flush_scalar()
+
     def transfer_many(self, src: np.ndarray | int, dst: np.ndarray | int,
                       amounts: np.ndarray | int, reason: str) -> None:
         """Vectorised transfers (one reason); arrays broadcast against each other."""

@@ -35,12 +35,15 @@ from seqlab.protocols.bad_debt import BadDebt
 from seqlab.protocols.fixed import PPM, split_ppm, toward_zero
 from seqlab.protocols.liquidation import make_liquidation
 from seqlab.protocols.market_view import MarketView
+from seqlab.protocols.perps_kernel import CompiledTrades
 from seqlab.protocols.perps_market import PerpsMarketView
+from seqlab.protocols.payout import PlannedLiquidation
 from seqlab.metrics.perps import PerpsRun, perps_report
 from seqlab.protocols.port import Handler, ProtocolPort, RunEnd
 from seqlab.protocols.price_rule import PriceRule
 
 _TRADE_KINDS = frozenset((int(Kind.TRADE), int(Kind.CLOSE), int(Kind.REDUCE)))
+_FIRST_TRADE, _LAST_TRADE = min(_TRADE_KINDS), max(_TRADE_KINDS)  # consecutive kinds
 _LIQUIDATE_KINDS = frozenset((int(Kind.LIQUIDATE), int(Kind.OPT_LIQUIDATE)))  # pay gas
 _OK, _FAILED = int(Status.OK), int(Status.FAILED)  # plain ints: enum lookups cost per tx
 YEAR_US = 31_536e9
@@ -149,6 +152,12 @@ class PerpsProtocol(ProtocolPort):
         self.log = PerpsLog()
         self._market = PerpsMarketView(self)
         self.liquidation = make_liquidation(cfg, self)
+        # whether the mechanism may lock an owner out (Dutch auctions): then every trade
+        # asks it, and the compiled trades (``perps_kernel``) stand aside
+        self._may_lock = getattr(type(self.liquidation), "locks", None) \
+            is not PlannedLiquidation.locks
+        self._kernel = CompiledTrades()
+        self.compiled_trades = True  # False: every trade through the Python handlers
         self.debt = BadDebt(cfg.bad_debt, self)
         self._payers: dict = {}  # kind -> payer(kind, sender) of an attached protocol
         self._handlers = {Kind.ORACLE: self._oracle, Kind.TRADE: self._trade,
@@ -209,12 +218,17 @@ class PerpsProtocol(ProtocolPort):
     def execute(self, ids: np.ndarray, block: np.ndarray, t_us: np.ndarray,
                 batch: bool = False) -> np.ndarray:
         """Run the block's transactions in order; ``batch``: the design clears the block
-        as one batch, so every trade of it fills at one clearing price."""
+        as one batch, so every trade of it fills at one clearing price. Runs of plain
+        trades, closes and reduces go through the compiled kernel where nothing wraps
+        or locks them (``perps_kernel``); everything else through the handlers."""
         self.begin_block(int(t_us[0]))
         if self.fallback is not None:
             self._fall_back(int(block[0]), int(t_us[0]))
         txs = self.txs
         kinds = txs.kind[ids].tolist()
+        self._liquidations_run = not _LIQUIDATE_KINDS.isdisjoint(kinds)
+        if not batch and self._kernel_applies():
+            return self._execute_compiled(ids, kinds, block, t_us)
         id_list = ids.tolist()
         rows = zip(kinds, txs.sender[ids].tolist(), txs.a[ids].tolist(),
                    txs.b[ids].tolist(), block.tolist(), t_us.tolist())
@@ -236,8 +250,43 @@ class PerpsProtocol(ProtocolPort):
             for n, px in zip(filled, self._fills):
                 fill[id_list[n]] = px
         self._batch_px = None
-        self._liquidations_run = not _LIQUIDATE_KINDS.isdisjoint(kinds)
         return np.array(status, dtype=np.int8)
+
+    def _kernel_applies(self) -> bool:
+        """Whether trades, closes and reduces are this market's own plain handlers (no
+        price rule routes them, no liquidation mechanism locks accounts)."""
+        handlers = self._handlers
+        return self.compiled_trades and handlers[Kind.TRADE] == self._trade and handlers[Kind.CLOSE] == self._close \
+            and handlers[Kind.REDUCE] == self._reduce and not self._may_lock
+
+    def _execute_compiled(self, ids: np.ndarray, kinds: list[int], block: np.ndarray,
+                          t_us: np.ndarray) -> np.ndarray:
+        """``execute`` with runs of trades in the kernel: the kernel stops at each
+        transaction it leaves to Python, whose handler runs it, and goes on after it."""
+        txs, n = self.txs, len(ids)
+        kind_a, sender, a, b = txs.kind[ids], txs.sender[ids], txs.a[ids], txs.b[ids]
+        status = np.zeros(n, dtype=np.int8)
+        fills = np.zeros(n, dtype=np.int64)
+        self._fills = []
+        pos = 0
+        while pos < n:
+            if kinds[pos] in _TRADE_KINDS:
+                pos = self._kernel.run(self, kind_a, sender, a, b, pos, status, fills)
+                if pos == n:
+                    break
+            kind = kinds[pos]
+            self._fills = []
+            ok = self._handlers[kind](int(sender[pos]), int(a[pos]), int(b[pos]),
+                                      int(block[pos]), int(t_us[pos]))
+            status[pos] = _OK if ok else _FAILED
+            if ok and kind in _TRADE_KINDS:
+                fills[pos] = self._fills[0]
+            pos += 1
+        filled = np.flatnonzero((status == _OK) & (kind_a >= _FIRST_TRADE)
+                                & (kind_a <= _LAST_TRADE))
+        if len(filled):
+            txs.fill[ids[filled]] = fills[filled]
+        return status
 
     def end_block(self, ids: np.ndarray) -> None:
         """After the block (and the rollup's fees): liquidation attempts pay their gas
