@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seqlab.sequencing.fair import block_order, threshold
-from seqlab.sequencing.fair_kernel import emit_block
+from seqlab.sequencing.fair_kernel import emit_block, enrol
 
 
 @st.composite
@@ -73,3 +73,31 @@ def test_kernel_reference_agree_on_a_condorcet_cycle_behind_a_late_report():
         assert sizes.tolist() == ksizes.tolist()
         assert out.tolist() == want and ksizes.tolist() == batches  # medians tie: by id
         assert left == 4 - len(want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 9).flatmap(lambda nodes: st.tuples(
+    st.just(nodes), st.integers(0, nodes - 1),
+    st.lists(st.tuples(st.integers(0, 10**9), st.booleans(),
+                       st.lists(st.integers(0, 10**6), min_size=nodes - 1,
+                                max_size=nodes - 1)), max_size=12))),
+    st.integers(0, 20), st.integers(0, 10**6))
+def test_enrol_writes_what_each_node_reports(data, n, fault_delay):
+    """Reports as the module docstring states them, written after the pending rows."""
+    nodes, faulty, rows = data
+    m = len(rows)
+    at = np.array([r[0] for r in rows], dtype=np.int64)
+    own = np.array([r[1] for r in rows], dtype=bool)
+    lat = np.array([r[2] for r in rows], dtype=np.int64).reshape(m, nodes - 1)
+    new = np.arange(100, 100 + m, dtype=np.int64)
+    want = np.empty((m, nodes), dtype=np.int64)
+    want[:, 0] = at
+    want[:, 1:] = at[:, None] + lat
+    want[:, 1:faulty + 1] = np.where(own[:, None], at[:, None],
+                                     want[:, 1:faulty + 1] + fault_delay)
+    ids, leader, last = (np.full(n + m + 3, -1, np.int64) for _ in range(3))
+    rep = np.full((n + m + 3, nodes), -1, np.int64)
+    assert enrol(ids, leader, rep, last, n, new, at, lat, own, faulty, fault_delay) == n + m
+    assert np.array_equal(rep[n:n + m], want) and (rep[:n] == -1).all()
+    assert np.array_equal(ids[n:n + m], new) and np.array_equal(leader[n:n + m], at)
+    assert np.array_equal(last[n:n + m], want.max(axis=1)) and (last[n + m:] == -1).all()

@@ -65,7 +65,7 @@ from scipy.sparse.csgraph import connected_components
 
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, Design
-from seqlab.sequencing.fair_kernel import emit_block
+from seqlab.sequencing.fair_kernel import emit_block, enrol
 from seqlab.sequencing.fair_latency import NodeLatencies
 from seqlab.sequencing.strategies import HostsOperator
 
@@ -328,7 +328,7 @@ class FairOrderingDesign(HostsOperator, Design):
         ids = np.asarray(ids, np.int64)
         arrival = np.asarray(arrival_us, np.int64)
         own = self._own(ids)
-        self._add(ids, arrival, self._reports(ids, arrival, own))
+        self._add(ids, arrival, own)
         if self.operator is not None and self.view is not None:  # as ``_offer`` runs
             fresh = ~own
             ids_, at = self._unoffered
@@ -350,10 +350,14 @@ class FairOrderingDesign(HostsOperator, Design):
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         out = []
+        hosting = self.operator is not None and self.view is not None
         for k, t in enumerate(np.asarray(ticks, np.int64).tolist()):
-            if self.operator is not None and self.view is not None:
+            if hosting:
                 self._offer(t)
             out.append((k, self._block(t)))
+        if len(out) == 1:  # the usual call: one tick, its block as it is
+            ids = out[0][1]
+            return Blocks(ids, np.zeros(len(ids), np.int64))
         return Blocks.collect(out)
 
     # receive times ----------------------------------------------------------------
@@ -363,30 +367,18 @@ class FairOrderingDesign(HostsOperator, Design):
             return np.zeros(len(ids), dtype=bool)
         return self.view.txs.own(ids)
 
-    def _reports(self, ids: np.ndarray, leader: np.ndarray, own: np.ndarray) -> np.ndarray:
-        """What each node reports for txs that reached the leader at ``leader``."""
-        fair = self.cfg.fair
-        n, m = self.nodes, len(ids)
-        rep = np.empty((m, n), dtype=np.int64)
-        rep[:, 0] = leader
-        if n > 1:
-            seed = int(getattr(self.view, "seed", 0) or 0)
-            rep[:, 1:] = leader[:, None] + self._latency.of(seed, ids)
-            f = self.faulty
-            if f:
-                rep[:, 1:f + 1] = np.where(own[:, None], leader[:, None],
-                                           rep[:, 1:f + 1] + fair.fault_delay)
-        return rep
-
-    def _add(self, ids: np.ndarray, leader: np.ndarray, rep: np.ndarray) -> None:
+    def _add(self, ids: np.ndarray, leader: np.ndarray, own: np.ndarray) -> None:
+        """Enrol txs that reached the leader at ``leader`` with every node's report."""
         n, m = self._n, len(ids)
         if n + m > len(self._ids):
             self._grow(n + m)
-        self._ids[n:n + m] = ids
-        self._leader[n:n + m] = leader
-        self._rep[n:n + m] = rep
-        self._last[n:n + m] = rep.max(axis=1)
-        self._n = n + m
+        if self.nodes > 1:
+            seed = int(getattr(self.view, "seed", 0) or 0)
+            lat = self._latency.of(seed, ids)
+        else:
+            lat = np.empty((m, 0), np.int64)
+        self._n = enrol(self._ids, self._leader, self._rep, self._last, n, ids, leader, lat,
+                        own, self.faulty, self.cfg.fair.fault_delay)
 
     def _grow(self, need: int) -> None:
         """Room for ``need`` pending rows, at least doubling (amortised O(1) arrivals)."""
@@ -418,7 +410,7 @@ class FairOrderingDesign(HostsOperator, Design):
         new = view.txs.inserted_since(first)
         if len(new):
             leader = np.full(len(new), t, dtype=np.int64)
-            self._add(new, leader, self._reports(new, leader, np.ones(len(new), bool)))
+            self._add(new, leader, np.ones(len(new), dtype=bool))
 
     def _block(self, t: int) -> np.ndarray:
         """The block of tick ``t`` (tx ids in order); emitted txs leave the pending set."""

@@ -1,4 +1,5 @@
-"""One fair-ordering tick, compiled: the block of tick ``t`` from the pending reports.
+"""One fair-ordering tick, compiled: the block of tick ``t`` from the pending reports,
+and the reports of what arrives.
 
 A ``fair-ordering`` block usually holds a handful of transactions, so the numpy version
 of a tick (``fair.block_order``, kept as the readable reference) spends nearly all of its
@@ -13,8 +14,11 @@ random pending sets). Everything here is integer arithmetic and comparisons exce
 median tie-break, which is computed as ``np.median`` does it: the middle value, or the
 two middle values converted to float, added and halved.
 
-One signature only (int64 arrays, int64 scalars), so the compiled code is built once and
-then read from numba's on-disk cache.
+``enrol`` writes what a tick receives straight into those buffers, reports and latest
+report together, in place of a dozen small array operations.
+
+One signature each (int64 arrays, a bool array, int64 scalars), so the compiled code is
+built once and then read from numba's on-disk cache.
 """
 from __future__ import annotations
 
@@ -142,6 +146,32 @@ def _batch_order(g: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarra
                 out += 1
         sizes[step] = out - start
     return flat, sizes
+
+
+@njit(cache=True)
+def enrol(ids: np.ndarray, leader: np.ndarray, rep: np.ndarray, last: np.ndarray, n: int,
+          new: np.ndarray, at: np.ndarray, lat: np.ndarray, own: np.ndarray, faulty: int,
+          fault_delay: int) -> int:
+    """Append the reports of txs ``new`` that reached the leader at ``at`` after the ``n``
+    pending rows (the buffers have room); returns the new pending count.
+
+    Node 0 reports ``at``; node ``k`` reports ``at + lat[:, k-1]``, except that the faulty
+    nodes ``1..faulty`` report the operator's own txs (``own``) at ``at`` and every other
+    one ``fault_delay`` later. ``last`` gets each row's latest report.
+    """
+    nodes = rep.shape[1]
+    for r in range(len(new)):
+        i, a = n + r, at[r]
+        ids[i], leader[i], rep[i, 0] = new[r], a, a
+        latest = a
+        for k in range(1, nodes):
+            x = a + lat[r, k - 1]
+            if k <= faulty:
+                x = a if own[r] else x + fault_delay
+            rep[i, k] = x
+            latest = max(latest, x)
+        last[i] = latest
+    return n + len(new)
 
 
 @njit(cache=True)
