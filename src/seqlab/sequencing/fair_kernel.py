@@ -27,13 +27,20 @@ from numba import njit
 
 
 @njit(cache=True)
-def _median(row: np.ndarray) -> float:
-    """``np.median`` of an int64 row, with the same float operations."""
-    s = np.sort(row)
-    h = len(s) // 2
-    if len(s) % 2:
-        return float(s[h])
-    return (float(s[h - 1]) + float(s[h])) / 2.0
+def _median(row: np.ndarray, buf: np.ndarray) -> float:
+    """``np.median`` of an int64 row, with the same float operations (``buf``: scratch
+    of the row's length; an insertion sort, as a committee is at most 64 nodes)."""
+    m = len(row)
+    for k in range(m):
+        x, p = row[k], k - 1
+        while p >= 0 and buf[p] > x:
+            buf[p + 1] = buf[p]
+            p -= 1
+        buf[p + 1] = x
+    h = m // 2
+    if m % 2:
+        return float(buf[h])
+    return (float(buf[h - 1]) + float(buf[h])) / 2.0
 
 
 @njit(cache=True)
@@ -230,17 +237,22 @@ def emit_block(ids: np.ndarray, leader: np.ndarray, rep: np.ndarray, last: np.nd
                 inc[j] = False
                 stack[sp] = j
                 sp += 1
-    sel = np.flatnonzero(inc)
-    s = len(sel)
+    sel = np.empty(nc, np.int64)
+    s = 0
+    for j in range(nc):
+        if inc[j]:
+            sel[s] = j
+            s += 1
     if s == 0:
         return none
     rows = np.empty(s, np.int64)  # pending row of each selected candidate
     sel_ids = np.empty(s, np.int64)
     med = np.empty(s, np.float64)
+    scratch = np.empty(nodes, np.int64)
     for q in range(s):
         rows[q] = vis[cand[sel[q]]]
         sel_ids[q] = ids[rows[q]]
-        med[q] = _median(rep[rows[q]])
+        med[q] = _median(rep[rows[q]], scratch)
     rank = _rank(sel_ids, med)
     g = np.empty((s, s), np.bool_)
     for p in range(s):
