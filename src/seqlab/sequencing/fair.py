@@ -333,7 +333,8 @@ class FairOrderingDesign(HostsOperator, Design):
             fresh = ~own
             ids_, at = self._unoffered
             self._unoffered = (np.concatenate((ids_, ids[fresh])),
-                               np.concatenate((at, arrival[fresh])))
+                               np.concatenate((at, arrival[fresh]))) if len(ids_) \
+                else (ids[fresh], arrival[fresh])  # the usual tick: all offered last time
 
     def pending(self) -> int:
         return self._n
@@ -403,10 +404,12 @@ class FairOrderingDesign(HostsOperator, Design):
             ids, at = ids[now], at[now]
             if not len(ids):
                 return
-        order = np.lexsort((ids, at))
+        if len(ids) > 1:
+            order = np.lexsort((ids, at))
+            ids, at = ids[order], at[order]
         view = self.view
         first = view.txs.count
-        self.operator.plan(ids[order], at[order], t, can_hold=False)
+        self.operator.plan(ids, at, t, can_hold=False)
         new = view.txs.inserted_since(first)
         if len(new):
             leader = np.full(len(new), t, dtype=np.int64)
