@@ -63,16 +63,18 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from seqlab.kernel import keyed_normals
-from seqlab.network import latency_from_normals
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, Design
+from seqlab.sequencing.fair_kernel import emit_block, enrol
+from seqlab.sequencing.fair_latency import NodeLatencies
 from seqlab.sequencing.strategies import HostsOperator
 
-__all__ = ["FairOrderingDesign", "ReportedTimes", "fair_order", "precedence_counts",
-           "threshold"]
+__all__ = ["FairOrderingDesign", "ReportedTimes", "block_order", "fair_order",
+           "precedence_counts", "threshold"]
 
 _UNKNOWN = np.iinfo(np.int64).max  # a report not in yet (later than any real time)
+_NO_IDS = np.empty(0, np.int64)
+_NO_IDS.flags.writeable = False
 
 
 # --------------------------------------------------------------------------------------
@@ -190,6 +192,37 @@ def _kahn(dag: np.ndarray, key: np.ndarray) -> np.ndarray:
     return topo
 
 
+def block_order(ids: np.ndarray, leader: np.ndarray, rep: np.ndarray, last: np.ndarray,
+                t: int, thr: int) -> tuple[np.ndarray, np.ndarray]:
+    """The block of tick ``t`` from pending rows: (rows emitted, in order; batch sizes).
+
+    Steps 2 and 3 of the module docstring in numpy: the readable reference that the
+    compiled ``fair_kernel.emit_block``, which the design runs, must match exactly.
+    """
+    none = np.empty(0, np.int64), np.empty(0, np.int64)
+    complete = last <= t
+    if not complete.any():
+        return none
+    visible = np.flatnonzero(leader <= t)  # others: no node has them yet
+    rep = rep[visible]
+    known = np.where(rep <= t, rep, _UNKNOWN)
+    done = complete[visible]
+    cols = np.flatnonzero(done)              # candidates, as rows of ``visible``
+    edge = _counts(known, known[cols]) >= thr  # visible × candidates
+    inc = np.ones(len(cols), dtype=bool)
+    newly = edge[~done].any(axis=0)
+    while newly.any():  # deferred txs defer their successors, to a fixpoint
+        inc &= ~newly
+        newly = edge[cols[newly]].any(axis=0) & inc
+    if not inc.any():
+        return none
+    sel = cols[inc]
+    rank = np.empty(len(sel), dtype=np.int64)
+    rank[np.lexsort((ids[visible[sel]], np.median(rep[sel], axis=1)))] = np.arange(len(sel))
+    flat, sizes = _order_graph(edge[sel][:, inc], rank)
+    return visible[sel][flat], sizes
+
+
 # --------------------------------------------------------------------------------------
 # the design
 # --------------------------------------------------------------------------------------
@@ -274,12 +307,16 @@ class FairOrderingDesign(HostsOperator, Design):
         self.faulty = min(fair.faulty, fair.nodes - 1)
         self.threshold = threshold(fair.gamma, fair.nodes)
         self.host(cfg.strategy, strategies)
-        # pending (received, not emitted) transactions, one row each
+        # pending (received, not emitted) transactions: the first ``_n`` rows of buffers
+        # with spare room (a block removes rows in place, an arrival appends)
+        self._n = 0
         self._ids = np.empty(0, np.int64)
         self._leader = np.empty(0, np.int64)        # arrival at the leader (node 0)
         self._rep = np.empty((0, self.nodes), np.int64)  # reported receive times
         self._last = np.empty(0, np.int64)          # latest report (complete once <= t)
-        self._offered = np.empty(0, bool)           # shown to the operator already
+        # received outside txs not yet shown to the operator (with an operator hosted)
+        self._unoffered = (np.empty(0, np.int64), np.empty(0, np.int64))  # ids, leader
+        self._latency = NodeLatencies(fair.node_latency, self.nodes)
         self.reported = ReportedTimes(self.nodes)
         self._batch_chunks: list[tuple[np.ndarray, np.ndarray]] = []  # (ids, sizes)
         self._batches: list[np.ndarray] | None = None
@@ -291,10 +328,16 @@ class FairOrderingDesign(HostsOperator, Design):
         ids = np.asarray(ids, np.int64)
         arrival = np.asarray(arrival_us, np.int64)
         own = self._own(ids)
-        self._add(ids, arrival, self._reports(ids, arrival, own), offered=own)
+        self._add(ids, arrival, own)
+        if self.operator is not None and self.view is not None:  # as ``_offer`` runs
+            fresh = ~own
+            ids_, at = self._unoffered
+            self._unoffered = (np.concatenate((ids_, ids[fresh])),
+                               np.concatenate((at, arrival[fresh]))) if len(ids_) \
+                else (ids[fresh], arrival[fresh])  # the usual tick: all offered last time
 
     def pending(self) -> int:
-        return len(self._ids)
+        return self._n
 
     @property
     def batches(self) -> list[np.ndarray]:
@@ -308,10 +351,14 @@ class FairOrderingDesign(HostsOperator, Design):
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         out = []
+        hosting = self.operator is not None and self.view is not None
         for k, t in enumerate(np.asarray(ticks, np.int64).tolist()):
-            if self.operator is not None and self.view is not None:
+            if hosting:
                 self._offer(t)
             out.append((k, self._block(t)))
+        if len(out) == 1:  # the usual call: one tick, its block as it is
+            ids = out[0][1]
+            return Blocks(ids, np.zeros(len(ids), np.int64))
         return Blocks.collect(out)
 
     # receive times ----------------------------------------------------------------
@@ -321,78 +368,61 @@ class FairOrderingDesign(HostsOperator, Design):
             return np.zeros(len(ids), dtype=bool)
         return self.view.txs.own(ids)
 
-    def _reports(self, ids: np.ndarray, leader: np.ndarray, own: np.ndarray) -> np.ndarray:
-        """What each node reports for txs that reached the leader at ``leader``."""
-        fair = self.cfg.fair
-        n, m = self.nodes, len(ids)
-        rep = np.empty((m, n), dtype=np.int64)
-        rep[:, 0] = leader
-        if n > 1:
+    def _add(self, ids: np.ndarray, leader: np.ndarray, own: np.ndarray) -> None:
+        """Enrol txs that reached the leader at ``leader`` with every node's report."""
+        n, m = self._n, len(ids)
+        if n + m > len(self._ids):
+            self._grow(n + m)
+        if self.nodes > 1:
             seed = int(getattr(self.view, "seed", 0) or 0)
-            z = keyed_normals(seed, "fair.node", np.repeat(ids, n - 1),
-                              np.tile(np.arange(1, n, dtype=np.int64), m))
-            lat = latency_from_normals(fair.node_latency, z).reshape(m, n - 1)
-            rep[:, 1:] = leader[:, None] + lat
-            f = self.faulty
-            if f:
-                rep[:, 1:f + 1] = np.where(own[:, None], leader[:, None],
-                                           rep[:, 1:f + 1] + fair.fault_delay)
-        return rep
+            lat = self._latency.of(seed, ids)
+        else:
+            lat = np.empty((m, 0), np.int64)
+        self._n = enrol(self._ids, self._leader, self._rep, self._last, n, ids, leader, lat,
+                        own, self.faulty, self.cfg.fair.fault_delay)
 
-    def _add(self, ids: np.ndarray, leader: np.ndarray, rep: np.ndarray,
-             offered: np.ndarray) -> None:
-        self._ids = np.concatenate((self._ids, ids))
-        self._leader = np.concatenate((self._leader, leader))
-        self._rep = np.concatenate((self._rep, rep))
-        self._last = np.concatenate((self._last, rep.max(axis=1)))
-        self._offered = np.concatenate((self._offered, offered))
+    def _grow(self, need: int) -> None:
+        """Room for ``need`` pending rows, at least doubling (amortised O(1) arrivals)."""
+        size, n = max(need, 2 * len(self._ids), 64), self._n
+        for name in ("_ids", "_leader", "_rep", "_last"):
+            old = getattr(self, name)
+            new = np.empty((size,) + old.shape[1:], np.int64)
+            new[:n] = old[:n]
+            setattr(self, name, new)
 
     # one tick -----------------------------------------------------------------------
     def _offer(self, t: int) -> None:
         """Show the operator what newly reached the leader; enrol what it creates."""
-        fresh = np.flatnonzero(~self._offered & (self._leader <= t))
-        if not len(fresh):
+        ids, at = self._unoffered
+        if not len(ids):
             return
-        fresh = fresh[np.lexsort((self._ids[fresh], self._leader[fresh]))]
-        self._offered[fresh] = True
+        now = at <= t
+        if now.all():
+            self._unoffered = (ids[:0], at[:0])
+        else:
+            self._unoffered = (ids[~now], at[~now])
+            ids, at = ids[now], at[now]
+            if not len(ids):
+                return
+        if len(ids) > 1:
+            order = np.lexsort((ids, at))
+            ids, at = ids[order], at[order]
         view = self.view
         first = view.txs.count
-        self.operator.plan(self._ids[fresh], self._leader[fresh], t, can_hold=False)
+        self.operator.plan(ids, at, t, can_hold=False)
         new = view.txs.inserted_since(first)
         if len(new):
             leader = np.full(len(new), t, dtype=np.int64)
-            own = np.ones(len(new), dtype=bool)
-            self._add(new, leader, self._reports(new, leader, own), offered=own)
+            self._add(new, leader, np.ones(len(new), dtype=bool))
 
     def _block(self, t: int) -> np.ndarray:
         """The block of tick ``t`` (tx ids in order); emitted txs leave the pending set."""
-        complete = self._last <= t
-        if not complete.any():
-            return np.empty(0, np.int64)
-        visible = np.flatnonzero(self._leader <= t)  # others: no node has them yet
-        rep = self._rep[visible]
-        known = np.where(rep <= t, rep, _UNKNOWN)
-        done = complete[visible]
-        cols = np.flatnonzero(done)              # candidates, as rows of ``visible``
-        edge = _counts(known, known[cols]) >= self.threshold  # visible × candidates
-        inc = np.ones(len(cols), dtype=bool)
-        newly = edge[~done].any(axis=0)
-        while newly.any():  # deferred txs defer their successors, to a fixpoint
-            inc &= ~newly
-            newly = edge[cols[newly]].any(axis=0) & inc
-        if not inc.any():
-            return np.empty(0, np.int64)
-        sel = cols[inc]
-        ids, rows = self._ids[visible[sel]], rep[sel]
-        rank = np.empty(len(sel), dtype=np.int64)
-        rank[np.lexsort((ids, np.median(rows, axis=1)))] = np.arange(len(sel))
-        flat, sizes = _order_graph(edge[sel][:, inc], rank)
-        ids, rows = ids[flat], rows[flat]
-        self._record(ids, rows, sizes)
-        keep = np.ones(len(self._ids), dtype=bool)
-        keep[visible[sel]] = False
-        self._ids, self._leader, self._rep = self._ids[keep], self._leader[keep], self._rep[keep]
-        self._last, self._offered = self._last[keep], self._offered[keep]
+        if not self._n:
+            return _NO_IDS
+        self._n, ids, rows, sizes = emit_block(self._ids, self._leader, self._rep,
+                                               self._last, self._n, t, self.threshold)
+        if len(ids):
+            self._record(ids, rows, sizes)
         return ids
 
     def _record(self, ids: np.ndarray, rows: np.ndarray, sizes: np.ndarray) -> None:
