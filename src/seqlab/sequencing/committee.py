@@ -114,6 +114,9 @@ class CommitteeDesign(HostsOperator, Design):
         self._vote_delay = np.where(self.byzantine, c.byzantine_vote_delay, 0.0)
         self._serialize: dict[int, np.ndarray] = {}
         self._node_cycle = np.empty(0, dtype=np.int64)
+        # a sender's latency to each member (µs), by the member its account maps to
+        self._from_sender_us = REGION_LATENCY_MS[self.region[:, None], self.region[None, :]] \
+            * 1000.0
         self.host(cfg.strategy, strategies)
         self.seed = 0
         self.rng: np.random.Generator | None = None
@@ -124,6 +127,7 @@ class CommitteeDesign(HostsOperator, Design):
         # ordinary txs received but not yet spread to the members (``_spread``)
         self._unspread: list[tuple[np.ndarray, np.ndarray]] = []
         self._unspread_from = INF  # the earliest arrival among them
+        self._taken: tuple[np.ndarray, np.ndarray] | None = None  # what _collect returned
         # consensus state
         self.next_start = 0
         self.leader = 0
@@ -194,11 +198,11 @@ class CommitteeDesign(HostsOperator, Design):
             self._spread()  # the ordinary txs received before the bundles stay ahead
         n = self.c.nodes
         origin = self.view.origin(ids) if self.view is not None else ids
-        sender_region = self.region[np.abs(origin) % n]
         z = keyed_normals(self.seed, "committee.recv", np.repeat(ids, n), self._nodes(len(ids)))
         jitter = np.exp(self.c.jitter_sigma * z).reshape(len(ids), n)
-        base = REGION_LATENCY_MS[sender_region[:, None], self.region[None, :]] * 1000.0
+        base = self._from_sender_us[np.abs(origin) % n]
         recv = arrival_us[:, None] + np.rint(base * jitter).astype(np.int64)
+        self._taken = None
         self._ids = np.concatenate((self._ids, ids))
         self._origin = np.concatenate((self._origin, origin))
         self._recv = np.concatenate((self._recv, recv))
@@ -344,12 +348,13 @@ class CommitteeDesign(HostsOperator, Design):
 
     def _commit(self, included: np.ndarray, leader: int, t0: int, committed_at: int,
                 forked: bool = False) -> None:
+        rows = self._rows(included)
         ids = self._order(included, leader, t0)
         self._check_safety(ids)
         if forked:  # the twin differs from ``ids`` by the leader's mark on it
             self._check_safety(ids, b"equivocation")
         if len(included):
-            self._remove(included)
+            self._drop(~rows)
         self._ready.append((committed_at, ids))
         self.block_times.append(committed_at)
         self.height += 1
@@ -379,7 +384,7 @@ class CommitteeDesign(HostsOperator, Design):
         if not len(self._ids) and not self._unspread:
             return np.empty(0, dtype=np.int64)
         list_time = t0 - t0 % self.c.list_interval
-        self._spread(list_time)
+        self._spread(list_time - self.c.list_age)  # only ordinary txs wait unspread
         self._expire(list_time)
         if self.byzantine.any() and self.view is not None and not self.c.encrypted:
             # byzantine members leave margin top-ups out of their lists: they censor what
@@ -392,7 +397,16 @@ class CommitteeDesign(HostsOperator, Design):
         # bundles are pending in the order the controller sent them
         ok = listed(self._recv, self._priority, alive, list_time, self.c.list_age,
                     self.f + 1, censored, self.byzantine)
-        return self._ids[ok]
+        included = self._ids[ok]
+        self._taken = (included, ok)
+        return included
+
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        """Which pending rows hold ``ids``: known without a search when ``ids`` is what
+        ``_collect`` just returned (a round commits exactly that)."""
+        if self._taken is not None and self._taken[0] is ids:
+            return self._taken[1]
+        return member(self._ids, ids)
 
     def _expire(self, list_time: int) -> None:
         """Drop the priority bundles of an epoch that ended before these lists were cut:
@@ -409,22 +423,28 @@ class CommitteeDesign(HostsOperator, Design):
             self._remove(dropped)
 
     def _remove(self, ids: np.ndarray) -> None:
-        keep = ~member(self._ids, ids)
+        self._drop(~member(self._ids, ids))
+
+    def _drop(self, keep: np.ndarray) -> None:
+        """Keep only the pending rows marked in ``keep``."""
+        self._taken = None
         self._ids, self._recv, self._origin = self._ids[keep], self._recv[keep], \
             self._origin[keep]
         self._priority, self._epoch = self._priority[keep], self._epoch[keep]
 
     def _order(self, ids: np.ndarray, leader: int, t0: int) -> np.ndarray:
-        """Deterministic order, or the leader's (an extractive operator if byzantine)."""
+        """Deterministic order, or the leader's (an extractive operator if byzantine);
+        ``ids`` are pending txs in their pending order."""
         if not len(ids):
             return ids
+        rows = self._rows(ids)
         if self.c.ordering == "leader":
-            arrival = self._recv[member(self._ids, ids)][:, leader]
+            arrival = self._recv[rows][:, leader]
             ids = ids[np.argsort(arrival, kind="stable")]
             if self.byzantine[leader] and self.operator is not None and not self.c.encrypted:
                 return self.operator.plan(ids, np.sort(arrival), t0, can_hold=False)
             return ids
-        origin = self._origin[member(self._ids, ids)]  # ``ids`` are in pending order
+        origin = self._origin[rows]
         key = keyed_normals(self.seed, f"committee.order/{self.height}", origin, 0)
         ordered = ids[np.lexsort((ids, key))]
         if self.lane is None:
