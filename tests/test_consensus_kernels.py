@@ -5,14 +5,15 @@ from hypothesis import strategies as st
 
 from seqlab.consensus import (INF, Committee, median_us, quorum_size, run_round,
                               run_round_arrays)
+from seqlab.quorum_kernel import SMALL
 from seqlab.sequencing.candidate_lists import listed, listed_arrays
 
 
 @st.composite
 def rounds(draw):
-    """A round of a committee of 4 to 40 members (past the kernel's small-committee
-    selection), with any mix of crashes, losses, extra delays and equivocation votes."""
-    n = draw(st.integers(4, 40))
+    """A round of a committee small enough to run compiled, with any mix of crashes,
+    losses, extra delays and equivocation votes."""
+    n = draw(st.integers(4, SMALL))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     base = Committee.round_robin(n, jitter_sigma=0.2).base_us()
     if draw(st.booleans()):  # arbitrary latencies, not only the five regions'

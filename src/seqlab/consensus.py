@@ -12,9 +12,9 @@ quorum of prevotes is the quorum-th smallest of ``proposal_arrival[i] + delay[i,
 over senders i (``np.partition``), and the same for precommits. That is exact for this
 protocol, and it is what makes committees of hundreds of nodes cheap to simulate: the
 same function serves the ``committee`` design and the ``committee-reference`` benchmark.
-Those steps run compiled (``seqlab.quorum_kernel``, bit for bit ``run_round_arrays``):
-a design runs a round per block, and for a committee of a few nodes the array calls
-themselves were most of the cost.
+For committees of a few nodes those steps run compiled (``seqlab.quorum_kernel``, bit
+for bit ``run_round_arrays``): a design runs a round per block, and at that size the
+array calls themselves were most of the cost.
 
 Crashed nodes send nothing; lost messages never arrive (infinite delay). A round
 without a quorum, or whose next leader is crashed, ends in a timeout and a view change.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqlab.quorum_kernel import INF, quorum_commits
+from seqlab.quorum_kernel import INF, SMALL, quorum_commits
 
 
 # One-way latencies (ms) between five regions, about half the public inter-region
@@ -129,11 +129,15 @@ def run_round(t0: int, leader: int, base_us: np.ndarray, factors: np.ndarray,
     others got a conflicting one from an equivocating leader): they still commit it once
     they hold a quorum of precommits, but their votes count for nothing.
 
-    Computed by the compiled ``quorum_commits`` (bit for bit ``run_round_arrays``): a
-    simulation runs one round per block, and for small committees the array form is
-    mostly call overhead.
+    Committees of up to ``SMALL`` nodes run the compiled ``quorum_commits`` (bit for bit
+    ``run_round_arrays``): a simulation runs one round per block, and at that size the
+    array form is mostly call overhead. Larger ones use the array form, whose
+    vectorised selection is then the faster.
     """
     n = len(alive)
+    if n > SMALL:
+        return run_round_arrays(t0, leader, base_us, factors, alive, quorum, lost,
+                                proposal_extra_us, vote_extra_us, voters)
     out, committed = quorum_commits(
         int(t0), int(leader), _plain(base_us, np.float64), _plain(factors, np.float64),
         _plain(alive, np.bool_), int(quorum),

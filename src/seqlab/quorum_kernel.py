@@ -17,19 +17,16 @@ from numba import njit
 INF = np.iinfo(np.int64).max // 4  # "never": far beyond any run, and safe to add to
 
 
-SMALL = 32  # up to this many nodes an insertion sort selects faster than a partition
+SMALL = 32  # committees up to this size run compiled; larger ones are array work already
 
 
 @njit(cache=True)
 def _kth_column(sent: np.ndarray, delay: np.ndarray, j: int, k: int,
                 scratch: np.ndarray) -> float:
-    """The k-th smallest of ``sent[i] + delay[i, j]`` over senders i (1-based k)."""
+    """The k-th smallest of ``sent[i] + delay[i, j]`` over senders i (1-based k), by an
+    insertion sort: a few comparisons for a few nodes."""
     n = len(sent)
-    if n > SMALL:
-        for i in range(n):
-            scratch[i] = sent[i] + delay[i, j]
-        return np.partition(scratch, k - 1)[k - 1]
-    for i in range(n):  # insertion sort: a few comparisons for a few nodes
+    for i in range(n):
         x = sent[i] + delay[i, j]
         h = i
         while h > 0 and scratch[h - 1] > x:
