@@ -113,7 +113,7 @@ def test_inclusion_and_order_of_bundles_and_ordinary_transactions(n, data):
                                                 max_size=n), min_size=m, max_size=m)))
     priority = np.array(data.draw(st.lists(st.booleans(), min_size=m, max_size=m)))
     # ids in the order the members were handed them, which is the bundles' send order
-    design._ids, design._recv, design._arrival = np.arange(m), recv, recv.min(axis=1)
+    design._ids, design._recv, design._origin = np.arange(m), recv, np.arange(m)
     design._priority = priority
     t0 = data.draw(st.integers(0, 2_500_000))
     list_time = t0 - t0 % design.c.list_interval

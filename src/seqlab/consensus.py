@@ -12,6 +12,9 @@ quorum of prevotes is the quorum-th smallest of ``proposal_arrival[i] + delay[i,
 over senders i (``np.partition``), and the same for precommits. That is exact for this
 protocol, and it is what makes committees of hundreds of nodes cheap to simulate: the
 same function serves the ``committee`` design and the ``committee-reference`` benchmark.
+For committees of a few nodes those steps run compiled (``seqlab.quorum_kernel``, bit
+for bit ``run_round_arrays``): a design runs a round per block, and at that size the
+array calls themselves were most of the cost.
 
 Crashed nodes send nothing; lost messages never arrive (infinite delay). A round
 without a quorum, or whose next leader is crashed, ends in a timeout and a view change.
@@ -22,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-INF = np.iinfo(np.int64).max // 4
+from seqlab.quorum_kernel import INF, SMALL, quorum_commits
+
 
 # One-way latencies (ms) between five regions, about half the public inter-region
 # round-trip times: us-east, us-west, eu-west, ap-northeast, sa-east.
@@ -124,7 +128,54 @@ def run_round(t0: int, leader: int, base_us: np.ndarray, factors: np.ndarray,
     ``voters``, where given, marks the nodes that vote for this proposal at all (the
     others got a conflicting one from an equivocating leader): they still commit it once
     they hold a quorum of precommits, but their votes count for nothing.
+
+    Committees of up to ``SMALL`` nodes run the compiled ``quorum_commits`` (bit for bit
+    ``run_round_arrays``): a simulation runs one round per block, and at that size the
+    array form is mostly call overhead. Larger ones use the array form, whose
+    vectorised selection is then the faster.
     """
+    n = len(alive)
+    if n > SMALL:
+        return run_round_arrays(t0, leader, base_us, factors, alive, quorum, lost,
+                                proposal_extra_us, vote_extra_us, voters)
+    out, committed = quorum_commits(
+        int(t0), int(leader), _plain(base_us, np.float64), _plain(factors, np.float64),
+        _plain(alive, np.bool_), int(quorum),
+        _NO_LOSS if lost is None else _plain(lost, np.bool_), lost is not None,
+        _per_node(proposal_extra_us, n), _per_node(vote_extra_us, n),
+        _NO_VOTERS if voters is None else _plain(voters, np.bool_), voters is not None)
+    return RoundOutcome(out, committed)
+
+
+_NO_LOSS = np.zeros((1, 1, 1), dtype=bool)
+_NO_VOTERS = np.zeros(1, dtype=bool)
+
+
+def _plain(x: np.ndarray, dtype: type) -> np.ndarray:
+    """``x`` as a C-contiguous, writable array of ``dtype`` (copied only where it is not
+    one already: a broadcast view of a partition's cut is neither), so the kernel
+    compiles once and a round converts nothing."""
+    if type(x) is np.ndarray and x.dtype == dtype and x.flags.c_contiguous \
+            and x.flags.writeable:
+        return x
+    return np.array(x, dtype=dtype, order="C")
+
+
+def _per_node(x: np.ndarray | float, n: int) -> np.ndarray:
+    """A per-node extra delay as a float array (a scalar applies to every node)."""
+    if np.ndim(x):
+        return _plain(x, np.float64)
+    return np.full(n, float(x))
+
+
+def run_round_arrays(t0: int, leader: int, base_us: np.ndarray, factors: np.ndarray,
+              alive: np.ndarray, quorum: int, lost: np.ndarray | None = None,
+              proposal_extra_us: np.ndarray | float = 0.0,
+              vote_extra_us: np.ndarray | float = 0.0,
+              voters: np.ndarray | None = None) -> RoundOutcome:
+    """``run_round`` (same arguments) over numpy arrays: the plain form of the protocol,
+    three matrix steps, kept as the reference the compiled kernel
+    (``seqlab.quorum_kernel``) is tested against."""
     delay = base_us[None, :, :] * factors
     if lost is not None:
         delay = np.where(lost, np.inf, delay)
@@ -146,6 +197,18 @@ def run_round(t0: int, leader: int, base_us: np.ndarray, factors: np.ndarray,
     out = np.full(len(alive), INF, dtype=np.int64)
     out[finite] = np.ceil(commit[finite]).astype(np.int64)
     return RoundOutcome(out, bool(finite.any()))
+
+
+def median_us(times_us: np.ndarray) -> int:
+    """The median of the finite (below ``INF``) times, as ``int(np.median(...))`` gives
+    it: the middle one, or the mean of the two middle ones as floats, truncated.
+    Computed on Python ints: a round takes one, and for a committee of a few members
+    ``np.median``'s call overhead was a sixth of the committee's run time."""
+    finite = sorted(t for t in times_us.tolist() if t < INF)
+    mid = len(finite) // 2
+    if len(finite) % 2:
+        return int(float(finite[mid]))
+    return int((float(finite[mid - 1]) + float(finite[mid])) / 2.0)
 
 
 def decryption_times(commit_us: np.ndarray, delay_us: np.ndarray, threshold: int) -> np.ndarray:

@@ -60,11 +60,12 @@ import numpy as np
 from seqlab.arrays import member
 
 from seqlab.consensus import (INF, REGION_LATENCY_MS, REGIONS, decryption_times, forks,
-                               proposal_serialization_us, quorum_size, run_round)
+                               median_us, proposal_serialization_us, quorum_size, run_round)
 from seqlab.kernel import keyed_normals
 from seqlab.rollup.fees import Capabilities
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, Design
+from seqlab.sequencing.candidate_lists import listed
 from seqlab.sequencing.express_lane import ExpressLane
 from seqlab.sequencing.strategies import HostsOperator
 from seqlab.txs import Kind
@@ -106,13 +107,27 @@ class CommitteeDesign(HostsOperator, Design):
         self.base_us = base
         self.byzantine = np.zeros(n, dtype=bool)
         self.byzantine[: c.byzantine] = True
+        # per-round constants, built once (callers only read them)
+        self._alive_all = np.ones(n, dtype=bool)
+        self._alive_crashed = self._alive_all.copy()
+        self._alive_crashed[n - c.crashed:] = False
+        self._vote_delay = np.where(self.byzantine, c.byzantine_vote_delay, 0.0)
+        self._serialize: dict[int, np.ndarray] = {}
+        self._node_cycle = np.empty(0, dtype=np.int64)
+        # a sender's latency to each member (µs), by the member its account maps to
+        self._from_sender_us = REGION_LATENCY_MS[self.region[:, None], self.region[None, :]] \
+            * 1000.0
         self.host(cfg.strategy, strategies)
         self.seed = 0
         self.rng: np.random.Generator | None = None
-        # pending txs and their per-node receive times
+        # pending txs, their senders and their per-node receive times
         self._ids = np.empty(0, dtype=np.int64)
         self._recv = np.empty((0, n), dtype=np.int64)
-        self._arrival = np.empty(0, dtype=np.int64)
+        self._origin = np.empty(0, dtype=np.int64)
+        # ordinary txs received but not yet spread to the members (``_spread``)
+        self._unspread: list[tuple[np.ndarray, np.ndarray]] = []
+        self._unspread_from = INF  # the earliest arrival among them
+        self._taken: tuple[np.ndarray, np.ndarray] | None = None  # what _collect returned
         # consensus state
         self.next_start = 0
         self.leader = 0
@@ -144,40 +159,68 @@ class CommitteeDesign(HostsOperator, Design):
         self.seed = view.seed
         self.rng = np.random.Generator(np.random.PCG64(
             np.random.SeedSequence(view.seed, spawn_key=(0xC0, 0x77))))
+        self._factor_batch = np.empty((0, 3, self.c.nodes, self.c.nodes))
+        self._next_factor = 0
         if self.lane is not None:
             self.lane.attach(view)
 
     def pending(self) -> int:
-        return len(self._ids) + sum(len(b) for _, b in self._ready)
+        return len(self._ids) + sum(len(ids) for ids, _ in self._unspread) \
+            + sum(len(b) for _, b in self._ready)
 
     def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
-        self._receive(ids, arrival_us, priority=False)
+        """Queue ordinary txs; their members' receive times are drawn once a round's
+        lists could hold one (``_spread``)."""
+        if len(ids):
+            self._unspread.append((ids, arrival_us))
+            self._unspread_from = min(self._unspread_from, int(arrival_us.min()))
+
+    def _spread(self, until: int | None = None) -> None:
+        """Draw the members' receive times of the queued txs (all of them, in the order
+        they came) if any arrived by ``until`` (None: in any case). A member receives a
+        tx after it arrived, so one that arrived later is in no list cut by ``until``.
+        The draws are keyed by tx and member, so when they are drawn changes nothing;
+        drawing a few ticks' txs at once saves the per-call cost of most draws."""
+        if not self._unspread or (until is not None and self._unspread_from > until):
+            return
+        chunks, self._unspread, self._unspread_from = self._unspread, [], INF
+        if len(chunks) == 1:
+            self._receive(*chunks[0], priority=False)
+        else:
+            self._receive(np.concatenate([ids for ids, _ in chunks]),
+                          np.concatenate([at for _, at in chunks]), priority=False)
 
     def _receive(self, ids: np.ndarray, arrival_us: np.ndarray, priority: bool) -> None:
         """Every member's receive time of each tx; ``priority``: the lane's bundles."""
         if not len(ids):
             return
+        if priority:
+            self._spread()  # the ordinary txs received before the bundles stay ahead
         n = self.c.nodes
         origin = self.view.origin(ids) if self.view is not None else ids
-        sender_region = self.region[np.abs(origin) % n]
-        nodes = np.arange(n)
-        z = keyed_normals(self.seed, "committee.recv", np.repeat(ids, n), np.tile(nodes, len(ids)))
+        z = keyed_normals(self.seed, "committee.recv", np.repeat(ids, n), self._nodes(len(ids)))
         jitter = np.exp(self.c.jitter_sigma * z).reshape(len(ids), n)
-        base = REGION_LATENCY_MS[sender_region[:, None], self.region[None, :]] * 1000.0
+        base = self._from_sender_us[np.abs(origin) % n]
         recv = arrival_us[:, None] + np.rint(base * jitter).astype(np.int64)
+        self._taken = None
         self._ids = np.concatenate((self._ids, ids))
-        self._arrival = np.concatenate((self._arrival, arrival_us))
+        self._origin = np.concatenate((self._origin, origin))
         self._recv = np.concatenate((self._recv, recv))
         self._priority = np.concatenate((self._priority, np.full(len(ids), priority)))
         epoch = self.lane.round if priority else -1
         self._epoch = np.concatenate((self._epoch, np.full(len(ids), epoch, dtype=np.int64)))
 
+    def _nodes(self, m: int) -> np.ndarray:
+        """0, 1, ..., n-1 repeated ``m`` times: the member of each receive-time draw."""
+        if len(self._node_cycle) < m * self.c.nodes:
+            self._node_cycle = np.tile(np.arange(self.c.nodes), 2 * m)
+        return self._node_cycle[: m * self.c.nodes]
+
     # faults ---------------------------------------------------------------------------
     def _alive(self, t: int) -> np.ndarray:
-        alive = np.ones(self.c.nodes, dtype=bool)
-        if self.c.crashed and t >= self.c.crash_at:
-            alive[self.c.nodes - self.c.crashed:] = False
-        return alive
+        """Which members are up at ``t`` (a shared array: read it, never write it)."""
+        return self._alive_crashed if self.c.crashed and t >= self.c.crash_at \
+            else self._alive_all
 
     def _lost(self, t: int, shape: tuple[int, ...]) -> np.ndarray | None:
         lost = None
@@ -235,7 +278,7 @@ class CommitteeDesign(HostsOperator, Design):
             return
         n, t0, leader = self.c.nodes, self.next_start, self.leader
         alive = self._alive(t0)
-        factors = self.rng.lognormal(0.0, self.c.jitter_sigma, size=(3, n, n))
+        factors = self._factors()
         if not alive[leader]:
             self._view_change(t0)
             return
@@ -243,12 +286,14 @@ class CommitteeDesign(HostsOperator, Design):
         carried = len(included) + (sum(len(m._collect(t0, alive))
                                        for m in self.shared.members[1:])
                                    if self.shared is not None else 0)
-        serialize = proposal_serialization_us(n, carried * self.c.tx_bytes,
-                                              self.c.bandwidth_mbps)
-        vote_delay = np.where(self.byzantine, self.c.byzantine_vote_delay, 0.0)
+        serialize = self._serialize.get(carried)
+        if serialize is None:
+            serialize = self._serialize[carried] = proposal_serialization_us(
+                n, carried * self.c.tx_bytes, self.c.bandwidth_mbps)
         voters, forked = self._equivocation(leader, alive)
         outcome = run_round(t0, leader, self.base_us, factors, alive, self.quorum,
-                            self._lost(t0, factors.shape), serialize, vote_delay, voters)
+                            self._lost(t0, factors.shape), serialize, self._vote_delay,
+                            voters)
         nxt = (leader + 1) % n
         commit = int(outcome.commit_us[nxt]) if alive[nxt] else INF
         if not outcome.committed or commit >= INF:
@@ -258,6 +303,20 @@ class CommitteeDesign(HostsOperator, Design):
         self._commit(included, leader, t0, committed_at, forked)
         self.next_start, self.leader = max(commit, t0 + 1), nxt
         self._publish(t0, committed_at)
+
+    def _factors(self) -> np.ndarray:
+        """The round's message jitter factors, (3, n, n). Without ``loss`` nothing else
+        draws from ``rng`` between rounds, so they are drawn for many rounds at once: a
+        generator fills a batch with the values the same draws one round at a time give."""
+        n, sigma = self.c.nodes, self.c.jitter_sigma
+        if self.c.loss:
+            return self.rng.lognormal(0.0, sigma, size=(3, n, n))
+        if self._next_factor == len(self._factor_batch):
+            rounds = max(1, 8192 // (3 * n * n))
+            self._factor_batch = self.rng.lognormal(0.0, sigma, size=(rounds, 3, n, n))
+            self._next_factor = 0
+        self._next_factor += 1
+        return self._factor_batch[self._next_factor - 1]
 
     def _executed_at(self, commit_us: np.ndarray, alive: np.ndarray) -> int:
         """When the round's block executes: the median member's commit, or with
@@ -269,10 +328,10 @@ class CommitteeDesign(HostsOperator, Design):
             delay = self.base_us * np.exp(self.c.jitter_sigma * z).reshape(n, n)
             delay[~alive, :] = np.inf
             decrypted = decryption_times(commit_us, delay, self.f + 1)
-            at = int(np.median(decrypted[decrypted < INF]))
+            at = median_us(decrypted)
             # blocks still execute in round order, whichever decrypts first
             return max(at, self.block_times[-1]) if self.block_times else at
-        return int(np.median(commit_us[commit_us < INF]))
+        return median_us(commit_us)
 
     def _equivocation(self, leader: int, alive: np.ndarray) -> tuple[np.ndarray | None, bool]:
         """Who votes for the block the run follows, and whether its conflicting twin is
@@ -289,11 +348,13 @@ class CommitteeDesign(HostsOperator, Design):
 
     def _commit(self, included: np.ndarray, leader: int, t0: int, committed_at: int,
                 forked: bool = False) -> None:
+        rows = self._rows(included)
         ids = self._order(included, leader, t0)
         self._check_safety(ids)
         if forked:  # the twin differs from ``ids`` by the leader's mark on it
             self._check_safety(ids, b"equivocation")
-        self._remove(included)
+        if len(included):
+            self._drop(~rows)
         self._ready.append((committed_at, ids))
         self.block_times.append(committed_at)
         self.height += 1
@@ -320,25 +381,32 @@ class CommitteeDesign(HostsOperator, Design):
 
     def _collect(self, t0: int, alive: np.ndarray) -> np.ndarray:
         """Pending txs that appear in at least f+1 of the live nodes' candidate lists."""
-        if not len(self._ids):
+        if not len(self._ids) and not self._unspread:
             return np.empty(0, dtype=np.int64)
         list_time = t0 - t0 % self.c.list_interval
+        self._spread(list_time - self.c.list_age)  # only ordinary txs wait unspread
         self._expire(list_time)
-        age = np.where(self._priority, 0, self.c.list_age)  # bundles are listed at once
-        seen = (self._recv <= (list_time - age)[:, None]) & alive[None, :]
         if self.byzantine.any() and self.view is not None and not self.c.encrypted:
             # byzantine members leave margin top-ups out of their lists: they censor what
             # they can, but an honest f+1 still carries a transaction in
             censored = member(self.view.txs.known_kind(self._ids),
                               np.array((Kind.TOPUP, Kind.OPT_TOPUP)))
-            seen[np.ix_(censored, self.byzantine)] = False
-        # one list carries a priority bundle, f+1 an ordinary transaction
-        ok = seen.sum(axis=1) >= np.where(self._priority, 1, self.f + 1)
-        bundles = np.flatnonzero(self._priority)  # in the order the controller sent them
-        gap = np.flatnonzero(~ok[bundles])
-        if len(gap):  # no bundle goes in before the ones sent ahead of it
-            ok[bundles[gap[0]:]] = False
-        return self._ids[ok]
+        else:
+            censored = np.zeros(len(self._ids), dtype=bool)
+        # one list carries a priority bundle (listed at once), f+1 an ordinary transaction;
+        # bundles are pending in the order the controller sent them
+        ok = listed(self._recv, self._priority, alive, list_time, self.c.list_age,
+                    self.f + 1, censored, self.byzantine)
+        included = self._ids[ok]
+        self._taken = (included, ok)
+        return included
+
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        """Which pending rows hold ``ids``: known without a search when ``ids`` is what
+        ``_collect`` just returned (a round commits exactly that)."""
+        if self._taken is not None and self._taken[0] is ids:
+            return self._taken[1]
+        return member(self._ids, ids)
 
     def _expire(self, list_time: int) -> None:
         """Drop the priority bundles of an epoch that ended before these lists were cut:
@@ -355,22 +423,28 @@ class CommitteeDesign(HostsOperator, Design):
             self._remove(dropped)
 
     def _remove(self, ids: np.ndarray) -> None:
-        keep = ~member(self._ids, ids)
-        self._ids, self._recv, self._arrival = self._ids[keep], self._recv[keep], \
-            self._arrival[keep]
+        self._drop(~member(self._ids, ids))
+
+    def _drop(self, keep: np.ndarray) -> None:
+        """Keep only the pending rows marked in ``keep``."""
+        self._taken = None
+        self._ids, self._recv, self._origin = self._ids[keep], self._recv[keep], \
+            self._origin[keep]
         self._priority, self._epoch = self._priority[keep], self._epoch[keep]
 
     def _order(self, ids: np.ndarray, leader: int, t0: int) -> np.ndarray:
-        """Deterministic order, or the leader's (an extractive operator if byzantine)."""
+        """Deterministic order, or the leader's (an extractive operator if byzantine);
+        ``ids`` are pending txs in their pending order."""
         if not len(ids):
             return ids
+        rows = self._rows(ids)
         if self.c.ordering == "leader":
-            arrival = self._recv[member(self._ids, ids)][:, leader]
+            arrival = self._recv[rows][:, leader]
             ids = ids[np.argsort(arrival, kind="stable")]
             if self.byzantine[leader] and self.operator is not None and not self.c.encrypted:
                 return self.operator.plan(ids, np.sort(arrival), t0, can_hold=False)
             return ids
-        origin = self.view.origin(ids) if self.view is not None else ids
+        origin = self._origin[rows]
         key = keyed_normals(self.seed, f"committee.order/{self.height}", origin, 0)
         ordered = ids[np.lexsort((ids, key))]
         if self.lane is None:
