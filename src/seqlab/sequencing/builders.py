@@ -40,12 +40,13 @@ from scipy.special import ndtr
 
 from seqlab.arrays import member
 from seqlab.kernel import keyed_normals
-from seqlab.network import latency_from_normals
 from seqlab.protocols.perps import PPM
 from seqlab.rollup.fees import Capabilities
 from seqlab.scenario.schema import Latency, Sequencer
 from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
+from seqlab.sequencing.block_values import block_values
 from seqlab.sequencing.builder import Builder
+from seqlab.sequencing.builder_draws import BuilderLatencies, TieDraws
 from seqlab.sequencing.operator import OperatorView
 from seqlab.txs import Kind
 
@@ -75,6 +76,9 @@ class BuildersDesign(QueuedDesign):
         self.members = [Builder(i, kind, _strategies(kind, strategies), cfg.strategy)
                         for i, kind in enumerate(b.kinds())]
         self.view: OperatorView | None = None
+        # keyed draws, made once the seed is known
+        self.delays: BuilderLatencies | None = None
+        self.ties: TieDraws | None = None
         self._seen_at = np.empty((0, b.count), dtype=np.int64)  # when each builder sees a tx
         self._owner = np.empty(0, dtype=np.int64)  # the builder a private tx goes to
         self.local_blocks = 0
@@ -83,6 +87,8 @@ class BuildersDesign(QueuedDesign):
 
     def attach(self, view: OperatorView) -> None:
         self.view = view
+        self.delays = BuilderLatencies(view.seed, self.latency)
+        self.ties = TieDraws(view.seed, self.builders, self.block_time)
 
     def _ready(self) -> None:
         """Give each builder its view (its own accounts) once the world is wired: the
@@ -113,9 +119,7 @@ class BuildersDesign(QueuedDesign):
     def _seen(self, ids: np.ndarray, arrival_us: np.ndarray) -> np.ndarray:
         """When each builder sees each public transaction: its arrival plus the builder's
         own latency behind the sequencer (one column per builder)."""
-        return np.stack([arrival_us + latency_from_normals(
-            lat, keyed_normals(self.view.seed, f"builders.{i}", ids, 0)) for i, lat in
-            enumerate(self.latency)], axis=1)
+        return self.delays.seen(ids, arrival_us)
 
     def take_overdue(self, deadline_us: int) -> np.ndarray:
         """Forced inclusion takes late transactions from every builder's view too."""
@@ -142,40 +146,53 @@ class BuildersDesign(QueuedDesign):
     def _block(self, eligible: np.ndarray, arrival: np.ndarray, now: int) -> np.ndarray:
         n = len(eligible)
         seen = self._seen_at[:n] <= now
-        bids = np.array([m.value(eligible[seen[:, i]]) for i, m in enumerate(self.members)]
-                        ) * (1 - self.margin)
-        ranked = np.argsort(-bids, kind="stable")
-        if self.builders > 1 and bids[ranked[0]] == bids[ranked[1]]:
-            # equal top bids (the same flow seen, the same opportunities) win in a random
-            # order; the price, the second bid, is the same whichever wins
-            ties = keyed_normals(self.view.seed, "builders.ties", np.arange(self.builders),
-                                 now)
-            ranked = np.lexsort((ties, -bids))
+        bids = (block_values(self.members, eligible, seen) * (1 - self.margin)).tolist()
+        best = max(bids)
         pay: list[int] = []
-        if bids[ranked[0]] <= 0:  # no bid: the proposer builds from the public flow
-            mine = self._owner[:n] == PUBLIC
-            block = eligible[mine]
+        if best <= 0:  # no bid: the proposer builds from the public flow
+            block = eligible[self._owner[:n] == PUBLIC]
+            taken = member(eligible, block)
             self.local_blocks += 1
             self.winners.append((now, -1))
             self.local_tips_micro += int(self.view.txs.tip(block).sum())
         else:
-            winner = self.members[int(ranked[0])]
-            price = int(bids[ranked[1]] * PPM) if self.builders > 1 else 0
-            mine = seen[:, winner.index]
+            index, second = self._auction(bids, best, now)
+            winner = self.members[index]
+            price = int(second * PPM)
+            mine = seen[:, index]
             block = winner.build(eligible[mine], arrival[mine], now)
             block = self._with_list(block, eligible, arrival, now)
+            taken = member(eligible, block)
             winner.wins += 1
-            self.winners.append((now, winner.index))
+            self.winners.append((now, index))
             winner.tips_micro += int(self.view.txs.tip(block).sum())
-            winner.held_blocks += int(not member(eligible[mine], block).all())
+            winner.held_blocks += int(not taken[mine].all())
             if price > 0:
                 winner.paid_micro += price
-                pay = [self.view.insert(Kind.AUCTION, winner.index, now, a=price, b=1)]
-        taken = member(eligible, block)
-        keep = np.r_[~taken, np.ones(len(self._owner) - n, dtype=bool)]
-        self._seen_at, self._owner = self._seen_at[keep], self._owner[keep]
-        self._send_closes(np.r_[eligible[~taken], self.queue.ids[n:]], n, now)
+                pay = [self.view.insert(Kind.AUCTION, index, now, a=price, b=1)]
+        if taken.all():  # the usual block: everything eligible goes in
+            self._seen_at, self._owner = self._seen_at[n:], self._owner[n:]
+            pending = self.queue.ids[n:]
+        else:
+            left = ~taken
+            self._seen_at = np.concatenate((self._seen_at[:n][left], self._seen_at[n:]))
+            self._owner = np.concatenate((self._owner[:n][left], self._owner[n:]))
+            pending = np.concatenate((eligible[left], self.queue.ids[n:]))
+        self._send_closes(pending, n, now)
         return np.concatenate((np.asarray(pay, dtype=np.int64), block))
+
+    def _auction(self, bids: list[float], best: float, now: int) -> tuple[int, float]:
+        """The winning builder and the price it pays, the second-highest bid (nothing
+        when it bids alone). Equal top bids (the same flow seen, the same opportunities)
+        win in a random order; the price, the second bid, is the same whichever wins."""
+        if len(bids) == 1:
+            return 0, 0.0
+        top = [i for i, bid in enumerate(bids) if bid == best]
+        if len(top) > 1:
+            ties = self.ties.at(now).tolist()
+            return min(top, key=lambda i: (ties[i], i)), best
+        index = top[0]
+        return index, max(bid for i, bid in enumerate(bids) if i != index)
 
     def _send_closes(self, pending: np.ndarray, n: int, now: int) -> None:
         """Builders whose stale-price position lost its update to this block send their
