@@ -79,8 +79,9 @@ class BuildersDesign(QueuedDesign):
         # keyed draws, made once the seed is known
         self.delays: BuilderLatencies | None = None
         self.ties: TieDraws | None = None
-        self._seen_at = np.empty((0, b.count), dtype=np.int64)  # when each builder sees a tx
-        self._owner = np.empty(0, dtype=np.int64)  # the builder a private tx goes to
+        # the builder each queued private tx goes to (PUBLIC: every builder sees it, its
+        # delay behind the sequencer after its arrival)
+        self._owner = np.empty(0, dtype=np.int64)
         self.local_blocks = 0
         self.local_tips_micro = 0
         self.winners: list[tuple[int, int]] = []  # (tick, winning builder; -1: local block)
@@ -101,7 +102,6 @@ class BuildersDesign(QueuedDesign):
         if not len(ids):
             return
         seed = self.view.seed
-        seen = self._seen(ids, arrival_us)
         owner = np.full(len(ids), PUBLIC, dtype=np.int64)
         if self.private_share > 0:
             user = self.view.origin(ids) >= 0
@@ -110,23 +110,25 @@ class BuildersDesign(QueuedDesign):
             chosen = (np.abs(keyed_normals(seed, "builders.owner", ids, 0)) * 1e6
                       ).astype(np.int64) % self.builders
             owner = np.where(private, chosen, PUBLIC)
-            hidden = private[:, None] & (np.arange(self.builders)[None, :] != owner[:, None])
-            seen = np.where(hidden, np.iinfo(np.int64).max, seen)
         self.queue.add(ids, arrival_us)
-        self._seen_at = np.concatenate((self._seen_at, seen))
         self._owner = np.concatenate((self._owner, owner))
 
-    def _seen(self, ids: np.ndarray, arrival_us: np.ndarray) -> np.ndarray:
-        """When each builder sees each public transaction: its arrival plus the builder's
-        own latency behind the sequencer (one column per builder)."""
-        return self.delays.seen(ids, arrival_us)
+    def _seen(self, eligible: np.ndarray, arrival: np.ndarray, now: int) -> np.ndarray:
+        """Which builders have seen each eligible transaction by ``now`` (one column per
+        builder): a public one from its arrival plus the builder's own delay behind the
+        sequencer, a private one only its builder, as soon as it arrives."""
+        seen = self.delays.seen(eligible, arrival) <= now
+        if self.private_share > 0:
+            owner = self._owner[: len(eligible), None]
+            seen &= (owner == PUBLIC) | (owner == np.arange(self.builders)[None, :])
+        return seen
 
     def take_overdue(self, deadline_us: int) -> np.ndarray:
         """Forced inclusion takes late transactions from every builder's view too."""
         stay = self.queue.arrival > deadline_us
         late = super().take_overdue(deadline_us)
         if len(late):
-            self._seen_at, self._owner = self._seen_at[stay], self._owner[stay]
+            self._owner = self._owner[stay]
         return late
 
     def honours_bundles(self, t_us: int) -> bool:
@@ -145,7 +147,7 @@ class BuildersDesign(QueuedDesign):
 
     def _block(self, eligible: np.ndarray, arrival: np.ndarray, now: int) -> np.ndarray:
         n = len(eligible)
-        seen = self._seen_at[:n] <= now
+        seen = self._seen(eligible, arrival, now)
         bids = (block_values(self.members, eligible, seen) * (1 - self.margin)).tolist()
         best = max(bids)
         pay: list[int] = []
@@ -171,11 +173,10 @@ class BuildersDesign(QueuedDesign):
                 winner.paid_micro += price
                 pay = [self.view.insert(Kind.AUCTION, index, now, a=price, b=1)]
         if taken.all():  # the usual block: everything eligible goes in
-            self._seen_at, self._owner = self._seen_at[n:], self._owner[n:]
+            self._owner = self._owner[n:]
             pending = self.queue.ids[n:]
         else:
             left = ~taken
-            self._seen_at = np.concatenate((self._seen_at[:n][left], self._seen_at[n:]))
             self._owner = np.concatenate((self._owner[:n][left], self._owner[n:]))
             pending = np.concatenate((eligible[left], self.queue.ids[n:]))
         self._send_closes(pending, n, now)
@@ -199,14 +200,13 @@ class BuildersDesign(QueuedDesign):
         closing trades to the public flow, for the next block. They go into the queue
         behind the ``n`` transactions eligible now (arrived by ``now``), in arrival
         order; the block's own transactions leave the queue after this call."""
-        closes = np.array([tx for m in self.members for tx in m.closing(pending, now)],
-                          dtype=np.int64)
-        if not len(closes):
+        sent = [tx for m in self.members for tx in m.closing(pending, now)]
+        if not sent:
             return
+        closes = np.array(sent, dtype=np.int64)
         at = np.full(len(closes), now, dtype=np.int64)
         q, rest = self.queue, n - (len(self.queue.ids) - len(pending))
         q.ids, q.arrival = np.insert(q.ids, n, closes), np.insert(q.arrival, n, at)
-        self._seen_at = np.insert(self._seen_at, rest, self._seen(closes, at), axis=0)
         self._owner = np.insert(self._owner, rest, np.full(len(closes), PUBLIC))
 
     def _with_list(self, block: np.ndarray, eligible: np.ndarray, arrival: np.ndarray,
