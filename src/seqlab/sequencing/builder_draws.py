@@ -24,7 +24,7 @@ from seqlab.kernel import keyed_normals
 from seqlab.network import latency_from_normals
 from seqlab.scenario.schema import Latency
 
-FIRST_ROWS = 4096  # ids drawn at the first draw: a few seconds of default flow
+FIRST_ROWS = 4096  # ids drawn at the first draw: some minutes of default flow
 TIE_TICKS = 64     # ticks whose tie-breaking draws are made together
 
 
