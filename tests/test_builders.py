@@ -174,4 +174,4 @@ def test_forced_inclusion_keeps_every_builders_view_in_step():
     w = World(parse_scenario(data), 1)
     s = w.run().summary
     assert s["ledger_residual"] == 0 and s["forced_inclusions"] > 0
-    assert len(w.design._seen_at) == len(w.design._owner) == len(w.design.queue)
+    assert len(w.design._owner) == len(w.design.queue)

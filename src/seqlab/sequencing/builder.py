@@ -23,7 +23,7 @@ import numpy as np
 
 from seqlab.arrays import member
 from seqlab.protocols.liquidation import first_close, liquidator_pay
-from seqlab.protocols.perps import PPM
+from seqlab.protocols.perps import PPM, PerpsProtocol
 from seqlab.scenario.schema import Strategy
 from seqlab.sequencing.operator import OperatorView
 from seqlab.sequencing.stale_size import known_fill, stale_profit_usd
@@ -93,11 +93,11 @@ class Builder:
         updates = visible[kind == KindInt.ORACLE]
         price = int(v.payload(updates[-1:])[0]) if len(updates) else p.price
         if "backrun" in run and len(updates):
-            value += self._bonus(price, v.user_accounts(p.liquidatable(price)))
+            value += liquidation_bonus(p, price, v.user_accounts(p.liquidatable(price)))
         elif "censor" in run:  # accounts whose visible top-up it can hold until liquidatable
             topups = v.origin(visible[kind == KindInt.TOPUP])
             targets = v.user_accounts(p.liquidatable(price))
-            value += self._bonus(price, targets[member(targets, topups)])
+            value += liquidation_bonus(p, price, targets[member(targets, topups)])
         if "stale_oracle" in run and len(updates):
             value += stale_profit_usd(p, v.accounts.stale, price, known_fill(p), self.params)
         if "sandwich" in run and p.scale_units:
@@ -117,22 +117,22 @@ class Builder:
                       for who in (own.backrun, own.censor))
         return bonuses + float(values[own.stale] + values[own.sandwich]) - 2 * capital_micro
 
-    def _bonus(self, price: int, accounts: np.ndarray) -> float:
-        """Liquidation bonuses of ``accounts`` at ``price`` (USD), the way its
-        liquidations collect them: the close factor's share first, then the rest; each
-        closing realizes its part of the loss, and a bonus is paid out of what margin is
-        left."""
-        if not len(accounts):
-            return 0.0
-        p = self.view.protocol
-        equity, notional = p.margin_state(price)
-        margin = p.ledger.balances[p.margin[accounts]].astype(np.float64)
-        loss = np.clip(margin - equity[accounts], 0, None)
-        first = first_close(p.cfg)
-        total = np.zeros(len(accounts))
-        for part in (first, 1 - first) if first < 1 else (1.0,):
-            margin = margin - part * loss
-            pay = liquidator_pay(p.cfg, part * notional[accounts])
-            paid = np.clip(np.minimum(pay, margin), 0, None)
-            margin, total = margin - paid, total + paid
-        return float(total.sum()) / PPM
+
+def liquidation_bonus(p: PerpsProtocol, price: int, accounts: np.ndarray) -> float:
+    """Liquidation bonuses of ``accounts`` at ``price`` (USD), the way a builder's
+    liquidations collect them: the close factor's share first, then the rest; each
+    closing realizes its part of the loss, and a bonus is paid out of what margin is
+    left."""
+    if not len(accounts):
+        return 0.0
+    equity, notional = p.margin_state(price)
+    margin = p.ledger.balances[p.margin[accounts]].astype(np.float64)
+    loss = np.clip(margin - equity[accounts], 0, None)
+    first = first_close(p.cfg)
+    total = np.zeros(len(accounts))
+    for part in (first, 1 - first) if first < 1 else (1.0,):
+        margin = margin - part * loss
+        pay = liquidator_pay(p.cfg, part * notional[accounts])
+        paid = np.clip(np.minimum(pay, margin), 0, None)
+        margin, total = margin - paid, total + paid
+    return float(total.sum()) / PPM

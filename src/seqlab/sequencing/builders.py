@@ -40,12 +40,13 @@ from scipy.special import ndtr
 
 from seqlab.arrays import member
 from seqlab.kernel import keyed_normals
-from seqlab.network import latency_from_normals
 from seqlab.protocols.perps import PPM
 from seqlab.rollup.fees import Capabilities
 from seqlab.scenario.schema import Latency, Sequencer
 from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
+from seqlab.sequencing.block_values import block_values
 from seqlab.sequencing.builder import Builder
+from seqlab.sequencing.builder_draws import BuilderLatencies, TieDraws
 from seqlab.sequencing.operator import OperatorView
 from seqlab.txs import Kind
 
@@ -75,14 +76,20 @@ class BuildersDesign(QueuedDesign):
         self.members = [Builder(i, kind, _strategies(kind, strategies), cfg.strategy)
                         for i, kind in enumerate(b.kinds())]
         self.view: OperatorView | None = None
-        self._seen_at = np.empty((0, b.count), dtype=np.int64)  # when each builder sees a tx
-        self._owner = np.empty(0, dtype=np.int64)  # the builder a private tx goes to
+        # keyed draws, made once the seed is known
+        self.delays: BuilderLatencies | None = None
+        self.ties: TieDraws | None = None
+        # the builder each queued private tx goes to (PUBLIC: every builder sees it, its
+        # delay behind the sequencer after its arrival)
+        self._owner = np.empty(0, dtype=np.int64)
         self.local_blocks = 0
         self.local_tips_micro = 0
         self.winners: list[tuple[int, int]] = []  # (tick, winning builder; -1: local block)
 
     def attach(self, view: OperatorView) -> None:
         self.view = view
+        self.delays = BuilderLatencies(view.seed, self.latency)
+        self.ties = TieDraws(view.seed, self.builders, self.block_time)
 
     def _ready(self) -> None:
         """Give each builder its view (its own accounts) once the world is wired: the
@@ -95,7 +102,6 @@ class BuildersDesign(QueuedDesign):
         if not len(ids):
             return
         seed = self.view.seed
-        seen = self._seen(ids, arrival_us)
         owner = np.full(len(ids), PUBLIC, dtype=np.int64)
         if self.private_share > 0:
             user = self.view.origin(ids) >= 0
@@ -104,25 +110,25 @@ class BuildersDesign(QueuedDesign):
             chosen = (np.abs(keyed_normals(seed, "builders.owner", ids, 0)) * 1e6
                       ).astype(np.int64) % self.builders
             owner = np.where(private, chosen, PUBLIC)
-            hidden = private[:, None] & (np.arange(self.builders)[None, :] != owner[:, None])
-            seen = np.where(hidden, np.iinfo(np.int64).max, seen)
         self.queue.add(ids, arrival_us)
-        self._seen_at = np.concatenate((self._seen_at, seen))
         self._owner = np.concatenate((self._owner, owner))
 
-    def _seen(self, ids: np.ndarray, arrival_us: np.ndarray) -> np.ndarray:
-        """When each builder sees each public transaction: its arrival plus the builder's
-        own latency behind the sequencer (one column per builder)."""
-        return np.stack([arrival_us + latency_from_normals(
-            lat, keyed_normals(self.view.seed, f"builders.{i}", ids, 0)) for i, lat in
-            enumerate(self.latency)], axis=1)
+    def _seen(self, eligible: np.ndarray, arrival: np.ndarray, now: int) -> np.ndarray:
+        """Which builders have seen each eligible transaction by ``now`` (one column per
+        builder): a public one from its arrival plus the builder's own delay behind the
+        sequencer, a private one only its builder, as soon as it arrives."""
+        seen = self.delays.seen(eligible, arrival) <= now
+        if self.private_share > 0:
+            owner = self._owner[: len(eligible), None]
+            seen &= (owner == PUBLIC) | (owner == np.arange(self.builders)[None, :])
+        return seen
 
     def take_overdue(self, deadline_us: int) -> np.ndarray:
         """Forced inclusion takes late transactions from every builder's view too."""
         stay = self.queue.arrival > deadline_us
         late = super().take_overdue(deadline_us)
         if len(late):
-            self._seen_at, self._owner = self._seen_at[stay], self._owner[stay]
+            self._owner = self._owner[stay]
         return late
 
     def honours_bundles(self, t_us: int) -> bool:
@@ -141,55 +147,66 @@ class BuildersDesign(QueuedDesign):
 
     def _block(self, eligible: np.ndarray, arrival: np.ndarray, now: int) -> np.ndarray:
         n = len(eligible)
-        seen = self._seen_at[:n] <= now
-        bids = np.array([m.value(eligible[seen[:, i]]) for i, m in enumerate(self.members)]
-                        ) * (1 - self.margin)
-        ranked = np.argsort(-bids, kind="stable")
-        if self.builders > 1 and bids[ranked[0]] == bids[ranked[1]]:
-            # equal top bids (the same flow seen, the same opportunities) win in a random
-            # order; the price, the second bid, is the same whichever wins
-            ties = keyed_normals(self.view.seed, "builders.ties", np.arange(self.builders),
-                                 now)
-            ranked = np.lexsort((ties, -bids))
+        seen = self._seen(eligible, arrival, now)
+        bids = (block_values(self.members, eligible, seen) * (1 - self.margin)).tolist()
+        best = max(bids)
         pay: list[int] = []
-        if bids[ranked[0]] <= 0:  # no bid: the proposer builds from the public flow
-            mine = self._owner[:n] == PUBLIC
-            block = eligible[mine]
+        if best <= 0:  # no bid: the proposer builds from the public flow
+            block = eligible[self._owner[:n] == PUBLIC]
+            taken = member(eligible, block)
             self.local_blocks += 1
             self.winners.append((now, -1))
             self.local_tips_micro += int(self.view.txs.tip(block).sum())
         else:
-            winner = self.members[int(ranked[0])]
-            price = int(bids[ranked[1]] * PPM) if self.builders > 1 else 0
-            mine = seen[:, winner.index]
+            index, second = self._auction(bids, best, now)
+            winner = self.members[index]
+            price = int(second * PPM)
+            mine = seen[:, index]
             block = winner.build(eligible[mine], arrival[mine], now)
             block = self._with_list(block, eligible, arrival, now)
+            taken = member(eligible, block)
             winner.wins += 1
-            self.winners.append((now, winner.index))
+            self.winners.append((now, index))
             winner.tips_micro += int(self.view.txs.tip(block).sum())
-            winner.held_blocks += int(not member(eligible[mine], block).all())
+            winner.held_blocks += int(not taken[mine].all())
             if price > 0:
                 winner.paid_micro += price
-                pay = [self.view.insert(Kind.AUCTION, winner.index, now, a=price, b=1)]
-        taken = member(eligible, block)
-        keep = np.r_[~taken, np.ones(len(self._owner) - n, dtype=bool)]
-        self._seen_at, self._owner = self._seen_at[keep], self._owner[keep]
-        self._send_closes(np.r_[eligible[~taken], self.queue.ids[n:]], n, now)
+                pay = [self.view.insert(Kind.AUCTION, index, now, a=price, b=1)]
+        if taken.all():  # the usual block: everything eligible goes in
+            self._owner = self._owner[n:]
+            pending = self.queue.ids[n:]
+        else:
+            left = ~taken
+            self._owner = np.concatenate((self._owner[:n][left], self._owner[n:]))
+            pending = np.concatenate((eligible[left], self.queue.ids[n:]))
+        self._send_closes(pending, n, now)
         return np.concatenate((np.asarray(pay, dtype=np.int64), block))
+
+    def _auction(self, bids: list[float], best: float, now: int) -> tuple[int, float]:
+        """The winning builder and the price it pays, the second-highest bid (nothing
+        when it bids alone). Equal top bids (the same flow seen, the same opportunities)
+        win in a random order; the price, the second bid, is the same whichever wins."""
+        if len(bids) == 1:
+            return 0, 0.0
+        top = [i for i, bid in enumerate(bids) if bid == best]
+        if len(top) > 1:
+            ties = self.ties.at(now).tolist()
+            return min(top, key=lambda i: (ties[i], i)), best
+        index = top[0]
+        return index, max(bid for i, bid in enumerate(bids) if i != index)
 
     def _send_closes(self, pending: np.ndarray, n: int, now: int) -> None:
         """Builders whose stale-price position lost its update to this block send their
         closing trades to the public flow, for the next block. They go into the queue
         behind the ``n`` transactions eligible now (arrived by ``now``), in arrival
         order; the block's own transactions leave the queue after this call."""
-        closes = np.array([tx for m in self.members for tx in m.closing(pending, now)],
-                          dtype=np.int64)
-        if not len(closes):
+        sent = [tx for m in self.members for tx in m.closing(pending, now)]
+        if not sent:
             return
+        closes = np.array(sent, dtype=np.int64)
         at = np.full(len(closes), now, dtype=np.int64)
         q, rest = self.queue, n - (len(self.queue.ids) - len(pending))
         q.ids, q.arrival = np.insert(q.ids, n, closes), np.insert(q.arrival, n, at)
-        self._seen_at = np.insert(self._seen_at, rest, self._seen(closes, at), axis=0)
         self._owner = np.insert(self._owner, rest, np.full(len(closes), PUBLIC))
 
     def _with_list(self, block: np.ndarray, eligible: np.ndarray, arrival: np.ndarray,
