@@ -34,6 +34,7 @@ raises), it cannot even choose whom to censor.
 from __future__ import annotations
 
 from collections import deque
+from typing import Callable
 
 import numpy as np
 
@@ -42,22 +43,38 @@ from seqlab.kernel import keyed_normals
 from seqlab.network import latency_from_normals
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, PendingQueue, QueuedDesign
+from seqlab.sequencing.key_release import KeyRelease
 from seqlab.sequencing.strategies import HostsOperator
 
 NEVER = np.iinfo(np.int64).max  # a due time for ``inclusion = "none"``
+UNSET = np.iinfo(np.int64).min  # a queued transaction's due time not yet worked out
 
 
 class DeadlineQueue(PendingQueue):
-    """A ``PendingQueue`` that also keeps the time each transaction is due by."""
+    """A ``PendingQueue`` that also keeps the time each transaction is due by, worked out
+    only when it is needed: a transaction committed the tick it arrives (what the
+    operator does with nearly all of them) never needs one."""
 
     def __init__(self) -> None:
         super().__init__()
         self.due = np.empty(0, dtype=np.int64)
 
-    def add_due(self, ids: np.ndarray, arrival_us: np.ndarray, due: np.ndarray) -> None:
+    def add(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
         if len(ids):
-            self.add(ids, arrival_us)
-            self.due = np.concatenate((self.due, due))
+            super().add(ids, arrival_us)
+            self.due = np.concatenate((self.due, np.full(len(ids), UNSET, dtype=np.int64)))
+
+    def due_at(self, at: np.ndarray,
+               work_out: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+        """The due times of the queued transactions at positions ``at``; those not yet
+        known are ``work_out(ids, arrivals)`` (a pure function of the transaction, so
+        working it out late gives the time it would have had on arrival) and kept."""
+        due = self.due[at]
+        unset = due == UNSET
+        if unset.any():
+            fresh = at[unset]
+            due[unset] = self.due[fresh] = work_out(self.ids[fresh], self.arrival[fresh])
+        return due
 
     def keep_only(self, keep: np.ndarray) -> None:
         super().keep_only(keep)
@@ -98,13 +115,11 @@ class EncryptedDesign(HostsOperator, QueuedDesign):
         self.committed: deque[tuple[int, np.ndarray]] = deque()  # (key out at, ids)
         self.commit_log: list[tuple[int, np.ndarray]] = []  # (commit tick, ids)
         self.seed = 0
+        self.key_release = KeyRelease(self.enc, cfg.block_time)
 
     def attach(self, view) -> None:
         super().attach(view)
         self.seed = view.seed
-
-    def receive(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
-        self.queue.add_due(ids, arrival_us, self.due(ids, arrival_us))
 
     def pending(self) -> int:
         return len(self.queue) + sum(len(ids) for _, ids in self.committed)
@@ -135,9 +150,7 @@ class EncryptedDesign(HostsOperator, QueuedDesign):
 
     def key_delay(self, commit_us: int) -> int:
         """When the threshold-th keyper has released its share (µs after the commit)."""
-        keypers = np.arange(self.enc.keypers)
-        z = keyed_normals(self.seed, "encrypted.keyper", keypers, commit_us)
-        return int(np.sort(latency_from_normals(self.enc.key_latency, z))[self.enc.threshold - 1])
+        return self.key_release.delay(self.seed, commit_us)
 
     def _commit(self, now: int) -> None:
         q = self.queue
@@ -148,8 +161,11 @@ class EncryptedDesign(HostsOperator, QueuedDesign):
         order = self.operator.plan(ids, arrival, now) if self.operator is not None else ids
         if self.capacity > 0:
             order = order[: self.capacity]
-        overdue = ids[(q.due[:n] <= now) & ~member(ids, order)]
-        order = np.concatenate((order, overdue)).astype(np.int64)
+        left = np.flatnonzero(~member(ids, order))  # what the plan holds back, in queue order
+        if len(left):
+            overdue = ids[left[q.due_at(left, self.due) <= now]]
+            order = np.concatenate((order, overdue))
+        order = np.asarray(order, dtype=np.int64)
         q.remove(order)
         if len(order):
             self.committed.append((now + self.key_delay(now), order))

@@ -95,7 +95,7 @@ class Operator:
         view = self.view
         assert view is not None, "extractive design needs attach(OperatorView)"
         p, prm = view.protocol, self.params
-        kind = view.kind(cand)
+        kind = view.kind(cand)  # read once: the helpers below take it rather than read again
         is_oracle = kind == KindInt.ORACLE
         any_oracle = KindInt.ORACLE in kind.tolist()  # a list test: no array reduction
         hold = np.zeros(len(cand), dtype=bool)
@@ -112,10 +112,10 @@ class Operator:
         price_after = int(view.payload(np.array(released[-1:]))[0]) if released else price_now
         censored = np.empty(0, dtype=np.int64)
         if "censor" in self.strategies and price_after and can_hold:
-            censored, held_topups = self._censor(cand, arrival, price_after, now)
+            censored, held_topups = self._censor(cand, kind, arrival, price_after, now)
             hold |= held_topups
             if prm.hold_takes:
-                held_takes, own_takes = self._hold_takes(cand, arrival, price_after, now)
+                held_takes, own_takes = self._hold_takes(cand, kind, arrival, price_after, now)
                 hold |= held_takes
                 after += own_takes
         if not can_hold:
@@ -124,10 +124,11 @@ class Operator:
                                     bool(released) or self._landed_unseen(p))
         view.txs.hold(cand[hold])
         if {"backrun", "stale_oracle"} & self.strategies:  # updates go first
-            return np.asarray(before + released + after + self._body(cand[~(hold | is_oracle)],
+            rest = ~(hold | is_oracle)
+            return np.asarray(before + released + after + self._body(cand[rest], kind[rest],
                                                                      price_after, now),
                               dtype=np.int64)
-        body = self._body(cand[~hold], price_after, now)  # updates keep their place
+        body = self._body(cand[~hold], kind[~hold], price_after, now)  # updates keep their place
         cut = body.index(released[-1]) + 1 if released else 0
         return np.asarray(before + body[:cut] + after + body[cut:], dtype=np.int64)
 
@@ -169,9 +170,10 @@ class Operator:
             del self._stale_open[u]
         return bool(gone)
 
-    def _body(self, rest: np.ndarray, price: int, now: int) -> list[int]:
+    def _body(self, rest: np.ndarray, kind: np.ndarray, price: int, now: int) -> list[int]:
+        """The remaining txs (``kind``: as the view reads them), sandwiched if it pays."""
         if "sandwich" in self.trades:
-            return self._sandwiches(rest, price, now)
+            return self._sandwiches(rest, kind, price, now)
         return rest.tolist()
 
     def _stale_open_trade(self, update: int, now: int) -> list[int]:
@@ -212,13 +214,13 @@ class Operator:
             return []
         return [view.insert(Kind.OPT_BUY, opt.buyer_accounts.operator, now, a=qty, b=series)]
 
-    def _censor(self, cand: np.ndarray, arrival: np.ndarray, price: int, now: int
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """Hold top-ups of accounts at risk at ``price``; returns (accounts, hold mask)."""
+    def _censor(self, cand: np.ndarray, kind: np.ndarray, arrival: np.ndarray, price: int,
+                now: int) -> tuple[np.ndarray, np.ndarray]:
+        """Hold top-ups of accounts at risk at ``price``; returns (accounts, hold mask).
+        ``kind`` is ``cand``'s kinds as the view reads them."""
         view, prm = self.view, self.params
         p = view.protocol
         if view.contents_visible:
-            kind = view.kind(cand)
             if view.options is None and KindInt.TOPUP not in kind.tolist():  # most blocks
                 return np.empty(0, dtype=np.int64), np.zeros(len(cand), dtype=bool)
             fresh = arrival + prm.max_censor_delay > now
@@ -229,7 +231,7 @@ class Operator:
             topup = (sender >= 0) & (sender < view.accounts.first_outside) & fresh
         mask = np.zeros(len(cand), dtype=bool)
         if view.options is not None and view.contents_visible:
-            mask |= self._censor_writers(cand, fresh, price, now)
+            mask |= self._censor_writers(cand, kind, fresh, price, now)
         if not topup.any():
             return np.empty(0, dtype=np.int64), mask
         who = view.known_origin(cand[topup])
@@ -262,8 +264,8 @@ class Operator:
         view.txs.hold(ids[first:first + 1])
         return first
 
-    def _hold_takes(self, cand: np.ndarray, arrival: np.ndarray, price: int, now: int
-                    ) -> tuple[np.ndarray, list[int]]:
+    def _hold_takes(self, cand: np.ndarray, kind: np.ndarray, arrival: np.ndarray, price: int,
+                    now: int) -> tuple[np.ndarray, list[int]]:
         """Hold outside keepers' takes in running Dutch auctions while the price falls;
         take the lot first when a hold would run out or the auction would need a reset
         within ``TAKE_LOOKAHEAD_US``. Returns the hold mask and the operator's takes."""
@@ -272,7 +274,7 @@ class Operator:
         mechanism = view.protocol.liquidation
         if not getattr(mechanism, "auctions", None) or not view.contents_visible:
             return mask, []
-        takes = np.flatnonzero((view.kind(cand) == KindInt.LIQUIDATE) & ~view.txs.own(cand))
+        takes = np.flatnonzero((kind == KindInt.LIQUIDATE) & ~view.txs.own(cand))
         target = view.txs.target(cand[takes])
         live = member(target, np.fromiter(mechanism.auctions, np.int64))
         takes, target = takes[live], target[live]
@@ -294,12 +296,12 @@ class Operator:
         impact = mechanism.venue.impact(size, price, now)
         return max(1, price - -(-impact * PPM // abs(size)))
 
-    def _censor_writers(self, cand: np.ndarray, fresh: np.ndarray, price: int,
-                        now: int) -> np.ndarray:
+    def _censor_writers(self, cand: np.ndarray, kind: np.ndarray, fresh: np.ndarray,
+                        price: int, now: int) -> np.ndarray:
         """Hold option writers' top-ups when they are at risk at ``price``; remember them
         so their liquidation is the operator's."""
         view = self.view
-        opt_topup = (view.kind(cand) == KindInt.OPT_TOPUP) & fresh
+        opt_topup = (kind == KindInt.OPT_TOPUP) & fresh
         self._censored_writers = np.empty(0, dtype=np.int64)
         if not opt_topup.any():
             return opt_topup
@@ -351,16 +353,19 @@ class Operator:
         ahead = (1 if a > 0 else -1) * (size_usd * PPM // price)
         return view.protocol.can_trade(victim, a, limit, ahead)
 
-    def _sandwiches(self, rest: np.ndarray, price: int, now: int) -> list[int]:
-        """Wrap large orders whose price impact pays for the operator's two fees."""
+    def _sandwiches(self, rest: np.ndarray, kind: np.ndarray, price: int, now: int
+                    ) -> list[int]:
+        """Wrap large orders whose price impact pays for the operator's two fees
+        (``kind``: ``rest``'s kinds as the view reads them)."""
         view, prm = self.view, self.params
         p = view.protocol
-        if not p.scale_units or not price:
+        kinds = kind.tolist()
+        if not p.scale_units or not price or KindInt.TRADE not in kinds:  # no order to wrap
             return rest.tolist()
         out: list[int] = []
         fee_rate = p.fee_ppm / PPM
         size_usd = int(round(prm.sandwich_size_usd * PPM))
-        kinds, amounts = view.kind(rest).tolist(), view.payload(rest).tolist()
+        amounts = view.payload(rest).tolist()
         for tx, kind, a in zip(rest.tolist(), kinds, amounts):
             victim_units = abs(a) * PPM // price
             if (kind == KindInt.TRADE and abs(a) >= prm.sandwich_min_usd * PPM

@@ -43,8 +43,10 @@ class TxView:
         self._txs = txs
         self._visible = contents_visible
         self._senders = senders_visible or contents_visible  # plaintext names its sender
-        self._own: set[int] = set()
-        self._revealed: set[int] = set()  # committed, so no longer sealed
+        # per-transaction flags indexed by id (grown on demand, with spare room): a flag
+        # array answers "which of these ids" with one index, where a set needs a loop
+        self._own = np.zeros(0, dtype=bool)
+        self._revealed: np.ndarray | None = None  # committed, so no longer sealed
 
     @property
     def contents_visible(self) -> bool:
@@ -72,7 +74,10 @@ class TxView:
         """Senders where linkable, ``UNKNOWN_SENDER`` where not (for sender-blind use)."""
         if self._senders:
             return self._origin(ids)
-        return np.where(self.own(ids), self._origin(ids), UNKNOWN_SENDER)
+        own = self.own(ids)
+        if not own.any():  # the usual pending set: no ciphertext of its own to name
+            return np.full(len(own), UNKNOWN_SENDER, dtype=np.int64)
+        return np.where(own, self._origin(ids), UNKNOWN_SENDER)
 
     def _origin(self, ids: np.ndarray) -> np.ndarray:
         kind, sender = self._txs.kind[ids], self._txs.sender[ids].astype(np.int64)
@@ -90,19 +95,35 @@ class TxView:
     # the contents: only where visible ------------------------------------------------
     def own(self, ids: np.ndarray) -> np.ndarray:
         """Which of ``ids`` the operator inserted itself."""
-        mine = self._own
-        return np.fromiter((tx in mine for tx in np.asarray(ids).tolist()), bool, len(ids))
+        return self._flagged(self._own, ids)
+
+    def _flagged(self, flags: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """``flags`` at ``ids``; ids past its end (transactions created since it last
+        grew) are unflagged."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(flags) < self._txs.n:
+            flags = self._grown(flags, self._txs.n)
+        return flags[ids]
+
+    def _grown(self, flags: np.ndarray, need: int) -> np.ndarray:
+        """``flags`` grown to hold at least ``need`` ids (doubling, so growth is rare);
+        the owner's attribute is replaced."""
+        bigger = np.zeros(max(need, 2 * len(flags), 1024), dtype=bool)
+        bigger[: len(flags)] = flags
+        if flags is self._own:
+            self._own = bigger
+        else:
+            self._revealed = bigger
+        return bigger
 
     def readable(self, ids: np.ndarray) -> np.ndarray:
         """Which of ``ids`` this view may read the contents of: all under plaintext;
         otherwise the operator's own and those of committed (revealed) batches."""
         if self._visible:
             return np.ones(len(ids), dtype=bool)
-        seen = self._revealed
-        if not seen:  # nothing opened yet (an encrypted mempool never opens)
+        if self._revealed is None:  # nothing opened yet (an encrypted mempool never opens)
             return self.own(ids)
-        return self.own(ids) | np.fromiter((tx in seen for tx in np.asarray(ids).tolist()),
-                                           bool, len(ids))
+        return self.own(ids) | self._flagged(self._revealed, ids)
 
     def _check(self, ids: np.ndarray) -> None:
         if not self._visible and not self.readable(ids).all():
@@ -146,18 +167,23 @@ class TxView:
         t = np.array([now], dtype=np.int64)
         at = t if arrival is None else np.array([max(now, arrival)], dtype=np.int64)
         tx = int(self._txs.add_many(kind, sender, t, at, a, b)[0])
-        self._own.add(tx)
+        own = self._own if tx < len(self._own) else self._grown(self._own, tx + 1)
+        own[tx] = True
         return tx
 
     def reveal(self, ids: np.ndarray) -> None:
         """Open the contents of ``ids``: their order is committed, so reading them can
         no longer change where they go."""
-        self._revealed.update(np.asarray(ids).tolist())
+        ids = np.asarray(ids, dtype=np.int64)
+        seen = np.zeros(0, dtype=bool) if self._revealed is None else self._revealed
+        if len(seen) < self._txs.n:
+            seen = self._grown(seen, self._txs.n)
+        seen[ids] = True
 
     def inserted_since(self, first: int) -> np.ndarray:
         """The operator's own transactions with ids from ``first`` on, ascending."""
-        return np.array([i for i in range(first, self._txs.n) if i in self._own],
-                        dtype=np.int64)
+        first = max(first, 0)
+        return np.flatnonzero(self.own(np.arange(first, self._txs.n))) + first
 
     def hold(self, ids: np.ndarray) -> None:
         """Record that the sequencer deliberately delayed ``ids`` (censorship metrics)."""
