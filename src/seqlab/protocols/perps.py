@@ -35,6 +35,7 @@ from seqlab.protocols.bad_debt import BadDebt
 from seqlab.protocols.fixed import PPM, split_ppm, toward_zero
 from seqlab.protocols.liquidation import make_liquidation
 from seqlab.protocols.market_view import MarketView
+from seqlab.protocols.margin_kernel import recompute
 from seqlab.protocols.perps_kernel import CompiledTrades
 from seqlab.protocols.perps_market import PerpsMarketView
 from seqlab.protocols.payout import PlannedLiquidation
@@ -43,7 +44,6 @@ from seqlab.protocols.port import Handler, ProtocolPort, RunEnd
 from seqlab.protocols.price_rule import PriceRule
 
 _TRADE_KINDS = frozenset((int(Kind.TRADE), int(Kind.CLOSE), int(Kind.REDUCE)))
-_FIRST_TRADE, _LAST_TRADE = min(_TRADE_KINDS), max(_TRADE_KINDS)  # consecutive kinds
 _LIQUIDATE_KINDS = frozenset((int(Kind.LIQUIDATE), int(Kind.OPT_LIQUIDATE)))  # pay gas
 _OK, _FAILED = int(Status.OK), int(Status.FAILED)  # plain ints: enum lookups cost per tx
 YEAR_US = 31_536e9
@@ -264,28 +264,21 @@ class PerpsProtocol(ProtocolPort):
         """``execute`` with runs of trades in the kernel: the kernel stops at each
         transaction it leaves to Python, whose handler runs it, and goes on after it."""
         txs, n = self.txs, len(ids)
-        kind_a, sender, a, b = txs.kind[ids], txs.sender[ids], txs.a[ids], txs.b[ids]
         status = np.zeros(n, dtype=np.int8)
-        fills = np.zeros(n, dtype=np.int64)
-        self._fills = []
         pos = 0
         while pos < n:
             if kinds[pos] in _TRADE_KINDS:
-                pos = self._kernel.run(self, kind_a, sender, a, b, pos, status, fills)
+                pos = self._kernel.run(self, ids, pos, status)
                 if pos == n:
                     break
-            kind = kinds[pos]
+            kind, tx = kinds[pos], ids.item(pos)
             self._fills = []
-            ok = self._handlers[kind](int(sender[pos]), int(a[pos]), int(b[pos]),
-                                      int(block[pos]), int(t_us[pos]))
+            ok = self._handlers[kind](txs.sender.item(tx), txs.a.item(tx), txs.b.item(tx),
+                                      block.item(pos), t_us.item(pos))
             status[pos] = _OK if ok else _FAILED
             if ok and kind in _TRADE_KINDS:
-                fills[pos] = self._fills[0]
+                txs.fill[tx] = self._fills[0]
             pos += 1
-        filled = np.flatnonzero((status == _OK) & (kind_a >= _FIRST_TRADE)
-                                & (kind_a <= _LAST_TRADE))
-        if len(filled):
-            txs.fill[ids[filled]] = fills[filled]
         return status
 
     def end_block(self, ids: np.ndarray) -> None:
@@ -908,7 +901,7 @@ class MarginView:
         elif self.touched:
             idx = np.array(self.touched, dtype=np.int64)
             if len(idx) <= self.FEW:
-                self._recompute_few(self.touched)
+                self._recompute_few(idx)
             else:
                 equity, notional = margin_arrays(p, idx, p.price)
                 self.equity[idx], self.notional[idx] = equity, notional
@@ -920,21 +913,14 @@ class MarginView:
         self.touched.clear()
         return self
 
-    def _recompute_few(self, accounts: list[int]) -> None:
-        """``margin_arrays`` and ``below_maintenance`` for a few accounts, one at a time:
-        the same IEEE operations in the same order (so the same bits), without the fixed
-        cost of a dozen array operations that dominates a block touching a handful."""
+    def _recompute_few(self, accounts: np.ndarray) -> None:
+        """``margin_arrays`` and ``below_maintenance`` for a few accounts, in compiled
+        code: the same IEEE operations in the same order (so the same bits), without the
+        fixed cost of a dozen array operations that dominates a block touching a
+        handful (``margin_kernel``)."""
         p = self.p
-        price, mm_ppm = p.price / PPM, p.mm_ppm
-        balances, margin, size, basis = p.ledger.balances, p.margin, p.size, p.basis
-        equity, notional, below = self.equity, self.notional, self.below
-        for i in set(accounts):  # a trade touches its account two or three times
-            units = size.item(i)
-            n = float(abs(units)) * price
-            e = float(balances.item(margin.item(i))) + float(units) * price \
-                - float(basis.item(i))
-            equity[i], notional[i] = e, n
-            below[i] = units != 0 and e * PPM < mm_ppm * n
+        recompute(accounts, p.price / PPM, p.mm_ppm, p.ledger.balances, p.margin, p.size,
+                  p.basis, self.equity, self.notional, self.below)
 
     def since(self, generation: int) -> np.ndarray | None:
         """Accounts recomputed after ``generation`` (None: all may have changed)."""

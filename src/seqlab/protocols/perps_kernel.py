@@ -13,8 +13,8 @@ so the protocol's Python handler runs that one exactly as before:
 
 Every effect is the Python handlers' own, in the same order: the state arrays are
 updated in place, and the ledger transfers, the accounts touched and the fill prices are
-written to output arrays that the protocol appends to its journal, margin view and fill
-log. ``PerpsProtocol`` uses the kernel only when nothing wraps or locks those handlers
+written to output arrays that the protocol appends to its journal and margin view;
+fill prices go straight to the transaction store's column. ``PerpsProtocol`` uses the kernel only when nothing wraps or locks those handlers
 (no price rule, no Dutch auction locks, no batch clearing); ``tests/test_perps_kernel``
 checks it against the Python handlers on random blocks.
 """
@@ -208,36 +208,38 @@ def _row(rows: np.ndarray, n: int, src: int, dst: int, amount: int, reason: int,
 
 
 @njit(cache=True)
-def run_trades(kinds: np.ndarray, senders: np.ndarray, a: np.ndarray, b: np.ndarray,
-               start: int, size: np.ndarray, basis: np.ndarray, traded: np.ndarray,
-               exposure: np.ndarray, price_time_at: np.ndarray, price_time: float,
-               balances: np.ndarray, margin_of: np.ndarray, state: np.ndarray,
-               status: np.ndarray, fills: np.ndarray, rows: np.ndarray,
-               touched: np.ndarray, counts: np.ndarray) -> int:
-    """Execute transactions from ``start`` while the kernel may; return the index of
-    the first it leaves to Python (``len(kinds)``: none).
+def run_trades(ids: np.ndarray, kinds: np.ndarray, senders: np.ndarray, a: np.ndarray,
+               b: np.ndarray, fill_of: np.ndarray, start: int, size: np.ndarray,
+               basis: np.ndarray, traded: np.ndarray, exposure: np.ndarray,
+               price_time_at: np.ndarray, price_time: float, balances: np.ndarray,
+               margin_of: np.ndarray, state: np.ndarray, status: np.ndarray,
+               rows: np.ndarray, touched: np.ndarray, counts: np.ndarray) -> int:
+    """Execute the transactions ``ids[start:]`` while the kernel may; return the index
+    of the first it leaves to Python (``len(ids)``: none).
 
-    ``status``/``fills`` get each handled transaction's status and fill price (0: no
-    fill); ``rows``/``touched`` get the ledger transfers and touched accounts, their
-    counts added to ``counts[0]``/``counts[1]``."""
+    ``kinds``, ``senders``, ``a``, ``b`` and ``fill_of`` are the store's columns, indexed
+    by transaction id: a filled trade's price goes to ``fill_of``. ``status`` gets each
+    handled transaction's status; ``rows``/``touched`` get the ledger transfers and
+    touched accounts, their counts added to ``counts[0]``/``counts[1]``."""
     plan = np.zeros(7, np.int64)
     nrows, ntouched = counts[0], counts[1]
     pool, fees = state[POOL], state[FEES]
     n = start
-    while n < len(kinds):
-        kind, i = kinds[n], senders[n]
+    while n < len(ids):
+        tx = ids[n]
+        kind, i = kinds[tx], senders[tx]
         if kind != TRADE and kind != CLOSE and kind != REDUCE:
             break
         m = margin_of[i]
         if state[PRICE] == 0:
             verdict = FAILED
         elif kind == TRADE:
-            verdict = _plan_trade(i, a[n], b[n], size, basis, balances[m], state, plan)
+            verdict = _plan_trade(i, a[tx], b[tx], size, basis, balances[m], state, plan)
         elif kind == CLOSE:
             verdict = FAILED if size[i] == 0 else \
                 _plan_close(i, size[i], size, basis, state, plan)
         else:
-            bps = a[n]
+            bps = a[tx]
             if not 0 < bps <= 10_000:
                 verdict = FAILED
             elif not _fits(size[i], bps):
@@ -249,7 +251,7 @@ def run_trades(kinds: np.ndarray, senders: np.ndarray, a: np.ndarray, b: np.ndar
         if verdict == _BAIL:
             break
         if verdict == FAILED:
-            status[n], fills[n] = FAILED, 0
+            status[n] = FAILED
             n += 1
             continue
         delta, close, opened, px = plan[0], plan[1], plan[2], plan[3]
@@ -295,7 +297,7 @@ def run_trades(kinds: np.ndarray, senders: np.ndarray, a: np.ndarray, b: np.ndar
         to_pool = paid * state[FEE_TO_POOL_PPM] // PPM
         nrows = _row(rows, nrows, m, pool, to_pool, FEE_TO_POOL, balances)
         nrows = _row(rows, nrows, m, fees, paid - to_pool, FEE, balances)
-        status[n], fills[n] = OK, px
+        status[n], fill_of[tx] = OK, px
         n += 1
     counts[0], counts[1] = nrows, ntouched
     return n
@@ -312,11 +314,10 @@ class CompiledTrades:
         self.rows = np.zeros((64, 4), np.int64)
         self.touched = np.zeros(64, np.int64)
 
-    def run(self, p, kinds: np.ndarray, senders: np.ndarray, a: np.ndarray, b: np.ndarray,
-            start: int, status: np.ndarray, fills: np.ndarray) -> int:
-        """Execute from ``start`` on market ``p`` (a ``PerpsProtocol``); return where
+    def run(self, p, ids: np.ndarray, start: int, status: np.ndarray) -> int:
+        """Execute ``ids[start:]`` on market ``p`` (a ``PerpsProtocol``); return where
         Python takes over."""
-        room = len(kinds) - start
+        room = len(ids) - start
         if len(self.touched) < 2 * room:  # at most two touches and three rows a trade
             self.rows = np.zeros((3 * room, 4), np.int64)
             self.touched = np.zeros(2 * room, np.int64)
@@ -329,9 +330,11 @@ class CompiledTrades:
         state[SHORTFALL] = 0
         counts = self.counts
         counts[0] = counts[1] = 0
-        end = run_trades(kinds, senders, a, b, start, p.size, p.basis, p.traded, p.exposure,
-                         p._price_time_at, p._price_time, p.ledger.balances, p.margin,
-                         state, status, fills, self.rows, self.touched, counts)
+        txs = p.txs
+        end = run_trades(ids, txs.kind, txs.sender, txs.a, txs.b, txs.fill, start, p.size,
+                         p.basis, p.traded, p.exposure, p._price_time_at, p._price_time,
+                         p.ledger.balances, p.margin, state, status, self.rows,
+                         self.touched, counts)
         p.skew = state.item(SKEW)
         p._held[1], p._held[-1] = state.item(HELD_LONG), state.item(HELD_SHORT)
         p.log.pool_shortfall += state.item(SHORTFALL)
