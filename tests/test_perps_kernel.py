@@ -48,7 +48,7 @@ tx_strategy = st.tuples(st.sampled_from(_KINDS), st.integers(0, 3),
                         st.integers(100, 5_000), st.integers(0, 10_000))
 
 
-def _block(p: PerpsProtocol, block: list, n: int) -> np.ndarray:
+def _block(p: PerpsProtocol, block: list, n: int, batch: bool = False) -> np.ndarray:
     kinds = np.array([int(k) for k, *_ in block])
     a = np.array([bps if k == Kind.REDUCE else price * PPM if k == Kind.ORACLE
                   else abs(x) if k in (Kind.TOPUP, Kind.WITHDRAW) else x
@@ -56,7 +56,7 @@ def _block(p: PerpsProtocol, block: list, n: int) -> np.ndarray:
     t = np.full(len(block), 1_000_000 * n, dtype=np.int64)
     ids = p.txs.add_many(kinds, np.array([i for _, i, *_ in block]), t, t, a=a,
                          b=np.where(kinds == Kind.ORACLE, n, 0))
-    status = p.execute(ids, np.full(len(ids), n), t)
+    status = p.execute(ids, np.full(len(ids), n), t, batch)
     p.end_block(ids)
     return status
 
@@ -64,14 +64,15 @@ def _block(p: PerpsProtocol, block: list, n: int) -> np.ndarray:
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.lists(tx_strategy, min_size=1, max_size=8), min_size=1, max_size=12),
        st.sampled_from([0.0, 3e6, 1e9]), st.sampled_from([0.0, 0.63, 1.0]),
-       st.sampled_from([0.0, 1e6]))
-def test_compiled_trades_equal_the_python_handlers(blocks, cap, share, scale):
+       st.sampled_from([0.0, 1e6]), st.booleans())
+def test_compiled_trades_equal_the_python_handlers(blocks, cap, share, scale, batch):
+    """Also under batch clearing, where every trade of a block fills at one price."""
     fast, slow = _market(cap, share, scale), _market(cap, share, scale)
     slow.compiled_trades = False
     for p in (fast, slow):
         _block(p, [(Kind.ORACLE, 0, 0, 2_000, 0)], 0)
     for n, block in enumerate(blocks, 1):
-        s_fast, s_slow = _block(fast, block, n), _block(slow, block, n)
+        s_fast, s_slow = _block(fast, block, n, batch), _block(slow, block, n, batch)
         assert s_fast.tolist() == s_slow.tolist()
         assert fast.margin_view.touched == slow.margin_view.touched
         fast.margin_view.refresh(), slow.margin_view.refresh()

@@ -220,15 +220,16 @@ class PerpsProtocol(ProtocolPort):
         """Run the block's transactions in order; ``batch``: the design clears the block
         as one batch, so every trade of it fills at one clearing price. Runs of plain
         trades, closes and reduces go through the compiled kernel where nothing wraps
-        or locks them (``perps_kernel``); everything else through the handlers."""
+        or locks them (``perps_kernel``), at the clearing price under ``batch``;
+        everything else through the handlers."""
         self.begin_block(int(t_us[0]))
         if self.fallback is not None:
             self._fall_back(int(block[0]), int(t_us[0]))
         txs = self.txs
         kinds = txs.kind[ids].tolist()
         self._liquidations_run = not _LIQUIDATE_KINDS.isdisjoint(kinds)
-        if not batch and self._kernel_applies():
-            return self._execute_compiled(ids, kinds, block, t_us)
+        if self._kernel_applies():
+            return self._execute_compiled(ids, kinds, block, t_us, batch)
         id_list = ids.tolist()
         rows = zip(kinds, txs.sender[ids].tolist(), txs.a[ids].tolist(),
                    txs.b[ids].tolist(), block.tolist(), t_us.tolist())
@@ -260,14 +261,18 @@ class PerpsProtocol(ProtocolPort):
             and handlers[Kind.REDUCE] == self._reduce and not self._may_lock
 
     def _execute_compiled(self, ids: np.ndarray, kinds: list[int], block: np.ndarray,
-                          t_us: np.ndarray) -> np.ndarray:
+                          t_us: np.ndarray, batch: bool) -> np.ndarray:
         """``execute`` with runs of trades in the kernel: the kernel stops at each
-        transaction it leaves to Python, whose handler runs it, and goes on after it."""
+        transaction it leaves to Python, whose handler runs it, and goes on after it.
+        Under ``batch`` the clearing price is set at the block's first trade, as there."""
         txs, n = self.txs, len(ids)
         status = np.zeros(n, dtype=np.int8)
+        self._batch_px = None
         pos = 0
         while pos < n:
             if kinds[pos] in _TRADE_KINDS:
+                if batch and self._batch_px is None:
+                    self._batch_px = self._clearing_price(ids[pos:])
                 pos = self._kernel.run(self, ids, pos, status)
                 if pos == n:
                     break
@@ -279,6 +284,7 @@ class PerpsProtocol(ProtocolPort):
             if ok and kind in _TRADE_KINDS:
                 txs.fill[tx] = self._fills[0]
             pos += 1
+        self._batch_px = None
         return status
 
     def end_block(self, ids: np.ndarray) -> None:

@@ -15,7 +15,8 @@ Every effect is the Python handlers' own, in the same order: the state arrays ar
 updated in place, and the ledger transfers, the accounts touched and the fill prices are
 written to output arrays that the protocol appends to its journal and margin view;
 fill prices go straight to the transaction store's column. ``PerpsProtocol`` uses the kernel only when nothing wraps or locks those handlers
-(no price rule, no Dutch auction locks, no batch clearing); ``tests/test_perps_kernel``
+(no price rule, no Dutch auction locks); under batch clearing it fills at the
+clearing price the protocol worked out; ``tests/test_perps_kernel``
 checks it against the Python handlers on random blocks.
 """
 from __future__ import annotations
@@ -27,8 +28,8 @@ PPM = 1_000_000
 _MAX = np.iinfo(np.int64).max
 # ``state`` slots (int64): market scalars in, the changed ones written back
 PRICE, SKEW, HELD_LONG, HELD_SHORT, SCALE, FEE_PPM, FEE_TO_POOL_PPM, IM_PPM, OI_CAP, \
-    POOL, FEES, SHORTFALL = range(12)
-STATE_SLOTS = 12
+    POOL, FEES, SHORTFALL, HAS_BATCH, BATCH_PX = range(14)
+STATE_SLOTS = 14
 # reason of each journal row the kernel writes (the protocol maps them to ledger codes)
 PNL, FEE_TO_POOL, FEE = 0, 1, 2
 REASONS = ("pnl", "fee_to_pool", "fee")
@@ -105,8 +106,10 @@ def _toward_zero(num: int, den: int) -> int:
 
 @njit(cache=True)
 def _fill(state: np.ndarray, delta: int) -> int:
-    """The fill price of ``delta`` units (the Python ``_fill`` without a batch price);
-    -1 where the product does not fit."""
+    """The fill price of ``delta`` units (the Python ``_fill``: the batch's clearing
+    price where one is set); -1 where the product does not fit."""
+    if state[HAS_BATCH]:
+        return state[BATCH_PX]
     price, scale = state[PRICE], state[SCALE]
     if scale == 0:
         return price
@@ -317,6 +320,9 @@ class CompiledTrades:
     def run(self, p, ids: np.ndarray, start: int, status: np.ndarray) -> int:
         """Execute ``ids[start:]`` on market ``p`` (a ``PerpsProtocol``); return where
         Python takes over."""
+        batch_px = p._batch_px
+        if batch_px is not None and not 0 <= batch_px <= _MAX:
+            return start  # a clearing price beyond 64 bits: Python's integers
         room = len(ids) - start
         if len(self.touched) < 2 * room:  # at most two touches and three rows a trade
             self.rows = np.zeros((3 * room, 4), np.int64)
@@ -328,6 +334,7 @@ class CompiledTrades:
         state[FEE_TO_POOL_PPM], state[IM_PPM] = p.fee_to_pool_ppm, p.im_ppm
         state[OI_CAP], state[POOL], state[FEES] = p.oi_cap, p.pool, p.fees
         state[SHORTFALL] = 0
+        state[HAS_BATCH], state[BATCH_PX] = (0, 0) if batch_px is None else (1, batch_px)
         counts = self.counts
         counts[0] = counts[1] = 0
         txs = p.txs

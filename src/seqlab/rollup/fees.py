@@ -149,8 +149,12 @@ class FeeMarket:
         succeeded (as gas is), each from its payer, capped by the payer's balance."""
         txs, ledger, to = self.txs, self.ledger, self.accounts.sequencer
         tip = txs.tip[ids]
-        for k in np.flatnonzero(tip > 0).tolist():
-            tx = int(ids[k])
-            payer = self.payer_of(int(txs.kind[tx]), int(txs.sender[tx]))
-            ledger.transfer(payer, to, min(int(tip[k]), ledger.balances.item(payer)),
-                            "priority_fee")
+        paying = np.flatnonzero(tip > 0)
+        if not len(paying):
+            return
+        tx = ids[paying]
+        payer_of, transfer, balances = self.payer_of, ledger.transfer, ledger.balances
+        for kind, sender, amount in zip(txs.kind[tx].tolist(), txs.sender[tx].tolist(),
+                                        tip[paying].tolist()):
+            payer = payer_of(kind, sender)  # one at a time: a payer may run short
+            transfer(payer, to, min(amount, balances.item(payer)), "priority_fee")
