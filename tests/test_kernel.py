@@ -1,7 +1,10 @@
+import hashlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.special import ndtri
 
 from seqlab.kernel import Simulation, keyed_normals, make_rng, stream_key
 from seqlab.units import format_duration, parse_duration
@@ -76,3 +79,38 @@ def test_keyed_normals_few_draws_are_the_many_draws_bits(few, more, counter, per
     assert some.tobytes() == many[:n].tobytes()
     one = keyed_normals(seed, "s", int(keys[0]), int(counters[0]) if per_key else counter)
     assert np.ndim(one) == 0 and one == many[0]
+
+
+_M64 = (1 << 64) - 1
+
+
+def _mix(x: int) -> int:
+    """splitmix64's finaliser on Python ints (the published constants, wrapping by mask)."""
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_INT64, _INT64), min_size=1, max_size=20), st.integers(0, 2**32))
+def test_keyed_normals_are_the_published_hash_bit_for_bit(pairs, seed):
+    """The compiled hash against splitmix64 in Python integers: negative keys and
+    counters wrap to 64 bits, the top 53 bits map into (0, 1), and ``ndtri`` of that is
+    the normal, to the bit."""
+    base = int.from_bytes(hashlib.sha256(f"{seed}/s".encode()).digest()[:8], "little")
+    u = [(float(_mix(_mix(base ^ (k & _M64)) ^ ((c * 0xD6E8FEB86659FD93) & _M64)) >> 11)
+          + 0.5) / float(1 << 53) for k, c in pairs]
+    keys, counters = (np.array(x, dtype=np.int64) for x in zip(*pairs))
+    assert keyed_normals(seed, "s", keys, counters).tobytes() == ndtri(np.array(u)).tobytes()
+
+
+def test_keyed_normals_broadcast_as_numpy_does():
+    keys = np.arange(6, dtype=np.int64).reshape(2, 3)
+    grid = keyed_normals(3, "s", keys, np.array([[0], [1]]))
+    assert grid.shape == (2, 3)
+    assert grid[1, 2] == keyed_normals(3, "s", 5, 1)
+    assert keyed_normals(3, "s", np.empty(0, np.int64), 0).shape == (0,)
+    assert keyed_normals(3, "s", np.array([4]), 0).shape == (1,)
+    with pytest.raises(ValueError):
+        keyed_normals(3, "s", np.arange(3), np.arange(2))

@@ -15,6 +15,8 @@ from typing import Any, Callable
 import numpy as np
 from scipy.special import ndtri
 
+from seqlab.keyed_hash import uniforms
+
 
 def stream_key(name: str) -> tuple[int, ...]:
     """A stable spawn key for a stream name (the same on every machine and Python run).
@@ -40,41 +42,11 @@ def _cached(cache: dict[str, np.random.Generator], seed: int, name: str
     return gen
 
 
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser, vectorised over a uint64 array (arithmetic wraps modulo
-    2**64, as intended; array operations never warn on it)."""
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
 @lru_cache(maxsize=4096)
 def _stream_base(seed: int, name: str) -> np.uint64:
     """The 64-bit key of stream ``name`` under ``seed`` (hashed once, then remembered)."""
     return np.uint64(int.from_bytes(hashlib.sha256(f"{seed}/{name}".encode()).digest()[:8],
                                     "little"))
-
-
-_MASK64 = (1 << 64) - 1
-_COUNTER_MIX = 0xD6E8FEB86659FD93
-_FEW_KEYS = 16  # up to this many draws hash as Python ints: a dozen tiny-array ops cost more
-
-
-def _splitmix64_int(x: int) -> int:
-    """``_splitmix64`` of one value as a Python int (wrapping made explicit by the mask)."""
-    x = (x + 0x9E3779B97F4A7C15) & _MASK64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return x ^ (x >> 31)
-
-
-def _few_uniforms(base: int, keys: list[int], counters: list[int]) -> list[float]:
-    """The uniforms ``keyed_normals`` hashes for a few (key, counter) pairs, one at a
-    time: the same integers and the same two float operations, so the same bits."""
-    mix = _splitmix64_int
-    return [(float(mix(mix(base ^ (k & _MASK64)) ^ ((c * _COUNTER_MIX) & _MASK64)) >> 11)
-             + 0.5) / float(1 << 53) for k, c in zip(keys, counters)]
 
 
 def keyed_normals(seed: int, name: str, keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
@@ -83,23 +55,21 @@ def keyed_normals(seed: int, name: str, keys: np.ndarray, counters: np.ndarray) 
     Agents that react during a run (a user's k-th top-up, a bot's k-th attempt on an
     account) draw here, keyed by who and which attempt. Then a design that changes one
     user's fate does not shift the random numbers of every other user, and paired runs
-    stay paired account by account.
+    stay paired account by account. ``keys`` and ``counters`` broadcast as numpy's
+    arrays do; the hash is ``keyed_hash.uniforms``.
     """
     base = _stream_base(int(seed), name)
-    k = np.atleast_1d(np.asarray(keys, dtype=np.int64))
-    c = np.atleast_1d(np.asarray(counters, dtype=np.int64))
-    if k.ndim == c.ndim == 1 and len(k) <= _FEW_KEYS and len(c) <= _FEW_KEYS \
-            and (len(k) == len(c) or len(k) == 1 or len(c) == 1):
-        ks, cs = k.tolist(), c.tolist()
-        n = max(len(ks), len(cs))
-        u = np.array(_few_uniforms(int(base), ks * n if len(ks) == 1 else ks,
-                                   cs * n if len(cs) == 1 else cs), dtype=np.float64)
+    k = np.asarray(keys, dtype=np.int64)
+    c = np.asarray(counters, dtype=np.int64)
+    if k.ndim <= 1 and c.ndim <= 1 and (k.size == c.size or k.size == 1 or c.size == 1):
+        n = c.size if k.size == 1 else k.size
+        u = uniforms(base, k.ravel(), c.ravel(), n)
+        if k.ndim == c.ndim == 0:
+            return ndtri(u)[0]  # scalars in, scalar out
     else:
-        h = _splitmix64(_splitmix64(base ^ k.astype(np.uint64))
-                        ^ (c.astype(np.uint64) * np.uint64(_COUNTER_MIX)))
-        u = ((h >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
-    z = ndtri(u)
-    return z if np.ndim(keys) or np.ndim(counters) else z[0]  # scalars in, scalar out
+        k, c = np.broadcast_arrays(k, c)
+        u = uniforms(base, k.ravel(), c.ravel(), k.size).reshape(k.shape)
+    return ndtri(u)
 
 
 class Simulation:
