@@ -1,4 +1,8 @@
 """Liquidation mechanisms: partial per-block caps and Clipper-style Dutch auctions."""
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from seqlab.experiments.compare import compare
 from seqlab.scenario import load_scenario, parse_scenario
 from tests.test_perps import OK, FAILED, bal, make, oracle, tx, usd
@@ -113,3 +117,40 @@ def test_reward_is_zero_for_a_healthy_account():
     oracle(p, 2000.0, block=1)
     tx(p, Kind.TRADE, 0, a=usd(5_000.0), block=1)
     assert p.liquidation.reward(0, 2) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["fixed", "partial", "fillable", "keeper_fee"]),
+       st.lists(st.tuples(st.floats(50.0, 5_000.0), st.floats(-60_000.0, 60_000.0)),
+                min_size=1, max_size=6),
+       st.floats(800.0, 2_600.0))
+def test_rewards_of_many_accounts_are_each_accounts_plan(mechanism, accounts, crash):
+    """The bots' batch estimate (accounts under water answered without a plan) equals,
+    account by account, the plan's reward the liquidation would pay: zero where the
+    account has nothing above zero, whatever the mechanism would want."""
+    extra = {"keeper_fee": dict(keeper_fee_ratio=0.0035, min_keeper_fee_usd=1.0,
+                                max_keeper_fee_usd=1_000.0),
+             "partial": dict(partial_cap=0.1)}.get(mechanism, {})
+    p = make(accounts=len(accounts), margin=10_000.0, liquidation=mechanism, **extra)
+    oracle(p, 2000.0, block=1)
+    for i, (margin_usd, trade_usd) in enumerate(accounts):
+        tx(p, Kind.WITHDRAW, i, a=usd(10_000.0 - margin_usd), block=1)
+        tx(p, Kind.TRADE, i, a=usd(trade_usd), block=1)
+    oracle(p, crash, block=2)
+    who = np.arange(len(accounts), dtype=np.int64)
+    planned = [p.liquidation.plan(i, -1)[1] if p.is_liquidatable(i) else 0
+               for i in range(len(accounts))]
+    assert p.liquidation.rewards(who, -1).tolist() == planned
+    assert p.underwater(who).tolist() == [p.equity(i) <= 0 for i in range(len(accounts))]
+
+
+def test_an_account_under_water_pays_no_keeper_however_large_its_position():
+    """Synthetix-style keeper fees have a floor, but the plan pays it only from equity
+    above zero: an account under water is worth nothing to a bot."""
+    p = long_at_risk(liquidation="keeper_fee", keeper_fee_ratio=0.0035,
+                     min_keeper_fee_usd=1.0, max_keeper_fee_usd=1_000.0)
+    oracle(p, 1_000.0, block=3)
+    assert p.equity(0) < 0 and p.is_liquidatable(0)
+    assert p.liquidation.wants(0, int(p.size[0]))[0] > 0
+    assert p.liquidation.rewards(np.array([0]), -1).tolist() == [0]
+    assert p.liquidation.plan(0, -1)[1] == 0

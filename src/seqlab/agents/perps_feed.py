@@ -54,8 +54,7 @@ class PerpsAgents:
         """What liquidating each of ``who`` in the coming block would pay (the
         mechanism's own estimate; -1 is a block not yet built, so per-block budgets are
         whole)."""
-        reward = self.protocol.liquidation.reward
-        return np.fromiter((reward(i, -1) for i in who.tolist()), np.int64, len(who))
+        return self.protocol.liquidation.rewards(who, -1)
 
     def scan(self, t_us: int, bots: Sequence[int]) -> None:
         """A polling bot looks at the chain now: the state the last block left."""

@@ -32,6 +32,7 @@ from seqlab.protocols.auction import (Auction, ExponentialDecrease, LinearDecrea
 from seqlab.ledger import EXTERNAL
 from seqlab.protocols.keeper_venue import KeeperVenue
 from seqlab.protocols.liquidation_host import LiquidationHost
+from seqlab.protocols.payout import each_reward
 from seqlab.scenario.schema import Perps
 from seqlab.units import MICRO_USD as PPM
 
@@ -89,6 +90,11 @@ class DutchLiquidation:
         tab = p.notional(int(p.size[i]))
         due = keeper_incentive(tab, self.tip, self.chip)
         return min(due, p.balance(p.insurance) + p.balance(p.pool))
+
+    def rewards(self, who: np.ndarray, block: int) -> np.ndarray:
+        """``reward`` of each account of ``who`` (the protocol pays the incentive, under
+        water or not)."""
+        return each_reward(self.reward, who, block)
 
     def liquidate(self, liquidator: int, a: int, i: int, block: int, t: int) -> bool:
         p = self.p

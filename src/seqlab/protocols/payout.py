@@ -16,6 +16,9 @@ bonus, a fillable-price discount, a keeper fee, protocol fees) does it in two st
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Callable
+
+import numpy as np
 
 from seqlab.protocols.fixed import PPM, toward_zero
 from seqlab.protocols.liquidation_host import LiquidationHost
@@ -42,7 +45,8 @@ class PlannedLiquidation(ABC):
     @abstractmethod
     def wants(self, i: int, close: int) -> tuple[int, list[Payment]]:
         """Before the close: what the liquidator would be paid for closing ``close`` units
-        of account ``i``, and the protocol's payments after it, in order, uncapped."""
+        of account ``i`` (never negative), and the protocol's payments after it, in
+        order, uncapped."""
 
     def consume(self, i: int, block: int, close: int) -> None:
         """Use up what a liquidation of ``close`` units uses (a per-block budget)."""
@@ -70,9 +74,18 @@ class PlannedLiquidation(ABC):
         """What liquidating account ``i`` now would pay its liquidator (micro-USD; 0 when it
         is not liquidatable): the estimate a rational bot weighs against its costs. Pure:
         nothing changes."""
-        if not self.p.is_liquidatable(i):
-            return 0
+        p = self.p
+        if not p.is_liquidatable(i) or p.equity(i) <= 0:
+            return 0  # under water: ``plan`` caps the reward by nothing above zero
         return self.plan(i, block)[1]
+
+    def rewards(self, who: np.ndarray, block: int) -> np.ndarray:
+        """``reward`` of each account of ``who``: 0 at once for those under water (after
+        a crash most liquidatable accounts are, block after block), a plan for the rest."""
+        out = np.zeros(len(who), dtype=np.int64)
+        live = np.flatnonzero(~self.p.underwater(who))
+        out[live] = each_reward(self.reward, who[live], block)
+        return out
 
     def liquidate(self, liquidator: int, a: int, i: int, block: int, t: int) -> bool:
         p = self.p
@@ -91,6 +104,12 @@ class PlannedLiquidation(ABC):
                 p.pay_from_margin(i, to, amount, reason)
         p.log_liquidation(t, block, i, liquidator, closed, reward)
         return True
+
+
+def each_reward(reward: Callable[[int, int], int], who: np.ndarray, block: int
+                ) -> np.ndarray:
+    """``reward(i, block)`` of each account of ``who``, one at a time."""
+    return np.fromiter((reward(i, block) for i in who.tolist()), np.int64, len(who))
 
 
 def share(notional: int, ppm: int) -> int:

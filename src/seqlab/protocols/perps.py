@@ -46,6 +46,7 @@ from seqlab.protocols.price_rule import PriceRule
 _TRADE_KINDS = frozenset((int(Kind.TRADE), int(Kind.CLOSE), int(Kind.REDUCE)))
 _LIQUIDATE_KINDS = frozenset((int(Kind.LIQUIDATE), int(Kind.OPT_LIQUIDATE)))  # pay gas
 _OK, _FAILED = int(Status.OK), int(Status.FAILED)  # plain ints: enum lookups cost per tx
+_TERM = 1 << 61  # below this, three terms of an account's equity sum within int64
 YEAR_US = 31_536e9
 
 
@@ -433,6 +434,22 @@ class PerpsProtocol(ProtocolPort):
         size = self.size.item(i)
         return self.ledger.balances.item(self._margin_of[i]) + size * self.price // PPM \
             - self.basis.item(i)
+
+    def underwater(self, who: np.ndarray) -> np.ndarray:
+        """Whether each account of ``who`` has ``equity`` at or below zero, exactly: in
+        int64 where every term stays below 2**61 (so no sum overflows), in Python's
+        integers for the rest. Bots ask it of every liquidatable account each block."""
+        size, basis = self.size[who], self.basis[who]
+        bal = self.ledger.balances[self.margin[who]]
+        price = self.price
+        fits = (np.abs(size) <= _TERM // max(price, 1)) & (np.abs(bal) < _TERM) \
+            & (np.abs(basis) < _TERM) & (size > -_TERM) & (bal > -_TERM) & (basis > -_TERM)
+        under = np.zeros(len(who), dtype=bool)
+        ok = np.flatnonzero(fits)
+        under[ok] = bal[ok] + size[ok] * price // PPM - basis[ok] <= 0
+        for k in np.flatnonzero(~fits).tolist():
+            under[k] = self.equity(int(who[k])) <= 0
+        return under
 
     def _clearing_price(self, ids: np.ndarray) -> int:
         """One price for every trade of the batch: the skew premium averaged over the
