@@ -252,3 +252,13 @@ def test_compare_run_error_names_the_run():
         compare("tiny", ["honest", "nope"])
     with pytest.raises(SeqlabError, match="backend"):
         compare("tiny", ["honest"], backend="threads")
+
+
+def test_the_costliest_designs_run_first():
+    """A pool's last runs should be short ones: builders (the costliest) start first,
+    each design's seeds in order, whatever order the designs were named in."""
+    done = []
+    compare("tiny", ["honest", "priority", "builders"], seeds=2, report=False,
+            progress=lambda n, total, what: done.append(what) if n else None)
+    assert done == ["builders seed 3", "builders seed 4", "priority seed 3",
+                    "priority seed 4", "honest seed 3", "honest seed 4"]

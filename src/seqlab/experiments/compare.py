@@ -29,7 +29,7 @@ from seqlab.metrics.recourse import recourse_metrics
 from seqlab.result import Result
 from seqlab.experiments.sweep import parse_literal, set_dotted
 from seqlab.scenario.loader import LoadedScenario, load_scenario, parse_scenario
-from seqlab.sequencing import ROLLUP_DESIGNS, check_design
+from seqlab.sequencing import ROLLUP_DESIGNS, check_design, relative_cost
 from seqlab.cluster import make_world
 
 # Metrics of one design (vs the baseline) in one seed; the JSON and table carry these.
@@ -210,8 +210,10 @@ def run_views(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
     seed_list = [loaded.scenario.seed + k for k in range(seeds)]
     data = loaded.scenario.model_dump(mode="python")
     base_dir = str(loaded.base_dir) if loaded.base_dir else None
-    specs = [CompareRun(design, seed, data, loaded.source, base_dir)
-             for seed in seed_list for design in order]
+    # the costliest designs' runs first (a stable sort: seeds in order within a design)
+    specs = sorted((CompareRun(design, seed, data, loaded.source, base_dir)
+                    for design in order for seed in seed_list),
+                   key=lambda spec: -relative_cost(spec.design))
     views: dict[tuple[str, int], RunView] = {}
     if progress is not None:
         progress(0, len(specs), f"{specs[0].design} seed {specs[0].seed}")

@@ -111,6 +111,20 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
+# CPU time of a ``default`` run under each built-in design relative to ``honest`` (seed 1,
+# README "Performance"). Only the order of work uses it: ``compare`` starts the costliest
+# runs first, so the last to finish on a pool are short ones. Unlisted designs count 1.
+RELATIVE_COST: dict[str, float] = {
+    "builders": 3.0, "committee": 2.1, "timeboost": 1.6, "encrypted": 1.6,
+    "fair-ordering": 1.6, "extractive": 1.4, "priority": 1.4, "batch-auction": 0.95,
+}
+
+
+def relative_cost(design: str) -> float:
+    """``RELATIVE_COST`` of ``design`` (a sequencing market's or a variant's: 1)."""
+    return RELATIVE_COST.get(design, 1.0)
+
+
 class DesignSettings(NamedTuple):
     """A design's own settings: the ``[sequencer]`` key they are read from, their model."""
 
