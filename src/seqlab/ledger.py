@@ -10,6 +10,7 @@ result.
 from __future__ import annotations
 
 from itertools import chain
+from typing import Sequence
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class Ledger:
         self.names: list[str] = ["external"]
         self.balances = np.zeros(64, dtype=np.int64)
         self._reasons: dict[str, int] = {}
-        self._scalar: list[tuple[int, int, int, int]] = []
+        self._scalar: list[Sequence[int]] = []  # (src, dst, amount, code) each
         self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     # accounts -----------------------------------------------------------------------
@@ -73,17 +74,12 @@ class Ledger:
         if len(self._scalar) >= SCALAR_BATCH:  # Python tuples cost ~5x an array row
             self._flush_scalar()
 
-    def record(self, rows: np.ndarray, reasons: tuple[str, ...]) -> None:
+    def record(self, rows: np.ndarray) -> None:
         """Journal transfers compiled code has already applied to ``balances``: rows of
-        ``(src, dst, amount, r)`` with reason ``reasons[r]``, in the order they were made
-        (a reason gets its code at first use, as ``transfer`` gives it)."""
-        codes = [self._reasons.get(r) for r in reasons]
+        ``(src, dst, amount, code)`` in the order they were made, each code one this
+        ledger gave (``reason``, at the reason's first use, as ``transfer`` gives it)."""
         scalar = self._scalar
-        for src, dst, amount, r in rows.tolist():
-            code = codes[r]
-            if code is None:
-                code = codes[r] = self.reason(reasons[r])
-            scalar.append((src, dst, amount, code))
+        scalar.extend(rows.tolist())  # lists of four ints, flattened like the tuples
         if len(scalar) >= SCALAR_BATCH:
             self._flush_scalar()
 

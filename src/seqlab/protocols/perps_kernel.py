@@ -28,11 +28,13 @@ PPM = 1_000_000
 _MAX = np.iinfo(np.int64).max
 # ``state`` slots (int64): market scalars in, the changed ones written back
 PRICE, SKEW, HELD_LONG, HELD_SHORT, SCALE, FEE_PPM, FEE_TO_POOL_PPM, IM_PPM, OI_CAP, \
-    POOL, FEES, SHORTFALL, HAS_BATCH, BATCH_PX = range(14)
-STATE_SLOTS = 14
-# reason of each journal row the kernel writes (the protocol maps them to ledger codes)
+    POOL, FEES, SHORTFALL, HAS_BATCH, BATCH_PX, NROWS, NTOUCHED, UNCODED, CODES = range(18)
+# the reasons of the journal rows the kernel writes, and from slot CODES on the ledger
+# code of each as far as the kernel has learnt it (-1 before: a row then carries
+# -1 - reason, counted in UNCODED, and Python asks the ledger)
 PNL, FEE_TO_POOL, FEE = 0, 1, 2
 REASONS = ("pnl", "fee_to_pool", "fee")
+STATE_SLOTS = CODES + len(REASONS)
 TRADE, CLOSE, REDUCE = 1, 2, 3
 OK, FAILED = 1, 2
 _BAIL = -1  # this transaction goes to Python
@@ -200,13 +202,19 @@ def _plan_close(i: int, close: int, size: np.ndarray, basis: np.ndarray, state: 
 
 @njit(cache=True)
 def _row(rows: np.ndarray, n: int, src: int, dst: int, amount: int, reason: int,
-         balances: np.ndarray) -> int:
-    """One ledger transfer (none for a zero amount, as ``Ledger.transfer``)."""
+         balances: np.ndarray, state: np.ndarray) -> int:
+    """One ledger transfer (none for a zero amount, as ``Ledger.transfer``), journalled
+    with its reason's ledger code (``-1 - reason`` while the ledger has given none)."""
     if amount == 0:
         return n
     balances[src] -= amount
     balances[dst] += amount
-    rows[n, 0], rows[n, 1], rows[n, 2], rows[n, 3] = src, dst, amount, reason
+    code = state[CODES + reason]
+    rows[n, 0], rows[n, 1], rows[n, 2] = src, dst, amount
+    if code < 0:
+        code = -1 - reason
+        state[UNCODED] += 1
+    rows[n, 3] = code
     return n + 1
 
 
@@ -216,16 +224,18 @@ def run_trades(ids: np.ndarray, kinds: np.ndarray, senders: np.ndarray, a: np.nd
                basis: np.ndarray, traded: np.ndarray, exposure: np.ndarray,
                price_time_at: np.ndarray, price_time: float, balances: np.ndarray,
                margin_of: np.ndarray, state: np.ndarray, status: np.ndarray,
-               rows: np.ndarray, touched: np.ndarray, counts: np.ndarray) -> int:
+               rows: np.ndarray, touched: np.ndarray) -> int:
     """Execute the transactions ``ids[start:]`` while the kernel may; return the index
     of the first it leaves to Python (``len(ids)``: none).
 
     ``kinds``, ``senders``, ``a``, ``b`` and ``fill_of`` are the store's columns, indexed
     by transaction id: a filled trade's price goes to ``fill_of``. ``status`` gets each
     handled transaction's status; ``rows``/``touched`` get the ledger transfers and
-    touched accounts, their counts added to ``counts[0]``/``counts[1]``."""
+    touched accounts, counted in ``state[NROWS]``/``state[NTOUCHED]``, and what the
+    pool could not pay goes to ``state[SHORTFALL]``."""
     plan = np.zeros(7, np.int64)
-    nrows, ntouched = counts[0], counts[1]
+    nrows, ntouched = 0, 0
+    state[SHORTFALL] = state[UNCODED] = 0
     pool, fees = state[POOL], state[FEES]
     n = start
     while n < len(ids):
@@ -289,20 +299,20 @@ def run_trades(ids: np.ndarray, kinds: np.ndarray, senders: np.ndarray, a: np.nd
             ntouched += 1
             if pnl >= 0:
                 paid = min(pnl, balances[pool])
-                nrows = _row(rows, nrows, pool, m, paid, PNL, balances)
+                nrows = _row(rows, nrows, pool, m, paid, PNL, balances, state)
                 state[SHORTFALL] += pnl - paid
             else:
-                nrows = _row(rows, nrows, m, pool, -pnl, PNL, balances)
+                nrows = _row(rows, nrows, m, pool, -pnl, PNL, balances, state)
         # the fee, as far as the margin goes, split between the pool and the protocol
         touched[ntouched] = i
         ntouched += 1
         paid = min(fee, balances[m])
         to_pool = paid * state[FEE_TO_POOL_PPM] // PPM
-        nrows = _row(rows, nrows, m, pool, to_pool, FEE_TO_POOL, balances)
-        nrows = _row(rows, nrows, m, fees, paid - to_pool, FEE, balances)
+        nrows = _row(rows, nrows, m, pool, to_pool, FEE_TO_POOL, balances, state)
+        nrows = _row(rows, nrows, m, fees, paid - to_pool, FEE, balances, state)
         status[n], fill_of[tx] = OK, px
         n += 1
-    counts[0], counts[1] = nrows, ntouched
+    state[NROWS], state[NTOUCHED] = nrows, ntouched
     return n
 
 
@@ -313,9 +323,26 @@ class CompiledTrades:
 
     def __init__(self) -> None:
         self.state = np.zeros(STATE_SLOTS, np.int64)
-        self.counts = np.zeros(2, np.int64)
+        self.state[CODES:] = -1
         self.rows = np.zeros((64, 4), np.int64)
         self.touched = np.zeros(64, np.int64)
+        self._market = None  # the market whose fixed parameters ``state`` holds
+
+    def _bind(self, p) -> None:
+        """The market's parameters that a run does not change, written once."""
+        state = self.state
+        state[SCALE], state[FEE_PPM] = p.scale_units, p.fee_ppm
+        state[FEE_TO_POOL_PPM], state[IM_PPM] = p.fee_to_pool_ppm, p.im_ppm
+        state[OI_CAP], state[POOL], state[FEES] = p.oi_cap, p.pool, p.fees
+        self._market = p
+
+    def _code_rows(self, ledger, rows: np.ndarray) -> None:
+        """Code the rows whose reason the kernel had no code for: the ledger's, given at
+        the reason's first use in row order if no transfer has used it yet (as
+        ``Ledger.transfer`` gives it); the kernel writes it itself from then on."""
+        for k in np.flatnonzero(rows[:, 3] < 0).tolist():
+            reason = -1 - int(rows[k, 3])
+            rows[k, 3] = self.state[CODES + reason] = ledger.reason(REASONS[reason])
 
     def run(self, p, ids: np.ndarray, start: int, status: np.ndarray) -> int:
         """Execute ``ids[start:]`` on market ``p`` (a ``PerpsProtocol``); return where
@@ -327,27 +354,29 @@ class CompiledTrades:
         if len(self.touched) < 2 * room:  # at most two touches and three rows a trade
             self.rows = np.zeros((3 * room, 4), np.int64)
             self.touched = np.zeros(2 * room, np.int64)
-        state = self.state
+        if p is not self._market:
+            self._bind(p)
+        ledger, state, held = p.ledger, self.state, p._held
         state[PRICE], state[SKEW] = p.price, p.skew
-        state[HELD_LONG], state[HELD_SHORT] = p._held[1], p._held[-1]
-        state[SCALE], state[FEE_PPM] = p.scale_units, p.fee_ppm
-        state[FEE_TO_POOL_PPM], state[IM_PPM] = p.fee_to_pool_ppm, p.im_ppm
-        state[OI_CAP], state[POOL], state[FEES] = p.oi_cap, p.pool, p.fees
-        state[SHORTFALL] = 0
-        state[HAS_BATCH], state[BATCH_PX] = (0, 0) if batch_px is None else (1, batch_px)
-        counts = self.counts
-        counts[0] = counts[1] = 0
+        state[HELD_LONG], state[HELD_SHORT] = held[1], held[-1]
+        if batch_px is None:
+            state[HAS_BATCH] = 0
+        else:
+            state[HAS_BATCH], state[BATCH_PX] = 1, batch_px
         txs = p.txs
         end = run_trades(ids, txs.kind, txs.sender, txs.a, txs.b, txs.fill, start, p.size,
                          p.basis, p.traded, p.exposure, p._price_time_at, p._price_time,
-                         p.ledger.balances, p.margin, state, status, self.rows,
-                         self.touched, counts)
+                         ledger.balances, p.margin, state, status, self.rows, self.touched)
         p.skew = state.item(SKEW)
-        p._held[1], p._held[-1] = state.item(HELD_LONG), state.item(HELD_SHORT)
-        p.log.pool_shortfall += state.item(SHORTFALL)
-        rows, touched = counts.item(0), counts.item(1)
+        held[1], held[-1] = state.item(HELD_LONG), state.item(HELD_SHORT)
+        shortfall = state.item(SHORTFALL)
+        if shortfall:
+            p.log.pool_shortfall += shortfall
+        rows, touched = state.item(NROWS), state.item(NTOUCHED)
         if rows:
-            p.ledger.record(self.rows[:rows], REASONS)
+            if state.item(UNCODED):
+                self._code_rows(ledger, self.rows[:rows])
+            ledger.record(self.rows[:rows])
         if touched:
             p.margin_view.touched.extend(self.touched[:touched].tolist())
         return end
