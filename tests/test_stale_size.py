@@ -39,6 +39,22 @@ def test_a_long_earns_more_per_unit_the_more_it_trades_so_a_bound_decides():
     assert s.units == pytest.approx(margin_units(m) * (1 - ROUNDING_MARGIN))
 
 
+def test_a_convex_profit_that_starts_below_the_fees_trades_at_its_bound_if_that_pays():
+    """A long against a short skew: the first units earn less than the two fees, but
+    the premium grows with size, so the largest size allowed earns; where even that
+    loses, nothing is traded."""
+    m = StaleMarket(fill=100.0, coming=100.0568, fee=0.00025, skew=-6.25, scale=50.0,
+                    initial_margin=0.125, equity=1_000.0, room_usd=1_000.0)
+    assert m.linear() < 0 < m.quadratic()
+    s = best_size(m)
+    assert s.bound == "open_interest" and s.units == pytest.approx(10.0, rel=2e-6)
+    assert round_trip_profit(m, s.units) > 0
+    small = StaleMarket(fill=100.0, coming=100.0568, fee=0.00025, skew=-6.25, scale=50.0,
+                        initial_margin=0.125, equity=1_000.0, room_usd=20.0)
+    assert round_trip_profit(small, 0.2) < 0
+    assert best_size(small).bound == "fees" and best_size(small).units == 0.0
+
+
 def test_without_price_impact_the_tightest_bound_sets_the_size():
     base = dict(fill=2000.0, coming=2010.0, fee=0.0005, initial_margin=0.05)
     # margin: 10k of equity covers x·2000·(0.05 + 0.0005): about 99 units, 198 k USD

@@ -33,7 +33,9 @@ controller) picks the size that earns most, given what the market charges and al
 
 With no interior best the profit grows with size, so the tightest of the last three
 bounds decides: on a perps market without an open-interest cap that is the operator's
-capital at the initial margin.
+capital at the initial margin. A convex profit may first fall below zero (the first
+units earn less than the fees) and then rise: the bound decides too, if the trade at it
+earns anything.
 """
 from __future__ import annotations
 
@@ -119,13 +121,18 @@ def margin_units(m: StaleMarket) -> float:
 def best_size(m: StaleMarket) -> Sizing:
     """The size that maximises π(x) over what the bounds allow, and which bound binds:
     ``fees`` (no size earns anything), ``price`` (the interior best of a concave profit),
-    ``open_interest``, ``margin`` or ``capital``."""
-    if m.fill <= 0 or m.coming == m.fill or m.linear() <= 0:
+    ``open_interest``, ``margin`` or ``capital``.
+
+    A convex profit (a long on a rising price with a skew premium) may start below zero,
+    the first units earning less than the fees, and still end above it: its best is then
+    the largest size allowed, if that earns anything."""
+    linear, quadratic = m.linear(), m.quadratic()
+    if m.fill <= 0 or m.coming == m.fill or (linear <= 0 and quadratic <= 0):
         return Sizing(0.0, m.side, "fees")
     limits = {"open_interest": m.room_usd / m.fill, "margin": margin_units(m),
               "capital": m.capital_usd / m.fill}
-    if m.quadratic() < 0:  # concave: the best size where dπ/dx = 0
-        limits["price"] = m.linear() / (-2.0 * m.quadratic())
+    if quadratic < 0:  # concave (and rising at 0): the best size where dπ/dx = 0
+        limits["price"] = linear / (-2.0 * quadratic)
     bound = min(limits, key=limits.__getitem__)
     units = limits[bound]
     if math.isinf(units):
@@ -133,6 +140,8 @@ def best_size(m: StaleMarket) -> Sizing:
                          "the account finite equity")
     if bound != "price":
         units *= 1.0 - ROUNDING_MARGIN
+    if linear <= 0 and round_trip_profit(m, units) <= 0:
+        return Sizing(0.0, m.side, "fees")  # convex, but even the most allowed loses
     return Sizing(max(0.0, units), m.side, bound)
 
 
