@@ -161,7 +161,7 @@ class Design(ABC):
         queue = getattr(self, "queue", None)
         if not isinstance(queue, PendingQueue) or not len(queue):
             return np.empty(0, dtype=np.int64)
-        late = queue.ids[queue.arrival <= deadline_us]
+        late = queue.ids[: queue.arrived_by(deadline_us)]  # in arrival order: a prefix
         if len(late):
             queue.remove(late)
         return late
