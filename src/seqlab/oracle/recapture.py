@@ -123,7 +123,7 @@ class RecaptureAuction:
         it made liquidatable) and run the winner's bundle, or leave it to the end of the
         block where the block's producer splits separate bundles."""
         p = self.protocol
-        rewards = [p.liquidation.reward(i, -1) for i in enabled.tolist()]
+        rewards = p.liquidation.rewards(np.asarray(enabled, dtype=np.int64), -1).tolist()
         writers = np.empty(0, dtype=np.int64)
         if self.options is not None:
             writers = np.setdiff1d(self.options.liquidatable(t), self._writers_before)
