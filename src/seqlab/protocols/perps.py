@@ -258,8 +258,9 @@ class PerpsProtocol(ProtocolPort):
         """Whether trades, closes and reduces are this market's own plain handlers (no
         price rule routes them, no liquidation mechanism locks accounts)."""
         handlers = self._handlers
-        return self.compiled_trades and handlers[Kind.TRADE] == self._trade and handlers[Kind.CLOSE] == self._close \
-            and handlers[Kind.REDUCE] == self._reduce and not self._may_lock
+        return self.compiled_trades and not self._may_lock \
+            and handlers[Kind.TRADE] == self._trade and handlers[Kind.CLOSE] == self._close \
+            and handlers[Kind.REDUCE] == self._reduce
 
     def _execute_compiled(self, ids: np.ndarray, kinds: list[int], block: np.ndarray,
                           t_us: np.ndarray, batch: bool) -> np.ndarray:

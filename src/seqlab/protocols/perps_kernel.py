@@ -12,12 +12,12 @@ so the protocol's Python handler runs that one exactly as before:
 - a loss beyond the account's margin (bad debt: its bearer is decided in Python).
 
 Every effect is the Python handlers' own, in the same order: the state arrays are
-updated in place, and the ledger transfers, the accounts touched and the fill prices are
-written to output arrays that the protocol appends to its journal and margin view;
-fill prices go straight to the transaction store's column. ``PerpsProtocol`` uses the kernel only when nothing wraps or locks those handlers
-(no price rule, no Dutch auction locks); under batch clearing it fills at the
-clearing price the protocol worked out; ``tests/test_perps_kernel``
-checks it against the Python handlers on random blocks.
+updated in place, the ledger transfers and the accounts touched are written to output
+arrays that the protocol appends to its journal and margin view, and fill prices go
+straight to the transaction store's column. ``PerpsProtocol`` uses the kernel only when
+nothing wraps or locks those handlers (no price rule, no Dutch auction locks); under
+batch clearing it fills at the clearing price the protocol worked out.
+``tests/test_perps_kernel`` checks it against the Python handlers on random blocks.
 """
 from __future__ import annotations
 
