@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from seqlab.cli import app
 from seqlab.errors import SeqlabError
 from seqlab.experiments.compare import compare
+from seqlab.experiments.pairing import Pairing
 from seqlab.experiments.stats import mean_ci
 from seqlab.txs import Kind, Status
 from seqlab.scenario import load_scenario, parse_scenario
@@ -254,11 +255,36 @@ def test_compare_run_error_names_the_run():
         compare("tiny", ["honest"], backend="threads")
 
 
-def test_the_costliest_designs_run_first():
-    """A pool's last runs should be short ones: builders (the costliest) start first,
-    each design's seeds in order, whatever order the designs were named in."""
+def test_each_seed_runs_its_baseline_first_then_the_costliest_designs():
+    """Seed by seed: the baseline first (the seed's pairs are then made as the others
+    finish), then builders (the costliest) before priority, whatever order the designs
+    were named in."""
     done = []
     compare("tiny", ["honest", "priority", "builders"], seeds=2, report=False,
             progress=lambda n, total, what: done.append(what) if n else None)
-    assert done == ["builders seed 3", "builders seed 4", "priority seed 3",
-                    "priority seed 4", "honest seed 3", "honest seed 4"]
+    assert done == ["honest seed 3", "builders seed 3", "priority seed 3",
+                    "honest seed 4", "builders seed 4", "priority seed 4"]
+
+
+def test_a_run_is_let_go_once_paired_with_its_seeds_baseline():
+    """Whatever order runs finish in, each is paired with its own seed's baseline, and
+    at the end no full run is held: memory follows the seeds in flight, not the whole
+    experiment (here the baseline of seed 2 comes last, so seed 2's runs wait for it)."""
+    designs, order = ["base", "a", "b"], [("a", 2), ("base", 1), ("b", 1), ("b", 2),
+                                          ("a", 1), ("base", 2)]
+    pairing = Pairing(designs, "base", [1, 2], lambda run, base: (run, base))
+    held = []
+    for design, seed in order:
+        pairing.add(design, seed, f"{design}{seed}")
+        held.append(pairing.held)
+    assert held == [1, 2, 2, 3, 2, 0]  # base 1 stays until a 1 is paired
+    assert pairing.pairs == {(d, s): (f"{d}{s}", f"base{s}") for d in designs for s in (1, 2)}
+
+
+def test_a_long_comparison_holds_only_the_seeds_in_flight():
+    pairing = Pairing(["base", "a", "b"], "base", range(50),
+                      lambda run, base: None)
+    for seed in range(50):
+        for design in ("base", "b", "a"):
+            pairing.add(design, seed, object())
+    assert pairing.most_held == 2 and pairing.held == 0 and len(pairing.pairs) == 150

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from seqlab.errors import SeqlabError
-from seqlab.experiments.executors import make_executor, release_run
+from seqlab.experiments.executors import Executor, make_executor, release_run
+from seqlab.experiments.pairing import Pairing
 from seqlab.experiments.paired import RunView, direct_harm, payer_harm, who_pays
 from seqlab.experiments.stats import domain_of, mean_ci, significance
 from seqlab.metrics.contagion import contagion_metrics
@@ -188,33 +189,42 @@ def compare(scenario: str | Path | LoadedScenario | None = None,
         from seqlab.experiments import store
 
         store.check_out(Path(out), COMPARE_FILES)
-    seed_list, views = run_views(loaded, designs, baseline, seeds, progress, backend,
-                                 workers, address)
-    result = _assemble(loaded, designs, baseline, seed_list, views)
+    seed_list, finished = run_stream(loaded, designs, baseline, seeds, progress, backend,
+                                     workers, address)
+    pairing = Pairing(designs, baseline, seed_list, pair_runs)
+    for design, seed, view in finished:
+        pairing.add(design, seed, view)
+    result = _assemble(loaded, designs, baseline, seed_list, pairing.pairs)
     if out is not None:
         save_compare(result, Path(out), report)
     return result
 
 
-def run_views(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: int,
-              progress: Progress | None = None, backend: str = "inline",
-              workers: int | None = None, address: str | None = None
-              ) -> tuple[list[int], dict[tuple[str, int], RunView]]:
-    """Run every design (and the baseline) on every seed on an executor; the seeds and
-    what was kept of each run, by (design, seed)."""
+def run_stream(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: int,
+               progress: Progress | None = None, backend: str = "inline",
+               workers: int | None = None, address: str | None = None
+               ) -> tuple[list[int], Iterator[tuple[str, int, RunView]]]:
+    """Every design (and the baseline) on every seed, checked before anything runs: the
+    seeds, and an iterator that runs them on an executor and yields ``(design, seed,
+    view)`` as each finishes. Seed by seed, the baseline first (its pairs can then be
+    made, and its runs let go, as the others finish), then the costliest designs, so a
+    pool does not end on a long run."""
     if not 1 <= seeds <= 10_000:
         raise SeqlabError(f"{seeds} seeds", field="--seeds", allowed="1 to 10,000")
     _check_designs(loaded, designs, baseline)
     executor = make_executor(backend, workers, address)
-    order = [baseline] + [d for d in designs if d != baseline]
+    others = sorted((d for d in designs if d != baseline), key=lambda d: -relative_cost(d))
     seed_list = [loaded.scenario.seed + k for k in range(seeds)]
     data = loaded.scenario.model_dump(mode="python")
     base_dir = str(loaded.base_dir) if loaded.base_dir else None
-    # the costliest designs' runs first (a stable sort: seeds in order within a design)
-    specs = sorted((CompareRun(design, seed, data, loaded.source, base_dir)
-                    for design in order for seed in seed_list),
-                   key=lambda spec: -relative_cost(spec.design))
-    views: dict[tuple[str, int], RunView] = {}
+    specs = [CompareRun(design, seed, data, loaded.source, base_dir)
+             for seed in seed_list for design in (baseline, *others)]
+    return seed_list, _finished(executor, specs, progress)
+
+
+def _finished(executor: Executor, specs: list[CompareRun], progress: Progress | None
+              ) -> Iterator[tuple[str, int, RunView]]:
+    """``specs`` run on ``executor``, as they finish."""
     if progress is not None:
         progress(0, len(specs), f"{specs[0].design} seed {specs[0].seed}")
     try:
@@ -222,17 +232,51 @@ def run_views(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
             spec = specs[i]
             if isinstance(view, str):
                 raise SeqlabError(f"{spec.design} seed {spec.seed}: {view}")
-            views[(spec.design, spec.seed)] = view
             if progress is not None:
                 progress(done, len(specs), f"{spec.design} seed {spec.seed}")
+            yield spec.design, spec.seed, view
     finally:
         executor.close()
-    return seed_list, views
+
+
+def run_views(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: int,
+              progress: Progress | None = None, backend: str = "inline",
+              workers: int | None = None, address: str | None = None
+              ) -> tuple[list[int], dict[tuple[str, int], RunView]]:
+    """``run_stream`` with every view kept, by (design, seed): for experiments that read
+    whole runs at the end (``price``)."""
+    seed_list, finished = run_stream(loaded, designs, baseline, seeds, progress, backend,
+                                     workers, address)
+    return seed_list, {(design, seed): view for design, seed, view in finished}
+
+
+@dataclass(frozen=True)
+class Paired:
+    """What a comparison keeps of one design's run on one seed, against that seed's
+    baseline: the run's summary, latency quantiles and bonuses, who paid, the paired
+    metrics, and per user account the direct ordering cost and the final-value
+    difference."""
+
+    summary: dict
+    latency_ms: np.ndarray
+    bonus: dict[str, float]
+    payers: dict[str, tuple[float, float]]
+    metrics: dict[str, float]
+    ordering_cost: np.ndarray
+    value_difference: np.ndarray
+
+
+def pair_runs(run: RunView, base: RunView) -> Paired:
+    """``run`` against ``base`` (the same seed under the baseline)."""
+    payers = payer_harm(run, base)
+    return Paired(run.summary, run.latency_ms, run.bonus, payers,
+                  paired_metrics(run, base, payers), direct_harm(run, base)["accounts"],
+                  base.values - run.values)
 
 
 def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: list[int],
-              views: dict[tuple[str, int], RunView]) -> Result:
-    first = views[(baseline, seeds[0])].summary
+              pairs: dict[tuple[str, int], Paired]) -> Result:
+    first = pairs[(baseline, seeds[0])].summary
     keys = METRICS + tuple(contagion_metrics(first)) + tuple(market_metrics(first)) \
         + tuple(recourse_metrics(first)) + tuple(oracle_error_metrics(first))
     rows: dict[str, list] = {k: [] for k in ("design", "seed", *keys, "digest",
@@ -244,29 +288,29 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
     for design in designs:
         samples, payers = [], []
         for seed in seeds:
-            run, base = views[(design, seed)], views[(baseline, seed)]
-            payers.append(payer_harm(run, base))
-            m = paired_metrics(run, base, payers[-1])
+            paired = pairs[(design, seed)]
+            payers.append(paired.payers)
+            m = paired.metrics
             samples.append(m)
             rows["design"].append(design)
             rows["seed"].append(seed)
             for k in keys:
                 rows[k].append(m[k])
-            rows["digest"].append(run.summary["digest"])
+            rows["digest"].append(paired.summary["digest"])
             for s in PROFIT_SOURCES:
-                rows[f"profit_{s}"].append(run.summary["operator_profit_by_strategy"][s])
-            diff = base.values - run.values
+                rows[f"profit_{s}"].append(paired.summary["operator_profit_by_strategy"][s])
+            diff = paired.value_difference
             harm["design"] += [design] * len(diff)
             harm["seed"] += [seed] * len(diff)
             harm["account"].append(np.arange(len(diff)))
-            harm["ordering_cost_usd"].append(direct_harm(run, base)["accounts"])
+            harm["ordering_cost_usd"].append(paired.ordering_cost)
             harm["final_value_difference_usd"].append(diff)
-            for name, usd in run.bonus.items():
+            for name, usd in paired.bonus.items():
                 bonus["design"].append(design)
                 bonus["seed"].append(seed)
                 bonus["liquidator"].append(name)
                 bonus["bonus_usd"].append(usd)
-        per_design[design] = _design_entry(design, seeds, samples, views, keys)
+        per_design[design] = _design_entry(design, seeds, samples, pairs, keys)
         per_design[design]["who_pays"] = who_pays(payers)
     summary = {"scenario": loaded.scenario.name, "baseline": baseline, "seeds": seeds,
                "designs": per_design}
@@ -279,13 +323,13 @@ def _assemble(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
         "latency_quantiles": {
             "design": np.repeat(designs, 201),
             "q": np.tile(np.linspace(0, 1, 201), len(designs)),
-            "latency_ms": np.concatenate([views[(d, seeds[0])].latency_ms for d in designs])},
+            "latency_ms": np.concatenate([pairs[(d, seeds[0])].latency_ms for d in designs])},
     }
     return Result(summary, tables)
 
 
 def _design_entry(design: str, seeds: list[int], samples: list[dict],
-                  views: dict[tuple[str, int], RunView], keys: tuple[str, ...]) -> dict:
+                  views: dict[tuple[str, int], Paired], keys: tuple[str, ...]) -> dict:
     """Means over seeds (and 95 % intervals when there are several)."""
     entry: dict = {}
     ci: dict[str, list[float]] = {}
