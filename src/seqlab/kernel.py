@@ -45,8 +45,7 @@ def _cached(cache: dict[str, np.random.Generator], seed: int, name: str
 @lru_cache(maxsize=4096)
 def _stream_base(seed: int, name: str) -> np.uint64:
     """The 64-bit key of stream ``name`` under ``seed`` (hashed once, then remembered)."""
-    return np.uint64(int.from_bytes(hashlib.sha256(f"{seed}/{name}".encode()).digest()[:8],
-                                    "little"))
+    return np.uint64(derived_seed(seed, name))
 
 
 def keyed_normals(seed: int, name: str, keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
