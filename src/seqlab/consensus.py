@@ -169,10 +169,10 @@ def _per_node(x: np.ndarray | float, n: int) -> np.ndarray:
 
 
 def run_round_arrays(t0: int, leader: int, base_us: np.ndarray, factors: np.ndarray,
-              alive: np.ndarray, quorum: int, lost: np.ndarray | None = None,
-              proposal_extra_us: np.ndarray | float = 0.0,
-              vote_extra_us: np.ndarray | float = 0.0,
-              voters: np.ndarray | None = None) -> RoundOutcome:
+                     alive: np.ndarray, quorum: int, lost: np.ndarray | None = None,
+                     proposal_extra_us: np.ndarray | float = 0.0,
+                     vote_extra_us: np.ndarray | float = 0.0,
+                     voters: np.ndarray | None = None) -> RoundOutcome:
     """``run_round`` (same arguments) over numpy arrays: the plain form of the protocol,
     three matrix steps, kept as the reference the compiled kernel
     (``seqlab.quorum_kernel``) is tested against."""

@@ -268,9 +268,10 @@ class Paired:
 
 def pair_runs(run: RunView, base: RunView) -> Paired:
     """``run`` against ``base`` (the same seed under the baseline)."""
-    payers = payer_harm(run, base)
+    direct = direct_harm(run, base)
+    payers = payer_harm(run, base, direct)
     return Paired(run.summary, run.latency_ms, run.bonus, payers,
-                  paired_metrics(run, base, payers), direct_harm(run, base)["accounts"],
+                  paired_metrics(run, base, payers), direct["accounts"],
                   base.values - run.values)
 
 

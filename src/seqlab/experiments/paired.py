@@ -70,7 +70,8 @@ def premium_by_type(run: RunView, base: RunView, harm: dict[str, np.ndarray]) ->
     return out
 
 
-def payer_harm(run: RunView, base: RunView) -> dict[str, tuple[float, float]]:
+def payer_harm(run: RunView, base: RunView, direct: dict[str, np.ndarray] | None = None
+               ) -> dict[str, tuple[float, float]]:
     """Who pays, in USD, for one seed: (direct ordering cost, final-value difference).
 
     Traders and margin users (perps accounts that do not and do manage their margin),
@@ -86,7 +87,8 @@ def payer_harm(run: RunView, base: RunView) -> dict[str, tuple[float, float]]:
     writer's loss and the buyer's gain) cancels in the sum over payers, which is
     therefore what left the users, the pool and the fund together.
     """
-    direct = direct_harm(run, base)
+    if direct is None:  # ``direct_harm(run, base)``, unless the caller has it already
+        direct = direct_harm(run, base)
     total = base.values - run.values
     managed = np.asarray(base.managed, dtype=bool)
     hedger = np.asarray(base.accounts.get("hedger", np.zeros(len(managed), dtype=bool)))

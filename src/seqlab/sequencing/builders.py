@@ -124,11 +124,10 @@ class BuildersDesign(QueuedDesign):
         return seen
 
     def take_overdue(self, deadline_us: int) -> np.ndarray:
-        """Forced inclusion takes late transactions from every builder's view too."""
-        stay = self.queue.arrival > deadline_us
+        """Forced inclusion takes late transactions from every builder's view too: they
+        are the head of the arrival-ordered queue, so their owners the head of ``_owner``."""
         late = super().take_overdue(deadline_us)
-        if len(late):
-            self._owner = self._owner[stay]
+        self._owner = self._owner[len(late):]
         return late
 
     def honours_bundles(self, t_us: int) -> bool:
