@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import math
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -47,6 +49,12 @@ def small_options():
                                        buy_rate_per_s=3.0, writers=8,
                                        writer_collateral_usd=8000.0)
     return parse_scenario(data)
+
+
+def streamed(seeds: list[int], views: dict) -> tuple[list[int], object]:
+    """``run_stream``'s answer for runs made beforehand: the seeds, and the runs as they
+    would finish."""
+    return seeds, iter([(design, seed, view) for (design, seed), view in views.items()])
 
 
 def test_hedge_carry_by_hand():
@@ -132,7 +140,7 @@ def test_price_checks_everything_before_running(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a simulation ran")
 
-    monkeypatch.setattr(compare_mod, "run_views", boom)
+    monkeypatch.setattr(compare_mod, "run_stream", boom)
     cases = [({"design": "extractive"}, "--position"),  # default has no options market
              ({"design": "magic", "position": "long 10x"}, "--design"),
              ({"design": "extractive", "baseline": "nope", "position": "long 10x"},
@@ -191,7 +199,7 @@ def test_known_cost_per_event_is_recovered(small_options, monkeypatch):
         expected_num += x * len(large)
         expected_den += float(writers["usd_years"].sum()) / years * len(large)
     assert expected_num > 0
-    monkeypatch.setattr(compare_mod, "run_views", lambda *a, **k: (seeds, fake))
+    monkeypatch.setattr(compare_mod, "run_stream", lambda *a, **k: streamed(seeds, fake))
     res = price(small_options, "extractive", seeds=3, report=False,
                 calendar=parse_calendar("large=4,moderate=40"))
     entry = res.summary["per_design"]["extractive"]["premium_table"]["option writers"]
@@ -229,7 +237,7 @@ def test_known_cut_per_dollar_traded_in_calm_time_is_recovered(small_options, mo
         traded = np.abs(fills["a"][users]).sum() / 1e6
         num, den = num + cuts[seed] * traded, den + traded
     assert den > 0
-    monkeypatch.setattr(compare_mod, "run_views", lambda *a, **k: (seeds, fake))
+    monkeypatch.setattr(compare_mod, "run_stream", lambda *a, **k: streamed(seeds, fake))
     res = price(small_options, "extractive", seeds=3, report=False, position="perps (all)",
                 calendar=parse_calendar("large=4,moderate=40,turnover=500"))
     entry = res.summary["per_design"]["extractive"]["premium_table"]["perps (all)"]
@@ -352,3 +360,39 @@ def test_price_runs_on_a_process_pool_with_the_same_result(small_options):
     with pytest.raises(SeqlabError) as exc:
         price(small_options, backend="threads", **args)
     assert exc.value.field == "--backend"
+
+
+def test_price_keeps_only_the_runs_of_the_seeds_in_flight(small_options, monkeypatch):
+    """Forty seeds of two designs, streamed as a pool would finish them: ``price`` reduces
+    each run to its premium parts once its seed's baseline is in and lets both go, so at
+    most the current seed's runs are alive whatever the number of seeds. (It kept every
+    run to the end before: memory grew with seeds × designs.) The figures are those of
+    the same runs handed over at once."""
+    seeds, views = compare_mod.run_views(small_options, ["honest", "extractive"], "honest", 2)
+    many = list(range(40))
+    alive: list[weakref.ref] = []
+    most = 0
+
+    def stream(*args, **kwargs):
+        def runs():
+            nonlocal most
+            for k in many:
+                for design in ("honest", "extractive"):
+                    view = dataclasses.replace(views[(design, seeds[k % 2])])
+                    alive.append(weakref.ref(view))
+                    yield design, k, view
+                    del view
+                    gc.collect()
+                    most = max(most, sum(r() is not None for r in alive))
+        return many, runs()
+
+    monkeypatch.setattr(compare_mod, "run_stream", stream)
+    res = price(small_options, "extractive", seeds=40, report=False)
+    assert most <= 2 and all(r() is None for r in alive)
+    assert res.summary["seeds"] == many
+    digests = res.summary["per_design"]["extractive"]["digests"]
+    assert digests == [views[("extractive", seeds[k % 2])].summary["digest"] for k in many]
+    monkeypatch.setattr(compare_mod, "run_stream", lambda *a, **k: streamed(
+        many, {(d, k): views[(d, seeds[k % 2])] for k in many for d in ("honest", "extractive")}))
+    again = price(small_options, "extractive", seeds=40, report=False)
+    assert again.summary["per_design"] == res.summary["per_design"]

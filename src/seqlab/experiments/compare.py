@@ -243,8 +243,8 @@ def run_views(loaded: LoadedScenario, designs: list[str], baseline: str, seeds: 
               progress: Progress | None = None, backend: str = "inline",
               workers: int | None = None, address: str | None = None
               ) -> tuple[list[int], dict[tuple[str, int], RunView]]:
-    """``run_stream`` with every view kept, by (design, seed): for experiments that read
-    whole runs at the end (``price``)."""
+    """``run_stream`` with every view kept, by (design, seed): whole runs to read at
+    leisure (a few seeds; compare and price pair them as they finish instead)."""
     seed_list, finished = run_stream(loaded, designs, baseline, seeds, progress, backend,
                                      workers, address)
     return seed_list, {(design, seed): view for design, seed, view in finished}

@@ -20,6 +20,9 @@ weighs the classes and carries the cost per dollar traded to a year by its turno
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Sequence
+
 import numpy as np
 
 from seqlab.experiments.paired import (RunView, direct_harm, payer_harm, premium_by_type,
@@ -31,8 +34,8 @@ from seqlab.metrics.events import Calendar, Events, find_events
 from seqlab.metrics.premium import Parts, event_premium, premium_parts
 from seqlab.units import MINUTE
 
-__all__ = ["event_labels", "event_parts", "calm_execution", "measure_design",
-           "place_at_liquidations", "untimed_costs"]
+__all__ = ["SeedPremium", "event_labels", "event_parts", "calm_execution", "measure_design",
+           "place_at_liquidations", "seed_premium", "untimed_costs"]
 
 #: How long after an event's last fast move its costs still count as the event's.
 AFTER_US = 10 * MINUTE
@@ -205,21 +208,38 @@ def event_parts(run: RunView, base: RunView, events: Events, after_us: int = AFT
     return out
 
 
-def measure_design(views: dict[tuple[str, int], RunView], design: str, baseline: str,
-                   seeds: list[int], calendar: Calendar, after_us: int = AFTER_US) -> dict:
-    """A design against the baseline over ``seeds``: the event-based premium of every
-    position type (with significance), the events seen, and who pays."""
+@dataclass(frozen=True)
+class SeedPremium:
+    """What ``price`` keeps of one design's run on one seed against that seed's baseline:
+    the stress events of the seed's path, the premium's parts per position type, who
+    paid, and the run's digest (the whole run can then be let go)."""
+
+    events_seen: dict[str, int]
+    parts: dict[str, dict[str, Parts]]
+    payers: dict[str, tuple[float, float]]
+    digest: str
+
+
+def seed_premium(run: RunView, base: RunView, calendar: Calendar,
+                 after_us: int = AFTER_US) -> SeedPremium:
+    """``run`` against ``base`` (the same seed under the baseline), reduced to what the
+    premium reads of it."""
+    events = find_events(*base.reference, calendar.classes)
+    return SeedPremium(events.counts(),
+                       event_parts(run, base, events, after_us, calendar.calm_vol),
+                       payer_harm(run, base), run.summary["digest"])
+
+
+def measure_design(seeds: Sequence[SeedPremium], calendar: Calendar) -> dict:
+    """A design against the baseline over its seeds' ``seed_premium``: the event-based
+    premium of every position type (with significance), the events seen, and who pays."""
     per_type: dict[str, list[dict[str, Parts]]] = {}
     seen = {c.name: 0 for c in calendar.classes}
-    payers: list[dict[str, tuple[float, float]]] = []
-    for seed in seeds:
-        run, base = views[(design, seed)], views[(baseline, seed)]
-        events = find_events(*base.reference, calendar.classes)
-        for k, v in events.counts().items():
+    for one in seeds:
+        for k, v in one.events_seen.items():
             seen[k] += v
-        for key, parts in event_parts(run, base, events, after_us, calendar.calm_vol).items():
+        for key, parts in one.parts.items():
             per_type.setdefault(key, []).append(parts)
-        payers.append(payer_harm(run, base))
     premium = {}
     for key, per_seed in per_type.items():
         entry = event_premium(per_seed, calendar.per_year, turnover=calendar.turnover)
@@ -230,4 +250,5 @@ def measure_design(views: dict[tuple[str, int], RunView], design: str, baseline:
                     *entry["per_event_bps"].values()):
             fig.update(significance(fig["mean_bps"], fig["ci95_bps"], len(seeds)))
         premium[key] = entry
-    return {"premium": premium, "events_seen": seen, "who_pays": who_pays(payers)}
+    return {"premium": premium, "events_seen": seen,
+            "who_pays": who_pays([one.payers for one in seeds])}

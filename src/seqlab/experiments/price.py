@@ -30,11 +30,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from seqlab.errors import SeqlabError
+from seqlab.experiments.paired import RunView
+from seqlab.experiments.pairing import Pairing
+from seqlab.experiments.premium_events import SeedPremium, measure_design, seed_premium
 from seqlab.market.gbm import YEAR_US
 from seqlab.metrics.events import Calendar, parse_calendar
 from seqlab.pricing.arbitrage import arbitrage_flags
@@ -327,8 +330,7 @@ def price(scenario: str | Path | LoadedScenario | None = None,
     or ``None`` for the shipped historical one. With ``out``, writes ``price.json`` and
     (unless ``report`` is false) ``price.html`` there; the summary gains their paths.
     """
-    from seqlab.experiments.compare import run_views
-    from seqlab.experiments.premium_events import measure_design
+    from seqlab.experiments.compare import run_stream
 
     loaded = scenario if isinstance(scenario, LoadedScenario) else load_scenario(scenario)
     names = _designs(design)
@@ -342,11 +344,13 @@ def price(scenario: str | Path | LoadedScenario | None = None,
     opts = loaded.scenario.protocol.options
     gamma_book = (book_gamma(opts.moneyness, opts.expiries, opts.vol,
                              loaded.scenario.duration) if opts.enabled else None)
-    seed_list, views = run_views(loaded, [baseline, *names], baseline, seeds, progress,
-                                 backend, workers, address)
+    seed_list, finished = run_stream(loaded, [baseline, *names], baseline, seeds, progress,
+                                     backend, workers, address)
+    measured_runs = premium_pairs(finished, names, baseline, seed_list, cal)
     per_design, surfaces = {}, []
     for name in names:
-        measured = measure_design(views, name, baseline, seed_list, cal)
+        runs = [measured_runs[(name, seed)] for seed in seed_list]
+        measured = measure_design(runs, cal)
         table = {k: {"mean_bps": v["annual_bps"]["mean_bps"],
                      "ci95_bps": v["annual_bps"]["ci95_bps"],
                      "significant": v["annual_bps"]["significant"],
@@ -362,7 +366,7 @@ def price(scenario: str | Path | LoadedScenario | None = None,
             "premium_bps": sheet.summary["premium_bps"], "premium_table": table,
             "model": sheet.summary["model"], "counts": sheet.summary["counts"],
             "events_seen": measured["events_seen"], "who_pays": measured["who_pays"],
-            "digests": [views[(name, k)].summary["digest"] for k in seed_list]}
+            "digests": [run.digest for run in runs]}
     first = per_design[names[0]]
     summary = {
         "scenario": loaded.scenario.name, "design": names[0], "designs": names,
@@ -378,6 +382,23 @@ def price(scenario: str | Path | LoadedScenario | None = None,
     if out is not None:
         save_price(result, Path(out), report)
     return result
+
+
+def premium_pairs(finished: Iterable[tuple[str, int, RunView]], designs: list[str],
+                  baseline: str, seeds: list[int], calendar: Calendar
+                  ) -> dict[tuple[str, int], SeedPremium]:
+    """Each design's run on each seed reduced to its ``seed_premium`` against the seed's
+    baseline as soon as both have finished (``Pairing``): what stays in memory is the
+    runs of the seeds in flight, not every run of the experiment."""
+    def pair(run: RunView, base: RunView) -> SeedPremium | None:
+        if run is base and baseline not in designs:
+            return None  # the baseline against itself: not asked for
+        return seed_premium(run, base, calendar)
+
+    pairing = Pairing(designs, baseline, seeds, pair)
+    for design, seed, view in finished:
+        pairing.add(design, seed, view)
+    return pairing.pairs
 
 
 def _fmt_figure(entry: dict, unit: str = "bps/yr") -> str:
