@@ -178,3 +178,41 @@ def test_random_transfers_always_balance(ops, batch_size):
     # zero transfers are skipped, so a reason used only with zero may be absent
     assert {k: v for k, v in led.totals_by_reason().items() if v} == \
         {k: v for k, v in totals.items() if v}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(
+    st.tuples(st.just("t"), st.integers(1, 4), st.integers(1, 4), st.integers(0, 50)),
+    st.tuples(st.just("r"), st.lists(st.tuples(st.integers(1, 4), st.integers(1, 4),
+                                               st.integers(1, 50)), min_size=1, max_size=5))),
+    max_size=40), st.sampled_from([1, 3, 65_536]))
+def test_recorded_rows_and_transfers_journal_in_the_order_made(ops, batch):
+    """Rows compiled code applied (``record``) and single transfers interleave in the
+    journal exactly in the order they were made, whenever the pending entries are
+    flushed; the journal replays to the balances."""
+    import seqlab.ledger as ledger_mod
+
+    old, ledger_mod.SCALAR_BATCH = ledger_mod.SCALAR_BATCH, batch
+    try:
+        led, accts = _ledger(4)
+        led.transfer_many(EXTERNAL, accts, 100_000, "deposit")  # none can go below zero
+        expected = [(EXTERNAL, int(a), 100_000, led.reason("deposit")) for a in accts]
+        code = led.reason("moved")
+        for op in ops:
+            if op[0] == "t":
+                _, s, d, amount = op
+                led.transfer(s, d, amount, "moved")
+                if amount:
+                    expected.append((s, d, amount, code))
+            else:
+                rows = np.array([(s, d, a, code) for s, d, a in op[1]], dtype=np.int64)
+                np.subtract.at(led.balances, rows[:, 0], rows[:, 2])
+                np.add.at(led.balances, rows[:, 1], rows[:, 2])
+                led.record(rows)
+                rows[:] = -7  # the caller reuses its buffer: the journal keeps its copy
+                expected.extend((s, d, a, code) for s, d, a in op[1])
+        src, dst, amt, codes = led.journal()
+        assert list(zip(src.tolist(), dst.tolist(), amt.tolist(), codes.tolist())) == expected
+        assert led.check() == 0
+    finally:
+        ledger_mod.SCALAR_BATCH = old

@@ -20,6 +20,12 @@ EXTERNAL = 0
 SCALAR_BATCH = 65_536  # single transfers kept as tuples before they become array rows
 
 
+def _tuple_rows(rows: list[Sequence[int]]) -> np.ndarray:
+    """``(src, dst, amount, code)`` tuples as an (n, 4) int64 array."""
+    n = len(rows)
+    return np.fromiter(chain.from_iterable(rows), np.int64, 4 * n).reshape(n, 4)
+
+
 class LedgerImbalance(AssertionError):
     """Value was created or destroyed: a bug in seqlab, never a user error."""
 
@@ -31,7 +37,9 @@ class Ledger:
         self.names: list[str] = ["external"]
         self.balances = np.zeros(64, dtype=np.int64)
         self._reasons: dict[str, int] = {}
-        self._scalar: list[Sequence[int]] = []  # (src, dst, amount, code) each
+        # pending journal entries in order: (src, dst, amount, code) tuples of single
+        # transfers and (n, 4) arrays of recorded rows
+        self._scalar: list[Sequence[int] | np.ndarray] = []
         self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     # accounts -----------------------------------------------------------------------
@@ -77,9 +85,11 @@ class Ledger:
     def record(self, rows: np.ndarray) -> None:
         """Journal transfers compiled code has already applied to ``balances``: rows of
         ``(src, dst, amount, code)`` in the order they were made, each code one this
-        ledger gave (``reason``, at the reason's first use, as ``transfer`` gives it)."""
+        ledger gave (``reason``, at the reason's first use, as ``transfer`` gives it).
+        Kept as one array among the single transfers' tuples, in order (converting the
+        rows to Python ints cost more than the block's transfers themselves)."""
         scalar = self._scalar
-        scalar.extend(rows.tolist())  # lists of four ints, flattened like the tuples
+        scalar.append(rows.copy())  # the caller reuses its buffer
         if len(scalar) >= SCALAR_BATCH:
             self._flush_scalar()
 
@@ -101,11 +111,26 @@ class Ledger:
                              code))
 
     def _flush_scalar(self) -> None:
-        if self._scalar:  # flattened first: an int64 array from tuples costs ~10x more
-            n = len(self._scalar)
-            arr = np.fromiter(chain.from_iterable(self._scalar), np.int64, 4 * n).reshape(n, 4)
-            self._chunks.append((arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3].astype(np.int16)))
-            self._scalar = []
+        """The pending transfers, in order, as one chunk of array rows: runs of single
+        transfers' tuples flattened (an int64 array from tuples costs ~10x more), and
+        recorded row arrays as they are."""
+        if not self._scalar:
+            return
+        parts: list[np.ndarray] = []
+        run: list[Sequence[int]] = []
+        for item in self._scalar:
+            if type(item) is tuple:
+                run.append(item)
+            else:
+                if run:
+                    parts.append(_tuple_rows(run))
+                    run = []
+                parts.append(item)
+        if run:
+            parts.append(_tuple_rows(run))
+        arr = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        self._chunks.append((arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3].astype(np.int16)))
+        self._scalar = []
 
     # views --------------------------------------------------------------------------
     def journal(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
