@@ -122,10 +122,11 @@ def test_reward_is_zero_for_a_healthy_account():
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(["fixed", "partial", "fillable", "keeper_fee"]),
        st.lists(st.tuples(st.floats(50.0, 5_000.0), st.floats(-60_000.0, 60_000.0)),
-                min_size=1, max_size=6),
+                min_size=1, max_size=10),
        st.floats(800.0, 2_600.0))
 def test_rewards_of_many_accounts_are_each_accounts_plan(mechanism, accounts, crash):
-    """The bots' batch estimate (accounts under water answered without a plan) equals,
+    """The bots' batch estimate (up to ``FEW_REWARDS`` accounts one by one, beyond that
+    accounts under water answered without a plan) equals,
     account by account, the plan's reward the liquidation would pay: zero where the
     account has nothing above zero, whatever the mechanism would want."""
     extra = {"keeper_fee": dict(keeper_fee_ratio=0.0035, min_keeper_fee_usd=1.0,
