@@ -19,6 +19,7 @@ class Nonces:
         self.group = np.full(1, -1, dtype=np.int64)
         self.spent = np.zeros(0, dtype=bool)           # per group: executed already
         self.bound = False                             # any transaction bound yet
+        self._bound_ids: set[int] = set()              # every id ever bound
 
     def open(self, n: int) -> np.ndarray:
         """``n`` fresh groups (one nonce each)."""
@@ -36,6 +37,7 @@ class Nonces:
             grown[: len(self.group)] = self.group
             self.group = grown
         self.group[ids] = groups
+        self._bound_ids.update(ids.tolist())
         self.bound = True
 
     def of(self, ids: np.ndarray) -> np.ndarray:
@@ -43,9 +45,9 @@ class Nonces:
         return self.group.take(ids, mode="clip")  # past the end: the unbound last element
 
     def has_bound(self, ids: np.ndarray) -> bool:
-        """Whether any of ``ids`` spends a shared nonce (most blocks hold none; a Python
-        max over a handful of ids costs a fraction of a numpy reduction)."""
-        return max(self.of(ids).tolist(), default=-1) >= 0
+        """Whether any of ``ids`` spends a shared nonce (most blocks hold none: a set
+        test on a handful of Python ints, no array lookup)."""
+        return not self._bound_ids.isdisjoint(ids.tolist())
 
     def claim(self, ids: np.ndarray) -> np.ndarray | None:
         """Which of ``ids`` (in execution order) may execute: an unbound transaction, or
@@ -53,9 +55,9 @@ class Nonces:
         None: every one may (none of them is bound), the common case, with no array made.
 
         A block holds a handful of transactions, so this walks them as Python ints."""
-        groups = self.of(ids).tolist()
-        if max(groups, default=-1) < 0:
+        if not self.has_bound(ids):
             return None
+        groups = self.of(ids).tolist()
         spent, seen, ok = self.spent, set(), []
         for g in groups:
             if g < 0:

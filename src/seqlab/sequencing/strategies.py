@@ -366,10 +366,11 @@ class Operator:
         fee_rate = p.fee_ppm / PPM
         size_usd = int(round(prm.sandwich_size_usd * PPM))
         amounts = view.payload(rest).tolist()
+        trade, least = KindInt.TRADE, prm.sandwich_min_usd * PPM
         for tx, kind, a in zip(rest.tolist(), kinds, amounts):
-            victim_units = abs(a) * PPM // price
-            if (kind == KindInt.TRADE and abs(a) >= prm.sandwich_min_usd * PPM
-                    and victim_units / p.scale_units > 2 * fee_rate
+            # the victim's size in micro-units is worked out only for large trades
+            if (kind == trade and abs(a) >= least
+                    and (abs(a) * PPM // price) / p.scale_units > 2 * fee_rate
                     and self._victim_fills(tx, a, size_usd, price)):
                 side = 1 if a > 0 else -1
                 out.append(view.insert(Kind.TRADE, view.accounts.sandwich, now, a=side * size_usd))
