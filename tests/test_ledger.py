@@ -192,7 +192,8 @@ def test_recorded_rows_and_transfers_journal_in_the_order_made(ops, batch):
     flushed; the journal replays to the balances."""
     import seqlab.ledger as ledger_mod
 
-    old, ledger_mod.SCALAR_BATCH = ledger_mod.SCALAR_BATCH, batch
+    old = ledger_mod.SCALAR_BATCH, ledger_mod.RECORDED_BATCH
+    ledger_mod.SCALAR_BATCH = ledger_mod.RECORDED_BATCH = batch
     try:
         led, accts = _ledger(4)
         led.transfer_many(EXTERNAL, accts, 100_000, "deposit")  # none can go below zero
@@ -215,4 +216,4 @@ def test_recorded_rows_and_transfers_journal_in_the_order_made(ops, batch):
         assert list(zip(src.tolist(), dst.tolist(), amt.tolist(), codes.tolist())) == expected
         assert led.check() == 0
     finally:
-        ledger_mod.SCALAR_BATCH = old
+        ledger_mod.SCALAR_BATCH, ledger_mod.RECORDED_BATCH = old

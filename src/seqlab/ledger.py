@@ -18,6 +18,7 @@ EXTERNAL = 0
 
 
 SCALAR_BATCH = 65_536  # single transfers kept as tuples before they become array rows
+RECORDED_BATCH = 8_192  # recorded row arrays (a block's, ~6 rows each) kept before joined
 
 
 def _tuple_rows(rows: list[Sequence[int]]) -> np.ndarray:
@@ -90,7 +91,7 @@ class Ledger:
         rows to Python ints cost more than the block's transfers themselves)."""
         scalar = self._scalar
         scalar.append(rows.copy())  # the caller reuses its buffer
-        if len(scalar) >= SCALAR_BATCH:
+        if len(scalar) >= RECORDED_BATCH:
             self._flush_scalar()
 
     def transfer_many(self, src: np.ndarray | int, dst: np.ndarray | int,
