@@ -49,9 +49,15 @@ class PendingQueue:
         self.arrival = np.empty(0, dtype=np.int64)
 
     def add(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
-        if len(ids):
+        if not len(ids):
+            return
+        if len(self.ids):
             self.ids = np.concatenate((self.ids, ids))
             self.arrival = np.concatenate((self.arrival, arrival_us))
+        else:  # the usual tick under FCFS: the queue was emptied, take the arrays as they
+            # are (the queue never writes into its arrays, it replaces them)
+            self.ids = np.asarray(ids, dtype=np.int64)
+            self.arrival = np.asarray(arrival_us, dtype=np.int64)
 
     def arrived_by(self, t_us: int) -> int:
         """How many queued transactions had arrived by ``t_us`` (they form a prefix)."""
