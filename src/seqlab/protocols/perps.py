@@ -313,10 +313,10 @@ class PerpsProtocol(ProtocolPort):
         payer = self._payers.get(kind)
         if payer is not None:
             return payer(kind, sender)
-        if kind == Kind.ORACLE:
+        if kind == KindInt.ORACLE:  # plain ints: once per tipped transaction
             return self.oracle_payer
-        return self.liquidator_account[sender] if kind == Kind.LIQUIDATE else \
-            int(self.wallet[sender])
+        return self.liquidator_account[sender] if kind == KindInt.LIQUIDATE else \
+            self.wallet.item(sender)
 
     def payer(self, kind: int, sender: int) -> int:
         """The ledger account behind a tx: it pays the tx's fees, and a broken promise

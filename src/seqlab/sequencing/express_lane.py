@@ -403,7 +403,7 @@ def _first_gap(reference, onchain: int, min_move: float, start: int, end: int
         return None
     t = np.arange(end, start, -GAP_STEP_US)[::-1]
     ref = np.asarray(reference.at(t), dtype=np.float64) * PPM
-    away = np.flatnonzero(np.abs(ref - onchain) > min_move * onchain)
+    away = (np.abs(ref - onchain) > min_move * onchain).nonzero()[0]
     if not len(away):
         return None
     return int(t[away[0]]), float(ref[away[0]])
