@@ -56,7 +56,8 @@ class MarginManagers:
         self.managed = np.zeros(total, dtype=bool)
         self.managed[:accounts] = sim.rng(f"{name}.managed").random(accounts) < cfg.share
         self.pending = np.zeros(total, dtype=bool)
-        self.low = np.zeros(total, dtype=bool)  # below the trigger when last examined
+        # managed owners below the trigger when last examined (nobody watches the others)
+        self.low = np.zeros(total, dtype=bool)
         # low, managed and not pending: the owners who would top up now, kept as each flag
         # changes, so a block need not scan every account to find the few
         self._due: set[int] = set()
@@ -77,15 +78,18 @@ class MarginManagers:
         if changed is None or len(changed) > self.FEW:
             idx = slice(None) if changed is None else changed
             req = rate * notional[idx]
-            self.low[idx] = (req > 0) & (equity[idx] < self.cfg.trigger * req)
-            self._due = set((self.low & self.managed & ~self.pending).nonzero()[0].tolist())
+            self.low[idx] = (req > 0) & (equity[idx] < self.cfg.trigger * req) \
+                & self.managed[idx]
+            self._due = set((self.low & ~self.pending).nonzero()[0].tolist())
         else:  # the same float comparisons one account at a time: a block changes a few
             trigger, low, due = self.cfg.trigger, self.low, self._due
             managed, pending = self.managed, self.pending
             for i in set(changed.tolist()):
+                if not managed.item(i):
+                    continue  # never low, never due
                 req = rate * notional.item(i)
                 low[i] = is_low = req > 0 and equity.item(i) < trigger * req
-                if is_low and managed.item(i) and not pending.item(i):
+                if is_low and not pending.item(i):
                     due.add(i)
                 else:
                     due.discard(i)
@@ -126,6 +130,6 @@ class MarginManagers:
         if not len(owners):
             return
         self.pending[owners] = False
-        low, managed = self.low, self.managed
-        self._due.update(i for i in owners.tolist() if low.item(i) and managed.item(i))
+        low = self.low
+        self._due.update(i for i in owners.tolist() if low.item(i))  # low: managed
 
