@@ -114,3 +114,36 @@ def test_keyed_normals_broadcast_as_numpy_does():
     assert keyed_normals(3, "s", np.array([4]), 0).shape == (1,)
     with pytest.raises(ValueError):
         keyed_normals(3, "s", np.arange(3), np.arange(2))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 60), max_size=25), st.integers(1, 7), st.integers(0, 5),
+       st.lists(st.integers(1, 12), max_size=6))
+def test_a_ticker_going_on_by_advance_runs_as_if_scheduled(events, period, first, spawn):
+    """A periodic callback that goes on at once while ``advance`` allows (the rollup's
+    block ticks) makes exactly the calls, at the same times and in the same order among
+    the other events (some scheduled from inside the ticks), as one that schedules every
+    next run through the heap."""
+    def trace(inline: bool) -> list[tuple[int, str]]:
+        sim, seen = Simulation(0), []
+        for k, t in enumerate(events):
+            sim.schedule(t, lambda k=k: seen.append((sim.now, f"e{k}")))
+
+        def tick(n: int = 0) -> None:
+            while True:
+                seen.append((sim.now, f"tick{n}"))
+                if n < len(spawn):  # a tick's own follow-up event, as a hook's
+                    sim.schedule(sim.now + spawn[n], lambda n=n: seen.append((sim.now, f"s{n}")))
+                n += 1
+                nxt = sim.now + period
+                if nxt > 60:
+                    return
+                if not (inline and sim.advance(nxt)):
+                    sim.schedule(nxt, tick, n)
+                    return
+
+        sim.schedule(first, tick)
+        sim.run(until=60)
+        return seen
+
+    assert trace(True) == trace(False)

@@ -100,17 +100,24 @@ class Rollup:
         return np.arange(now, end + 1, self.block_time, dtype=np.int64)
 
     def _tick(self) -> None:
-        now = self.sim.now
-        restart = self.down_until(now)
-        if restart is not None:  # down: nothing is sequenced; resume at the first tick after
-            nxt = -(-restart // self.block_time) * self.block_time
-            if nxt <= self.horizon_us or self.drain:
-                self.sim.schedule(nxt, self._tick)
-            return
-        last = self.produce(now)
-        nxt = last + self.block_time
-        if nxt <= self.horizon_us or (self.drain and self._busy()):
-            self.sim.schedule(nxt, self._tick)
+        """The block(s) due now, then the next tick: at once while no other event is due
+        before it (``Simulation.advance``), through the kernel's heap otherwise."""
+        sim = self.sim
+        while True:
+            now = sim.now
+            restart = self.down_until(now)
+            if restart is not None:  # down: nothing is sequenced; resume at the first tick after
+                nxt = -(-restart // self.block_time) * self.block_time
+                if nxt <= self.horizon_us or self.drain:
+                    sim.schedule(nxt, self._tick)
+                return
+            last = self.produce(now)
+            nxt = last + self.block_time
+            if not (nxt <= self.horizon_us or (self.drain and self._busy())):
+                return
+            if not sim.advance(nxt):
+                sim.schedule(nxt, self._tick)
+                return
 
     def down_until(self, now: int) -> int | None:
         """When the sequencer comes back, if it is down at ``now``."""
