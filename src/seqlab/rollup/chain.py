@@ -70,7 +70,10 @@ class Rollup:
         self.while_down = "queue"
         self.refused = 0
         self.refused_hooks: list[RefusedHook] = []
-        self._block_chunks: list[tuple[np.ndarray, np.ndarray]] = []
+        # each block's tick and size as plain ints (an array per block cost more to make
+        # and, at the end, to join than the numbers themselves)
+        self._block_ticks: list[int] = []
+        self._block_sizes: list[int] = []
         self._order_chunks: list[np.ndarray] = []
 
     def start(self) -> None:
@@ -209,22 +212,26 @@ class Rollup:
             block_no.fill(self.next_block)  # np.full costs twice as much
             t_us.fill(ticks[0])
             self.next_block += 1
-            used_ticks, counts = ticks, np.array([len(ids)])
+            first_tick = int(ticks[0])
+            self._block_ticks.append(first_tick)
+            self._block_sizes.append(len(ids))
         else:
             used, block_of = np.unique(tick_index, return_inverse=True)
             block_no = self.next_block + block_of
             t_us = ticks[tick_index]
             self.next_block += len(used)
-            used_ticks, counts = ticks[used], np.bincount(block_of, minlength=len(used))
+            used_ticks = ticks[used]
+            first_tick = int(used_ticks[0])
+            self._block_ticks.extend(used_ticks.tolist())
+            self._block_sizes.extend(np.bincount(block_of, minlength=len(used)).tolist())
         status = self._run(ids, block_no, t_us)
         txs = self.txs
         txs.block[ids] = block_no
         txs.included_us[ids] = t_us
         txs.status[ids] = status
         self._order_chunks.append(ids)
-        self._block_chunks.append((used_ticks, counts))
         for hook in self.hooks:
-            hook(int(block_no[0]), int(used_ticks[0]), ids, status)
+            hook(int(block_no[0]), first_tick, ids, status)
 
     def _run(self, ids: np.ndarray, block_no: np.ndarray, t_us: np.ndarray) -> np.ndarray:
         """Execute ``ids`` under the producing design's capabilities, then charge the
@@ -254,13 +261,11 @@ class Rollup:
 
     def executed_order(self) -> np.ndarray:
         """Every executed tx id, in execution order."""
-        return np.concatenate(self._order_chunks) if self._order_chunks else \
-            np.empty(0, np.int64)
+        if len(self._order_chunks) > 1:  # joined once: the run's end asks more than once
+            self._order_chunks = [np.concatenate(self._order_chunks)]
+        return self._order_chunks[0] if self._order_chunks else np.empty(0, np.int64)
 
     def blocks_table(self) -> dict[str, np.ndarray]:
-        if not self._block_chunks:
-            return {"block": np.empty(0, np.int64), "t_us": np.empty(0, np.int64),
-                    "n_txs": np.empty(0, np.int64)}
-        t = np.concatenate([c[0] for c in self._block_chunks])
-        n = np.concatenate([c[1] for c in self._block_chunks])
-        return {"block": np.arange(len(t), dtype=np.int64), "t_us": t, "n_txs": n}
+        t = np.array(self._block_ticks, dtype=np.int64)
+        return {"block": np.arange(len(t), dtype=np.int64), "t_us": t,
+                "n_txs": np.array(self._block_sizes, dtype=np.int64)}
