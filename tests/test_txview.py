@@ -99,3 +99,23 @@ def test_the_encrypted_design_gets_a_sealed_view_and_others_do_not():
             if not senders:
                 with pytest.raises(SealedSender):
                     view.origin(np.array([0]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(list(Kind)), st.integers(-5, 3_000),
+                          st.integers(0, 10**12), st.integers(0, 10**6),
+                          st.integers(-2**62, 2**62), st.integers(-3, 3), st.integers(0, 10**9)),
+                min_size=1, max_size=40))
+def test_adding_one_transaction_is_adding_a_batch_of_one(rows):
+    """``add_one`` (the operator's inserts) writes every column as ``add_many`` of one
+    does, through the store's growth (a small store grows several times here)."""
+    one, many = TxStore(16), TxStore(16)
+    for kind, sender, submit, delay, a, b, tip in rows:
+        i = one.add_one(kind, sender, submit, submit + delay, a, b, tip)
+        j = many.add_many(kind, sender, np.array([submit]), np.array([submit + delay]), a, b,
+                          tip)
+        assert i == int(j[0])
+    assert one.n == many.n == len(rows)
+    for name in ("kind", "sender", "submit_us", "arrival_us", "a", "b", "tip", "status",
+                 "block", "included_us", "held", "fill"):
+        assert np.array_equal(one.column(name), many.column(name)), name

@@ -95,6 +95,17 @@ class TxStore:
         self.n = start + count
         return np.arange(start, start + count, dtype=np.int64)
 
+    def add_one(self, kind: int, sender: int, submit_us: int, arrival_us: int, a: int = 0,
+                b: int = 0, tip: int = 0) -> int:
+        """Append one transaction (``add_many`` of one, element by element: the operator
+        inserts its own transactions one at a time); returns its id."""
+        i = self.n
+        self._grow(i + 1)
+        self.kind[i], self.sender[i], self.submit_us[i] = kind, sender, submit_us
+        self.arrival_us[i], self.a[i], self.b[i], self.tip[i] = arrival_us, a, b, tip
+        self.n = i + 1
+        return i
+
     def column(self, name: str) -> np.ndarray:
         """The used part of a column (a view)."""
         return getattr(self, name)[: self.n]

@@ -164,9 +164,8 @@ class TxView:
         """Create the operator's own transaction, decided at ``now``. It needs no network
         to reach itself unless the design makes it wait like everyone else: then it
         arrives at ``arrival``."""
-        t = np.array([now], dtype=np.int64)
-        at = t if arrival is None else np.array([max(now, arrival)], dtype=np.int64)
-        tx = int(self._txs.add_many(kind, sender, t, at, a, b)[0])
+        at = now if arrival is None else max(now, arrival)
+        tx = self._txs.add_one(kind, sender, now, at, a, b)
         own = self._own if tx < len(self._own) else self._grown(self._own, tx + 1)
         own[tx] = True
         return tx
