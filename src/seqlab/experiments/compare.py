@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 import numpy as np
 from seqlab.errors import SeqlabError
 from seqlab.experiments.executors import Executor, make_executor, release_run
-from seqlab.experiments.pairing import Pairing
+from seqlab.experiments.pairing import pair_all
 from seqlab.experiments.paired import RunView, direct_harm, payer_harm, who_pays
 from seqlab.experiments.stats import domain_of, mean_ci, significance
 from seqlab.metrics.contagion import contagion_metrics
@@ -191,10 +191,8 @@ def compare(scenario: str | Path | LoadedScenario | None = None,
         store.check_out(Path(out), COMPARE_FILES)
     seed_list, finished = run_stream(loaded, designs, baseline, seeds, progress, backend,
                                      workers, address)
-    pairing = Pairing(designs, baseline, seed_list, pair_runs)
-    for design, seed, view in finished:
-        pairing.add(design, seed, view)
-    result = _assemble(loaded, designs, baseline, seed_list, pairing.pairs)
+    pairs = pair_all(finished, designs, baseline, seed_list, pair_runs)
+    result = _assemble(loaded, designs, baseline, seed_list, pairs)
     if out is not None:
         save_compare(result, Path(out), report)
     return result

@@ -48,3 +48,14 @@ class Pairing(Generic[T]):
                 del self._full[(name, seed)]
         if not waiting:
             del self._full[(self.baseline, seed)]
+
+
+def pair_all(finished: Iterable[tuple[str, int, RunView]], designs: Iterable[str],
+             baseline: str, seeds: Iterable[int], pair: Callable[[RunView, RunView], T]
+             ) -> dict[tuple[str, int], T]:
+    """``pair(run, baseline)`` of every ``(design, seed, view)`` in ``finished``, made as
+    each becomes pairable (a ``Pairing`` fed the stream), by (design, seed)."""
+    pairing = Pairing(designs, baseline, seeds, pair)
+    for design, seed, view in finished:
+        pairing.add(design, seed, view)
+    return pairing.pairs

@@ -36,7 +36,7 @@ import numpy as np
 
 from seqlab.errors import SeqlabError
 from seqlab.experiments.paired import RunView
-from seqlab.experiments.pairing import Pairing
+from seqlab.experiments.pairing import pair_all
 from seqlab.experiments.premium_events import SeedPremium, measure_design, seed_premium
 from seqlab.market.gbm import YEAR_US
 from seqlab.metrics.events import Calendar, parse_calendar
@@ -388,17 +388,14 @@ def premium_pairs(finished: Iterable[tuple[str, int, RunView]], designs: list[st
                   baseline: str, seeds: list[int], calendar: Calendar
                   ) -> dict[tuple[str, int], SeedPremium]:
     """Each design's run on each seed reduced to its ``seed_premium`` against the seed's
-    baseline as soon as both have finished (``Pairing``): what stays in memory is the
+    baseline as soon as both have finished (``pair_all``): what stays in memory is the
     runs of the seeds in flight, not every run of the experiment."""
     def pair(run: RunView, base: RunView) -> SeedPremium | None:
         if run is base and baseline not in designs:
             return None  # the baseline against itself: not asked for
         return seed_premium(run, base, calendar)
 
-    pairing = Pairing(designs, baseline, seeds, pair)
-    for design, seed, view in finished:
-        pairing.add(design, seed, view)
-    return pairing.pairs
+    return pair_all(finished, designs, baseline, seeds, pair)
 
 
 def _fmt_figure(entry: dict, unit: str = "bps/yr") -> str:
