@@ -40,7 +40,7 @@ class Ledger:
         self._reasons: dict[str, int] = {}
         # pending journal entries in order: (src, dst, amount, code) tuples of single
         # transfers and (n, 4) arrays of recorded rows
-        self._scalar: list[Sequence[int] | np.ndarray] = []
+        self._pending: list[Sequence[int] | np.ndarray] = []
         self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     # accounts -----------------------------------------------------------------------
@@ -79,9 +79,9 @@ class Ledger:
         balances[src] = balances.item(src) - amount  # item(): a Python int, no scalar object
         balances[dst] = balances.item(dst) + amount
         code = self._reasons.get(reason)
-        self._scalar.append((src, dst, amount, self.reason(reason) if code is None else code))
-        if len(self._scalar) >= SCALAR_BATCH:  # Python tuples cost ~5x an array row
-            self._flush_scalar()
+        self._pending.append((src, dst, amount, self.reason(reason) if code is None else code))
+        if len(self._pending) >= SCALAR_BATCH:  # Python tuples cost ~5x an array row
+            self._flush_pending()
 
     def record(self, rows: np.ndarray) -> None:
         """Journal transfers compiled code has already applied to ``balances``: rows of
@@ -89,10 +89,10 @@ class Ledger:
         ledger gave (``reason``, at the reason's first use, as ``transfer`` gives it).
         Kept as one array among the single transfers' tuples, in order (converting the
         rows to Python ints cost more than the block's transfers themselves)."""
-        scalar = self._scalar
-        scalar.append(rows.copy())  # the caller reuses its buffer
-        if len(scalar) >= RECORDED_BATCH:
-            self._flush_scalar()
+        pending = self._pending
+        pending.append(rows.copy())  # the caller reuses its buffer
+        if len(pending) >= RECORDED_BATCH:
+            self._flush_pending()
 
     def transfer_many(self, src: np.ndarray | int, dst: np.ndarray | int,
                       amounts: np.ndarray | int, reason: str) -> None:
@@ -104,22 +104,22 @@ class Ledger:
             return
         if (amt < 0).any():
             raise ValueError(f"negative transfer in batch ({reason})")
-        self._flush_scalar()
+        self._flush_pending()
         np.subtract.at(self.balances, src_a, amt)
         np.add.at(self.balances, dst_a, amt)
         code = np.full(amt.size, self.reason(reason), dtype=np.int16)
         self._chunks.append((src_a.ravel().copy(), dst_a.ravel().copy(), amt.ravel().copy(),
                              code))
 
-    def _flush_scalar(self) -> None:
+    def _flush_pending(self) -> None:
         """The pending transfers, in order, as one chunk of array rows: runs of single
         transfers' tuples flattened (an int64 array from tuples costs ~10x more), and
         recorded row arrays as they are."""
-        if not self._scalar:
+        if not self._pending:
             return
         parts: list[np.ndarray] = []
         run: list[Sequence[int]] = []
-        for item in self._scalar:
+        for item in self._pending:
             if type(item) is tuple:
                 run.append(item)
             else:
@@ -131,12 +131,12 @@ class Ledger:
             parts.append(_tuple_rows(run))
         arr = parts[0] if len(parts) == 1 else np.concatenate(parts)
         self._chunks.append((arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3].astype(np.int16)))
-        self._scalar = []
+        self._pending = []
 
     # views --------------------------------------------------------------------------
     def journal(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """All transfers so far as arrays ``(src, dst, amount, reason_code)``."""
-        self._flush_scalar()
+        self._flush_pending()
         if not self._chunks:
             empty = np.empty(0, np.int64)
             return empty, empty, empty, np.empty(0, np.int16)
