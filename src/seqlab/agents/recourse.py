@@ -117,7 +117,7 @@ class Recourse:
         version, whether it succeeded or not); they stop waiting."""
         nonces = self.ch.nonces
         # none yet sent, or (most blocks) none settled by this block
-        if not nonces.bound or not nonces.has_bound(ids):
+        if not nonces.has_bound(ids):
             return np.empty(0, dtype=np.int64)
         groups = nonces.of(ids)
         acct = self.txs.sender[ids].astype(np.int64)

@@ -240,7 +240,7 @@ class Rollup:
         caps = self.design.active_capabilities()
         if self.fees is not None:
             self.fees.capabilities = caps
-        ok = self.nonces.claim(ids) if self.nonces.bound else None
+        ok = self.nonces.claim(ids)
         if ok is None or ok.all():
             status = self.protocol.execute(ids, block_no, t_us, caps.batch_clearing)
             self._close_block(ids)

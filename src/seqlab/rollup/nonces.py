@@ -18,7 +18,6 @@ class Nonces:
         # a lookup clipped to the end answers "none" for ids past every bound one
         self.group = np.full(1, -1, dtype=np.int64)
         self.spent = np.zeros(0, dtype=bool)           # per group: executed already
-        self.bound = False                             # any transaction bound yet
         self._bound_ids: set[int] = set()              # every id ever bound
 
     def open(self, n: int) -> np.ndarray:
@@ -38,7 +37,6 @@ class Nonces:
             self.group = grown
         self.group[ids] = groups
         self._bound_ids.update(ids.tolist())
-        self.bound = True
 
     def of(self, ids: np.ndarray) -> np.ndarray:
         """The group of each of ``ids`` (-1: a transaction with a nonce of its own)."""
@@ -47,7 +45,7 @@ class Nonces:
     def has_bound(self, ids: np.ndarray) -> bool:
         """Whether any of ``ids`` spends a shared nonce (most blocks hold none: a set
         test on a handful of Python ints, no array lookup)."""
-        return not self._bound_ids.isdisjoint(ids.tolist())
+        return bool(self._bound_ids) and not self._bound_ids.isdisjoint(ids.tolist())
 
     def claim(self, ids: np.ndarray) -> np.ndarray | None:
         """Which of ``ids`` (in execution order) may execute: an unbound transaction, or
