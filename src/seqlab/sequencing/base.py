@@ -94,8 +94,12 @@ def blocks_per_tick(ticks: np.ndarray, queue: PendingQueue,
         n = queue.arrived_by(tick)
         if not n:
             continue
-        block = build(queue.ids[:n], queue.arrival[:n], tick)
-        queue.remove(block)
+        eligible = queue.ids[:n]
+        block = build(eligible, queue.arrival[:n], tick)
+        if block is eligible:  # the whole arrived prefix, as it was (a quiet block)
+            queue.drop_head(n)
+        else:
+            queue.remove(block)
         out.append((k, block))
     return Blocks.collect(out)
 

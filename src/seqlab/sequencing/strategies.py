@@ -91,21 +91,25 @@ class Operator:
 
     def _shape(self, cand: np.ndarray, arrival: np.ndarray, now: int,
                can_hold: bool) -> np.ndarray:
-        """The block the operator builds from eligible txs ``cand`` (arrival order)."""
+        """The block the operator builds from eligible txs ``cand`` (arrival order).
+
+        The hold mask is made only when something may be held: most blocks hold
+        nothing, and a dozen small array operations on them cost more than the rest."""
         view = self.view
         assert view is not None, "extractive design needs attach(OperatorView)"
         p, prm = view.protocol, self.params
         kind = view.kind(cand)  # read once: the helpers below take it rather than read again
-        is_oracle = kind == KindInt.ORACLE
         any_oracle = KindInt.ORACLE in kind.tolist()  # a list test: no array reduction
-        hold = np.zeros(len(cand), dtype=bool)
+        is_oracle = kind == KindInt.ORACLE if any_oracle else None
+        hold: np.ndarray | None = None  # None: nothing held
         before: list[int] = []  # the operator's txs ahead of the oracle update
         price_now = p.price
         if "stale_oracle" in self.trades and any_oracle and price_now:
             before += self._stale_open_trade(int(cand[is_oracle][-1]), now)
             if prm.oracle_delay and can_hold:
-                hold |= is_oracle & (arrival + prm.oracle_delay > now)
-        released = cand[is_oracle & ~hold].tolist() if any_oracle else []
+                hold = is_oracle & (arrival + prm.oracle_delay > now)
+        released = (cand[is_oracle] if hold is None else cand[is_oracle & ~hold]).tolist() \
+            if any_oracle else []
         after = [view.insert(Kind.CLOSE, view.accounts.stale, now)
                  for u in released + self._landed_anyway()
                  if self._stale_open.pop(u, None) is not None]
@@ -113,23 +117,27 @@ class Operator:
         censored = np.empty(0, dtype=np.int64)
         if "censor" in self.strategies and price_after and can_hold:
             censored, held_topups = self._censor(cand, kind, arrival, price_after, now)
-            hold |= held_topups
+            hold = _either(hold, held_topups)
             if prm.hold_takes:
                 held_takes, own_takes = self._hold_takes(cand, kind, arrival, price_after, now)
-                hold |= held_takes
+                hold = _either(hold, held_takes)
                 after += own_takes
         if not can_hold:
-            hold[:] = False
+            hold = None
         after += self._liquidations(price_after, censored, now,
                                     bool(released) or self._landed_unseen(p))
-        view.txs.hold(cand[hold])
+        if hold is not None:
+            view.txs.hold(cand[hold])
         if {"backrun", "stale_oracle"} & self.strategies:  # updates go first
-            rest = ~(hold | is_oracle)
-            return np.asarray(before + released + after + self._body(cand[rest], kind[rest],
-                                                                     price_after, now),
-                              dtype=np.int64)
-        body = self._body(cand[~hold], kind[~hold], price_after, now)  # updates keep their place
-        cut = body.index(released[-1]) + 1 if released else 0
+            skip = _either(hold, is_oracle)
+            rest = (cand, kind) if skip is None else (cand[~skip], kind[~skip])
+            return _joined(before + released + after, self._body(*rest, price_after, now))
+        body = self._body(*((cand, kind) if hold is None else (cand[~hold], kind[~hold])),
+                          price_after, now)  # updates keep their place
+        if not released:
+            return _joined(before + after, body)
+        body = list(body)
+        cut = body.index(released[-1]) + 1
         return np.asarray(before + body[:cut] + after + body[cut:], dtype=np.int64)
 
     def _landed_anyway(self) -> list[int]:
@@ -170,11 +178,13 @@ class Operator:
             del self._stale_open[u]
         return bool(gone)
 
-    def _body(self, rest: np.ndarray, kind: np.ndarray, price: int, now: int) -> list[int]:
-        """The remaining txs (``kind``: as the view reads them), sandwiched if it pays."""
+    def _body(self, rest: np.ndarray, kind: np.ndarray, price: int, now: int
+              ) -> np.ndarray | list[int]:
+        """The remaining txs (``kind``: as the view reads them), sandwiched if it pays
+        (``rest`` itself where nothing is wrapped)."""
         if "sandwich" in self.trades:
             return self._sandwiches(rest, kind, price, now)
-        return rest.tolist()
+        return rest
 
     def _stale_open_trade(self, update: int, now: int) -> list[int]:
         """Trade at the stale on-chain price ahead of a price-moving update, one round
@@ -216,13 +226,13 @@ class Operator:
 
     def _censor(self, cand: np.ndarray, kind: np.ndarray, arrival: np.ndarray, price: int,
                 now: int) -> tuple[np.ndarray, np.ndarray]:
-        """Hold top-ups of accounts at risk at ``price``; returns (accounts, hold mask).
-        ``kind`` is ``cand``'s kinds as the view reads them."""
+        """Hold top-ups of accounts at risk at ``price``; returns (accounts, hold mask,
+        None where it holds nothing). ``kind`` is ``cand``'s kinds as the view reads them."""
         view, prm = self.view, self.params
         p = view.protocol
         if view.contents_visible:
             if view.options is None and KindInt.TOPUP not in kind.tolist():  # most blocks
-                return np.empty(0, dtype=np.int64), np.zeros(len(cand), dtype=bool)
+                return np.empty(0, dtype=np.int64), None
             fresh = arrival + prm.max_censor_delay > now
             topup = (kind == KindInt.TOPUP) & fresh
         else:  # contents hidden: censor by sender (if it can tell), every tx of one at risk
@@ -354,31 +364,49 @@ class Operator:
         return view.protocol.can_trade(victim, a, limit, ahead)
 
     def _sandwiches(self, rest: np.ndarray, kind: np.ndarray, price: int, now: int
-                    ) -> list[int]:
+                    ) -> np.ndarray | list[int]:
         """Wrap large orders whose price impact pays for the operator's two fees
-        (``kind``: ``rest``'s kinds as the view reads them)."""
+        (``kind``: ``rest``'s kinds as the view reads them; ``rest`` itself where there
+        is no trade to wrap)."""
         view, prm = self.view, self.params
         p = view.protocol
         kinds = kind.tolist()
         if not p.scale_units or not price or KindInt.TRADE not in kinds:  # no order to wrap
-            return rest.tolist()
-        out: list[int] = []
+            return rest
         fee_rate = p.fee_ppm / PPM
         size_usd = int(round(prm.sandwich_size_usd * PPM))
         amounts = view.payload(rest).tolist()
         trade, least = KindInt.TRADE, prm.sandwich_min_usd * PPM
-        for tx, kind, a in zip(rest.tolist(), kinds, amounts):
+        out: list[int] | None = None  # None: nothing wrapped so far (the block is ``rest``)
+        for n, (tx, kind, a) in enumerate(zip(rest.tolist(), kinds, amounts)):
             # the victim's size in micro-units is worked out only for large trades
             if (kind == trade and abs(a) >= least
                     and (abs(a) * PPM // price) / p.scale_units > 2 * fee_rate
                     and self._victim_fills(tx, a, size_usd, price)):
+                if out is None:
+                    out = rest[:n].tolist()
                 side = 1 if a > 0 else -1
                 out.append(view.insert(Kind.TRADE, view.accounts.sandwich, now, a=side * size_usd))
                 out.append(tx)
                 out.append(view.insert(Kind.CLOSE, view.accounts.sandwich, now))
-            else:
+            elif out is not None:
                 out.append(tx)
-        return out
+        return rest if out is None else out
+
+
+def _either(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    """The union of two masks, either of which may be None (nothing set)."""
+    if a is None:
+        return b
+    return a if b is None else a | b
+
+
+def _joined(head: list[int], body: np.ndarray | list[int]) -> np.ndarray:
+    """``head`` then ``body`` as one id array (``body`` as it is when nothing leads)."""
+    if not head:
+        return np.asarray(body, dtype=np.int64)
+    return np.asarray(head + (body.tolist() if isinstance(body, np.ndarray) else body),
+                      dtype=np.int64)
 
 
 def keeps_operator_order(design: object) -> bool:
