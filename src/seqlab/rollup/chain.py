@@ -134,20 +134,31 @@ class Rollup:
         if self.while_down == "reject" and len(self.outages) and len(ids):
             ids, arrival = self._refuse(int(ticks[-1]), ids, arrival)
         self.design.receive(ids, arrival)
-        forced = self._overdue(now) if self.force_window and len(ticks) == 1 else None
-        delayed = self._delayed(now) if len(ticks) == 1 else None
+        single = len(ticks) == 1
+        # nothing can be overdue before a whole window has passed (arrivals are >= 0)
+        forced = self._overdue(now) if single and self.force_window \
+            and now >= self.force_window else None
+        delayed = self._delayed(now) if single and self.inbox is not None else None
         blocks = self.design.build_blocks(ticks)
-        first = [x for x in (lead, delayed, forced) if x is not None and len(x)]
-        if first:
-            head = np.concatenate(first)
-            blocks = Blocks(np.concatenate((head, blocks.ids)),
-                            np.concatenate((np.zeros(len(head), np.int64), blocks.tick_index)))
+        if lead is not None or delayed is not None or forced is not None:
+            blocks = self._led(blocks, (lead, delayed, forced))
         if len(blocks.ids):
             self._execute(ticks, blocks.ids, blocks.tick_index)
         last = self.last_tick = int(ticks[-1])
         if self.progress is not None:
             self.progress(last)
         return last
+
+    @staticmethod
+    def _led(blocks: Blocks, heads: tuple[np.ndarray | None, ...]) -> Blocks:
+        """``blocks`` with the non-empty ``heads`` (bundle legs, delayed-inbox messages,
+        force-included txs) ahead of them in its first block."""
+        first = [x for x in heads if x is not None and len(x)]
+        if not first:
+            return blocks
+        head = np.concatenate(first)
+        return Blocks(np.concatenate((head, blocks.ids)),
+                      np.concatenate((np.zeros(len(head), np.int64), blocks.tick_index)))
 
     def _refuse(self, until: int, ids: np.ndarray, arrival: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
