@@ -161,17 +161,20 @@ class BuildersDesign(QueuedDesign):
             winner = self.members[index]
             price = int(second * PPM)
             mine = seen[:, index]
-            block = winner.build(eligible[mine], arrival[mine], now)
+            everything = bool(mine.all())  # it has seen it all (the usual block)
+            block = winner.build(eligible if everything else eligible[mine],
+                                 arrival if everything else arrival[mine], now)
             block = self._with_list(block, eligible, arrival, now)
-            taken = member(eligible, block)
+            # a builder that keeps what it has seen, as it is, hands the eligible array back
+            taken = None if block is eligible else member(eligible, block)
             winner.wins += 1
             self.winners.append((now, index))
             winner.tips_micro += int(self.view.txs.tip(block).sum())
-            winner.held_blocks += int(not taken[mine].all())
+            winner.held_blocks += int(taken is not None and not taken[mine].all())
             if price > 0:
                 winner.paid_micro += price
                 pay = [self.view.insert(Kind.AUCTION, index, now, a=price, b=1)]
-        if taken.all():  # the usual block: everything eligible goes in
+        if taken is None or taken.all():  # the usual block: everything eligible goes in
             self._owner = self._owner[n:]
             pending = self.queue.ids[n:]
         else:
@@ -179,6 +182,8 @@ class BuildersDesign(QueuedDesign):
             self._owner = np.concatenate((self._owner[:n][left], self._owner[n:]))
             pending = np.concatenate((eligible[left], self.queue.ids[n:]))
         self._send_closes(pending, n, now)
+        if not pay:
+            return block  # the eligible array itself, if nothing else: it leaves the queue whole
         return np.concatenate((np.asarray(pay, dtype=np.int64), block))
 
     def _auction(self, bids: list[float], best: float, now: int) -> tuple[int, float]:
