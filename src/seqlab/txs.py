@@ -37,6 +37,7 @@ class KindInt:
     ORACLE, TRADE, TOPUP = int(Kind.ORACLE), int(Kind.TRADE), int(Kind.TOPUP)
     LIQUIDATE, OPT_TOPUP = int(Kind.LIQUIDATE), int(Kind.OPT_TOPUP)
     OPT_LIQUIDATE = int(Kind.OPT_LIQUIDATE)
+    CLOSE, REDUCE = int(Kind.CLOSE), int(Kind.REDUCE)
 
 
 class Status(IntEnum):

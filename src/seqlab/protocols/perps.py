@@ -165,6 +165,9 @@ class PerpsProtocol(ProtocolPort):
                           Kind.CLOSE: self._close, Kind.REDUCE: self._reduce,
                           Kind.TOPUP: self._topup, Kind.WITHDRAW: self._withdraw,
                           Kind.LIQUIDATE: self._liquidate}
+        # the plain trade handlers themselves: while these very objects are installed,
+        # nothing wraps trades (an identity test per block, not three bound-method ones)
+        self._plain = tuple(self._handlers[k] for k in (Kind.TRADE, Kind.CLOSE, Kind.REDUCE))
 
     # funding in -----------------------------------------------------------------------
     def fund_accounts(self, margin_usd: np.ndarray, wallet_usd: np.ndarray) -> None:
@@ -257,10 +260,10 @@ class PerpsProtocol(ProtocolPort):
     def _kernel_applies(self) -> bool:
         """Whether trades, closes and reduces are this market's own plain handlers (no
         price rule routes them, no liquidation mechanism locks accounts)."""
-        handlers = self._handlers
+        handlers, (trade, close, reduce) = self._handlers, self._plain
         return self.compiled_trades and not self._may_lock \
-            and handlers[Kind.TRADE] == self._trade and handlers[Kind.CLOSE] == self._close \
-            and handlers[Kind.REDUCE] == self._reduce
+            and handlers[KindInt.TRADE] is trade and handlers[KindInt.CLOSE] is close \
+            and handlers[KindInt.REDUCE] is reduce
 
     def _execute_compiled(self, ids: np.ndarray, kinds: list[int], block: np.ndarray,
                           t_us: np.ndarray, batch: bool) -> np.ndarray:
