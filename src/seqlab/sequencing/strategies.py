@@ -129,11 +129,10 @@ class Operator:
         if hold is not None:
             view.txs.hold(cand[hold])
         if {"backrun", "stale_oracle"} & self.strategies:  # updates go first
-            skip = _either(hold, is_oracle)
-            rest = (cand, kind) if skip is None else (cand[~skip], kind[~skip])
+            rest = _without(cand, kind, _either(hold, is_oracle))
             return _joined(before + released + after, self._body(*rest, price_after, now))
-        body = self._body(*((cand, kind) if hold is None else (cand[~hold], kind[~hold])),
-                          price_after, now)  # updates keep their place
+        # updates keep their place
+        body = self._body(*_without(cand, kind, hold), price_after, now)
         if not released:
             return _joined(before + after, body)
         body = list(body)
@@ -225,7 +224,7 @@ class Operator:
         return [view.insert(Kind.OPT_BUY, opt.buyer_accounts.operator, now, a=qty, b=series)]
 
     def _censor(self, cand: np.ndarray, kind: np.ndarray, arrival: np.ndarray, price: int,
-                now: int) -> tuple[np.ndarray, np.ndarray]:
+                now: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Hold top-ups of accounts at risk at ``price``; returns (accounts, hold mask,
         None where it holds nothing). ``kind`` is ``cand``'s kinds as the view reads them."""
         view, prm = self.view, self.params
@@ -399,6 +398,12 @@ def _either(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
     if a is None:
         return b
     return a if b is None else a | b
+
+
+def _without(cand: np.ndarray, kind: np.ndarray, mask: np.ndarray | None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """``cand`` and its ``kind`` less the rows ``mask`` sets (None: the arrays as they are)."""
+    return (cand, kind) if mask is None else (cand[~mask], kind[~mask])
 
 
 def _joined(head: list[int], body: np.ndarray | list[int]) -> np.ndarray:
