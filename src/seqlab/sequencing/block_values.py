@@ -38,7 +38,10 @@ def block_values(members: Sequence[Builder], eligible: np.ndarray,
     active = [i for i, m in enumerate(members) if m.operator is not None and seen_any[i]]
     if not active:
         return values
-    shared = _Block(members[0], eligible, seen)
+    kind = view.kind(eligible)
+    if _nothing_to_take(members[0], kind, eligible):
+        return values  # every strategy's part is 0.0, and x + 0.0 is x for tips >= 0
+    shared = _Block(members[0], eligible, seen, kind)
     for i in active:
         m, col = members[i], seen[:, i]
         run = m.operator.strategies
@@ -63,9 +66,10 @@ class _Block:
     once and only when a builder's strategies ask for it (builders' own accounts
     differ; the users' accounts, the transactions and the protocol are shared)."""
 
-    def __init__(self, m: Builder, eligible: np.ndarray, seen: np.ndarray) -> None:
+    def __init__(self, m: Builder, eligible: np.ndarray, seen: np.ndarray,
+                 kind: np.ndarray) -> None:
         self.view, self.params, self.eligible = m.view, m.params, eligible
-        self.kind = self.view.kind(eligible)
+        self.kind = kind  # ``eligible``'s kinds, as the view reads them
         self.payload = self.view.payload(eligible)
         self.last_update = _last_seen(self.kind == KindInt.ORACLE, seen)
         self._targets: dict[int, np.ndarray] = {}
@@ -133,6 +137,22 @@ class _Block:
         size = prm.sandwich_size_usd
         gain = size * units / p.scale_units - 2 * p.fee_ppm / PPM * size
         return np.maximum(gain, 0.0), big  # clip at 0 (np.clip's wrapper costs more)
+
+
+def _nothing_to_take(m: Builder, kind: np.ndarray, eligible: np.ndarray) -> bool:
+    """Whether no strategy can value the block above its tips: no oracle update (backrun,
+    stale price), no top-up (censor) and no trade large enough to sandwich (at the
+    builders' shared ``sandwich_min_usd``). Most blocks; they skip the per-builder
+    valuation, whose parts would all be 0.0."""
+    kinds = kind.tolist()
+    if KindInt.ORACLE in kinds or KindInt.TOPUP in kinds:
+        return False
+    if KindInt.TRADE not in kinds:
+        return True
+    least = m.params.sandwich_min_usd * PPM
+    trade = KindInt.TRADE
+    return not any(k == trade and float(abs(a)) >= least  # as the float gains compare
+                   for k, a in zip(kinds, m.view.payload(eligible).tolist()))
 
 
 def _last_seen(updates: np.ndarray, seen: np.ndarray) -> list[int]:
