@@ -235,18 +235,23 @@ class Operator:
             fresh = arrival + prm.max_censor_delay > now
             topup = (kind == KindInt.TOPUP) & fresh
         else:  # contents hidden: censor by sender (if it can tell), every tx of one at risk
-            fresh = arrival + prm.max_censor_delay > now
             sender = view.known_origin(cand)
-            topup = (sender >= 0) & (sender < view.accounts.first_outside) & fresh
-        mask = np.zeros(len(cand), dtype=bool)
+            user = (sender >= 0) & (sender < view.accounts.first_outside)
+            if not user.any():  # senders sealed too (or no user's tx): nobody to pick out
+                return np.empty(0, dtype=np.int64), None
+            fresh = arrival + prm.max_censor_delay > now
+            topup = user & fresh
+        mask = None  # nothing held yet
         if view.options is not None and view.contents_visible:
-            mask |= self._censor_writers(cand, kind, fresh, price, now)
+            mask = self._censor_writers(cand, kind, fresh, price, now)
         if not topup.any():
             return np.empty(0, dtype=np.int64), mask
         who = view.known_origin(cand[topup])
         equity, notional = p.margin_state(price)
         mm = p.mm_ppm / PPM
         at_risk = (notional[who] > 0) & (equity[who] < prm.censor_trigger * mm * notional[who])
+        if mask is None:
+            mask = np.zeros(len(cand), dtype=bool)
         mask[np.flatnonzero(topup)[at_risk]] = True
         return np.unique(who[at_risk]), mask
 
