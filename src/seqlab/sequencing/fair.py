@@ -410,6 +410,8 @@ class FairOrderingDesign(HostsOperator, Design):
         view = self.view
         first = view.txs.count
         self.operator.plan(ids, at, t, can_hold=False)
+        if view.txs.count == first:  # it inserted nothing (most ticks)
+            return
         new = view.txs.inserted_since(first)
         if len(new):
             leader = np.full(len(new), t, dtype=np.int64)
