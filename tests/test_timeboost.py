@@ -315,3 +315,42 @@ def test_a_stale_price_trade_nobody_made_is_not_paid_for_afterwards():
     assert b.bids(1, 1).max() <= quiet
     b.observe(50_000.0, None, None)
     assert b.bids(1, 2).max() > 10 * quiet
+
+
+def _sampled_gap(reference, onchain, min_move, start, end):
+    """``_first_gap`` by sampling alone (no range pre-check): the reference definition."""
+    from seqlab.sequencing.express_lane import GAP_STEP_US, PPM
+
+    if end <= start:
+        return None
+    t = np.arange(end, start, -GAP_STEP_US)[::-1]
+    ref = np.asarray(reference.at(t), dtype=np.float64) * PPM
+    away = (np.abs(ref - onchain) > min_move * onchain).nonzero()[0]
+    return None if not len(away) else (int(t[away[0]]), float(ref[away[0]]))
+
+
+paths = st.lists(st.floats(1500.0, 3500.0), min_size=2, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(paths, st.integers(0, 12_000_000), st.integers(0, 2_000_000),
+       st.floats(-0.01, 0.01), st.sampled_from([0.0, 0.0005, 0.002, 0.01]))
+def test_first_gap_with_its_range_check_equals_sampling(prices, start, span, off, move):
+    """The path's range between two times brackets every sample of it, and the gap search
+    that skips a block whose range stays inside the threshold finds exactly what sampling
+    every 10 ms finds (fails if ``bounds`` misses a point of the path or the skip's
+    margin is on the wrong side)."""
+    from seqlab.market import ReferencePrice
+    from seqlab.sequencing.express_lane import PPM, _first_gap
+
+    t = np.arange(len(prices), dtype=np.int64) * 1_000_000
+    ref = ReferencePrice(t, np.array(prices))
+    end = start + span
+    lo, hi = ref.bounds(start, end)
+    grid = np.arange(end, start, -10_000)
+    if len(grid):
+        seen = ref.at(grid)
+        assert lo - 1e-9 <= seen.min() and seen.max() <= hi + 1e-9
+    onchain = int(round(float(ref.at(start)) * (1 + off) * PPM))
+    assert _first_gap(ref, onchain, move, start, end) == \
+        _sampled_gap(ref, onchain, move, start, end)

@@ -1,6 +1,7 @@
 """Reference price: a model path or a historical replay, read through one interface."""
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,12 +20,40 @@ class ReferencePrice:
     # call, a pass over the whole path for each price a block reads (exact below 2**53 µs)
     _t_float: np.ndarray = field(init=False, repr=False, compare=False)
 
+    # the same points as Python lists, for ``bounds`` (a bisect on a list costs a fraction
+    # of an array search)
+    _t_list: list = field(init=False, repr=False, compare=False)
+    _p_list: list = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "_t_float", np.asarray(self.t_us, dtype=np.float64))
+        object.__setattr__(self, "_t_list", self._t_float.tolist())
+        object.__setattr__(self, "_p_list", np.asarray(self.price, np.float64).tolist())
 
     def at(self, t_us: np.ndarray | int) -> np.ndarray:
         """Price at the given time(s); clamps outside the path."""
         return np.interp(np.asarray(t_us, dtype=np.float64), self._t_float, self.price)
+
+    def bounds(self, start: int, end: int) -> tuple[float, float]:
+        """About the lowest and the highest price over ``[start, end]``: a linear path
+        has its extremes at the ends or at its points between them. The ends are
+        interpolated in Python, which may differ from ``at`` in the last bits: a caller
+        comparing with these leaves a margin."""
+        t, p = self._t_list, self._p_list
+        inside = p[bisect.bisect_right(t, start):bisect.bisect_left(t, end)]
+        ends = (self._value(start), self._value(end))
+        return min(*ends, *inside), max(*ends, *inside)
+
+    def _value(self, x: float) -> float:
+        """The path at ``x`` (linear between points, clamped outside), in Python floats."""
+        t, p = self._t_list, self._p_list
+        k = bisect.bisect_right(t, x)
+        if k == 0:
+            return p[0]
+        if k == len(t):
+            return p[-1]
+        t0, t1 = t[k - 1], t[k]
+        return p[k - 1] + (p[k] - p[k - 1]) * (x - t0) / (t1 - t0)
 
 
 def build_reference(market: Market, duration_us: int, sim: Simulation,

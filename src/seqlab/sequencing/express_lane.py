@@ -101,6 +101,8 @@ class ExpressLane:
         self._stale: _StaleTrade | None = None
         self._tried_price = 0  # on-chain price a stale-price trade was last tried at
         self._ahead_poll = -1  # the oracle poll whose update the lane last tried ahead of
+        # the last poll read and the reference then (micro-USD)
+        self._poll_ref: tuple[int | None, int] = (None, 0)
         self.rounds: list[tuple[int, int | None, float]] = []  # (round, winner, price USD)
 
     def attach(self, view) -> None:
@@ -328,7 +330,9 @@ class ExpressLane:
         updates = v.market.events_since(0).oracle_updates
         if poll <= self._ahead_poll or (len(updates) and updates["t_us"][-1] >= poll):
             return np.empty(0, dtype=np.int64)
-        ref = int(round(float(v.reference.at(poll)) * PPM))
+        if poll != self._poll_ref[0]:  # a poll is read by the few blocks after it
+            self._poll_ref = (poll, int(round(float(v.reference.at(poll)) * PPM)))
+        ref = self._poll_ref[1]
         if abs(ref - p.price) <= feed.deviation * p.price:
             return np.empty(0, dtype=np.int64)
         self._ahead_poll = poll
@@ -393,6 +397,9 @@ class _StaleTrade:
 
 
 GAP_STEP_US = 10_000  # how finely a searcher watching the reference notices a move (10 ms)
+# the relative margin by which a block's price range must stay inside the threshold for
+# ``_first_gap`` to skip sampling it: far above float rounding (1e-16), far below a move
+GAP_SLACK = 1e-9
 
 
 def _first_gap(reference, onchain: int, min_move: float, start: int, end: int
@@ -400,6 +407,10 @@ def _first_gap(reference, onchain: int, min_move: float, start: int, end: int
     """The first moment in ``(start, end]`` the reference (micro-USD) sat more than
     ``min_move`` away from the on-chain price, and the reference then; None if never."""
     if end <= start:
+        return None
+    lo, hi = reference.bounds(start, end)  # a whole block's path well inside: no gap
+    slack = GAP_SLACK * onchain + 1.0
+    if max(hi * PPM - onchain, onchain - lo * PPM) < min_move * onchain - slack:
         return None
     t = np.arange(end, start, -GAP_STEP_US)[::-1]
     ref = np.asarray(reference.at(t), dtype=np.float64) * PPM
