@@ -310,9 +310,10 @@ class PerpsProtocol(ProtocolPort):
             payer = self.liquidator_account[sender]
             self.ledger.transfer(payer, self.gas, min(gas, self.balance(payer)), "gas")
 
-    def _payer(self, kind: int, sender: int) -> int:
-        """Who pays a tx's priority fee: a bot's account for liquidations, the owner's
-        wallet otherwise; an attached protocol (options) names its own payers."""
+    def payer(self, kind: int, sender: int) -> int:
+        """The ledger account behind a tx: it pays the tx's fees, and a broken promise
+        made about the tx is made good to it. A bot's account for liquidations, the
+        owner's wallet otherwise; an attached protocol (options) names its own payers."""
         payer = self._payers.get(kind)
         if payer is not None:
             return payer(kind, sender)
@@ -320,11 +321,6 @@ class PerpsProtocol(ProtocolPort):
             return self.oracle_payer
         return self.liquidator_account[sender] if kind == KindInt.LIQUIDATE else \
             self.wallet.item(sender)
-
-    def payer(self, kind: int, sender: int) -> int:
-        """The ledger account behind a tx: it pays the tx's fees, and a broken promise
-        made about the tx is made good to it."""
-        return self._payer(kind, sender)
 
     def balance(self, account: int) -> int:
         return self.ledger.balances.item(account)
