@@ -73,6 +73,15 @@ class PendingQueue:
         gone = set(np.asarray(taken).tolist())  # a short queue: cheaper than arrays
         self.keep_only(np.array([i not in gone for i in self.ids.tolist()], dtype=bool))
 
+    def remove_taken(self, taken: np.ndarray, head: np.ndarray) -> None:
+        """Drop ``taken``, built from ``head`` (``ids[:n]`` as this queue handed it out):
+        when it is ``head`` itself, as it was (a quiet block), the head goes in one slice,
+        with no membership test."""
+        if taken is head:
+            self.drop_head(len(head))
+        else:
+            self.remove(taken)
+
     def keep_only(self, keep: np.ndarray) -> None:
         """Keep the queued transactions where ``keep`` is True (a subclass keeping more
         per-transaction columns filters them here too)."""
@@ -96,10 +105,7 @@ def blocks_per_tick(ticks: np.ndarray, queue: PendingQueue,
             continue
         eligible = queue.ids[:n]
         block = build(eligible, queue.arrival[:n], tick)
-        if block is eligible:  # the whole arrived prefix, as it was (a quiet block)
-            queue.drop_head(n)
-        else:
-            queue.remove(block)
+        queue.remove_taken(block, eligible)
         out.append((k, block))
     return Blocks.collect(out)
 

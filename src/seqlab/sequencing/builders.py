@@ -183,7 +183,7 @@ class BuildersDesign(QueuedDesign):
             pending = np.concatenate((eligible[left], self.queue.ids[n:]))
         self._send_closes(pending, n, now)
         if not pay:
-            return block  # the eligible array itself, if nothing else: it leaves the queue whole
+            return block  # as built: the eligible array itself leaves the queue whole
         return np.concatenate((np.asarray(pay, dtype=np.int64), block))
 
     def _auction(self, bids: list[float], best: float, now: int) -> tuple[int, float]:

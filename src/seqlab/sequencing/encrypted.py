@@ -161,15 +161,13 @@ class EncryptedDesign(HostsOperator, QueuedDesign):
         order = self.operator.plan(ids, arrival, now) if self.operator is not None else ids
         if self.capacity > 0:
             order = order[: self.capacity]
-        if order is ids:  # the whole arrived prefix as it is: nothing held back
-            q.drop_head(n)
-        else:
+        if order is not ids:  # the plan may hold some back: those overdue go too
             left = np.flatnonzero(~member(ids, order))  # what the plan holds back, in order
             if len(left):
                 overdue = ids[left[q.due_at(left, self.due) <= now]]
                 order = np.concatenate((order, overdue))
             order = np.asarray(order, dtype=np.int64)
-            q.remove(order)
+        q.remove_taken(order, ids)
         if len(order):
             self.committed.append((now + self.key_delay(now), order))
             self.commit_log.append((now, order))
