@@ -38,10 +38,10 @@ def block_values(members: Sequence[Builder], eligible: np.ndarray,
     active = [i for i, m in enumerate(members) if m.operator is not None and seen_any[i]]
     if not active:
         return values
-    kind = view.kind(eligible)
-    if _nothing_to_take(members[0], kind, eligible):
+    kind, payload = view.kind(eligible), view.payload(eligible)
+    if _nothing_to_take(members[0].params, kind, payload):
         return values  # every strategy's part is 0.0, and x + 0.0 is x for tips >= 0
-    shared = _Block(members[0], eligible, seen, kind)
+    shared = _Block(members[0], eligible, seen, kind, payload)
     for i in active:
         m, col = members[i], seen[:, i]
         run = m.operator.strategies
@@ -67,10 +67,9 @@ class _Block:
     differ; the users' accounts, the transactions and the protocol are shared)."""
 
     def __init__(self, m: Builder, eligible: np.ndarray, seen: np.ndarray,
-                 kind: np.ndarray) -> None:
+                 kind: np.ndarray, payload: np.ndarray) -> None:
         self.view, self.params, self.eligible = m.view, m.params, eligible
-        self.kind = kind  # ``eligible``'s kinds, as the view reads them
-        self.payload = self.view.payload(eligible)
+        self.kind, self.payload = kind, payload  # ``eligible``'s, as the view reads them
         self.last_update = _last_seen(self.kind == KindInt.ORACLE, seen)
         self._targets: dict[int, np.ndarray] = {}
         self._backrun: dict[int, float] = {}
@@ -129,8 +128,7 @@ class _Block:
         is_trade = self.kind == KindInt.TRADE
         if True not in is_trade.tolist():  # a list test: no array reduction
             return np.empty(0), is_trade
-        trades = np.abs(self.payload).astype(np.float64)
-        big = is_trade & (trades >= prm.sandwich_min_usd * PPM)
+        trades, big = _large_trades(self.kind, self.payload, prm)
         if True not in big.tolist():
             return np.empty(0), big
         units = trades[big] * PPM / p.price  # micro-units of the asset
@@ -139,20 +137,24 @@ class _Block:
         return np.maximum(gain, 0.0), big  # clip at 0 (np.clip's wrapper costs more)
 
 
-def _nothing_to_take(m: Builder, kind: np.ndarray, eligible: np.ndarray) -> bool:
+def _large_trades(kind: np.ndarray, payload: np.ndarray, params) -> tuple[np.ndarray,
+                                                                          np.ndarray]:
+    """Each transaction's amount as a float, and which are trades large enough to
+    sandwich (``params.sandwich_min_usd``)."""
+    trades = np.abs(payload).astype(np.float64)
+    return trades, (kind == KindInt.TRADE) & (trades >= params.sandwich_min_usd * PPM)
+
+
+def _nothing_to_take(params, kind: np.ndarray, payload: np.ndarray) -> bool:
     """Whether no strategy can value the block above its tips: no oracle update (backrun,
     stale price), no top-up (censor) and no trade large enough to sandwich (at the
-    builders' shared ``sandwich_min_usd``). Most blocks; they skip the per-builder
-    valuation, whose parts would all be 0.0."""
+    builders' shared ``params``). Most blocks; they skip the per-builder valuation, whose
+    parts would all be 0.0."""
     kinds = kind.tolist()
     if KindInt.ORACLE in kinds or KindInt.TOPUP in kinds:
         return False
-    if KindInt.TRADE not in kinds:
-        return True
-    least = m.params.sandwich_min_usd * PPM
-    trade = KindInt.TRADE
-    return not any(k == trade and float(abs(a)) >= least  # as the float gains compare
-                   for k, a in zip(kinds, m.view.payload(eligible).tolist()))
+    return KindInt.TRADE not in kinds or True not in _large_trades(kind, payload,
+                                                                   params)[1].tolist()
 
 
 def _last_seen(updates: np.ndarray, seen: np.ndarray) -> list[int]:
