@@ -18,7 +18,7 @@ from tests.pinned import shrunk
 def watch(world):
     """Subscribe a checker after the world's own feed; returns the eager exposure."""
     p = world.protocol
-    eager = {"exposure": np.zeros_like(p.exposure), "t": 0, "blocks": 0}
+    eager = {"exposure": np.zeros_like(p.exposure), "t": 0, "blocks": 0, "flagged": 0}
 
     def check(block, t_us, ids, status):
         view = p.margin_view.refresh()
@@ -26,7 +26,10 @@ def watch(world):
         assert np.array_equal(view.equity, equity)
         assert np.array_equal(view.notional, notional)
         assert np.array_equal(view.below, below_maintenance(p, p.size, equity, notional))
+        assert view.count == np.count_nonzero(view.below)  # kept, not counted
+        assert np.array_equal(p.liquidatable(), np.flatnonzero(view.below))
         eager["blocks"] += 1
+        eager["flagged"] += view.count > 0
 
     def accrue(t_us):  # the old per-block accrual, at the start of each block
         dt = (t_us - eager["t"]) / 31_536e9
@@ -49,6 +52,7 @@ def watch(world):
 
 
 @pytest.mark.parametrize("scenario,design", [("default", "extractive"),
+                                             ("default+crash", "honest"),
                                              ("black-thursday", "honest"),
                                              ("outage", "priority"),
                                              ("options", "extractive-censor")])
@@ -57,6 +61,8 @@ def test_margin_view_and_exposure_match_full_recomputation(scenario, design):
     eager = watch(world)
     world.run()
     assert eager["blocks"] > 100
+    if "crash" in scenario:  # the calm shrunk runs flag nobody; this one liquidates
+        assert eager["flagged"] > 0
     accrue_end = world.protocol.exposure  # run() booked exposure to the horizon
     p = world.protocol
     dt = (world.horizon - eager["t"]) / 31_536e9

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from seqlab.agents.recourse import Recourse
+from seqlab.agents.trigger_kernel import examine
 from seqlab.kernel import Simulation, keyed_normals
 from seqlab.network import Network, latency_from_normals
 from seqlab.protocols.perps import PPM
@@ -45,7 +46,7 @@ class MarginManagers:
     With ``recourse``, an owner whose top-up is not included in time acts on it.
     """
 
-    FEW = 32  # up to this many changed accounts are re-examined one by one
+    FEW = 32  # up to this many changed accounts are re-examined one by one (compiled)
 
     def __init__(self, cfg: MarginManagersCfg, seq_cfg: Sequencer, sim: Simulation,
                  txs: TxStore, network: Network, total: int, accounts: int,
@@ -59,8 +60,9 @@ class MarginManagers:
         # managed owners below the trigger when last examined (nobody watches the others)
         self.low = np.zeros(total, dtype=bool)
         # low, managed and not pending: the owners who would top up now, kept as each flag
-        # changes, so a block need not scan every account to find the few
-        self._due: set[int] = set()
+        # changes, with their number, so a block need not scan every account to find them
+        self.due = np.zeros(total, dtype=bool)
+        self.n_due = 0
         self.delays = KeyedDelays(sim.seed, name, total)
         self.recourse = recourse
 
@@ -80,24 +82,16 @@ class MarginManagers:
             req = rate * notional[idx]
             self.low[idx] = (req > 0) & (equity[idx] < self.cfg.trigger * req) \
                 & self.managed[idx]
-            self._due = set((self.low & ~self.pending).nonzero()[0].tolist())
+            np.logical_and(self.low, ~self.pending, out=self.due)
+            self.n_due = int(np.count_nonzero(self.due))
         else:  # the same float comparisons one account at a time: a block changes a few
-            trigger, low, due = self.cfg.trigger, self.low, self._due
-            managed, pending = self.managed, self.pending
-            for i in set(changed.tolist()):
-                if not managed.item(i):
-                    continue  # never low, never due
-                req = rate * notional.item(i)
-                low[i] = is_low = req > 0 and equity.item(i) < trigger * req
-                if is_low and not pending.item(i):
-                    due.add(i)
-                else:
-                    due.discard(i)
+            self.n_due += examine(changed, self.managed, self.pending, self.low, self.due,
+                                  notional, equity, self.cfg.trigger, rate)
         if self.recourse is not None:
             self.recourse.act(t_us, self.low)
-        if not self._due:
+        if not self.n_due:
             return
-        who = np.array(sorted(self._due), dtype=np.int64)  # in account order, as a scan
+        who = np.flatnonzero(self.due)  # in account order, as a scan
         if wallet is not None and len(who):
             who = who[wallet(who) > 0]
         if not len(who):
@@ -111,7 +105,8 @@ class MarginManagers:
         ids = self.txs.add_many(self.kind, who, submit, arrival, amount, tip=tip)
         self.network.send(ids, arrival)
         self.pending[who] = True
-        self._due.difference_update(who.tolist())
+        self.due[who] = False
+        self.n_due -= len(who)
         if self.recourse is not None:
             self.recourse.started(who, ids, submit, amount, tip)
 
@@ -130,6 +125,6 @@ class MarginManagers:
         if not len(owners):
             return
         self.pending[owners] = False
-        low = self.low
-        self._due.update(i for i in owners.tolist() if low.item(i))  # low: managed
+        self.due[owners[self.low[owners]]] = True  # low: managed
+        self.n_due = int(np.count_nonzero(self.due))
 

@@ -16,11 +16,13 @@ from numba import njit
 @njit(cache=True)
 def recompute(accounts: np.ndarray, price: float, mm_ppm: int, balances: np.ndarray,
               margin: np.ndarray, size: np.ndarray, basis: np.ndarray, equity: np.ndarray,
-              notional: np.ndarray, below: np.ndarray) -> None:
+              notional: np.ndarray, below: np.ndarray) -> int:
     """Equity, notional and the below-maintenance flag of each of ``accounts`` at
     ``price`` (USD per unit), written in place (an account listed twice is computed
-    twice, to the same values)."""
+    twice, to the same values). Returns how many more flags are set than before (an
+    account listed twice counts once: its second pass finds its own new flag)."""
     ppm = np.float64(1_000_000)
+    change = 0
     for k in range(len(accounts)):
         i = accounts[k]
         units = size[i]
@@ -28,4 +30,7 @@ def recompute(accounts: np.ndarray, price: float, mm_ppm: int, balances: np.ndar
         e = np.float64(balances[margin[i]]) + np.float64(units) * price - np.float64(basis[i])
         equity[i] = e
         notional[i] = n
-        below[i] = units != 0 and e * ppm < np.float64(mm_ppm) * n
+        flag = units != 0 and e * ppm < np.float64(mm_ppm) * n
+        change += np.int64(flag) - np.int64(below[i])
+        below[i] = flag
+    return change

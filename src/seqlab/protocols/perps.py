@@ -809,7 +809,8 @@ class PerpsProtocol(ProtocolPort):
         if not (self.price if price_micro is None else price_micro):
             return np.empty(0, dtype=np.int64)
         if price_micro is None or price_micro == self.price:
-            return self.margin_view.refresh().below.nonzero()[0]
+            view = self.margin_view.refresh()
+            return view.below.nonzero()[0] if view.count else np.empty(0, dtype=np.int64)
         equity, notional = self.margin_state(price_micro)
         return np.flatnonzero(below_maintenance(self, self.size, equity, notional))
 
@@ -895,6 +896,8 @@ class MarginView:
     anything is a new ``generation``; ``since(g)`` tells a watcher which accounts were
     recomputed after generation ``g`` (None: possibly all), so it can keep its own
     state incrementally too, however many others refresh the view in between.
+    ``count`` is how many accounts are flagged: most blocks flag none, and then nobody
+    need look for them.
     """
 
     LOG = 256  # partial refreshes remembered; a watcher further behind rereads all
@@ -906,6 +909,7 @@ class MarginView:
         self.price = -1  # the price the arrays hold (-1: none yet, or stale)
         self.equity = self.notional = np.empty(0)
         self.below = np.empty(0, dtype=bool)
+        self.count = 0  # accounts flagged in ``below``
         self.generation = 0
         self._full = 0  # generation of the last full recompute
         self._log: list[tuple[int, np.ndarray]] = []  # partial recomputes since then
@@ -918,6 +922,7 @@ class MarginView:
         if self.price != p.price:
             self.equity, self.notional = margin_arrays(p, None, p.price)
             self.below = below_maintenance(p, p.size, self.equity, self.notional)
+            self.count = int(np.count_nonzero(self.below))
             self.price = p.price
             self.generation += 1
             self._full, self._log = self.generation, []
@@ -929,6 +934,7 @@ class MarginView:
                 equity, notional = margin_arrays(p, idx, p.price)
                 self.equity[idx], self.notional[idx] = equity, notional
                 self.below[idx] = below_maintenance(p, p.size[idx], equity, notional)
+                self.count = int(np.count_nonzero(self.below))
             self.generation += 1
             self._log.append((self.generation, idx))
             if len(self._log) > self.LOG:
@@ -942,8 +948,9 @@ class MarginView:
         fixed cost of a dozen array operations that dominates a block touching a
         handful (``margin_kernel``)."""
         p = self.p
-        recompute(accounts, p.price / PPM, p.mm_ppm, p.ledger.balances, p.margin, p.size,
-                  p.basis, self.equity, self.notional, self.below)
+        self.count += recompute(accounts, p.price / PPM, p.mm_ppm, p.ledger.balances,
+                                p.margin, p.size, p.basis, self.equity, self.notional,
+                                self.below)
 
     def since(self, generation: int) -> np.ndarray | None:
         """Accounts recomputed after ``generation`` (None: all may have changed)."""

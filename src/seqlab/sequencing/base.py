@@ -35,7 +35,7 @@ class Blocks:
             k, ids = per_tick[0]
             tick_index = np.empty(len(ids), np.int64)
             tick_index.fill(k)  # np.full costs twice as much
-            return cls(ids.astype(np.int64), tick_index)
+            return cls(np.asarray(ids, dtype=np.int64), tick_index)  # no copy: never written
         return cls(np.concatenate([ids for _, ids in per_tick]).astype(np.int64),
                    np.concatenate([np.full(len(ids), k, dtype=np.int64)
                                    for k, ids in per_tick]))
@@ -60,8 +60,12 @@ class PendingQueue:
             self.arrival = np.asarray(arrival_us, dtype=np.int64)
 
     def arrived_by(self, t_us: int) -> int:
-        """How many queued transactions had arrived by ``t_us`` (they form a prefix)."""
-        return int(self.arrival.searchsorted(t_us, side="right"))  # the method: no dispatch
+        """How many queued transactions had arrived by ``t_us`` (they form a prefix):
+        all of them when the last had (the usual tick), without a search."""
+        arrival = self.arrival
+        if not len(arrival) or arrival.item(-1) <= t_us:
+            return len(arrival)
+        return int(arrival.searchsorted(t_us, side="right"))  # the method: no dispatch
 
     SHORT = 64  # up to this many queued, ``remove`` tests membership on Python ints
 

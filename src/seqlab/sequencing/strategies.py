@@ -381,11 +381,17 @@ class Operator:
         size_usd = int(round(prm.sandwich_size_usd * PPM))
         amounts = view.payload(rest).tolist()
         trade, least = KindInt.TRADE, prm.sandwich_min_usd * PPM
+
+        def impact_pays(size: int) -> bool:
+            """Whether an order of ``size`` (|amount|) moves the price by more than the
+            operator's two fees; non-decreasing in ``size``."""
+            return size >= least and (size * PPM // price) / p.scale_units > 2 * fee_rate
+
+        if not impact_pays(max(map(abs, amounts))):  # not even the largest: none (most blocks)
+            return rest
         out: list[int] | None = None  # None: nothing wrapped so far (the block is ``rest``)
         for n, (tx, kind, a) in enumerate(zip(rest.tolist(), kinds, amounts)):
-            # the victim's size in micro-units is worked out only for large trades
-            if (kind == trade and abs(a) >= least
-                    and (abs(a) * PPM // price) / p.scale_units > 2 * fee_rate
+            if (kind == trade and impact_pays(abs(a))
                     and self._victim_fills(tx, a, size_usd, price)):
                 if out is None:
                     out = rest[:n].tolist()
