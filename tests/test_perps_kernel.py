@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from seqlab.ledger import Ledger
 from seqlab.protocols.perps import PerpsProtocol
-from seqlab.protocols.perps_kernel import _muldiv
+from seqlab.protocols.perps_kernel import _divide128, _muldiv
 from seqlab.scenario.schema import Perps
 from seqlab.txs import Kind, TxStore
 
@@ -27,6 +27,45 @@ def test_muldiv_is_pythons_floor_of_the_exact_product(x, y, z):
         assert fits
     if fits:
         assert value == exact
+
+
+# operands at the edges of the two-digit division: digit boundaries, the largest
+# values, divisors whose normalising shift is 0, 1 or 62, quotients at 2**63
+EDGES = [1, 2, 3, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 62 - 1,
+         2 ** 62, 2 ** 63 - 1, 10 ** 6, 10 ** 9, 3 * 10 ** 9, 10 ** 18]
+edgy = st.one_of(st.sampled_from(EDGES), st.integers(1, 2 ** 63 - 1)).flatmap(
+    lambda v: st.sampled_from([v, -v]))
+
+
+@settings(max_examples=600, deadline=None)
+@given(edgy, edgy, edgy)
+def test_muldiv_at_the_divisions_edges(x, y, z):
+    fits, value = _muldiv(x, y, z)
+    exact = x * y // z
+    if abs(exact) < 2 ** 63 - 2:  # as above: every result that fits is computed
+        assert fits
+    if fits:
+        assert value == exact
+
+
+# quotient digits where the digit estimate overshoots (near 2**32) or is trivial
+digit = st.one_of(st.sampled_from([0, 1, 2 ** 31, 2 ** 32 - 2, 2 ** 32 - 1]),
+                  st.integers(0, 2 ** 32 - 1))
+divisor = st.one_of(st.sampled_from([1, 2, 2 ** 32 - 1, 2 ** 32 + 1, 2 ** 62 + 2 ** 31 - 1,
+                                     2 ** 63 - 1, (2 ** 31 + 1) * (2 ** 32 - 1)]),
+                    st.integers(1, 2 ** 63 - 1))
+
+
+@settings(max_examples=800, deadline=None)
+@given(digit, digit, divisor, st.data())
+def test_the_two_digit_division_is_exact(high_digit, low_digit, z, data):
+    """Built from its answer: ``q·z + r`` (any quotient below 2**64, any remainder) comes
+    back as ``(q, r)``, the digits' corrections included."""
+    q = high_digit << 32 | low_digit
+    r = data.draw(st.one_of(st.sampled_from([0, z - 1]), st.integers(0, z - 1)))
+    n = q * z + r
+    got = _divide128(np.uint64(n >> 64), np.uint64(n & (2 ** 64 - 1)), np.uint64(z))
+    assert (int(got[0]), int(got[1])) == (q, r)
 
 
 def _market(cap_usd: float, share: float, scale: float) -> PerpsProtocol:

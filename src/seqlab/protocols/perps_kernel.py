@@ -63,23 +63,53 @@ def _product128(x: np.uint64, y: np.uint64) -> tuple[np.uint64, np.uint64]:
         (p0 & _M32) | ((mid & _M32) << _SHIFT)
 
 
+_B = np.uint64(1) << _SHIFT  # the base of the two-digit division below
+
+
 @njit(cache=True)
-def _divide128(hi: np.uint64, lo: np.uint64, z: np.uint64
-               ) -> tuple[np.uint64, np.uint64, np.uint64]:
-    """``(hi·2**64 + lo) // z`` as (quotient high, quotient low) and the remainder, by
-    long division one bit at a time (``z < 2**63``, so the running remainder never
-    overflows)."""
-    q_hi, q_lo, rem = _ZERO, _ZERO, _ZERO
-    for k in range(127, -1, -1):
-        bit = (hi >> np.uint64(k - 64)) & _ONE if k >= 64 else (lo >> np.uint64(k)) & _ONE
-        rem = (rem << _ONE) | bit
-        if rem >= z:
-            rem -= z
-            if k >= 64:
-                q_hi |= _ONE << np.uint64(k - 64)
-            else:
-                q_lo |= _ONE << np.uint64(k)
-    return q_hi, q_lo, rem
+def _leading_zeros(x: np.uint64) -> np.uint64:
+    """How many leading zero bits ``x`` (not 0) has, by halving steps."""
+    n = _ZERO
+    for step, top in ((32, 0xFFFFFFFF), (16, 0xFFFFFFFFFFFF), (8, 0xFFFFFFFFFFFFFF),
+                      (4, 0xFFFFFFFFFFFFFFF), (2, 0x3FFFFFFFFFFFFFFF),
+                      (1, 0x7FFFFFFFFFFFFFFF)):
+        if x <= np.uint64(top):
+            n += np.uint64(step)
+            x <<= np.uint64(step)
+    return n
+
+
+@njit(cache=True)
+def _quotient_digit(high: np.uint64, low: np.uint64, v1: np.uint64, v0: np.uint64
+                    ) -> np.uint64:
+    """One base-2**32 digit of the quotient: ``(high·2**32 + low) // (v1·2**32 + v0)``
+    estimated from the divisor's top digit and corrected down (at most twice, the
+    divisor being normalised; Knuth's algorithm D)."""
+    q = high // v1
+    rhat = high - q * v1
+    while q >= _B or q * v0 > _B * rhat + low:
+        q -= _ONE
+        rhat += v1
+        if rhat >= _B:
+            break
+    return q
+
+
+@njit(cache=True)
+def _divide128(hi: np.uint64, lo: np.uint64, z: np.uint64) -> tuple[np.uint64, np.uint64]:
+    """``(hi·2**64 + lo) // z`` and the remainder, for ``hi < z`` (so the quotient fits
+    in 64 bits): two base-2**32 digits after shifting ``z``'s top bit up (Knuth's
+    algorithm D as in Hacker's Delight's ``divlu``), in wrapping 64-bit arithmetic."""
+    s = _leading_zeros(z)
+    v = z << s
+    v1, v0 = v >> _SHIFT, v & _M32
+    top = (hi << s) | (lo >> (np.uint64(64) - s)) if s != _ZERO else hi
+    shifted = lo << s
+    u1, u0 = shifted >> _SHIFT, shifted & _M32
+    q1 = _quotient_digit(top, u1, v1, v0)
+    rest = top * _B + u1 - q1 * v  # below v: wraps to the right value
+    q0 = _quotient_digit(rest, u0, v1, v0)
+    return q1 * _B + q0, (rest * _B + u0 - q0 * v) >> s
 
 
 @njit(cache=True)
@@ -91,8 +121,11 @@ def _muldiv(x: int, y: int, z: int) -> tuple[bool, int]:
         return True, x * y // z
     negative = ((x < 0) ^ (y < 0)) ^ (z < 0)
     hi, lo = _product128(np.uint64(abs(x)), np.uint64(abs(y)))
-    q_hi, q_lo, rem = _divide128(hi, lo, np.uint64(abs(z)))
-    if q_hi != _ZERO or q_lo >= np.uint64(_MAX):
+    divisor = np.uint64(abs(z))
+    if hi >= divisor:  # a quotient of 2**64 or more
+        return False, 0
+    q_lo, rem = _divide128(hi, lo, divisor)
+    if q_lo >= np.uint64(_MAX):
         return False, 0
     q = np.int64(q_lo)
     if negative:
