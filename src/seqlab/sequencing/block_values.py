@@ -39,9 +39,10 @@ def block_values(members: Sequence[Builder], eligible: np.ndarray,
     if not active:
         return values
     kind, payload = view.kind(eligible), view.payload(eligible)
-    if _nothing_to_take(members[0].params, kind, payload):
+    gains = _only_sandwiches(p, members[0].params, kind, payload)
+    if gains is not None and True not in (gains[0] > 0).tolist():
         return values  # every strategy's part is 0.0, and x + 0.0 is x for tips >= 0
-    shared = _Block(members[0], eligible, seen, kind, payload)
+    shared = _Block(members[0], eligible, seen, kind, payload, gains)
     for i in active:
         m, col = members[i], seen[:, i]
         run = m.operator.strategies
@@ -67,14 +68,15 @@ class _Block:
     differ; the users' accounts, the transactions and the protocol are shared)."""
 
     def __init__(self, m: Builder, eligible: np.ndarray, seen: np.ndarray,
-                 kind: np.ndarray, payload: np.ndarray) -> None:
+                 kind: np.ndarray, payload: np.ndarray,
+                 gains: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.view, self.params, self.eligible = m.view, m.params, eligible
         self.kind, self.payload = kind, payload  # ``eligible``'s, as the view reads them
         self.last_update = _last_seen(self.kind == KindInt.ORACLE, seen)
         self._targets: dict[int, np.ndarray] = {}
         self._backrun: dict[int, float] = {}
         self._topups: tuple[np.ndarray, np.ndarray] | None = None
-        self._gains: tuple[np.ndarray, np.ndarray] | None = None
+        self._gains = gains  # the sandwich gains, once worked out
         self._censor: dict[tuple[int, bytes], float] = {}  # by price and top-ups seen
         self._sandwich: dict[bytes, float] = {}  # by the large trades seen
 
@@ -112,7 +114,8 @@ class _Block:
         """What sandwiching the large trades the builder with visibility ``col`` has
         seen would earn (USD): each trade's gain, at least 0, summed in block order."""
         if self._gains is None:
-            self._gains = self._sandwich_gains()
+            self._gains = sandwich_gains(self.view.protocol, self.params, self.kind,
+                                         self.payload)
         gains, big = self._gains
         if not len(gains):
             return 0.0
@@ -121,20 +124,22 @@ class _Block:
             self._sandwich[key] = float(gains[col[big]].sum())
         return self._sandwich[key]
 
-    def _sandwich_gains(self) -> tuple[np.ndarray, np.ndarray]:
-        """What sandwiching each large eligible trade would earn (USD, at least 0), in
-        block order, and which eligible transactions those trades are."""
-        p, prm = self.view.protocol, self.params
-        is_trade = self.kind == KindInt.TRADE
-        if True not in is_trade.tolist():  # a list test: no array reduction
-            return np.empty(0), is_trade
-        trades, big = _large_trades(self.kind, self.payload, prm)
-        if True not in big.tolist():
-            return np.empty(0), big
-        units = trades[big] * PPM / p.price  # micro-units of the asset
-        size = prm.sandwich_size_usd
-        gain = size * units / p.scale_units - 2 * p.fee_ppm / PPM * size
-        return np.maximum(gain, 0.0), big  # clip at 0 (np.clip's wrapper costs more)
+
+def sandwich_gains(p, params, kind: np.ndarray, payload: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """What sandwiching each large trade of a block (``kind``, ``payload``: its kinds and
+    amounts as the view reads them) would earn on market ``p`` (USD, at least 0), in
+    block order, and which of the block's transactions those trades are."""
+    is_trade = kind == KindInt.TRADE
+    if True not in is_trade.tolist():  # a list test: no array reduction
+        return np.empty(0), is_trade
+    trades, big = _large_trades(kind, payload, params)
+    if True not in big.tolist():
+        return np.empty(0), big
+    units = trades[big] * PPM / p.price  # micro-units of the asset
+    size = params.sandwich_size_usd
+    gain = size * units / p.scale_units - 2 * p.fee_ppm / PPM * size
+    return np.maximum(gain, 0.0), big  # clip at 0 (np.clip's wrapper costs more)
 
 
 def _large_trades(kind: np.ndarray, payload: np.ndarray, params) -> tuple[np.ndarray,
@@ -145,16 +150,20 @@ def _large_trades(kind: np.ndarray, payload: np.ndarray, params) -> tuple[np.nda
     return trades, (kind == KindInt.TRADE) & (trades >= params.sandwich_min_usd * PPM)
 
 
-def _nothing_to_take(params, kind: np.ndarray, payload: np.ndarray) -> bool:
-    """Whether no strategy can value the block above its tips: no oracle update (backrun,
-    stale price), no top-up (censor) and no trade large enough to sandwich (at the
-    builders' shared ``params``). Most blocks; they skip the per-builder valuation, whose
-    parts would all be 0.0."""
+def _only_sandwiches(p, params, kind: np.ndarray, payload: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where a block holds no oracle update (backrun, stale price) and no top-up
+    (censor), a sandwich is all a strategy could take from it: its gains
+    (``sandwich_gains``, at the builders' shared ``params``; none where the market has
+    no price impact). None where an update or a top-up is there. Most blocks hold
+    neither, and their sandwiches earn nothing: they skip the per-builder valuation,
+    whose parts would all be 0.0."""
     kinds = kind.tolist()
     if KindInt.ORACLE in kinds or KindInt.TOPUP in kinds:
-        return False
-    return KindInt.TRADE not in kinds or True not in _large_trades(kind, payload,
-                                                                   params)[1].tolist()
+        return None
+    if KindInt.TRADE not in kinds or not p.scale_units:
+        return np.empty(0), np.zeros(len(kinds), dtype=bool)
+    return sandwich_gains(p, params, kind, payload)
 
 
 def _last_seen(updates: np.ndarray, seen: np.ndarray) -> list[int]:
