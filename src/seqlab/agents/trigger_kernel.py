@@ -16,8 +16,8 @@ from numba import njit
 def examine(changed: np.ndarray, managed: np.ndarray, pending: np.ndarray, low: np.ndarray,
             due: np.ndarray, notional: np.ndarray, equity: np.ndarray, trigger: float,
             rate: float) -> int:
-    """For each managed account in ``changed``: ``low`` is whether its equity is below
-    ``trigger`` × its requirement (``rate`` × notional, which must be positive), ``due``
+    """For each managed account in ``changed``: ``low`` is whether it has a requirement
+    (``rate`` × notional, positive) and equity below ``trigger`` times it, ``due``
     whether it is low and not ``pending``. Returns how many more accounts are due than
     before (an account listed twice counts once)."""
     change = 0

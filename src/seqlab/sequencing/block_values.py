@@ -114,7 +114,7 @@ class _Block:
         """What sandwiching the large trades the builder with visibility ``col`` has
         seen would earn (USD): each trade's gain, at least 0, summed in block order."""
         if self._gains is None:
-            self._gains = sandwich_gains(self.view.protocol, self.params, self.kind,
+            self._gains = _sandwich_gains(self.view.protocol, self.params, self.kind,
                                          self.payload)
         gains, big = self._gains
         if not len(gains):
@@ -125,7 +125,7 @@ class _Block:
         return self._sandwich[key]
 
 
-def sandwich_gains(p, params, kind: np.ndarray, payload: np.ndarray
+def _sandwich_gains(p, params, kind: np.ndarray, payload: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
     """What sandwiching each large trade of a block (``kind``, ``payload``: its kinds and
     amounts as the view reads them) would earn on market ``p`` (USD, at least 0), in
@@ -154,7 +154,7 @@ def _only_sandwiches(p, params, kind: np.ndarray, payload: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray] | None:
     """Where a block holds no oracle update (backrun, stale price) and no top-up
     (censor), a sandwich is all a strategy could take from it: its gains
-    (``sandwich_gains``, at the builders' shared ``params``; none where the market has
+    (``_sandwich_gains``, at the builders' shared ``params``; none where the market has
     no price impact). None where an update or a top-up is there. Most blocks hold
     neither, and their sandwiches earn nothing: they skip the per-builder valuation,
     whose parts would all be 0.0."""
@@ -163,7 +163,7 @@ def _only_sandwiches(p, params, kind: np.ndarray, payload: np.ndarray
         return None
     if KindInt.TRADE not in kinds or not p.scale_units:
         return np.empty(0), np.zeros(len(kinds), dtype=bool)
-    return sandwich_gains(p, params, kind, payload)
+    return _sandwich_gains(p, params, kind, payload)
 
 
 def _last_seen(updates: np.ndarray, seen: np.ndarray) -> list[int]:
