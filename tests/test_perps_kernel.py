@@ -30,7 +30,8 @@ def test_muldiv_is_pythons_floor_of_the_exact_product(x, y, z):
 
 
 # operands at the edges of the two-digit division: digit boundaries, the largest
-# values, divisors whose normalising shift is 0, 1 or 62, quotients at 2**63
+# values (a divisor's normalising shift from 1, for 2**63 - 1, to 63, for 1), and
+# products whose quotient lands either side of 2**63
 EDGES = [1, 2, 3, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 62 - 1,
          2 ** 62, 2 ** 63 - 1, 10 ** 6, 10 ** 9, 3 * 10 ** 9, 10 ** 18]
 edgy = st.one_of(st.sampled_from(EDGES), st.integers(1, 2 ** 63 - 1)).flatmap(

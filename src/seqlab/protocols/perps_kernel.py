@@ -103,6 +103,8 @@ def _divide128(hi: np.uint64, lo: np.uint64, z: np.uint64) -> tuple[np.uint64, n
     s = _leading_zeros(z)
     v = z << s
     v1, v0 = v >> _SHIFT, v & _M32
+    # no shift only for a divisor of 2**63 or more (none of _muldiv's): a 64-bit shift
+    # of ``lo`` would be undefined
     top = (hi << s) | (lo >> (np.uint64(64) - s)) if s != _ZERO else hi
     shifted = lo << s
     u1, u0 = shifted >> _SHIFT, shifted & _M32
