@@ -49,7 +49,9 @@ from seqlab.scenario.schema import Strategy
 
 # A size at a bound is cut by this share so the protocol's integer rounding (fees and
 # cost basis floored to micro-USD) cannot leave the trade a few micro-USD short of its
-# initial margin or past the open-interest cap: it costs a millionth of the profit.
+# initial margin or past the open-interest cap: it costs a millionth of the size times
+# the profit's slope there (a millionth of the profit where the profit is linear; more
+# of it where a convex profit has only just crossed zero, a fraction of a cent).
 ROUNDING_MARGIN = 1e-6
 BOUNDS = ("fees", "price", "open_interest", "margin", "capital")
 
