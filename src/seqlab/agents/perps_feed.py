@@ -69,7 +69,7 @@ class PerpsAgents:
         p = self.protocol
         if not p.price:
             return None
-        ref = float(self.reference.at(np.array([t_us]))[0])
+        ref = self.reference.at_one(t_us)
         if abs(ref * PPM - p.price) <= self.deviation * p.price:
             return None
         price = int(round(ref * PPM))

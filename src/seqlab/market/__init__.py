@@ -34,6 +34,28 @@ class ReferencePrice:
         """Price at the given time(s); clamps outside the path."""
         return np.interp(np.asarray(t_us, dtype=np.float64), self._t_float, self.price)
 
+    def at_one(self, t_us: int) -> float:
+        """``at`` for one time, in Python floats and bit for bit the same: numpy's
+        interpolation step by step (the point itself where the time is one, else the
+        slope between the two points around it times the distance from the first, plus
+        its price) without an array made and searched for a single price."""
+        t, p = self._t_list, self._p_list
+        x = float(t_us)
+        j = bisect.bisect_right(t, x) - 1
+        if j < 0:
+            return p[0]
+        if j >= len(t) - 1:
+            return p[-1]
+        if t[j] == x:
+            return p[j]
+        slope = (p[j + 1] - p[j]) / (t[j + 1] - t[j])
+        value = slope * (x - t[j]) + p[j]
+        if value != value:  # nan one way (infinite slope): numpy tries the other end
+            value = slope * (x - t[j + 1]) + p[j + 1]
+            if value != value and p[j] == p[j + 1]:
+                value = p[j]
+        return value
+
     def bounds(self, start: int, end: int) -> tuple[float, float]:
         """About the lowest and the highest price over ``[start, end]``: a linear path
         has its extremes at the ends or at its points between them. The ends are

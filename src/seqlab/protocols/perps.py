@@ -34,7 +34,7 @@ from seqlab.txs import Kind, KindInt, Status, TxStore
 from seqlab.protocols.bad_debt import BadDebt
 from seqlab.protocols.fixed import PPM, split_ppm, toward_zero
 from seqlab.protocols.liquidation import make_liquidation
-from seqlab.protocols.market_view import MarketView
+from seqlab.protocols.market_view import NO_ACCOUNTS, MarketView
 from seqlab.protocols.margin_kernel import recompute
 from seqlab.protocols.perps_kernel import CompiledTrades
 from seqlab.protocols.perps_market import PerpsMarketView
@@ -805,12 +805,13 @@ class PerpsProtocol(ProtocolPort):
         return margin_arrays(self, None, price_micro)
 
     def liquidatable(self, price_micro: int | None = None) -> np.ndarray:
-        """Accounts liquidatable now (as a watcher of the feed sees them), or at a price."""
+        """Accounts liquidatable now (as a watcher of the feed sees them), or at a price;
+        none is the one read-only empty array, not a new one each block."""
         if not (self.price if price_micro is None else price_micro):
-            return np.empty(0, dtype=np.int64)
+            return NO_ACCOUNTS
         if price_micro is None or price_micro == self.price:
             view = self.margin_view.refresh()
-            return view.below.nonzero()[0] if view.count else np.empty(0, dtype=np.int64)
+            return view.below.nonzero()[0] if view.count else NO_ACCOUNTS  # most blocks
         equity, notional = self.margin_state(price_micro)
         return np.flatnonzero(below_maintenance(self, self.size, equity, notional))
 
@@ -905,6 +906,9 @@ class MarginView:
 
     def __init__(self, p: PerpsProtocol) -> None:
         self.p = p
+        # accounts changed since the last refresh, in the order they were: the first
+        # run of compiled trades' as the array it came in (``touch_many``), the rest as ints
+        self._first: np.ndarray | None = None
         self.touched: list[int] = []
         self.price = -1  # the price the arrays hold (-1: none yet, or stale)
         self.equity = self.notional = np.empty(0)
@@ -917,6 +921,23 @@ class MarginView:
     def stale(self) -> None:
         self.price = -1
 
+    def touch_many(self, accounts: np.ndarray) -> None:
+        """``accounts`` changed (the compiled trades' touches, in order; a buffer the
+        caller reuses). A block's first such array is kept as an array, not turned into
+        ints and back, when nothing was touched before it."""
+        if self._first is None and not self.touched:
+            self._first = accounts.copy()
+        else:
+            self.touched.extend(accounts.tolist())
+
+    def _touched_ids(self) -> np.ndarray:
+        first = self._first
+        if first is None:
+            return np.array(self.touched, dtype=np.int64)
+        if not self.touched:
+            return first
+        return np.concatenate((first, np.array(self.touched, dtype=np.int64)))
+
     def refresh(self) -> "MarginView":
         p = self.p
         if self.price != p.price:
@@ -926,8 +947,8 @@ class MarginView:
             self.price = p.price
             self.generation += 1
             self._full, self._log = self.generation, []
-        elif self.touched:
-            idx = np.array(self.touched, dtype=np.int64)
+        elif self.touched or self._first is not None:
+            idx = self._touched_ids()
             if len(idx) <= self.FEW:
                 self._recompute_few(idx)
             else:
@@ -940,6 +961,7 @@ class MarginView:
             if len(self._log) > self.LOG:
                 del self._log[: len(self._log) // 2]
         self.touched.clear()
+        self._first = None
         return self
 
     def _recompute_few(self, accounts: np.ndarray) -> None:

@@ -413,5 +413,5 @@ class CompiledTrades:
                 self._code_rows(ledger, self.rows[:rows])
             ledger.record(self.rows[:rows])
         if touched:
-            p.margin_view.touched.extend(self.touched[:touched].tolist())
+            p.margin_view.touch_many(self.touched[:touched])
         return end

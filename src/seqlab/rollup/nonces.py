@@ -19,6 +19,9 @@ class Nonces:
         self.group = np.full(1, -1, dtype=np.int64)
         self.spent = np.zeros(0, dtype=bool)           # per group: executed already
         self._bound_ids: set[int] = set()              # every id ever bound
+        # the last ids found to hold no bound one: a block's ids are tested twice, as
+        # they execute (``claim``) and as their senders learn it (``Recourse.resolved``)
+        self._clear: np.ndarray | None = None
 
     def open(self, n: int) -> np.ndarray:
         """``n`` fresh groups (one nonce each)."""
@@ -37,6 +40,7 @@ class Nonces:
             self.group = grown
         self.group[ids] = groups
         self._bound_ids.update(ids.tolist())
+        self._clear = None
 
     def of(self, ids: np.ndarray) -> np.ndarray:
         """The group of each of ``ids`` (-1: a transaction with a nonce of its own)."""
@@ -44,8 +48,14 @@ class Nonces:
 
     def has_bound(self, ids: np.ndarray) -> bool:
         """Whether any of ``ids`` spends a shared nonce (most blocks hold none: a set
-        test on a handful of Python ints, no array lookup)."""
-        return bool(self._bound_ids) and not self._bound_ids.isdisjoint(ids.tolist())
+        test on a handful of Python ints, no array lookup; the same array asked again,
+        with nothing bound since, is not tested again)."""
+        if ids is self._clear or not self._bound_ids:
+            return False
+        if self._bound_ids.isdisjoint(ids.tolist()):
+            self._clear = ids
+            return False
+        return True
 
     def claim(self, ids: np.ndarray) -> np.ndarray | None:
         """Which of ``ids`` (in execution order) may execute: an unbound transaction, or

@@ -81,6 +81,9 @@ class TxView:
 
     def _origin(self, ids: np.ndarray) -> np.ndarray:
         kind, sender = self._txs.kind[ids], self._txs.sender[ids].astype(np.int64)
+        kinds = kind.tolist()
+        if KindInt.ORACLE not in kinds and KindInt.LIQUIDATE not in kinds:
+            return sender  # users' own: the sender is the origin (a list test, no arrays)
         return np.where(kind == KindInt.ORACLE, -1,
                         np.where(kind == KindInt.LIQUIDATE, -2 - sender, sender))
 
