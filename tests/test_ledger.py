@@ -217,3 +217,47 @@ def test_recorded_rows_and_transfers_journal_in_the_order_made(ops, batch):
         assert led.check() == 0
     finally:
         ledger_mod.SCALAR_BATCH, ledger_mod.RECORDED_BATCH = old
+
+
+payments = st.lists(st.tuples(st.integers(1, 4), st.integers(0, 60)), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(payments, st.lists(st.integers(0, 50), min_size=5, max_size=5), st.integers(1, 4),
+       st.booleans())
+def test_pay_capped_is_transfer_of_the_capped_amount_one_by_one(pays, start, dst, used):
+    """Balances, journal rows and reason codes as ``transfer(min(amount, balance))``
+    made in order: payers repeat, one may be the payee, zero payments journal nothing,
+    and the reason gets its code at its first payment, after any opened before."""
+    ledgers = []
+    for _ in range(2):
+        ledger = Ledger()
+        accounts = ledger.open_many("a", 5)
+        for a, amount in zip(accounts.tolist(), start):
+            ledger.transfer(EXTERNAL, a, amount, "deposit")
+        if used:
+            ledger.transfer(EXTERNAL, 1, 1, "fee")
+        ledgers.append(ledger)
+    one, many = ledgers
+    for src, amount in pays:
+        one.transfer(src, dst, min(amount, one.balances.item(src)), "fee")
+    many.pay_capped(np.array([s for s, _ in pays], np.int64), dst,
+                    np.array([a for _, a in pays], np.int64), "fee")
+    many.transfer(EXTERNAL, 2, 3, "later")  # a reason opened after: the same code
+    one.transfer(EXTERNAL, 2, 3, "later")
+    assert many.balances.tolist() == one.balances.tolist()
+    for a, b in zip(many.journal(), one.journal()):
+        assert a.tolist() == b.tolist()
+    assert many.totals_by_reason() == one.totals_by_reason()
+    many.check()
+
+
+def test_pay_capped_refuses_a_payer_below_zero_after_the_payments_before():
+    ledger = Ledger()
+    a, b, c = ledger.open_many("a", 3).tolist()
+    ledger.transfer(EXTERNAL, a, 10, "deposit")
+    ledger.balances[b] = -5  # a broken account: what transfer would refuse to draw on
+    with pytest.raises(ValueError, match="negative transfer -5"):
+        ledger.pay_capped(np.array([a, b], np.int64), c, np.array([4, 4], np.int64), "fee")
+    assert ledger.balances[a] == 6 and ledger.balances[c] == 4
+    assert ledger.journal()[2].tolist()[-1] == 4  # the payment made is journaled

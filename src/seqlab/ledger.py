@@ -14,6 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
+from seqlab.ledger_kernel import pay_capped
+
 EXTERNAL = 0
 
 
@@ -82,6 +84,28 @@ class Ledger:
         self._pending.append((src, dst, amount, self.reason(reason) if code is None else code))
         if len(self._pending) >= SCALAR_BATCH:  # Python tuples cost ~5x an array row
             self._flush_pending()
+
+    def pay_capped(self, src: np.ndarray, dst: int, amounts: np.ndarray, reason: str) -> None:
+        """Each of ``src`` pays ``dst`` its amount, or its whole balance if less, in
+        order (a payer listed twice pays the second time from what the first left):
+        exactly ``transfer`` of ``min(amount, balance)`` one by one, in compiled code."""
+        if not len(src):
+            return
+        code = self._reasons.get(reason)
+        rows = np.empty((len(src), 4), dtype=np.int64)
+        n = pay_capped(np.asarray(src, np.int64), dst, np.asarray(amounts, np.int64),
+                       -1 if code is None else code, self.balances, rows)
+        made = n if n >= 0 else -1 - n
+        if made:
+            if code is None:  # the reason's first use, as ``transfer`` would give it
+                rows[:made, 3] = self.reason(reason)
+            self._pending.append(rows[:made])
+            if len(self._pending) >= RECORDED_BATCH:
+                self._flush_pending()
+        if n < 0:
+            k = -1 - n
+            owed = min(int(amounts[k]), self.balances.item(int(src[k])))
+            raise ValueError(f"negative transfer {owed} ({reason})")
 
     def record(self, rows: np.ndarray) -> None:
         """Journal transfers compiled code has already applied to ``balances``: rows of

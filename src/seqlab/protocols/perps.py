@@ -306,9 +306,9 @@ class PerpsProtocol(ProtocolPort):
         tries = ids[(kind == KindInt.LIQUIDATE) | (kind == KindInt.OPT_LIQUIDATE)]
         senders = self.txs.sender[tries]
         cost = self.attempt_gas[senders]
-        for sender, gas in zip(senders[cost > 0].tolist(), cost[cost > 0].tolist()):
-            payer = self.liquidator_account[sender]
-            self.ledger.transfer(payer, self.gas, min(gas, self.balance(payer)), "gas")
+        paying = cost > 0
+        payers = [self.liquidator_account[sender] for sender in senders[paying].tolist()]
+        self.ledger.pay_capped(np.array(payers, dtype=np.int64), self.gas, cost[paying], "gas")
 
     def payer(self, kind: int, sender: int) -> int:
         """The ledger account behind a tx: it pays the tx's fees, and a broken promise

@@ -153,8 +153,8 @@ class FeeMarket:
         if not len(paying):
             return
         tx = ids[paying]
-        payer_of, transfer, balances = self.payer_of, ledger.transfer, ledger.balances
-        for kind, sender, amount in zip(txs.kind[tx].tolist(), txs.sender[tx].tolist(),
-                                        tip[paying].tolist()):
-            payer = payer_of(kind, sender)  # one at a time: a payer may run short
-            transfer(payer, to, min(amount, balances.item(payer)), "priority_fee")
+        payer_of = self.payer_of
+        payers = [payer_of(kind, sender)
+                  for kind, sender in zip(txs.kind[tx].tolist(), txs.sender[tx].tolist())]
+        # one at a time, in order: a payer may run short
+        ledger.pay_capped(np.array(payers, dtype=np.int64), to, tip[paying], "priority_fee")
