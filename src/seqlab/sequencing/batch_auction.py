@@ -63,6 +63,8 @@ class BatchAuctionDesign(HostsOperator, QueuedDesign):
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         self._operator_looks(int(ticks[0]))
         self._deliver_own(int(ticks[-1]))
+        if len(ticks) == 1 and (int(ticks[0]) // self.block_time) % self.every:
+            return Blocks.collect([])  # a tick between batches: nothing closes
         closing = ticks[(ticks // self.block_time) % self.every == 0]
         blocks = blocks_per_tick(closing, self.queue, self._batch)
         index = np.searchsorted(ticks, closing[blocks.tick_index])

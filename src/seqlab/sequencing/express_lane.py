@@ -293,6 +293,8 @@ class ExpressLane:
         v, p = self.view, self.view.protocol
         sure = v.user_accounts(p.liquidatable())
         ahead = self._coming(now, lat, sure) if self.behind_updates else sure[:0]
+        if not len(sure) and not len(ahead):  # most blocks: nobody to try
+            return [], []
         waiting = {int(p.txs.b[tx]) for tx, _ in self._pending
                    if p.txs.kind[tx] == Kind.LIQUIDATE}
         skill = self.bidders.skill[self.controller]
@@ -327,11 +329,13 @@ class ExpressLane:
             return np.empty(0, dtype=np.int64)
         lands = feed.latency.median + self.delay
         poll = (min(now - lands, now - lat) // feed.poll) * feed.poll
+        if poll <= self._ahead_poll:  # tried already (the events are not read for it)
+            return np.empty(0, dtype=np.int64)
         updates = v.market.events_since(0).oracle_updates
-        if poll <= self._ahead_poll or (len(updates) and updates["t_us"][-1] >= poll):
+        if len(updates) and updates["t_us"][-1] >= poll:
             return np.empty(0, dtype=np.int64)
         if poll != self._poll_ref[0]:  # a poll is read by the few blocks after it
-            self._poll_ref = (poll, int(round(float(v.reference.at(poll)) * PPM)))
+            self._poll_ref = (poll, int(round(v.reference.at_one(poll) * PPM)))
         ref = self._poll_ref[1]
         if abs(ref - p.price) <= feed.deviation * p.price:
             return np.empty(0, dtype=np.int64)
@@ -380,8 +384,8 @@ def _onchain_at(updates: np.ndarray, t_us: int) -> int:
     """The on-chain price as of ``t_us`` (the last of the ``ORACLE_UPDATE`` rows executed
     by then; 0 before the first): what a searcher whose transactions take until now to
     arrive had seen."""
-    k = int(np.searchsorted(updates["t_us"], t_us, side="right"))
-    return int(updates["price"][k - 1]) if k else 0
+    k = int(updates["t_us"].searchsorted(t_us, side="right"))  # the method: no dispatch
+    return int(updates["price"].item(k - 1)) if k else 0
 
 
 @dataclass

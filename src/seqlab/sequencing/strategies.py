@@ -235,6 +235,8 @@ class Operator:
             fresh = arrival + prm.max_censor_delay > now
             rows = np.flatnonzero((kind == KindInt.TOPUP) & fresh)
         else:  # contents hidden: censor by sender (if it can tell), every tx of one at risk
+            if not view.txs.senders_visible and not view.txs.own(cand).any():
+                return np.empty(0, dtype=np.int64), None  # sealed, none its own: no names
             sender = view.known_origin(cand)
             user = (sender >= 0) & (sender < view.accounts.first_outside)
             if not user.any():  # senders sealed too (or no user's tx): nobody to pick out
@@ -339,6 +341,8 @@ class Operator:
             return []
         view = self.view
         targets = view.user_accounts(view.protocol.liquidatable(price))
+        if not len(targets) and view.options is None:  # a held top-up's usual block
+            return []
         is_censored = member(targets, censored)
         if not backrun:
             targets, is_censored = targets[is_censored], is_censored[is_censored]
