@@ -105,7 +105,8 @@ class PerpsAgents:
         changed, self._margin_seen = view.since(self._margin_seen), view.generation
         self.managers.on_block(t_us, view.equity, view.notional, p.mm_ppm / PPM,
                                balances_of(self.ledger, p.wallet), changed)
-        race(self.liquidators, t_us, p.liquidatable(), p.quotes(t_us), view.notional,
-             self.bid)
+        quotes = p.quotes(t_us)
+        if view.count or quotes is not None:  # most blocks: nobody to liquidate or bid on
+            race(self.liquidators, t_us, p.liquidatable(), quotes, view.notional, self.bid)
         if self.hedgers is not None:
             self.hedgers.on_block(t_us, p, int(round(float(self.reference.at(t_us)) * PPM)))
