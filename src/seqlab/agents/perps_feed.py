@@ -21,7 +21,7 @@ from seqlab.agents.reactive import MarginManagers
 from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice
 from seqlab.oracle.recapture import RecaptureAuction
-from seqlab.protocols.perps import PPM, PerpsProtocol
+from seqlab.protocols.perps import PPM, MarginView, PerpsProtocol
 from seqlab.scenario.schema import Liquidator
 from seqlab.txs import TxStore
 
@@ -59,8 +59,7 @@ class PerpsAgents:
     def scan(self, t_us: int, bots: Sequence[int]) -> None:
         """A polling bot looks at the chain now: the state the last block left."""
         p = self.protocol
-        race(self.liquidators, t_us, p.liquidatable(), p.quotes(t_us),
-             p.margin_view.refresh().notional, self.bid, bots)
+        self._race(p.margin_view.refresh(), t_us, bots)
 
     def forecast(self, t_us: int) -> Expected | None:
         """What a bot watching the reference price expects of the oracle's poll now: if
@@ -93,6 +92,16 @@ class PerpsAgents:
             bots.on_auctions(t_us, accounts, discount_bids(bots.cfgs, prices, p.price),
                              None, only)
 
+    def _race(self, view: MarginView, t_us: int, bots: Sequence[int] | None = None) -> None:
+        """The bots race on the state ``view`` (refreshed) shows, when there is something
+        to race for: a liquidatable account or a Dutch auction quoting (most blocks and
+        polls have neither, and a race over nobody sends nothing)."""
+        p = self.protocol
+        quotes = p.quotes(t_us)
+        if view.count or quotes is not None:
+            race(self.liquidators, t_us, p.liquidatable(), quotes, view.notional, self.bid,
+                 bots)
+
     # the feed -----------------------------------------------------------------------------
     def on_block(self, block: int, t_us: int, ids: np.ndarray, status: np.ndarray) -> None:
         """The feed: agents learn what the block did and see the state it left."""
@@ -105,8 +114,6 @@ class PerpsAgents:
         changed, self._margin_seen = view.since(self._margin_seen), view.generation
         self.managers.on_block(t_us, view.equity, view.notional, p.mm_ppm / PPM,
                                balances_of(self.ledger, p.wallet), changed)
-        quotes = p.quotes(t_us)
-        if view.count or quotes is not None:  # most blocks: nobody to liquidate or bid on
-            race(self.liquidators, t_us, p.liquidatable(), quotes, view.notional, self.bid)
+        self._race(view, t_us)
         if self.hedgers is not None:
             self.hedgers.on_block(t_us, p, int(round(float(self.reference.at(t_us)) * PPM)))
