@@ -149,3 +149,18 @@ def test_a_design_declaring_no_capabilities_gets_no_fee_handling():
     assert p.txs.block[ids[1]] == p.txs.block[ids[2]]
     assert p.txs.fill[ids[1]] == p.txs.fill[ids[2]]
     assert p.ledger.check() == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([Kind.TRADE, Kind.CLOSE, Kind.TOPUP, Kind.ORACLE,
+                                           Kind.LIQUIDATE, Kind.AUCTION]),
+                          st.integers(0, 1)), min_size=1, max_size=8))
+def test_a_blocks_payers_at_once_are_each_ones_payer(rows):
+    """The perps market's payers of a block, answered at once where every transaction is
+    a user's own, are exactly ``payer`` asked one by one (updates, bots' attempts and the
+    fee market's own auction payments among them)."""
+    p = make(accounts=2)
+    p.attach(FeeMarket(p.ledger, p.txs, SequencerAccounts.open(p.ledger), p.payer, p.payers))
+    kind = np.array([int(k) for k, _ in rows], dtype=np.int8)
+    sender = np.array([s for _, s in rows], dtype=np.int32)  # as the store keeps them
+    assert p.payers(kind, sender).tolist() == [p.payer(int(k), int(s)) for k, s in rows]

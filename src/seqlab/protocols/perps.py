@@ -322,6 +322,17 @@ class PerpsProtocol(ProtocolPort):
         return self.liquidator_account[sender] if kind == KindInt.LIQUIDATE else \
             self.wallet.item(sender)
 
+    def payers(self, kind: np.ndarray, sender: np.ndarray) -> np.ndarray:
+        """``payer`` of each transaction: the owners' wallets at once when every one is
+        a user's own (no oracle update, bot's liquidation or attached protocol's kind,
+        the usual tipped block), else one at a time."""
+        kinds = kind.tolist()
+        if KindInt.ORACLE in kinds or KindInt.LIQUIDATE in kinds \
+                or not self._payers.keys().isdisjoint(kinds):
+            return np.array([self.payer(k, s) for k, s in zip(kinds, sender.tolist())],
+                            dtype=np.int64)
+        return self.wallet.take(sender)  # senders are int32: take skips the index cast
+
     def balance(self, account: int) -> int:
         return self.ledger.balances.item(account)
 

@@ -86,7 +86,8 @@ class PerpsAssembly(PerpsAgents):
                                np.r_[accounts.wallet_usd, np.zeros(own), np.zeros_like(arb)])
         # the rollup's fee market: its tips and auction payments, on the sequencer side's
         # accounts; auction payments run as transactions at their place in the block
-        self.fees = FeeMarket(self.ledger, self.txs, self.sequencer_side, protocol.payer)
+        self.fees = FeeMarket(self.ledger, self.txs, self.sequencer_side, protocol.payer,
+                              protocol.payers)
         protocol.attach(self.fees)
         self.ledger.transfer(0, self.fees.accounts.searchers, int(round(capital * PPM)),
                              "deposit")

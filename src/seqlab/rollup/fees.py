@@ -29,6 +29,16 @@ from seqlab.txs import Kind, TxStore
 
 #: ``payer(kind, sender) -> ledger account``: who pays a transaction's fees.
 Payer = Callable[[int, int], int]
+#: ``payers(kinds, senders) -> ledger accounts``: the same for a block's transactions.
+Payers = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def each_payer(payer: Payer) -> Payers:
+    """``payer`` asked of each transaction in turn, as ``Payers``."""
+    def payers(kind: np.ndarray, sender: np.ndarray) -> np.ndarray:
+        return np.array([payer(k, s) for k, s in zip(kind.tolist(), sender.tolist())],
+                        dtype=np.int64)
+    return payers
 
 TO_TREASURY, TO_PROPOSER = 0, 1  # an AUCTION transaction's ``b``: where its payment goes
 SEARCHER_DEPOSIT = "searcher_deposit"  # what searchers bring in beyond their first funds
@@ -106,11 +116,13 @@ class FeeMarket:
     """
 
     def __init__(self, ledger: Ledger, txs: TxStore, accounts: SequencerAccounts,
-                 payer: Payer) -> None:
+                 payer: Payer, payers: Payers | None = None) -> None:
+        """``payers``: ``payer`` for a block at once, where the protocol answers it
+        faster than one transaction at a time (None: ``payer`` in turn)."""
         self.ledger = ledger
         self.txs = txs
         self.accounts = accounts
-        self.payer_of = payer
+        self.payers_of = each_payer(payer) if payers is None else payers
         self.capabilities = NO_CAPABILITIES
 
     def handlers(self) -> Mapping[int, Callable[[int, int, int, int, int], bool]]:
@@ -153,8 +165,6 @@ class FeeMarket:
         if not len(paying):
             return
         tx = ids[paying]
-        payer_of = self.payer_of
-        payers = [payer_of(kind, sender)
-                  for kind, sender in zip(txs.kind[tx].tolist(), txs.sender[tx].tolist())]
         # one at a time, in order: a payer may run short
-        ledger.pay_capped(np.array(payers, dtype=np.int64), to, tip[paying], "priority_fee")
+        ledger.pay_capped(self.payers_of(txs.kind[tx], txs.sender[tx]), to, tip[paying],
+                          "priority_fee")
