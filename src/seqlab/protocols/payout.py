@@ -76,8 +76,10 @@ class PlannedLiquidation(ABC):
         is not liquidatable): the estimate a rational bot weighs against its costs. Pure:
         nothing changes."""
         p = self.p
-        if not p.is_liquidatable(i) or p.equity(i) <= 0:
-            return 0  # under water: ``plan`` caps the reward by nothing above zero
+        # under water (most liquidatable accounts after a crash, asked block after block,
+        # so tested first): ``plan`` caps the reward by nothing above zero
+        if p.equity(i) <= 0 or not p.is_liquidatable(i):
+            return 0
         return self.plan(i, block)[1]
 
     def rewards(self, who: np.ndarray, block: int) -> np.ndarray:

@@ -62,7 +62,9 @@ class DeadlineQueue(PendingQueue):
     def add(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
         if len(ids):
             super().add(ids, arrival_us)
-            self.due = np.concatenate((self.due, np.full(len(ids), UNSET, dtype=np.int64)))
+            unset = np.empty(len(ids), dtype=np.int64)
+            unset.fill(UNSET)  # np.full costs twice as much, every tick
+            self.due = np.concatenate((self.due, unset)) if len(self.due) else unset
 
     def due_at(self, at: np.ndarray,
                work_out: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
