@@ -161,10 +161,14 @@ class FeeMarket:
         succeeded (as gas is), each from its payer, capped by the payer's balance."""
         txs, ledger, to = self.txs, self.ledger, self.accounts.sequencer
         tip = txs.tip[ids]
-        paying = (tip > 0).nonzero()[0]  # flatnonzero's wrapper costs more than the call
-        if not len(paying):
-            return
-        tx = ids[paying]
+        tips = tip.tolist()
+        if tips and min(tips) > 0:  # the usual block of a tip-taking design: all tip
+            tx = ids
+        else:
+            paying = (tip > 0).nonzero()[0]  # flatnonzero's wrapper costs more than the call
+            if not len(paying):
+                return
+            tx, tip = ids[paying], tip[paying]
         # one at a time, in order: a payer may run short
-        ledger.pay_capped(self.payers_of(txs.kind[tx], txs.sender[tx]), to, tip[paying],
+        ledger.pay_capped(self.payers_of(txs.kind[tx], txs.sender[tx]), to, tip,
                           "priority_fee")
