@@ -192,7 +192,7 @@ class Liquidators:
                 none = np.zeros(len(candidates), np.int64)
                 self._send(j, t_us, candidates, none, none)
         worth = reward > self.floor  # what no paid bot would touch is dropped at once
-        if not worth.any():
+        if True not in worth.tolist():  # a handful: a list test, no reduction
             return
         candidates, reward = candidates[worth], reward[worth]
         for j in (self.streaming if bots is None else bots):

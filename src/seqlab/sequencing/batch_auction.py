@@ -99,7 +99,8 @@ class BatchAuctionDesign(HostsOperator, QueuedDesign):
         ids = eligible
         is_oracle = self.view.txs.origin(ids) == -1  # the sender, not the contents
         oracle = ids[is_oracle]
-        oracle = oracle[np.argsort(self.view.txs.arrival(oracle), kind="stable")]
+        if len(oracle) > 1:  # updates in the order they arrived
+            oracle = oracle[np.argsort(self.view.txs.arrival(oracle), kind="stable")]
         order = self.log.commit(now, np.concatenate((oracle,
                                                      hash_order(self.view.seed, ids[~is_oracle]))))
         self.view.txs.reveal(order)

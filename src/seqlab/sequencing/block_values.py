@@ -34,7 +34,7 @@ def block_values(members: Sequence[Builder], eligible: np.ndarray,
     p = view.protocol
     if not p.price:
         return values
-    seen_any = seen.any(axis=0).tolist()
+    seen_any = [True in col for col in seen.T.tolist()]  # a handful of rows: no reduction
     active = [i for i, m in enumerate(members) if m.operator is not None and seen_any[i]]
     if not active:
         return values

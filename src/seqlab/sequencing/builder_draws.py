@@ -26,6 +26,7 @@ from seqlab.scenario.schema import Latency
 
 FIRST_ROWS = 4096  # ids drawn at the first draw: some minutes of default flow
 TIE_TICKS = 64     # ticks whose tie-breaking draws are made together
+SMALL = 64         # up to this many ids, their largest is found in Python
 
 
 class BuilderLatencies:
@@ -41,7 +42,8 @@ class BuilderLatencies:
         """Rows of the table for ``ids`` (int64 ids >= 0)."""
         ids = np.asarray(ids, dtype=np.int64)
         if len(ids):
-            need = int(ids.max()) + 1
+            # a tick's handful as Python ints: a numpy reduction's fixed cost is most of it
+            need = (max(ids.tolist()) if len(ids) <= SMALL else int(ids.max())) + 1
             if need > len(self.table):
                 self._grow(need)
         return self.table[ids]

@@ -387,7 +387,7 @@ class CommitteeDesign(HostsOperator, Design):
         list_time = t0 - t0 % self.c.list_interval
         self._spread(list_time - self.c.list_age)  # only ordinary txs wait unspread
         self._expire(list_time)
-        if self.byzantine.any() and self.view is not None and not self.c.encrypted:
+        if self.c.byzantine and self.view is not None and not self.c.encrypted:
             # byzantine members leave margin top-ups out of their lists: they censor what
             # they can, but an honest f+1 still carries a transaction in
             censored = member(self.view.txs.known_kind(self._ids),

@@ -397,7 +397,7 @@ class FairOrderingDesign(HostsOperator, Design):
         if not len(ids):
             return
         now = at <= t
-        if now.all():
+        if False not in now.tolist():  # all reached it (a few ints: no reduction)
             self._unoffered = (ids[:0], at[:0])
         else:
             self._unoffered = (ids[~now], at[~now])

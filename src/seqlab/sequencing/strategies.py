@@ -235,7 +235,7 @@ class Operator:
             fresh = arrival + prm.max_censor_delay > now
             rows = np.flatnonzero((kind == KindInt.TOPUP) & fresh)
         else:  # contents hidden: censor by sender (if it can tell), every tx of one at risk
-            if not view.txs.senders_visible and not view.txs.own(cand).any():
+            if not view.txs.senders_visible and True not in view.txs.own(cand).tolist():
                 return np.empty(0, dtype=np.int64), None  # sealed, none its own: no names
             sender = view.known_origin(cand)
             user = (sender >= 0) & (sender < view.accounts.first_outside)
