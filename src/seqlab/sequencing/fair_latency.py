@@ -35,7 +35,7 @@ class NodeLatencies:
         keys = (ids >> CHUNK_BITS).tolist()
         first = keys[0]
         if keys.count(first) == len(keys):  # the usual tick: one range
-            return self._chunk(first)[ids - (first << CHUNK_BITS)]
+            return self._chunk(first).take(ids - (first << CHUNK_BITS), axis=0)  # rows
         out = np.empty((len(ids), self.nodes - 1), np.int64)
         for c in set(keys):
             rows = np.flatnonzero(ids >> CHUNK_BITS == c)
