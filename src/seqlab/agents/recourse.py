@@ -26,6 +26,7 @@ from scipy.special import ndtr
 from seqlab.kernel import keyed_normals
 from seqlab.ledger import EXTERNAL, Ledger
 from seqlab.network import Network, latency_from_normals
+from seqlab.protocols.market_view import NO_ACCOUNTS
 from seqlab.rollup.inbox import DelayedInbox
 from seqlab.rollup.nonces import Nonces
 from seqlab.scenario.schema import Latency, Recourse as RecourseCfg
@@ -118,7 +119,7 @@ class Recourse:
         nonces = self.ch.nonces
         # none yet sent, or (most blocks) none settled by this block
         if not nonces.has_bound(ids):
-            return np.empty(0, dtype=np.int64)
+            return NO_ACCOUNTS  # the one read-only empty array
         groups = nonces.of(ids)
         acct = self.txs.sender[ids].astype(np.int64)
         mine = (groups >= 0) & (acct < len(self.episode))
