@@ -942,6 +942,8 @@ class MarginView:
             self.touched.extend(accounts.tolist())
 
     def _touched_ids(self) -> np.ndarray:
+        """Every account touched since the last refresh, in the order touched (repeats
+        kept: recomputing one twice gives the same values)."""
         first = self._first
         if first is None:
             return np.array(self.touched, dtype=np.int64)
