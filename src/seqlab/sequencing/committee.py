@@ -429,8 +429,9 @@ class CommitteeDesign(HostsOperator, Design):
     def _drop(self, keep: np.ndarray) -> None:
         """Keep only the pending rows marked in ``keep``."""
         self._taken = None
-        self._ids, self._recv, self._origin = self._ids[keep], self._recv[keep], \
-            self._origin[keep]
+        # the receive times' rows by compress: half a 2-D boolean index's cost
+        self._ids, self._recv, self._origin = self._ids[keep], \
+            self._recv.compress(keep, axis=0), self._origin[keep]
         self._priority, self._epoch = self._priority[keep], self._epoch[keep]
 
     def _order(self, ids: np.ndarray, leader: int, t0: int) -> np.ndarray:
