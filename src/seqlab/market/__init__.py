@@ -57,25 +57,13 @@ class ReferencePrice:
         return value
 
     def bounds(self, start: int, end: int) -> tuple[float, float]:
-        """About the lowest and the highest price over ``[start, end]``: a linear path
-        has its extremes at the ends or at its points between them. The ends are
-        interpolated in Python, which may differ from ``at`` in the last bits: a caller
-        comparing with these leaves a margin."""
+        """The lowest and the highest price over ``[start, end]``: a linear path has its
+        extremes at the ends (read as ``at`` reads them, ``at_one``) or at its points
+        between them."""
         t, p = self._t_list, self._p_list
         inside = p[bisect.bisect_right(t, start):bisect.bisect_left(t, end)]
-        ends = (self._value(start), self._value(end))
+        ends = (self.at_one(start), self.at_one(end))
         return min(*ends, *inside), max(*ends, *inside)
-
-    def _value(self, x: float) -> float:
-        """The path at ``x`` (linear between points, clamped outside), in Python floats."""
-        t, p = self._t_list, self._p_list
-        k = bisect.bisect_right(t, x)
-        if k == 0:
-            return p[0]
-        if k == len(t):
-            return p[-1]
-        t0, t1 = t[k - 1], t[k]
-        return p[k - 1] + (p[k] - p[k - 1]) * (x - t0) / (t1 - t0)
 
 
 def build_reference(market: Market, duration_us: int, sim: Simulation,
