@@ -30,6 +30,8 @@ def latency_from_normals(cfg: Latency, z: np.ndarray) -> np.ndarray:
 class Network:
     """In-flight transactions on their way to the sequencer."""
 
+    AHEAD = 1024  # bulk arrivals listed at a time
+
     def __init__(self) -> None:
         self._bulk_ids = np.empty(0, dtype=np.int64)
         self._bulk_arrival = np.empty(0, dtype=np.int64)
@@ -41,8 +43,6 @@ class Network:
         self._ahead: list[int] = []
         self._ahead_at = 0
         self._ahead_after = -1
-
-    AHEAD = 1024  # bulk arrivals listed at a time
 
     def preload(self, ids: np.ndarray, arrival_us: np.ndarray) -> None:
         """Load transactions known before the run starts (sorted here by arrival, id)."""
