@@ -29,6 +29,7 @@ import numpy as np
 
 from seqlab.ledger import Ledger
 from seqlab.outages import in_grace
+from seqlab.rollup.fees import each_payer
 from seqlab.scenario.schema import Perps
 from seqlab.txs import Kind, KindInt, Status, TxStore
 from seqlab.protocols.bad_debt import BadDebt
@@ -329,8 +330,7 @@ class PerpsProtocol(ProtocolPort):
         kinds = kind.tolist()
         if KindInt.ORACLE in kinds or KindInt.LIQUIDATE in kinds \
                 or not self._payers.keys().isdisjoint(kinds):
-            return np.array([self.payer(k, s) for k, s in zip(kinds, sender.tolist())],
-                            dtype=np.int64)
+            return each_payer(self.payer)(kind, sender)
         return self.wallet.take(sender)  # senders are int32: take skips the index cast
 
     def balance(self, account: int) -> int:
