@@ -267,14 +267,17 @@ class PerpsProtocol(ProtocolPort):
             and handlers[KindInt.REDUCE] is reduce
 
     def _execute_compiled(self, ids: np.ndarray, kinds: list[int], block: np.ndarray,
-                          t_us: np.ndarray, batch: bool) -> np.ndarray:
+                          t_us: np.ndarray, batch: bool, pos: int = 0,
+                          status: np.ndarray | None = None) -> np.ndarray:
         """``execute`` with runs of trades in the kernel: the kernel stops at each
         transaction it leaves to Python, whose handler runs it, and goes on after it.
-        Under ``batch`` the clearing price is set at the block's first trade, as there."""
+        Under ``batch`` the clearing price is set at the block's first trade, as there.
+        ``pos``/``status``: the block's transactions before ``pos`` already ran, with
+        these statuses (a quiet block's kernel stopped there, ``perps_quiet``)."""
         txs, n = self.txs, len(ids)
-        status = np.zeros(n, dtype=np.int8)
+        if status is None:
+            status = np.zeros(n, dtype=np.int8)
         self._batch_px = None
-        pos = 0
         while pos < n:
             if kinds[pos] in _TRADE_KINDS:
                 if batch and self._batch_px is None:
@@ -969,13 +972,20 @@ class MarginView:
                 self.equity[idx], self.notional[idx] = equity, notional
                 self.below[idx] = below_maintenance(p, p.size[idx], equity, notional)
                 self.count = int(np.count_nonzero(self.below))
-            self.generation += 1
-            self._log.append((self.generation, idx))
-            if len(self._log) > self.LOG:
-                del self._log[: len(self._log) // 2]
+            self.logged(idx)
         self.touched.clear()
         self._first = None
         return self
+
+    def logged(self, idx: np.ndarray, flagged: int = 0) -> None:
+        """A partial refresh of ``idx`` is done (by ``refresh``, or by a quiet block's
+        compiled call, which says how many more accounts it ``flagged``): a new
+        generation, remembered for ``since``."""
+        self.count += flagged
+        self.generation += 1
+        self._log.append((self.generation, idx))
+        if len(self._log) > self.LOG:
+            del self._log[: len(self._log) // 2]
 
     def _recompute_few(self, accounts: np.ndarray) -> None:
         """``margin_arrays`` and ``below_maintenance`` for a few accounts, in compiled

@@ -382,26 +382,41 @@ class CompiledTrades:
     def run(self, p, ids: np.ndarray, start: int, status: np.ndarray) -> int:
         """Execute ``ids[start:]`` on market ``p`` (a ``PerpsProtocol``); return where
         Python takes over."""
+        if not self.load(p, len(ids) - start):
+            return start
+        txs = p.txs
+        end = run_trades(ids, txs.kind, txs.sender, txs.a, txs.b, txs.fill, start, p.size,
+                         p.basis, p.traded, p.exposure, p._price_time_at, p._price_time,
+                         p.ledger.balances, p.margin, self.state, status, self.rows,
+                         self.touched)
+        self.store(p)
+        return end
+
+    def load(self, p, room: int) -> bool:
+        """Ready ``state`` and the buffers for ``room`` transactions on market ``p``;
+        False where its batch clearing price does not fit in 64 bits (Python's
+        integers then run the block)."""
         batch_px = p._batch_px
         if batch_px is not None and not 0 <= batch_px <= _MAX:
-            return start  # a clearing price beyond 64 bits: Python's integers
-        room = len(ids) - start
+            return False
         if len(self.touched) < 2 * room:  # at most two touches and three rows a trade
             self.rows = np.zeros((3 * room, 4), np.int64)
             self.touched = np.zeros(2 * room, np.int64)
         if p is not self._market:
             self._bind(p)
-        ledger, state, held = p.ledger, self.state, p._held
+        state, held = self.state, p._held
         state[PRICE], state[SKEW] = p.price, p.skew
         state[HELD_LONG], state[HELD_SHORT] = held[1], held[-1]
         if batch_px is None:
             state[HAS_BATCH] = 0
         else:
             state[HAS_BATCH], state[BATCH_PX] = 1, batch_px
-        txs = p.txs
-        end = run_trades(ids, txs.kind, txs.sender, txs.a, txs.b, txs.fill, start, p.size,
-                         p.basis, p.traded, p.exposure, p._price_time_at, p._price_time,
-                         ledger.balances, p.margin, state, status, self.rows, self.touched)
+        return True
+
+    def store(self, p, touch: bool = True) -> None:
+        """Hand what the kernel did to market ``p``: its scalars, the pool's shortfall,
+        the journal rows and (``touch``) the touched accounts to the margin view."""
+        state, held, ledger = self.state, p._held, p.ledger
         p.skew = state.item(SKEW)
         held[1], held[-1] = state.item(HELD_LONG), state.item(HELD_SHORT)
         shortfall = state.item(SHORTFALL)
@@ -412,6 +427,5 @@ class CompiledTrades:
             if state.item(UNCODED):
                 self._code_rows(ledger, self.rows[:rows])
             ledger.record(self.rows[:rows])
-        if touched:
+        if touch and touched:
             p.margin_view.touch_many(self.touched[:touched])
-        return end

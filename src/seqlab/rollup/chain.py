@@ -37,6 +37,24 @@ class Executor(TypingProtocol):
         """After the block's transactions and the rollup's fees (gas per attempt)."""
 
 
+class Shortcut(TypingProtocol):
+    """A protocol's faster way through a single block that needs nothing of the rollup
+    beyond ordering (no fees charged, no auction paid, no batch clearing, no shared
+    nonce): it executes the block and does what the subscriber ``hook`` would do with
+    it, exactly as they would, or declines before doing anything; the rollup closes
+    the block as always."""
+
+    protocol: object  # the executor it stands in for
+    hook: BlockHook  # the one subscriber it answers for
+
+    def applies(self) -> bool:
+        """Whether any block may be taken (asked once the world is assembled)."""
+
+    def run(self, ids: np.ndarray, block: int, t_us: int) -> tuple[np.ndarray, bool] | None:
+        """Execute ``ids`` as block ``block`` at ``t_us``: the statuses, and whether
+        ``hook`` has nothing left to do; None: declined, nothing done."""
+
+
 class Rollup:
     """Drives block ticks on the kernel and records where every transaction landed."""
 
@@ -75,6 +93,8 @@ class Rollup:
         self._block_ticks: list[int] = []
         self._block_sizes: list[int] = []
         self._order_chunks: list[np.ndarray] = []
+        self.shortcut: Shortcut | None = None  # in use only while ``_short`` says so
+        self._short = False
 
     def start(self) -> None:
         self.sim.schedule(self.block_time, self._tick)
@@ -82,6 +102,19 @@ class Rollup:
     def subscribe(self, hook: BlockHook) -> None:
         """Call ``hook(block, t_us, ids, status)`` after every non-empty block."""
         self.hooks.append(hook)
+        self._short = self._shortcut_applies()
+
+    def use_shortcut(self, shortcut: Shortcut | None) -> None:
+        """Let ``shortcut`` take the blocks it can, while it answers for every subscriber
+        and the rollup runs its protocol (set once the world is assembled; None: every
+        block takes the general path)."""
+        self.shortcut = shortcut
+        self._short = self._shortcut_applies()
+
+    def _shortcut_applies(self) -> bool:
+        cut = self.shortcut
+        return cut is not None and cut.protocol is self.protocol \
+            and self.hooks == [cut.hook] and cut.applies()
 
     def on_refused(self, hook: RefusedHook) -> None:
         """Call ``hook(restart_us, ids)`` when the restarted sequencer's backlog turns out
@@ -235,14 +268,33 @@ class Rollup:
             first_tick = int(used_ticks[0])
             self._block_ticks.extend(used_ticks.tolist())
             self._block_sizes.extend(np.bincount(block_of, minlength=len(used)).tolist())
-        status = self._run(ids, block_no, t_us)
+        quiet = False
+        taken = self._take(ids, first_tick) if self._short and len(ticks) == 1 else None
+        if taken is None:
+            status = self._run(ids, block_no, t_us)
+        else:
+            status, quiet = taken
         txs = self.txs
         txs.block[ids] = block_no
         txs.included_us[ids] = t_us
         txs.status[ids] = status
         self._order_chunks.append(ids)
+        if quiet:
+            return
         for hook in self.hooks:
             hook(int(block_no[0]), first_tick, ids, status)
+
+    def _take(self, ids: np.ndarray, t_us: int) -> tuple[np.ndarray, bool] | None:
+        """The shortcut's run of the block, where the rollup asks nothing of it."""
+        caps = self.design.active_capabilities()
+        if caps.tips or caps.auctions or caps.batch_clearing or self.nonces.has_bound(ids):
+            return None
+        if self.fees is not None:
+            self.fees.capabilities = caps
+        taken = self.shortcut.run(ids, self.next_block - 1, t_us)
+        if taken is not None:
+            self._close_block(ids)
+        return taken
 
     def _run(self, ids: np.ndarray, block_no: np.ndarray, t_us: np.ndarray) -> np.ndarray:
         """Execute ``ids`` under the producing design's capabilities, then charge the
