@@ -14,55 +14,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqlab.cluster import make_world
-from seqlab.experiments.sweep import set_dotted
 from seqlab.protocols import perps_quiet
 from seqlab.protocols.perps import PerpsProtocol
-from seqlab.scenario.loader import load_scenario, parse_scenario
+from seqlab.scenario.loader import load_scenario
 from seqlab.txs import Kind
-
-
-# a crash with high leverage and eager managers: loud blocks, losses beyond margin
-STRESS = {"market.jump_intensity": 2000.0, "market.jump_mean": -0.05,
-          "agents.traders.leverage": [20.0, 25.0],
-          "agents.traders.leverage_weights": [0.5, 0.5],
-          "agents.margin_managers.trigger": 1.6}
+from tests.worlds import VARIANTS, snapshot, tiny_world
 
 
 def _run(design: str, seed: int, shortcut: bool, outcomes: collections.Counter,
-         stress: bool = False):
-    loaded = load_scenario("tiny")
-    data = loaded.scenario.model_dump(mode="python")
-    for key, value in {**(STRESS if stress else {}), "sequencer.design": design}.items():
-        set_dotted(data, key, value)
-    world = make_world(parse_scenario(data, loaded.source, loaded.base_dir), seed)
-    if not shortcut:
-        world.rollup.use_shortcut(None)
+         variant: str = "plain"):
+    """A world without the runner (whose stretches would take the quiet blocks)."""
+    world = tiny_world(design, seed, variant, shortcut=shortcut, runner=False)
     summary = world.run().summary
     outcomes["applies"] += world.rollup._short
     return world, summary
-
-
-def _state(world, summary) -> dict:
-    """Everything a block or its feed can change, as lists (bits of floats kept)."""
-    p, txs, agents = world.protocol, world.txs, world.assembly
-    view, managers = p.margin_view, agents.managers
-    n = txs.n
-    state = {"digest": summary["digest"], "generation": view.generation,
-             "count": view.count, "n_due": managers.n_due,
-             "journal": [c.tolist() for c in world.ledger.journal()],
-             "balances": world.ledger.balances.tolist()}
-    for name in ("block", "included_us", "status", "fill", "kind", "sender", "a"):
-        state[name] = getattr(txs, name)[:n].tolist()
-    for name in ("equity", "notional"):
-        state[name] = getattr(view, name).view(np.int64).tolist()
-    state["below"] = view.below.tolist()
-    for name in ("low", "due", "pending"):
-        state[name] = getattr(managers, name).tolist()
-    state["log"] = [(g, idx.tolist()) for g, idx in view._log]
-    for name in ("size", "basis", "traded", "_price_time_at"):
-        state[name] = getattr(p, name).tolist()
-    state["exposure"] = p.exposure.view(np.int64).tolist()
-    return state
 
 
 def _watching(seen: collections.Counter):
@@ -98,13 +63,14 @@ def outcomes() -> collections.Counter:
 
 
 @settings(max_examples=6, deadline=None)
-@given(st.sampled_from(["honest", "extractive"]), st.booleans(), st.integers(1, 10_000))
-def test_the_shortcut_changes_nothing(design, stress, seed):
+@given(st.sampled_from(["honest", "extractive"]), st.sampled_from(sorted(VARIANTS)),
+       st.integers(1, 10_000))
+def test_the_shortcut_changes_nothing(design, variant, seed):
     seen: collections.Counter = collections.Counter()
     first, second = _watching(seen)
     with first, second:
-        fast = _state(*_run(design, seed, True, seen, stress))
-        slow = _state(*_run(design, seed, False, seen, stress))
+        fast = snapshot(*_run(design, seed, True, seen, variant))
+        slow = snapshot(*_run(design, seed, False, seen, variant))
     assert seen["applies"] == 1  # the first world used it, the second did not
     for key in fast:
         assert fast[key] == slow[key], key
@@ -115,8 +81,8 @@ def test_quiet_loud_and_stopped_blocks_are_each_met(outcomes):
     equality is not vacuous): quiet blocks, loud ones the feed then handles, blocks its
     kernel stopped in, and blocks it declined."""
     for seed in (1, 2, 3):
-        fast = _state(*_run("honest", seed, True, outcomes, stress=True))
-        slow = _state(*_run("honest", seed, False, outcomes, stress=True))
+        fast = snapshot(*_run("honest", seed, True, outcomes, "stress"))
+        slow = snapshot(*_run("honest", seed, False, outcomes, "stress"))
         assert fast == slow
     assert min(outcomes["quiet"], outcomes["loud"], outcomes["declined"],
                outcomes["resumed"]) > 0, outcomes

@@ -78,10 +78,11 @@ class Simulation:
     which makes every run deterministic.
     """
 
-    __slots__ = ("now", "seed", "_heap", "_seq", "_rngs")
+    __slots__ = ("now", "until", "seed", "_heap", "_seq", "_rngs")
 
     def __init__(self, seed: int = 0) -> None:
         self.now: int = 0
+        self.until: int = 0  # the time the running ``run`` stops after
         self.seed = int(seed)
         self._heap: list[tuple[int, int, Callable[..., Any], tuple]] = []
         self._seq = 0
@@ -118,6 +119,7 @@ class Simulation:
         """Process events with time <= ``until``; then set the clock to ``until``."""
         heap = self._heap
         pop = heapq.heappop
+        self.until = until
         while heap and heap[0][0] <= until:
             time, _, callback, args = pop(heap)
             self.now = time

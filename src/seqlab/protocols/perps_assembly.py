@@ -37,6 +37,7 @@ from seqlab.protocols.keeper_venue import KeeperVenue
 from seqlab.protocols.liquidation import reward_rate
 from seqlab.protocols.perps import PPM, PerpsProtocol
 from seqlab.protocols.perps_quiet import QuietBlocks
+from seqlab.protocols.perps_stretch import PerpsStretch
 from seqlab.protocols.port import ProtocolPort, RunEnd
 from seqlab.protocols.price_rule import PriceRule
 from seqlab.rollup.fees import FeeMarket, SequencerAccounts
@@ -159,7 +160,8 @@ class PerpsAssembly(PerpsAgents):
         if self.hedgers is not None:  # agents with a leg off the chain: the run's own
             world.at_end(self._settle_hedgers, self._report_hedgers)
         p.run_record = self._perps_run()
-        rollup.use_shortcut(QuietBlocks(self))  # last: it asks what is attached
+        rollup.use_shortcut(QuietBlocks(self))  # last: they ask what is attached
+        rollup.use_runner(PerpsStretch(self, rollup))
 
     def on_refused(self, restart_us: int, ids: np.ndarray) -> None:
         """At the restart, senders learn that the down sequencer refused ``ids``: margin

@@ -55,6 +55,32 @@ class Shortcut(TypingProtocol):
         ``hook`` has nothing left to do; None: declined, nothing done."""
 
 
+# what a runner's stretch ended with (``Runner.run``)
+PRODUCE = 0   # the rollup produces the block at the tick returned, as always
+PRODUCED = 1  # the block at the tick returned is done, published and seen by its feed
+YIELDED = 2   # the next tick is in the heap behind an event, or past the horizon
+
+
+class Runner(TypingProtocol):
+    """Plays a stretch of ticks and the events between them at once, exactly as the tick
+    loop and the kernel's heap would, up to the first thing it leaves to the rollup
+    (``protocols/perps_stretch.py``). It publishes the blocks it runs with
+    ``publish``."""
+
+    hook: BlockHook  # the one subscriber it answers for
+
+    def applies(self) -> bool:
+        """Whether the rollup's set-up lets it run at all (asked once assembled)."""
+
+    def ready(self) -> bool:
+        """Whether a stretch may start at this tick (asked before each one it could
+        take, so cheap)."""
+
+    def run(self, now: int) -> tuple[int, int]:
+        """Play from the tick ``now`` (not yet produced): ``PRODUCE``, ``PRODUCED`` or
+        ``YIELDED``, and the tick it means."""
+
+
 class Rollup:
     """Drives block ticks on the kernel and records where every transaction landed."""
 
@@ -95,6 +121,8 @@ class Rollup:
         self._order_chunks: list[np.ndarray] = []
         self.shortcut: Shortcut | None = None  # in use only while ``_short`` says so
         self._short = False
+        self.runner: Runner | None = None  # in use only while ``_running`` says so
+        self._running = False
 
     def start(self) -> None:
         self.sim.schedule(self.block_time, self._tick)
@@ -103,6 +131,7 @@ class Rollup:
         """Call ``hook(block, t_us, ids, status)`` after every non-empty block."""
         self.hooks.append(hook)
         self._short = self._shortcut_applies()
+        self._running = self._runner_applies()
 
     def use_shortcut(self, shortcut: Shortcut | None) -> None:
         """Let ``shortcut`` take the blocks it can, while it answers for every subscriber
@@ -110,6 +139,17 @@ class Rollup:
         block takes the general path)."""
         self.shortcut = shortcut
         self._short = self._shortcut_applies()
+
+    def use_runner(self, runner: Runner | None) -> None:
+        """Let ``runner`` play the stretches it can, while it answers for every
+        subscriber and the rollup drives itself (None: tick by tick)."""
+        self.runner = runner
+        self._running = self._runner_applies()
+
+    def _runner_applies(self) -> bool:
+        run = self.runner
+        return run is not None and not self.drain and self.hooks == [run.hook] \
+            and run.applies()
 
     def _shortcut_applies(self) -> bool:
         cut = self.shortcut
@@ -147,7 +187,12 @@ class Rollup:
                 if nxt <= self.horizon_us or self.drain:
                     sim.schedule(nxt, self._tick)
                 return
-            last = self.produce(now)
+            step = PRODUCE
+            if self._running and not len(self.outages) and self.runner.ready():
+                step, now = self.runner.run(now)
+                if step == YIELDED:
+                    return
+            last = self.produce(now) if step == PRODUCE else now
             nxt = last + self.block_time
             if not (nxt <= self.horizon_us or (self.drain and self._busy())):
                 return
@@ -177,9 +222,8 @@ class Rollup:
             blocks = self._led(blocks, (lead, delayed, forced))
         if len(blocks.ids):
             self._execute(ticks, blocks.ids, blocks.tick_index)
-        last = self.last_tick = int(ticks[-1])
-        if self.progress is not None:
-            self.progress(last)
+        last = int(ticks[-1])
+        self.produced(last)
         return last
 
     @staticmethod
@@ -252,46 +296,73 @@ class Rollup:
 
     def _execute(self, ticks: np.ndarray, ids: np.ndarray, tick_index: np.ndarray) -> None:
         if len(ticks) == 1:  # one tick: one block, no need to sort anything
-            block_no, t_us = np.empty(len(ids), np.int64), np.empty(len(ids), np.int64)
-            block_no.fill(self.next_block)  # np.full costs twice as much
-            t_us.fill(ticks[0])
-            self.next_block += 1
-            first_tick = int(ticks[0])
-            self._block_ticks.append(first_tick)
-            self._block_sizes.append(len(ids))
-        else:
-            used, block_of = np.unique(tick_index, return_inverse=True)
-            block_no = self.next_block + block_of
-            t_us = ticks[tick_index]
-            self.next_block += len(used)
-            used_ticks = ticks[used]
-            first_tick = int(used_ticks[0])
-            self._block_ticks.extend(used_ticks.tolist())
-            self._block_sizes.extend(np.bincount(block_of, minlength=len(used)).tolist())
-        quiet = False
-        taken = self._take(ids, first_tick) if self._short and len(ticks) == 1 else None
-        if taken is None:
-            status = self._run(ids, block_no, t_us)
-        else:
-            status, quiet = taken
+            block, tick = self.next_block, int(ticks[0])
+            taken = self._take(ids, block, tick) if self._short else None
+            if taken is None:
+                block_no, t_us = np.empty(len(ids), np.int64), np.empty(len(ids), np.int64)
+                block_no.fill(block)  # np.full costs twice as much
+                t_us.fill(tick)
+                taken = self._run(ids, block_no, t_us), False
+            self.publish(ids, tick, *taken)
+            return
+        used, block_of = np.unique(tick_index, return_inverse=True)
+        block_no = self.next_block + block_of
+        t_us = ticks[tick_index]
+        self.next_block += len(used)
+        used_ticks = ticks[used]
+        first_tick = int(used_ticks[0])
+        self._block_ticks.extend(used_ticks.tolist())
+        self._block_sizes.extend(np.bincount(block_of, minlength=len(used)).tolist())
+        status = self._run(ids, block_no, t_us)
         txs = self.txs
         txs.block[ids] = block_no
         txs.included_us[ids] = t_us
         txs.status[ids] = status
         self._order_chunks.append(ids)
-        if quiet:
-            return
         for hook in self.hooks:
             hook(int(block_no[0]), first_tick, ids, status)
 
-    def _take(self, ids: np.ndarray, t_us: int) -> tuple[np.ndarray, bool] | None:
+    def publish(self, ids: np.ndarray, tick: int, status: np.ndarray,
+                seen: bool = False) -> None:
+        """Block ``next_block``, ``ids`` executed at ``tick`` with ``status``, is
+        recorded and (unless its subscribers have ``seen`` it already) fed to them."""
+        block = self.next_block
+        self.next_block += 1
+        self._block_ticks.append(tick)
+        self._block_sizes.append(len(ids))
+        txs = self.txs
+        txs.block[ids] = block
+        txs.included_us[ids] = tick
+        txs.status[ids] = status
+        self._order_chunks.append(ids)
+        if seen:
+            return
+        for hook in self.hooks:
+            hook(block, tick, ids, status)
+
+    def record(self, ids: np.ndarray, ticks: list[int], sizes: list[int]) -> None:
+        """Blocks a runner executed and wrote to the store: ``ids`` in order, each
+        block's tick and size."""
+        self.next_block += len(ticks)
+        self._block_ticks.extend(ticks)
+        self._block_sizes.extend(sizes)
+        if len(ids):
+            self._order_chunks.append(ids)
+
+    def produced(self, tick: int) -> None:
+        """The tick ``tick`` is done (its block, if any, seen by its subscribers)."""
+        self.last_tick = tick
+        if self.progress is not None:
+            self.progress(tick)
+
+    def _take(self, ids: np.ndarray, block: int, t_us: int) -> tuple[np.ndarray, bool] | None:
         """The shortcut's run of the block, where the rollup asks nothing of it."""
         caps = self.design.active_capabilities()
         if caps.tips or caps.auctions or caps.batch_clearing or self.nonces.has_bound(ids):
             return None
         if self.fees is not None:
             self.fees.capabilities = caps
-        taken = self.shortcut.run(ids, self.next_block - 1, t_us)
+        taken = self.shortcut.run(ids, block, t_us)
         if taken is not None:
             self._close_block(ids)
         return taken

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+NONE_BOUND = np.iinfo(np.int64).max  # ``lowest_bound`` while nothing is bound
+
 
 class Nonces:
     """Groups of transaction ids that share a nonce; ``claim`` enforces one per group."""
@@ -19,6 +21,7 @@ class Nonces:
         self.group = np.full(1, -1, dtype=np.int64)
         self.spent = np.zeros(0, dtype=bool)           # per group: executed already
         self._bound_ids: set[int] = set()              # every id ever bound
+        self.lowest_bound = NONE_BOUND  # the least id ever bound: every id below is free
         # the last ids found to hold no bound one: a block's ids are tested twice, as
         # they execute (``claim``) and as their senders learn it (``Recourse.resolved``)
         self._clear: np.ndarray | None = None
@@ -40,6 +43,7 @@ class Nonces:
             self.group = grown
         self.group[ids] = groups
         self._bound_ids.update(ids.tolist())
+        self.lowest_bound = min(self.lowest_bound, int(ids.min()))
         self._clear = None
 
     def of(self, ids: np.ndarray) -> np.ndarray:

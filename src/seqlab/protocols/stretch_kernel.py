@@ -1,0 +1,261 @@
+"""A stretch of quiet perps blocks under a first-come-first-served sequencer, with the
+pollers' and the oracle watch's quiet looks between them, in one compiled call.
+
+Between the moments someone acts, a run is a long stretch of blocks of plain trades
+that leave nobody liquidatable and no manager due, and of bots' polls and oracle watches
+that find nothing. ``run_stretch`` plays that stretch as the rollup's tick loop and the
+kernel's event heap would, step for step:
+
+- each tick delivers the bulk arrivals that reached the sequencer by then, in arrival
+  order (the FCFS block, no block limit), and runs the block as ``perps_quiet`` does
+  (the trades, the margin view's refresh, the managers' look), writing each
+  transaction's block, inclusion time and status;
+- after a tick, the next one follows at once unless an event is due by then
+  (``Simulation.advance``); otherwise the tick is pushed with the next sequence number
+  and events are popped in (time, sequence) order until it comes up, as the heap would;
+- a poll finds nothing while no account is liquidatable; a watch finds nothing while
+  the reference price at that moment is within the feed's deviation of the on-chain
+  price (``PerpsAgents.forecast``); either then schedules itself again, and each bot
+  it looks at is checked against its downtime and loss limit as ``Liquidators.active``
+  does (a bot past its loss limit stops there).
+
+It stops, before touching it, at the first thing that needs Python: a block holding any
+other kind, a shared nonce, funding due, a transaction sent during the run arriving, the
+force-inclusion window, an owner's patience running out, an account liquidatable or a
+manager due before the block, an event of another kind or one that finds something;
+and after a block that leaves someone to act (or inside one its trades kernel stops
+in). ``perps_stretch.PerpsStretch`` hands the state over and back.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from seqlab.agents.trigger_kernel import examine
+from seqlab.protocols.margin_kernel import recompute
+from seqlab.protocols.perps_kernel import CLOSE, NTOUCHED, REDUCE, SHORTFALL, TRADE, UNCODED, \
+    run_trades
+from seqlab.protocols.perps_kernel import NROWS as KERNEL_ROWS
+
+# ``sc`` slots (int64), in and out
+(NOW, HORIZON, BOT_HORIZON, BLOCK_TIME, NET_NEXT, FORCE_AT, LOWEST_BOUND, FUNDING_AT,
+ PRICE, RECOURSE_DUE, FEW, MM_PPM, POS, SEQ, BEGUN, EXPOSURE_T, NEXT_BLOCK, COUNT, N_DUE,
+ OUTCOME, NBLOCKS, NROWS, NLOG, SHORTFALL_SUM, ANY_UNCODED, TICK_SEQ, LAST_TICK,
+ BLOCK_START, BLOCK_END, KERNEL_END, LOUD_TOUCHED, UNTIL, SC_SLOTS) = range(33)
+# ``fl`` slots (float64)
+PRICE_TIME, DEVIATION, TRIGGER, RATE, PRICE_USD, FL_SLOTS = range(6)
+# ``ev`` columns: one row per heap entry
+EV_TIME, EV_SEQ, EV_TYPE, EV_BOT, EV_EVERY = range(5)
+OTHER, POLL, WATCH, GONE = range(4)
+# outcomes
+BEFORE = 0   # stopped before producing the block at sc[NOW]
+LOUD = 1     # the block at sc[NOW] ran and was published; its feed must see it
+PARTIAL = 2  # the kernel stopped inside the block at sc[NOW]: Python runs the rest
+PENDING = 3  # the tick after sc[LAST_TICK] is in the heap, behind an event for Python
+END = 4      # the horizon: no tick follows
+YEAR_US = 31_536e9
+NOT_DUE = np.iinfo(np.int64).max
+
+
+@njit(cache=True)
+def at_one(t: np.ndarray, p: np.ndarray, x: float) -> float:
+    """``ReferencePrice.at_one``: numpy's interpolation of one time, step by step."""
+    j = np.searchsorted(t, x, side="right") - 1
+    if j < 0:
+        return p[0]
+    if j >= len(t) - 1:
+        return p[len(p) - 1]
+    if t[j] == x:
+        return p[j]
+    slope = (p[j + 1] - p[j]) / (t[j + 1] - t[j])
+    value = slope * (x - t[j]) + p[j]
+    if value != value:
+        value = slope * (x - t[j + 1]) + p[j + 1]
+        if value != value and p[j] == p[j + 1]:
+            value = p[j]
+    return value
+
+
+@njit(cache=True)
+def _looks(j: int, t: int, stopped: np.ndarray, would_stop: np.ndarray,
+           down_start: np.ndarray, down_end: np.ndarray, down_at: np.ndarray,
+           commit: bool) -> bool:
+    """``Liquidators.active(j, t)``: up and within its loss limit. ``commit``: a bot
+    found past its limit stops (as the call does); otherwise nothing changes."""
+    if stopped[j]:
+        return False
+    lo, hi = down_at[j], down_at[j + 1]
+    k = lo + np.searchsorted(down_start[lo:hi], t, side="right") - 1
+    if k >= lo and t < down_end[k]:
+        return False
+    if would_stop[j]:
+        if commit:
+            stopped[j] = True
+        return False
+    return True
+
+
+@njit(cache=True)
+def _quiet_event(m: int, ev: np.ndarray, watchers: np.ndarray, sc: np.ndarray,
+                 fl: np.ndarray, stopped: np.ndarray, would_stop: np.ndarray,
+                 down_start: np.ndarray, down_end: np.ndarray, down_at: np.ndarray,
+                 ref_t: np.ndarray, ref_p: np.ndarray) -> bool:
+    """Whether heap entry ``m`` finds nothing now; if so its bots' checks are made."""
+    t, kind = ev[m, EV_TIME], ev[m, EV_TYPE]
+    if kind == POLL:  # it scans only if it looks, and finds something only if flagged
+        j = ev[m, EV_BOT]
+        if sc[COUNT] and _looks(j, t, stopped, would_stop, down_start, down_end, down_at,
+                                False):
+            return False
+        _looks(j, t, stopped, would_stop, down_start, down_end, down_at, True)
+        return True
+    if kind != WATCH:
+        return False
+    anyone = False
+    for k in range(len(watchers)):
+        if _looks(watchers[k], t, stopped, would_stop, down_start, down_end, down_at,
+                  False):
+            anyone = True
+    price = sc[PRICE]
+    if anyone and price != 0:
+        ref = at_one(ref_t, ref_p, np.float64(t))
+        if abs(ref * 1e6 - np.float64(price)) > fl[DEVIATION] * np.float64(price):
+            return False
+    for k in range(len(watchers)):
+        _looks(watchers[k], t, stopped, would_stop, down_start, down_end, down_at, True)
+    return True
+
+
+@njit(cache=True)
+def _next_event(ev: np.ndarray) -> int:
+    """The heap entry that pops first (least time, then sequence); -1: none."""
+    best = -1
+    for m in range(ev.shape[0]):
+        if ev[m, EV_TYPE] == GONE:
+            continue
+        if best < 0 or ev[m, EV_TIME] < ev[best, EV_TIME] or (
+                ev[m, EV_TIME] == ev[best, EV_TIME] and ev[m, EV_SEQ] < ev[best, EV_SEQ]):
+            best = m
+    return best
+
+
+@njit(cache=True)
+def _takeable(ids: np.ndarray, kinds: np.ndarray, sc: np.ndarray) -> bool:
+    """Plain trades only, none bound to a shared nonce."""
+    for k in range(len(ids)):
+        kind = kinds[ids[k]]
+        if kind != TRADE and kind != CLOSE and kind != REDUCE:
+            return False
+        if ids[k] >= sc[LOWEST_BOUND]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block, tx_at,
+                tx_status, size, basis, traded, exposure, price_time_at, balances,
+                margin_of, state, rows, touched, status, equity, notional, below,
+                managed, pending, low, due, ev, watchers, stopped, would_stop, down_start,
+                down_end, down_at, ref_t, ref_p, blocks, log, log_at, sc, fl) -> None:
+    """Play ticks from ``sc[NOW]`` (the tick being produced) until something needs
+    Python; every count and position is written back to ``sc``/``fl`` (see the module
+    notes). ``blocks`` gets each block's (tick, size), ``log``/``log_at`` the accounts
+    each refreshed."""
+    sc[NBLOCKS] = sc[NROWS] = sc[NLOG] = sc[SHORTFALL_SUM] = sc[ANY_UNCODED] = 0
+    sc[TICK_SEQ] = sc[LAST_TICK] = -1
+    log_at[0] = 0
+    now = sc[NOW]
+    while True:
+        # the block at ``now``: the arrivals by then, if it may be taken whole
+        if now >= sc[NET_NEXT] or (sc[FORCE_AT] > 0 and now >= sc[FORCE_AT]):
+            sc[OUTCOME], sc[NOW] = BEFORE, now
+            return
+        pos = sc[POS]
+        end = pos
+        while end < len(bulk_ids) and bulk_arrival[end] <= now:
+            end += 1
+        n = end - pos
+        if n:
+            ids = bulk_ids[pos:end]
+            if not _takeable(ids, kinds, sc) or (now >= sc[FUNDING_AT] and sc[PRICE] != 0) \
+                    or now >= sc[RECOURSE_DUE] or sc[COUNT] or sc[N_DUE] \
+                    or sc[NROWS] + 3 * n > rows.shape[0] or sc[NLOG] + 2 * n > len(log) \
+                    or sc[NBLOCKS] + 1 >= blocks.shape[0] or 2 * n > len(touched) \
+                    or n > len(status):
+                sc[OUTCOME], sc[NOW] = BEFORE, now
+                return
+            if now != sc[BEGUN]:  # ``begin_block``: the price-time integral to now
+                sc[BEGUN] = now
+                dt_years = np.float64(now - sc[EXPOSURE_T]) / YEAR_US
+                sc[EXPOSURE_T] = now
+                if dt_years > 0 and sc[PRICE] != 0:
+                    fl[PRICE_TIME] += np.float64(sc[PRICE]) / 1e6 / 1e6 * dt_years
+            st = status[:n]
+            st[:] = 0
+            kend = run_trades(ids, kinds, senders, a, b, fill_of, 0, size, basis, traded,
+                              exposure, price_time_at, fl[PRICE_TIME], balances, margin_of,
+                              state, st, rows[sc[NROWS]:], touched)
+            sc[NROWS] += state[KERNEL_ROWS]
+            sc[SHORTFALL_SUM] += state[SHORTFALL]
+            if state[UNCODED]:
+                sc[ANY_UNCODED] = 1
+            nt = state[NTOUCHED]
+            sc[LOUD_TOUCHED] = nt
+            if kend < n or nt > sc[FEW]:
+                sc[OUTCOME], sc[NOW] = PARTIAL, now
+                sc[BLOCK_START], sc[BLOCK_END], sc[KERNEL_END] = pos, end, kend
+                return
+            if nt:
+                changed = touched[:nt]
+                sc[COUNT] += recompute(changed, fl[PRICE_USD], sc[MM_PPM], balances,
+                                       margin_of, size, basis, equity, notional, below)
+                sc[N_DUE] += examine(changed, managed, pending, low, due, notional,
+                                     equity, fl[TRIGGER], fl[RATE])
+                log[sc[NLOG]:sc[NLOG] + nt] = changed
+                sc[NLOG] += nt
+            k = sc[NBLOCKS]
+            log_at[k + 1] = sc[NLOG]
+            blocks[k, 0], blocks[k, 1] = now, n
+            sc[NBLOCKS] = k + 1
+            for q in range(n):
+                tx = ids[q]
+                tx_block[tx] = sc[NEXT_BLOCK]
+                tx_at[tx] = now
+                tx_status[tx] = st[q]
+            sc[NEXT_BLOCK] += 1
+            sc[POS] = end
+            if sc[COUNT] or sc[N_DUE]:  # published; its feed runs in Python
+                sc[OUTCOME], sc[NOW] = LOUD, now
+                sc[BLOCK_START], sc[BLOCK_END] = pos, end
+                return
+        sc[LAST_TICK] = now
+        # the next tick: at once while nothing is due by then, else through the heap
+        nxt = now + sc[BLOCK_TIME]
+        if nxt > sc[HORIZON]:
+            sc[OUTCOME] = END
+            return
+        m = _next_event(ev)
+        if m < 0 or ev[m, EV_TIME] > nxt:
+            now = nxt
+            continue
+        sc[SEQ] += 1
+        tick_seq = sc[SEQ]
+        while True:
+            m = _next_event(ev)
+            tick_first = m < 0 or ev[m, EV_TIME] > nxt or (ev[m, EV_TIME] == nxt
+                                                            and ev[m, EV_SEQ] > tick_seq)
+            first = nxt if tick_first else ev[m, EV_TIME]
+            if first > sc[UNTIL] or not (tick_first or _quiet_event(
+                    m, ev, watchers, sc, fl, stopped, would_stop, down_start, down_end,
+                    down_at, ref_t, ref_p)):
+                sc[OUTCOME], sc[TICK_SEQ] = PENDING, tick_seq  # the heap's turn
+                return
+            if tick_first:
+                break  # the tick pops
+            again = ev[m, EV_TIME] + ev[m, EV_EVERY]
+            if again < sc[BOT_HORIZON]:
+                sc[SEQ] += 1
+                ev[m, EV_TIME], ev[m, EV_SEQ] = again, sc[SEQ]
+            else:
+                ev[m, EV_TYPE] = GONE
+        now = nxt
