@@ -114,3 +114,21 @@ def test_a_bots_look_is_the_liquidators_own(calls, losing):
     for j, t in calls:
         assert sk._looks(j, t, mine, would_stop, start, end, at, True) == liq.active(j, t)
         assert mine.tolist() == liq.stopped.tolist()
+
+
+BIG = st.one_of(st.integers(-10 ** 12, 10 ** 12), st.integers(-2 ** 63 + 1, 2 ** 63 - 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(BIG, BIG, BIG, st.integers(1, 10 ** 12))
+def test_under_water_is_the_protocols_own(size, basis, margin, price):
+    """The kernel's exact equity test gives ``PerpsProtocol.underwater``'s answer, or
+    leaves to Python (-1) just the accounts whose terms that method sums in Python."""
+    world = tiny_world("honest", 1)
+    p = world.protocol
+    p.size[0], p.basis[0], p.price = size, basis, price
+    p.ledger.balances[p.margin[0]] = margin
+    mine = sk.under_water(0, price, p.size, p.basis, p.ledger.balances, p.margin)
+    fits = abs(size) <= (1 << 61) // price and abs(margin) < 1 << 61 \
+        and abs(basis) < 1 << 61
+    assert mine == (int(p.underwater(np.array([0]))[0]) if fits else -1)

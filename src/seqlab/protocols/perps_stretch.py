@@ -17,8 +17,10 @@ import heapq
 import numpy as np
 
 from seqlab.agents.liquidators import Liquidators
+from seqlab.agents.perps_feed import PerpsAgents
 from seqlab.kernel import Simulation
 from seqlab.protocols.fixed import PPM
+from seqlab.protocols.payout import PlannedLiquidation
 from seqlab.protocols.perps_kernel import HELD_LONG, HELD_SHORT, SKEW
 from seqlab.protocols import stretch_kernel as sk
 from seqlab.rollup.chain import PRODUCE, PRODUCED, YIELDED
@@ -45,6 +47,7 @@ class PerpsStretch:
         self._bots: tuple | None = None  # the liquidators' fixed arrays, made once
         self._watch_list: list[int] | None = None  # the oracle watch's bots, as scheduled
         self._watchers = np.zeros(0, np.int64)  # and as an array
+        self._under_water, self._under_water_at = True, -1  # every flagged one, and when
 
     # when ------------------------------------------------------------------------------
     def applies(self) -> bool:
@@ -59,16 +62,45 @@ class PerpsStretch:
             and not (caps.tips or caps.auctions or caps.batch_clearing) \
             and r.shortcut is not None and r._short and liq is not None \
             and type(liq) is Liquidators and liq.costs.profit == agents.bot_profit \
-            and all(type(e).begin_block is FeeMarket.begin_block for e in p.extensions)
+            and all(type(e).begin_block is FeeMarket.begin_block for e in p.extensions) \
+            and self._nobody_paid_for_water()
+
+    def _nobody_paid_for_water(self) -> bool:
+        """Whether an account under water is worth nothing to every bot: the reward is
+        the planned one (0 at equity at most 0), no bot's floor is below 0, and no
+        protocol keeper liquidates whatever it pays."""
+        agents, liq, mech = self.agents, self.agents.liquidators, type(self.p.liquidation)
+        return not liq.keepers and liq.floor >= 0 and liq.costs.reward == agents.reward \
+            and type(agents).reward is PerpsAgents.reward \
+            and mech.reward is PlannedLiquidation.reward \
+            and mech.rewards is PlannedLiquidation.rewards
 
     def ready(self) -> bool:
-        """Nothing pending that a stretch would stop at before its first block."""
+        """Nothing pending that a stretch would stop at before its first block, and the
+        feed silent: every liquidatable account under water, every manager due broke."""
         p, agents, r = self.p, self.agents, self.rollup
         view = p.margin_view
-        return not view.count and not agents.managers.n_due and view.price == p.price \
-            and agents._margin_seen == view.generation and not view.touched \
-            and view._first is None and not len(r.design.queue) \
-            and (r.inbox is None or not len(r.inbox)) and p._kernel_applies()
+        return view.price == p.price and agents._margin_seen == view.generation \
+            and not view.touched and view._first is None and not len(r.design.queue) \
+            and (r.inbox is None or not len(r.inbox)) and p._kernel_applies() \
+            and self._silent()
+
+    def _silent(self) -> bool:
+        """Whether the feed would send nothing on the state as it is (whether every
+        flagged account is under water is remembered for the view's generation: only
+        a refresh changes it)."""
+        p, managers = self.p, self.agents.managers
+        view = p.margin_view
+        if view.count:
+            if self._under_water_at != view.generation:
+                self._under_water = bool(p.underwater(view.below.nonzero()[0]).all())
+                self._under_water_at = view.generation
+            if not self._under_water:
+                return False
+        if managers.n_due:
+            due = managers.due.nonzero()[0]
+            return bool((p.ledger.balances[p.wallet[due]] <= 0).all())
+        return True
 
     # the stretch ------------------------------------------------------------------------
     def run(self, now: int) -> tuple[int, int]:
@@ -81,7 +113,7 @@ class PerpsStretch:
         sk.run_stretch(net._bulk_ids, net._bulk_arrival, txs.kind, txs.sender, txs.a, txs.b,
                        txs.fill, txs.block, txs.included_us, txs.status, p.size, p.basis,
                        p.traded, p.exposure, p._price_time_at, p.ledger.balances, p.margin,
-                       kernel.state, self.rows, kernel.touched, self.status, view.equity,
+                       p.wallet, kernel.state, self.rows, kernel.touched, self.status, view.equity,
                        view.notional, view.below, managers.managed, managers.pending,
                        managers.low, managers.due, ev, watchers, stopped, would_stop, start,
                        end, at, ref_t, ref_p, self.blocks, self.log, self.log_at, sc,

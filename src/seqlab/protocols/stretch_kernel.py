@@ -13,16 +13,24 @@ kernel's event heap would, step for step:
 - after a tick, the next one follows at once unless an event is due by then
   (``Simulation.advance``); otherwise the tick is pushed with the next sequence number
   and events are popped in (time, sequence) order until it comes up, as the heap would;
-- a poll finds nothing while no account is liquidatable; a watch finds nothing while
-  the reference price at that moment is within the feed's deviation of the on-chain
-  price (``PerpsAgents.forecast``); either then schedules itself again, and each bot
-  it looks at is checked against its downtime and loss limit as ``Liquidators.active``
+- a poll finds nothing while every liquidatable account is under water (a bot's race
+  then weighs rewards of 0 against a floor of at least 0, and the runner plays only
+  where no protocol keeper liquidates regardless); a watch finds nothing while the
+  reference price at that moment is within the feed's deviation of the on-chain price
+  (``PerpsAgents.forecast``); either then schedules itself again, and each bot it
+  looks at is checked against its downtime and loss limit as ``Liquidators.active``
   does (a bot past its loss limit stops there).
+
+A block is quiet when afterwards every account flagged liquidatable is under water
+(equity at most 0, exactly: nobody is paid to liquidate it) and every margin manager
+due has an empty wallet (nobody can top up): the feed would send nothing. A stretch
+starts only where that holds of every account (``PerpsStretch.ready``), so a block
+need only test the accounts it touched.
 
 It stops, before touching it, at the first thing that needs Python: a block holding any
 other kind, a shared nonce, funding due, a transaction sent during the run arriving, the
-force-inclusion window, an owner's patience running out, an account liquidatable or a
-manager due before the block, an event of another kind or one that finds something;
+force-inclusion window, an owner's patience running out, an event of another kind or
+one that finds something;
 and after a block that leaves someone to act (or inside one its trades kernel stops
 in). ``perps_stretch.PerpsStretch`` hands the state over and back.
 """
@@ -42,6 +50,7 @@ from seqlab.protocols.perps_kernel import NROWS as KERNEL_ROWS
  PRICE, RECOURSE_DUE, FEW, MM_PPM, POS, SEQ, BEGUN, EXPOSURE_T, NEXT_BLOCK, COUNT, N_DUE,
  OUTCOME, NBLOCKS, NROWS, NLOG, SHORTFALL_SUM, ANY_UNCODED, TICK_SEQ, LAST_TICK,
  BLOCK_START, BLOCK_END, KERNEL_END, LOUD_TOUCHED, UNTIL, SC_SLOTS) = range(33)
+_TERM = 1 << 61  # ``PerpsProtocol.underwater``'s bound on each term of the sum
 # ``fl`` slots (float64)
 PRICE_TIME, DEVIATION, TRIGGER, RATE, PRICE_USD, FL_SLOTS = range(6)
 # ``ev`` columns: one row per heap entry
@@ -102,12 +111,8 @@ def _quiet_event(m: int, ev: np.ndarray, watchers: np.ndarray, sc: np.ndarray,
                  ref_t: np.ndarray, ref_p: np.ndarray) -> bool:
     """Whether heap entry ``m`` finds nothing now; if so its bots' checks are made."""
     t, kind = ev[m, EV_TIME], ev[m, EV_TYPE]
-    if kind == POLL:  # it scans only if it looks, and finds something only if flagged
-        j = ev[m, EV_BOT]
-        if sc[COUNT] and _looks(j, t, stopped, would_stop, down_start, down_end, down_at,
-                                False):
-            return False
-        _looks(j, t, stopped, would_stop, down_start, down_end, down_at, True)
+    if kind == POLL:  # it scans if it looks, and finds nobody worth liquidating
+        _looks(ev[m, EV_BOT], t, stopped, would_stop, down_start, down_end, down_at, True)
         return True
     if kind != WATCH:
         return False
@@ -123,6 +128,34 @@ def _quiet_event(m: int, ev: np.ndarray, watchers: np.ndarray, sc: np.ndarray,
             return False
     for k in range(len(watchers)):
         _looks(watchers[k], t, stopped, would_stop, down_start, down_end, down_at, True)
+    return True
+
+
+@njit(cache=True)
+def under_water(i: int, price: int, size: np.ndarray, basis: np.ndarray,
+                balances: np.ndarray, margin_of: np.ndarray) -> int:
+    """``PerpsProtocol.underwater`` of account ``i``: 1 if its equity is at most 0,
+    0 if not, -1 where a term is too large for int64 (Python's integers decide)."""
+    size_i, bal, basis_i = size[i], balances[margin_of[i]], basis[i]
+    if not (abs(size_i) <= _TERM // max(price, 1) and abs(bal) < _TERM
+            and abs(basis_i) < _TERM and size_i > -_TERM and bal > -_TERM
+            and basis_i > -_TERM):
+        return -1
+    return 1 if bal + size_i * price // 1_000_000 - basis_i <= 0 else 0
+
+
+@njit(cache=True)
+def _silent(changed: np.ndarray, below: np.ndarray, due: np.ndarray, wallet: np.ndarray,
+            price: int, size: np.ndarray, basis: np.ndarray, balances: np.ndarray,
+            margin_of: np.ndarray) -> bool:
+    """Whether the feed has nothing to do with the accounts ``changed``: each flagged
+    one under water, each due one with an empty wallet."""
+    for k in range(len(changed)):
+        i = changed[k]
+        if below[i] and under_water(i, price, size, basis, balances, margin_of) != 1:
+            return False
+        if due[i] and balances[wallet[i]] > 0:
+            return False
     return True
 
 
@@ -154,7 +187,7 @@ def _takeable(ids: np.ndarray, kinds: np.ndarray, sc: np.ndarray) -> bool:
 @njit(cache=True)
 def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block, tx_at,
                 tx_status, size, basis, traded, exposure, price_time_at, balances,
-                margin_of, state, rows, touched, status, equity, notional, below,
+                margin_of, wallet, state, rows, touched, status, equity, notional, below,
                 managed, pending, low, due, ev, watchers, stopped, would_stop, down_start,
                 down_end, down_at, ref_t, ref_p, blocks, log, log_at, sc, fl) -> None:
     """Play ticks from ``sc[NOW]`` (the tick being produced) until something needs
@@ -178,7 +211,7 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
         if n:
             ids = bulk_ids[pos:end]
             if not _takeable(ids, kinds, sc) or (now >= sc[FUNDING_AT] and sc[PRICE] != 0) \
-                    or now >= sc[RECOURSE_DUE] or sc[COUNT] or sc[N_DUE] \
+                    or now >= sc[RECOURSE_DUE] \
                     or sc[NROWS] + 3 * n > rows.shape[0] or sc[NLOG] + 2 * n > len(log) \
                     or sc[NBLOCKS] + 1 >= blocks.shape[0] or 2 * n > len(touched) \
                     or n > len(status):
@@ -205,6 +238,7 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
                 sc[OUTCOME], sc[NOW] = PARTIAL, now
                 sc[BLOCK_START], sc[BLOCK_END], sc[KERNEL_END] = pos, end, kend
                 return
+            loud = False
             if nt:
                 changed = touched[:nt]
                 sc[COUNT] += recompute(changed, fl[PRICE_USD], sc[MM_PPM], balances,
@@ -213,6 +247,8 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
                                      equity, fl[TRIGGER], fl[RATE])
                 log[sc[NLOG]:sc[NLOG] + nt] = changed
                 sc[NLOG] += nt
+                loud = not _silent(changed, below, due, wallet, sc[PRICE], size, basis,
+                                   balances, margin_of)
             k = sc[NBLOCKS]
             log_at[k + 1] = sc[NLOG]
             blocks[k, 0], blocks[k, 1] = now, n
@@ -224,7 +260,7 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
                 tx_status[tx] = st[q]
             sc[NEXT_BLOCK] += 1
             sc[POS] = end
-            if sc[COUNT] or sc[N_DUE]:  # published; its feed runs in Python
+            if loud:  # published; its feed runs in Python
                 sc[OUTCOME], sc[NOW] = LOUD, now
                 sc[BLOCK_START], sc[BLOCK_END] = pos, end
                 return
