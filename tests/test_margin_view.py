@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from seqlab.cluster import make_world
 from seqlab.protocols.perps import PPM, below_maintenance, margin_arrays
+from seqlab.scenario.loader import load_scenario
 from tests.pinned import shrunk
 
 
@@ -89,3 +92,30 @@ def test_a_watcher_behind_other_refreshes_still_sees_every_change():
     view.stale()
     view.refresh()
     assert view.since(seen) is None  # a full recompute: the watcher rereads all
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 300), st.lists(st.integers(1, 4), min_size=1, max_size=700))
+@example(250, [1] * 20)  # across the first trim
+def test_many_refreshes_logged_at_once_answer_since_safely(before, sizes):
+    """``logged_many`` (a stretch of quiet blocks' refreshes) reaches the generation
+    ``logged`` one refresh at a time reaches, answers ``since`` as it does from the
+    last refresh on, and for a watcher further behind says all may have changed (never
+    a partial answer missing an account)."""
+    views = [make_world(load_scenario("tiny"), 1).protocol.margin_view for _ in range(2)]
+    for view in views:
+        for k in range(before):
+            view.logged(np.array([k]))
+    idx = np.arange(sum(sizes), dtype=np.int64)
+    bounds = np.concatenate(([0], np.cumsum(sizes))).astype(int).tolist()
+    for k in range(len(sizes)):
+        views[0].logged(idx[bounds[k]:bounds[k + 1]])
+    views[1].logged_many(len(sizes), idx[bounds[-2]:])
+    one, many = views
+    assert one.generation == many.generation
+    for g in range(one.generation + 1):
+        mine = many.since(g)
+        if g >= one.generation - 1:
+            assert mine.tolist() == one.since(g).tolist()
+        else:
+            assert mine is None

@@ -78,7 +78,8 @@ def snapshot(world, summary: dict | None = None) -> dict:
     state["below"] = view.below.tolist()
     for name in ("low", "due", "pending"):
         state[name] = getattr(managers, name).tolist()
-    state["log"] = [(g, idx.tolist()) for g, idx in view._log]
+    behind = view.since(agents._margin_seen)  # what the feed reads at its next block
+    state["since"] = None if behind is None else behind.tolist()
     for name in ("size", "basis", "traded"):
         state[name] = getattr(p, name).tolist()
     for name in ("exposure", "_price_time_at"):

@@ -987,6 +987,16 @@ class MarginView:
         if len(self._log) > self.LOG:
             del self._log[: len(self._log) // 2]
 
+    def logged_many(self, refreshes: int, last: np.ndarray) -> None:
+        """``refreshes`` partial refreshes are done at once (a stretch of quiet blocks,
+        ``perps_stretch``), the last of ``last``: each a generation, but only the last
+        remembered for ``since``, which answers None (all may have changed) to a
+        watcher further behind. Every watcher of a stretch is up to date before it, so
+        none is."""
+        self.generation += refreshes - 1
+        self._full, self._log = self.generation, []
+        self.logged(last)
+
     def _recompute_few(self, accounts: np.ndarray) -> None:
         """``margin_arrays`` and ``below_maintenance`` for a few accounts, in compiled
         code: the same IEEE operations in the same order (so the same bits), without the

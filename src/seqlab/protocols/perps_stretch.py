@@ -42,7 +42,6 @@ class PerpsStretch:
         self.rows = np.zeros((3 * CAP, 4), np.int64)
         self.status = np.zeros(CAP, np.int8)
         self.log = np.zeros(2 * CAP, np.int64)
-        self.log_at = np.zeros(CAP + 1, np.int64)
         self.blocks = np.zeros((CAP, 2), np.int64)
         self._bots: tuple | None = None  # the liquidators' fixed arrays, made once
         self._watch_list: list[int] | None = None  # the oracle watch's bots, as scheduled
@@ -116,8 +115,7 @@ class PerpsStretch:
                        p.wallet, kernel.state, self.rows, kernel.touched, self.status, view.equity,
                        view.notional, view.below, managers.managed, managers.pending,
                        managers.low, managers.due, ev, watchers, stopped, would_stop, start,
-                       end, at, ref_t, ref_p, self.blocks, self.log, self.log_at, sc,
-                       self.fl)
+                       end, at, ref_t, ref_p, self.blocks, self.log, sc, self.fl)
         outcome = sc.item(sk.OUTCOME)
         self._store(pos, outcome)
         self._restore_heap(entries, ev, outcome)
@@ -137,24 +135,19 @@ class PerpsStretch:
         return YIELDED, sc.item(sk.LAST_TICK)
 
     def _load(self, now: int, ev: np.ndarray) -> None:
-        """The scalars a stretch starts from."""
-        p, r, agents, sc, fl = self.p, self.rollup, self.agents, self.sc, self.fl
+        """The scalars a stretch starts from (in ``stretch_kernel``'s slot order)."""
+        p, r, agents = self.p, self.rollup, self.agents
         view, managers, net = p.margin_view, agents.managers, r.network
-        sc[sk.NOW], sc[sk.HORIZON], sc[sk.UNTIL] = now, r.horizon_us, r.sim.until
-        sc[sk.BOT_HORIZON], sc[sk.BLOCK_TIME] = agents.liquidators.horizon, r.block_time
-        sc[sk.NET_NEXT] = net._heap[0][0] if net._heap else sk.NOT_DUE
-        sc[sk.FORCE_AT] = r.force_window
-        sc[sk.LOWEST_BOUND] = r.nonces.lowest_bound
-        sc[sk.FUNDING_AT], sc[sk.PRICE] = p.next_funding, p.price
         recourse = managers.recourse
-        sc[sk.RECOURSE_DUE] = sk.NOT_DUE if recourse is None else recourse.next_due
-        sc[sk.FEW], sc[sk.MM_PPM] = min(view.FEW, managers.FEW), p.mm_ppm
-        sc[sk.POS], sc[sk.SEQ] = net._bulk_pos, r.sim._seq
-        sc[sk.BEGUN], sc[sk.EXPOSURE_T] = p._begun, p._exposure_t
-        sc[sk.NEXT_BLOCK], sc[sk.COUNT], sc[sk.N_DUE] = r.next_block, view.count, managers.n_due
-        fl[sk.PRICE_TIME], fl[sk.DEVIATION] = p._price_time, agents.deviation
-        fl[sk.TRIGGER], fl[sk.RATE] = managers.cfg.trigger, p.mm_ppm / PPM
-        fl[sk.PRICE_USD] = p.price / PPM
+        self.sc[: sk.INPUTS] = [
+            now, r.horizon_us, agents.liquidators.horizon, r.block_time,
+            net._heap[0][0] if net._heap else sk.NOT_DUE, r.force_window,
+            r.nonces.lowest_bound, p.next_funding, p.price,
+            sk.NOT_DUE if recourse is None else recourse.next_due,
+            min(view.FEW, managers.FEW), p.mm_ppm, net._bulk_pos, r.sim._seq, p._begun,
+            p._exposure_t, r.next_block, view.count, managers.n_due, r.sim.until]
+        self.fl[:] = [p._price_time, agents.deviation, managers.cfg.trigger,
+                      p.mm_ppm / PPM, p.price / PPM]
         if r.fees is not None:
             r.fees.capabilities = r.design.active_capabilities()
         p._batch_px = None
@@ -179,11 +172,8 @@ class PerpsStretch:
             p._begun = p._now = sc.item(sk.BEGUN)
         p._liquidations_run = False
         blocks = sc.item(sk.NBLOCKS)
-        log, log_at = self.log, self.log_at
-        for k in range(blocks):
-            lo, hi = log_at.item(k), log_at.item(k + 1)
-            if hi > lo:
-                view.logged(log[lo:hi].copy())
+        if sc.item(sk.NLOG):  # each block that touched anyone refreshed the view
+            view.logged_many(sc.item(sk.NLOG), self.log[: sc.item(sk.LAST_LOGGED)].copy())
         view.count, agents.managers.n_due = sc.item(sk.COUNT), sc.item(sk.N_DUE)
         loud = outcome == sk.LOUD
         agents._margin_seen = view.generation - (1 if loud else 0)

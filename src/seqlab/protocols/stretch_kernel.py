@@ -45,11 +45,12 @@ from seqlab.protocols.perps_kernel import CLOSE, NTOUCHED, REDUCE, SHORTFALL, TR
     run_trades
 from seqlab.protocols.perps_kernel import NROWS as KERNEL_ROWS
 
-# ``sc`` slots (int64), in and out
+# ``sc`` slots (int64): the first ``INPUTS`` are read in (some written back), the rest out
 (NOW, HORIZON, BOT_HORIZON, BLOCK_TIME, NET_NEXT, FORCE_AT, LOWEST_BOUND, FUNDING_AT,
  PRICE, RECOURSE_DUE, FEW, MM_PPM, POS, SEQ, BEGUN, EXPOSURE_T, NEXT_BLOCK, COUNT, N_DUE,
- OUTCOME, NBLOCKS, NROWS, NLOG, SHORTFALL_SUM, ANY_UNCODED, TICK_SEQ, LAST_TICK,
- BLOCK_START, BLOCK_END, KERNEL_END, LOUD_TOUCHED, UNTIL, SC_SLOTS) = range(33)
+ UNTIL, INPUTS) = range(21)
+(OUTCOME, NBLOCKS, NROWS, NLOG, SHORTFALL_SUM, ANY_UNCODED, TICK_SEQ, LAST_TICK,
+ BLOCK_START, BLOCK_END, KERNEL_END, LOUD_TOUCHED, LAST_LOGGED, SC_SLOTS) = range(INPUTS, INPUTS + 14)
 _TERM = 1 << 61  # ``PerpsProtocol.underwater``'s bound on each term of the sum
 # ``fl`` slots (float64)
 PRICE_TIME, DEVIATION, TRIGGER, RATE, PRICE_USD, FL_SLOTS = range(6)
@@ -189,14 +190,13 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
                 tx_status, size, basis, traded, exposure, price_time_at, balances,
                 margin_of, wallet, state, rows, touched, status, equity, notional, below,
                 managed, pending, low, due, ev, watchers, stopped, would_stop, down_start,
-                down_end, down_at, ref_t, ref_p, blocks, log, log_at, sc, fl) -> None:
+                down_end, down_at, ref_t, ref_p, blocks, log, sc, fl) -> None:
     """Play ticks from ``sc[NOW]`` (the tick being produced) until something needs
     Python; every count and position is written back to ``sc``/``fl`` (see the module
-    notes). ``blocks`` gets each block's (tick, size), ``log``/``log_at`` the accounts
-    each refreshed."""
+    notes). ``blocks`` gets each block's (tick, size), ``sc[NLOG]`` counts the
+    refreshes that recomputed anyone, ``log`` the last one's accounts."""
     sc[NBLOCKS] = sc[NROWS] = sc[NLOG] = sc[SHORTFALL_SUM] = sc[ANY_UNCODED] = 0
     sc[TICK_SEQ] = sc[LAST_TICK] = -1
-    log_at[0] = 0
     now = sc[NOW]
     while True:
         # the block at ``now``: the arrivals by then, if it may be taken whole
@@ -212,7 +212,7 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
             ids = bulk_ids[pos:end]
             if not _takeable(ids, kinds, sc) or (now >= sc[FUNDING_AT] and sc[PRICE] != 0) \
                     or now >= sc[RECOURSE_DUE] \
-                    or sc[NROWS] + 3 * n > rows.shape[0] or sc[NLOG] + 2 * n > len(log) \
+                    or sc[NROWS] + 3 * n > rows.shape[0] or 2 * n > len(log) \
                     or sc[NBLOCKS] + 1 >= blocks.shape[0] or 2 * n > len(touched) \
                     or n > len(status):
                 sc[OUTCOME], sc[NOW] = BEFORE, now
@@ -245,12 +245,12 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
                                        margin_of, size, basis, equity, notional, below)
                 sc[N_DUE] += examine(changed, managed, pending, low, due, notional,
                                      equity, fl[TRIGGER], fl[RATE])
-                log[sc[NLOG]:sc[NLOG] + nt] = changed
-                sc[NLOG] += nt
+                log[:nt] = changed  # the last refresh's accounts
+                sc[NLOG] += 1
+                sc[LAST_LOGGED] = nt
                 loud = not _silent(changed, below, due, wallet, sc[PRICE], size, basis,
                                    balances, margin_of)
             k = sc[NBLOCKS]
-            log_at[k + 1] = sc[NLOG]
             blocks[k, 0], blocks[k, 1] = now, n
             sc[NBLOCKS] = k + 1
             for q in range(n):
