@@ -13,7 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from seqlab.cluster import make_world
-from seqlab.protocols.perps import PPM, below_maintenance, margin_arrays
+from seqlab.protocols.perps import PPM, all_margins, below_maintenance, margin_arrays
 from seqlab.scenario.loader import load_scenario
 from tests.pinned import shrunk
 
@@ -119,3 +119,22 @@ def test_many_refreshes_logged_at_once_answer_since_safely(before, sizes):
             assert mine.tolist() == one.since(g).tolist()
         else:
             assert mine is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 10 ** 10), st.data())
+def test_every_accounts_margins_in_one_pass_are_the_array_forms_bits(price, data):
+    """``all_margins`` (an oracle update's full refresh, compiled) equals
+    ``margin_arrays`` and ``below_maintenance`` bit for bit, and counts the flags."""
+    p = make_world(load_scenario("tiny"), 1).protocol
+    n = len(p.size)
+    ints = st.integers(-10 ** 15, 10 ** 15)
+    p.size[:] = data.draw(st.lists(st.integers(-10 ** 12, 10 ** 12), min_size=n, max_size=n))
+    p.basis[:] = data.draw(st.lists(ints, min_size=n, max_size=n))
+    p.ledger.balances[p.margin] = data.draw(st.lists(ints, min_size=n, max_size=n))
+    equity, notional, below, count = all_margins(p, price)
+    ref_equity, ref_notional = margin_arrays(p, None, price)
+    assert equity.view(np.int64).tolist() == ref_equity.view(np.int64).tolist()
+    assert notional.view(np.int64).tolist() == ref_notional.view(np.int64).tolist()
+    assert below.tolist() == below_maintenance(p, p.size, ref_equity, ref_notional).tolist()
+    assert count == np.count_nonzero(below)

@@ -816,7 +816,7 @@ class PerpsProtocol(ProtocolPort):
         if price_micro is None or price_micro == self.price:
             view = self.margin_view.refresh()
             return view.equity, view.notional
-        return margin_arrays(self, None, price_micro)
+        return all_margins(self, price_micro)[:2]
 
     def liquidatable(self, price_micro: int | None = None) -> np.ndarray:
         """Accounts liquidatable now (as a watcher of the feed sees them), or at a price;
@@ -826,8 +826,7 @@ class PerpsProtocol(ProtocolPort):
         if price_micro is None or price_micro == self.price:
             view = self.margin_view.refresh()
             return view.below.nonzero()[0] if view.count else NO_ACCOUNTS  # most blocks
-        equity, notional = self.margin_state(price_micro)
-        return np.flatnonzero(below_maintenance(self, self.size, equity, notional))
+        return np.flatnonzero(all_margins(self, price_micro)[2])
 
     def unrealized(self, price_micro: int) -> np.ndarray:
         """Each account's open PnL at ``price_micro`` (micro-USD; exact integers)."""
@@ -901,6 +900,18 @@ def below_maintenance(p: PerpsProtocol, size: np.ndarray, equity: np.ndarray,
     return (size != 0) & (equity * PPM < p.mm_ppm * notional)
 
 
+def all_margins(p: PerpsProtocol, price_micro: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Every account's ``margin_arrays`` and ``below_maintenance`` at ``price_micro``,
+    and how many are below, in one compiled pass (``margin_kernel.recompute``: the
+    same operations, so the same bits): what an oracle update asks of every account."""
+    n = len(p.size)
+    equity, notional, below = np.empty(n), np.empty(n), np.zeros(n, dtype=bool)
+    count = recompute(np.arange(n), price_micro / PPM, p.mm_ppm, p.ledger.balances,
+                      p.margin, p.size, p.basis, equity, notional, below)
+    return equity, notional, below, count
+
+
 class MarginView:
     """Every account's equity, notional and liquidatable flag at the on-chain price,
     kept current at a cost proportional to what changed.
@@ -957,9 +968,7 @@ class MarginView:
     def refresh(self) -> "MarginView":
         p = self.p
         if self.price != p.price:
-            self.equity, self.notional = margin_arrays(p, None, p.price)
-            self.below = below_maintenance(p, p.size, self.equity, self.notional)
-            self.count = int(np.count_nonzero(self.below))
+            self.equity, self.notional, self.below, self.count = all_margins(p, p.price)
             self.price = p.price
             self.generation += 1
             self._full, self._log = self.generation, []
