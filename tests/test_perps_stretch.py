@@ -132,3 +132,19 @@ def test_under_water_is_the_protocols_own(size, basis, margin, price):
     fits = abs(size) <= (1 << 61) // price and abs(margin) < 1 << 61 \
         and abs(basis) < 1 << 61
     assert mine == (int(p.underwater(np.array([0]))[0]) if fits else -1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(0.5, 1.5))
+def test_an_expected_update_flags_someone_new_as_the_forecast_says(move):
+    """The kernel's test of an oracle watch (would an update at this price flag anyone
+    not flagged now) agrees with the accounts ``PerpsAgents.forecast`` computes."""
+    world = tiny_world("honest", 3, "stress")
+    world.rollup.start()
+    world.sim.run(300_000_000)
+    p = world.protocol
+    view = p.margin_view.refresh()
+    price = int(p.price * move)
+    coming = np.setdiff1d(p.liquidatable(price), p.liquidatable())
+    assert sk._newly_below(price, p.mm_ppm, p.size, p.basis, p.ledger.balances, p.margin,
+                           view.below) == (len(coming) > 0)

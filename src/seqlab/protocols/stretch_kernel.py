@@ -16,7 +16,8 @@ kernel's event heap would, step for step:
 - a poll finds nothing while every liquidatable account is under water (a bot's race
   then weighs rewards of 0 against a floor of at least 0, and the runner plays only
   where no protocol keeper liquidates regardless); a watch finds nothing while the
-  reference price at that moment is within the feed's deviation of the on-chain price
+  reference price at that moment is within the feed's deviation of the on-chain price,
+  or beyond it but an update there would make nobody liquidatable who is not already
   (``PerpsAgents.forecast``); either then schedules itself again, and each bot it
   looks at is checked against its downtime and loss limit as ``Liquidators.active``
   does (a bot past its loss limit stops there).
@@ -106,10 +107,31 @@ def _looks(j: int, t: int, stopped: np.ndarray, would_stop: np.ndarray,
 
 
 @njit(cache=True)
+def _newly_below(price_micro: int, mm_ppm: int, size: np.ndarray, basis: np.ndarray,
+                 balances: np.ndarray, margin_of: np.ndarray, below: np.ndarray) -> bool:
+    """Whether any account not flagged now would be below its maintenance margin at
+    ``price_micro`` (``PerpsAgents.forecast``'s accounts coming: ``margin_arrays`` and
+    ``below_maintenance``'s operations, account by account)."""
+    price = price_micro / 1e6
+    for i in range(len(size)):
+        units = size[i]
+        if units == 0 or below[i]:
+            continue
+        n = np.float64(abs(units)) * price
+        e = np.float64(balances[margin_of[i]]) + np.float64(units) * price \
+            - np.float64(basis[i])
+        if e * 1e6 < np.float64(mm_ppm) * n:
+            return True
+    return False
+
+
+@njit(cache=True)
 def _quiet_event(m: int, ev: np.ndarray, watchers: np.ndarray, sc: np.ndarray,
                  fl: np.ndarray, stopped: np.ndarray, would_stop: np.ndarray,
                  down_start: np.ndarray, down_end: np.ndarray, down_at: np.ndarray,
-                 ref_t: np.ndarray, ref_p: np.ndarray) -> bool:
+                 ref_t: np.ndarray, ref_p: np.ndarray, size: np.ndarray,
+                 basis: np.ndarray, balances: np.ndarray, margin_of: np.ndarray,
+                 below: np.ndarray) -> bool:
     """Whether heap entry ``m`` finds nothing now; if so its bots' checks are made."""
     t, kind = ev[m, EV_TIME], ev[m, EV_TYPE]
     if kind == POLL:  # it scans if it looks, and finds nobody worth liquidating
@@ -126,7 +148,11 @@ def _quiet_event(m: int, ev: np.ndarray, watchers: np.ndarray, sc: np.ndarray,
     if anyone and price != 0:
         ref = at_one(ref_t, ref_p, np.float64(t))
         if abs(ref * 1e6 - np.float64(price)) > fl[DEVIATION] * np.float64(price):
-            return False
+            # an update is expected at ``ref``: quiet unless it would flag anyone new
+            coming = np.int64(np.rint(ref * 1e6))
+            if coming != 0 and coming != price and _newly_below(
+                    coming, sc[MM_PPM], size, basis, balances, margin_of, below):
+                return False
     for k in range(len(watchers)):
         _looks(watchers[k], t, stopped, would_stop, down_start, down_end, down_at, True)
     return True
@@ -283,7 +309,7 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
             first = nxt if tick_first else ev[m, EV_TIME]
             if first > sc[UNTIL] or not (tick_first or _quiet_event(
                     m, ev, watchers, sc, fl, stopped, would_stop, down_start, down_end,
-                    down_at, ref_t, ref_p)):
+                    down_at, ref_t, ref_p, size, basis, balances, margin_of, below)):
                 sc[OUTCOME], sc[TICK_SEQ] = PENDING, tick_seq  # the heap's turn
                 return
             if tick_first:
