@@ -1,6 +1,8 @@
 """The batch poster: batches sealed by size or delay, posted and final on L1."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import seqlab
 from seqlab.errors import SeqlabError
@@ -100,3 +102,40 @@ def test_runs_report_stage_latencies_and_pay_for_l1_data():
     assert (txs["posted_us"][done] > txs["included_us"][done]).all()
     assert (txs["final_us"][done] > txs["posted_us"][done]).all()
     assert s["l1_batches"] > 0 and s["l1_cost_usd"] > 0 and s["ledger_residual"] == 0
+
+
+def _sealed_one_by_one(t, size, cfg):
+    """The poster's rule as a plain loop over blocks: batches' sealing times and bytes,
+    and each block's batch."""
+    batch_of, sealed, nbytes, start, acc = [], [], [], 0, 0
+    for i in range(len(t)):
+        due = t[start] + cfg.max_delay
+        if i > start and t[i] > due:
+            sealed.append(-(-due // cfg.poll) * cfg.poll)
+            nbytes.append(acc)
+            start, acc = i, 0
+        batch_of.append(len(sealed))
+        acc += size[i]
+        if acc >= cfg.max_batch_bytes:
+            sealed.append(t[i])
+            nbytes.append(acc)
+            start, acc = i + 1, 0
+    if start < len(t):
+        due = t[start] + cfg.max_delay
+        sealed.append(-(-due // cfg.poll) * cfg.poll)
+        nbytes.append(acc)
+    return batch_of, sealed, nbytes
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30 * S), st.integers(0, 40)), max_size=60),
+       st.integers(100, 5_000), st.integers(1, 90), st.integers(1, 20))
+def test_the_compiled_poster_seals_as_the_rule_says(blocks, max_bytes, delay_s, poll_s):
+    cfg = BatchPoster(max_batch_bytes=max_bytes, max_delay=f"{delay_s}s", poll=f"{poll_s}s",
+                      tx_bytes=100, finality="13min")
+    t = np.cumsum([gap for gap, _ in blocks]).astype(np.int64)
+    n = np.array([count for _, count in blocks], dtype=np.int64)
+    b = post_batches(t, n, cfg, 12 * S)
+    batch_of, sealed, nbytes = _sealed_one_by_one(t.tolist(), (n * 100).tolist(), cfg)
+    assert b.block_batch.tolist() == batch_of
+    assert b.sealed_us.tolist() == sealed and b.bytes.tolist() == nbytes

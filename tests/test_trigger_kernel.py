@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqlab.agents.trigger_kernel import examine
+from seqlab.agents.trigger_kernel import examine, examine_all
 
 N = 12
 
@@ -51,3 +51,26 @@ def test_examine_sets_the_flags_the_loop_sets(changed, managed, pending, low, no
     assert np.array_equal(low_k, ref_low)
     assert set(np.flatnonzero(due_k).tolist()) == want
     assert change == len(want) - int(due.sum())  # the count kept equals the count made
+
+
+@settings(max_examples=300, deadline=None)
+@given(managed=st.lists(st.booleans(), min_size=N, max_size=N),
+       pending=st.lists(st.booleans(), min_size=N, max_size=N),
+       low=st.lists(st.booleans(), min_size=N, max_size=N),
+       notional=st.lists(st.one_of(st.floats(0, 1e12), st.just(float("nan"))),
+                         min_size=N, max_size=N),
+       equity=st.lists(st.one_of(floats, st.just(float("nan"))), min_size=N, max_size=N),
+       trigger=st.floats(0.5, 3.0), rate=st.floats(0.0, 0.2))
+def test_examine_all_writes_the_array_forms_flags(managed, pending, low, notional, equity,
+                                                  trigger, rate):
+    """After a price move every account is looked at: the compiled pass writes the
+    array form's ``low`` and ``due`` everywhere and counts the due."""
+    managed, pending = np.array(managed), np.array(pending)
+    notional, equity = np.array(notional), np.array(equity)
+    req = rate * notional
+    want_low = (req > 0) & (equity < trigger * req) & managed
+    want_due = want_low & ~pending
+    low_k, due_k = np.array(low), ~np.array(low)  # whatever they held before
+    count = examine_all(managed, pending, low_k, due_k, notional, equity, trigger, rate)
+    assert low_k.tolist() == want_low.tolist() and due_k.tolist() == want_due.tolist()
+    assert count == int(want_due.sum())

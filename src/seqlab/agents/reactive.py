@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from seqlab.agents.recourse import Recourse
-from seqlab.agents.trigger_kernel import examine
+from seqlab.agents.trigger_kernel import examine, examine_all
 from seqlab.kernel import Simulation, keyed_normals
 from seqlab.network import Network, latency_from_normals
 from seqlab.protocols.perps import PPM
@@ -77,11 +77,13 @@ class MarginManagers:
         last call (None: any): only those are re-examined, so a quiet block costs little
         however many accounts there are.
         """
-        if changed is None or len(changed) > self.FEW:
-            idx = slice(None) if changed is None else changed
-            req = rate * notional[idx]
-            self.low[idx] = (req > 0) & (equity[idx] < self.cfg.trigger * req) \
-                & self.managed[idx]
+        if changed is None:  # every account, in one compiled pass
+            self.n_due = examine_all(self.managed, self.pending, self.low, self.due,
+                                     notional, equity, self.cfg.trigger, rate)
+        elif len(changed) > self.FEW:
+            req = rate * notional[changed]
+            self.low[changed] = (req > 0) & (equity[changed] < self.cfg.trigger * req) \
+                & self.managed[changed]
             np.logical_and(self.low, ~self.pending, out=self.due)
             self.n_due = int(np.count_nonzero(self.due))
         else:  # the same float comparisons one account at a time: a block changes a few

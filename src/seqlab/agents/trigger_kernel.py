@@ -32,3 +32,20 @@ def examine(changed: np.ndarray, managed: np.ndarray, pending: np.ndarray, low: 
         change += np.int64(now_due) - np.int64(due[i])
         due[i] = now_due
     return change
+
+
+@njit(cache=True)
+def examine_all(managed: np.ndarray, pending: np.ndarray, low: np.ndarray, due: np.ndarray,
+                notional: np.ndarray, equity: np.ndarray, trigger: float, rate: float) -> int:
+    """``examine`` of every account, written as the array form writes it (``low`` false
+    for the unmanaged, ``due`` = ``low`` and not ``pending`` everywhere): after a price
+    moved every account's equity. Returns how many are due."""
+    count = 0
+    for i in range(len(low)):
+        req = rate * notional[i]
+        is_low = managed[i] and req > 0 and equity[i] < trigger * req
+        low[i] = is_low
+        now_due = is_low and not pending[i]
+        due[i] = now_due
+        count += np.int64(now_due)
+    return count

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from seqlab.scenario.schema import BatchPoster
 
@@ -33,31 +34,40 @@ class Batches:
 def post_batches(block_t_us: np.ndarray, block_txs: np.ndarray, cfg: BatchPoster,
                  l1_block_us: int) -> Batches:
     """Group blocks into batches and time them (blocks in time order)."""
-    n = len(block_t_us)
     size = block_txs.astype(np.int64) * cfg.tx_bytes
-    batch_of = np.empty(n, dtype=np.int64)
-    sealed, nbytes = [], []
-    start, acc, k = 0, 0, 0
-    for i in range(n):
-        due = block_t_us[start] + cfg.max_delay  # the oldest block's deadline
-        if i > start and block_t_us[i] > due:  # the poll after the deadline sealed it
-            sealed.append(-(-due // cfg.poll) * cfg.poll)
-            nbytes.append(acc)
-            start, acc, k = i, 0, k + 1
-        batch_of[i] = k
-        acc += int(size[i])
-        if acc >= cfg.max_batch_bytes:
-            sealed.append(int(block_t_us[i]))
-            nbytes.append(acc)
-            start, acc, k = i + 1, 0, k + 1
-    if start < n:
-        due = block_t_us[start] + cfg.max_delay
-        sealed.append(-(-due // cfg.poll) * cfg.poll)
-        nbytes.append(acc)
-    sealed_us = np.asarray(sealed, dtype=np.int64)
+    batch_of, sealed_us, nbytes = _seal(np.ascontiguousarray(block_t_us, np.int64), size,
+                                        cfg.max_delay, cfg.poll, cfg.max_batch_bytes)
     posted_us = (sealed_us // l1_block_us + 1) * l1_block_us
     return Batches(posted_us[batch_of], posted_us[batch_of] + cfg.finality, sealed_us,
-                   posted_us, np.asarray(nbytes, dtype=np.int64), batch_of)
+                   posted_us, nbytes, batch_of)
+
+
+@njit(cache=True)
+def _seal(block_t_us: np.ndarray, size: np.ndarray, max_delay: int, poll: int,
+          max_batch_bytes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each block's batch, and each batch's sealing time and bytes: a batch is sealed
+    at the first poll after its oldest block's deadline once a later block comes, or
+    at the block that fills it (one pass over the blocks, in integers)."""
+    n = len(block_t_us)
+    batch_of = np.empty(n, dtype=np.int64)
+    sealed = np.empty(n + 1, dtype=np.int64)  # a block seals at most one batch
+    nbytes = np.empty(n + 1, dtype=np.int64)
+    start, acc, k = 0, 0, 0
+    for i in range(n):
+        due = block_t_us[start] + max_delay  # the oldest block's deadline
+        if i > start and block_t_us[i] > due:  # the poll after the deadline sealed it
+            sealed[k], nbytes[k] = -(-due // poll) * poll, acc
+            start, acc, k = i, 0, k + 1
+        batch_of[i] = k
+        acc += size[i]
+        if acc >= max_batch_bytes:
+            sealed[k], nbytes[k] = block_t_us[i], acc
+            start, acc, k = i + 1, 0, k + 1
+    if start < n:
+        due = block_t_us[start] + max_delay
+        sealed[k], nbytes[k] = -(-due // poll) * poll, acc
+        k += 1
+    return batch_of, sealed[:k].copy(), nbytes[:k].copy()
 
 
 def posting_cost_micro(batches: Batches, cfg: BatchPoster, eth_usd: np.ndarray,
