@@ -203,27 +203,24 @@ class PerpsStretch:
 
     # the heap ---------------------------------------------------------------------------
     def _events(self) -> tuple[list, np.ndarray]:
-        """The heap's entries, and as rows: time, sequence, what it is (a bot's poll, the
-        oracle watch, anything else), the bot, the period."""
-        entries = self.rollup.sim._heap
+        """The heap's entries, and as rows (``stretch_kernel.EV_*``): time, sequence,
+        what it is (a bot's poll, the oracle watch, anything else), the bot, the period."""
+        entries = list(self.rollup.sim._heap)
         liq = self.agents.liquidators
-        poll, watch = Liquidators._poll, Liquidators._watch
-        ev = np.zeros((len(entries), 5), np.int64)
-        for m, (t, seq, callback, args) in enumerate(entries):
-            ev[m, sk.EV_TIME], ev[m, sk.EV_SEQ] = t, seq
+        poll, watch, cfgs = Liquidators._poll, Liquidators._watch, liq.cfgs
+        rows: list[int] = []
+        for t, seq, callback, args in entries:
             func = getattr(callback, "__func__", None)
             if func is poll and callback.__self__ is liq:
-                j = args[1]
-                ev[m, sk.EV_TYPE], ev[m, sk.EV_BOT] = sk.POLL, j
-                ev[m, sk.EV_EVERY] = liq.cfgs[j].poll
+                rows += (t, seq, sk.POLL, args[1], cfgs[args[1]].poll)
             elif func is watch and callback.__self__ is liq:
-                ev[m, sk.EV_TYPE], ev[m, sk.EV_EVERY] = sk.WATCH, args[2]
+                rows += (t, seq, sk.WATCH, 0, args[2])
                 if args[1] is not self._watch_list:
                     self._watch_list = args[1]
                     self._watchers = np.asarray(args[1], np.int64)
             else:
-                ev[m, sk.EV_TYPE] = sk.OTHER
-        return list(entries), ev
+                rows += (t, seq, sk.OTHER, 0, 0)
+        return entries, np.array(rows, dtype=np.int64).reshape(len(entries), 5)
 
     def _restore_heap(self, entries: list, ev: np.ndarray, outcome: int) -> None:
         """The heap as the stretch leaves it: each entry it played pushed again with its
