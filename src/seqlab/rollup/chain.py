@@ -154,7 +154,15 @@ class Rollup:
     def _shortcut_applies(self) -> bool:
         cut = self.shortcut
         return cut is not None and cut.protocol is self.protocol \
-            and self.hooks == [cut.hook] and cut.applies()
+            and self.hooks == [cut.hook] and not self._always_asks() and cut.applies()
+
+    def _always_asks(self) -> bool:
+        """Whether every block of the design asks the rollup for fees, auction payments
+        or batch clearing (its capabilities fixed, not the service in use's)."""
+        design = self.design
+        caps = design.capabilities
+        return type(design).active_capabilities is Design.active_capabilities \
+            and (caps.tips or caps.auctions or caps.batch_clearing)
 
     def on_refused(self, hook: RefusedHook) -> None:
         """Call ``hook(restart_us, ids)`` when the restarted sequencer's backlog turns out
