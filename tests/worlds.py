@@ -68,7 +68,9 @@ def snapshot(world, summary: dict | None = None) -> dict:
                             for t, s, cb, args in sim._heap),
              "network": (world.network._bulk_pos, sorted(world.network._heap)),
              "stopped": agents.liquidators.stopped.tolist(),
-             "clock": (p._begun, p._exposure_t, p._price_time, p.skew, dict(p._held))}
+             "clock": (p._begun, p._exposure_t, p._price_time, p.skew, dict(p._held)),
+             "oracle": (p.price, view.price, p.oracle_block, p.oracle_t, list(p.log.oracle)),
+             "enabled": (p.enabled_block.tolist(), p.enabled_t.tolist())}
     if summary is not None:
         state["digest"] = summary["digest"]
     for name in ("block", "included_us", "status", "fill", "kind", "sender", "a"):

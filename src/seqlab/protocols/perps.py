@@ -996,15 +996,18 @@ class MarginView:
         if len(self._log) > self.LOG:
             del self._log[: len(self._log) // 2]
 
-    def logged_many(self, refreshes: int, last: np.ndarray) -> None:
-        """``refreshes`` partial refreshes are done at once (a stretch of quiet blocks,
-        ``perps_stretch``), the last of ``last``: each a generation, but only the last
+    def logged_many(self, refreshes: int, last: np.ndarray | None, price: int) -> None:
+        """``refreshes`` refreshes are done at once (a stretch of quiet blocks,
+        ``perps_stretch``), the arrays now at ``price``; the last a partial one of
+        ``last``, or (None) a full one: each a generation, but only the last
         remembered for ``since``, which answers None (all may have changed) to a
         watcher further behind. Every watcher of a stretch is up to date before it, so
         none is."""
-        self.generation += refreshes - 1
+        self.price = price
+        self.generation += refreshes - (0 if last is None else 1)
         self._full, self._log = self.generation, []
-        self.logged(last)
+        if last is not None:
+            self.logged(last)
 
     def _recompute_few(self, accounts: np.ndarray) -> None:
         """``margin_arrays`` and ``below_maintenance`` for a few accounts, in compiled

@@ -5,10 +5,11 @@ stretches of quiet blocks and quiet polls played in one compiled call
 Everything the stretch changes is written back as the Python path leaves it: the
 network's position in its bulk arrivals, the rollup's blocks and executed order, each
 transaction's block, inclusion time and status, the market's skew, open interest,
-price-time integral and journal rows, the margin view's generations, the managers' due
-count, the bots stopped by their loss limit, and the kernel's heap (each event it played
-pushed again with the sequence number it would have had; the next tick's entry where the
-stretch pushed it). ``tests/test_perps_stretch.py`` runs worlds with and without it.
+price-time integral, journal rows, price and oracle log, the margin view's generations
+(only the last refresh kept for ``since``: a watcher behind rereads all), the managers'
+due count, the bots stopped by their loss limit, and the kernel's heap (each event it
+played pushed again with the sequence number it would have had; the next tick's entry
+where the stretch pushed it). ``tests/test_perps_stretch.py`` runs worlds with and without it.
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ class PerpsStretch:
         self.status = np.zeros(CAP, np.int8)
         self.log = np.zeros(2 * CAP, np.int64)
         self.blocks = np.zeros((CAP, 2), np.int64)
+        self.updates = np.zeros((CAP, 4), np.int64)  # (t, block, price, round) each
+        self._updates_ok = False  # whether the market stores an update plainly
         self._bots: tuple | None = None  # the liquidators' fixed arrays, made once
         self._watch_list: list[int] | None = None  # the oracle watch's bots, as scheduled
         self._watchers = np.zeros(0, np.int64)  # and as an array
@@ -56,6 +59,7 @@ class PerpsStretch:
         r, p, agents = self.rollup, self.p, self.agents
         design, liq = r.design, agents.liquidators
         caps = design.active_capabilities()
+        self._updates_ok = self._plain_updates()
         return type(design) is FcfsDesign and design.capacity == 0 \
             and type(r.sim) is Simulation \
             and not (caps.tips or caps.auctions or caps.batch_clearing) \
@@ -63,6 +67,15 @@ class PerpsStretch:
             and type(liq) is Liquidators and liq.costs.profit == agents.bot_profit \
             and all(type(e).begin_block is FeeMarket.begin_block for e in p.extensions) \
             and self._nobody_paid_for_water()
+
+    def _plain_updates(self) -> bool:
+        """Whether the market stores an oracle update with nothing around it (no mark,
+        price rule, recapture auction, fallback or Dutch auction), so a stretch may run
+        blocks holding one (without, it stops before them)."""
+        p = self.p
+        return p.mark is None and p.price_rule is None and p.bundle is None \
+            and p.fallback is None and getattr(p.liquidation, "on_price", None) is None \
+            and len(p.enabled_block) == len(p.size) == len(p.enabled_t)
 
     def _nobody_paid_for_water(self) -> bool:
         """Whether an account under water is worth nothing to every bot: the reward is
@@ -114,8 +127,9 @@ class PerpsStretch:
                        p.traded, p.exposure, p._price_time_at, p.ledger.balances, p.margin,
                        p.wallet, kernel.state, self.rows, kernel.touched, self.status, view.equity,
                        view.notional, view.below, managers.managed, managers.pending,
-                       managers.low, managers.due, ev, watchers, stopped, would_stop, start,
-                       end, at, ref_t, ref_p, self.blocks, self.log, sc, self.fl)
+                       managers.low, managers.due, p.enabled_block, p.enabled_t, ev,
+                       watchers, stopped, would_stop, start, end, at, ref_t, ref_p,
+                       self.blocks, self.log, self.updates, sc, self.fl)
         outcome = sc.item(sk.OUTCOME)
         self._store(pos, outcome)
         self._restore_heap(entries, ev, outcome)
@@ -145,7 +159,8 @@ class PerpsStretch:
             r.nonces.lowest_bound, p.next_funding, p.price,
             sk.NOT_DUE if recourse is None else recourse.next_due,
             min(view.FEW, managers.FEW), p.mm_ppm, net._bulk_pos, r.sim._seq, p._begun,
-            p._exposure_t, r.next_block, view.count, managers.n_due, r.sim.until]
+            p._exposure_t, r.next_block, view.count, managers.n_due, r.sim.until,
+            self._updates_ok]
         self.fl[:] = [p._price_time, agents.deviation, managers.cfg.trigger,
                       p.mm_ppm / PPM, p.price / PPM]
         if r.fees is not None:
@@ -172,17 +187,33 @@ class PerpsStretch:
             p._begun = p._now = sc.item(sk.BEGUN)
         p._liquidations_run = False
         blocks = sc.item(sk.NBLOCKS)
+        self._store_updates()
         if sc.item(sk.NLOG):  # each block that touched anyone refreshed the view
-            view.logged_many(sc.item(sk.NLOG), self.log[: sc.item(sk.LAST_LOGGED)].copy())
+            last = sc.item(sk.LAST_LOGGED)
+            view.logged_many(sc.item(sk.NLOG), self.log[:last].copy() if last else None,
+                             p.price)
         view.count, agents.managers.n_due = sc.item(sk.COUNT), sc.item(sk.N_DUE)
-        loud = outcome == sk.LOUD
-        agents._margin_seen = view.generation - (1 if loud else 0)
+        agents._margin_seen = view.generation
+        if outcome in (sk.LOUD, sk.PARTIAL):  # the feed reads that block's refreshes
+            agents._margin_seen -= sc.item(sk.BLOCK_LOGS)  # (all, past a full one)
         end = sc.item(sk.POS)
         net._bulk_pos = end
         r.record(net._bulk_ids[pos:end], self.blocks[:blocks, 0].tolist(),
                  self.blocks[:blocks, 1].tolist())
         if sc.item(sk.LAST_TICK) >= 0:
             r.produced(sc.item(sk.LAST_TICK))
+
+    def _store_updates(self) -> None:
+        """The oracle updates the stretch stored: the market's price, its log, where the
+        last one landed."""
+        count = self.sc.item(sk.NUPDATES)
+        if not count:
+            return
+        p = self.p
+        rows = self.updates[:count].tolist()
+        p.log.oracle.extend(tuple(row) for row in rows)
+        p.price = self.sc.item(sk.PRICE)
+        p.oracle_t, p.oracle_block = rows[-1][0], rows[-1][1]
 
     def _finish(self, tick: int) -> None:
         """The block the kernel stopped in: the protocol's handlers run the rest of it

@@ -9,7 +9,10 @@ kernel's event heap would, step for step:
 - each tick delivers the bulk arrivals that reached the sequencer by then, in arrival
   order (the FCFS block, no block limit), and runs the block as ``perps_quiet`` does
   (the trades, the margin view's refresh, the managers' look), writing each
-  transaction's block, inclusion time and status;
+  transaction's block, inclusion time and status; an oracle update in it is stored as
+  a plain market stores one (``PerpsProtocol._store_price``: the accounts touched so
+  far refreshed, every account at the new price, the newly liquidatable marked
+  enabled, the update logged), and the managers then look at every account;
 - after a tick, the next one follows at once unless an event is due by then
   (``Simulation.advance``); otherwise the tick is pushed with the next sequence number
   and events are popped in (time, sequence) order until it comes up, as the heap would;
@@ -26,32 +29,36 @@ A block is quiet when afterwards every account flagged liquidatable is under wat
 (equity at most 0, exactly: nobody is paid to liquidate it) and every margin manager
 due has an empty wallet (nobody can top up): the feed would send nothing. A stretch
 starts only where that holds of every account (``PerpsStretch.ready``), so a block
-need only test the accounts it touched.
+need only test the accounts it touched (every account after a price move).
 
 It stops, before touching it, at the first thing that needs Python: a block holding any
-other kind, a shared nonce, funding due, a transaction sent during the run arriving, the
+other kind (or an update the market wraps in a price rule, mark, auction or fallback),
+a shared nonce, funding due, a transaction sent during the run arriving, the
 force-inclusion window, an owner's patience running out, an event of another kind or
-one that finds something;
-and after a block that leaves someone to act (or inside one its trades kernel stops
-in). ``perps_stretch.PerpsStretch`` hands the state over and back.
+one that finds something; and after a block that leaves someone to act (or inside one
+its trades kernel stops in, or that touched more accounts than a quiet refresh takes).
+``perps_stretch.PerpsStretch`` hands the state over and back.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from seqlab.agents.trigger_kernel import examine
+from seqlab.agents.trigger_kernel import examine, examine_all
 from seqlab.protocols.margin_kernel import recompute
-from seqlab.protocols.perps_kernel import CLOSE, NTOUCHED, REDUCE, SHORTFALL, TRADE, UNCODED, \
-    run_trades
+from seqlab.protocols.perps_kernel import CLOSE, NTOUCHED, OK, REDUCE, SHORTFALL, TRADE, \
+    UNCODED, run_trades
+from seqlab.protocols.perps_kernel import PRICE as PRICE_SLOT
 from seqlab.protocols.perps_kernel import NROWS as KERNEL_ROWS
 
 # ``sc`` slots (int64): the first ``INPUTS`` are read in (some written back), the rest out
 (NOW, HORIZON, BOT_HORIZON, BLOCK_TIME, NET_NEXT, FORCE_AT, LOWEST_BOUND, FUNDING_AT,
  PRICE, RECOURSE_DUE, FEW, MM_PPM, POS, SEQ, BEGUN, EXPOSURE_T, NEXT_BLOCK, COUNT, N_DUE,
- UNTIL, INPUTS) = range(21)
+ UNTIL, UPDATES_OK, INPUTS) = range(22)
 (OUTCOME, NBLOCKS, NROWS, NLOG, SHORTFALL_SUM, ANY_UNCODED, TICK_SEQ, LAST_TICK,
- BLOCK_START, BLOCK_END, KERNEL_END, LOUD_TOUCHED, LAST_LOGGED, SC_SLOTS) = range(INPUTS, INPUTS + 14)
+ BLOCK_START, BLOCK_END, KERNEL_END, LOUD_TOUCHED, LAST_LOGGED, NUPDATES, BLOCK_LOGS,
+ SC_SLOTS) = range(INPUTS, INPUTS + 16)
+ORACLE = 0  # ``Kind.ORACLE``
 _TERM = 1 << 61  # ``PerpsProtocol.underwater``'s bound on each term of the sum
 # ``fl`` slots (float64)
 PRICE_TIME, DEVIATION, TRIGGER, RATE, PRICE_USD, FL_SLOTS = range(6)
@@ -187,6 +194,19 @@ def _silent(changed: np.ndarray, below: np.ndarray, due: np.ndarray, wallet: np.
 
 
 @njit(cache=True)
+def _refresh(changed: np.ndarray, balances: np.ndarray, margin_of: np.ndarray,
+             size: np.ndarray, basis: np.ndarray, equity: np.ndarray, notional: np.ndarray,
+             below: np.ndarray, log: np.ndarray, sc: np.ndarray, fl: np.ndarray) -> None:
+    """The margin view's partial refresh of ``changed`` (``recompute``), counted and
+    remembered as the last one."""
+    sc[COUNT] += recompute(changed, fl[PRICE_USD], sc[MM_PPM], balances, margin_of, size,
+                           basis, equity, notional, below)
+    log[:len(changed)] = changed
+    sc[NLOG] += 1
+    sc[LAST_LOGGED] = len(changed)
+
+
+@njit(cache=True)
 def _next_event(ev: np.ndarray) -> int:
     """The heap entry that pops first (least time, then sequence); -1: none."""
     best = -1
@@ -201,12 +221,57 @@ def _next_event(ev: np.ndarray) -> int:
 
 @njit(cache=True)
 def _takeable(ids: np.ndarray, kinds: np.ndarray, sc: np.ndarray) -> bool:
-    """Plain trades only, none bound to a shared nonce."""
+    """Plain trades and (where the market stores them plainly) oracle updates only,
+    none bound to a shared nonce."""
     for k in range(len(ids)):
         kind = kinds[ids[k]]
-        if kind != TRADE and kind != CLOSE and kind != REDUCE:
+        if kind != TRADE and kind != CLOSE and kind != REDUCE \
+                and not (kind == ORACLE and sc[UPDATES_OK]):
             return False
         if ids[k] >= sc[LOWEST_BOUND]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _new_price(price_micro: int, block: int, now: int, size: np.ndarray, basis: np.ndarray,
+               balances: np.ndarray, margin_of: np.ndarray, equity: np.ndarray,
+               notional: np.ndarray, below: np.ndarray, enabled_block: np.ndarray,
+               enabled_t: np.ndarray, sc: np.ndarray, fl: np.ndarray) -> None:
+    """``PerpsProtocol._store_price``'s refresh at a new price (a plain market's: no
+    mark, price rule, auction or Dutch auction): every account at ``price_micro``, the
+    newly flagged ones marked enabled in ``block`` at ``now``, the count, and the
+    refresh counted as the view's full one."""
+    fl[PRICE_USD] = price_micro / 1e6
+    sc[PRICE] = price_micro
+    count = 0
+    ppm, mm = np.float64(1_000_000), np.float64(sc[MM_PPM])
+    for i in range(len(size)):
+        units = size[i]
+        n = np.float64(abs(units)) * fl[PRICE_USD]
+        e = np.float64(balances[margin_of[i]]) + np.float64(units) * fl[PRICE_USD] \
+            - np.float64(basis[i])
+        equity[i] = e
+        notional[i] = n
+        flag = units != 0 and e * ppm < mm * n
+        if flag and not below[i]:
+            enabled_block[i], enabled_t[i] = block, now
+        below[i] = flag
+        count += np.int64(flag)
+    sc[COUNT] = count
+    sc[NLOG] += 1
+    sc[LAST_LOGGED] = 0  # the last refresh a full one
+
+
+@njit(cache=True)
+def _silent_all(below: np.ndarray, due: np.ndarray, wallet: np.ndarray, price: int,
+                size: np.ndarray, basis: np.ndarray, balances: np.ndarray,
+                margin_of: np.ndarray) -> bool:
+    """``_silent`` of every account: after a price move, any may have changed."""
+    for i in range(len(below)):
+        if below[i] and under_water(i, price, size, basis, balances, margin_of) != 1:
+            return False
+        if due[i] and balances[wallet[i]] > 0:
             return False
     return True
 
@@ -215,13 +280,15 @@ def _takeable(ids: np.ndarray, kinds: np.ndarray, sc: np.ndarray) -> bool:
 def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block, tx_at,
                 tx_status, size, basis, traded, exposure, price_time_at, balances,
                 margin_of, wallet, state, rows, touched, status, equity, notional, below,
-                managed, pending, low, due, ev, watchers, stopped, would_stop, down_start,
-                down_end, down_at, ref_t, ref_p, blocks, log, sc, fl) -> None:
+                managed, pending, low, due, enabled_block, enabled_t, ev, watchers,
+                stopped, would_stop, down_start, down_end, down_at, ref_t, ref_p, blocks,
+                log, updates, sc, fl) -> None:
     """Play ticks from ``sc[NOW]`` (the tick being produced) until something needs
     Python; every count and position is written back to ``sc``/``fl`` (see the module
     notes). ``blocks`` gets each block's (tick, size), ``sc[NLOG]`` counts the
     refreshes that recomputed anyone, ``log`` the last one's accounts."""
     sc[NBLOCKS] = sc[NROWS] = sc[NLOG] = sc[SHORTFALL_SUM] = sc[ANY_UNCODED] = 0
+    sc[NUPDATES] = sc[LAST_LOGGED] = 0
     sc[TICK_SEQ] = sc[LAST_TICK] = -1
     now = sc[NOW]
     while True:
@@ -240,7 +307,7 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
                     or now >= sc[RECOURSE_DUE] \
                     or sc[NROWS] + 3 * n > rows.shape[0] or 2 * n > len(log) \
                     or sc[NBLOCKS] + 1 >= blocks.shape[0] or 2 * n > len(touched) \
-                    or n > len(status):
+                    or n > len(status) or sc[NUPDATES] + n > updates.shape[0]:
                 sc[OUTCOME], sc[NOW] = BEFORE, now
                 return
             if now != sc[BEGUN]:  # ``begin_block``: the price-time integral to now
@@ -251,31 +318,67 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
                     fl[PRICE_TIME] += np.float64(sc[PRICE]) / 1e6 / 1e6 * dt_years
             st = status[:n]
             st[:] = 0
-            kend = run_trades(ids, kinds, senders, a, b, fill_of, 0, size, basis, traded,
-                              exposure, price_time_at, fl[PRICE_TIME], balances, margin_of,
-                              state, st, rows[sc[NROWS]:], touched)
-            sc[NROWS] += state[KERNEL_ROWS]
-            sc[SHORTFALL_SUM] += state[SHORTFALL]
-            if state[UNCODED]:
-                sc[ANY_UNCODED] = 1
-            nt = state[NTOUCHED]
+            kend, nt, moved, loud = 0, 0, False, False
+            logs = sc[NLOG]  # the refreshes before this block
+            while kend < n:
+                tx = ids[kend]
+                if kinds[tx] == ORACLE:  # the update: what the block touched first, then
+                    if nt > sc[FEW]:  # everyone at the new price
+                        break
+                    if nt:  # (the feed looks at these too, unless everyone is looked at)
+                        changed = touched[:nt]
+                        _refresh(changed, balances, margin_of, size, basis, equity,
+                                 notional, below, log, sc, fl)
+                        sc[N_DUE] += examine(changed, managed, pending, low, due, notional,
+                                             equity, fl[TRIGGER], fl[RATE])
+                        loud = loud or not _silent(changed, below, due, wallet, sc[PRICE],
+                                                   size, basis, balances, margin_of)
+                        nt = 0
+                    if a[tx] != sc[PRICE]:
+                        _new_price(a[tx], sc[NEXT_BLOCK], now, size, basis, balances,
+                                   margin_of, equity, notional, below, enabled_block,
+                                   enabled_t, sc, fl)
+                        state[PRICE_SLOT] = a[tx]
+                        moved = True
+                    u = sc[NUPDATES]
+                    updates[u, 0], updates[u, 1] = now, sc[NEXT_BLOCK]
+                    updates[u, 2], updates[u, 3] = a[tx], b[tx]
+                    sc[NUPDATES] = u + 1
+                    st[kend] = OK
+                    kend += 1
+                    continue
+                stop = run_trades(ids, kinds, senders, a, b, fill_of, kend, size, basis,
+                                  traded, exposure, price_time_at, fl[PRICE_TIME], balances,
+                                  margin_of, state, st, rows[sc[NROWS]:], touched[nt:])
+                sc[NROWS] += state[KERNEL_ROWS]
+                sc[SHORTFALL_SUM] += state[SHORTFALL]
+                if state[UNCODED]:
+                    sc[ANY_UNCODED] = 1
+                nt += state[NTOUCHED]
+                if stop == kend or (stop < n and kinds[ids[stop]] != ORACLE):
+                    kend = stop  # a trade the kernel leaves to Python
+                    break
+                kend = stop
             sc[LOUD_TOUCHED] = nt
+            sc[BLOCK_LOGS] = sc[NLOG] - logs
             if kend < n or nt > sc[FEW]:
                 sc[OUTCOME], sc[NOW] = PARTIAL, now
                 sc[BLOCK_START], sc[BLOCK_END], sc[KERNEL_END] = pos, end, kend
                 return
-            loud = False
             if nt:
                 changed = touched[:nt]
-                sc[COUNT] += recompute(changed, fl[PRICE_USD], sc[MM_PPM], balances,
-                                       margin_of, size, basis, equity, notional, below)
-                sc[N_DUE] += examine(changed, managed, pending, low, due, notional,
-                                     equity, fl[TRIGGER], fl[RATE])
-                log[:nt] = changed  # the last refresh's accounts
-                sc[NLOG] += 1
-                sc[LAST_LOGGED] = nt
-                loud = not _silent(changed, below, due, wallet, sc[PRICE], size, basis,
-                                   balances, margin_of)
+                _refresh(changed, balances, margin_of, size, basis, equity, notional,
+                         below, log, sc, fl)
+                if not moved:
+                    sc[N_DUE] += examine(changed, managed, pending, low, due, notional,
+                                         equity, fl[TRIGGER], fl[RATE])
+                    loud = loud or not _silent(changed, below, due, wallet, sc[PRICE],
+                                               size, basis, balances, margin_of)
+            if moved:  # the feed's look at every account
+                sc[N_DUE] = examine_all(managed, pending, low, due, notional, equity,
+                                        fl[TRIGGER], fl[RATE])
+                loud = not _silent_all(below, due, wallet, sc[PRICE], size, basis,
+                                       balances, margin_of)
             k = sc[NBLOCKS]
             blocks[k, 0], blocks[k, 1] = now, n
             sc[NBLOCKS] = k + 1
@@ -286,6 +389,7 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
                 tx_status[tx] = st[q]
             sc[NEXT_BLOCK] += 1
             sc[POS] = end
+            sc[BLOCK_LOGS] = sc[NLOG] - logs
             if loud:  # published; its feed runs in Python
                 sc[OUTCOME], sc[NOW] = LOUD, now
                 sc[BLOCK_START], sc[BLOCK_END] = pos, end
