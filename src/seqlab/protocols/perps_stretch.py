@@ -66,7 +66,17 @@ class PerpsStretch:
             and r.shortcut is not None and r._short and liq is not None \
             and type(liq) is Liquidators and liq.costs.profit == agents.bot_profit \
             and all(type(e).begin_block is FeeMarket.begin_block for e in p.extensions) \
-            and self._nobody_paid_for_water()
+            and self._nobody_paid_for_water() and self._one_row_per_account()
+
+    def _one_row_per_account(self) -> bool:
+        """Whether every per-account array the kernel indexes has one row per account of
+        the market (compiled code checks no bounds)."""
+        p, managers = self.p, self.agents.managers
+        n = len(p.size)
+        return all(len(x) == n for x in (p.basis, p.traded, p._price_time_at, p.margin,
+                                         p.wallet, managers.managed, managers.pending,
+                                         managers.low, managers.due)) \
+            and p.exposure.shape == (2, n)
 
     def _plain_updates(self) -> bool:
         """Whether the market stores an oracle update with nothing around it (no mark,
