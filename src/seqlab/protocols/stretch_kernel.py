@@ -45,7 +45,7 @@ import numpy as np
 from numba import njit
 
 from seqlab.agents.trigger_kernel import examine, examine_all
-from seqlab.protocols.margin_kernel import recompute
+from seqlab.protocols.margin_kernel import account_margin, recompute
 from seqlab.protocols.perps_kernel import CLOSE, NTOUCHED, OK, REDUCE, SHORTFALL, TRADE, \
     UNCODED, run_trades
 from seqlab.protocols.perps_kernel import PRICE as PRICE_SLOT
@@ -121,13 +121,8 @@ def _newly_below(price_micro: int, mm_ppm: int, size: np.ndarray, basis: np.ndar
     ``below_maintenance``'s operations, account by account)."""
     price = price_micro / 1e6
     for i in range(len(size)):
-        units = size[i]
-        if units == 0 or below[i]:
-            continue
-        n = np.float64(abs(units)) * price
-        e = np.float64(balances[margin_of[i]]) + np.float64(units) * price \
-            - np.float64(basis[i])
-        if e * 1e6 < np.float64(mm_ppm) * n:
+        if not below[i] and account_margin(i, price, mm_ppm, balances, margin_of, size,
+                                           basis)[2]:
             return True
     return False
 
@@ -245,15 +240,9 @@ def _new_price(price_micro: int, block: int, now: int, size: np.ndarray, basis: 
     fl[PRICE_USD] = price_micro / 1e6
     sc[PRICE] = price_micro
     count = 0
-    ppm, mm = np.float64(1_000_000), np.float64(sc[MM_PPM])
     for i in range(len(size)):
-        units = size[i]
-        n = np.float64(abs(units)) * fl[PRICE_USD]
-        e = np.float64(balances[margin_of[i]]) + np.float64(units) * fl[PRICE_USD] \
-            - np.float64(basis[i])
-        equity[i] = e
-        notional[i] = n
-        flag = units != 0 and e * ppm < mm * n
+        equity[i], notional[i], flag = account_margin(i, fl[PRICE_USD], sc[MM_PPM],
+                                                      balances, margin_of, size, basis)
         if flag and not below[i]:
             enabled_block[i], enabled_t[i] = block, now
         below[i] = flag
@@ -261,19 +250,6 @@ def _new_price(price_micro: int, block: int, now: int, size: np.ndarray, basis: 
     sc[COUNT] = count
     sc[NLOG] += 1
     sc[LAST_LOGGED] = 0  # the last refresh a full one
-
-
-@njit(cache=True)
-def _silent_all(below: np.ndarray, due: np.ndarray, wallet: np.ndarray, price: int,
-                size: np.ndarray, basis: np.ndarray, balances: np.ndarray,
-                margin_of: np.ndarray) -> bool:
-    """``_silent`` of every account: after a price move, any may have changed."""
-    for i in range(len(below)):
-        if below[i] and under_water(i, price, size, basis, balances, margin_of) != 1:
-            return False
-        if due[i] and balances[wallet[i]] > 0:
-            return False
-    return True
 
 
 @njit(cache=True)
@@ -377,8 +353,8 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
             if moved:  # the feed's look at every account
                 sc[N_DUE] = examine_all(managed, pending, low, due, notional, equity,
                                         fl[TRIGGER], fl[RATE])
-                loud = not _silent_all(below, due, wallet, sc[PRICE], size, basis,
-                                       balances, margin_of)
+                loud = not _silent(np.arange(len(below)), below, due, wallet, sc[PRICE],
+                                   size, basis, balances, margin_of)  # all may have moved
             k = sc[NBLOCKS]
             blocks[k, 0], blocks[k, 1] = now, n
             sc[NBLOCKS] = k + 1
