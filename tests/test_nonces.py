@@ -27,3 +27,13 @@ def test_claim_lets_only_the_first_version_of_a_nonce_execute():
     assert nonces.claim(np.array([1, 2], dtype=np.int64)) is None  # none bound: all run
     assert nonces.claim(np.array([2, 9, 3], dtype=np.int64)).tolist() == [True, True, False]
     assert nonces.claim(np.array([3], dtype=np.int64)).tolist() == [False]  # spent
+
+
+def test_the_lowest_bound_id_is_the_least_id_ever_bound():
+    """``lowest_bound`` (every id below it spends a nonce of its own, which the runner of
+    quiet stretches reads instead of the set) is the set's least id, bind after bind."""
+    nonces = Nonces()
+    assert nonces.lowest_bound == np.iinfo(np.int64).max  # nothing bound
+    for ids in ([40, 52], [61], [17, 90], [33]):
+        nonces.bind(np.array(ids), nonces.open(len(ids)))
+        assert nonces.lowest_bound == min(nonces._bound_ids)

@@ -25,6 +25,7 @@ VARIANTS = {"plain": {}, "stress": STRESS,
 
 
 def get_dotted(data: dict, key: str):
+    """The value at dotted ``key`` in a scenario mapping."""
     for part in key.split("."):
         data = data[part]
     return data

@@ -126,8 +126,10 @@ class PerpsStretch:
 
     # the stretch ------------------------------------------------------------------------
     def run(self, now: int) -> tuple[int, int]:
+        """Play from the tick ``now`` (``Runner.run``): the stretch in compiled code, the
+        state handed back, then what the rollup does next, and at which tick."""
         entries, ev = self._events()
-        self._load(now, ev)
+        self._load(now)
         p, r, sc, net = self.p, self.rollup, self.sc, self.rollup.network
         kernel, txs, view, managers = p._kernel, p.txs, p.margin_view, self.agents.managers
         stopped, would_stop, start, end, at, watchers, ref_t, ref_p = self._bot_arrays()
@@ -158,7 +160,7 @@ class PerpsStretch:
             return PRODUCED, tick
         return YIELDED, sc.item(sk.LAST_TICK)
 
-    def _load(self, now: int, ev: np.ndarray) -> None:
+    def _load(self, now: int) -> None:
         """The scalars a stretch starts from (in ``stretch_kernel``'s slot order)."""
         p, r, agents = self.p, self.rollup, self.agents
         view, managers, net = p.margin_view, agents.managers, r.network

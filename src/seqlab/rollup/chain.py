@@ -147,11 +147,15 @@ class Rollup:
         self._running = self._runner_applies()
 
     def _runner_applies(self) -> bool:
+        """A runner is used only while it answers for the one subscriber there is and the
+        rollup drives its own ticks to the horizon (not drained)."""
         run = self.runner
         return run is not None and not self.drain and self.hooks == [run.hook] \
             and run.applies()
 
     def _shortcut_applies(self) -> bool:
+        """A shortcut is used only while it answers for the one subscriber there is, the
+        rollup runs its protocol, and the design's blocks may need nothing of the rollup."""
         cut = self.shortcut
         return cut is not None and cut.protocol is self.protocol \
             and self.hooks == [cut.hook] and not self._always_asks() and cut.applies()
