@@ -64,8 +64,9 @@ YIELDED = 2   # the next tick is in the heap behind an event, or past the horizo
 class Runner(TypingProtocol):
     """Plays a stretch of ticks and the events between them at once, exactly as the tick
     loop and the kernel's heap would, up to the first thing it leaves to the rollup
-    (``protocols/perps_stretch.py``). It publishes the blocks it runs with
-    ``publish``."""
+    (``protocols/perps_stretch.py``). It hands the rollup the blocks it ran with
+    ``record`` (or, for one its feed must still see, ``publish``) and its last tick with
+    ``produced``."""
 
     hook: BlockHook  # the one subscriber it answers for
 
