@@ -71,6 +71,7 @@ LOUD = 1     # the block at sc[NOW] ran and was published; its feed must see it
 PARTIAL = 2  # the kernel stopped inside the block at sc[NOW]: Python runs the rest
 PENDING = 3  # the tick after sc[LAST_TICK] is in the heap, behind an event for Python
 END = 4      # the horizon: no tick follows
+QUIET = 5    # (a block's own: it ran, was published, and needs nothing of Python)
 YEAR_US = 31_536e9
 NOT_DUE = np.iinfo(np.int64).max
 
@@ -253,6 +254,140 @@ def _new_price(price_micro: int, block: int, now: int, size: np.ndarray, basis: 
 
 
 @njit(cache=True)
+def _look(changed: np.ndarray, balances: np.ndarray, margin_of: np.ndarray,
+          size: np.ndarray, basis: np.ndarray, equity: np.ndarray, notional: np.ndarray,
+          below: np.ndarray, managed: np.ndarray, pending: np.ndarray, low: np.ndarray,
+          due: np.ndarray, wallet: np.ndarray, log: np.ndarray, sc: np.ndarray,
+          fl: np.ndarray) -> bool:
+    """The feed's steps on the accounts ``changed``: the view's partial refresh, the
+    managers' look; whether the feed stays silent about them."""
+    _refresh(changed, balances, margin_of, size, basis, equity, notional, below, log, sc,
+             fl)
+    sc[N_DUE] += examine(changed, managed, pending, low, due, notional, equity,
+                         fl[TRIGGER], fl[RATE])
+    return _silent(changed, below, due, wallet, sc[PRICE], size, basis, balances,
+                   margin_of)
+
+
+@njit(cache=True)
+def _begin_block(now: int, sc: np.ndarray, fl: np.ndarray) -> None:
+    """``PerpsProtocol.begin_block`` with no funding due: the price-time integral to
+    ``now``, once a block time."""
+    if now != sc[BEGUN]:
+        sc[BEGUN] = now
+        dt_years = np.float64(now - sc[EXPOSURE_T]) / YEAR_US
+        sc[EXPOSURE_T] = now
+        if dt_years > 0 and sc[PRICE] != 0:
+            fl[PRICE_TIME] += np.float64(sc[PRICE]) / 1e6 / 1e6 * dt_years
+
+
+@njit(cache=True)
+def _play_block(ids, now, kinds, senders, a, b, fill_of, tx_block, tx_at, tx_status, size,
+                basis, traded, exposure, price_time_at, balances, margin_of, wallet, state,
+                rows, touched, status, equity, notional, below, managed, pending, low, due,
+                enabled_block, enabled_t, blocks, log, updates, sc, fl) -> int:
+    """Block ``ids`` at ``now``, as the protocol and then its feed would run it: QUIET or
+    LOUD (published either way), or PARTIAL (not published; ``sc`` says where its trade
+    kernel stopped and what it touched since the last refresh)."""
+    n = len(ids)
+    _begin_block(now, sc, fl)
+    st = status[:n]
+    st[:] = 0
+    kend, nt, moved, loud = 0, 0, False, False
+    logs = sc[NLOG]  # the refreshes before this block
+    while kend < n:
+        tx = ids[kend]
+        if kinds[tx] == ORACLE:  # the update: what the block touched first, then
+            if nt > sc[FEW]:  # everyone at the new price
+                break
+            if nt:  # (the feed looks at these too, unless everyone is looked at)
+                silent = _look(touched[:nt], balances, margin_of, size, basis, equity,
+                               notional, below, managed, pending, low, due, wallet, log,
+                               sc, fl)
+                loud = loud or not silent
+                nt = 0
+            if a[tx] != sc[PRICE]:
+                _new_price(a[tx], sc[NEXT_BLOCK], now, size, basis, balances, margin_of,
+                           equity, notional, below, enabled_block, enabled_t, sc, fl)
+                state[PRICE_SLOT] = a[tx]
+                moved = True
+            u = sc[NUPDATES]
+            updates[u, 0], updates[u, 1] = now, sc[NEXT_BLOCK]
+            updates[u, 2], updates[u, 3] = a[tx], b[tx]
+            sc[NUPDATES] = u + 1
+            st[kend] = OK
+            kend += 1
+            continue
+        stop = run_trades(ids, kinds, senders, a, b, fill_of, kend, size, basis, traded,
+                          exposure, price_time_at, fl[PRICE_TIME], balances, margin_of,
+                          state, st, rows[sc[NROWS]:], touched[nt:])
+        sc[NROWS] += state[KERNEL_ROWS]
+        sc[SHORTFALL_SUM] += state[SHORTFALL]
+        if state[UNCODED]:
+            sc[ANY_UNCODED] = 1
+        nt += state[NTOUCHED]
+        if stop == kend or (stop < n and kinds[ids[stop]] != ORACLE):
+            kend = stop  # a trade the kernel leaves to Python
+            break
+        kend = stop
+    sc[LOUD_TOUCHED] = nt
+    if kend < n or nt > sc[FEW]:
+        sc[KERNEL_END] = kend
+        sc[BLOCK_LOGS] = sc[NLOG] - logs
+        return PARTIAL
+    if nt and not moved:
+        silent = _look(touched[:nt], balances, margin_of, size, basis, equity, notional,
+                       below, managed, pending, low, due, wallet, log, sc, fl)
+        loud = loud or not silent
+    elif nt:
+        _refresh(touched[:nt], balances, margin_of, size, basis, equity, notional, below,
+                 log, sc, fl)
+    if moved:  # the feed's look at every account: all may have moved
+        sc[N_DUE] = examine_all(managed, pending, low, due, notional, equity, fl[TRIGGER],
+                                fl[RATE])
+        loud = not _silent(np.arange(len(below)), below, due, wallet, sc[PRICE], size,
+                           basis, balances, margin_of)
+    k = sc[NBLOCKS]
+    blocks[k, 0], blocks[k, 1] = now, n
+    sc[NBLOCKS] = k + 1
+    for q in range(n):
+        tx = ids[q]
+        tx_block[tx], tx_at[tx], tx_status[tx] = sc[NEXT_BLOCK], now, st[q]
+    sc[NEXT_BLOCK] += 1
+    sc[BLOCK_LOGS] = sc[NLOG] - logs
+    return LOUD if loud else QUIET
+
+
+@njit(cache=True)
+def _pop_to(nxt, ev, watchers, sc, fl, stopped, would_stop, down_start, down_end, down_at,
+            ref_t, ref_p, size, basis, balances, margin_of, below) -> bool:
+    """The tick at ``nxt`` pushed with the next sequence number, then the heap popped in
+    (time, sequence) order, each quiet event played and pushed again, until the tick
+    comes up (True) or the heap's turn comes: an event that is not quiet, or the
+    running ``until`` passed (False, ``sc[TICK_SEQ]`` the tick's number)."""
+    sc[SEQ] += 1
+    tick_seq = sc[SEQ]
+    while True:
+        m = _next_event(ev)
+        tick_first = m < 0 or ev[m, EV_TIME] > nxt or (ev[m, EV_TIME] == nxt
+                                                        and ev[m, EV_SEQ] > tick_seq)
+        first = nxt if tick_first else ev[m, EV_TIME]
+        if first > sc[UNTIL] or not (tick_first or _quiet_event(
+                m, ev, watchers, sc, fl, stopped, would_stop, down_start, down_end,
+                down_at, ref_t, ref_p, size, basis, balances, margin_of, below)):
+            sc[TICK_SEQ] = tick_seq
+            return False
+        if tick_first:
+            return True
+        again = ev[m, EV_TIME] + ev[m, EV_EVERY]
+        if again < sc[BOT_HORIZON]:
+            sc[SEQ] += 1
+            ev[m, EV_TIME], ev[m, EV_SEQ] = again, sc[SEQ]
+        else:
+            ev[m, EV_TYPE] = GONE
+
+
+@njit(cache=True)
 def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block, tx_at,
                 tx_status, size, basis, traded, exposure, price_time_at, balances,
                 margin_of, wallet, state, rows, touched, status, equity, notional, below,
@@ -286,88 +421,15 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
                     or n > len(status) or sc[NUPDATES] + n > updates.shape[0]:
                 sc[OUTCOME], sc[NOW] = BEFORE, now
                 return
-            if now != sc[BEGUN]:  # ``begin_block``: the price-time integral to now
-                sc[BEGUN] = now
-                dt_years = np.float64(now - sc[EXPOSURE_T]) / YEAR_US
-                sc[EXPOSURE_T] = now
-                if dt_years > 0 and sc[PRICE] != 0:
-                    fl[PRICE_TIME] += np.float64(sc[PRICE]) / 1e6 / 1e6 * dt_years
-            st = status[:n]
-            st[:] = 0
-            kend, nt, moved, loud = 0, 0, False, False
-            logs = sc[NLOG]  # the refreshes before this block
-            while kend < n:
-                tx = ids[kend]
-                if kinds[tx] == ORACLE:  # the update: what the block touched first, then
-                    if nt > sc[FEW]:  # everyone at the new price
-                        break
-                    if nt:  # (the feed looks at these too, unless everyone is looked at)
-                        changed = touched[:nt]
-                        _refresh(changed, balances, margin_of, size, basis, equity,
-                                 notional, below, log, sc, fl)
-                        sc[N_DUE] += examine(changed, managed, pending, low, due, notional,
-                                             equity, fl[TRIGGER], fl[RATE])
-                        loud = loud or not _silent(changed, below, due, wallet, sc[PRICE],
-                                                   size, basis, balances, margin_of)
-                        nt = 0
-                    if a[tx] != sc[PRICE]:
-                        _new_price(a[tx], sc[NEXT_BLOCK], now, size, basis, balances,
-                                   margin_of, equity, notional, below, enabled_block,
-                                   enabled_t, sc, fl)
-                        state[PRICE_SLOT] = a[tx]
-                        moved = True
-                    u = sc[NUPDATES]
-                    updates[u, 0], updates[u, 1] = now, sc[NEXT_BLOCK]
-                    updates[u, 2], updates[u, 3] = a[tx], b[tx]
-                    sc[NUPDATES] = u + 1
-                    st[kend] = OK
-                    kend += 1
-                    continue
-                stop = run_trades(ids, kinds, senders, a, b, fill_of, kend, size, basis,
-                                  traded, exposure, price_time_at, fl[PRICE_TIME], balances,
-                                  margin_of, state, st, rows[sc[NROWS]:], touched[nt:])
-                sc[NROWS] += state[KERNEL_ROWS]
-                sc[SHORTFALL_SUM] += state[SHORTFALL]
-                if state[UNCODED]:
-                    sc[ANY_UNCODED] = 1
-                nt += state[NTOUCHED]
-                if stop == kend or (stop < n and kinds[ids[stop]] != ORACLE):
-                    kend = stop  # a trade the kernel leaves to Python
-                    break
-                kend = stop
-            sc[LOUD_TOUCHED] = nt
-            sc[BLOCK_LOGS] = sc[NLOG] - logs
-            if kend < n or nt > sc[FEW]:
-                sc[OUTCOME], sc[NOW] = PARTIAL, now
-                sc[BLOCK_START], sc[BLOCK_END], sc[KERNEL_END] = pos, end, kend
-                return
-            if nt:
-                changed = touched[:nt]
-                _refresh(changed, balances, margin_of, size, basis, equity, notional,
-                         below, log, sc, fl)
-                if not moved:
-                    sc[N_DUE] += examine(changed, managed, pending, low, due, notional,
-                                         equity, fl[TRIGGER], fl[RATE])
-                    loud = loud or not _silent(changed, below, due, wallet, sc[PRICE],
-                                               size, basis, balances, margin_of)
-            if moved:  # the feed's look at every account
-                sc[N_DUE] = examine_all(managed, pending, low, due, notional, equity,
-                                        fl[TRIGGER], fl[RATE])
-                loud = not _silent(np.arange(len(below)), below, due, wallet, sc[PRICE],
-                                   size, basis, balances, margin_of)  # all may have moved
-            k = sc[NBLOCKS]
-            blocks[k, 0], blocks[k, 1] = now, n
-            sc[NBLOCKS] = k + 1
-            for q in range(n):
-                tx = ids[q]
-                tx_block[tx] = sc[NEXT_BLOCK]
-                tx_at[tx] = now
-                tx_status[tx] = st[q]
-            sc[NEXT_BLOCK] += 1
-            sc[POS] = end
-            sc[BLOCK_LOGS] = sc[NLOG] - logs
-            if loud:  # published; its feed runs in Python
-                sc[OUTCOME], sc[NOW] = LOUD, now
+            played = _play_block(ids, now, kinds, senders, a, b, fill_of, tx_block, tx_at,
+                                 tx_status, size, basis, traded, exposure, price_time_at,
+                                 balances, margin_of, wallet, state, rows, touched, status,
+                                 equity, notional, below, managed, pending, low, due,
+                                 enabled_block, enabled_t, blocks, log, updates, sc, fl)
+            if played != PARTIAL:  # published
+                sc[POS] = end
+            if played != QUIET:  # PARTIAL: Python runs the rest; LOUD: its feed
+                sc[OUTCOME], sc[NOW] = played, now
                 sc[BLOCK_START], sc[BLOCK_END] = pos, end
                 return
         sc[LAST_TICK] = now
@@ -377,27 +439,9 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
             sc[OUTCOME] = END
             return
         m = _next_event(ev)
-        if m < 0 or ev[m, EV_TIME] > nxt:
-            now = nxt
-            continue
-        sc[SEQ] += 1
-        tick_seq = sc[SEQ]
-        while True:
-            m = _next_event(ev)
-            tick_first = m < 0 or ev[m, EV_TIME] > nxt or (ev[m, EV_TIME] == nxt
-                                                            and ev[m, EV_SEQ] > tick_seq)
-            first = nxt if tick_first else ev[m, EV_TIME]
-            if first > sc[UNTIL] or not (tick_first or _quiet_event(
-                    m, ev, watchers, sc, fl, stopped, would_stop, down_start, down_end,
-                    down_at, ref_t, ref_p, size, basis, balances, margin_of, below)):
-                sc[OUTCOME], sc[TICK_SEQ] = PENDING, tick_seq  # the heap's turn
-                return
-            if tick_first:
-                break  # the tick pops
-            again = ev[m, EV_TIME] + ev[m, EV_EVERY]
-            if again < sc[BOT_HORIZON]:
-                sc[SEQ] += 1
-                ev[m, EV_TIME], ev[m, EV_SEQ] = again, sc[SEQ]
-            else:
-                ev[m, EV_TYPE] = GONE
+        if m >= 0 and ev[m, EV_TIME] <= nxt and not _pop_to(
+                nxt, ev, watchers, sc, fl, stopped, would_stop, down_start, down_end,
+                down_at, ref_t, ref_p, size, basis, balances, margin_of, below):
+            sc[OUTCOME] = PENDING  # the heap's turn
+            return
         now = nxt
