@@ -14,7 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from seqlab.protocols import perps_stretch, stretch_kernel as sk
-from tests.worlds import VARIANTS, snapshot, tiny_world
+from tests.worlds import OPERATOR_VARIANTS, VARIANTS, snapshot, tiny_world
 
 OUTCOMES = ("before", "loud", "partial", "pending", "end")
 
@@ -49,22 +49,84 @@ STOPS = st.lists(st.tuples(st.integers(1, 599), st.sampled_from([0, 123_457]))
                  .map(lambda s: s[0] * 1_000_000 + s[1]), max_size=3).map(sorted)
 
 
-@settings(max_examples=10, deadline=None)
-@given(st.sampled_from(sorted(VARIANTS)), st.integers(1, 10_000), STOPS)
-@example("plain", 1, [100_000_123, 300_000_000, 450_500_000])
-@example("losing", 2, [200_000_000])
-def test_the_runner_changes_nothing(variant, seed, stops):
-    """Against the general path with neither the runner nor the shortcut, stopping
-    the heap at arbitrary moments on the way."""
+def _same_either_way(design: str, variant: str, seed: int, stops: list[int]) -> None:
+    """The world with the runner against the general path with neither the runner nor
+    the shortcut, stopping the heap at ``stops`` on the way."""
     seen: collections.Counter = collections.Counter()
     with _counting(seen):
-        fast = _stepped(tiny_world("honest", seed, variant), stops)
-    slow = _stepped(tiny_world("honest", seed, variant, shortcut=False, runner=False),
-                    stops)
+        fast = _stepped(tiny_world(design, seed, variant), stops)
+    slow = _stepped(tiny_world(design, seed, variant, shortcut=False, runner=False), stops)
     assert seen["blocks"] > 0  # it ran
     for mine, theirs in zip(fast, slow):
         for key in theirs:
             assert mine[key] == theirs[key], key
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.sampled_from(sorted(VARIANTS)), st.integers(1, 10_000), STOPS)
+@example("plain", 1, [100_000_123, 300_000_000, 450_500_000])
+@example("losing", 2, [200_000_000])
+@example("inbox", 1, [300_000_000])  # a message waits in the delayed inbox
+def test_the_runner_changes_nothing(variant, seed, stops):
+    """Under FCFS, stopping the heap at arbitrary moments on the way."""
+    _same_either_way("honest", variant, seed, stops)
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.sampled_from(sorted(VARIANTS) + sorted(OPERATOR_VARIANTS)),
+       st.integers(1, 10_000), STOPS)
+@example("stress", 2, [150_000_000, 400_000_123])  # top-ups censored, one in the inbox
+@example("inbox", 1, [300_000_000])  # top-ups sent through the inbox and held there
+@example("wrap", 1, [200_000_123])  # trades wrapped
+@example("censor", 2, [])  # censoring alone: updates keep their place
+@example("delay", 1, [100_000_000])  # updates held: blocks holding one are the operator's
+def test_the_runner_changes_nothing_an_operator_does(variant, seed, stops):
+    """Under an extractive operator: the blocks it leaves as they arrived are the
+    runner's, the rest (and every block while it holds what the runner cannot judge)
+    its own, as the general path has them."""
+    _same_either_way("extractive", variant, seed, stops)
+
+
+def test_an_operator_meets_the_runner_every_way():
+    """The operator worlds above play blocks while top-ups are censored, while a held
+    top-up waits in the delayed inbox, and with oracle updates put first; and the
+    operator still wraps trades, censors and holds updates in them (so the blocks the
+    runner declines are met too)."""
+    seen: collections.Counter = collections.Counter()
+    run = perps_stretch.PerpsStretch.run
+
+    def counted(self, now):
+        held, inbox = len(self._held[0]), self.rollup.inbox
+        step = run(self, now)
+        blocks = int(self.sc[sk.NBLOCKS])
+        seen["while censoring"] += blocks if held else 0
+        seen["while the inbox waits"] += blocks if inbox is not None and len(inbox) else 0
+        seen["updates first"] += int(self.sc[sk.NUPDATES])
+        return step
+
+    worlds = {}
+    with mock.patch.object(perps_stretch.PerpsStretch, "run", counted):
+        for variant, seed in (("stress", 2), ("inbox", 1), ("wrap", 1), ("delay", 1)):
+            worlds[variant] = world = tiny_world("extractive", seed, variant)
+            world.run()
+    assert min(seen.values()) > 0, seen
+    held = {v: int(w.txs.held[:w.txs.n].sum()) for v, w in worlds.items()}
+    assert held["stress"] > 0 and held["delay"] > held["stress"]  # the updates too
+    assert worlds["inbox"].rollup.inbox.posted_count > 0
+    wrap = worlds["wrap"]
+    assert (wrap.txs.sender[:wrap.txs.n] == wrap.assembly.design_view.accounts.sandwich).any()
+
+
+@pytest.mark.parametrize("design, changes, runs", [
+    ("honest", {}, True), ("extractive", {}, True),
+    ("extractive", {"sequencer.max_txs_per_block": 5}, False),
+    ("extractive", {"sequencer.strategy.hold_takes": True}, False),
+    ("priority", {}, False), ("fair-ordering", {}, False)])
+def test_the_runner_plays_only_designs_that_build_as_fcfs(design, changes, runs):
+    """FCFS, and an operator who leaves blocks as they arrived when it has nothing to
+    act on, have a rule (``Design.fcfs_rule``); designs that order every block in Python
+    (or take fees), and a block limit, have none."""
+    assert tiny_world(design, 1, changes).rollup._running == runs
 
 
 def test_every_way_a_stretch_ends_is_met():
@@ -77,13 +139,6 @@ def test_every_way_a_stretch_ends_is_met():
             for variant in VARIANTS:
                 tiny_world("honest", seed, variant).run()
     assert min(seen[o] for o in OUTCOMES) > 0, seen
-
-
-@pytest.mark.parametrize("design", ["extractive", "priority", "fair-ordering"])
-def test_only_first_come_first_served_is_run(design):
-    """Other designs order blocks in Python (or take fees): no runner."""
-    assert not tiny_world(design, 1).rollup._running
-    assert tiny_world("honest", 1).rollup._running
 
 
 def test_reference_price_matches_the_python_reading():

@@ -23,6 +23,21 @@ VARIANTS = {"plain": {}, "stress": STRESS,
             "losing": {**STRESS, "agents.liquidators.*.max_loss_usd": 0.5,
                        "agents.liquidators.*.gas_usd": 20.0}}
 
+# the ways ``tiny`` is changed to meet every path of an extractive operator's blocks the
+# runner may take: top-ups censored, one sent through the delayed inbox and held there,
+# trades worth wrapping (a small skew scale), censoring alone (updates keep their
+# place), and updates held back (blocks holding one are the operator's)
+INBOX = {"agents.margin_managers.recourse.patience": {"median": "3s", "sigma": 0.5},
+         "agents.margin_managers.recourse.inbox": 1.0,
+         "agents.margin_managers.recourse.retry": 0.0,
+         "agents.margin_managers.recourse.raise_tip": 0.0,
+         "agents.margin_managers.recourse.close": 0.0, "sequencer.inbox_delay": "20s"}
+OPERATOR_VARIANTS = {"inbox": {**STRESS, **INBOX},
+                     "wrap": {"protocol.perps.skew_scale": 2000.0},
+                     "censor": {**STRESS, "sequencer.strategy.censor": True},
+                     "delay": {**STRESS, "sequencer.strategy.stale_oracle": True,
+                               "sequencer.strategy.oracle_delay": "2s"}}
+
 
 def get_dotted(data: dict, key: str):
     """The value at dotted ``key`` in a scenario mapping."""
@@ -34,11 +49,12 @@ def get_dotted(data: dict, key: str):
 def tiny_world(design: str, seed: int, changes: dict | str = "plain", shortcut: bool = True,
                runner: bool = True):
     """``tiny`` under ``design`` at ``seed`` with ``changes`` (settings, or the name
-    of one of ``VARIANTS``); ``shortcut``/``runner``: whether the rollup keeps the fast
+    of one of ``VARIANTS`` or ``OPERATOR_VARIANTS``); ``shortcut``/``runner``: whether the rollup keeps the fast
     paths its assembly installed."""
     loaded = load_scenario("tiny")
     data = loaded.scenario.model_dump(mode="python")
-    changes = VARIANTS[changes] if isinstance(changes, str) else changes
+    if isinstance(changes, str):
+        changes = {**VARIANTS, **OPERATOR_VARIANTS}[changes]
     for key, value in {**changes, "sequencer.design": design}.items():
         head, star, tail = key.partition(".*.")
         if star:  # every element of a list of tables

@@ -1,6 +1,7 @@
-"""The rollup's runner for a perps market under a first-come-first-served sequencer:
-stretches of quiet blocks and quiet polls played in one compiled call
-(``stretch_kernel.run_stretch``), with the state handed over and back.
+"""The rollup's runner for a perps market whose design builds blocks first come, first
+served (``Design.fcfs_rule``: FCFS itself, or an extractive operator's blocks that give
+it nothing to act on): stretches of quiet blocks and quiet polls played in one compiled
+call (``stretch_kernel.run_stretch``), with the state handed over and back.
 
 Everything the stretch changes is written back as the Python path leaves it: the
 network's position in its bulk arrivals, the rollup's blocks and executed order, each
@@ -26,7 +27,8 @@ from seqlab.protocols.perps_kernel import HELD_LONG, HELD_SHORT, SKEW
 from seqlab.protocols import stretch_kernel as sk
 from seqlab.rollup.chain import PRODUCE, PRODUCED, YIELDED
 from seqlab.rollup.fees import FeeMarket
-from seqlab.sequencing.fcfs import FcfsDesign
+from seqlab.txs import Kind
+from seqlab.sequencing.fcfs_rule import NO_UPDATES, FcfsRule
 
 CAP = 4096  # transactions, blocks and refreshed accounts a stretch holds at most
 
@@ -45,7 +47,9 @@ class PerpsStretch:
         self.log = np.zeros(2 * CAP, np.int64)
         self.blocks = np.zeros((CAP, 2), np.int64)
         self.updates = np.zeros((CAP, 4), np.int64)  # (t, block, price, round) each
-        self._updates_ok = False  # whether the market stores an update plainly
+        self._updates = NO_UPDATES  # the rule's, where the market stores updates plainly
+        self._rule: FcfsRule | None = None  # the blocks the design builds as FCFS
+        self._held: tuple[np.ndarray, np.ndarray] | None = None  # what it holds, by ``ready``
         self._bots: tuple | None = None  # the liquidators' fixed arrays, made once
         self._watch_list: list[int] | None = None  # the oracle watch's bots, as scheduled
         self._watchers = np.zeros(0, np.int64)  # and as an array
@@ -53,15 +57,18 @@ class PerpsStretch:
 
     # when ------------------------------------------------------------------------------
     def applies(self) -> bool:
-        """FCFS with no block limit and no fees taken; the market's trades in its
-        kernel; nothing on the feed but margin managers and bots whose polls and oracle
-        watch the kernel can play (``QuietBlocks.applies`` and more)."""
+        """A design that builds blocks as FCFS (``Design.fcfs_rule``: FCFS itself, an
+        extractive operator's blocks that give it nothing to act on) and takes no fees;
+        the market's trades in its kernel; nothing on the feed but margin managers and
+        bots whose polls and oracle watch the kernel can play (``QuietBlocks.applies``
+        and more)."""
         r, p, agents = self.rollup, self.p, self.agents
         design, liq = r.design, agents.liquidators
         caps = design.active_capabilities()
-        self._updates_ok = self._plain_updates()
-        return type(design) is FcfsDesign and design.capacity == 0 \
-            and type(r.sim) is Simulation \
+        self._rule = design.fcfs_rule()
+        self._updates = self._rule.updates if self._rule is not None \
+            and self._plain_updates() else NO_UPDATES
+        return self._rule is not None and type(r.sim) is Simulation \
             and not (caps.tips or caps.auctions or caps.batch_clearing) \
             and r.shortcut is not None and r._short and liq is not None \
             and type(liq) is Liquidators and liq.costs.profit == agents.bot_profit \
@@ -103,9 +110,14 @@ class PerpsStretch:
         p, agents, r = self.p, self.agents, self.rollup
         view = p.margin_view
         return view.price == p.price and agents._margin_seen == view.generation \
-            and not view.touched and view._first is None and not len(r.design.queue) \
-            and (r.inbox is None or not len(r.inbox)) and p._kernel_applies() \
+            and not view.touched and view._first is None and self._holds_plainly() \
+            and p._kernel_applies() \
             and self._silent()
+
+    def _holds_plainly(self) -> bool:
+        """Whether the design holds only what its rule judges (kept for the stretch)."""
+        self._held = self.rollup.design.held()
+        return self._held is not None
 
     def _silent(self) -> bool:
         """Whether the feed would send nothing on the state as it is (whether every
@@ -141,7 +153,7 @@ class PerpsStretch:
                        view.notional, view.below, managers.managed, managers.pending,
                        managers.low, managers.due, p.enabled_block, p.enabled_t, ev,
                        watchers, stopped, would_stop, start, end, at, ref_t, ref_p,
-                       self.blocks, self.log, self.updates, sc, self.fl)
+                       self.blocks, self.log, self.updates, *self._held, sc, self.fl)
         outcome = sc.item(sk.OUTCOME)
         self._store(pos, outcome)
         self._restore_heap(entries, ev, outcome)
@@ -164,7 +176,7 @@ class PerpsStretch:
         """The scalars a stretch starts from (in ``stretch_kernel``'s slot order)."""
         p, r, agents = self.p, self.rollup, self.agents
         view, managers, net = p.margin_view, agents.managers, r.network
-        recourse = managers.recourse
+        recourse, rule = managers.recourse, self._rule
         self.sc[: sk.INPUTS] = [
             now, r.horizon_us, agents.liquidators.horizon, r.block_time,
             net._heap[0][0] if net._heap else sk.NOT_DUE, r.force_window,
@@ -172,13 +184,27 @@ class PerpsStretch:
             sk.NOT_DUE if recourse is None else recourse.next_due,
             min(view.FEW, managers.FEW), p.mm_ppm, net._bulk_pos, r.sim._seq, p._begun,
             p._exposure_t, r.next_block, view.count, managers.n_due, r.sim.until,
-            self._updates_ok]
+            self._updates, rule.wrap_least, rule.wrap_scale, rule.hold_for,
+            *self._inbox()]
         self.fl[:] = [p._price_time, agents.deviation, managers.cfg.trigger,
-                      p.mm_ppm / PPM, p.price / PPM]
+                      p.mm_ppm / PPM, p.price / PPM, rule.wrap_fees, rule.hold_margin,
+                      rule.inbox_margin, rule.stale_move]
         if r.fees is not None:
             r.fees.capabilities = r.design.active_capabilities()
         p._batch_px = None
         p._kernel.load(p, CAP)
+
+    def _inbox(self) -> tuple[int, int, int]:
+        """The delayed inbox's first message as ``stretch_kernel._inbox_waits`` reads it:
+        when it was posted (``NOT_DUE``: none), the inbox's delay, and its sender where
+        it is a top-up the design held before and may hold again (else -1)."""
+        txs, inbox = self.p.txs, self.rollup.inbox
+        if inbox is None or not len(inbox):
+            return sk.NOT_DUE, 0, -1
+        first = int(inbox.ids[0])
+        who = int(txs.sender[first]) if self._rule.hold_for and txs.held[first] \
+            and txs.kind[first] == Kind.TOPUP else -1
+        return int(inbox.posted[0]), inbox.delay_us, who
 
     def _store(self, pos: int, outcome: int) -> None:
         """Hand back what the stretch did (all but the heap)."""

@@ -1,5 +1,5 @@
-"""A stretch of quiet perps blocks under a first-come-first-served sequencer, with the
-pollers' and the oracle watch's quiet looks between them, in one compiled call.
+"""A stretch of quiet perps blocks built first come, first served, with the pollers' and
+the oracle watch's quiet looks between them, in one compiled call.
 
 Between the moments someone acts, a run is a long stretch of blocks of plain trades
 that leave nobody liquidatable and no manager due, and of bots' polls and oracle watches
@@ -7,7 +7,10 @@ that find nothing. ``run_stretch`` plays that stretch as the rollup's tick loop 
 kernel's event heap would, step for step:
 
 - each tick delivers the bulk arrivals that reached the sequencer by then, in arrival
-  order (the FCFS block, no block limit), and runs the block as ``perps_quiet`` does
+  order (the FCFS block, no block limit), where the design's ``FcfsRule`` says it
+  builds that block (``_design_builds``: the delayed inbox gives it nothing, what it
+  holds stays held, no trade it would wrap; an oracle update kept in place, or put
+  first where the operator adds nothing to it), and runs the block as ``perps_quiet`` does
   (the trades, the margin view's refresh, the managers' look), writing each
   transaction's block, inclusion time and status; an oracle update in it is stored as
   a plain market stores one (``PerpsProtocol._store_price``: the accounts touched so
@@ -31,8 +34,9 @@ due has an empty wallet (nobody can top up): the feed would send nothing. A stre
 starts only where that holds of every account (``PerpsStretch.ready``), so a block
 need only test the accounts it touched (every account after a price move).
 
-It stops, before touching it, at the first thing that needs Python: a block holding any
-other kind (or an update the market wraps in a price rule, mark, auction or fallback),
+It stops, before touching it, at the first thing that needs Python: a block the design
+builds its own way, or holding any other kind (or an update the market wraps in a price
+rule, mark, auction or fallback),
 a shared nonce, funding due, a transaction sent during the run arriving, the
 force-inclusion window, an owner's patience running out, an event of another kind or
 one that finds something; and after a block that leaves someone to act (or inside one
@@ -50,18 +54,21 @@ from seqlab.protocols.perps_kernel import CLOSE, NTOUCHED, OK, REDUCE, SHORTFALL
     UNCODED, run_trades
 from seqlab.protocols.perps_kernel import PRICE as PRICE_SLOT
 from seqlab.protocols.perps_kernel import NROWS as KERNEL_ROWS
+from seqlab.sequencing.fcfs_rule import NO_UPDATES, UPDATES_FIRST
 
 # ``sc`` slots (int64): the first ``INPUTS`` are read in (some written back), the rest out
 (NOW, HORIZON, BOT_HORIZON, BLOCK_TIME, NET_NEXT, FORCE_AT, LOWEST_BOUND, FUNDING_AT,
  PRICE, RECOURSE_DUE, FEW, MM_PPM, POS, SEQ, BEGUN, EXPOSURE_T, NEXT_BLOCK, COUNT, N_DUE,
- UNTIL, UPDATES_OK, INPUTS) = range(22)
+ UNTIL, UPDATES, WRAP_LEAST, WRAP_SCALE, HOLD_FOR, INBOX_AT, INBOX_DELAY, INBOX_WHO,
+ INPUTS) = range(28)
 (OUTCOME, NBLOCKS, NROWS, NLOG, SHORTFALL_SUM, ANY_UNCODED, TICK_SEQ, LAST_TICK,
  BLOCK_START, BLOCK_END, KERNEL_END, LOUD_TOUCHED, LAST_LOGGED, NUPDATES, BLOCK_LOGS,
  SC_SLOTS) = range(INPUTS, INPUTS + 16)
 ORACLE = 0  # ``Kind.ORACLE``
 _TERM = 1 << 61  # ``PerpsProtocol.underwater``'s bound on each term of the sum
 # ``fl`` slots (float64)
-PRICE_TIME, DEVIATION, TRIGGER, RATE, PRICE_USD, FL_SLOTS = range(6)
+(PRICE_TIME, DEVIATION, TRIGGER, RATE, PRICE_USD, WRAP_FEES, HOLD_MARGIN, INBOX_MARGIN,
+ STALE_MOVE, FL_SLOTS) = range(10)
 # ``ev`` columns: one row per heap entry
 EV_TIME, EV_SEQ, EV_TYPE, EV_BOT, EV_EVERY = range(5)
 OTHER, POLL, WATCH, GONE = range(4)
@@ -72,6 +79,8 @@ PARTIAL = 2  # the kernel stopped inside the block at sc[NOW]: Python runs the r
 PENDING = 3  # the tick after sc[LAST_TICK] is in the heap, behind an event for Python
 END = 4      # the horizon: no tick follows
 QUIET = 5    # (a block's own: it ran, was published, and needs nothing of Python)
+_EXACT = 1 << 53  # integers a float64 holds exactly
+_NO_OVERFLOW = ((1 << 63) - 1) // 1_000_000  # |amount| whose micro-units fit in int64
 YEAR_US = 31_536e9
 NOT_DUE = np.iinfo(np.int64).max
 
@@ -216,16 +225,152 @@ def _next_event(ev: np.ndarray) -> int:
 
 
 @njit(cache=True)
-def _takeable(ids: np.ndarray, kinds: np.ndarray, sc: np.ndarray) -> bool:
-    """Plain trades and (where the market stores them plainly) oracle updates only,
-    none bound to a shared nonce."""
+def at_risk(who: int, price_micro: int, margin: float, mm_ppm: int, size: np.ndarray,
+            basis: np.ndarray, balances: np.ndarray, margin_of: np.ndarray
+            ) -> tuple[bool, bool]:
+    """Account ``who`` at ``price_micro`` as the operator's censoring reads it: whether
+    it is at risk (a notional above 0, equity below ``margin`` × notional) and whether
+    it is liquidatable."""
+    equity, n, flag = account_margin(who, price_micro / 1e6, mm_ppm, balances, margin_of,
+                                     size, basis)
+    return n > 0 and equity < margin * n, flag
+
+
+@njit(cache=True)
+def _still_held(now: int, price_micro: int, held: np.ndarray, held_at: np.ndarray,
+                senders: np.ndarray, size: np.ndarray, basis: np.ndarray,
+                balances: np.ndarray, margin_of: np.ndarray, sc: np.ndarray,
+                fl: np.ndarray) -> bool:
+    """Whether the design keeps holding everything it holds in the block at ``now``
+    whose last oracle update (if any) sets ``price_micro`` (``FcfsRule``'s hold,
+    ``Operator._censor``): each top-up arrived, waiting less than the hold, its account
+    at risk and not liquidatable (the operator would liquidate it)."""
+    for k in range(len(held)):
+        if held_at[k] > now or held_at[k] + sc[HOLD_FOR] <= now:
+            return False
+        risky, flagged = at_risk(senders[held[k]], price_micro, fl[HOLD_MARGIN], sc[MM_PPM],
+                                 size, basis, balances, margin_of)
+        if flagged or not risky:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _inbox_waits(now: int, sc: np.ndarray, fl: np.ndarray, size: np.ndarray,
+                 basis: np.ndarray, balances: np.ndarray, margin_of: np.ndarray) -> bool:
+    """Whether the delayed inbox gives the block at ``now`` nothing (``Rollup._delayed``):
+    its first message, posted at ``sc[INBOX_AT]``, not yet includable, or includable but
+    a top-up the design holds once more (``FcfsRule``'s inbox hold,
+    ``Operator.admit_delayed``'s test at the on-chain price, the message held before:
+    ``sc[INBOX_WHO]`` its sender, -1 where it is none such). None is forceable: that
+    takes the force-inclusion window from the start, where a stretch stops anyway."""
+    posted = sc[INBOX_AT]
+    if posted > now - sc[INBOX_DELAY]:
+        return True
+    who = sc[INBOX_WHO]
+    if who < 0 or sc[PRICE] == 0 or posted + sc[INBOX_DELAY] + sc[HOLD_FOR] <= now:
+        return False
+    return at_risk(who, sc[PRICE], fl[INBOX_MARGIN], sc[MM_PPM], size, basis, balances,
+                   margin_of)[0]
+
+
+@njit(cache=True)
+def _wrappable(amount: int, price: int, sc: np.ndarray, fl: np.ndarray) -> bool:
+    """Whether the design's operator may wrap a trade of ``amount`` at ``price``
+    (``FcfsRule``: ``Operator._sandwiches``'s test, the quotient in int64 and the ratio
+    of two exactly held integers, as Python's division rounds it); True wherever int64
+    cannot say exactly, so the design decides."""
+    if amount < 0:
+        amount = -amount
+        if amount < 0:  # the least int64 has no magnitude
+            return True
+    if amount < sc[WRAP_LEAST] or price == 0:
+        return False
+    if amount > _NO_OVERFLOW or price < 0:
+        return True
+    units = amount * 1_000_000 // price
+    if units >= _EXACT or sc[WRAP_SCALE] >= _EXACT:
+        return True
+    return np.float64(units) / np.float64(sc[WRAP_SCALE]) > fl[WRAP_FEES]
+
+
+@njit(cache=True)
+def _takeable(ids: np.ndarray, kinds: np.ndarray, a: np.ndarray, price: int,
+              sc: np.ndarray, fl: np.ndarray) -> bool:
+    """Plain trades, none the design's operator may wrap at ``price`` (the block's last
+    update's), and (where the market stores them plainly and the design lets a block
+    hold one) oracle updates only, none bound to a shared nonce."""
     for k in range(len(ids)):
-        kind = kinds[ids[k]]
+        tx = ids[k]
+        kind = kinds[tx]
         if kind != TRADE and kind != CLOSE and kind != REDUCE \
-                and not (kind == ORACLE and sc[UPDATES_OK]):
+                and not (kind == ORACLE and sc[UPDATES] != NO_UPDATES):
             return False
-        if ids[k] >= sc[LOWEST_BOUND]:
+        if tx >= sc[LOWEST_BOUND] or (kind == TRADE and _wrappable(a[tx], price, sc, fl)):
             return False
+    return True
+
+
+@njit(cache=True)
+def _leads_quietly(price_micro: int, sc: np.ndarray, fl: np.ndarray, size: np.ndarray,
+                   basis: np.ndarray, balances: np.ndarray, margin_of: np.ndarray) -> bool:
+    """Whether an operator who puts the block's oracle updates first, the last setting
+    ``price_micro``, adds nothing to them (``FcfsRule``'s ``UPDATES_FIRST``): a move
+    within its stale-trade threshold of the on-chain price, and no account liquidatable
+    at the new price (it would liquidate each)."""
+    price = sc[PRICE]
+    if price <= 0 or price_micro <= 0:
+        return False
+    move = abs(price_micro - price)
+    if move >= _EXACT or price >= _EXACT or np.float64(move) > fl[STALE_MOVE] * np.float64(price):
+        return False
+    at = price_micro / 1e6
+    for i in range(len(size)):
+        if account_margin(i, at, sc[MM_PPM], balances, margin_of, size, basis)[2]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _updates_first(ids: np.ndarray, arrival: np.ndarray, kinds: np.ndarray) -> None:
+    """The block's oracle updates moved ahead of the rest, each part in its order."""
+    n = len(ids)
+    order = np.empty(n, np.int64)
+    k = 0
+    for first in (True, False):
+        for q in range(n):
+            if (kinds[ids[q]] == ORACLE) == first:
+                order[k] = q
+                k += 1
+    ids[:] = ids[order]
+    arrival[:] = arrival[order]
+
+
+@njit(cache=True)
+def _design_builds(ids: np.ndarray, arrival: np.ndarray, now: int, kinds: np.ndarray,
+                   a: np.ndarray, senders: np.ndarray, held: np.ndarray, held_at: np.ndarray,
+                   size: np.ndarray, basis: np.ndarray, balances: np.ndarray,
+                   margin_of: np.ndarray, sc: np.ndarray, fl: np.ndarray) -> bool:
+    """Whether the design builds the block at ``now`` from the arrivals ``ids`` as its
+    ``FcfsRule`` says (then, with updates first, ``ids`` are put in that order): the
+    delayed inbox gives it nothing, what it holds stays held, nothing in the block is
+    anything it acts on."""
+    if sc[INBOX_AT] != NOT_DUE and not _inbox_waits(now, sc, fl, size, basis, balances,
+                                                      margin_of):
+        return False
+    price, update = sc[PRICE], False
+    for k in range(len(ids)):
+        if kinds[ids[k]] == ORACLE:
+            price, update = a[ids[k]], True
+    if len(held) and not _still_held(now, price, held, held_at, senders, size, basis,
+                                     balances, margin_of, sc, fl):
+        return False
+    if not _takeable(ids, kinds, a, price, sc, fl):
+        return False
+    if update and sc[UPDATES] == UPDATES_FIRST:
+        if not _leads_quietly(price, sc, fl, size, basis, balances, margin_of):
+            return False
+        _updates_first(ids, arrival, kinds)
     return True
 
 
@@ -393,7 +538,7 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
                 margin_of, wallet, state, rows, touched, status, equity, notional, below,
                 managed, pending, low, due, enabled_block, enabled_t, ev, watchers,
                 stopped, would_stop, down_start, down_end, down_at, ref_t, ref_p, blocks,
-                log, updates, sc, fl) -> None:
+                log, updates, held, held_at, sc, fl) -> None:
     """Play ticks from ``sc[NOW]`` (the tick being produced) until something needs
     Python; every count and position is written back to ``sc``/``fl`` (see the module
     notes). ``blocks`` gets each block's (tick, size), ``sc[NLOG]`` counts the
@@ -412,15 +557,17 @@ def run_stretch(bulk_ids, bulk_arrival, kinds, senders, a, b, fill_of, tx_block,
         while end < len(bulk_ids) and bulk_arrival[end] <= now:
             end += 1
         n = end - pos
+        ids = bulk_ids[pos:end]
+        if n and ((now >= sc[FUNDING_AT] and sc[PRICE] != 0) or now >= sc[RECOURSE_DUE]
+                  or sc[NROWS] + 3 * n > rows.shape[0] or 2 * n > len(log)
+                  or sc[NBLOCKS] + 1 >= blocks.shape[0] or 2 * n > len(touched)
+                  or n > len(status) or sc[NUPDATES] + n > updates.shape[0]) \
+                or not _design_builds(ids, bulk_arrival[pos:end], now, kinds, a, senders,
+                                      held, held_at, size, basis, balances, margin_of, sc,
+                                      fl):
+            sc[OUTCOME], sc[NOW] = BEFORE, now
+            return
         if n:
-            ids = bulk_ids[pos:end]
-            if not _takeable(ids, kinds, sc) or (now >= sc[FUNDING_AT] and sc[PRICE] != 0) \
-                    or now >= sc[RECOURSE_DUE] \
-                    or sc[NROWS] + 3 * n > rows.shape[0] or 2 * n > len(log) \
-                    or sc[NBLOCKS] + 1 >= blocks.shape[0] or 2 * n > len(touched) \
-                    or n > len(status) or sc[NUPDATES] + n > updates.shape[0]:
-                sc[OUTCOME], sc[NOW] = BEFORE, now
-                return
             played = _play_block(ids, now, kinds, senders, a, b, fill_of, tx_block, tx_at,
                                  tx_status, size, basis, traded, exposure, price_time_at,
                                  balances, margin_of, wallet, state, rows, touched, status,

@@ -16,6 +16,7 @@ import numpy as np
 from seqlab.arrays import member
 from seqlab.rollup.fees import NO_CAPABILITIES, Capabilities
 from seqlab.scenario.schema import Sequencer
+from seqlab.sequencing.fcfs_rule import FcfsRule
 
 
 @dataclass
@@ -39,6 +40,9 @@ class Blocks:
         return cls(np.concatenate([ids for _, ids in per_tick]).astype(np.int64),
                    np.concatenate([np.full(len(ids), k, dtype=np.int64)
                                    for k, ids in per_tick]))
+
+
+NOTHING_HELD = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
 
 
 class PendingQueue:
@@ -152,6 +156,18 @@ class Design(ABC):
     @abstractmethod
     def pending(self) -> int:
         """Transactions received but not yet sequenced."""
+
+    def fcfs_rule(self) -> FcfsRule | None:
+        """Which of its blocks the design builds as first-come-first-served, so a runner
+        may play them without asking it (None: none; asked once the world is
+        assembled). See ``fcfs_rule``."""
+        return None
+
+    def held(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """What the design holds back, ids and arrivals in its order, each kept while its
+        ``fcfs_rule`` says so; None where it holds anything the rule cannot judge (asked
+        before a runner plays a stretch)."""
+        return NOTHING_HELD if self.pending() == 0 else None
 
     def active_capabilities(self) -> Capabilities:
         """The capabilities of the block being produced now: the design's own, unless it

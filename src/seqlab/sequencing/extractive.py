@@ -9,6 +9,7 @@ import numpy as np
 
 from seqlab.scenario.schema import Sequencer
 from seqlab.sequencing.base import Blocks, QueuedDesign, blocks_per_tick
+from seqlab.sequencing.fcfs_rule import FcfsRule
 from seqlab.sequencing.operator import OperatorView
 from seqlab.sequencing.strategies import ALL_STRATEGIES, Operator
 
@@ -32,6 +33,19 @@ class ExtractiveDesign(QueuedDesign):
     def honours_bundles(self, t_us: int) -> bool:
         """An operator that backruns updates puts its own liquidations right behind one."""
         return "backrun" not in self.operator.strategies
+
+    def fcfs_rule(self) -> FcfsRule | None:
+        """The blocks that give the operator nothing to act on, without a block limit
+        (a subclass says its own rule)."""
+        if type(self) is not ExtractiveDesign or self.capacity > 0:
+            return None
+        return self.operator.fcfs_rule()
+
+    def held(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The top-ups the operator censors, while it has no round trip open."""
+        if not self.operator.idle():
+            return None
+        return self.operator.holding(self.queue.ids, self.queue.arrival)
 
     def admit_delayed(self, ids: np.ndarray, ready_us: np.ndarray, now: int) -> int:
         return self.operator.admit_delayed(ids, ready_us, now)

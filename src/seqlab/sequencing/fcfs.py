@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from seqlab.sequencing.base import Blocks, QueuedDesign
+from seqlab.sequencing.fcfs_rule import FCFS, FcfsRule
 
 
 def served_by_tick(arrived: np.ndarray, capacity: int) -> np.ndarray:
@@ -29,6 +30,11 @@ class FcfsDesign(QueuedDesign):
     """First come, first served by receive time; ties broken by transaction id."""
 
     name = "fcfs"
+
+    def fcfs_rule(self) -> FcfsRule | None:
+        """Every block, without a block limit (a subclass builds blocks its own way:
+        it says its own rule)."""
+        return FCFS if type(self) is FcfsDesign and self.capacity <= 0 else None
 
     def build_blocks(self, ticks: np.ndarray) -> Blocks:
         q = self.queue

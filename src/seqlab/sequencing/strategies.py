@@ -45,12 +45,16 @@ their arrival position and the operator's liquidations follow the last one.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 
 from seqlab.arrays import member
 from seqlab.protocols.perps import PPM
 from seqlab.rollup.fees import NO_CAPABILITIES
 from seqlab.scenario.schema import STRATEGIES, Strategy
+from seqlab.sequencing.fcfs_rule import NO_UPDATES, UPDATES_FIRST, FcfsRule
 from seqlab.sequencing.operator import OperatorView
 from seqlab.sequencing.stale_size import known_fill, stale_trade_usd
 from seqlab.txs import Kind, KindInt
@@ -83,6 +87,50 @@ class Operator:
 
     def attach(self, view: OperatorView) -> None:
         self.view = view
+
+    def fcfs_rule(self) -> FcfsRule | None:
+        """The blocks this operator leaves as they arrived (``fcfs_rule``), where it
+        reads contents and pending updates and nothing runs beside the perps: while it
+        holds nothing (``idle``), a block without a top-up or liquidation (which the
+        runner leaves to the design anyway) gives ``censor`` nothing, ``backrun`` and
+        ``stale_oracle`` nothing with an update that moves the price less than
+        ``stale_min_move`` and leaves nobody liquidatable (the update goes first: the
+        rule's ``UPDATES_FIRST``; held, with ``oracle_delay``, it is the operator's), and
+        ``sandwich`` nothing without a trade whose impact pays two fees at the price the
+        block's updates leave."""
+        view, prm = self.view, self.params
+        if view is None or not view.contents_visible or view.sealed_updates \
+                or view.options is not None or prm.hold_takes:
+            return None
+        p = view.protocol
+        rule = FcfsRule()
+        if {"backrun", "stale_oracle"} & self.strategies:  # updates go first
+            stale = "stale_oracle" in self.trades
+            rule = replace(rule, updates=NO_UPDATES if stale and prm.oracle_delay
+                           else UPDATES_FIRST,
+                           stale_move=prm.stale_min_move if stale else math.inf)
+        if "censor" in self.strategies:
+            rule = replace(rule, hold_for=prm.max_censor_delay,
+                           hold_margin=prm.censor_trigger * (p.mm_ppm / PPM),
+                           inbox_margin=prm.censor_trigger * p.mm_ppm / PPM)
+        if "sandwich" in self.trades and p.scale_units:
+            rule = replace(rule, wrap_least=math.ceil(prm.sandwich_min_usd * PPM),
+                           wrap_scale=p.scale_units, wrap_fees=2 * (p.fee_ppm / PPM))
+        return rule
+
+    def idle(self) -> bool:
+        """No stale-price round trip open, no option writer censored."""
+        return not self._stale_open and not len(self._censored_writers)
+
+    def holding(self, ids: np.ndarray, arrival: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``ids`` (arrived at ``arrival``), pending with this operator, as ``Design.held``
+        gives them: top-ups it judges each block by ``fcfs_rule``'s hold, or None."""
+        if not len(ids):
+            return ids, arrival
+        if "censor" not in self.strategies or (self.view.kind(ids) != KindInt.TOPUP).any():
+            return None
+        return ids.copy(), arrival.copy()
 
     def plan(self, cand: np.ndarray, arrival: np.ndarray, now: int,
              can_hold: bool = True) -> np.ndarray:
