@@ -688,6 +688,8 @@ def bench(workload: str = typer.Argument("suite", help="suite (all of them), "
           txs: int = typer.Option(1_000_000, help="Transactions (fcfs-reference)."),
           nodes: int = typer.Option(128, help="Committee size (committee-reference)."),
           rounds: int = typer.Option(50, help="Consensus rounds (committee-reference)."),
+          repeat: int = typer.Option(3, help="Timed runs of each side, the best kept "
+                                     "(realistic)."),
           seed: int = typer.Option(0),
           as_json: bool = typer.Option(False, "--json")):
     """Run a fixed workload through seqlab and through its SimPy reference."""
@@ -699,6 +701,8 @@ def bench(workload: str = typer.Argument("suite", help="suite (all of them), "
         if workload not in BENCHMARKS:
             raise SeqlabError(f"unknown benchmark '{workload}'", field="workload",
                               allowed=", ".join(BENCHMARKS))
+        if repeat < 1:
+            raise SeqlabError("must be at least 1", field="--repeat", allowed="integers >= 1")
         if workload == "committee-reference":
             if not as_json:
                 err.print(f"running {workload} with {nodes:,} nodes, {rounds:,} rounds "
@@ -715,7 +719,7 @@ def bench(workload: str = typer.Argument("suite", help="suite (all of them), "
             if not as_json:
                 err.print("running default under honest and extractive, then the SimPy "
                           "fcfs-reference model…")
-            figures = bench_realistic()
+            figures = bench_realistic(repeat=repeat)
         elif workload == "compare":
             if not as_json:
                 err.print("running compare default: 9 designs × 4 seeds on 2 workers…")
