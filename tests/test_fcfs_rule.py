@@ -22,7 +22,7 @@ from seqlab.sequencing.fcfs_rule import FCFS, NO_UPDATES, UPDATES_FIRST, UPDATES
 from seqlab.txs import Kind, KindInt
 from tests.worlds import STRESS, tiny_world
 
-MID = 300_000_000  # halfway through ``tiny``: positions open, some accounts near maintenance
+MID = 300_000_000  # halfway through ``tiny``: positions open, some near maintenance
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,8 @@ def _arrays(p) -> tuple:
 
 @pytest.mark.parametrize("changes, rule", [
     ({}, dict(updates=UPDATES_FIRST, stale_move=0.002, hold_for=600_000_000)),
-    ({"sequencer.strategy.censor": True}, dict(updates=UPDATES_IN_PLACE, wrap_least=sk.NOT_DUE)),
+    ({"sequencer.strategy.censor": True},
+     dict(updates=UPDATES_IN_PLACE, wrap_least=sk.NOT_DUE)),
     ({"sequencer.strategy.backrun": True}, dict(updates=UPDATES_FIRST, stale_move=math.inf,
                                                  hold_for=0)),
     ({"sequencer.strategy.stale_oracle": True, "sequencer.strategy.oracle_delay": "2s"},
@@ -135,7 +136,8 @@ def test_an_inbox_top_up_waits_as_the_operator_says(operator_world):
                     for before in (True, False):
                         sc[sk.INBOX_WHO] = who if before else -1
                         mine = sk._inbox_waits(now, sc, fl, *_arrays(p))
-                        assert mine == (theirs and (before or since < 0)), (who, move, since)
+                        assert mine == (theirs and (before or since < 0)), \
+                            (who, move, since)
                     met.add((theirs, since))
     finally:
         p.price = saved
@@ -148,8 +150,8 @@ def _at_the_edge(p, who: int, margin: float, step: int) -> None:
     from ``margin`` × its notional (the edge of risk)."""
     bal = p.ledger.balances
     bal[p.margin[who]] = 0
-    equity, notional, _ = account_margin(who, p.price / 1e6, p.mm_ppm, bal, p.margin, p.size,
-                                         p.basis)
+    equity, notional, _ = account_margin(who, p.price / 1e6, p.mm_ppm, bal, p.margin,
+                                         p.size, p.basis)
     bal[p.margin[who]] = math.floor(margin * notional - equity) + step
 
 
@@ -165,7 +167,8 @@ def test_the_edge_of_risk_is_the_operators_own(operator_world):
     met = set()
     try:
         for who in _open_accounts(p):
-            for margin in (prm.censor_trigger * (p.mm_ppm / 1e6), prm.censor_trigger * p.mm_ppm / 1e6):
+            for margin in (prm.censor_trigger * (p.mm_ppm / 1e6),
+                           prm.censor_trigger * p.mm_ppm / 1e6):
                 for step in range(-2, 3):
                     _at_the_edge(p, who, margin, step)
                     p.margin_view.stale()
@@ -179,7 +182,8 @@ def test_the_edge_of_risk_is_the_operators_own(operator_world):
                     assert sk._still_held(now, p.price, np.array([tx]), np.array([now]),
                                           world.txs.sender, *_arrays(p), sc, fl) \
                         == (held and not flagged)
-                    sc[sk.INBOX_AT], sc[sk.INBOX_DELAY], sc[sk.INBOX_WHO] = now - delay, delay, who
+                    sc[sk.INBOX_AT], sc[sk.INBOX_DELAY] = now - delay, delay
+                    sc[sk.INBOX_WHO] = who
                     admitted = op.admit_delayed(np.array([tx]), np.array([now]), now)
                     assert sk._inbox_waits(now, sc, fl, *_arrays(p)) == (admitted == 0)
                     met.add((held, admitted == 0))
@@ -204,8 +208,8 @@ def test_a_trade_is_left_to_the_operator_where_it_may_wrap_it(operator_world, am
     tx = world.txs.add_one(KindInt.TRADE, who, world.sim.now, world.sim.now, a=amount)
     sc, fl = _slots(world)
     mine = sk._wrappable(amount, price, sc, fl)
-    wrapped = not isinstance(op._sandwiches(np.array([tx]), np.array([KindInt.TRADE]), price,
-                                            world.sim.now), np.ndarray)
+    block = op._sandwiches(np.array([tx]), np.array([KindInt.TRADE]), price, world.sim.now)
+    wrapped = not isinstance(block, np.ndarray)
     assert mine or not wrapped
     size = abs(amount)
     if size <= sk._NO_OVERFLOW and size * 1_000_000 // price < sk._EXACT:
@@ -221,7 +225,8 @@ def test_a_wrap_is_decided_at_the_operators_threshold(operator_world):
     world = operator_world
     p, op = world.protocol, world.rollup.design.operator
     sc, fl = _slots(world)
-    for least, move in itertools.product((op.params.sandwich_min_usd * 1_000_000, 1e9), PRICES):
+    leasts = (op.params.sandwich_min_usd * 1_000_000, 1e9)  # the scenario's; 1,000 USD
+    for least, move in itertools.product(leasts, PRICES):
         sc[sk.WRAP_LEAST] = math.ceil(least)
         price = int(p.price * move)
 

@@ -225,9 +225,9 @@ def _next_event(ev: np.ndarray) -> int:
 
 
 @njit(cache=True)
-def at_risk(who: int, price_micro: int, margin: float, mm_ppm: int, size: np.ndarray,
-            basis: np.ndarray, balances: np.ndarray, margin_of: np.ndarray
-            ) -> tuple[bool, bool]:
+def _at_risk(who: int, price_micro: int, margin: float, mm_ppm: int, size: np.ndarray,
+             basis: np.ndarray, balances: np.ndarray, margin_of: np.ndarray
+             ) -> tuple[bool, bool]:
     """Account ``who`` at ``price_micro`` as the operator's censoring reads it: whether
     it is at risk (a notional above 0, equity below ``margin`` × notional) and whether
     it is liquidatable."""
@@ -248,8 +248,8 @@ def _still_held(now: int, price_micro: int, held: np.ndarray, held_at: np.ndarra
     for k in range(len(held)):
         if held_at[k] > now or held_at[k] + sc[HOLD_FOR] <= now:
             return False
-        risky, flagged = at_risk(senders[held[k]], price_micro, fl[HOLD_MARGIN], sc[MM_PPM],
-                                 size, basis, balances, margin_of)
+        risky, flagged = _at_risk(senders[held[k]], price_micro, fl[HOLD_MARGIN],
+                                  sc[MM_PPM], size, basis, balances, margin_of)
         if flagged or not risky:
             return False
     return True
@@ -270,8 +270,8 @@ def _inbox_waits(now: int, sc: np.ndarray, fl: np.ndarray, size: np.ndarray,
     who = sc[INBOX_WHO]
     if who < 0 or sc[PRICE] == 0 or posted + sc[INBOX_DELAY] + sc[HOLD_FOR] <= now:
         return False
-    return at_risk(who, sc[PRICE], fl[INBOX_MARGIN], sc[MM_PPM], size, basis, balances,
-                   margin_of)[0]
+    return _at_risk(who, sc[PRICE], fl[INBOX_MARGIN], sc[MM_PPM], size, basis, balances,
+                    margin_of)[0]
 
 
 @njit(cache=True)
@@ -322,7 +322,8 @@ def _leads_quietly(price_micro: int, sc: np.ndarray, fl: np.ndarray, size: np.nd
     if price <= 0 or price_micro <= 0:
         return False
     move = abs(price_micro - price)
-    if move >= _EXACT or price >= _EXACT or np.float64(move) > fl[STALE_MOVE] * np.float64(price):
+    if move >= _EXACT or price >= _EXACT \
+            or np.float64(move) > fl[STALE_MOVE] * np.float64(price):
         return False
     at = price_micro / 1e6
     for i in range(len(size)):
@@ -348,7 +349,8 @@ def _updates_first(ids: np.ndarray, arrival: np.ndarray, kinds: np.ndarray) -> N
 
 @njit(cache=True)
 def _design_builds(ids: np.ndarray, arrival: np.ndarray, now: int, kinds: np.ndarray,
-                   a: np.ndarray, senders: np.ndarray, held: np.ndarray, held_at: np.ndarray,
+                   a: np.ndarray, senders: np.ndarray, held: np.ndarray,
+                   held_at: np.ndarray,
                    size: np.ndarray, basis: np.ndarray, balances: np.ndarray,
                    margin_of: np.ndarray, sc: np.ndarray, fl: np.ndarray) -> bool:
     """Whether the design builds the block at ``now`` from the arrivals ``ids`` as its
