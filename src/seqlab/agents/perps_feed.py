@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from seqlab.agents.above_water import AboveWater
 from seqlab.agents.hedgers import Hedgers
 from seqlab.agents.keepers import Keepers, discount_bids
 from seqlab.agents.liquidators import Expected, Liquidators
@@ -21,6 +22,7 @@ from seqlab.agents.reactive import MarginManagers
 from seqlab.ledger import Ledger
 from seqlab.market import ReferencePrice
 from seqlab.oracle.recapture import RecaptureAuction
+from seqlab.protocols.payout import PlannedLiquidation
 from seqlab.protocols.perps import PPM, MarginView, PerpsProtocol
 from seqlab.scenario.schema import Liquidator
 from seqlab.txs import TxStore
@@ -43,6 +45,8 @@ class PerpsAgents:
         self.hedgers: Hedgers | None = None  # users hedging an off-chain leg
         self.recapture: RecaptureAuction | None = None
         self._margin_seen = -1  # the margin view's generation the managers last saw
+        self.above_water = AboveWater(protocol)
+        self._worthless: bool | None = None  # ``water_is_worthless``, once assembled
 
     # what the bots ask ------------------------------------------------------------------
     def bot_profit(self, j: int) -> int:
@@ -55,6 +59,20 @@ class PerpsAgents:
         mechanism's own estimate; -1 is a block not yet built, so per-block budgets are
         whole)."""
         return self.protocol.liquidation.rewards(who, -1)
+
+    def water_is_worthless(self) -> bool:
+        """Whether an account under water is worth nothing to every bot: the reward is
+        the planned one (0 at equity at most 0), no bot's floor is below 0, and no
+        protocol keeper liquidates whatever it pays (then the bots need weigh only the
+        accounts ``above_water``). Asked once the market is assembled."""
+        if self._worthless is None:
+            liq, mech = self.liquidators, type(self.protocol.liquidation)
+            self._worthless = liq is not None and not liq.keepers and liq.floor >= 0 \
+                and liq.costs.reward == self.reward \
+                and type(self).reward is PerpsAgents.reward \
+                and mech.reward is PlannedLiquidation.reward \
+                and mech.rewards is PlannedLiquidation.rewards
+        return self._worthless
 
     def scan(self, t_us: int, bots: Sequence[int]) -> None:
         """A polling bot looks at the chain now: the state the last block left."""
@@ -98,7 +116,10 @@ class PerpsAgents:
         polls have neither, and a race over nobody sends nothing)."""
         p = self.protocol
         quotes = p.quotes(t_us)
-        if view.count or quotes is not None:
+        if quotes is None and view.count and self.water_is_worthless():
+            race(self.liquidators, t_us, self.above_water.accounts(), None, view.notional,
+                 self.bid, bots)
+        elif view.count or quotes is not None:
             race(self.liquidators, t_us, p.liquidatable(), quotes, view.notional, self.bid,
                  bots)
 

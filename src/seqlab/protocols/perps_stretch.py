@@ -19,10 +19,8 @@ import heapq
 import numpy as np
 
 from seqlab.agents.liquidators import Liquidators
-from seqlab.agents.perps_feed import PerpsAgents
 from seqlab.kernel import Simulation
 from seqlab.protocols.fixed import PPM
-from seqlab.protocols.payout import PlannedLiquidation
 from seqlab.protocols.perps_kernel import HELD_LONG, HELD_SHORT, SKEW
 from seqlab.protocols import stretch_kernel as sk
 from seqlab.rollup.chain import PRODUCE, PRODUCED, YIELDED
@@ -53,7 +51,6 @@ class PerpsStretch:
         self._bots: tuple | None = None  # the liquidators' fixed arrays, made once
         self._watch_list: list[int] | None = None  # the oracle watch's bots, as scheduled
         self._watchers = np.zeros(0, np.int64)  # and as an array
-        self._under_water, self._under_water_at = True, -1  # every flagged one, and when
 
     # when ------------------------------------------------------------------------------
     def applies(self) -> bool:
@@ -73,7 +70,7 @@ class PerpsStretch:
             and r.shortcut is not None and r._short and liq is not None \
             and type(liq) is Liquidators and liq.costs.profit == agents.bot_profit \
             and all(type(e).begin_block is FeeMarket.begin_block for e in p.extensions) \
-            and self._nobody_paid_for_water() and self._one_row_per_account()
+            and agents.water_is_worthless() and self._one_row_per_account()
 
     def _one_row_per_account(self) -> bool:
         """Whether every per-account array the kernel indexes has one row per account of
@@ -94,16 +91,6 @@ class PerpsStretch:
             and p.fallback is None and getattr(p.liquidation, "on_price", None) is None \
             and len(p.enabled_block) == len(p.size) == len(p.enabled_t)
 
-    def _nobody_paid_for_water(self) -> bool:
-        """Whether an account under water is worth nothing to every bot: the reward is
-        the planned one (0 at equity at most 0), no bot's floor is below 0, and no
-        protocol keeper liquidates whatever it pays."""
-        agents, liq, mech = self.agents, self.agents.liquidators, type(self.p.liquidation)
-        return not liq.keepers and liq.floor >= 0 and liq.costs.reward == agents.reward \
-            and type(agents).reward is PerpsAgents.reward \
-            and mech.reward is PlannedLiquidation.reward \
-            and mech.rewards is PlannedLiquidation.rewards
-
     def ready(self) -> bool:
         """Nothing pending that a stretch would stop at before its first block, and the
         feed silent: every liquidatable account under water, every manager due broke."""
@@ -120,17 +107,12 @@ class PerpsStretch:
         return self._held is not None
 
     def _silent(self) -> bool:
-        """Whether the feed would send nothing on the state as it is (whether every
-        flagged account is under water is remembered for the view's generation: only
-        a refresh changes it)."""
-        p, managers = self.p, self.agents.managers
-        view = p.margin_view
-        if view.count:
-            if self._under_water_at != view.generation:
-                self._under_water = bool(p.underwater(view.below.nonzero()[0]).all())
-                self._under_water_at = view.generation
-            if not self._under_water:
-                return False
+        """Whether the feed would send nothing on the state as it is: every flagged
+        account under water (none ``above_water``), every manager due broke."""
+        p, agents = self.p, self.agents
+        managers = agents.managers
+        if p.margin_view.count and len(agents.above_water.accounts()):
+            return False
         if managers.n_due:
             due = managers.due.nonzero()[0]
             return bool((p.ledger.balances[p.wallet[due]] <= 0).all())
