@@ -25,8 +25,8 @@ from seqlab.protocols.perps_kernel import HELD_LONG, HELD_SHORT, SKEW
 from seqlab.protocols import stretch_kernel as sk
 from seqlab.rollup.chain import PRODUCE, PRODUCED, YIELDED
 from seqlab.rollup.fees import FeeMarket
-from seqlab.txs import Kind
 from seqlab.sequencing.fcfs_rule import NO_UPDATES, FcfsRule
+from seqlab.txs import Kind
 
 CAP = 4096  # transactions, blocks and refreshed accounts a stretch holds at most
 

@@ -42,6 +42,7 @@ class Blocks:
                                    for k, ids in per_tick]))
 
 
+# nothing held back: ids, arrivals (writable, as the compiled runner takes every array)
 NOTHING_HELD = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
 
 
