@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from seqlab.protocols.market_view import NO_ACCOUNTS
 from seqlab.protocols.perps import PerpsProtocol
-
-NOBODY = np.empty(0, dtype=np.int64)
-NOBODY.flags.writeable = False
 
 
 class AboveWater:
@@ -26,7 +24,7 @@ class AboveWater:
         self.p = p
         self._seen = -1  # the margin view's generation ``_live`` is for (-1: none yet)
         self._live: set[int] = set()
-        self._accounts = NOBODY
+        self._accounts = NO_ACCOUNTS
 
     def accounts(self) -> np.ndarray:
         """The accounts, on the state as it is (the view refreshed first); a read-only
@@ -44,7 +42,7 @@ class AboveWater:
             if len(flagged):
                 self._live.update(self._above(flagged).tolist())
         self._seen = view.generation
-        accounts = np.array(sorted(self._live), dtype=np.int64) if self._live else NOBODY
+        accounts = np.array(sorted(self._live), dtype=np.int64) if self._live else NO_ACCOUNTS
         accounts.flags.writeable = False
         self._accounts = accounts
         return accounts
