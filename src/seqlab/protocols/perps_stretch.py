@@ -26,7 +26,7 @@ from seqlab.protocols import stretch_kernel as sk
 from seqlab.rollup.chain import PRODUCE, PRODUCED, YIELDED
 from seqlab.rollup.fees import FeeMarket
 from seqlab.sequencing.fcfs_rule import NO_UPDATES, FcfsRule
-from seqlab.txs import Kind
+from seqlab.txs import KindInt
 
 CAP = 4096  # transactions, blocks and refreshed accounts a stretch holds at most
 
@@ -185,7 +185,7 @@ class PerpsStretch:
             return sk.NOT_DUE, 0, -1
         first = int(inbox.ids[0])
         who = int(txs.sender[first]) if self._rule.hold_for and txs.held[first] \
-            and txs.kind[first] == Kind.TOPUP else -1
+            and txs.kind[first] == KindInt.TOPUP else -1
         return int(inbox.posted[0]), inbox.delay_us, who
 
     def _store(self, pos: int, outcome: int) -> None:

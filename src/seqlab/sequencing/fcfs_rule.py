@@ -43,7 +43,10 @@ class FcfsRule:
     hold_margin: float = 0.0
     # the delayed inbox's first message, includable, a top-up held before: held again
     # while includable for less than ``hold_for`` and its account at risk by
-    # ``inbox_margin`` (``Operator.admit_delayed``); 0: the design takes what is includable
+    # ``inbox_margin`` (``Operator.admit_delayed``); 0: the design takes what is includable.
+    # The same trigger × maintenance as ``hold_margin``, but computed as that method
+    # computes it (``trigger * mm_ppm / 1e6``, not ``trigger * (mm_ppm / 1e6)``): the two
+    # may round one bit apart, and the kernel answers as each test would
     inbox_margin: float = 0.0
 
 
